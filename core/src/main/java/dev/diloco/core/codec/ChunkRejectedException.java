@@ -1,0 +1,28 @@
+package dev.diloco.core.codec;
+
+import dev.diloco.schemas.DeadLetterReason;
+import java.util.Objects;
+
+/**
+ * A chunk that must not enter the computation, with the machine-readable reason that goes to
+ * the dead-letter topic and a message that names the bad value.
+ */
+public class ChunkRejectedException extends IllegalArgumentException {
+  private static final long serialVersionUID = 1L;
+
+  private final DeadLetterReason reason;
+
+  public ChunkRejectedException(DeadLetterReason reason, String detail) {
+    super(reason + ": " + detail);
+    this.reason = Objects.requireNonNull(reason, "reason");
+  }
+
+  public ChunkRejectedException(DeadLetterReason reason, String detail, Throwable cause) {
+    this(reason, detail);
+    initCause(cause);
+  }
+
+  public DeadLetterReason reason() {
+    return reason;
+  }
+}

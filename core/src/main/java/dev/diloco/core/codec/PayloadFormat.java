@@ -1,0 +1,39 @@
+package dev.diloco.core.codec;
+
+import dev.diloco.schemas.Compression;
+import dev.diloco.schemas.DeadLetterReason;
+import dev.diloco.schemas.TensorEncoding;
+import java.util.Objects;
+
+/**
+ * How a chunk's elements become its payload: encoded ({@link TensorCodec}), optionally split
+ * into byte planes (all elements' byte 0, then all byte 1, ...: the high bytes of FP16 values
+ * repeat much more than the low ones, so zstd does better on planes), optionally compressed.
+ */
+public record PayloadFormat(TensorCodec codec, Compression compression, boolean bytePlanes) {
+
+  public static final PayloadFormat FP16 = new PayloadFormat(TensorCodec.FP16, Compression.NONE, false);
+  public static final PayloadFormat FP32 = new PayloadFormat(TensorCodec.FP32, Compression.NONE, false);
+
+  public PayloadFormat {
+    Objects.requireNonNull(codec, "codec");
+    if (compression != Compression.NONE && compression != Compression.ZSTD) {
+      throw new ChunkRejectedException(DeadLetterReason.UNKNOWN_COMPRESSION, "compression "
+          + compression + " is not one this build knows (NONE, ZSTD)");
+    }
+  }
+
+  /** The format named by a chunk's header fields; unknown values are rejected with a reason. */
+  public static PayloadFormat of(TensorEncoding encoding, Compression compression, boolean planes) {
+    return new PayloadFormat(TensorCodec.of(encoding), compression, planes);
+  }
+
+  public TensorEncoding encoding() {
+    return codec.encoding();
+  }
+
+  /** Bytes of the decoded payload (encoded elements, before planes and compression). */
+  public int decodedBytes(int elementCount) {
+    return Math.multiplyExact(elementCount, codec.bytesPerElement());
+  }
+}

@@ -1,0 +1,83 @@
+package dev.diloco.core.sum;
+
+import dev.diloco.core.codec.ChunkRejectedException;
+import dev.diloco.schemas.DeadLetterReason;
+import dev.diloco.schemas.SumEncoding;
+import dev.diloco.schemas.TensorEncoding;
+import java.lang.invoke.MethodHandles;
+import java.lang.invoke.VarHandle;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.util.SortedSet;
+
+/**
+ * The sum of one chunk over a round's contributors, with bits that do not depend on the order
+ * in which contributions arrive (DESIGN.md, "Exact, order-independent sums"): so any reducer
+ * instance, and any replay, produces the same sum. Each contributor counts at most once.
+ *
+ * <p>FP16 contributions go into a 64-bit fixed-point accumulator in units of 2^-24, where the sum
+ * is exact ({@link FixedPointSum}). FP32 and BF16 values span too wide a range for that, so they
+ * are kept per contributor and added in ascending contributor-id order ({@link OrderedSum}).
+ */
+public sealed interface ExactSum permits FixedPointSum, OrderedSum {
+
+  /** An empty sum of {@code elementCount} elements of contributions in {@code encoding}. */
+  static ExactSum create(TensorEncoding encoding, int elementCount) {
+    if (encoding == TensorEncoding.FP16) {
+      return new FixedPointSum(elementCount);
+    }
+    if (encoding == TensorEncoding.FP32 || encoding == TensorEncoding.BF16) {
+      return new OrderedSum(encoding, elementCount);
+    }
+    throw new ChunkRejectedException(DeadLetterReason.UNKNOWN_ENCODING,
+        "no exact sum for encoding " + encoding);
+  }
+
+  int elementCount();
+
+  /** How {@link #writeSum} writes the sum. */
+  SumEncoding sumEncoding();
+
+  /**
+   * Adds one contributor's chunk: its checked decoded payload (see
+   * {@code ChunkDecoder.canonical}). A contributor already in the sum is rejected as a
+   * duplicate, and the sum is left unchanged.
+   */
+  void add(String contributor, ByteBuffer canonical);
+
+  /** Contributors so far, in ascending id order. */
+  SortedSet<String> contributors();
+
+  /** The sum as doubles into {@code dst} from {@code dstOff}. */
+  void sumTo(double[] dst, int dstOff);
+
+  /** Bytes {@link #writeSum} writes: 8 per element. */
+  default int sumBytes() {
+    return Math.multiplyExact(elementCount(), 8);
+  }
+
+  /** Writes the sum, little-endian, in {@link #sumEncoding()}. */
+  void writeSum(byte[] dst, int dstOff);
+
+  /** Reads a sum written by {@link #writeSum} in {@code encoding}, as doubles. */
+  static void decode(SumEncoding encoding, ByteBuffer sum, int count, double[] dst, int dstOff) {
+    if (encoding != SumEncoding.FIXED64_Q24 && encoding != SumEncoding.FP64) {
+      throw new ChunkRejectedException(DeadLetterReason.UNKNOWN_ENCODING,
+          "sum encoding " + encoding + " is not one this build knows (FIXED64_Q24, FP64)");
+    }
+    if (sum.remaining() != (long) count * 8) {
+      throw new ChunkRejectedException(DeadLetterReason.WRONG_LENGTH, "the sum has "
+          + sum.remaining() + " bytes; " + count + " elements take " + (long) count * 8);
+    }
+    ByteBuffer le = sum.duplicate().order(ByteOrder.LITTLE_ENDIAN);
+    for (int i = 0; i < count; i++) {
+      long bits = le.getLong();
+      dst[dstOff + i] = encoding == SumEncoding.FIXED64_Q24
+          ? bits * FixedPointSum.UNIT
+          : Double.longBitsToDouble(bits);
+    }
+  }
+
+  /** Little-endian longs in a byte[], for the implementations. */
+  VarHandle LONG_LE = MethodHandles.byteArrayViewVarHandle(long[].class, ByteOrder.LITTLE_ENDIAN);
+}

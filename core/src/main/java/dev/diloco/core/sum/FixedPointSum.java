@@ -1,0 +1,108 @@
+package dev.diloco.core.sum;
+
+import dev.diloco.core.codec.ChunkRejectedException;
+import dev.diloco.core.codec.Fp16;
+import dev.diloco.schemas.DeadLetterReason;
+import dev.diloco.schemas.SumEncoding;
+import java.lang.invoke.MethodHandles;
+import java.lang.invoke.VarHandle;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.util.Collections;
+import java.util.SortedSet;
+import java.util.TreeSet;
+
+/**
+ * The exact sum of FP16 contributions. Every finite FP16 value is an integer multiple of 2^-24
+ * below 2^16 in magnitude, i.e. an integer below 2^40 in units of 2^-24; a signed 64-bit
+ * accumulator of such integers cannot overflow before 2^23 contributors, and integer addition
+ * does not care about order.
+ */
+public final class FixedPointSum implements ExactSum {
+
+  /** The most contributors the accumulator takes without any risk of overflow. */
+  public static final int MAX_CONTRIBUTORS = 1 << 23;
+
+  /** The value of one unit of the accumulator. */
+  static final double UNIT = 0x1p-24;
+
+  private static final VarHandle SHORT_LE =
+      MethodHandles.byteArrayViewVarHandle(short[].class, ByteOrder.LITTLE_ENDIAN);
+
+  private final long[] units;
+  private final SortedSet<String> contributors = new TreeSet<>();
+
+  public FixedPointSum(int elementCount) {
+    if (elementCount < 1) {
+      throw new IllegalArgumentException("elementCount must be >= 1, got " + elementCount);
+    }
+    this.units = new long[elementCount];
+  }
+
+  @Override
+  public int elementCount() {
+    return units.length;
+  }
+
+  @Override
+  public SumEncoding sumEncoding() {
+    return SumEncoding.FIXED64_Q24;
+  }
+
+  @Override
+  public void add(String contributor, ByteBuffer canonical) {
+    checkNew(contributor, contributors, MAX_CONTRIBUTORS);
+    if (canonical.remaining() != units.length * 2) {
+      throw new ChunkRejectedException(DeadLetterReason.WRONG_LENGTH, "an FP16 chunk of "
+          + units.length + " elements has " + units.length * 2 + " bytes, not "
+          + canonical.remaining());
+    }
+    byte[] src = canonical.array();
+    int off = canonical.arrayOffset() + canonical.position();
+    // Check everything before changing anything, so a rejected chunk leaves no trace.
+    for (int i = 0; i < units.length; i++) {
+      if (Fp16.isNonFinite((short) SHORT_LE.get(src, off + 2 * i))) {
+        throw new ChunkRejectedException(DeadLetterReason.NON_FINITE,
+            "element " + i + " of " + contributor + "'s chunk is not finite");
+      }
+    }
+    for (int i = 0; i < units.length; i++) {
+      // v * 2^24 is an integer below 2^40: exact in a float, exact as a long.
+      units[i] += (long) (Fp16.toFloat((short) SHORT_LE.get(src, off + 2 * i)) * 0x1p24f);
+    }
+    contributors.add(contributor);
+  }
+
+  @Override
+  public SortedSet<String> contributors() {
+    return Collections.unmodifiableSortedSet(contributors);
+  }
+
+  /** Exact while the sum stays below 2^29 in magnitude: always, for up to 2^13 contributors. */
+  @Override
+  public void sumTo(double[] dst, int dstOff) {
+    for (int i = 0; i < units.length; i++) {
+      dst[dstOff + i] = units[i] * UNIT;
+    }
+  }
+
+  @Override
+  public void writeSum(byte[] dst, int dstOff) {
+    for (int i = 0; i < units.length; i++) {
+      ExactSum.LONG_LE.set(dst, dstOff + 8 * i, units[i]);
+    }
+  }
+
+  static void checkNew(String contributor, SortedSet<String> contributors, int max) {
+    if (contributor == null || contributor.isEmpty()) {
+      throw new IllegalArgumentException("a contributor needs a non-empty id");
+    }
+    if (contributors.contains(contributor)) {
+      throw new ChunkRejectedException(DeadLetterReason.DUPLICATE,
+          contributor + " is already in this sum");
+    }
+    if (contributors.size() >= max) {
+      throw new IllegalStateException("this sum already has the most contributors it takes, " + max);
+    }
+  }
+}

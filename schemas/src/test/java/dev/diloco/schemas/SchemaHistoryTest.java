@@ -1,0 +1,93 @@
+package dev.diloco.schemas;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import java.util.List;
+import java.util.Map;
+import org.apache.avro.Schema;
+import org.apache.avro.SchemaNormalization;
+import org.junit.jupiter.api.Test;
+
+class SchemaHistoryTest {
+
+  @Test
+  void everyTopicRecordHasAReleasedVersionEqualToTheCurrentSchema() {
+    for (Map.Entry<String, Schema> e : SchemaHistory.TOPIC_RECORDS.entrySet()) {
+      List<Schema> versions = SchemaHistory.versions(e.getKey());
+      assertThat(versions)
+          .as("history/%s.v1.avsc must exist: every topic record is released", e.getKey())
+          .isNotEmpty();
+      Schema latest = versions.get(versions.size() - 1);
+      assertThat(SchemaNormalization.toParsingForm(e.getValue()))
+          .as("%s changed since its last released version v%d: if the change is intended, add it "
+              + "as history/%s.v%d.avsc (this test then checks it against every earlier version)",
+              e.getKey(), versions.size(), e.getKey(), versions.size() + 1)
+          .isEqualTo(SchemaNormalization.toParsingForm(latest));
+    }
+  }
+
+  @Test
+  void everyVersionReadsAndIsReadByEveryOtherVersion() {
+    for (String name : SchemaHistory.TOPIC_RECORDS.keySet()) {
+      List<Schema> versions = SchemaHistory.versions(name);
+      for (int older = 0; older < versions.size(); older++) {
+        for (int newer = older + 1; newer < versions.size(); newer++) {
+          assertThat(SchemaHistory.incompatibilities(versions.get(older), versions.get(newer)))
+              .as("%s v%d against v%d", name, older + 1, newer + 1)
+              .isEmpty();
+        }
+      }
+    }
+  }
+
+  // The checks above only mean something if the checker rejects real breakage.
+  @Test
+  void theCheckerRejectsAFieldAddedWithoutDefaultAndARemovedEnumSymbol() {
+    Schema v1 = parse("""
+        {"type":"record","name":"R","fields":[
+          {"name":"a","type":"int"},
+          {"name":"e","type":{"type":"enum","name":"E","symbols":["X","Y"]}}]}""");
+    Schema addedWithoutDefault = parse("""
+        {"type":"record","name":"R","fields":[
+          {"name":"a","type":"int"}, {"name":"b","type":"long"},
+          {"name":"e","type":{"type":"enum","name":"E","symbols":["X","Y"]}}]}""");
+    Schema addedWithDefault = parse("""
+        {"type":"record","name":"R","fields":[
+          {"name":"a","type":"int"}, {"name":"b","type":"long","default":0},
+          {"name":"e","type":{"type":"enum","name":"E","symbols":["X","Y"]}}]}""");
+    Schema symbolRemoved = parse("""
+        {"type":"record","name":"R","fields":[
+          {"name":"a","type":"int"},
+          {"name":"e","type":{"type":"enum","name":"E","symbols":["X"]}}]}""");
+
+    assertThat(SchemaHistory.incompatibilities(v1, addedWithoutDefault))
+        .singleElement().asString().contains("READER_FIELD_MISSING_DEFAULT_VALUE");
+    assertThat(SchemaHistory.incompatibilities(v1, addedWithDefault)).isEmpty();
+    assertThat(SchemaHistory.incompatibilities(v1, symbolRemoved))
+        .singleElement().asString().contains("MISSING_ENUM_SYMBOLS");
+  }
+
+  @Test
+  void enumsHaveADefaultSoAnOldReaderSurvivesANewSymbol() {
+    Schema older = TensorEncoding.getClassSchema();
+    Schema newer = parse("""
+        {"type":"enum","name":"TensorEncoding","namespace":"dev.diloco.schemas",
+         "symbols":["UNKNOWN","FP32","FP16","BF16","INT8"],"default":"UNKNOWN"}""");
+    assertThat(SchemaHistory.incompatibilities(older, newer)).isEmpty();
+  }
+
+  @Test
+  void theSchemaStoreKnowsEveryReleasedVersion() {
+    var store = SchemaHistory.schemaStore();
+    for (String name : SchemaHistory.TOPIC_RECORDS.keySet()) {
+      for (Schema version : SchemaHistory.versions(name)) {
+        assertThat(store.findByFingerprint(SchemaNormalization.parsingFingerprint64(version)))
+            .isNotNull();
+      }
+    }
+  }
+
+  private static Schema parse(String json) {
+    return new Schema.Parser().parse(json);
+  }
+}
