@@ -22,41 +22,28 @@ public final class Fp16 {
 
   /** The half nearest to {@code f} (ties to even); NaN stays NaN with its top payload bits. */
   public static short fromFloat(float f) {
+    // After F. Giesen's float_to_half_fast3_rtne: few branches, and the one between normal and
+    // subnormal results lets the FPU's own round-to-nearest-even do the subnormal rounding.
     int bits = Float.floatToRawIntBits(f);
     int sign = (bits >>> 16) & 0x8000;
     int abs = bits & 0x7fff_ffff;
-    if (abs >= 0x7f80_0000) { // infinity or NaN
-      if (abs == 0x7f80_0000) {
-        return (short) (sign | 0x7c00);
+    if (abs >= 0x4780_0000) { // >= 65536, infinity or NaN
+      if (abs > 0x7f80_0000) {
+        int payload = (abs >>> 13) & 0x3ff;
+        return (short) (sign | 0x7c00 | (payload == 0 ? 0x200 : payload));
       }
-      int payload = (abs >>> 13) & 0x3ff;
-      return (short) (sign | 0x7c00 | (payload == 0 ? 0x200 : payload));
-    }
-    if (abs >= 0x477f_f000) { // >= 65520, half-way to 65536 and beyond: rounds to infinity
       return (short) (sign | 0x7c00);
     }
-    if (abs >= 0x3880_0000) { // >= 2^-14: a normal half
-      int half = ((abs >>> 23) - 112) << 10 | ((abs >>> 13) & 0x3ff);
-      int rest = abs & 0x1fff;
-      if (rest > 0x1000 || (rest == 0x1000 && (half & 1) != 0)) {
-        half++; // a carry into the exponent is the right answer too
-      }
-      return (short) (sign | half);
+    if (abs < 0x3880_0000) { // below 2^-14: a subnormal half or zero
+      // Adding 0.5 aligns the value's units of 2^-24 with the float's last mantissa bits,
+      // rounded to nearest even by the addition itself.
+      return (short) (sign | (Float.floatToRawIntBits(Float.intBitsToFloat(abs) + 0.5f)
+          - 0x3f00_0000));
     }
-    if (abs <= 0x3300_0000) { // <= 2^-25: half-way to the smallest subnormal or below
-      return (short) sign;
-    }
-    // A subnormal half counts units of 2^-24: shift the 24-bit significand down to them.
-    int exponent = abs >>> 23;
-    int significand = (abs & 0x7f_ffff) | 0x80_0000;
-    int shift = 126 - exponent; // 14..24
-    int half = significand >>> shift;
-    int rest = significand & ((1 << shift) - 1);
-    int halfway = 1 << (shift - 1);
-    if (rest > halfway || (rest == halfway && (half & 1) != 0)) {
-      half++;
-    }
-    return (short) (sign | half);
+    // Rebias the exponent and round the 13 dropped bits to nearest even; a carry into the
+    // exponent is right too, up to infinity for values from 65520.
+    int odd = (abs >>> 13) & 1;
+    return (short) (sign | ((abs + (-112 << 23) + 0xfff + odd) >>> 13));
   }
 
   /** The float with the same value as the half {@code h} (exact: every half is a float). */

@@ -1,0 +1,61 @@
+package dev.diloco.launcher;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import java.io.PrintWriter;
+import java.io.StringWriter;
+import java.net.InetAddress;
+import java.net.ServerSocket;
+import java.nio.file.Path;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import picocli.CommandLine;
+
+class DilocoCommandTest {
+
+  private final StringWriter out = new StringWriter();
+  private final StringWriter err = new StringWriter();
+
+  private int run(String... args) {
+    CommandLine cmd = Diloco.commandLine();
+    cmd.setOut(new PrintWriter(out, true));
+    cmd.setErr(new PrintWriter(err, true));
+    cmd.setColorScheme(CommandLine.Help.defaultColorScheme(CommandLine.Help.Ansi.OFF));
+    return cmd.execute(args);
+  }
+
+  @Test
+  void helpListsTheBrokerCommandAndExplainsItsOptions() {
+    assertThat(run("--help")).isZero();
+    assertThat(out.toString()).contains("broker");
+    assertThat(run("broker", "--help")).isZero();
+    assertThat(out.toString()).contains("--dir", "--port", "--max-record-bytes", "127.0.0.1");
+  }
+
+  @Test
+  void aWrongOptionIsOneClearLineAndExitCodeTwo() {
+    assertThat(run("broker", "--prot", "9092")).isEqualTo(2);
+    assertThat(err.toString()).startsWith("error: Unknown options: '--prot', '9092'")
+        .contains("Run 'diloco broker --help'")
+        .doesNotContain("Usage:");
+    assertThat(run("broker", "--port", "ninety")).isEqualTo(2);
+    assertThat(err.toString()).contains("error: Invalid value for option '--port': 'ninety' is not an int");
+  }
+
+  @Test
+  void aPortInUseSaysWhatToDoWithoutAStackTrace(@TempDir Path dir) throws Exception {
+    try (ServerSocket taken = new ServerSocket(0, 1, InetAddress.getByName("127.0.0.1"))) {
+      int port = taken.getLocalPort();
+      assertThat(run("broker", "--dir", dir.toString(), "--port", Integer.toString(port)))
+          .isEqualTo(1);
+    }
+    assertThat(err.toString()).startsWith("error: port ").contains("is in use")
+        .doesNotContain("Exception").doesNotContain("\tat ");
+  }
+
+  @Test
+  void aPortOutOfRangeIsRefused(@TempDir Path dir) {
+    assertThat(run("broker", "--dir", dir.toString(), "--port", "70000")).isEqualTo(1);
+    assertThat(err.toString()).contains("--port must be in 0..65535, got 70000");
+  }
+}
