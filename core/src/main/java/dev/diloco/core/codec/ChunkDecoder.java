@@ -58,7 +58,9 @@ public final class ChunkDecoder implements AutoCloseable {
       decompress(payload, length);
     } else {
       if (payload.remaining() != length) {
-        throw wrongLength(payload.remaining(), count, format, "payload");
+        throw new ChunkRejectedException(DeadLetterReason.WRONG_LENGTH, "the payload has "
+            + payload.remaining() + " bytes; " + count + " " + format.encoding()
+            + " elements take " + length);
       }
       if (payload.hasArray()) {
         src = payload.array();
@@ -121,13 +123,6 @@ public final class ChunkDecoder implements AutoCloseable {
       throw new ChunkRejectedException(DeadLetterReason.WRONG_LENGTH, "the zstd payload "
           + "inflates to " + produced + " bytes, the chunk header needs " + expected);
     }
-  }
-
-  private static ChunkRejectedException wrongLength(int actual, int count, PayloadFormat format,
-      String what) {
-    return new ChunkRejectedException(DeadLetterReason.WRONG_LENGTH, "the " + what + " has "
-        + actual + " bytes; " + count + " " + format.encoding() + " elements take "
-        + format.decodedBytes(count));
   }
 
   @Override

@@ -4,8 +4,6 @@ import dev.diloco.core.codec.ChunkRejectedException;
 import dev.diloco.schemas.DeadLetterReason;
 import dev.diloco.schemas.SumEncoding;
 import dev.diloco.schemas.TensorEncoding;
-import java.lang.invoke.MethodHandles;
-import java.lang.invoke.VarHandle;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.util.SortedSet;
@@ -77,7 +75,4 @@ public sealed interface ExactSum permits FixedPointSum, OrderedSum {
           : Double.longBitsToDouble(bits);
     }
   }
-
-  /** Little-endian longs in a byte[], for the implementations. */
-  VarHandle LONG_LE = MethodHandles.byteArrayViewVarHandle(long[].class, ByteOrder.LITTLE_ENDIAN);
 }

@@ -4,10 +4,7 @@ import dev.diloco.core.codec.ChunkRejectedException;
 import dev.diloco.core.codec.Fp16;
 import dev.diloco.schemas.DeadLetterReason;
 import dev.diloco.schemas.SumEncoding;
-import java.lang.invoke.MethodHandles;
-import java.lang.invoke.VarHandle;
 import java.nio.ByteBuffer;
-import java.nio.ByteOrder;
 import java.util.Collections;
 import java.util.SortedSet;
 import java.util.TreeSet;
@@ -25,9 +22,6 @@ public final class FixedPointSum implements ExactSum {
 
   /** The value of one unit of the accumulator. */
   static final double UNIT = 0x1p-24;
-
-  private static final VarHandle SHORT_LE =
-      MethodHandles.byteArrayViewVarHandle(short[].class, ByteOrder.LITTLE_ENDIAN);
 
   private final long[] units;
   private final SortedSet<String> contributors = new TreeSet<>();
@@ -61,14 +55,14 @@ public final class FixedPointSum implements ExactSum {
     int off = canonical.arrayOffset() + canonical.position();
     // Check everything before changing anything, so a rejected chunk leaves no trace.
     for (int i = 0; i < units.length; i++) {
-      if (Fp16.isNonFinite((short) SHORT_LE.get(src, off + 2 * i))) {
+      if (Fp16.isNonFinite((short) LittleEndian.SHORT.get(src, off + 2 * i))) {
         throw new ChunkRejectedException(DeadLetterReason.NON_FINITE,
             "element " + i + " of " + contributor + "'s chunk is not finite");
       }
     }
     for (int i = 0; i < units.length; i++) {
       // v * 2^24 is an integer below 2^40: exact in a float, exact as a long.
-      units[i] += (long) (Fp16.toFloat((short) SHORT_LE.get(src, off + 2 * i)) * 0x1p24f);
+      units[i] += (long) (Fp16.toFloat((short) LittleEndian.SHORT.get(src, off + 2 * i)) * 0x1p24f);
     }
     contributors.add(contributor);
   }
@@ -89,7 +83,7 @@ public final class FixedPointSum implements ExactSum {
   @Override
   public void writeSum(byte[] dst, int dstOff) {
     for (int i = 0; i < units.length; i++) {
-      ExactSum.LONG_LE.set(dst, dstOff + 8 * i, units[i]);
+      LittleEndian.LONG.set(dst, dstOff + 8 * i, units[i]);
     }
   }
 

@@ -85,7 +85,7 @@ public final class OrderedSum implements ExactSum {
     double[] sum = new double[elementCount];
     sumTo(sum, 0);
     for (int i = 0; i < elementCount; i++) {
-      ExactSum.LONG_LE.set(dst, dstOff + 8 * i, Double.doubleToRawLongBits(sum[i]));
+      LittleEndian.LONG.set(dst, dstOff + 8 * i, Double.doubleToRawLongBits(sum[i]));
     }
   }
 }
