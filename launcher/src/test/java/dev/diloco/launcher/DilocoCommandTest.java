@@ -58,4 +58,19 @@ class DilocoCommandTest {
     assertThat(run("broker", "--dir", dir.toString(), "--port", "70000")).isEqualTo(1);
     assertThat(err.toString()).contains("--port must be in 0..65535, got 70000");
   }
+
+  @Test
+  void theOptimizerSaysWhatIsMissingInOneLine(@TempDir Path dir) {
+    assertThat(run("optimizer")).isEqualTo(2);
+    assertThat(err.toString()).contains("Missing required option: '--run=ID'");
+    assertThat(run("optimizer", "--run", "r1")).isEqualTo(1);
+    assertThat(err.toString()).contains("error: no Kafka bootstrap servers");
+    assertThat(run("optimizer", "--run", "r1", "--client-config",
+        dir.resolve("absent.properties").toString())).isEqualTo(1);
+    assertThat(err.toString()).contains("absent.properties does not exist")
+        .doesNotContain("\tat ");
+    assertThat(run("optimizer", "--run", "no.dots", "--bootstrap-servers", "127.0.0.1:1"))
+        .isEqualTo(1);
+    assertThat(err.toString()).contains("run id 'no.dots' is not valid");
+  }
 }

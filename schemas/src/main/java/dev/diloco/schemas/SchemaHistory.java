@@ -33,7 +33,9 @@ public final class SchemaHistory {
               WeightsChunk.getClassSchema(),
               RoundCommit.getClassSchema(),
               WorkerHeartbeat.getClassSchema(),
-              DeadLetter.getClassSchema())
+              DeadLetter.getClassSchema(),
+              OptimizerStateChunk.getClassSchema(),
+              RoundFailure.getClassSchema())
           .stream()
           .collect(Collectors.toUnmodifiableMap(Schema::getName, Function.identity()));
 

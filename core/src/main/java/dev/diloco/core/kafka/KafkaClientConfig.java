@@ -58,8 +58,8 @@ public final class KafkaClientConfig {
       settings.put(CommonClientConfigs.BOOTSTRAP_SERVERS_CONFIG, bootstrapServers.trim());
     }
     if (!settings.containsKey(CommonClientConfigs.BOOTSTRAP_SERVERS_CONFIG)) {
-      throw new IllegalArgumentException("no Kafka bootstrap servers: give them (host:port,...) "
-          + (propertiesFile == null ? "" : "or set bootstrap.servers in " + propertiesFile));
+      throw new IllegalArgumentException("no Kafka bootstrap servers: give them as HOST:PORT[,...]"
+          + (propertiesFile == null ? "" : " or set bootstrap.servers in " + propertiesFile));
     }
     return new KafkaClientConfig(settings, maxRecordBytes);
   }

@@ -1,7 +1,12 @@
 package dev.diloco.core.kafka;
 
+import java.util.ArrayList;
+import java.util.HashMap;
 import java.util.List;
+import java.util.Map;
 import java.util.Objects;
+import org.apache.kafka.clients.admin.NewTopic;
+import org.apache.kafka.common.config.TopicConfig;
 import java.util.regex.Pattern;
 
 /**
@@ -52,6 +57,16 @@ public record RunTopics(String runId) {
     return name("membership");
   }
 
+  /** The reducer's reports of rounds that closed without a quorum. */
+  public String roundFailures() {
+    return name("round-failures");
+  }
+
+  /** The outer optimizer's momentum, compacted (key = chunk index). */
+  public String optimizerState() {
+    return name("optimizer-state");
+  }
+
   /** Records kept out of the computation, with the reason. */
   public String deadLetters() {
     return name("deadletter");
@@ -59,7 +74,44 @@ public record RunTopics(String runId) {
 
   public List<String> all() {
     return List.of(model(), pseudoGradients(), reduced(), weights(), commits(), membership(),
-        deadLetters());
+        roundFailures(), optimizerState(), deadLetters());
+  }
+
+  /**
+   * The run's topics as they should be created. The topics that carry chunks keyed by chunk
+   * index get {@code chunkPartitions} partitions, so the work spreads over reducer instances;
+   * weights and commits have one partition, so a round's chunks and its commit stay in order.
+   * The audit trail (chunks, sums, weights, commits) is kept forever; the model description and
+   * the optimizer's state are compacted to their latest values.
+   */
+  public List<NewTopic> newTopics(int chunkPartitions, short replication,
+      KafkaClientConfig clients) {
+    if (chunkPartitions < 1) {
+      throw new IllegalArgumentException("chunkPartitions must be >= 1, got " + chunkPartitions);
+    }
+    List<NewTopic> list = new ArrayList<>();
+    list.add(topic(model(), 1, replication, clients, TopicConfig.CLEANUP_POLICY_COMPACT));
+    list.add(topic(pseudoGradients(), chunkPartitions, replication, clients, null));
+    list.add(topic(reduced(), chunkPartitions, replication, clients, null));
+    list.add(topic(weights(), 1, replication, clients, null));
+    list.add(topic(commits(), 1, replication, clients, null));
+    list.add(topic(membership(), 1, replication, clients, null));
+    list.add(topic(roundFailures(), 1, replication, clients, null));
+    list.add(topic(optimizerState(), 1, replication, clients, TopicConfig.CLEANUP_POLICY_COMPACT));
+    list.add(topic(deadLetters(), 1, replication, clients, null));
+    return list;
+  }
+
+  private static NewTopic topic(String name, int partitions, short replication,
+      KafkaClientConfig clients, String compact) {
+    Map<String, String> configs = new HashMap<>(clients.topic());
+    if (compact != null) {
+      configs.put(TopicConfig.CLEANUP_POLICY_CONFIG, compact);
+    } else {
+      configs.put(TopicConfig.RETENTION_MS_CONFIG, "-1");
+      configs.put(TopicConfig.RETENTION_BYTES_CONFIG, "-1");
+    }
+    return new NewTopic(name, partitions, replication).configs(configs);
   }
 
   private String name(String kind) {

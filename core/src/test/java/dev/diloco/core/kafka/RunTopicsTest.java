@@ -11,7 +11,7 @@ class RunTopicsTest {
   void everyTopicOfARunSharesItsPrefix() {
     RunTopics topics = new RunTopics("shakespeare-7");
     assertThat(topics.pseudoGradients()).isEqualTo("diloco.shakespeare-7.pseudograds");
-    assertThat(topics.all()).hasSize(7).doesNotHaveDuplicates()
+    assertThat(topics.all()).hasSize(9).doesNotHaveDuplicates()
         .allSatisfy(t -> assertThat(t).startsWith("diloco.shakespeare-7."));
   }
 
