@@ -32,6 +32,11 @@ public final class ChunkDecoder implements AutoCloseable {
     this.canonical = new byte[bytes];
   }
 
+  /** The largest chunk it accepts. */
+  public int maxElements() {
+    return maxElements;
+  }
+
   /** Decodes a checked payload of {@code count} elements into {@code dst} from {@code dstOff}. */
   public void decode(ByteBuffer payload, PayloadFormat format, int count, int expectedCrc32c,
       float[] dst, int dstOff) {

@@ -37,6 +37,19 @@ public record RunTopics(String runId) {
     return name("pseudograds");
   }
 
+  /**
+   * The partition of {@link #pseudoGradients()} (and of {@link #reduced()}) that chunk
+   * {@code chunkIndex} goes to: workers send there explicitly, so every worker's chunk i meets
+   * in one partition, and a reducer task knows which chunks are its own.
+   */
+  public int partitionOf(int chunkIndex, int partitions) {
+    if (chunkIndex < 0 || partitions < 1) {
+      throw new IllegalArgumentException("chunk " + chunkIndex + " of " + partitions
+          + " partitions");
+    }
+    return chunkIndex % partitions;
+  }
+
   /** The reducer's exact sums, one record per (round, chunk). */
   public String reduced() {
     return name("reduced");

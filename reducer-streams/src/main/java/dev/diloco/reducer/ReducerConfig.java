@@ -1,0 +1,45 @@
+package dev.diloco.reducer;
+
+import dev.diloco.core.kafka.RunTopics;
+import java.time.Duration;
+import java.util.Objects;
+
+/**
+ * What the reducer of one run needs to know.
+ *
+ * @param runId the run
+ * @param quorum the fewest contributors a chunk's sum may have when the round's deadline passes
+ * @param roundTimeout how long after a round's weights were committed its sums may wait for
+ *     missing workers
+ * @param checkEvery how often the deadline is checked (wall-clock)
+ * @param chunkPartitions partitions of the pseudo-gradient topic
+ */
+public record ReducerConfig(String runId, int quorum, Duration roundTimeout, Duration checkEvery,
+    int chunkPartitions) {
+
+  public static final Duration DEFAULT_ROUND_TIMEOUT = Duration.ofMinutes(30);
+  public static final Duration DEFAULT_CHECK_EVERY = Duration.ofSeconds(1);
+
+  public ReducerConfig {
+    new RunTopics(runId); // validates the id
+    if (quorum < 1) {
+      throw new IllegalArgumentException("quorum must be >= 1, got " + quorum);
+    }
+    Objects.requireNonNull(roundTimeout, "roundTimeout");
+    Objects.requireNonNull(checkEvery, "checkEvery");
+    if (chunkPartitions < 1) {
+      throw new IllegalArgumentException("chunk partitions must be >= 1, got " + chunkPartitions);
+    }
+    if (roundTimeout.isNegative() || roundTimeout.isZero()) {
+      throw new IllegalArgumentException("round timeout must be positive, got " + roundTimeout);
+    }
+    if (checkEvery.isNegative() || checkEvery.isZero()) {
+      throw new IllegalArgumentException("deadline check interval must be positive, got "
+          + checkEvery);
+    }
+  }
+
+  public RunTopics topics() {
+    return new RunTopics(runId);
+  }
+}

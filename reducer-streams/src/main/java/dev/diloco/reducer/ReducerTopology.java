@@ -1,0 +1,94 @@
+package dev.diloco.reducer;
+
+import dev.diloco.core.kafka.KafkaClientConfig;
+import dev.diloco.core.kafka.RunTopics;
+import java.util.HashMap;
+import java.util.Map;
+import java.util.Properties;
+import org.apache.kafka.common.serialization.ByteArrayDeserializer;
+import org.apache.kafka.common.serialization.ByteArraySerializer;
+import org.apache.kafka.common.serialization.Serdes;
+import org.apache.kafka.streams.StreamsConfig;
+import org.apache.kafka.streams.Topology;
+import org.apache.kafka.streams.state.Stores;
+
+/**
+ * The reducer of one run: pseudo-gradient chunks in, exact sums out.
+ *
+ * <pre>
+ *   model, commits, membership ──► global stores (every task sees the run's plan, open round, members)
+ *   pseudograds ──► sum ──► reduced          one exact sum per (round, chunk)
+ *                       ├─► round-failures   a round that missed its quorum
+ *                       └─► deadletter       a chunk that must not be summed, with the reason
+ * </pre>
+ */
+public final class ReducerTopology {
+
+  private ReducerTopology() {}
+
+  public static Topology build(ReducerConfig config, int maxRecordBytes) {
+    RunTopics topics = config.topics();
+    Topology topology = new Topology();
+    ByteArrayDeserializer bytes = new ByteArrayDeserializer();
+
+    // The run's facts must be seen by every task whatever chunks it owns: global stores,
+    // rebuilt from their topics at start, so they need no changelog of their own.
+    topology.addGlobalStore(globalStore(RunView.MODEL), "model-source", bytes, bytes,
+        topics.model(), "model-updater", () -> new RunView.ModelUpdater(config.runId()));
+    topology.addGlobalStore(globalStore(RunView.COMMITS), "commits-source", bytes, bytes,
+        topics.commits(), "commits-updater", () -> new RunView.CommitUpdater(config.runId()));
+    topology.addGlobalStore(globalStore(RunView.MEMBERS), "membership-source", bytes, bytes,
+        topics.membership(), "membership-updater", () -> new RunView.MemberUpdater(config.runId()));
+
+    // The Processor API, not the DSL: one record may update a sum, emit it, or be rejected to
+    // another topic, and the deadline is a wall-clock punctuation.
+    topology.addSource("chunks", bytes, bytes, topics.pseudoGradients());
+    topology.addProcessor("sum", () -> new ChunkSumProcessor(config), "chunks");
+
+    // Partial sums are changelogged for exactly-once recovery. Caching coalesces the updates
+    // of a sum within a commit interval into one changelog write, and a sum emitted within the
+    // interval it completed in leaves only its deletion there.
+    Map<String, String> changelog = new HashMap<>();
+    changelog.put("max.message.bytes",
+        Integer.toString(maxRecordBytes + KafkaClientConfig.RECORD_OVERHEAD_BYTES));
+    topology.addStateStore(Stores.keyValueStoreBuilder(
+            Stores.persistentKeyValueStore(ChunkSumProcessor.SUMS), Serdes.String(),
+            Serdes.ByteArray())
+        .withCachingEnabled().withLoggingEnabled(changelog), "sum");
+    topology.addStateStore(Stores.keyValueStoreBuilder(
+            Stores.persistentKeyValueStore(ChunkSumProcessor.CLOSED), Serdes.String(),
+            Serdes.Long())
+        .withCachingEnabled().withLoggingEnabled(Map.of()), "sum");
+
+    ByteArraySerializer out = new ByteArraySerializer();
+    topology.addSink(ChunkSumProcessor.REDUCED_SINK, topics.reduced(), out, out,
+        (topic, key, value, partitions) -> java.util.Optional.of(java.util.Set.of(
+            topics.partitionOf(java.nio.ByteBuffer.wrap(key).getInt(), partitions))), "sum");
+    topology.addSink(ChunkSumProcessor.FAILURES_SINK, topics.roundFailures(), out, out, "sum");
+    topology.addSink(ChunkSumProcessor.DEAD_LETTER_SINK, topics.deadLetters(), out, out, "sum");
+    return topology;
+  }
+
+  /** Settings of the reducer's Kafka Streams app: exactly-once, and room for large records. */
+  public static Properties streamsConfig(ReducerConfig config, KafkaClientConfig clients,
+      String stateDir) {
+    Properties p = new Properties();
+    p.putAll(clients.admin());
+    p.put(StreamsConfig.APPLICATION_ID_CONFIG, "diloco-reducer-" + config.runId());
+    p.put(StreamsConfig.PROCESSING_GUARANTEE_CONFIG, StreamsConfig.EXACTLY_ONCE_V2);
+    p.put(StreamsConfig.STATE_DIR_CONFIG, stateDir);
+    p.put(StreamsConfig.STATESTORE_CACHE_MAX_BYTES_CONFIG, 256L * 1024 * 1024);
+    p.put("processing.exception.handler.global.enabled", "true");
+    clients.producer().forEach((k, v) -> p.put(StreamsConfig.producerPrefix(k), v));
+    clients.consumer(null).forEach((k, v) -> p.put(StreamsConfig.consumerPrefix(k), v));
+    p.remove(StreamsConfig.producerPrefix("enable.idempotence"));
+    p.put(StreamsConfig.topicPrefix("max.message.bytes"),
+        Integer.toString(clients.recordLimitBytes()));
+    return p;
+  }
+
+  private static org.apache.kafka.streams.state.StoreBuilder<?> globalStore(String name) {
+    return Stores.keyValueStoreBuilder(Stores.inMemoryKeyValueStore(name), Serdes.String(),
+        Serdes.ByteArray()).withLoggingDisabled();
+  }
+}

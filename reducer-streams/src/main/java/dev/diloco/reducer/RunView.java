@@ -1,0 +1,170 @@
+package dev.diloco.reducer;
+
+import dev.diloco.core.kafka.AvroSerde;
+import dev.diloco.core.layout.ChunkPlan;
+import dev.diloco.core.layout.ParameterLayout;
+import dev.diloco.schemas.HeartbeatKind;
+import dev.diloco.schemas.ModelDescription;
+import dev.diloco.schemas.RoundCommit;
+import dev.diloco.schemas.WorkerHeartbeat;
+import java.util.Set;
+import java.util.TreeSet;
+import org.apache.kafka.common.errors.SerializationException;
+import org.apache.kafka.streams.processor.api.Processor;
+import org.apache.kafka.streams.processor.api.ProcessorContext;
+import org.apache.kafka.streams.processor.api.Record;
+import org.apache.kafka.streams.state.KeyValueIterator;
+import org.apache.kafka.streams.state.KeyValueStore;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * What every reducer task must see of the run, whatever partitions it owns: the model (for the
+ * chunk plan), the newest committed round (the open one) and who trains in each round. Each
+ * comes from a topic into a global store, through one of the small processors below.
+ */
+final class RunView {
+
+  static final String MODEL = "run-model";
+  static final String COMMITS = "run-commits";
+  static final String MEMBERS = "run-members";
+
+  private static final Logger LOG = LoggerFactory.getLogger(RunView.class);
+  private static final String LATEST = "latest";
+
+  /** The open round of the run, with what is needed to check and sum its chunks. */
+  record OpenRound(int round, long openedAtMs, ModelDescription model, ChunkPlan plan) {}
+
+  private final String runId;
+  private final KeyValueStore<String, byte[]> models;
+  private final KeyValueStore<String, byte[]> commits;
+  private final KeyValueStore<String, byte[]> members;
+  private final AvroSerde<ModelDescription> modelSerde = AvroSerde.of(ModelDescription.class);
+  private final AvroSerde<RoundCommit> commitSerde = AvroSerde.of(RoundCommit.class);
+  private ModelDescription cachedModel;
+  private ChunkPlan cachedPlan;
+
+  RunView(String runId, ProcessorContext<?, ?> context) {
+    this.runId = runId;
+    this.models = context.getStateStore(MODEL);
+    this.commits = context.getStateStore(COMMITS);
+    this.members = context.getStateStore(MEMBERS);
+  }
+
+  /** The open round, or null before the run's model and round 0 are published. */
+  OpenRound open() {
+    byte[] model = models.get(runId);
+    byte[] commit = commits.get(LATEST);
+    if (model == null || commit == null) {
+      return null;
+    }
+    ModelDescription description = modelSerde.decode(model);
+    if (!description.equals(cachedModel)) {
+      cachedModel = description;
+      cachedPlan = ParameterLayout.fromSpec(description.getLayout())
+          .chunks(description.getLayout().getChunkElements());
+    }
+    RoundCommit c = commitSerde.decode(commit);
+    return new OpenRound(c.getRound(), c.getCommittedAtMs(), cachedModel, cachedPlan);
+  }
+
+  /** Workers that announced they train {@code round} and have not left it. */
+  Set<String> members(int round) {
+    Set<String> workers = new TreeSet<>();
+    try (KeyValueIterator<String, byte[]> it =
+        members.range(RoundKeys.roundStart(round), RoundKeys.roundEnd(round))) {
+      it.forEachRemaining(kv -> workers.add(RoundKeys.afterSlash(kv.key)));
+    }
+    return workers;
+  }
+
+  /** Keeps the run's model description. */
+  static final class ModelUpdater extends Updater {
+    private final AvroSerde<ModelDescription> serde = AvroSerde.of(ModelDescription.class);
+
+    ModelUpdater(String runId) {
+      super(runId, MODEL);
+    }
+
+    @Override
+    void update(byte[] value) {
+      ModelDescription d = serde.decode(value);
+      if (d.getRunId().equals(runId)) {
+        store.put(runId, value);
+      }
+    }
+  }
+
+  /** Keeps the newest round commit of the run. */
+  static final class CommitUpdater extends Updater {
+    private final AvroSerde<RoundCommit> serde = AvroSerde.of(RoundCommit.class);
+
+    CommitUpdater(String runId) {
+      super(runId, COMMITS);
+    }
+
+    @Override
+    void update(byte[] value) {
+      RoundCommit c = serde.decode(value);
+      byte[] latest = store.get(LATEST);
+      if (c.getRunId().equals(runId)
+          && (latest == null || serde.decode(latest).getRound() < c.getRound())) {
+        store.put(LATEST, value);
+      }
+    }
+  }
+
+  /** Keeps who trains in each round: a join or heartbeat adds a worker, a leave removes it. */
+  static final class MemberUpdater extends Updater {
+    private final AvroSerde<WorkerHeartbeat> serde = AvroSerde.of(WorkerHeartbeat.class);
+
+    MemberUpdater(String runId) {
+      super(runId, MEMBERS);
+    }
+
+    @Override
+    void update(byte[] value) {
+      WorkerHeartbeat h = serde.decode(value);
+      if (!h.getRunId().equals(runId)) {
+        return;
+      }
+      String key = RoundKeys.member(h.getRound(), h.getWorkerId());
+      if (h.getKind() == HeartbeatKind.LEAVE) {
+        store.delete(key);
+      } else if (h.getKind() == HeartbeatKind.JOIN || h.getKind() == HeartbeatKind.ALIVE) {
+        store.put(key, new byte[0]);
+      }
+    }
+  }
+
+  /** A global store's processor: unreadable records are logged and skipped, never fatal. */
+  abstract static class Updater implements Processor<byte[], byte[], Void, Void> {
+    final String runId;
+    private final String storeName;
+    KeyValueStore<String, byte[]> store;
+
+    Updater(String runId, String storeName) {
+      this.runId = runId;
+      this.storeName = storeName;
+    }
+
+    @Override
+    public void init(ProcessorContext<Void, Void> context) {
+      store = context.getStateStore(storeName);
+    }
+
+    @Override
+    public void process(Record<byte[], byte[]> record) {
+      if (record.value() == null) {
+        return;
+      }
+      try {
+        update(record.value());
+      } catch (SerializationException e) {
+        LOG.warn("{}: skipping an unreadable record: {}", storeName, e.getMessage());
+      }
+    }
+
+    abstract void update(byte[] value);
+  }
+}

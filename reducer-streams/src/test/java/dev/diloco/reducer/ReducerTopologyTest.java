@@ -1,0 +1,372 @@
+package dev.diloco.reducer;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import dev.diloco.core.codec.ChunkEncoder;
+import dev.diloco.core.codec.Fp16;
+import dev.diloco.core.codec.PayloadFormat;
+import dev.diloco.core.codec.TensorCodec;
+import dev.diloco.core.kafka.AvroSerde;
+import dev.diloco.core.kafka.KafkaClientConfig;
+import dev.diloco.core.kafka.RunTopics;
+import dev.diloco.core.layout.ChunkPlan;
+import dev.diloco.core.layout.ChunkRange;
+import dev.diloco.core.layout.ParameterLayout;
+import dev.diloco.core.sum.ExactSum;
+import dev.diloco.schemas.Averaging;
+import dev.diloco.schemas.Compression;
+import dev.diloco.schemas.DeadLetter;
+import dev.diloco.schemas.DeadLetterReason;
+import dev.diloco.schemas.HeartbeatKind;
+import dev.diloco.schemas.InnerOptimizerConfig;
+import dev.diloco.schemas.ModelArchitecture;
+import dev.diloco.schemas.ModelDescription;
+import dev.diloco.schemas.OuterMethod;
+import dev.diloco.schemas.OuterOptimizerConfig;
+import dev.diloco.schemas.PseudoGradientChunk;
+import dev.diloco.schemas.ReducedChunk;
+import dev.diloco.schemas.RoundCommit;
+import dev.diloco.schemas.RoundFailure;
+import dev.diloco.schemas.RoundOutcome;
+import dev.diloco.schemas.TensorEncoding;
+import dev.diloco.schemas.WorkerHeartbeat;
+import java.nio.ByteBuffer;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.List;
+import java.util.Random;
+import java.util.function.Consumer;
+import org.apache.kafka.common.serialization.ByteArrayDeserializer;
+import org.apache.kafka.common.serialization.ByteArraySerializer;
+import org.apache.kafka.streams.TestInputTopic;
+import org.apache.kafka.streams.TestOutputTopic;
+import org.apache.kafka.streams.TopologyTestDriver;
+import org.apache.kafka.streams.state.KeyValueStore;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+class ReducerTopologyTest {
+
+  private static final String RUN = "topo";
+  private static final RunTopics TOPICS = new RunTopics(RUN);
+  private static final ParameterLayout LAYOUT = ParameterLayout.builder().add("w", 5, 6).build();
+  private static final int CHUNK = 8; // 30 elements: chunks of 8, 8, 8, 6
+  private static final ChunkPlan PLAN = LAYOUT.chunks(CHUNK);
+  private static final List<String> WORKERS = List.of("w0", "w1", "w2");
+  private static final Instant T0 = Instant.parse("2026-01-01T00:00:00Z");
+  private static final Duration TIMEOUT = Duration.ofMinutes(5);
+
+  @TempDir
+  Path stateDir;
+
+  private TopologyTestDriver driver;
+  private TestInputTopic<byte[], byte[]> chunks;
+  private TestInputTopic<byte[], byte[]> commits;
+  private TestInputTopic<byte[], byte[]> membership;
+  private TestOutputTopic<byte[], byte[]> reduced;
+  private TestOutputTopic<byte[], byte[]> failures;
+  private TestOutputTopic<byte[], byte[]> deadLetters;
+  private final AvroSerde<PseudoGradientChunk> chunkSerde = AvroSerde.of(PseudoGradientChunk.class);
+
+  @BeforeEach
+  void start() {
+    ReducerConfig config = new ReducerConfig(RUN, 2, TIMEOUT, Duration.ofSeconds(1), 1);
+    var props = ReducerTopology.streamsConfig(config,
+        KafkaClientConfig.of("127.0.0.1:1"), stateDir.toString());
+    driver = new TopologyTestDriver(ReducerTopology.build(config, 1 << 20), props, T0);
+    ByteArraySerializer s = new ByteArraySerializer();
+    ByteArrayDeserializer d = new ByteArrayDeserializer();
+    chunks = driver.createInputTopic(TOPICS.pseudoGradients(), s, s);
+    commits = driver.createInputTopic(TOPICS.commits(), s, s);
+    membership = driver.createInputTopic(TOPICS.membership(), s, s);
+    reduced = driver.createOutputTopic(TOPICS.reduced(), d, d);
+    failures = driver.createOutputTopic(TOPICS.roundFailures(), d, d);
+    deadLetters = driver.createOutputTopic(TOPICS.deadLetters(), d, d);
+
+    driver.createInputTopic(TOPICS.model(), s, s).pipeInput(RUN.getBytes(),
+        AvroSerde.of(ModelDescription.class).encode(description()));
+    commit(0);
+    WORKERS.forEach(w -> join(w, 0));
+  }
+
+  @AfterEach
+  void stop() {
+    driver.close();
+  }
+
+  @Test
+  void sumsEqualAnIndependentReferenceAndTheSameBitsInAnyArrivalOrder() {
+    List<PseudoGradientChunk> all = new ArrayList<>();
+    for (String w : WORKERS) {
+      all.addAll(chunksOf(w, 0, 42));
+    }
+    List<ReducedChunk> first = reduce(all);
+    assertThat(first).hasSize(PLAN.chunkCount());
+
+    for (ReducedChunk r : first) {
+      assertThat(r.getComplete()).isTrue();
+      assertThat(r.getContributors()).extracting(c -> c.getWorkerId()).containsExactlyElementsOf(WORKERS);
+      double[] got = new double[r.getElementCount()];
+      ExactSum.decode(r.getSumEncoding(), r.getSum(), r.getElementCount(), got, 0);
+      ChunkRange range = PLAN.range(r.getChunkIndex());
+      for (int i = 0; i < range.count(); i++) {
+        double expected = 0; // a few FP16 values add exactly in a double
+        for (String w : WORKERS) {
+          expected += Fp16.toFloat(Fp16.fromFloat(delta(w, 0, 42)[(int) range.offset() + i]));
+        }
+        assertThat(got[i]).isEqualTo(expected);
+      }
+    }
+
+    // A fresh run of the same contributions in another order: the same bits.
+    for (long seed = 1; seed <= 3; seed++) {
+      stop();
+      start();
+      List<PseudoGradientChunk> shuffled = new ArrayList<>(all);
+      Collections.shuffle(shuffled, new Random(seed));
+      List<ReducedChunk> again = reduce(shuffled);
+      again.sort((a, b) -> Integer.compare(a.getChunkIndex(), b.getChunkIndex()));
+      first.sort((a, b) -> Integer.compare(a.getChunkIndex(), b.getChunkIndex()));
+      for (int i = 0; i < first.size(); i++) {
+        assertThat(again.get(i).getSum()).isEqualTo(first.get(i).getSum());
+        assertThat(again.get(i).getCrc32c()).isEqualTo(first.get(i).getCrc32c());
+      }
+    }
+    assertThat(deadLetters.isEmpty()).isTrue();
+  }
+
+  @Test
+  void aDuplicateCountsOnceAndGoesToTheDeadLetterTopic() {
+    PseudoGradientChunk once = chunksOf("w0", 0, 1).get(0);
+    send(once);
+    send(once);
+    assertThat(letters()).extracting(DeadLetter::getReason).containsExactly(DeadLetterReason.DUPLICATE);
+    send(chunksOf("w1", 0, 1).get(0));
+    send(chunksOf("w2", 0, 1).get(0));
+    ReducedChunk r = AvroSerde.of(ReducedChunk.class).decode(reduced.readValue());
+    assertThat(r.getContributors()).hasSize(3);
+  }
+
+  @Test
+  void everyKindOfBadChunkIsRejectedWithItsReasonAndTheRoundGoesOn() {
+    PseudoGradientChunk good = chunksOf("w0", 0, 7).get(1);
+    sendWith(good, c -> c.put("crc32c", c.getCrc32c() ^ 1));
+    sendWith(good, c -> c.put("elementCount", 7));
+    sendWith(good, c -> c.put("encoding", TensorEncoding.UNKNOWN));
+    sendWith(good, c -> c.put("chunkIndex", 9));
+    sendWith(good, c -> c.put("round", 3));
+    sendWith(good, c -> c.put("workerId", "stranger"));
+    sendWith(good, c -> c.put("runId", "other"));
+    sendWith(good, c -> c.put("payload", ByteBuffer.wrap(new byte[10])));
+    sendWith(good, c -> c.put("encoding", TensorEncoding.FP32));
+    chunks.pipeInput(new byte[] {0, 0, 0, 1}, new byte[] {9, 9, 9});
+    PseudoGradientChunk nan = chunk("w0", 0, 1, nanDelta(), PayloadFormat.FP16);
+    send(nan);
+
+    assertThat(letters()).extracting(DeadLetter::getReason).containsExactly(
+        DeadLetterReason.CRC_MISMATCH, DeadLetterReason.WRONG_LENGTH,
+        DeadLetterReason.UNKNOWN_ENCODING, DeadLetterReason.INDEX_OUT_OF_RANGE,
+        DeadLetterReason.ROUND_NOT_OPEN, DeadLetterReason.WORKER_NOT_IN_ROUND,
+        DeadLetterReason.RUN_MISMATCH, DeadLetterReason.WRONG_LENGTH,
+        DeadLetterReason.LAYOUT_MISMATCH, DeadLetterReason.MALFORMED_RECORD,
+        DeadLetterReason.NON_FINITE);
+    assertThat(reduced.isEmpty()).isTrue();
+    assertThat(count(sums())).isZero(); // nothing bad entered a sum
+
+    for (String w : WORKERS) {
+      send(chunksOf(w, 0, 7).get(1));
+    }
+    assertThat(reduced.getQueueSize()).isEqualTo(1);
+  }
+
+  @Test
+  void aChunkOfAClosedRoundIsLate() {
+    for (String w : WORKERS) {
+      send(chunksOf(w, 0, 5).get(0));
+    }
+    assertThat(reduced.getQueueSize()).isEqualTo(1);
+    send(chunksOf("w0", 0, 6).get(0)); // its sum was emitted already
+    commit(1);
+    send(chunksOf("w0", 0, 6).get(2)); // the open round is 1 now
+    assertThat(letters()).extracting(DeadLetter::getReason)
+        .containsExactly(DeadLetterReason.LATE, DeadLetterReason.LATE);
+  }
+
+  @Test
+  void atTheDeadlineAQuorumIsSummedAndNoQuorumFailsTheRound() {
+    // Chunks 0-2 get two contributors (the quorum), chunk 3 only one.
+    for (String w : List.of("w0", "w1")) {
+      chunksOf(w, 0, 3).subList(0, 3).forEach(this::send);
+    }
+    send(chunksOf("w2", 0, 3).get(3));
+    assertThat(reduced.isEmpty()).isTrue();
+
+    driver.advanceWallClockTime(TIMEOUT.plusSeconds(1));
+    List<ReducedChunk> partial = readReduced();
+    assertThat(partial).hasSize(3).allSatisfy(r -> {
+      assertThat(r.getComplete()).isFalse();
+      assertThat(r.getContributors()).extracting(c -> c.getWorkerId()).containsExactly("w0", "w1");
+    });
+    RoundFailure failure = AvroSerde.of(RoundFailure.class).decode(failures.readValue());
+    assertThat(failure.getRound()).isZero();
+    assertThat(failure.getReason()).contains("chunks [3] had fewer than 2 contributors");
+    assertThat(failure.getContributors()).containsExactly("w2");
+    // After the deadline the round takes nothing more.
+    send(chunksOf("w0", 0, 3).get(3));
+    assertThat(letters()).extracting(DeadLetter::getReason).containsExactly(DeadLetterReason.LATE);
+  }
+
+  @Test
+  void aWorkerThatLeavesIsNoLongerWaitedFor() {
+    leave("w2", 0);
+    for (String w : List.of("w0", "w1")) {
+      send(chunksOf(w, 0, 8).get(2));
+    }
+    assertThat(readReduced()).singleElement().satisfies(r -> assertThat(r.getComplete()).isTrue());
+  }
+
+  @Test
+  void stateIsEmptyOnceARoundIsOver() {
+    for (String w : WORKERS) {
+      chunksOf(w, 0, 9).forEach(this::send);
+    }
+    assertThat(count(sums())).isZero();
+    assertThat(count(closed())).isEqualTo(PLAN.chunkCount()); // until the round is over
+    commit(1);
+    driver.advanceWallClockTime(Duration.ofSeconds(2));
+    assertThat(count(closed())).isZero();
+  }
+
+  // ---- fixture ----
+
+  private static ModelDescription description() {
+    return ModelDescription.newBuilder()
+        .setRunId(RUN).setFamily("test").setArchitecture(new ModelArchitecture(256, 8, 1, 6, 1, 24))
+        .setInnerOptimizer(new InnerOptimizerConfig(4e-4, 0.9, 0.95, 1e-8, 0.1, 1.0, 0, 4))
+        .setOuterOptimizer(new OuterOptimizerConfig(OuterMethod.NESTEROV, 0.7, 0.9, Averaging.COUNT))
+        .setInnerSteps(10).setEncoding(TensorEncoding.FP16).setCompression(Compression.NONE)
+        .setBytePlanes(false).setSeed(1).setLayout(LAYOUT.toSpec(CHUNK)).setCreatedAtMs(0)
+        .build();
+  }
+
+  private void commit(int round) {
+    RoundCommit c = RoundCommit.newBuilder()
+        .setRunId(RUN).setRound(round).setWeightsSha256(ByteBuffer.wrap(new byte[32]))
+        .setTotalElements(PLAN.totalElements()).setChunkCount(PLAN.chunkCount())
+        .setOutcome(round == 0 ? RoundOutcome.INITIAL : RoundOutcome.STEPPED)
+        .setContributors(List.of()).setOuterOptimizer(description().getOuterOptimizer())
+        .setOuterLearningRate(0.7).setRoundOpenedAtMs(0).setReductionDoneAtMs(0)
+        .setCommittedAtMs(T0.toEpochMilli())
+        .build();
+    commits.pipeInput(RUN.getBytes(), AvroSerde.of(RoundCommit.class).encode(c));
+  }
+
+  private void join(String worker, int round) {
+    heartbeat(worker, round, HeartbeatKind.JOIN);
+  }
+
+  private void leave(String worker, int round) {
+    heartbeat(worker, round, HeartbeatKind.LEAVE);
+  }
+
+  private void heartbeat(String worker, int round, HeartbeatKind kind) {
+    membership.pipeInput(worker.getBytes(), AvroSerde.of(WorkerHeartbeat.class).encode(
+        new WorkerHeartbeat(RUN, worker, kind, round, 1L, "host", 0L)));
+  }
+
+  private static float[] delta(String worker, int round, long seed) {
+    Random random = new Random(seed * 31 + worker.hashCode() * 7L + round);
+    float[] d = new float[(int) PLAN.totalElements()];
+    for (int i = 0; i < d.length; i++) {
+      d[i] = (float) (random.nextGaussian() * 1e-2);
+    }
+    return d;
+  }
+
+  private static float[] nanDelta() {
+    float[] d = delta("w0", 0, 1);
+    d[10] = Float.NaN; // in chunk 1
+    return d;
+  }
+
+  private List<PseudoGradientChunk> chunksOf(String worker, int round, long seed) {
+    List<PseudoGradientChunk> list = new ArrayList<>();
+    float[] d = delta(worker, round, seed);
+    for (int i = 0; i < PLAN.chunkCount(); i++) {
+      list.add(chunk(worker, round, i, d, PayloadFormat.FP16));
+    }
+    return list;
+  }
+
+  private static PseudoGradientChunk chunk(String worker, int round, int index, float[] delta,
+      PayloadFormat format) {
+    ChunkRange range = PLAN.range(index);
+    try (ChunkEncoder encoder = new ChunkEncoder(format, CHUNK)) {
+      ChunkEncoder.Encoded e = encoder.encode(delta, (int) range.offset(), range.count());
+      byte[] payload = new byte[e.payload().remaining()];
+      e.payload().get(payload);
+      return PseudoGradientChunk.newBuilder()
+          .setRunId(RUN).setRound(round).setWorkerId(worker).setChunkIndex(index)
+          .setChunkCount(PLAN.chunkCount()).setElementOffset(range.offset())
+          .setElementCount(range.count()).setEncoding(format.encoding())
+          .setCompression(format.compression()).setBytePlanes(format.bytePlanes())
+          .setPayload(ByteBuffer.wrap(payload)).setCrc32c(e.crc32c()).setInnerSteps(10)
+          .setTokens(320).setMeanInnerLoss(3f).setCreatedAtMs(0)
+          .build();
+    }
+  }
+
+  private void send(PseudoGradientChunk c) {
+    chunks.pipeInput(ByteBuffer.allocate(4).putInt(c.getChunkIndex()).array(), chunkSerde.encode(c));
+  }
+
+  private void sendWith(PseudoGradientChunk good, Consumer<PseudoGradientChunk> change) {
+    PseudoGradientChunk bad = PseudoGradientChunk.newBuilder(good).build();
+    change.accept(bad);
+    send(bad);
+  }
+
+  private List<ReducedChunk> reduce(List<PseudoGradientChunk> in) {
+    in.forEach(this::send);
+    return readReduced();
+  }
+
+  private List<ReducedChunk> readReduced() {
+    AvroSerde<ReducedChunk> serde = AvroSerde.of(ReducedChunk.class);
+    return new ArrayList<>(reduced.readValuesToList().stream().map(serde::decode).toList());
+  }
+
+  private List<DeadLetter> letters() {
+    AvroSerde<DeadLetter> serde = AvroSerde.of(DeadLetter.class);
+    return deadLetters.readValuesToList().stream().map(serde::decode).toList();
+  }
+
+  private static long count(KeyValueStore<String, ?> store) {
+    try (var it = store.all()) {
+      long n = 0;
+      while (it.hasNext()) {
+        it.next();
+        n++;
+      }
+      return n;
+    }
+  }
+
+  private KeyValueStore<String, byte[]> sums() {
+    return driver.getKeyValueStore(ChunkSumProcessor.SUMS);
+  }
+
+  private KeyValueStore<String, Long> closed() {
+    return driver.getKeyValueStore(ChunkSumProcessor.CLOSED);
+  }
+
+  static {
+    // the reference above relies on FP16 rounding being what the codec does
+    assert TensorCodec.FP16.bytesPerElement() == 2;
+  }
+}
