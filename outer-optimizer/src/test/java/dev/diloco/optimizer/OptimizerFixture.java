@@ -10,14 +10,9 @@ import dev.diloco.core.layout.ChunkPlan;
 import dev.diloco.core.layout.ChunkRange;
 import dev.diloco.core.layout.ParameterLayout;
 import dev.diloco.core.sum.ExactSum;
-import dev.diloco.schemas.Averaging;
-import dev.diloco.schemas.Compression;
+import dev.diloco.core.testing.TestRuns;
 import dev.diloco.schemas.Contribution;
-import dev.diloco.schemas.InnerOptimizerConfig;
-import dev.diloco.schemas.ModelArchitecture;
 import dev.diloco.schemas.ModelDescription;
-import dev.diloco.schemas.OuterMethod;
-import dev.diloco.schemas.OuterOptimizerConfig;
 import dev.diloco.schemas.ReducedChunk;
 import dev.diloco.schemas.TensorEncoding;
 import java.nio.ByteBuffer;
@@ -52,14 +47,7 @@ final class OptimizerFixture {
   }
 
   static ModelDescription description(String runId) {
-    return ModelDescription.newBuilder()
-        .setRunId(runId).setFamily("test-linear")
-        .setArchitecture(new ModelArchitecture(256, 8, 1, 7, 1, 28))
-        .setInnerOptimizer(new InnerOptimizerConfig(4e-4, 0.9, 0.95, 1e-8, 0.1, 1.0, 10, 4))
-        .setOuterOptimizer(new OuterOptimizerConfig(OuterMethod.NESTEROV, 0.7, 0.9, Averaging.COUNT))
-        .setInnerSteps(10).setEncoding(TensorEncoding.FP16).setCompression(Compression.NONE)
-        .setBytePlanes(false).setSeed(7).setLayout(LAYOUT.toSpec(CHUNK)).setCreatedAtMs(0)
-        .build();
+    return TestRuns.description(runId, LAYOUT, CHUNK);
   }
 
   static float[] initialWeights() {

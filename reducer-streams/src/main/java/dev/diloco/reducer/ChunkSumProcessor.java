@@ -13,9 +13,15 @@ import dev.diloco.schemas.PseudoGradientChunk;
 import dev.diloco.schemas.ReducedChunk;
 import dev.diloco.schemas.RoundFailure;
 import java.nio.ByteBuffer;
+import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
+import java.util.HashMap;
 import java.util.List;
+import java.util.Map;
 import java.util.Set;
+import java.util.TreeSet;
+import java.util.function.Supplier;
+import org.apache.kafka.common.TopicPartition;
 import org.apache.kafka.common.errors.SerializationException;
 import org.apache.kafka.streams.processor.PunctuationType;
 import org.apache.kafka.streams.processor.api.Processor;
@@ -28,14 +34,19 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * Sums the pseudo-gradient chunks of the open round, one partial sum per (round, chunk), and
- * emits the exact sum as soon as every member of the round has contributed; at the round's
- * deadline, emits what meets the quorum or reports the round failed. Every chunk is checked
- * before it touches a sum; a bad one goes to the dead-letter topic with its reason.
+ * Sums the pseudo-gradient chunks of the open round, one exact sum per (round, chunk), and
+ * emits it as soon as every member of the round has contributed; at the round's deadline,
+ * emits what meets the quorum or reports the round failed. Every chunk is checked before it
+ * touches a sum; a bad one goes to the dead-letter topic with its reason.
+ *
+ * <p>The open sums live in memory. The changelogged store keeps, per contribution, only where
+ * it lies in the input topic (12 bytes): exactly-once recovery re-reads those chunks when the
+ * task starts, so the chunks' bytes are written to Kafka once (by the workers), not a second
+ * time into a changelog.
  */
 final class ChunkSumProcessor implements Processor<byte[], byte[], byte[], byte[]> {
 
-  static final String SUMS = "partial-sums";
+  static final String POINTERS = "contribution-pointers";
   static final String CLOSED = "closed-chunks";
   static final String REDUCED_SINK = "reduced";
   static final String FAILURES_SINK = "round-failures";
@@ -45,67 +56,82 @@ final class ChunkSumProcessor implements Processor<byte[], byte[], byte[], byte[
   private static final String SERVICE = "reducer";
 
   private final ReducerConfig config;
+  private final Supplier<ContributionReader> readers;
+  private final ReducerMetrics metrics;
   private final AvroSerde<PseudoGradientChunk> chunkSerde = AvroSerde.of(PseudoGradientChunk.class);
   private final AvroSerde<ReducedChunk> reducedSerde = AvroSerde.of(ReducedChunk.class);
   private final AvroSerde<RoundFailure> failureSerde = AvroSerde.of(RoundFailure.class);
   private final AvroSerde<DeadLetter> deadLetterSerde = AvroSerde.of(DeadLetter.class);
+  /** Open sums by {@code round/chunk}. */
+  private final Map<String, PartialSum> open = new HashMap<>();
   private ProcessorContext<byte[], byte[]> context;
-  private KeyValueStore<String, byte[]> sums;
+  private KeyValueStore<String, byte[]> pointers;
   private KeyValueStore<String, Long> closed;
   private RunView run;
   private ChunkDecoder decoder;
 
-  ChunkSumProcessor(ReducerConfig config) {
+  ChunkSumProcessor(ReducerConfig config, Supplier<ContributionReader> readers,
+      ReducerMetrics metrics) {
     this.config = config;
+    this.readers = readers;
+    this.metrics = metrics;
   }
 
   @Override
   public void init(ProcessorContext<byte[], byte[]> context) {
     this.context = context;
-    this.sums = context.getStateStore(SUMS);
+    this.pointers = context.getStateStore(POINTERS);
     this.closed = context.getStateStore(CLOSED);
     this.run = new RunView(config.runId(), context);
+    open.clear();
+    rebuild();
     context.schedule(config.checkEvery(), PunctuationType.WALL_CLOCK_TIME, this::onClock);
   }
 
   @Override
   public void process(Record<byte[], byte[]> record) {
+    RecordMetadata meta = context.recordMetadata().orElseThrow();
+    byte[] value = record.value() == null ? new byte[0] : record.value();
+    metrics.inputBytes.increment(value.length);
     PseudoGradientChunk chunk;
     try {
-      chunk = chunkSerde.decode(record.value() == null ? new byte[0] : record.value());
+      chunk = chunkSerde.decode(value);
     } catch (SerializationException e) {
       reject(record, DeadLetterReason.MALFORMED_RECORD, "MALFORMED_RECORD: " + e.getMessage(),
           null);
       return;
     }
     try {
-      add(chunk);
+      add(chunk, new PartialSum.Pointer(meta.partition(), meta.offset()), record.timestamp(),
+          true);
     } catch (ChunkRejectedException e) {
       reject(record, e.reason(), e.getMessage(), chunk);
     }
   }
 
-  private void add(PseudoGradientChunk chunk) {
+  /** Checks a chunk and adds it to its sum; {@code fresh}: not a re-read after a restart. */
+  private void add(PseudoGradientChunk chunk, PartialSum.Pointer where, long producedAtMs,
+      boolean fresh) {
     if (!chunk.getRunId().equals(config.runId())) {
       throw new ChunkRejectedException(DeadLetterReason.RUN_MISMATCH, "the chunk is of run "
           + chunk.getRunId() + ", this reducer's run is " + config.runId());
     }
-    RunView.OpenRound open = run.open();
+    RunView.OpenRound current = run.open();
     int round = chunk.getRound();
     int index = chunk.getChunkIndex();
-    if (open == null) {
+    if (current == null) {
       throw new ChunkRejectedException(DeadLetterReason.ROUND_NOT_OPEN, "round " + round
           + " is not open: the run has no committed round yet");
     }
-    if (round < open.round() || closed.get(RoundKeys.chunk(round, index)) != null
+    if (round < current.round() || closed.get(RoundKeys.chunk(round, index)) != null
         || closed.get(deadlineKey(round)) != null) {
       throw new ChunkRejectedException(DeadLetterReason.LATE, "round " + round + ", chunk "
-          + index + " is closed" + (round < open.round() ? ": the open round is " + open.round()
-          : ": its sum was emitted or its deadline passed"));
+          + index + " is closed" + (round < current.round() ? ": the open round is "
+          + current.round() : ": its sum was emitted or its deadline passed"));
     }
-    if (round > open.round()) {
+    if (round > current.round()) {
       throw new ChunkRejectedException(DeadLetterReason.ROUND_NOT_OPEN, "round " + round
-          + " is not open: the open round is " + open.round());
+          + " is not open: the open round is " + current.round());
     }
     Set<String> members = run.members(round);
     if (!members.contains(chunk.getWorkerId())) {
@@ -113,33 +139,34 @@ final class ChunkSumProcessor implements Processor<byte[], byte[], byte[], byte[
           + chunk.getWorkerId() + " has not joined round " + round + " (its members: "
           + members + ")");
     }
-    ChunkRange range = open.plan().check(index, chunk.getChunkCount(), chunk.getElementOffset(),
-        chunk.getElementCount());
+    ChunkRange range = current.plan().check(index, chunk.getChunkCount(),
+        chunk.getElementOffset(), chunk.getElementCount());
     PayloadFormat format = PayloadFormat.of(chunk.getEncoding(), chunk.getCompression(),
         chunk.getBytePlanes());
-    if (format.encoding() != open.model().getEncoding()) {
+    if (format.encoding() != current.model().getEncoding()) {
       throw new ChunkRejectedException(DeadLetterReason.LAYOUT_MISMATCH, "the chunk is "
-          + format.encoding() + ", the run sums " + open.model().getEncoding());
+          + format.encoding() + ", the run sums " + current.model().getEncoding());
     }
-    ByteBuffer canonical = decoder(open).canonical(chunk.getPayload(), format, range.count(),
+    ByteBuffer canonical = decoder(current).canonical(chunk.getPayload(), format, range.count(),
         chunk.getCrc32c());
 
     String key = RoundKeys.chunk(round, index);
-    byte[] stored = sums.get(key);
-    PartialSum partial = stored == null
-        ? PartialSum.empty(format.encoding(), range.count())
-        : PartialSum.fromBytes(stored);
+    PartialSum partial = open.computeIfAbsent(key,
+        k -> new PartialSum(format.encoding(), range.count()));
     partial.sum.add(chunk.getWorkerId(), canonical); // a second chunk of a worker: DUPLICATE
     partial.contributions.add(new Contribution(chunk.getWorkerId(), chunk.getTokens(),
         chunk.getInnerSteps(), chunk.getMeanInnerLoss()));
-    if (partial.sum.contributors().containsAll(members)) {
-      emit(round, range, partial, true);
-    } else {
-      sums.put(key, partial.toBytes());
+    partial.newestContributionMs = Math.max(partial.newestContributionMs, producedAtMs);
+    if (fresh) {
+      metrics.chunksSummed.increment();
+      pointers.put(key + "/" + chunk.getWorkerId(), where.toBytes());
+      if (partial.sum.contributors().containsAll(members)) {
+        emit(round, range, partial, true);
+      }
     }
   }
 
-  /** Writes the sum of a chunk and forgets its state: state never grows with the rounds. */
+  /** Writes the sum of a chunk and forgets it: state never grows with the rounds. */
   private void emit(int round, ChunkRange range, PartialSum partial, boolean complete) {
     byte[] bytes = new byte[partial.sum.sumBytes()];
     partial.sum.writeSum(bytes, 0);
@@ -155,37 +182,70 @@ final class ChunkSumProcessor implements Processor<byte[], byte[], byte[], byte[
     context.forward(new Record<>(RoundKeys.chunkRecordKey(range.index()),
         reducedSerde.encode(reduced), now), REDUCED_SINK);
     String key = RoundKeys.chunk(round, range.index());
-    sums.delete(key);
+    partial.sum.contributors().forEach(worker -> pointers.delete(key + "/" + worker));
+    open.remove(key);
     closed.put(key, now);
+    metrics.emitted(partial.newestContributionMs, now);
   }
+
+  /** Re-reads the contributions of the open sums after a (re)start of this task. */
+  private void rebuild() {
+    List<KeyValueEntry> entries = new ArrayList<>();
+    try (KeyValueIterator<String, byte[]> it = pointers.all()) {
+      it.forEachRemaining(kv -> entries.add(new KeyValueEntry(kv.key,
+          PartialSum.Pointer.fromBytes(kv.value))));
+    }
+    if (entries.isEmpty()) {
+      return;
+    }
+    String topic = config.topics().pseudoGradients();
+    try (ContributionReader reader = readers.get()) {
+      for (KeyValueEntry e : entries) {
+        byte[] value = reader.read(new TopicPartition(topic, e.pointer.partition()),
+            e.pointer.offset());
+        try {
+          add(chunkSerde.decode(value), e.pointer, 0L, false);
+        } catch (ChunkRejectedException stale) {
+          // Checked when it first came; what fails now is its round having moved on while
+          // this task was down. Its sum is no longer wanted.
+          LOG.info("run {}: dropping a contribution of a closed sum: {}", config.runId(),
+              stale.getMessage());
+          pointers.delete(e.key);
+        }
+      }
+    }
+    LOG.info("run {}: task {} re-read {} contributions of {} open sums", config.runId(),
+        context.taskId(), entries.size(), open.size());
+  }
+
+  private record KeyValueEntry(String key, PartialSum.Pointer pointer) {}
 
   /** The round's deadline, and forgetting rounds that are over. */
   private void onClock(long now) {
-    RunView.OpenRound open = run.open();
-    if (open == null) {
+    RunView.OpenRound current = run.open();
+    if (current == null) {
       return;
     }
-    forgetBefore(open.round());
-    int round = open.round();
-    if (now < open.openedAtMs() + config.roundTimeout().toMillis()
+    int round = current.round();
+    forgetBefore(round);
+    if (now < current.openedAtMs() + config.roundTimeout().toMillis()
         || closed.get(deadlineKey(round)) != null) {
       return;
     }
     List<Integer> short_ = new ArrayList<>();
-    List<String> seen = new ArrayList<>();
-    for (int index : ownedChunks(open)) {
+    Set<String> seen = new TreeSet<>();
+    for (int index : ownedChunks(current)) {
       String key = RoundKeys.chunk(round, index);
       if (closed.get(key) != null) {
         continue;
       }
-      byte[] stored = sums.get(key);
-      PartialSum partial = stored == null ? null : PartialSum.fromBytes(stored);
+      PartialSum partial = open.get(key);
       if (partial != null && partial.contributions.size() >= config.quorum()) {
-        emit(round, open.plan().range(index), partial, false);
+        emit(round, current.plan().range(index), partial, false);
       } else {
         short_.add(index);
         if (partial != null) {
-          partial.contributions.forEach(c -> seen.add(c.getWorkerId()));
+          seen.addAll(partial.sum.contributors());
         }
       }
     }
@@ -196,17 +256,17 @@ final class ChunkSumProcessor implements Processor<byte[], byte[], byte[], byte[
           + " after the round opened";
       LOG.warn("run {}: round {} failed: {}", config.runId(), round, reason);
       RoundFailure failure = new RoundFailure(config.runId(), round, reason,
-          seen.stream().distinct().sorted().toList(), config.quorum(), now);
-      context.forward(new Record<>(config.runId().getBytes(java.nio.charset.StandardCharsets.UTF_8),
+          new ArrayList<>(seen), config.quorum(), now);
+      context.forward(new Record<>(config.runId().getBytes(StandardCharsets.UTF_8),
           failureSerde.encode(failure), now), FAILURES_SINK);
     }
   }
 
   /** The chunks whose records land in this task's partition. */
-  private List<Integer> ownedChunks(RunView.OpenRound open) {
+  private List<Integer> ownedChunks(RunView.OpenRound current) {
     int partition = context.taskId().partition();
     List<Integer> owned = new ArrayList<>();
-    for (int i = 0; i < open.plan().chunkCount(); i++) {
+    for (int i = 0; i < current.plan().chunkCount(); i++) {
       if (config.topics().partitionOf(i, config.chunkPartitions()) == partition) {
         owned.add(i);
       }
@@ -215,7 +275,8 @@ final class ChunkSumProcessor implements Processor<byte[], byte[], byte[], byte[
   }
 
   private void forgetBefore(int round) {
-    for (KeyValueStore<String, ?> store : List.of(sums, closed)) {
+    open.keySet().removeIf(key -> RoundKeys.roundOf(key) < round);
+    for (KeyValueStore<String, ?> store : List.of(pointers, closed)) {
       List<String> old = new ArrayList<>();
       try (KeyValueIterator<String, ?> it = store.range(RoundKeys.roundStart(0),
           RoundKeys.roundStart(round))) {
@@ -233,8 +294,8 @@ final class ChunkSumProcessor implements Processor<byte[], byte[], byte[], byte[
     return RoundKeys.roundStart(round) + "deadline";
   }
 
-  private ChunkDecoder decoder(RunView.OpenRound open) {
-    int size = open.plan().chunkElements();
+  private ChunkDecoder decoder(RunView.OpenRound current) {
+    int size = current.plan().chunkElements();
     if (decoder == null || decoder.maxElements() != size) {
       if (decoder != null) {
         decoder.close();
@@ -246,12 +307,12 @@ final class ChunkSumProcessor implements Processor<byte[], byte[], byte[], byte[
 
   private void reject(Record<byte[], byte[]> record, DeadLetterReason reason, String detail,
       PseudoGradientChunk chunk) {
-    RecordMetadata meta = context.recordMetadata().orElse(null);
+    RecordMetadata meta = context.recordMetadata().orElseThrow();
     LOG.warn("run {}: rejected a chunk: {}", config.runId(), detail);
+    metrics.rejected(reason);
     DeadLetter letter = DeadLetter.newBuilder()
-        .setOriginalTopic(meta == null ? config.topics().pseudoGradients() : meta.topic())
-        .setOriginalPartition(meta == null ? -1 : meta.partition())
-        .setOriginalOffset(meta == null ? -1 : meta.offset())
+        .setOriginalTopic(meta.topic()).setOriginalPartition(meta.partition())
+        .setOriginalOffset(meta.offset())
         .setOriginalKey(record.key() == null ? null : ByteBuffer.wrap(record.key()))
         .setReason(reason).setDetail(String.valueOf(detail))
         .setRunId(chunk == null ? null : chunk.getRunId())

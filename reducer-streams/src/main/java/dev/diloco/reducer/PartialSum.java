@@ -14,23 +14,19 @@ import java.util.Comparator;
 import java.util.List;
 
 /**
- * A chunk's sum while its round is open: the exact sum so far, what each contributor brought
- * (tokens, steps, loss), and when the last one arrived. Kept in a state store between records.
+ * A chunk's sum while its round is open, held in memory: the exact sum so far and what each
+ * contributor brought. What makes it durable is a {@link Pointer} per contribution in a state
+ * store.
  */
 final class PartialSum {
 
-  final TensorEncoding encoding;
   final ExactSum sum;
-  final List<Contribution> contributions;
+  final List<Contribution> contributions = new ArrayList<>();
+  /** Producer time of the newest contribution, for the latency of the sum. */
+  long newestContributionMs;
 
-  PartialSum(TensorEncoding encoding, ExactSum sum, List<Contribution> contributions) {
-    this.encoding = encoding;
-    this.sum = sum;
-    this.contributions = contributions;
-  }
-
-  static PartialSum empty(TensorEncoding encoding, int elementCount) {
-    return new PartialSum(encoding, ExactSum.create(encoding, elementCount), new ArrayList<>());
+  PartialSum(TensorEncoding encoding, int elementCount) {
+    this.sum = ExactSum.create(encoding, elementCount);
   }
 
   /** Contributions in ascending worker-id order, as the reduced chunk lists them. */
@@ -40,42 +36,26 @@ final class PartialSum {
     return sorted;
   }
 
-  byte[] toBytes() {
-    ByteArrayOutputStream bytes = new ByteArrayOutputStream();
-    try (DataOutputStream out = new DataOutputStream(bytes)) {
-      out.writeUTF(encoding.name());
-      out.writeInt(sum.elementCount());
-      out.writeInt(contributions.size());
-      for (Contribution c : contributions) {
-        out.writeUTF(c.getWorkerId());
-        out.writeLong(c.getTokens());
-        out.writeInt(c.getInnerSteps());
-        out.writeFloat(c.getMeanInnerLoss());
-      }
-      byte[] state = sum.toBytes();
-      out.writeInt(state.length);
-      out.write(state);
-    } catch (IOException e) {
-      throw new UncheckedIOException(e);
-    }
-    return bytes.toByteArray();
-  }
+  /** Where a contribution lies in the input topic. */
+  record Pointer(int partition, long offset) {
 
-  static PartialSum fromBytes(byte[] bytes) {
-    try (DataInputStream in = new DataInputStream(new ByteArrayInputStream(bytes))) {
-      TensorEncoding encoding = TensorEncoding.valueOf(in.readUTF());
-      int elements = in.readInt();
-      int n = in.readInt();
-      List<Contribution> contributions = new ArrayList<>(n);
-      for (int i = 0; i < n; i++) {
-        contributions.add(new Contribution(in.readUTF(), in.readLong(), in.readInt(),
-            in.readFloat()));
+    byte[] toBytes() {
+      ByteArrayOutputStream bytes = new ByteArrayOutputStream(12);
+      try (DataOutputStream out = new DataOutputStream(bytes)) {
+        out.writeInt(partition);
+        out.writeLong(offset);
+      } catch (IOException e) {
+        throw new UncheckedIOException(e);
       }
-      byte[] state = in.readNBytes(in.readInt());
-      return new PartialSum(encoding, ExactSum.fromBytes(encoding, elements, state),
-          contributions);
-    } catch (IOException e) {
-      throw new UncheckedIOException("a partial sum in the reducer's store is unreadable", e);
+      return bytes.toByteArray();
+    }
+
+    static Pointer fromBytes(byte[] bytes) {
+      try (DataInputStream in = new DataInputStream(new ByteArrayInputStream(bytes))) {
+        return new Pointer(in.readInt(), in.readLong());
+      } catch (IOException e) {
+        throw new UncheckedIOException("a pointer in the reducer's store is unreadable", e);
+      }
     }
   }
 }

@@ -2,8 +2,9 @@ package dev.diloco.reducer;
 
 import dev.diloco.core.kafka.KafkaClientConfig;
 import dev.diloco.core.kafka.RunTopics;
-import java.util.HashMap;
 import java.util.Map;
+import java.util.function.Supplier;
+import io.micrometer.core.instrument.MeterRegistry;
 import java.util.Properties;
 import org.apache.kafka.common.serialization.ByteArrayDeserializer;
 import org.apache.kafka.common.serialization.ByteArraySerializer;
@@ -26,7 +27,12 @@ public final class ReducerTopology {
 
   private ReducerTopology() {}
 
-  public static Topology build(ReducerConfig config, int maxRecordBytes) {
+  /**
+   * {@code readers}: how a task re-reads the chunks of its open sums when it starts;
+   * {@code metrics}: where the reducer's meters go.
+   */
+  public static Topology build(ReducerConfig config, Supplier<ContributionReader> readers,
+      MeterRegistry metrics) {
     RunTopics topics = config.topics();
     Topology topology = new Topology();
     ByteArrayDeserializer bytes = new ByteArrayDeserializer();
@@ -43,18 +49,16 @@ public final class ReducerTopology {
     // The Processor API, not the DSL: one record may update a sum, emit it, or be rejected to
     // another topic, and the deadline is a wall-clock punctuation.
     topology.addSource("chunks", bytes, bytes, topics.pseudoGradients());
-    topology.addProcessor("sum", () -> new ChunkSumProcessor(config), "chunks");
+    ReducerMetrics meters = new ReducerMetrics(metrics, config.runId());
+    topology.addProcessor("sum", () -> new ChunkSumProcessor(config, readers, meters), "chunks");
 
-    // Partial sums are changelogged for exactly-once recovery. Caching coalesces the updates
-    // of a sum within a commit interval into one changelog write, and a sum emitted within the
-    // interval it completed in leaves only its deletion there.
-    Map<String, String> changelog = new HashMap<>();
-    changelog.put("max.message.bytes",
-        Integer.toString(maxRecordBytes + KafkaClientConfig.RECORD_OVERHEAD_BYTES));
+    // Changelogged for exactly-once recovery, and small: a pointer into the input topic per
+    // open contribution, and a mark per closed chunk. Caching coalesces a sum's pointers and
+    // their deletion within a commit interval.
     topology.addStateStore(Stores.keyValueStoreBuilder(
-            Stores.persistentKeyValueStore(ChunkSumProcessor.SUMS), Serdes.String(),
+            Stores.persistentKeyValueStore(ChunkSumProcessor.POINTERS), Serdes.String(),
             Serdes.ByteArray())
-        .withCachingEnabled().withLoggingEnabled(changelog), "sum");
+        .withCachingEnabled().withLoggingEnabled(Map.of()), "sum");
     topology.addStateStore(Stores.keyValueStoreBuilder(
             Stores.persistentKeyValueStore(ChunkSumProcessor.CLOSED), Serdes.String(),
             Serdes.Long())

@@ -13,21 +13,15 @@ import dev.diloco.core.layout.ChunkPlan;
 import dev.diloco.core.layout.ChunkRange;
 import dev.diloco.core.layout.ParameterLayout;
 import dev.diloco.core.sum.ExactSum;
-import dev.diloco.schemas.Averaging;
-import dev.diloco.schemas.Compression;
+import dev.diloco.core.testing.TestRuns;
 import dev.diloco.schemas.DeadLetter;
 import dev.diloco.schemas.DeadLetterReason;
 import dev.diloco.schemas.HeartbeatKind;
-import dev.diloco.schemas.InnerOptimizerConfig;
-import dev.diloco.schemas.ModelArchitecture;
 import dev.diloco.schemas.ModelDescription;
-import dev.diloco.schemas.OuterMethod;
-import dev.diloco.schemas.OuterOptimizerConfig;
 import dev.diloco.schemas.PseudoGradientChunk;
 import dev.diloco.schemas.ReducedChunk;
 import dev.diloco.schemas.RoundCommit;
 import dev.diloco.schemas.RoundFailure;
-import dev.diloco.schemas.RoundOutcome;
 import dev.diloco.schemas.TensorEncoding;
 import dev.diloco.schemas.WorkerHeartbeat;
 import java.nio.ByteBuffer;
@@ -45,6 +39,7 @@ import org.apache.kafka.streams.TestInputTopic;
 import org.apache.kafka.streams.TestOutputTopic;
 import org.apache.kafka.streams.TopologyTestDriver;
 import org.apache.kafka.streams.state.KeyValueStore;
+import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
@@ -65,6 +60,7 @@ class ReducerTopologyTest {
   Path stateDir;
 
   private TopologyTestDriver driver;
+  private SimpleMeterRegistry metrics;
   private TestInputTopic<byte[], byte[]> chunks;
   private TestInputTopic<byte[], byte[]> commits;
   private TestInputTopic<byte[], byte[]> membership;
@@ -78,7 +74,10 @@ class ReducerTopologyTest {
     ReducerConfig config = new ReducerConfig(RUN, 2, TIMEOUT, Duration.ofSeconds(1), 1);
     var props = ReducerTopology.streamsConfig(config,
         KafkaClientConfig.of("127.0.0.1:1"), stateDir.toString());
-    driver = new TopologyTestDriver(ReducerTopology.build(config, 1 << 20), props, T0);
+    metrics = new SimpleMeterRegistry();
+    driver = new TopologyTestDriver(ReducerTopology.build(config, () -> {
+      throw new AssertionError("nothing to re-read: every test starts with empty stores");
+    }, metrics), props, T0);
     ByteArraySerializer s = new ByteArraySerializer();
     ByteArrayDeserializer d = new ByteArrayDeserializer();
     chunks = driver.createInputTopic(TOPICS.pseudoGradients(), s, s);
@@ -176,7 +175,9 @@ class ReducerTopologyTest {
         DeadLetterReason.LAYOUT_MISMATCH, DeadLetterReason.MALFORMED_RECORD,
         DeadLetterReason.NON_FINITE);
     assertThat(reduced.isEmpty()).isTrue();
-    assertThat(count(sums())).isZero(); // nothing bad entered a sum
+    assertThat(count(pointers())).isZero(); // nothing bad entered a sum
+    assertThat(metrics.get("diloco.reducer.rejections").tag("reason", "WRONG_LENGTH").counter()
+        .count()).isEqualTo(2.0);
 
     for (String w : WORKERS) {
       send(chunksOf(w, 0, 7).get(1));
@@ -235,8 +236,12 @@ class ReducerTopologyTest {
     for (String w : WORKERS) {
       chunksOf(w, 0, 9).forEach(this::send);
     }
-    assertThat(count(sums())).isZero();
+    assertThat(count(pointers())).isZero();
     assertThat(count(closed())).isEqualTo(PLAN.chunkCount()); // until the round is over
+    assertThat(metrics.get("diloco.reducer.sums.emitted").counter().count())
+        .isEqualTo(PLAN.chunkCount());
+    assertThat(metrics.get("diloco.reducer.chunks.summed").counter().count())
+        .isEqualTo(3.0 * PLAN.chunkCount());
     commit(1);
     driver.advanceWallClockTime(Duration.ofSeconds(2));
     assertThat(count(closed())).isZero();
@@ -245,25 +250,12 @@ class ReducerTopologyTest {
   // ---- fixture ----
 
   private static ModelDescription description() {
-    return ModelDescription.newBuilder()
-        .setRunId(RUN).setFamily("test").setArchitecture(new ModelArchitecture(256, 8, 1, 6, 1, 24))
-        .setInnerOptimizer(new InnerOptimizerConfig(4e-4, 0.9, 0.95, 1e-8, 0.1, 1.0, 0, 4))
-        .setOuterOptimizer(new OuterOptimizerConfig(OuterMethod.NESTEROV, 0.7, 0.9, Averaging.COUNT))
-        .setInnerSteps(10).setEncoding(TensorEncoding.FP16).setCompression(Compression.NONE)
-        .setBytePlanes(false).setSeed(1).setLayout(LAYOUT.toSpec(CHUNK)).setCreatedAtMs(0)
-        .build();
+    return TestRuns.description(RUN, LAYOUT, CHUNK);
   }
 
   private void commit(int round) {
-    RoundCommit c = RoundCommit.newBuilder()
-        .setRunId(RUN).setRound(round).setWeightsSha256(ByteBuffer.wrap(new byte[32]))
-        .setTotalElements(PLAN.totalElements()).setChunkCount(PLAN.chunkCount())
-        .setOutcome(round == 0 ? RoundOutcome.INITIAL : RoundOutcome.STEPPED)
-        .setContributors(List.of()).setOuterOptimizer(description().getOuterOptimizer())
-        .setOuterLearningRate(0.7).setRoundOpenedAtMs(0).setReductionDoneAtMs(0)
-        .setCommittedAtMs(T0.toEpochMilli())
-        .build();
-    commits.pipeInput(RUN.getBytes(), AvroSerde.of(RoundCommit.class).encode(c));
+    commits.pipeInput(RUN.getBytes(), AvroSerde.of(RoundCommit.class).encode(
+        TestRuns.commit(RUN, round, PLAN, T0.toEpochMilli())));
   }
 
   private void join(String worker, int round) {
@@ -276,7 +268,7 @@ class ReducerTopologyTest {
 
   private void heartbeat(String worker, int round, HeartbeatKind kind) {
     membership.pipeInput(worker.getBytes(), AvroSerde.of(WorkerHeartbeat.class).encode(
-        new WorkerHeartbeat(RUN, worker, kind, round, 1L, "host", 0L)));
+        TestRuns.heartbeat(RUN, worker, round, kind)));
   }
 
   private static float[] delta(String worker, int round, long seed) {
@@ -357,8 +349,8 @@ class ReducerTopologyTest {
     }
   }
 
-  private KeyValueStore<String, byte[]> sums() {
-    return driver.getKeyValueStore(ChunkSumProcessor.SUMS);
+  private KeyValueStore<String, byte[]> pointers() {
+    return driver.getKeyValueStore(ChunkSumProcessor.POINTERS);
   }
 
   private KeyValueStore<String, Long> closed() {

@@ -57,28 +57,6 @@ public sealed interface ExactSum permits FixedPointSum, OrderedSum {
   /** Writes the sum, little-endian, in {@link #sumEncoding()}. */
   void writeSum(byte[] dst, int dstOff);
 
-  /** The whole state (contributors and partial sum), to keep in a state store. */
-  byte[] toBytes();
-
-  /** A sum from {@link #toBytes}, of {@code elementCount} elements in {@code encoding}. */
-  static ExactSum fromBytes(TensorEncoding encoding, int elementCount, byte[] state) {
-    ExactSum sum = create(encoding, elementCount);
-    try (var in = new java.io.DataInputStream(new java.io.ByteArrayInputStream(state))) {
-      if (sum instanceof FixedPointSum f) {
-        f.read(in);
-      } else {
-        ((OrderedSum) sum).read(in);
-      }
-      if (in.available() != 0) {
-        throw new IllegalArgumentException(in.available() + " bytes left over");
-      }
-    } catch (java.io.IOException | RuntimeException e) {
-      throw new IllegalArgumentException("not the state of a " + encoding + " sum of "
-          + elementCount + " elements: " + e.getMessage(), e);
-    }
-    return sum;
-  }
-
   /** Reads a sum written by {@link #writeSum} in {@code encoding}, as doubles. */
   static void decode(SumEncoding encoding, ByteBuffer sum, int count, double[] dst, int dstOff) {
     if (encoding != SumEncoding.FIXED64_Q24 && encoding != SumEncoding.FP64) {

@@ -87,33 +87,6 @@ public final class FixedPointSum implements ExactSum {
     }
   }
 
-  @Override
-  public byte[] toBytes() {
-    var bytes = new java.io.ByteArrayOutputStream(16 + units.length * 8);
-    try (var out = new java.io.DataOutputStream(bytes)) {
-      out.writeInt(contributors.size());
-      for (String c : contributors) {
-        out.writeUTF(c);
-      }
-      for (long u : units) {
-        out.writeLong(u);
-      }
-    } catch (java.io.IOException e) {
-      throw new java.io.UncheckedIOException(e);
-    }
-    return bytes.toByteArray();
-  }
-
-  void read(java.io.DataInputStream in) throws java.io.IOException {
-    int n = in.readInt();
-    for (int i = 0; i < n; i++) {
-      contributors.add(in.readUTF());
-    }
-    for (int i = 0; i < units.length; i++) {
-      units[i] = in.readLong();
-    }
-  }
-
   static void checkNew(String contributor, SortedSet<String> contributors, int max) {
     if (contributor == null || contributor.isEmpty()) {
       throw new IllegalArgumentException("a contributor needs a non-empty id");

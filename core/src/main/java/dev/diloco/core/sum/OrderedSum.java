@@ -88,33 +88,4 @@ public final class OrderedSum implements ExactSum {
       LittleEndian.LONG.set(dst, dstOff + 8 * i, Double.doubleToRawLongBits(sum[i]));
     }
   }
-
-  @Override
-  public byte[] toBytes() {
-    var bytes = new java.io.ByteArrayOutputStream(16 + byContributor.size() * elementCount * 4);
-    try (var out = new java.io.DataOutputStream(bytes)) {
-      out.writeInt(byContributor.size());
-      for (var e : byContributor.entrySet()) {
-        out.writeUTF(e.getKey());
-        for (float v : e.getValue()) {
-          out.writeFloat(v);
-        }
-      }
-    } catch (java.io.IOException e) {
-      throw new java.io.UncheckedIOException(e);
-    }
-    return bytes.toByteArray();
-  }
-
-  void read(java.io.DataInputStream in) throws java.io.IOException {
-    int n = in.readInt();
-    for (int i = 0; i < n; i++) {
-      String contributor = in.readUTF();
-      float[] values = new float[elementCount];
-      for (int j = 0; j < elementCount; j++) {
-        values[j] = in.readFloat();
-      }
-      byContributor.put(contributor, values);
-    }
-  }
 }

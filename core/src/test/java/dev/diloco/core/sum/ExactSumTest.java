@@ -89,30 +89,6 @@ class ExactSumTest {
     assertThat(sumBytes(sum(encoding, elements, shuffled))).isEqualTo(sumBytes(inOrder));
   }
 
-  @Property(tries = 100)
-  void aSumSavedAndRestoredHalfWayEndsWithTheSameBits(@ForAll boolean fp16,
-      @ForAll @IntRange(min = 2, max = 8) int workers,
-      @ForAll @IntRange(min = 1, max = 100) int elements, @ForAll long seed) {
-    TensorEncoding encoding = fp16 ? TensorEncoding.FP16 : TensorEncoding.FP32;
-    List<Contribution> contributions = fp16
-        ? fp16Contributions(workers, elements, new Random(seed))
-        // 4 bytes an element; a float whose high half is a finite FP16 is finite too
-        : fp16Contributions(workers, 2 * elements, new Random(seed));
-    ExactSum straight = sum(encoding, elements, contributions);
-    ExactSum first = sum(encoding, elements, contributions.subList(0, workers / 2));
-    ExactSum restored = ExactSum.fromBytes(encoding, elements, first.toBytes());
-    contributions.subList(workers / 2, workers)
-        .forEach(c -> restored.add(c.worker, ByteBuffer.wrap(c.canonical)));
-    assertThat(restored.contributors()).isEqualTo(straight.contributors());
-    assertThat(sumBytes(restored)).isEqualTo(sumBytes(straight));
-  }
-
-  @Test
-  void stateThatIsNotASumIsRefused() {
-    assertThatThrownBy(() -> ExactSum.fromBytes(TensorEncoding.FP16, 4, new byte[] {0, 0, 0, 0, 1}))
-        .hasMessageContaining("not the state of a FP16 sum of 4 elements");
-  }
-
   @Test
   void theWrittenSumDecodesToTheSameDoubles() {
     for (TensorEncoding encoding : List.of(TensorEncoding.FP16, TensorEncoding.FP32)) {

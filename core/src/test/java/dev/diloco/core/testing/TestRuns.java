@@ -1,0 +1,57 @@
+package dev.diloco.core.testing;
+
+import dev.diloco.core.layout.ChunkPlan;
+import dev.diloco.core.layout.ParameterLayout;
+import dev.diloco.schemas.Averaging;
+import dev.diloco.schemas.Compression;
+import dev.diloco.schemas.HeartbeatKind;
+import dev.diloco.schemas.InnerOptimizerConfig;
+import dev.diloco.schemas.ModelArchitecture;
+import dev.diloco.schemas.ModelDescription;
+import dev.diloco.schemas.OuterMethod;
+import dev.diloco.schemas.OuterOptimizerConfig;
+import dev.diloco.schemas.RoundCommit;
+import dev.diloco.schemas.RoundOutcome;
+import dev.diloco.schemas.TensorEncoding;
+import dev.diloco.schemas.WorkerHeartbeat;
+import java.nio.ByteBuffer;
+import java.util.List;
+
+/** Records of a small run, for the tests of every module. */
+public final class TestRuns {
+  private TestRuns() {}
+
+  /** A run of {@code layout} in chunks of {@code chunkElements}, FP16, DiLoCo's outer step. */
+  public static ModelDescription description(String runId, ParameterLayout layout,
+      int chunkElements) {
+    return ModelDescription.newBuilder()
+        .setRunId(runId).setFamily("test")
+        .setArchitecture(new ModelArchitecture(256, 8, 1, 8, 1, 32))
+        .setInnerOptimizer(new InnerOptimizerConfig(4e-4, 0.9, 0.95, 1e-8, 0.1, 1.0, 0, 4))
+        .setOuterOptimizer(new OuterOptimizerConfig(OuterMethod.NESTEROV, 0.7, 0.9,
+            Averaging.COUNT))
+        .setInnerSteps(10).setEncoding(TensorEncoding.FP16).setCompression(Compression.NONE)
+        .setBytePlanes(false).setSeed(1).setLayout(layout.toSpec(chunkElements))
+        .setCreatedAtMs(0)
+        .build();
+  }
+
+  /** A commit of {@code round} as the optimizer writes it (its hash is not checked here). */
+  public static RoundCommit commit(String runId, int round, ChunkPlan plan, long committedAtMs) {
+    return RoundCommit.newBuilder()
+        .setRunId(runId).setRound(round).setWeightsSha256(ByteBuffer.wrap(new byte[32]))
+        .setTotalElements(plan.totalElements()).setChunkCount(plan.chunkCount())
+        .setOutcome(round == 0 ? RoundOutcome.INITIAL : RoundOutcome.STEPPED)
+        .setContributors(List.of())
+        .setOuterOptimizer(new OuterOptimizerConfig(OuterMethod.NESTEROV, 0.7, 0.9,
+            Averaging.COUNT))
+        .setOuterLearningRate(0.7).setRoundOpenedAtMs(0).setReductionDoneAtMs(0)
+        .setCommittedAtMs(committedAtMs)
+        .build();
+  }
+
+  public static WorkerHeartbeat heartbeat(String runId, String worker, int round,
+      HeartbeatKind kind) {
+    return new WorkerHeartbeat(runId, worker, kind, round, 1L, "test-host", 0L);
+  }
+}

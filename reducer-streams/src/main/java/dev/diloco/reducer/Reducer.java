@@ -1,0 +1,89 @@
+package dev.diloco.reducer;
+
+import dev.diloco.core.kafka.KafkaClientConfig;
+import io.micrometer.core.instrument.MeterRegistry;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.List;
+import java.util.Map;
+import java.util.Properties;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
+import org.apache.kafka.clients.admin.Admin;
+import org.apache.kafka.clients.admin.TopicDescription;
+import org.apache.kafka.streams.KafkaStreams;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The reducer of one run as a running Kafka Streams application. Several instances with the
+ * same run id share the work (chunks spread over the pseudo-gradient topic's partitions) and
+ * take over from one another.
+ */
+public final class Reducer implements AutoCloseable {
+
+  private static final Logger LOG = LoggerFactory.getLogger(Reducer.class);
+
+  private final KafkaStreams streams;
+
+  private final CountDownLatch running = new CountDownLatch(1);
+
+  /** {@code overrides}: any Kafka Streams setting over the reducer's own. */
+  public Reducer(ReducerConfig config, KafkaClientConfig clients, Path stateDir,
+      MeterRegistry metrics, Map<String, ?> overrides) {
+    Properties props = ReducerTopology.streamsConfig(config, clients, stateDir.toString());
+    props.putAll(overrides);
+    this.streams = new KafkaStreams(
+        ReducerTopology.build(config, () -> ContributionReader.kafka(clients), metrics), props);
+    streams.setStateListener((now, before) -> {
+      if (now == KafkaStreams.State.RUNNING) {
+        running.countDown();
+      }
+    });
+    streams.setUncaughtExceptionHandler(e -> {
+      LOG.error("the reducer of run {} failed", config.runId(), e);
+      return org.apache.kafka.streams.errors.StreamsUncaughtExceptionHandler
+          .StreamThreadExceptionResponse.SHUTDOWN_CLIENT;
+    });
+  }
+
+  /** Partitions of the run's pseudo-gradient topic; fails clearly when it does not exist. */
+  public static int chunkPartitions(KafkaClientConfig clients, String topic) {
+    try (Admin admin = Admin.create(clients.admin())) {
+      TopicDescription d = admin.describeTopics(List.of(topic)).allTopicNames()
+          .get(30, TimeUnit.SECONDS).get(topic);
+      return d.partitions().size();
+    } catch (java.util.concurrent.ExecutionException e) {
+      throw new IllegalStateException("cannot read topic " + topic + ": "
+          + e.getCause().getMessage() + " (create the run's topics first)", e.getCause());
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      throw new IllegalStateException("interrupted", e);
+    } catch (java.util.concurrent.TimeoutException e) {
+      throw new IllegalStateException("the Kafka cluster did not answer within 30 s", e);
+    }
+  }
+
+  /** Starts, and waits until the application runs or {@code timeout} passes. */
+  public void start(Duration timeout) {
+    streams.start();
+    try {
+      if (!running.await(timeout.toMillis(), TimeUnit.MILLISECONDS)) {
+        throw new IllegalStateException("the reducer did not start within " + timeout
+            + " (state " + streams.state() + ")");
+      }
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      throw new IllegalStateException("interrupted while starting", e);
+    }
+  }
+
+  public KafkaStreams.State state() {
+    return streams.state();
+  }
+
+  @Override
+  public void close() {
+    streams.close(Duration.ofSeconds(30));
+  }
+}
