@@ -11,7 +11,8 @@ import picocli.CommandLine.Command;
     versionProvider = Diloco.Version.class,
     description = "DiLoCo training across poorly connected machines, with Apache Kafka as the "
         + "transport.",
-    subcommands = {BrokerCommand.class, OptimizerCommand.class, CommandLine.HelpCommand.class})
+    subcommands = {BrokerCommand.class, ReducerCommand.class, OptimizerCommand.class,
+        BenchCommand.class, CommandLine.HelpCommand.class})
 public final class Diloco implements Runnable {
 
   @CommandLine.Spec

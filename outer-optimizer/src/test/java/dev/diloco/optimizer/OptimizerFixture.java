@@ -75,8 +75,8 @@ final class OptimizerFixture {
       sum.add(worker, ByteBuffer.wrap(fp16));
       contributors.add(new Contribution(worker, 1000L, 10, 2.5f));
     }
-    byte[] bytes = new byte[sum.sumBytes()];
-    sum.writeSum(bytes, 0);
+    byte[] bytes = new byte[sum.maxSumBytes()];
+    bytes = java.util.Arrays.copyOf(bytes, sum.writeSum(bytes, 0));
     return ReducedChunk.newBuilder()
         .setRunId(topics.runId()).setRound(round).setChunkIndex(index)
         .setChunkCount(PLAN.chunkCount()).setElementOffset(range.offset())

@@ -69,6 +69,8 @@ final class ChunkSumProcessor implements Processor<byte[], byte[], byte[], byte[
   private KeyValueStore<String, Long> closed;
   private RunView run;
   private ChunkDecoder decoder;
+  /** Where sums are written before they are encoded into a record: reused. */
+  private byte[] sumBuffer = new byte[0];
 
   ChunkSumProcessor(ReducerConfig config, Supplier<ContributionReader> readers,
       ReducerMetrics metrics) {
@@ -168,15 +170,17 @@ final class ChunkSumProcessor implements Processor<byte[], byte[], byte[], byte[
 
   /** Writes the sum of a chunk and forgets it: state never grows with the rounds. */
   private void emit(int round, ChunkRange range, PartialSum partial, boolean complete) {
-    byte[] bytes = new byte[partial.sum.sumBytes()];
-    partial.sum.writeSum(bytes, 0);
+    if (sumBuffer.length < partial.sum.maxSumBytes()) {
+      sumBuffer = new byte[partial.sum.maxSumBytes()];
+    }
+    ByteBuffer bytes = ByteBuffer.wrap(sumBuffer, 0, partial.sum.writeSum(sumBuffer, 0));
     long now = System.currentTimeMillis();
     ReducedChunk reduced = ReducedChunk.newBuilder()
         .setRunId(config.runId()).setRound(round).setChunkIndex(range.index())
         .setChunkCount(run.open().plan().chunkCount()).setElementOffset(range.offset())
         .setElementCount(range.count()).setContributors(partial.sortedContributions())
-        .setSumEncoding(partial.sum.sumEncoding()).setSum(ByteBuffer.wrap(bytes))
-        .setCrc32c(Checksums.crc32c(bytes, 0, bytes.length)).setComplete(complete)
+        .setSumEncoding(partial.sum.sumEncoding()).setSum(bytes)
+        .setCrc32c(Checksums.crc32c(bytes)).setComplete(complete)
         .setEmittedAtMs(now)
         .build();
     context.forward(new Record<>(RoundKeys.chunkRecordKey(range.index()),

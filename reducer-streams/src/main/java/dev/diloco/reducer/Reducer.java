@@ -78,6 +78,15 @@ public final class Reducer implements AutoCloseable {
     }
   }
 
+  /** Stops processing, keeping the application's membership and state (for benchmarks). */
+  public void pause() {
+    streams.pause();
+  }
+
+  public void resume() {
+    streams.resume();
+  }
+
   public KafkaStreams.State state() {
     return streams.state();
   }

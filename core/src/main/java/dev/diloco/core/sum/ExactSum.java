@@ -49,19 +49,21 @@ public sealed interface ExactSum permits FixedPointSum, OrderedSum {
   /** The sum as doubles into {@code dst} from {@code dstOff}. */
   void sumTo(double[] dst, int dstOff);
 
-  /** Bytes {@link #writeSum} writes: 8 per element. */
-  default int sumBytes() {
-    return Math.multiplyExact(elementCount(), 8);
-  }
+  /** The most bytes {@link #writeSum} may write. */
+  int maxSumBytes();
 
-  /** Writes the sum, little-endian, in {@link #sumEncoding()}. */
-  void writeSum(byte[] dst, int dstOff);
+  /** Writes the sum in {@link #sumEncoding()}; returns the bytes written. */
+  int writeSum(byte[] dst, int dstOff);
 
   /** Reads a sum written by {@link #writeSum} in {@code encoding}, as doubles. */
   static void decode(SumEncoding encoding, ByteBuffer sum, int count, double[] dst, int dstOff) {
+    if (encoding == SumEncoding.PACKED_Q24) {
+      BitPacking.unpack(sum, count, dst, dstOff, FixedPointSum.UNIT);
+      return;
+    }
     if (encoding != SumEncoding.FIXED64_Q24 && encoding != SumEncoding.FP64) {
-      throw new ChunkRejectedException(DeadLetterReason.UNKNOWN_ENCODING,
-          "sum encoding " + encoding + " is not one this build knows (FIXED64_Q24, FP64)");
+      throw new ChunkRejectedException(DeadLetterReason.UNKNOWN_ENCODING, "sum encoding "
+          + encoding + " is not one this build knows (PACKED_Q24, FIXED64_Q24, FP64)");
     }
     if (sum.remaining() != (long) count * 8) {
       throw new ChunkRejectedException(DeadLetterReason.WRONG_LENGTH, "the sum has "

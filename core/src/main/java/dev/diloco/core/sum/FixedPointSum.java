@@ -23,6 +23,17 @@ public final class FixedPointSum implements ExactSum {
   /** The value of one unit of the accumulator. */
   static final double UNIT = 0x1p-24;
 
+  /** Each finite half's value in units of 2^-24: an integer below 2^40 in magnitude. */
+  private static final long[] UNITS = new long[1 << 16];
+
+  static {
+    for (int h = 0; h < UNITS.length; h++) {
+      // v * 2^24 is exact in a float (only the exponent changes) and an integer, so exact as a
+      // long; non-finite halves never get here.
+      UNITS[h] = Fp16.isNonFinite((short) h) ? 0 : (long) (Fp16.toFloat((short) h) * 0x1p24f);
+    }
+  }
+
   private final long[] units;
   private final SortedSet<String> contributors = new TreeSet<>();
 
@@ -38,9 +49,10 @@ public final class FixedPointSum implements ExactSum {
     return units.length;
   }
 
+  /** Bit-packed: a sum of pseudo-gradients costs 2 to 3 bytes an element instead of 8. */
   @Override
   public SumEncoding sumEncoding() {
-    return SumEncoding.FIXED64_Q24;
+    return SumEncoding.PACKED_Q24;
   }
 
   @Override
@@ -54,15 +66,13 @@ public final class FixedPointSum implements ExactSum {
     byte[] src = canonical.array();
     int off = canonical.arrayOffset() + canonical.position();
     // Check everything before changing anything, so a rejected chunk leaves no trace.
-    for (int i = 0; i < units.length; i++) {
-      if (Fp16.isNonFinite((short) LittleEndian.SHORT.get(src, off + 2 * i))) {
-        throw new ChunkRejectedException(DeadLetterReason.NON_FINITE,
-            "element " + i + " of " + contributor + "'s chunk is not finite");
-      }
+    int bad = firstNonFinite(src, off, units.length);
+    if (bad >= 0) {
+      throw new ChunkRejectedException(DeadLetterReason.NON_FINITE,
+          "element " + bad + " of " + contributor + "'s chunk is not finite");
     }
     for (int i = 0; i < units.length; i++) {
-      // v * 2^24 is an integer below 2^40: exact in a float, exact as a long.
-      units[i] += (long) (Fp16.toFloat((short) LittleEndian.SHORT.get(src, off + 2 * i)) * 0x1p24f);
+      units[i] += UNITS[(short) LittleEndian.SHORT.get(src, off + 2 * i) & 0xffff];
     }
     contributors.add(contributor);
   }
@@ -81,10 +91,31 @@ public final class FixedPointSum implements ExactSum {
   }
 
   @Override
-  public void writeSum(byte[] dst, int dstOff) {
-    for (int i = 0; i < units.length; i++) {
-      LittleEndian.LONG.set(dst, dstOff + 8 * i, units[i]);
+  public int maxSumBytes() {
+    return BitPacking.maxBytes(units.length);
+  }
+
+  @Override
+  public int writeSum(byte[] dst, int dstOff) {
+    return BitPacking.pack(units, dst, dstOff);
+  }
+
+  /** Index of the first infinite or NaN half, four at a time, or -1. */
+  private static int firstNonFinite(byte[] src, int off, int count) {
+    int i = 0;
+    for (; i + 4 <= count; i += 4) {
+      long w = (long) LittleEndian.LONG.get(src, off + 2 * i) & 0x7c00_7c00_7c00_7c00L;
+      long t = w ^ 0x7c00_7c00_7c00_7c00L; // a lane is 0 where the exponent is all ones
+      if (((t - 0x0001_0001_0001_0001L) & ~t & 0x8000_8000_8000_8000L) != 0) {
+        break; // one of these four: find which below
+      }
     }
+    for (; i < count; i++) {
+      if (Fp16.isNonFinite((short) LittleEndian.SHORT.get(src, off + 2 * i))) {
+        return i;
+      }
+    }
+    return -1;
   }
 
   static void checkNew(String contributor, SortedSet<String> contributors, int max) {

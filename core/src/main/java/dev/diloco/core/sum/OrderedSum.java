@@ -81,11 +81,17 @@ public final class OrderedSum implements ExactSum {
   }
 
   @Override
-  public void writeSum(byte[] dst, int dstOff) {
+  public int maxSumBytes() {
+    return Math.multiplyExact(elementCount, 8);
+  }
+
+  @Override
+  public int writeSum(byte[] dst, int dstOff) {
     double[] sum = new double[elementCount];
     sumTo(sum, 0);
     for (int i = 0; i < elementCount; i++) {
       LittleEndian.LONG.set(dst, dstOff + 8 * i, Double.doubleToRawLongBits(sum[i]));
     }
+    return 8 * elementCount;
   }
 }

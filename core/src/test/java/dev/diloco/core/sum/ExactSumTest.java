@@ -89,6 +89,21 @@ class ExactSumTest {
     assertThat(sumBytes(sum(encoding, elements, shuffled))).isEqualTo(sumBytes(inOrder));
   }
 
+  @Property(tries = 500)
+  void packedSumsDecodeToTheExactValuesAtAnyWidth(
+      @ForAll @net.jqwik.api.constraints.Size(max = 40) java.util.List<Long> raw,
+      @ForAll @IntRange(min = 0, max = 63) int shift) {
+    // values of any magnitude, from all zeros to the full 64-bit range
+    long[] values = raw.stream().mapToLong(v -> v >> shift).toArray();
+    byte[] bytes = new byte[BitPacking.maxBytes(values.length)];
+    int n = BitPacking.pack(values, bytes, 0);
+    double[] back = new double[values.length];
+    ExactSum.decode(SumEncoding.PACKED_Q24, ByteBuffer.wrap(bytes, 0, n), values.length, back, 0);
+    for (int i = 0; i < values.length; i++) {
+      assertThat(back[i]).isEqualTo(values[i] * 0x1p-24);
+    }
+  }
+
   @Test
   void theWrittenSumDecodesToTheSameDoubles() {
     for (TensorEncoding encoding : List.of(TensorEncoding.FP16, TensorEncoding.FP32)) {
@@ -132,6 +147,16 @@ class ExactSumTest {
             e -> assertThat(e.reason()).isEqualTo(DeadLetterReason.UNKNOWN_ENCODING));
     assertThatThrownBy(() -> ExactSum.decode(SumEncoding.UNKNOWN, ByteBuffer.allocate(8), 1,
         new double[1], 0)).hasMessageContaining("sum encoding UNKNOWN");
+    // packed: too few bytes, too many, too wide
+    assertThatThrownBy(() -> ExactSum.decode(SumEncoding.PACKED_Q24,
+        ByteBuffer.wrap(new byte[] {12, 1}), 2, new double[2], 0))
+        .hasMessageContaining("2 values of 12 bits take 3");
+    assertThatThrownBy(() -> ExactSum.decode(SumEncoding.PACKED_Q24,
+        ByteBuffer.wrap(new byte[] {8, 1, 2}), 1, new double[1], 0))
+        .hasMessageContaining("has 2 bytes of values");
+    assertThatThrownBy(() -> ExactSum.decode(SumEncoding.PACKED_Q24,
+        ByteBuffer.wrap(new byte[] {65, 0}), 1, new double[1], 0))
+        .hasMessageContaining("65 bits wide");
     assertThatThrownBy(() -> ExactSum.decode(SumEncoding.FP64, ByteBuffer.allocate(12), 2,
         new double[2], 0)).hasMessageContaining("2 elements take 16");
   }
@@ -166,8 +191,7 @@ class ExactSumTest {
   }
 
   private static byte[] sumBytes(ExactSum sum) {
-    byte[] out = new byte[sum.sumBytes()];
-    sum.writeSum(out, 0);
-    return out;
+    byte[] out = new byte[sum.maxSumBytes()];
+    return java.util.Arrays.copyOf(out, sum.writeSum(out, 0));
   }
 }
