@@ -73,4 +73,19 @@ class DilocoCommandTest {
         .isEqualTo(1);
     assertThat(err.toString()).contains("run id 'no.dots' is not valid");
   }
+
+  @Test
+  void theReducerAndTheBenchmarkRefuseBadOptionsInOneLine() {
+    assertThat(run("reducer", "--bootstrap-servers", "127.0.0.1:1")).isEqualTo(2);
+    assertThat(err.toString()).contains("Missing required option: '--run=ID'");
+    assertThat(run("reducer", "--run", "r", "--round-timeout", "soon")).isEqualTo(2);
+    assertThat(err.toString()).contains("'soon' is not a duration")
+        .contains("e.g. 500ms, 90s, 30m or 2h");
+    assertThat(run("reducer", "--run", "r", "--round-timeout", "0s")).isEqualTo(2);
+    assertThat(err.toString()).contains("'0s' is zero");
+    assertThat(run("bench", "reducer", "--workers", "0")).isEqualTo(1);
+    assertThat(err.toString()).contains("must all be >= 1, got 0");
+    assertThat(run("bench", "--help")).isZero();
+    assertThat(out.toString()).contains("reducer");
+  }
 }

@@ -87,6 +87,14 @@ public final class Reducer implements AutoCloseable {
     streams.resume();
   }
 
+  /** The ids of the tasks this instance runs now (one per pseudo-gradient partition). */
+  public java.util.Set<String> activeTasks() {
+    java.util.Set<String> tasks = new java.util.TreeSet<>();
+    streams.metadataForLocalThreads()
+        .forEach(t -> t.activeTasks().forEach(task -> tasks.add(task.taskId().toString())));
+    return tasks;
+  }
+
   public KafkaStreams.State state() {
     return streams.state();
   }

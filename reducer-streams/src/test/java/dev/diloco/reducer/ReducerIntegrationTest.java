@@ -13,6 +13,7 @@ import dev.diloco.core.kafka.RunTopics;
 import dev.diloco.core.layout.ChunkPlan;
 import dev.diloco.core.layout.ChunkRange;
 import dev.diloco.core.layout.ParameterLayout;
+import dev.diloco.core.sum.ExactSum;
 import dev.diloco.core.testing.TestRuns;
 import dev.diloco.schemas.HeartbeatKind;
 import dev.diloco.schemas.ModelDescription;
@@ -92,13 +93,59 @@ class ReducerIntegrationTest {
       Process second = startProcess("killed", dir.resolve("killed-2")); // no local state
       try {
         awaitSums(killed, clients);
-        assertThat(sums(killed, clients)).isEqualTo(expected);
+        assertThat(sums(killed, clients)).isEqualTo(expected).isEqualTo(reference());
       } finally {
         second.destroyForcibly().waitFor(30, TimeUnit.SECONDS);
       }
     } finally {
       first.destroyForcibly().waitFor(30, TimeUnit.SECONDS);
     }
+  }
+
+  @Test
+  void twoInstancesShareTheChunksAndOneTakesOverWhenTheOtherStops() throws Exception {
+    KafkaClientConfig clients = KAFKA.clients();
+    RunTopics pair = open("pair", clients);
+    Map<String, Object> quickRebalance = Map.of(
+        org.apache.kafka.streams.StreamsConfig.consumerPrefix("session.timeout.ms"), 6000,
+        org.apache.kafka.streams.StreamsConfig.consumerPrefix("heartbeat.interval.ms"), 1000);
+    try (Reducer a = new Reducer(config("pair"), clients, dir.resolve("a"),
+            new SimpleMeterRegistry(), quickRebalance);
+        Reducer b = new Reducer(config("pair"), clients, dir.resolve("b"),
+            new SimpleMeterRegistry(), quickRebalance)) {
+      a.start(WAIT);
+      b.start(WAIT);
+      await().atMost(WAIT).until(() -> a.activeTasks().size() == 1 && b.activeTasks().size() == 1);
+
+      sendChunks(pair, "w0", clients);
+      sendChunks(pair, "w1", clients);
+      awaitCommittedInput(pair, clients, 2 * PLAN.chunkCount());
+      a.close(); // its half of the open sums moves to b, which re-reads them
+      await().atMost(WAIT).until(() -> b.activeTasks().size() == PARTITIONS);
+
+      sendChunks(pair, "w2", clients);
+      awaitSums(pair, clients);
+      assertThat(sums(pair, clients)).isEqualTo(reference());
+    }
+  }
+
+  /** The sums computed here, without Kafka, from the same contributions. */
+  private static Map<Integer, String> reference() {
+    Map<Integer, String> sums = new TreeMap<>();
+    for (int i = 0; i < PLAN.chunkCount(); i++) {
+      ChunkRange range = PLAN.range(i);
+      ExactSum sum = ExactSum.create(dev.diloco.schemas.TensorEncoding.FP16, range.count());
+      for (String w : WORKERS) {
+        byte[] fp16 = new byte[2 * range.count()];
+        dev.diloco.core.codec.TensorCodec.FP16.encode(delta(w), (int) range.offset(),
+            range.count(), fp16, 0);
+        sum.add(w, ByteBuffer.wrap(fp16));
+      }
+      byte[] bytes = new byte[sum.maxSumBytes()];
+      int n = sum.writeSum(bytes, 0);
+      sums.put(i, HexFormat.of().formatHex(bytes, 0, n));
+    }
+    return sums;
   }
 
   private static ReducerConfig config(String run) {
@@ -131,11 +178,7 @@ class ReducerIntegrationTest {
 
   private static void sendChunks(RunTopics topics, String worker, KafkaClientConfig clients)
       throws Exception {
-    Random random = new Random(worker.hashCode());
-    float[] delta = new float[(int) PLAN.totalElements()];
-    for (int i = 0; i < delta.length; i++) {
-      delta[i] = (float) (random.nextGaussian() * 1e-2);
-    }
+    float[] delta = delta(worker);
     AvroSerde<PseudoGradientChunk> serde = AvroSerde.of(PseudoGradientChunk.class);
     try (var producer = producer(clients);
         var encoder = new ChunkEncoder(PayloadFormat.FP16, CHUNK)) {
@@ -155,6 +198,15 @@ class ReducerIntegrationTest {
             serde.encode(chunk))).get(30, TimeUnit.SECONDS);
       }
     }
+  }
+
+  private static float[] delta(String worker) {
+    Random random = new Random(worker.hashCode());
+    float[] delta = new float[(int) PLAN.totalElements()];
+    for (int i = 0; i < delta.length; i++) {
+      delta[i] = (float) (random.nextGaussian() * 1e-2);
+    }
+    return delta;
   }
 
   /** Waits until the reducer has committed its progress past {@code records} input records. */
@@ -186,7 +238,10 @@ class ReducerIntegrationTest {
         ReducedChunk c = serde.decode(r.value());
         assertThat(c.getContributors()).extracting(x -> x.getWorkerId())
             .containsExactlyElementsOf(WORKERS);
-        assertThat(sums.put(c.getChunkIndex(), HexFormat.of().formatHex(c.getSum().array())))
+        ByteBuffer sum = c.getSum();
+        byte[] bytes = new byte[sum.remaining()];
+        sum.duplicate().get(bytes);
+        assertThat(sums.put(c.getChunkIndex(), HexFormat.of().formatHex(bytes)))
             .as("chunk %d emitted once", c.getChunkIndex()).isNull();
         return true;
       });
