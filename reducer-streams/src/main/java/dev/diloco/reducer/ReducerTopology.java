@@ -83,6 +83,10 @@ public final class ReducerTopology {
     p.put(StreamsConfig.STATE_DIR_CONFIG, stateDir);
     p.put(StreamsConfig.STATESTORE_CACHE_MAX_BYTES_CONFIG, 256L * 1024 * 1024);
     p.put("processing.exception.handler.global.enabled", "true");
+    // One thread per core, up to one per partition: the sums of different chunks are
+    // independent.
+    p.put(StreamsConfig.NUM_STREAM_THREADS_CONFIG,
+        Math.max(1, Math.min(Runtime.getRuntime().availableProcessors(), config.chunkPartitions())));
     clients.producer().forEach((k, v) -> p.put(StreamsConfig.producerPrefix(k), v));
     clients.consumer(null).forEach((k, v) -> p.put(StreamsConfig.consumerPrefix(k), v));
     p.remove(StreamsConfig.producerPrefix("enable.idempotence"));
