@@ -7,6 +7,7 @@ import dev.diloco.core.codec.Checksums;
 import dev.diloco.core.codec.PayloadFormat;
 import dev.diloco.core.kafka.AvroSerde;
 import dev.diloco.core.kafka.CorruptRoundException;
+import dev.diloco.core.kafka.DeadLetters;
 import dev.diloco.core.kafka.KafkaClientConfig;
 import dev.diloco.core.kafka.RoundLog;
 import dev.diloco.core.kafka.RunTopics;
@@ -310,20 +311,16 @@ public final class OuterOptimizer implements AutoCloseable {
       String detail, ReducedChunk chunk) {
     LOG.warn("run {}: rejected {}-{}@{}: {}", topics.runId(), r.topic(), r.partition(),
         r.offset(), detail);
-    DeadLetter letter = DeadLetter.newBuilder()
-        .setOriginalTopic(r.topic()).setOriginalPartition(r.partition())
-        .setOriginalOffset(r.offset())
-        .setOriginalKey(r.key() == null ? null : ByteBuffer.wrap(r.key()))
-        .setReason(reason).setDetail(String.valueOf(detail))
-        .setRunId(chunk == null ? null : chunk.getRunId())
-        .setRound(chunk == null ? null : chunk.getRound())
-        .setChunkIndex(chunk == null ? null : chunk.getChunkIndex())
-        .setRejectedBy(SERVICE).setRejectedAtMs(System.currentTimeMillis())
-        .build();
+    DeadLetter.Builder letter = DeadLetters.of(r.topic(), r.partition(), r.offset(), r.key(),
+        reason, detail, SERVICE);
+    if (chunk != null) {
+      letter.setRunId(chunk.getRunId()).setRound(chunk.getRound())
+          .setChunkIndex(chunk.getChunkIndex());
+    }
     // Sent with the round's transaction, so a restart that reads the record again does not
     // reject it twice.
     deadLetters.add(new ProducerRecord<>(topics.deadLetters(), r.key(),
-        deadLetterSerde.encode(letter)));
+        deadLetterSerde.encode(letter.build())));
     return false;
   }
 

@@ -5,6 +5,7 @@ import dev.diloco.core.codec.ChunkRejectedException;
 import dev.diloco.core.codec.Checksums;
 import dev.diloco.core.codec.PayloadFormat;
 import dev.diloco.core.kafka.AvroSerde;
+import dev.diloco.core.kafka.DeadLetters;
 import dev.diloco.core.layout.ChunkRange;
 import dev.diloco.schemas.Contribution;
 import dev.diloco.schemas.DeadLetter;
@@ -314,19 +315,14 @@ final class ChunkSumProcessor implements Processor<byte[], byte[], byte[], byte[
     RecordMetadata meta = context.recordMetadata().orElseThrow();
     LOG.warn("run {}: rejected a chunk: {}", config.runId(), detail);
     metrics.rejected(reason);
-    DeadLetter letter = DeadLetter.newBuilder()
-        .setOriginalTopic(meta.topic()).setOriginalPartition(meta.partition())
-        .setOriginalOffset(meta.offset())
-        .setOriginalKey(record.key() == null ? null : ByteBuffer.wrap(record.key()))
-        .setReason(reason).setDetail(String.valueOf(detail))
-        .setRunId(chunk == null ? null : chunk.getRunId())
-        .setRound(chunk == null ? null : chunk.getRound())
-        .setWorkerId(chunk == null ? null : chunk.getWorkerId())
-        .setChunkIndex(chunk == null ? null : chunk.getChunkIndex())
-        .setRejectedBy(SERVICE).setRejectedAtMs(System.currentTimeMillis())
-        .build();
-    context.forward(new Record<>(record.key(), deadLetterSerde.encode(letter), record.timestamp()),
-        DEAD_LETTER_SINK);
+    DeadLetter.Builder letter = DeadLetters.of(meta.topic(), meta.partition(), meta.offset(),
+        record.key(), reason, detail, SERVICE);
+    if (chunk != null) {
+      letter.setRunId(chunk.getRunId()).setRound(chunk.getRound())
+          .setWorkerId(chunk.getWorkerId()).setChunkIndex(chunk.getChunkIndex());
+    }
+    context.forward(new Record<>(record.key(), deadLetterSerde.encode(letter.build()),
+        record.timestamp()), DEAD_LETTER_SINK);
   }
 
   @Override
