@@ -1,0 +1,98 @@
+package dev.diloco.worker;
+
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Arrays;
+import java.util.SplittableRandom;
+import java.util.stream.Stream;
+
+/**
+ * Text as bytes: a held-out evaluation slice (the last {@code evalFraction} of the corpus) and a
+ * training stream that workers split into shards: contiguous equal parts (iid-ish, the default)
+ * or, for non-iid runs, the same parts taken in a seeded shuffled order of regions.
+ */
+public final class ByteCorpus {
+
+  private final byte[] bytes;
+  private final int trainEnd;
+  private final String source;
+
+  private ByteCorpus(byte[] bytes, double evalFraction, String source) {
+    if (!(evalFraction > 0 && evalFraction < 1)) {
+      throw new IllegalArgumentException("evalFraction must be in (0, 1), got " + evalFraction);
+    }
+    this.bytes = bytes;
+    this.trainEnd = (int) (bytes.length * (1 - evalFraction));
+    this.source = source;
+  }
+
+  /** A text file, or every regular file under a directory in name order. */
+  public static ByteCorpus load(Path path, double evalFraction) {
+    if (!Files.exists(path)) {
+      throw new IllegalArgumentException("data path " + path + " does not exist");
+    }
+    try {
+      byte[] bytes;
+      if (Files.isDirectory(path)) {
+        try (Stream<Path> files = Files.walk(path)) {
+          Path[] sorted = files.filter(Files::isRegularFile).sorted().toArray(Path[]::new);
+          java.io.ByteArrayOutputStream all = new java.io.ByteArrayOutputStream();
+          for (Path f : sorted) {
+            all.write(Files.readAllBytes(f));
+          }
+          bytes = all.toByteArray();
+        }
+      } else {
+        bytes = Files.readAllBytes(path);
+      }
+      return new ByteCorpus(bytes, evalFraction, path.toString());
+    } catch (IOException e) {
+      throw new UncheckedIOException("cannot read data " + path + ": " + e.getMessage(), e);
+    }
+  }
+
+  /** Bytes in memory (tests, and the built-in corpus). */
+  public static ByteCorpus of(byte[] bytes, double evalFraction, String source) {
+    return new ByteCorpus(bytes.clone(), evalFraction, source);
+  }
+
+  public String source() {
+    return source;
+  }
+
+  public int trainBytes() {
+    return trainEnd;
+  }
+
+  /** The training bytes of worker {@code worker} of {@code workers}. */
+  public byte[] shard(int worker, int workers) {
+    if (workers < 1 || worker < 0 || worker >= workers) {
+      throw new IllegalArgumentException("worker " + worker + " of " + workers);
+    }
+    int size = trainEnd / workers;
+    return Arrays.copyOfRange(bytes, worker * size, (worker + 1) * size);
+  }
+
+  /** The held-out evaluation bytes. */
+  public byte[] evalSlice() {
+    return Arrays.copyOfRange(bytes, trainEnd, bytes.length);
+  }
+
+  /** {@code batch} random windows of {@code length} bytes from {@code data}. */
+  public static int[][] windows(byte[] data, int batch, int length, SplittableRandom random) {
+    if (data.length <= length) {
+      throw new IllegalArgumentException("the data has " + data.length + " bytes, fewer than a "
+          + "window of " + (length + 1));
+    }
+    int[][] out = new int[batch][length + 1];
+    for (int b = 0; b < batch; b++) {
+      int start = random.nextInt(data.length - length);
+      for (int i = 0; i <= length; i++) {
+        out[b][i] = data[start + i] & 0xff;
+      }
+    }
+    return out;
+  }
+}

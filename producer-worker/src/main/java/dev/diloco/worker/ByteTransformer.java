@@ -1,0 +1,226 @@
+package dev.diloco.worker;
+
+import dev.diloco.core.layout.ParameterLayout;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.SplittableRandom;
+import org.nd4j.autodiff.samediff.SDVariable;
+import org.nd4j.autodiff.samediff.SameDiff;
+import org.nd4j.linalg.api.buffer.DataType;
+import org.nd4j.linalg.api.ndarray.INDArray;
+import org.nd4j.linalg.factory.Nd4j;
+
+/**
+ * A decoder-only transformer over bytes, in ND4J SameDiff, after nanoGPT: token and position
+ * embeddings, pre-norm blocks of causal multi-head self-attention and a GELU MLP, a final norm
+ * and an output projection. The parameters are one flat vector in a fixed {@link #layout()}
+ * order, so that the same bytes move between the model, the inner optimizer and Kafka.
+ *
+ * <p>Two ND4J pitfalls shape it: the embedding is a one-hot matrix times the embedding table
+ * (a gather fails in backprop), and the causal mask is added by hand (the built-in attention has
+ * none).
+ */
+public final class ByteTransformer {
+
+  private final ModelConfig config;
+  private final int batch;
+  private final SameDiff sd = SameDiff.create();
+  private final ParameterLayout layout;
+  private final List<String> names = new ArrayList<>();
+  private final SDVariable loss;
+  private final SDVariable logits;
+
+  /** A model for batches of {@code batch} sequences, initialised from {@code seed}. */
+  public ByteTransformer(ModelConfig config, int batch, long seed) {
+    this.config = config;
+    this.batch = batch;
+    int t = config.contextLength();
+    int c = config.dModel();
+    int h = config.heads();
+    int hd = c / h;
+    int v = ModelConfig.VOCAB;
+    SplittableRandom random = new SplittableRandom(seed);
+    ParameterLayout.Builder shapes = ParameterLayout.builder();
+
+    SDVariable tokens = sd.placeHolder("tokens", DataType.FLOAT, batch * t, v); // one-hot [B*T, V]
+    SDVariable targets = sd.placeHolder("targets", DataType.FLOAT, batch * t, v); // one-hot [B*T, V]
+
+    SDVariable wte = param(shapes, random, "wte", 0.02, v, c);
+    SDVariable wpe = param(shapes, random, "wpe", 0.02, t, c);
+    SDVariable x = sd.mmul(tokens, wte).reshape(batch, t, c).add(wpe); // [B, T, C]
+    x = x.reshape(batch * t, c); // [B*T, C]
+
+    // Upper triangle (future positions) is -1e9: added to the scores before the softmax.
+    float[] mask = new float[t * t];
+    for (int i = 0; i < t; i++) {
+      for (int j = i + 1; j < t; j++) {
+        mask[i * t + j] = -1e9f;
+      }
+    }
+    SDVariable causal = sd.constant("causal_mask", Nd4j.create(mask, new long[] {t, t}, 'c'));
+    double residualStd = 0.02 / Math.sqrt(2.0 * config.layers());
+
+    for (int l = 0; l < config.layers(); l++) {
+      String p = "blocks." + l + ".";
+      SDVariable ln1g = ones(shapes, p + "ln1.weight", c);
+      SDVariable ln1b = zeros(shapes, p + "ln1.bias", c);
+      SDVariable wq = param(shapes, random, p + "attn.wq", 0.02, c, c);
+      SDVariable wk = param(shapes, random, p + "attn.wk", 0.02, c, c);
+      SDVariable wv = param(shapes, random, p + "attn.wv", 0.02, c, c);
+      SDVariable wo = param(shapes, random, p + "attn.wo", residualStd, c, c);
+      SDVariable ln2g = ones(shapes, p + "ln2.weight", c);
+      SDVariable ln2b = zeros(shapes, p + "ln2.bias", c);
+      SDVariable w1 = param(shapes, random, p + "mlp.w1", 0.02, c, config.mlpHidden());
+      SDVariable b1 = zeros(shapes, p + "mlp.b1", config.mlpHidden());
+      SDVariable w2 = param(shapes, random, p + "mlp.w2", residualStd, config.mlpHidden(), c);
+      SDVariable b2 = zeros(shapes, p + "mlp.b2", c);
+
+      SDVariable a = sd.nn.layerNorm(x, ln1g, ln1b, false, 1); // [B*T, C]
+      SDVariable q = heads(sd.mmul(a, wq), t, h, hd); // [B*H, T, hd]
+      SDVariable k = heads(sd.mmul(a, wk), t, h, hd); // [B*H, T, hd]
+      SDVariable vv = heads(sd.mmul(a, wv), t, h, hd); // [B*H, T, hd]
+      SDVariable scores = sd.mmul(q, k, false, true, false).mul(1.0 / Math.sqrt(hd)); // [B*H, T, T]
+      SDVariable att = sd.nn.softmax(scores.add(causal), 2); // [B*H, T, T]
+      SDVariable y = sd.mmul(att, vv); // [B*H, T, hd]
+      y = y.reshape(batch, h, t, hd).permute(0, 2, 1, 3).reshape(batch * t, c); // [B*T, C]
+      x = x.add(sd.mmul(y, wo)); // [B*T, C]
+
+      SDVariable m = sd.nn.layerNorm(x, ln2g, ln2b, false, 1); // [B*T, C]
+      m = sd.nn.gelu(sd.mmul(m, w1).add(b1)); // [B*T, M]
+      x = x.add(sd.mmul(m, w2).add(b2)); // [B*T, C]
+    }
+    SDVariable lnfg = ones(shapes, "ln_f.weight", c);
+    SDVariable lnfb = zeros(shapes, "ln_f.bias", c);
+    SDVariable head = param(shapes, random, "lm_head", 0.02, c, v);
+    x = sd.nn.layerNorm(x, lnfg, lnfb, false, 1); // [B*T, C]
+    this.logits = sd.mmul(x, head).rename("logits"); // [B*T, V]
+    this.loss = sd.loss.softmaxCrossEntropy("loss", targets, logits, null); // mean over B*T
+    this.layout = shapes.build();
+  }
+
+  public ModelConfig config() {
+    return config;
+  }
+
+  public int batch() {
+    return batch;
+  }
+
+  /** The parameters' names, shapes and offsets in the flat vector. */
+  public ParameterLayout layout() {
+    return layout;
+  }
+
+  /** Copies the parameters into {@code flat}, in layout order. */
+  public void parameters(float[] flat) {
+    for (ParameterLayout.Tensor t : layout.tensors()) {
+      float[] values = sd.getVariable(t.name()).getArr().data().asFloat();
+      System.arraycopy(values, 0, flat, (int) t.offset(), values.length);
+    }
+  }
+
+  /** Sets the parameters from {@code flat}, in layout order. */
+  public void setParameters(float[] flat) {
+    for (ParameterLayout.Tensor t : layout.tensors()) {
+      INDArray arr = sd.getVariable(t.name()).getArr();
+      float[] values = new float[(int) t.elementCount()];
+      System.arraycopy(flat, (int) t.offset(), values, 0, values.length);
+      arr.data().setData(values);
+    }
+  }
+
+  /**
+   * The mean cross-entropy of predicting each next byte of {@code batch} windows, and its
+   * gradient in layout order into {@code gradient}. {@code windows}: [B, T + 1] bytes.
+   */
+  public float lossAndGradient(int[][] windows, float[] gradient) {
+    Map<String, INDArray> feed = feed(windows);
+    var result = sd.calculateGradientsAndOutputs(feed, List.of("loss"), names);
+    for (ParameterLayout.Tensor t : layout.tensors()) {
+      float[] g = result.getGradients().get(t.name()).data().asFloat();
+      System.arraycopy(g, 0, gradient, (int) t.offset(), g.length);
+    }
+    return result.getOutputs().get("loss").getFloat(0);
+  }
+
+  /** The mean cross-entropy of predicting each next byte, without gradients. */
+  public float loss(int[][] windows) {
+    return sd.output(feed(windows), "loss").get("loss").getFloat(0);
+  }
+
+  /** Logits [B*T, V] for {@code windows} ([B, T + 1]; the last byte of each is not input). */
+  public float[] logits(int[][] windows) {
+    return sd.output(feed(windows), "logits").get("logits").data().asFloat();
+  }
+
+  private Map<String, INDArray> feed(int[][] windows) {
+    int t = config.contextLength();
+    int v = ModelConfig.VOCAB;
+    if (windows.length != batch) {
+      throw new IllegalArgumentException("the model takes batches of " + batch + " windows, got "
+          + windows.length);
+    }
+    float[] in = new float[batch * t * v];
+    float[] out = new float[batch * t * v];
+    for (int b = 0; b < batch; b++) {
+      if (windows[b].length != t + 1) {
+        throw new IllegalArgumentException("a window must hold " + (t + 1) + " bytes, got "
+            + windows[b].length);
+      }
+      for (int i = 0; i < t; i++) {
+        in[((b * t) + i) * v + windows[b][i]] = 1f;
+        out[((b * t) + i) * v + windows[b][i + 1]] = 1f;
+      }
+    }
+    Map<String, INDArray> feed = new HashMap<>();
+    feed.put("tokens", Nd4j.create(in, new long[] {(long) batch * t, v}, 'c'));
+    feed.put("targets", Nd4j.create(out, new long[] {(long) batch * t, v}, 'c'));
+    return feed;
+  }
+
+  /** [B*T, C] to [B*H, T, hd]: one sequence per (batch, head). */
+  private SDVariable heads(SDVariable x, int t, int h, int hd) {
+    return x.reshape(batch, t, h, hd).permute(0, 2, 1, 3).reshape(batch * h, t, hd);
+  }
+
+  private SDVariable param(ParameterLayout.Builder shapes, SplittableRandom random, String name,
+      double std, int... shape) {
+    long n = 1;
+    for (int d : shape) {
+      n *= d;
+    }
+    float[] values = new float[(int) n];
+    for (int i = 0; i < values.length; i++) {
+      values[i] = (float) (gaussian(random) * std);
+    }
+    return register(shapes, name, values, shape);
+  }
+
+  private SDVariable ones(ParameterLayout.Builder shapes, String name, int size) {
+    float[] values = new float[size];
+    java.util.Arrays.fill(values, 1f);
+    return register(shapes, name, values, size);
+  }
+
+  private SDVariable zeros(ParameterLayout.Builder shapes, String name, int size) {
+    return register(shapes, name, new float[size], size);
+  }
+
+  private SDVariable register(ParameterLayout.Builder shapes, String name, float[] values,
+      int... shape) {
+    long[] dims = java.util.Arrays.stream(shape).asLongStream().toArray();
+    SDVariable var = sd.var(name, Nd4j.create(values, dims, 'c'));
+    shapes.add(name, shape);
+    names.add(name);
+    return var;
+  }
+
+  /** Box-Muller from a SplittableRandom: the same bits on every machine and JVM. */
+  private static double gaussian(SplittableRandom random) {
+    double u1 = random.nextDouble();
+    double u2 = random.nextDouble();
+    return Math.sqrt(-2 * Math.log(1 - u1)) * Math.cos(2 * Math.PI * u2);
+  }
+}

@@ -1,0 +1,109 @@
+package dev.diloco.worker;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import dev.diloco.core.layout.ParameterLayout;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.SplittableRandom;
+import java.util.stream.Stream;
+import org.junit.jupiter.api.Test;
+
+class ByteTransformerTest {
+
+  private static final ModelConfig SMALL = new ModelConfig(16, 2, 32, 4, 64);
+
+  @Test
+  void theModelIsCausal() {
+    ByteTransformer model = new ByteTransformer(SMALL, 2, 7);
+    int[][] windows = ByteCorpus.windows(BuiltInCorpus.generate(4096, 1), 2, 16,
+        new SplittableRandom(3));
+    float[] before = model.logits(windows);
+    int changed = 9;
+    windows[0][changed] = (windows[0][changed] + 101) % 256;
+    windows[1][changed] = (windows[1][changed] + 57) % 256;
+    float[] after = model.logits(windows);
+    int v = ModelConfig.VOCAB;
+    for (int b = 0; b < 2; b++) {
+      for (int t = 0; t < 16; t++) {
+        float[] x = java.util.Arrays.copyOfRange(before, (b * 16 + t) * v, (b * 16 + t + 1) * v);
+        float[] y = java.util.Arrays.copyOfRange(after, (b * 16 + t) * v, (b * 16 + t + 1) * v);
+        if (t < changed) {
+          assertThat(y).as("batch %d position %d, before the change", b, t).containsExactly(x);
+        } else {
+          assertThat(y).as("batch %d position %d, from the change on", b, t).isNotEqualTo(x);
+        }
+      }
+    }
+  }
+
+  @Test
+  void theSameSeedGivesTheSameBitsAndTheLayoutNamesEveryTensor() {
+    ByteTransformer a = new ByteTransformer(SMALL, 1, 42);
+    ByteTransformer b = new ByteTransformer(SMALL, 1, 42);
+    int n = (int) a.layout().totalElements();
+    float[] pa = new float[n];
+    float[] pb = new float[n];
+    a.parameters(pa);
+    b.parameters(pb);
+    assertThat(pa).containsExactly(pb);
+    // 256*32 + 16*32 embeddings; per block 4 norms of 32, 4 attention 32x32, MLP 32x64 + 64 +
+    // 64x32 + 32; final norm 2x32; head 32x256
+    long perBlock = 4 * 32 + 4 * 32 * 32 + 32 * 64 + 64 + 64 * 32 + 32;
+    assertThat(a.layout().totalElements())
+        .isEqualTo(256 * 32 + 16 * 32 + 2 * perBlock + 2 * 32 + 32 * 256);
+    assertThat(a.layout().tensor("blocks.1.attn.wq").shape()).containsExactly(32, 32);
+    assertThat(a.layout().tensors()).extracting(ParameterLayout.Tensor::name)
+        .startsWith("wte", "wpe", "blocks.0.ln1.weight").endsWith("lm_head");
+  }
+
+  @Test
+  void parametersRoundTripThroughTheFlatVectorExactly() {
+    ByteTransformer model = new ByteTransformer(SMALL, 1, 5);
+    int n = (int) model.layout().totalElements();
+    float[] set = new float[n];
+    SplittableRandom random = new SplittableRandom(9);
+    for (int i = 0; i < n; i++) {
+      set[i] = (float) random.nextDouble(-1, 1);
+    }
+    model.setParameters(set);
+    float[] got = new float[n];
+    model.parameters(got);
+    assertThat(got).containsExactly(set);
+  }
+
+  @Test
+  void aFewHundredStepsTakeTheEvalLossWellBelowUniformBytes() {
+    ByteCorpus corpus = tinyShakespeare()
+        .map(p -> ByteCorpus.load(p, 0.1))
+        .orElseGet(() -> ByteCorpus.of(BuiltInCorpus.generate(1 << 20, 1), 0.1, "built-in"));
+    ModelConfig config = ModelConfig.TINY;
+    int batch = 8;
+    ByteTransformer model = new ByteTransformer(config, batch, 1);
+    int n = (int) model.layout().totalElements();
+    float[] params = new float[n];
+    float[] grad = new float[n];
+    model.parameters(params);
+    AdamW adamw = new AdamW(new AdamW.Config(3e-3, 0.9, 0.95, 1e-8, 0.1, 1.0, 20, 0, 0.1),
+        model.layout());
+    byte[] train = corpus.shard(0, 1);
+    int[][] eval = ByteCorpus.windows(corpus.evalSlice(), batch, config.contextLength(),
+        new SplittableRandom(3));
+    float start = model.loss(eval);
+    SplittableRandom random = new SplittableRandom(2);
+    for (int step = 0; step < 300; step++) {
+      model.lossAndGradient(ByteCorpus.windows(train, batch, config.contextLength(), random), grad);
+      adamw.step(params, grad);
+      model.setParameters(params);
+    }
+    float end = model.loss(eval);
+    assertThat(start).isGreaterThan(5.0f); // about ln 256 = 5.55 for an untrained model
+    assertThat(end).as("eval loss after 300 steps on %s", corpus.source()).isLessThan(3.0f);
+  }
+
+  static java.util.Optional<Path> tinyShakespeare() {
+    return Stream.of(Path.of("..", "..", "shared", "data", "tinyshakespeare.txt"),
+            Path.of("..", "shared", "data", "tinyshakespeare.txt"))
+        .filter(Files::isRegularFile).findFirst();
+  }
+}
