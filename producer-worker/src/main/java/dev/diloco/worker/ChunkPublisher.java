@@ -1,0 +1,90 @@
+package dev.diloco.worker;
+
+import dev.diloco.core.codec.ChunkEncoder;
+import dev.diloco.core.codec.PayloadFormat;
+import dev.diloco.core.kafka.AvroSerde;
+import dev.diloco.core.kafka.KafkaClientConfig;
+import dev.diloco.core.kafka.RunTopics;
+import dev.diloco.core.layout.ChunkPlan;
+import dev.diloco.core.layout.ChunkRange;
+import dev.diloco.schemas.PseudoGradientChunk;
+import java.nio.ByteBuffer;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.Future;
+import org.apache.kafka.clients.producer.KafkaProducer;
+import org.apache.kafka.clients.producer.ProducerRecord;
+import org.apache.kafka.clients.producer.RecordMetadata;
+import org.apache.kafka.common.serialization.ByteArraySerializer;
+
+/**
+ * Publishes a worker's pseudo-gradient for a round: encoded, cut into the layout's chunks, each
+ * with its CRC32C, sent with an idempotent producer to partition {@code chunk mod P}, so chunk i
+ * of every worker meets in one partition of the reducer.
+ */
+public final class ChunkPublisher implements AutoCloseable {
+
+  /** What a round's publication cost. */
+  public record Published(int chunks, long bytes) {}
+
+  private final RunTopics topics;
+  private final String workerId;
+  private final ChunkPlan plan;
+  private final int partitions;
+  private final ChunkEncoder encoder;
+  private final KafkaProducer<byte[], byte[]> producer;
+  private final AvroSerde<PseudoGradientChunk> serde = AvroSerde.of(PseudoGradientChunk.class);
+
+  public ChunkPublisher(RunTopics topics, String workerId, ChunkPlan plan, PayloadFormat format,
+      int partitions, KafkaClientConfig clients) {
+    this.topics = topics;
+    this.workerId = workerId;
+    this.plan = plan;
+    this.partitions = partitions;
+    this.encoder = new ChunkEncoder(format, plan.chunkElements());
+    this.producer = new KafkaProducer<>(clients.producer(), new ByteArraySerializer(),
+        new ByteArraySerializer());
+  }
+
+  /** Sends every chunk of {@code delta} for {@code round} and waits until all are acknowledged. */
+  public Published publish(int round, float[] delta, int innerSteps, long tokens,
+      float meanInnerLoss) {
+    List<Future<RecordMetadata>> sent = new ArrayList<>(plan.chunkCount());
+    long bytes = 0;
+    for (int i = 0; i < plan.chunkCount(); i++) {
+      ChunkRange range = plan.range(i);
+      ChunkEncoder.Encoded e = encoder.encode(delta, (int) range.offset(), range.count());
+      byte[] value = serde.encode(PseudoGradientChunk.newBuilder()
+          .setRunId(topics.runId()).setRound(round).setWorkerId(workerId).setChunkIndex(i)
+          .setChunkCount(plan.chunkCount()).setElementOffset(range.offset())
+          .setElementCount(range.count()).setEncoding(encoder.format().encoding())
+          .setCompression(encoder.format().compression())
+          .setBytePlanes(encoder.format().bytePlanes()).setPayload(e.payload())
+          .setCrc32c(e.crc32c()).setInnerSteps(innerSteps).setTokens(tokens)
+          .setMeanInnerLoss(meanInnerLoss).setCreatedAtMs(System.currentTimeMillis())
+          .build());
+      bytes += value.length;
+      sent.add(producer.send(new ProducerRecord<>(topics.pseudoGradients(),
+          topics.partitionOf(i, partitions), ByteBuffer.allocate(4).putInt(i).array(), value)));
+    }
+    for (Future<RecordMetadata> f : sent) {
+      try {
+        f.get();
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+        throw new IllegalStateException("interrupted while publishing round " + round, e);
+      } catch (ExecutionException e) {
+        throw new IllegalStateException("publishing round " + round + " of worker " + workerId
+            + " failed: " + e.getCause().getMessage(), e.getCause());
+      }
+    }
+    return new Published(plan.chunkCount(), bytes);
+  }
+
+  @Override
+  public void close() {
+    encoder.close();
+    producer.close();
+  }
+}
