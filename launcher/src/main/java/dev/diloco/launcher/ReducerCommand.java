@@ -2,6 +2,7 @@ package dev.diloco.launcher;
 
 import dev.diloco.core.kafka.KafkaClientConfig;
 import dev.diloco.core.kafka.RunTopics;
+import dev.diloco.core.kafka.Topics;
 import dev.diloco.reducer.Reducer;
 import dev.diloco.reducer.ReducerConfig;
 import io.micrometer.core.instrument.logging.LoggingMeterRegistry;
@@ -57,7 +58,7 @@ final class ReducerCommand implements Callable<Integer> {
   public Integer call() throws InterruptedException {
     KafkaClientConfig clients = cluster.clients();
     String topic = new RunTopics(runId).pseudoGradients();
-    int partitions = Reducer.chunkPartitions(clients, topic);
+    int partitions = Topics.partitions(clients, topic);
     ReducerConfig config = new ReducerConfig(runId, quorum, roundTimeout,
         ReducerConfig.DEFAULT_CHECK_EVERY, partitions);
     LoggingMeterRegistry metrics = new LoggingMeterRegistry(new LoggingRegistryConfig() {

@@ -9,8 +9,6 @@ import java.util.Map;
 import java.util.Properties;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
-import org.apache.kafka.clients.admin.Admin;
-import org.apache.kafka.clients.admin.TopicDescription;
 import org.apache.kafka.streams.KafkaStreams;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -45,23 +43,6 @@ public final class Reducer implements AutoCloseable {
       return org.apache.kafka.streams.errors.StreamsUncaughtExceptionHandler
           .StreamThreadExceptionResponse.SHUTDOWN_CLIENT;
     });
-  }
-
-  /** Partitions of the run's pseudo-gradient topic; fails clearly when it does not exist. */
-  public static int chunkPartitions(KafkaClientConfig clients, String topic) {
-    try (Admin admin = Admin.create(clients.admin())) {
-      TopicDescription d = admin.describeTopics(List.of(topic)).allTopicNames()
-          .get(30, TimeUnit.SECONDS).get(topic);
-      return d.partitions().size();
-    } catch (java.util.concurrent.ExecutionException e) {
-      throw new IllegalStateException("cannot read topic " + topic + ": "
-          + e.getCause().getMessage() + " (create the run's topics first)", e.getCause());
-    } catch (InterruptedException e) {
-      Thread.currentThread().interrupt();
-      throw new IllegalStateException("interrupted", e);
-    } catch (java.util.concurrent.TimeoutException e) {
-      throw new IllegalStateException("the Kafka cluster did not answer within 30 s", e);
-    }
   }
 
   /** Starts, and waits until the application runs or {@code timeout} passes. */

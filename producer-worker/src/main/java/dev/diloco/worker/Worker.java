@@ -1,0 +1,240 @@
+package dev.diloco.worker;
+
+import dev.diloco.core.codec.PayloadFormat;
+import dev.diloco.core.kafka.AvroSerde;
+import dev.diloco.core.kafka.CommitWatcher;
+import dev.diloco.core.kafka.KafkaClientConfig;
+import dev.diloco.core.kafka.RoundLog;
+import dev.diloco.core.kafka.RunTopics;
+import dev.diloco.core.kafka.Topics;
+import dev.diloco.core.layout.ChunkPlan;
+import dev.diloco.core.layout.ParameterLayout;
+import dev.diloco.schemas.HeartbeatKind;
+import dev.diloco.schemas.ModelDescription;
+import dev.diloco.schemas.RoundCommit;
+import dev.diloco.schemas.WorkerHeartbeat;
+import java.net.InetAddress;
+import java.net.UnknownHostException;
+import java.nio.charset.StandardCharsets;
+import java.time.Duration;
+import java.util.Optional;
+import java.util.SplittableRandom;
+import java.util.function.Consumer;
+import org.apache.kafka.clients.producer.KafkaProducer;
+import org.apache.kafka.clients.producer.ProducerRecord;
+import org.apache.kafka.common.serialization.ByteArraySerializer;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * A DiLoCo worker (Douillard et al. 2023, Algorithm 1, lines 3-9), round after round:
+ * load the committed weights θ(r) → H inner AdamW steps on its own shard → Δ = θ(r) − θ_local →
+ * publish Δ in chunks → wait for round r + 1. It joins at the newest committed round, announces
+ * itself for each round it trains, and says it leaves when stopped. The inner optimizer's state
+ * stays with it across rounds.
+ */
+public final class Worker implements AutoCloseable {
+
+  private static final Logger LOG = LoggerFactory.getLogger(Worker.class);
+
+  /** What the worker does each round. */
+  public record Settings(String runId, String workerId, int innerSteps, AdamW.Config inner,
+      PayloadFormat format, long seed, int evalBatches, Duration roundTimeout) {
+    public Settings {
+      new RunTopics(runId);
+      if (workerId == null || workerId.isBlank()) {
+        throw new IllegalArgumentException("a worker needs an id");
+      }
+      if (innerSteps < 1) {
+        throw new IllegalArgumentException("inner steps must be >= 1, got " + innerSteps);
+      }
+      if (evalBatches < 1) {
+        throw new IllegalArgumentException("eval batches must be >= 1, got " + evalBatches);
+      }
+    }
+  }
+
+  /** What one round measured. */
+  public record RoundReport(int round, float meanInnerLoss, float evalLoss, double tokensPerSecond,
+      long bytesPublished, double computeSeconds, double waitSeconds) {
+    /** The share of the round spent computing rather than waiting for weights. */
+    public double computeUtilisation() {
+      return computeSeconds / (computeSeconds + waitSeconds);
+    }
+  }
+
+  private final Settings settings;
+  private final ByteTransformer model;
+  private final byte[] shard;
+  private final int[][][] eval;
+  private final RunTopics topics;
+  private final RoundLog log;
+  private final CommitWatcher commits;
+  private final KafkaProducer<byte[], byte[]> heartbeats;
+  private final ChunkPublisher publisher;
+  private final ChunkPlan plan;
+  private final AdamW adamw;
+  private final SplittableRandom random;
+  private final long incarnation = System.currentTimeMillis();
+  private volatile boolean stopping;
+
+  /**
+   * Prepares a worker of {@code model} on {@code shard}, checking the run's model description
+   * against the model: a different layout is refused before anything is trained.
+   */
+  public Worker(Settings settings, ByteTransformer model, byte[] shard, byte[] evalSlice,
+      KafkaClientConfig clients) {
+    this.settings = settings;
+    this.model = model;
+    this.shard = shard;
+    this.topics = new RunTopics(settings.runId());
+    this.log = new RoundLog(topics, clients, Duration.ofSeconds(60));
+    ModelDescription description = log.model().orElseThrow(() -> new IllegalStateException(
+        "run " + settings.runId() + " has no model description yet on " + topics.model()
+            + ": start its optimizer first"));
+    ParameterLayout published = ParameterLayout.fromSpec(description.getLayout());
+    if (!published.equals(model.layout())) {
+      throw new IllegalStateException("run " + settings.runId() + " trains a model of "
+          + published.totalElements() + " parameters in " + published.tensors().size()
+          + " tensors; this worker's model has " + model.layout().totalElements() + " in "
+          + model.layout().tensors().size() + ": start the worker with the run's model");
+    }
+    this.plan = published.chunks(description.getLayout().getChunkElements());
+    this.adamw = new AdamW(settings.inner(), model.layout());
+    this.random = new SplittableRandom(settings.seed() ^ settings.workerId().hashCode());
+    SplittableRandom evalRandom = new SplittableRandom(description.getSeed());
+    this.eval = new int[settings.evalBatches()][][];
+    for (int i = 0; i < eval.length; i++) {
+      eval[i] = ByteCorpus.windows(evalSlice, model.batch(), model.config().contextLength(),
+          evalRandom);
+    }
+    int partitions = Topics.partitions(clients, topics.pseudoGradients());
+    this.commits = new CommitWatcher(topics, clients);
+    this.heartbeats = new KafkaProducer<>(clients.producer(), new ByteArraySerializer(),
+        new ByteArraySerializer());
+    this.publisher = new ChunkPublisher(topics, settings.workerId(), plan, settings.format(),
+        partitions, clients);
+  }
+
+  /**
+   * Trains {@code rounds} rounds (or until {@link #stop()}), starting at the newest committed
+   * round, and reports each; returns the number of rounds trained.
+   */
+  public int run(int rounds, Consumer<RoundReport> reports) {
+    Optional<RoundCommit> first = commits.await(0, settings.roundTimeout());
+    if (first.isEmpty()) {
+      return 0;
+    }
+    int round = first.get().getRound();
+    heartbeat(HeartbeatKind.JOIN, round);
+    int n = Math.toIntExact(model.layout().totalElements());
+    float[] global = new float[n];
+    float[] local = new float[n];
+    float[] grad = new float[n];
+    float[] delta = new float[n];
+    int done = 0;
+    long waitStart = System.nanoTime();
+    while (done < rounds && !stopping) {
+      Optional<RoundCommit> commit = commits.await(round, settings.roundTimeout());
+      if (commit.isEmpty()) {
+        if (!stopping) {
+          LOG.warn("worker {}: no round {} within {}", settings.workerId(), round,
+              settings.roundTimeout());
+        }
+        break;
+      }
+      RoundCommit c = commit.get();
+      if (c.getRound() > round) {
+        LOG.info("worker {}: round {} is committed already; joining it", settings.workerId(),
+            c.getRound());
+        round = c.getRound();
+        heartbeat(HeartbeatKind.JOIN, round);
+      }
+      double waitSeconds = (System.nanoTime() - waitStart) / 1e9;
+      // Checked chunk by chunk and as a whole: corrupt weights throw here, before training.
+      float[] weights = log.weights(c, plan);
+      System.arraycopy(weights, 0, global, 0, n);
+      System.arraycopy(weights, 0, local, 0, n);
+      model.setParameters(local);
+
+      long computeStart = System.nanoTime();
+      double lossSum = 0;
+      for (int step = 0; step < settings.innerSteps() && !stopping; step++) {
+        lossSum += model.lossAndGradient(ByteCorpus.windows(shard, model.batch(),
+            model.config().contextLength(), random), grad);
+        adamw.step(local, grad);
+        model.setParameters(local);
+      }
+      if (stopping) {
+        break; // a half-finished round is not published
+      }
+      double computeSeconds = (System.nanoTime() - computeStart) / 1e9;
+      long tokens = (long) settings.innerSteps() * model.batch() * model.config().contextLength();
+      float meanLoss = (float) (lossSum / settings.innerSteps());
+
+      PseudoGradient.compute(global, local, delta);
+      ChunkPublisher.Published published = publisher.publish(round, delta,
+          settings.innerSteps(), tokens, meanLoss);
+      heartbeat(HeartbeatKind.ALIVE, round + 1); // expect me in the next round
+      waitStart = System.nanoTime();
+      float evalLoss = evalLoss();
+      reports.accept(new RoundReport(round, meanLoss, evalLoss, tokens / computeSeconds,
+          published.bytes(), computeSeconds, waitSeconds));
+      done++;
+      round++;
+    }
+    heartbeat(HeartbeatKind.LEAVE, round);
+    return done;
+  }
+
+  /** Mean loss of the local weights on the held-out batches. */
+  public float evalLoss() {
+    double sum = 0;
+    for (int[][] batch : eval) {
+      sum += model.loss(batch);
+    }
+    return (float) (sum / eval.length);
+  }
+
+  /** Asks a running {@link #run} to finish: it says it leaves, and returns. */
+  public void stop() {
+    stopping = true;
+    commits.wakeup();
+  }
+
+  private void heartbeat(HeartbeatKind kind, int round) {
+    byte[] key = settings.workerId().getBytes(StandardCharsets.UTF_8);
+    WorkerHeartbeat h = new WorkerHeartbeat(settings.runId(), settings.workerId(), kind, round,
+        incarnation, host(), System.currentTimeMillis());
+    try {
+      heartbeats.send(new ProducerRecord<>(topics.membership(), key,
+          AvroSerde.of(WorkerHeartbeat.class).encode(h))).get();
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+    } catch (java.util.concurrent.ExecutionException e) {
+      throw new IllegalStateException("worker " + settings.workerId() + " cannot announce "
+          + kind + " for round " + round + ": " + e.getCause().getMessage(), e.getCause());
+    }
+  }
+
+  private static String host() {
+    try {
+      return InetAddress.getLocalHost().getHostName();
+    } catch (UnknownHostException e) {
+      return "unknown";
+    }
+  }
+
+  @Override
+  public void close() {
+    try {
+      publisher.close();
+    } finally {
+      try {
+        heartbeats.close();
+      } finally {
+        commits.close();
+      }
+    }
+  }
+}
