@@ -11,8 +11,9 @@ import picocli.CommandLine.Command;
     versionProvider = Diloco.Version.class,
     description = "DiLoCo training across poorly connected machines, with Apache Kafka as the "
         + "transport.",
-    subcommands = {BrokerCommand.class, ReducerCommand.class, OptimizerCommand.class,
-        BenchCommand.class, CommandLine.HelpCommand.class})
+    subcommands = {BrokerCommand.class, TopicsCommand.class, OptimizerCommand.class,
+        ReducerCommand.class, WorkerCommand.class, BenchCommand.class,
+        CommandLine.HelpCommand.class})
 public final class Diloco implements Runnable {
 
   @CommandLine.Spec

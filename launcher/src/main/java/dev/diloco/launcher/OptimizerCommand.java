@@ -1,7 +1,15 @@
 package dev.diloco.launcher;
 
+import dev.diloco.core.codec.PayloadFormat;
 import dev.diloco.optimizer.OuterOptimizer;
 import dev.diloco.optimizer.OuterSchedule;
+import dev.diloco.schemas.Averaging;
+import dev.diloco.schemas.OuterMethod;
+import dev.diloco.schemas.OuterOptimizerConfig;
+import dev.diloco.worker.AdamW;
+import dev.diloco.worker.ByteTransformer;
+import dev.diloco.worker.ModelConfig;
+import dev.diloco.worker.RunSpec;
 import java.time.Duration;
 import java.util.concurrent.Callable;
 import java.util.concurrent.CountDownLatch;
@@ -18,8 +26,9 @@ import picocli.CommandLine.Option;
         "Runs the outer optimizer of a run against a Kafka cluster: reads the reducer's sums, "
             + "applies the outer step, and publishes each new round's weights and commit in one "
             + "transaction, until stopped (Ctrl-C or SIGTERM).",
-        "It resumes the run at its newest committed round, with the same bits after any crash. "
-            + "Only one optimizer acts for a run: starting another fences this one."})
+        "With --model it starts a new run (its description and round 0); without, or when the "
+            + "run exists, it resumes at the newest committed round, with the same bits after any "
+            + "crash. Only one optimizer acts for a run: starting another fences this one."})
 final class OptimizerCommand implements Callable<Integer> {
 
   @Mixin
@@ -41,6 +50,62 @@ final class OptimizerCommand implements Callable<Integer> {
       description = "Floor of the cosine decay, as a factor of the peak (default: ${DEFAULT-VALUE}).")
   float minFactor;
 
+  @picocli.CommandLine.ArgGroup(exclusive = false, heading = "%nStarting a new run:%n")
+  StartOptions start;
+
+  /** What a new run is: given, it starts the run (or checks the existing one against it). */
+  static final class StartOptions {
+    @Option(names = "--model", required = true, paramLabel = "PRESET",
+        description = "Model preset: tiny, small, medium or large.")
+    String model;
+
+    @Option(names = "--batch", defaultValue = "8", paramLabel = "B",
+        description = "Sequences per inner step on each worker (default: ${DEFAULT-VALUE}).")
+    int batch;
+
+    @Option(names = "--inner-steps", defaultValue = "50", paramLabel = "H",
+        description = "Inner steps per round, H (default: ${DEFAULT-VALUE}).")
+    int innerSteps;
+
+    @Option(names = "--inner-lr", defaultValue = "3e-3", paramLabel = "LR",
+        description = "Inner AdamW learning rate (default: ${DEFAULT-VALUE}).")
+    double innerLr;
+
+    @Option(names = "--outer-lr", defaultValue = "0.7", paramLabel = "LR",
+        description = "Outer learning rate (default: ${DEFAULT-VALUE}, as DiLoCo).")
+    double outerLr;
+
+    @Option(names = "--outer-momentum", defaultValue = "0.9", paramLabel = "MU",
+        description = "Outer Nesterov momentum (default: ${DEFAULT-VALUE}, as DiLoCo).")
+    double outerMomentum;
+
+    @Option(names = "--codec", defaultValue = "fp16", paramLabel = "CODEC",
+        description = "Pseudo-gradient encoding: fp16 or fp32 (default: ${DEFAULT-VALUE}).")
+    String codec;
+
+    @Option(names = "--seed", defaultValue = "1", paramLabel = "S",
+        description = "Seed of the initial weights and the data order (default: ${DEFAULT-VALUE}).")
+    long seed;
+
+    @Option(names = "--chunk-elements", defaultValue = "524288", paramLabel = "N",
+        description = "Elements per chunk (default: ${DEFAULT-VALUE}).")
+    int chunkElements;
+
+    RunSpec spec(String runId) {
+      PayloadFormat format = switch (codec) {
+        case "fp16" -> PayloadFormat.FP16;
+        case "fp32" -> PayloadFormat.FP32;
+        default -> throw new IllegalArgumentException("--codec must be fp16 or fp32, got '"
+            + codec + "'");
+      };
+      return new RunSpec(runId, ModelConfig.preset(model), batch, innerSteps,
+          new AdamW.Config(innerLr, 0.9, 0.95, 1e-8, 0.1, 1.0, 0, 0, 1.0),
+          new OuterOptimizerConfig(OuterMethod.NESTEROV, outerLr, outerMomentum,
+              Averaging.COUNT),
+          format, seed, chunkElements);
+    }
+  }
+
   @Override
   public Integer call() throws InterruptedException {
     OuterSchedule schedule = new OuterSchedule(warmupRounds, decayRounds,
@@ -48,7 +113,15 @@ final class OptimizerCommand implements Callable<Integer> {
     CountDownLatch finished = new CountDownLatch(1);
     try (OuterOptimizer optimizer = new OuterOptimizer(runId, cluster.clients(), schedule,
         OuterOptimizer.Hooks.NONE)) {
-      optimizer.open(null, null);
+      if (start == null) {
+        optimizer.open(null, null);
+      } else {
+        RunSpec spec = start.spec(runId);
+        ByteTransformer model = spec.newModel();
+        float[] initial = new float[Math.toIntExact(model.layout().totalElements())];
+        model.parameters(initial);
+        optimizer.open(spec.describe(model), initial);
+      }
       Thread stopper = new Thread(() -> {
         optimizer.wakeup();
         awaitQuietly(finished);

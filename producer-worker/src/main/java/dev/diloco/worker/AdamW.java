@@ -24,7 +24,7 @@ public final class AdamW {
   public record Config(double learningRate, double beta1, double beta2, double epsilon,
       double weightDecay, double clip, int warmupSteps, int totalSteps, double minFactor) {
 
-    public static final Config OPENDILOCO = new Config(4e-4, 0.9, 0.95, 1e-8, 0.1, 1.0, 0, 0, 0.1);
+    public static final Config OPENDILOCO = new Config(4e-4, 0.9, 0.95, 1e-8, 0.1, 1.0, 0, 0, 1.0);
 
     public Config {
       if (!(learningRate > 0) || !(beta1 >= 0 && beta1 < 1) || !(beta2 >= 0 && beta2 < 1)

@@ -1,0 +1,73 @@
+package dev.diloco.worker;
+
+import dev.diloco.core.codec.PayloadFormat;
+import dev.diloco.schemas.InnerOptimizerConfig;
+import dev.diloco.schemas.ModelArchitecture;
+import dev.diloco.schemas.ModelDescription;
+import dev.diloco.schemas.OuterOptimizerConfig;
+
+/**
+ * Everything a run fixes about its training, and its model description: the one record every
+ * service reads, so workers build their model, batch and inner optimizer from the run itself
+ * rather than from options that could disagree.
+ */
+public record RunSpec(String runId, ModelConfig model, int batch, int innerSteps,
+    AdamW.Config inner, OuterOptimizerConfig outer, PayloadFormat format, long seed,
+    int chunkElements) {
+
+  public RunSpec {
+    if (batch < 1) {
+      throw new IllegalArgumentException("batch must be >= 1, got " + batch);
+    }
+    if (innerSteps < 1) {
+      throw new IllegalArgumentException("inner steps must be >= 1, got " + innerSteps);
+    }
+    if (chunkElements < 1) {
+      throw new IllegalArgumentException("chunk elements must be >= 1, got " + chunkElements);
+    }
+  }
+
+  /** The model with the run's initial weights (from its seed) and its batch size. */
+  public ByteTransformer newModel() {
+    return new ByteTransformer(model, batch, seed);
+  }
+
+  public ModelDescription describe(ByteTransformer built) {
+    return ModelDescription.newBuilder()
+        .setRunId(runId).setFamily("byte-transformer")
+        .setArchitecture(new ModelArchitecture(ModelConfig.VOCAB, model.contextLength(),
+            model.layers(), model.dModel(), model.heads(), model.mlpHidden()))
+        .setInnerOptimizer(new InnerOptimizerConfig(inner.learningRate(), inner.beta1(),
+            inner.beta2(), inner.epsilon(), inner.weightDecay(), inner.clip(),
+            inner.warmupSteps(), batch))
+        .setOuterOptimizer(outer).setInnerSteps(innerSteps)
+        .setEncoding(format.encoding()).setCompression(format.compression())
+        .setBytePlanes(format.bytePlanes()).setSeed(seed)
+        .setLayout(built.layout().toSpec(chunkElements))
+        .setCreatedAtMs(System.currentTimeMillis())
+        .build();
+  }
+
+  /** What a run's description says; refuses a family this build does not train. */
+  public static RunSpec of(ModelDescription d) {
+    if (!"byte-transformer".equals(d.getFamily())) {
+      throw new IllegalArgumentException("run " + d.getRunId() + " trains a '" + d.getFamily()
+          + "' model; this worker trains byte-transformer models");
+    }
+    ModelArchitecture a = d.getArchitecture();
+    if (a.getVocabSize() != ModelConfig.VOCAB) {
+      throw new IllegalArgumentException("run " + d.getRunId() + " has a vocabulary of "
+          + a.getVocabSize() + "; byte-transformer models have " + ModelConfig.VOCAB);
+    }
+    InnerOptimizerConfig i = d.getInnerOptimizer();
+    return new RunSpec(d.getRunId(),
+        new ModelConfig(a.getContextLength(), a.getLayers(), a.getDModel(), a.getHeads(),
+            a.getMlpHidden()),
+        i.getBatchSize(), d.getInnerSteps(),
+        new AdamW.Config(i.getLearningRate(), i.getBeta1(), i.getBeta2(), i.getEpsilon(),
+            i.getWeightDecay(), i.getGradientClip(), i.getWarmupSteps(), 0, 1.0),
+        d.getOuterOptimizer(),
+        PayloadFormat.of(d.getEncoding(), d.getCompression(), d.getBytePlanes()),
+        d.getSeed(), d.getLayout().getChunkElements());
+  }
+}

@@ -1,0 +1,33 @@
+package dev.diloco.worker;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import dev.diloco.core.codec.PayloadFormat;
+import dev.diloco.schemas.Averaging;
+import dev.diloco.schemas.ModelDescription;
+import dev.diloco.schemas.OuterMethod;
+import dev.diloco.schemas.OuterOptimizerConfig;
+import org.junit.jupiter.api.Test;
+
+class RunSpecTest {
+
+  private final RunSpec spec = new RunSpec("r1", new ModelConfig(16, 1, 32, 4, 64), 4, 25,
+      AdamW.Config.OPENDILOCO, new OuterOptimizerConfig(OuterMethod.NESTEROV, 0.7, 0.9,
+          Averaging.COUNT), PayloadFormat.FP16, 7, 4096);
+
+  @Test
+  void theDescriptionCarriesEverythingAWorkerNeeds() {
+    ModelDescription d = spec.describe(spec.newModel());
+    assertThat(RunSpec.of(d)).isEqualTo(spec);
+    assertThat(d.getLayout().getChunkCount()).isEqualTo(spec.newModel().layout().chunks(4096)
+        .chunkCount());
+  }
+
+  @Test
+  void aRunOfAnotherFamilyIsRefused() {
+    ModelDescription d = spec.describe(spec.newModel());
+    d.put("family", "mixture-of-experts");
+    assertThatThrownBy(() -> RunSpec.of(d)).hasMessageContaining("'mixture-of-experts' model");
+  }
+}
