@@ -98,6 +98,24 @@ public final class ByteTransformer {
     this.logits = sd.mmul(x, head).rename("logits"); // [B*T, V]
     this.loss = sd.loss.softmaxCrossEntropy("loss", targets, logits, null); // mean over B*T
     this.layout = shapes.build();
+    buildGradients();
+  }
+
+  /**
+   * Builds the backward graph now rather than at the first step. SameDiff prints a line to
+   * standard output for every op it differentiates; that is noise in a worker's output, so the
+   * stream is silenced while it does.
+   */
+  private void buildGradients() {
+    java.io.PrintStream out = System.out;
+    synchronized (System.class) {
+      System.setOut(new java.io.PrintStream(java.io.OutputStream.nullOutputStream()));
+      try {
+        sd.createGradFunction("loss");
+      } finally {
+        System.setOut(out);
+      }
+    }
   }
 
   public ModelConfig config() {
