@@ -71,6 +71,26 @@ final class OptimizerCommand implements Callable<Integer> {
         description = "Inner AdamW learning rate (default: ${DEFAULT-VALUE}).")
     double innerLr;
 
+    @Option(names = "--inner-betas", defaultValue = "0.9,0.95", split = ",", paramLabel = "B1,B2",
+        description = "Inner AdamW betas (default: ${DEFAULT-VALUE}, as OpenDiLoCo).")
+    double[] innerBetas;
+
+    @Option(names = "--inner-weight-decay", defaultValue = "0.1", paramLabel = "WD",
+        description = "Inner AdamW decoupled weight decay (default: ${DEFAULT-VALUE}).")
+    double innerWeightDecay;
+
+    @Option(names = "--inner-clip", defaultValue = "1.0", paramLabel = "NORM",
+        description = "Inner gradient-norm clip; 0 for none (default: ${DEFAULT-VALUE}).")
+    double innerClip;
+
+    @Option(names = "--inner-warmup-steps", defaultValue = "0", paramLabel = "N",
+        description = "Inner learning-rate warm-up steps on each worker (default: ${DEFAULT-VALUE}).")
+    int innerWarmup;
+
+    @Option(names = "--outer-method", defaultValue = "nesterov", paramLabel = "METHOD",
+        description = "Outer update: nesterov, momentum or sgd (default: ${DEFAULT-VALUE}).")
+    String outerMethod;
+
     @Option(names = "--outer-lr", defaultValue = "0.7", paramLabel = "LR",
         description = "Outer learning rate (default: ${DEFAULT-VALUE}, as DiLoCo).")
     double outerLr;
@@ -98,10 +118,20 @@ final class OptimizerCommand implements Callable<Integer> {
         default -> throw new IllegalArgumentException("--codec must be fp16 or fp32, got '"
             + codec + "'");
       };
+      if (innerBetas.length != 2) {
+        throw new IllegalArgumentException("--inner-betas takes two numbers, e.g. 0.9,0.95");
+      }
+      OuterMethod method = switch (outerMethod) {
+        case "nesterov" -> OuterMethod.NESTEROV;
+        case "momentum" -> OuterMethod.MOMENTUM;
+        case "sgd" -> OuterMethod.SGD;
+        default -> throw new IllegalArgumentException("--outer-method must be nesterov, momentum "
+            + "or sgd, got '" + outerMethod + "'");
+      };
       return new RunSpec(runId, ModelConfig.preset(model), batch, innerSteps,
-          new AdamW.Config(innerLr, 0.9, 0.95, 1e-8, 0.1, 1.0, 0, 0, 1.0),
-          new OuterOptimizerConfig(OuterMethod.NESTEROV, outerLr, outerMomentum,
-              Averaging.COUNT),
+          new AdamW.Config(innerLr, innerBetas[0], innerBetas[1], 1e-8, innerWeightDecay,
+              innerClip, innerWarmup, 0, 1.0),
+          new OuterOptimizerConfig(method, outerLr, outerMomentum, Averaging.COUNT),
           format, seed, chunkElements);
     }
   }

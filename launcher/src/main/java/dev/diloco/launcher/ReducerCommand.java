@@ -45,6 +45,11 @@ final class ReducerCommand implements Callable<Integer> {
           + "e.g. 90s, 30m, 2h (default: ${DEFAULT-VALUE}).")
   Duration roundTimeout;
 
+  @Option(names = "--max-chunk-norm", defaultValue = "0", paramLabel = "NORM",
+      description = "Reject a contribution whose chunk has a larger L2 norm (a diverged or "
+          + "malicious worker); 0 for no bound (default: ${DEFAULT-VALUE}).")
+  double maxChunkNorm;
+
   @Option(names = "--state-dir", defaultValue = "runs/reducer-state", paramLabel = "DIR",
       description = "Local state of the reducer (default: ${DEFAULT-VALUE}).")
   Path stateDir;
@@ -60,7 +65,7 @@ final class ReducerCommand implements Callable<Integer> {
     String topic = new RunTopics(runId).pseudoGradients();
     int partitions = Topics.partitions(clients, topic);
     ReducerConfig config = new ReducerConfig(runId, quorum, roundTimeout,
-        ReducerConfig.DEFAULT_CHECK_EVERY, partitions);
+        ReducerConfig.DEFAULT_CHECK_EVERY, partitions, maxChunkNorm);
     LoggingMeterRegistry metrics = new LoggingMeterRegistry(new LoggingRegistryConfig() {
       @Override
       public String get(String key) {

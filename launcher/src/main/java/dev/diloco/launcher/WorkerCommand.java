@@ -50,6 +50,10 @@ final class WorkerCommand implements Callable<Integer> {
       description = "Into how many shards the training data is cut (default: ${DEFAULT-VALUE}).")
   int shards;
 
+  @Option(names = "--non-iid",
+      description = "Take one contiguous region of the data instead of blocks from all of it.")
+  boolean nonIid;
+
   @Option(names = "--rounds", defaultValue = "2147483647", paramLabel = "R",
       description = "Rounds to train before leaving (default: until stopped).")
   int rounds;
@@ -76,7 +80,7 @@ final class WorkerCommand implements Callable<Integer> {
     Worker.Settings settings = new Worker.Settings(runId, id, spec.innerSteps(), spec.inner(),
         spec.format(), spec.seed(), 4, Duration.ofHours(24));
     CountDownLatch finished = new CountDownLatch(1);
-    try (Worker worker = new Worker(settings, model, corpus.shard(shard, shards),
+    try (Worker worker = new Worker(settings, model, corpus.shard(shard, shards, nonIid),
         corpus.evalSlice(), clients)) {
       Runtime.getRuntime().addShutdownHook(new Thread(() -> {
         worker.stop();

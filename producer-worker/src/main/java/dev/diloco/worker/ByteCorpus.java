@@ -10,10 +10,15 @@ import java.util.stream.Stream;
 
 /**
  * Text as bytes: a held-out evaluation slice (the last {@code evalFraction} of the corpus) and a
- * training stream that workers split into shards: contiguous equal parts (iid-ish, the default)
- * or, for non-iid runs, the same parts taken in a seeded shuffled order of regions.
+ * training stream that workers split into shards. By default (iid) the stream is cut into blocks
+ * of {@link #BLOCK} bytes dealt round-robin, so every worker sees every part of the corpus; in
+ * the non-iid mode each worker gets one contiguous region (different plays, say), as in the
+ * DiLoCo paper's non-iid experiments.
  */
 public final class ByteCorpus {
+
+  /** Bytes per block of the iid deal. */
+  public static final int BLOCK = 4096;
 
   private final byte[] bytes;
   private final int trainEnd;
@@ -66,13 +71,25 @@ public final class ByteCorpus {
     return trainEnd;
   }
 
-  /** The training bytes of worker {@code worker} of {@code workers}. */
+  /** The training bytes of worker {@code worker} of {@code workers}, iid. */
   public byte[] shard(int worker, int workers) {
+    return shard(worker, workers, false);
+  }
+
+  /** The training bytes of worker {@code worker} of {@code workers}. */
+  public byte[] shard(int worker, int workers, boolean nonIid) {
     if (workers < 1 || worker < 0 || worker >= workers) {
-      throw new IllegalArgumentException("worker " + worker + " of " + workers);
+      throw new IllegalArgumentException("shard " + worker + " of " + workers + " does not exist");
     }
-    int size = trainEnd / workers;
-    return Arrays.copyOfRange(bytes, worker * size, (worker + 1) * size);
+    if (nonIid) {
+      int size = trainEnd / workers;
+      return Arrays.copyOfRange(bytes, worker * size, (worker + 1) * size);
+    }
+    java.io.ByteArrayOutputStream shard = new java.io.ByteArrayOutputStream(trainEnd / workers);
+    for (int start = worker * BLOCK; start < trainEnd; start += workers * BLOCK) {
+      shard.write(bytes, start, Math.min(BLOCK, trainEnd - start));
+    }
+    return shard.toByteArray();
   }
 
   /** The held-out evaluation bytes. */

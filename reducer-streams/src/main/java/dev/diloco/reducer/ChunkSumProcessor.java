@@ -72,6 +72,8 @@ final class ChunkSumProcessor implements Processor<byte[], byte[], byte[], byte[
   private ChunkDecoder decoder;
   /** Where sums are written before they are encoded into a record: reused. */
   private byte[] sumBuffer = new byte[0];
+  /** Decoded values, for the norm bound: reused. */
+  private float[] values = new float[0];
 
   ChunkSumProcessor(ReducerConfig config, Supplier<ContributionReader> readers,
       ReducerMetrics metrics) {
@@ -152,6 +154,9 @@ final class ChunkSumProcessor implements Processor<byte[], byte[], byte[], byte[
     }
     ByteBuffer canonical = decoder(current).canonical(chunk.getPayload(), format, range.count(),
         chunk.getCrc32c());
+    if (config.maxChunkNorm() > 0) {
+      checkNorm(canonical, format, range.count());
+    }
 
     String key = RoundKeys.chunk(round, index);
     PartialSum partial = open.computeIfAbsent(key,
@@ -166,6 +171,23 @@ final class ChunkSumProcessor implements Processor<byte[], byte[], byte[], byte[
       if (partial.sum.contributors().containsAll(members)) {
         emit(round, range, partial, true);
       }
+    }
+  }
+
+  private void checkNorm(ByteBuffer canonical, PayloadFormat format, int count) {
+    if (values.length < count) {
+      values = new float[count];
+    }
+    format.codec().decode(canonical.array(), canonical.arrayOffset() + canonical.position(), count,
+        values, 0);
+    double squares = 0;
+    for (int i = 0; i < count; i++) {
+      squares += (double) values[i] * values[i];
+    }
+    double norm = Math.sqrt(squares);
+    if (norm > config.maxChunkNorm()) {
+      throw new ChunkRejectedException(DeadLetterReason.NORM_BOUND_EXCEEDED, "the chunk's L2 "
+          + "norm is " + norm + ", above the bound " + config.maxChunkNorm());
     }
   }
 

@@ -13,9 +13,11 @@ import java.util.Objects;
  *     missing workers
  * @param checkEvery how often the deadline is checked (wall-clock)
  * @param chunkPartitions partitions of the pseudo-gradient topic
+ * @param maxChunkNorm the largest L2 norm a contribution's chunk may have; 0 for no bound. A
+ *     chunk above it (a diverged or malicious worker) is rejected as NORM_BOUND_EXCEEDED.
  */
 public record ReducerConfig(String runId, int quorum, Duration roundTimeout, Duration checkEvery,
-    int chunkPartitions) {
+    int chunkPartitions, double maxChunkNorm) {
 
   public static final Duration DEFAULT_ROUND_TIMEOUT = Duration.ofMinutes(30);
   public static final Duration DEFAULT_CHECK_EVERY = Duration.ofSeconds(1);
@@ -27,6 +29,10 @@ public record ReducerConfig(String runId, int quorum, Duration roundTimeout, Dur
     }
     Objects.requireNonNull(roundTimeout, "roundTimeout");
     Objects.requireNonNull(checkEvery, "checkEvery");
+    if (!(maxChunkNorm >= 0) || Double.isInfinite(maxChunkNorm)) {
+      throw new IllegalArgumentException("the chunk norm bound must be >= 0 (0: none), got "
+          + maxChunkNorm);
+    }
     if (chunkPartitions < 1) {
       throw new IllegalArgumentException("chunk partitions must be >= 1, got " + chunkPartitions);
     }
@@ -37,6 +43,12 @@ public record ReducerConfig(String runId, int quorum, Duration roundTimeout, Dur
       throw new IllegalArgumentException("deadline check interval must be positive, got "
           + checkEvery);
     }
+  }
+
+  /** With no bound on the chunks' norms. */
+  public ReducerConfig(String runId, int quorum, Duration roundTimeout, Duration checkEvery,
+      int chunkPartitions) {
+    this(runId, quorum, roundTimeout, checkEvery, chunkPartitions, 0);
   }
 
   public RunTopics topics() {

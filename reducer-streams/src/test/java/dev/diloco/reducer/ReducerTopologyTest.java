@@ -71,7 +71,12 @@ class ReducerTopologyTest {
 
   @BeforeEach
   void start() {
-    ReducerConfig config = new ReducerConfig(RUN, 2, TIMEOUT, Duration.ofSeconds(1), 1);
+    start(0);
+  }
+
+  void start(double maxChunkNorm) {
+    ReducerConfig config = new ReducerConfig(RUN, 2, TIMEOUT, Duration.ofSeconds(1), 1,
+        maxChunkNorm);
     var props = ReducerTopology.streamsConfig(config,
         KafkaClientConfig.of("127.0.0.1:1"), stateDir.toString());
     metrics = new SimpleMeterRegistry();
@@ -183,6 +188,25 @@ class ReducerTopologyTest {
       send(chunksOf(w, 0, 7).get(1));
     }
     assertThat(reduced.getQueueSize()).isEqualTo(1);
+  }
+
+  @Test
+  void aChunkAboveTheNormBoundIsRejectedAndOneBelowItSummed() {
+    stop();
+    start(0.1); // the test's chunks have norms of about 0.03
+    PseudoGradientChunk ok = chunksOf("w0", 0, 11).get(0);
+    float[] big = delta("w1", 0, 11);
+    for (int i = 0; i < CHUNK; i++) {
+      big[i] *= 100;
+    }
+    send(ok);
+    send(chunk("w1", 0, 0, big, PayloadFormat.FP16));
+    assertThat(letters()).singleElement().satisfies(l -> {
+      assertThat(l.getReason()).isEqualTo(DeadLetterReason.NORM_BOUND_EXCEEDED);
+      assertThat(l.getDetail()).contains("above the bound 0.1");
+      assertThat(l.getWorkerId()).isEqualTo("w1");
+    });
+    assertThat(count(pointers())).isEqualTo(1);
   }
 
   @Test

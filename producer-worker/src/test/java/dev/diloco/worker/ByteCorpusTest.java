@@ -1,0 +1,61 @@
+package dev.diloco.worker;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import java.nio.file.Path;
+import java.util.SplittableRandom;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+class ByteCorpusTest {
+
+  private final byte[] text = BuiltInCorpus.generate(100_000, 3);
+  private final ByteCorpus corpus = ByteCorpus.of(text, 0.1, "test");
+
+  @Test
+  void iidShardsDealBlocksSoEveryWorkerSeesEveryRegion() {
+    byte[] a = corpus.shard(0, 3);
+    byte[] b = corpus.shard(1, 3);
+    byte[] c = corpus.shard(2, 3);
+    assertThat(a.length + b.length + c.length).isEqualTo(corpus.trainBytes());
+    // worker 1's second block is block 4 of the stream: bytes [16384, 20480)
+    assertThat(java.util.Arrays.copyOfRange(b, ByteCorpus.BLOCK, 2 * ByteCorpus.BLOCK))
+        .isEqualTo(java.util.Arrays.copyOfRange(text, 4 * ByteCorpus.BLOCK, 5 * ByteCorpus.BLOCK));
+  }
+
+  @Test
+  void nonIidShardsAreContiguousRegionsAndTheEvalSliceIsHeldOut() {
+    byte[] last = corpus.shard(2, 3, true);
+    int size = corpus.trainBytes() / 3;
+    assertThat(last).isEqualTo(java.util.Arrays.copyOfRange(text, 2 * size, 3 * size));
+    assertThat(corpus.evalSlice()).hasSize(text.length - corpus.trainBytes())
+        .isEqualTo(java.util.Arrays.copyOfRange(text, corpus.trainBytes(), text.length));
+  }
+
+  @Test
+  void windowsAreNextByteTargetsFromTheData() {
+    int[][] w = ByteCorpus.windows(text, 2, 8, new SplittableRandom(1));
+    assertThat(w).hasDimensions(2, 9);
+    assertThat(new String(text, java.nio.charset.StandardCharsets.US_ASCII))
+        .contains(new String(toBytes(w[0]), java.nio.charset.StandardCharsets.US_ASCII));
+  }
+
+  @Test
+  void badDataOrShardsGetAClearError(@TempDir Path dir) {
+    assertThatThrownBy(() -> ByteCorpus.load(dir.resolve("missing.txt"), 0.1))
+        .hasMessageContaining("missing.txt does not exist");
+    assertThatThrownBy(() -> corpus.shard(3, 3)).hasMessageContaining("shard 3 of 3");
+    assertThatThrownBy(() -> ByteCorpus.of(text, 1.5, "x")).hasMessageContaining("got 1.5");
+    assertThatThrownBy(() -> ByteCorpus.windows(new byte[4], 1, 8, new SplittableRandom(1)))
+        .hasMessageContaining("fewer than a window of 9");
+  }
+
+  private static byte[] toBytes(int[] values) {
+    byte[] b = new byte[values.length];
+    for (int i = 0; i < values.length; i++) {
+      b[i] = (byte) values[i];
+    }
+    return b;
+  }
+}
