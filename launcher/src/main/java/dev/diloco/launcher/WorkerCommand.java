@@ -58,6 +58,15 @@ final class WorkerCommand implements Callable<Integer> {
       description = "Rounds to train before leaving (default: until stopped).")
   int rounds;
 
+  @Option(names = "--until-round", defaultValue = "2147483647", paramLabel = "R",
+      description = "Leave once round R is committed: the run's last round (default: never).")
+  int untilRound;
+
+  @Option(names = "--exit-with", paramLabel = "PID", hidden = true,
+      description = "Leave when process PID ends (diloco run passes its own, so that no worker "
+          + "outlives it).")
+  Long exitWith;
+
   @Override
   public Integer call() throws Exception {
     if (shard < 0 || shards < 1 || shard >= shards) {
@@ -92,7 +101,10 @@ final class WorkerCommand implements Callable<Integer> {
       }, "worker-shutdown"));
       System.out.printf("worker %s of run %s: %,d parameters, shard %d of %d of %s%n", id,
           runId, model.layout().totalElements(), shard, shards, corpus.source());
-      worker.run(rounds, r -> System.out.printf(
+      if (exitWith != null) {
+        watchParent(exitWith, worker);
+      }
+      worker.run(rounds, untilRound, r -> System.out.printf(
           "round %d  train loss %.3f  eval loss %.3f  %,.0f tokens/s  %,d bytes sent  "
               + "compute %.1f s  wait %.1f s  utilisation %.0f%%%n",
           r.round(), r.meanInnerLoss(), r.evalLoss(), r.tokensPerSecond(), r.bytesPublished(),
@@ -101,5 +113,26 @@ final class WorkerCommand implements Callable<Integer> {
       finished.countDown();
     }
     return 0;
+  }
+
+  /** Stops the worker when its parent process ends, however it ended. */
+  private static void watchParent(long pid, Worker worker) {
+    Thread watcher = new Thread(() -> {
+      var parent = ProcessHandle.of(pid);
+      while (parent.map(ProcessHandle::isAlive).orElse(false)) {
+        try {
+          parent.get().onExit().get(1, java.util.concurrent.TimeUnit.SECONDS);
+        } catch (java.util.concurrent.TimeoutException still) {
+          // poll again
+        } catch (InterruptedException e) {
+          return;
+        } catch (java.util.concurrent.ExecutionException e) {
+          break;
+        }
+      }
+      worker.stop();
+    }, "parent-watch");
+    watcher.setDaemon(true);
+    watcher.start();
   }
 }

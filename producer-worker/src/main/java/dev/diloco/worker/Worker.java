@@ -12,6 +12,7 @@ import dev.diloco.core.layout.ParameterLayout;
 import dev.diloco.schemas.HeartbeatKind;
 import dev.diloco.schemas.ModelDescription;
 import dev.diloco.schemas.RoundCommit;
+import dev.diloco.schemas.RoundStats;
 import dev.diloco.schemas.WorkerHeartbeat;
 import java.net.InetAddress;
 import java.net.UnknownHostException;
@@ -121,6 +122,14 @@ public final class Worker implements AutoCloseable {
    * round, and reports each; returns the number of rounds trained.
    */
   public int run(int rounds, Consumer<RoundReport> reports) {
+    return run(rounds, Integer.MAX_VALUE, reports);
+  }
+
+  /**
+   * Trains at most {@code rounds} rounds, and no round from {@code untilRound} on (a run of R
+   * rounds ends when round R is committed), or until {@link #stop()}.
+   */
+  public int run(int rounds, int untilRound, Consumer<RoundReport> reports) {
     Optional<RoundCommit> first = commits.await(0, settings.roundTimeout());
     if (first.isEmpty()) {
       return 0;
@@ -134,7 +143,7 @@ public final class Worker implements AutoCloseable {
     float[] delta = new float[n];
     int done = 0;
     long waitStart = System.nanoTime();
-    while (done < rounds && !stopping) {
+    while (done < rounds && round < untilRound && !stopping) {
       Optional<RoundCommit> commit = commits.await(round, settings.roundTimeout());
       if (commit.isEmpty()) {
         if (!stopping) {
@@ -144,6 +153,9 @@ public final class Worker implements AutoCloseable {
         break;
       }
       RoundCommit c = commit.get();
+      if (c.getRound() >= untilRound) {
+        break;
+      }
       if (c.getRound() > round) {
         LOG.info("worker {}: round {} is committed already; joining it", settings.workerId(),
             c.getRound());
@@ -175,11 +187,14 @@ public final class Worker implements AutoCloseable {
       PseudoGradient.compute(global, local, delta);
       ChunkPublisher.Published published = publisher.publish(round, delta,
           settings.innerSteps(), tokens, meanLoss);
-      heartbeat(HeartbeatKind.ALIVE, round + 1); // expect me in the next round
-      waitStart = System.nanoTime();
       float evalLoss = evalLoss();
-      reports.accept(new RoundReport(round, meanLoss, evalLoss, tokens / computeSeconds,
-          published.bytes(), computeSeconds, waitSeconds));
+      RoundReport report = new RoundReport(round, meanLoss, evalLoss, tokens / computeSeconds,
+          published.bytes(), computeSeconds, waitSeconds);
+      // Expect me in the next round; and here is what this one measured, for everyone to see.
+      heartbeat(HeartbeatKind.ALIVE, round + 1, new RoundStats(round, meanLoss, evalLoss,
+          report.tokensPerSecond(), published.bytes(), computeSeconds, waitSeconds));
+      waitStart = System.nanoTime();
+      reports.accept(report);
       done++;
       round++;
     }
@@ -203,9 +218,13 @@ public final class Worker implements AutoCloseable {
   }
 
   private void heartbeat(HeartbeatKind kind, int round) {
+    heartbeat(kind, round, null);
+  }
+
+  private void heartbeat(HeartbeatKind kind, int round, RoundStats report) {
     byte[] key = settings.workerId().getBytes(StandardCharsets.UTF_8);
     WorkerHeartbeat h = new WorkerHeartbeat(settings.runId(), settings.workerId(), kind, round,
-        incarnation, host(), System.currentTimeMillis());
+        incarnation, host(), System.currentTimeMillis(), report);
     try {
       heartbeats.send(new ProducerRecord<>(topics.membership(), key,
           AvroSerde.of(WorkerHeartbeat.class).encode(h))).get();

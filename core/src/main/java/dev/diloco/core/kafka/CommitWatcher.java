@@ -21,7 +21,7 @@ public final class CommitWatcher implements AutoCloseable {
   private final KafkaConsumer<byte[], byte[]> consumer;
   private final AvroSerde<RoundCommit> serde = AvroSerde.of(RoundCommit.class);
   private final TopicPartition partition;
-  private RoundCommit newest;
+  private final java.util.TreeMap<Integer, RoundCommit> seen = new java.util.TreeMap<>();
 
   public CommitWatcher(RunTopics topics, KafkaClientConfig clients) {
     this.topics = topics;
@@ -40,15 +40,19 @@ public final class CommitWatcher implements AutoCloseable {
       }
       try {
         RoundCommit c = serde.decode(r.value());
-        if (c.getRunId().equals(topics.runId())
-            && (newest == null || c.getRound() > newest.getRound())) {
-          newest = c;
+        if (c.getRunId().equals(topics.runId())) {
+          seen.putIfAbsent(c.getRound(), c);
         }
       } catch (SerializationException e) {
         // an unreadable commit is no round: the weights' checks would refuse it anyway
       }
     }
-    return Optional.ofNullable(newest);
+    return seen.isEmpty() ? Optional.empty() : Optional.of(seen.lastEntry().getValue());
+  }
+
+  /** The commit of {@code round}, if it has been seen. */
+  public Optional<RoundCommit> round(int round) {
+    return Optional.ofNullable(seen.get(round));
   }
 
   /**

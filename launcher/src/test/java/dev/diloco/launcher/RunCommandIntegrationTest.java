@@ -1,0 +1,128 @@
+package dev.diloco.launcher;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import java.io.PrintWriter;
+import java.io.StringWriter;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.api.io.TempDir;
+import picocli.CommandLine;
+
+@Timeout(value = 420, unit = TimeUnit.SECONDS)
+class RunCommandIntegrationTest {
+
+  @TempDir
+  Path dir;
+
+  @AfterEach
+  void noProcessIsLeftBehind() {
+    ProcessHandle.current().descendants().forEach(ProcessHandle::destroyForcibly);
+    assertThat(ProcessHandle.current().descendants().count()).isZero();
+  }
+
+  private static String data() {
+    Path shakespeare = Path.of("..", "..", "shared", "data", "tinyshakespeare.txt");
+    return Files.isRegularFile(shakespeare) ? shakespeare.toString() : null;
+  }
+
+  private static int run(StringWriter err, String... args) {
+    CommandLine cmd = Diloco.commandLine();
+    cmd.setErr(new PrintWriter(err, true));
+    cmd.setColorScheme(CommandLine.Help.defaultColorScheme(CommandLine.Help.Ansi.OFF));
+    return cmd.execute(args);
+  }
+
+  @Test
+  void threeWorkersTrainAFewRoundsAndLeaveARunDirectory() throws Exception {
+    Path out = dir.resolve("e2e");
+    var args = new java.util.ArrayList<>(java.util.List.of("run", "--workers", "3",
+        "--rounds", "2", "--inner-steps", "6", "--out", out.toString()));
+    if (data() != null) {
+      args.addAll(java.util.List.of("--data", data()));
+    }
+    assertThat(run(new StringWriter(), args.toArray(String[]::new))).isZero();
+    assertThat(ProcessHandle.current().descendants().count()).as("worker processes").isZero();
+
+    JsonNode summary = new ObjectMapper().readTree(out.resolve("summary.json").toFile());
+    assertThat(summary.get("configuration").get("workers").asInt()).isEqualTo(3);
+    JsonNode rounds = summary.get("rounds");
+    assertThat(rounds).hasSize(3);
+    for (JsonNode r : rounds) {
+      assertThat(r.fieldNames()).toIterable().contains("round", "train_loss", "eval_loss",
+          "contributors", "bytes_sent", "round_seconds", "compute_utilisation",
+          "weights_sha256");
+      assertThat(r.get("weights_sha256").asText()).hasSize(64);
+    }
+    assertThat(rounds.get(2).get("contributors").asInt()).isEqualTo(3);
+    assertThat(rounds.get(2).get("bytes_sent").asLong()).isPositive();
+    assertThat(rounds.get(2).get("eval_loss").asDouble())
+        .isLessThan(rounds.get(0).get("eval_loss").asDouble());
+
+    byte[] png = Files.readAllBytes(out.resolve("loss.png"));
+    assertThat(png).startsWith(0x89, 'P', 'N', 'G');
+    assertThat(out.resolve("final-weights.safetensors")).isNotEmptyFile();
+    assertThat(out.resolve("sample.txt")).isNotEmptyFile();
+    assertThat(out.resolve("kafka").resolve("kafka-logs").resolve("meta.properties")).exists();
+  }
+
+  @Test
+  void aWorkerKilledMidRunIsStartedAgainAndTheRunCompletes() throws Exception {
+    // The run in a process of its own, as a user starts it, so that nothing of it can outlive
+    // the test: its workers are its children, and it is killed in the end whatever happens.
+    Path out = dir.resolve("killed");
+    Path log = dir.resolve("killed.log");
+    String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
+    Process run = new ProcessBuilder(java, "-Xmx1g", "-cp", System.getProperty("java.class.path"),
+        Diloco.class.getName(), "run", "--workers", "2", "--rounds", "3", "--inner-steps", "6",
+        "--out", out.toString())
+        .redirectErrorStream(true).redirectOutput(log.toFile()).start();
+    try {
+      await().atMost(Duration.ofMinutes(3)).until(() ->
+          !run.isAlive() || Files.readString(log).contains("round 1/3"));
+      assertThat(run.isAlive()).as("the run is going; its output:%n%s", Files.readString(log))
+          .isTrue();
+      ProcessHandle victim = run.children().findFirst().orElseThrow(); // the run's children are
+      // its workers
+      victim.destroyForcibly(); // SIGKILL: no goodbye
+      assertThat(run.waitFor(5, TimeUnit.MINUTES)).isTrue();
+      String output = Files.readString(log);
+      assertThat(run.exitValue()).as("exit code; output:%n%s", output).isZero();
+      assertThat(output).containsPattern("worker-[01] stopped").contains("starting it again")
+          .contains("round 3/3");
+    } finally {
+      run.descendants().forEach(ProcessHandle::destroyForcibly);
+      run.destroyForcibly().waitFor(30, TimeUnit.SECONDS);
+    }
+    JsonNode rounds = new ObjectMapper().readTree(out.resolve("summary.json").toFile())
+        .get("rounds");
+    assertThat(rounds).hasSize(4);
+  }
+
+  @Test
+  void badInputIsOneClearLineAndANonZeroExit() {
+    StringWriter err = new StringWriter();
+    assertThat(run(err, "run", "--wokers", "3")).isEqualTo(2);
+    assertThat(err.toString()).contains("Unknown options: '--wokers'")
+        .contains("Possible solutions: --workers");
+
+    err = new StringWriter();
+    assertThat(run(err, "run", "--data", dir.resolve("nope.txt").toString())).isEqualTo(1);
+    assertThat(err.toString()).startsWith("error: data path").contains("does not exist")
+        .doesNotContain("\tat ");
+
+    err = new StringWriter();
+    assertThat(run(err, "run", "--out", dir.resolve("unreachable").toString(),
+        "--bootstrap-servers", "127.0.0.1:1")).isEqualTo(1);
+    assertThat(err.toString()).contains("cannot reach the Kafka cluster at 127.0.0.1:1")
+        .doesNotContain("\tat ");
+  }
+}
