@@ -149,7 +149,7 @@ final class LocalRun {
       try {
         while (next <= plan.rounds()) {
           superviseWorkers(bootstrap);
-          readReports(membership, reports);
+          readReports(membership, reports, Duration.ZERO);
           Optional<RoundCommit> c = commits.await(next, Duration.ofSeconds(1));
           if (c.isEmpty()) {
             continue;
@@ -165,11 +165,11 @@ final class LocalRun {
             evalLoss /= eval.length;
             // A worker reports a round after publishing it: wait a little for every contributor's.
             long reportsDeadline = System.nanoTime() + Duration.ofSeconds(15).toNanos();
-            do {
-              readReports(membership, reports);
-            } while (reports.getOrDefault(next - 1, List.of()).size()
-                < commit.getContributors().size() && System.nanoTime() < reportsDeadline
-                && sleepQuietly());
+            readReports(membership, reports, Duration.ZERO);
+            while (reports.getOrDefault(next - 1, List.of()).size()
+                < commit.getContributors().size() && System.nanoTime() < reportsDeadline) {
+              readReports(membership, reports, Duration.ofMillis(100));
+            }
             List<RoundStats> stats = reports.getOrDefault(next - 1, List.of());
             Double trainLoss = commit.getContributors().isEmpty() ? null
                 : commit.getContributors().stream().mapToDouble(x -> x.getMeanInnerLoss())
@@ -202,16 +202,6 @@ final class LocalRun {
       }
     }
     return summary;
-  }
-
-  private static boolean sleepQuietly() {
-    try {
-      Thread.sleep(100); // between polls of the membership topic, bounded by the deadline above
-      return true;
-    } catch (InterruptedException e) {
-      Thread.currentThread().interrupt();
-      return false;
-    }
   }
 
   private void printRound(RunSummary.Round r) {
@@ -274,9 +264,9 @@ final class LocalRun {
   }
 
   private void readReports(KafkaConsumer<byte[], byte[]> membership,
-      Map<Integer, List<RoundStats>> reports) {
+      Map<Integer, List<RoundStats>> reports, Duration wait) {
     AvroSerde<WorkerHeartbeat> serde = AvroSerde.of(WorkerHeartbeat.class);
-    for (ConsumerRecord<byte[], byte[]> r : membership.poll(Duration.ZERO)) {
+    for (ConsumerRecord<byte[], byte[]> r : membership.poll(wait)) {
       WorkerHeartbeat h = serde.decode(r.value());
       if (h.getReport() != null) {
         reports.computeIfAbsent(h.getReport().getRound(), k -> new ArrayList<>())
