@@ -63,6 +63,10 @@ final class LocalRun {
   private final List<Process> workers = new ArrayList<>();
   private final int[] restarts;
   private final AtomicBoolean finished = new AtomicBoolean();
+  /** Each worker's (round, inner steps done), from its progress heartbeats. */
+  private final Map<String, int[]> steps = new java.util.TreeMap<>();
+  /** Whether a live progress line can be redrawn in place: only on a terminal. */
+  private final boolean interactive = System.console() != null;
 
   LocalRun(Plan plan, PrintStream console) {
     this.plan = plan;
@@ -152,6 +156,7 @@ final class LocalRun {
           readReports(membership, reports, Duration.ZERO);
           Optional<RoundCommit> c = commits.await(next, Duration.ofSeconds(1));
           if (c.isEmpty()) {
+            showSteps(next - 1); // the round being trained is the one before the awaited commit
             continue;
           }
           for (; next <= Math.min(c.get().getRound(), plan.rounds()); next++) {
@@ -204,7 +209,23 @@ final class LocalRun {
     return summary;
   }
 
+  /** The inner steps of the round under way, redrawn in place on a terminal. */
+  private void showSteps(int round) {
+    if (!interactive) {
+      return;
+    }
+    int h = plan.spec().innerSteps();
+    StringBuilder line = new StringBuilder("\r  round " + round + " inner steps:");
+    steps.forEach((worker, at) -> line.append(' ').append(worker).append(' ')
+        .append(at[0] == round ? at[1] : 0).append('/').append(h));
+    console.print(line);
+    console.flush();
+  }
+
   private void printRound(RunSummary.Round r) {
+    if (interactive) {
+      console.print("\r\033[K"); // clear the progress line
+    }
     int width = 20;
     int filled = plan.rounds() == 0 ? width : width * r.round() / plan.rounds();
     console.printf("[%s%s] round %d/%d  eval loss %.3f%s  contributors %d  %,d bytes sent  "
@@ -268,6 +289,9 @@ final class LocalRun {
     AvroSerde<WorkerHeartbeat> serde = AvroSerde.of(WorkerHeartbeat.class);
     for (ConsumerRecord<byte[], byte[]> r : membership.poll(wait)) {
       WorkerHeartbeat h = serde.decode(r.value());
+      if (h.getInnerStep() != null) {
+        steps.put(h.getWorkerId(), new int[] {h.getRound(), h.getInnerStep()});
+      }
       if (h.getReport() != null) {
         reports.computeIfAbsent(h.getReport().getRound(), k -> new ArrayList<>())
             .add(h.getReport());

@@ -1,12 +1,6 @@
 package dev.diloco.launcher;
 
-import dev.diloco.core.codec.PayloadFormat;
 import dev.diloco.core.kafka.KafkaClientConfig;
-import dev.diloco.schemas.Averaging;
-import dev.diloco.schemas.OuterMethod;
-import dev.diloco.schemas.OuterOptimizerConfig;
-import dev.diloco.worker.AdamW;
-import dev.diloco.worker.ModelConfig;
 import dev.diloco.worker.RunSpec;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -16,6 +10,7 @@ import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
 /** {@code diloco run}: a whole DiLoCo run on this machine, in one command. */
@@ -38,10 +33,6 @@ final class RunCommand implements Callable<Integer> {
       description = "Outer rounds (default: ${DEFAULT-VALUE}).")
   int rounds;
 
-  @Option(names = "--inner-steps", defaultValue = "50", paramLabel = "H",
-      description = "Inner steps per round (default: ${DEFAULT-VALUE}).")
-  int innerSteps;
-
   @Option(names = "--data", paramLabel = "PATH",
       description = "Training text: a file or a directory (default: a built-in synthetic corpus).")
   Path data;
@@ -50,36 +41,11 @@ final class RunCommand implements Callable<Integer> {
       description = "The run directory (default: runs/run-DATE-TIME).")
   Path out;
 
-  @Option(names = "--model", defaultValue = "tiny", paramLabel = "PRESET",
-      description = "Model preset: tiny, small, medium or large (default: ${DEFAULT-VALUE}).")
-  String model;
-
-  @Option(names = "--batch", defaultValue = "8", paramLabel = "B",
-      description = "Sequences per inner step on each worker (default: ${DEFAULT-VALUE}).")
-  int batch;
-
   @Option(names = "--non-iid", description = "Give each worker one contiguous region of the data.")
   boolean nonIid;
 
-  @Option(names = "--codec", defaultValue = "fp16", paramLabel = "CODEC",
-      description = "Pseudo-gradient encoding: fp16 or fp32 (default: ${DEFAULT-VALUE}).")
-  String codec;
-
-  @Option(names = "--inner-lr", defaultValue = "3e-3", paramLabel = "LR",
-      description = "Inner AdamW learning rate (default: ${DEFAULT-VALUE}).")
-  double innerLr;
-
-  @Option(names = "--outer-lr", defaultValue = "0.7", paramLabel = "LR",
-      description = "Outer learning rate (default: ${DEFAULT-VALUE}, as DiLoCo).")
-  double outerLr;
-
-  @Option(names = "--outer-momentum", defaultValue = "0.9", paramLabel = "MU",
-      description = "Outer Nesterov momentum (default: ${DEFAULT-VALUE}, as DiLoCo).")
-  double outerMomentum;
-
-  @Option(names = "--seed", defaultValue = "1", paramLabel = "S",
-      description = "Seed of the initial weights and the data order (default: ${DEFAULT-VALUE}).")
-  long seed;
+  @Mixin
+  RunSpecOptions options;
 
   @Option(names = "--partitions", defaultValue = "2", paramLabel = "N",
       description = "Partitions of the chunk topics (default: ${DEFAULT-VALUE}).")
@@ -106,16 +72,7 @@ final class RunCommand implements Callable<Integer> {
     Path dir = out != null ? out : Path.of("runs", "run-"
         + LocalDateTime.now().format(DateTimeFormatter.ofPattern("yyyyMMdd-HHmmss")));
     String runId = dir.getFileName().toString().replaceAll("[^A-Za-z0-9_-]", "-");
-    PayloadFormat format = switch (codec) {
-      case "fp16" -> PayloadFormat.FP16;
-      case "fp32" -> PayloadFormat.FP32;
-      default -> throw new IllegalArgumentException("--codec must be fp16 or fp32, got '"
-          + codec + "'");
-    };
-    RunSpec spec = new RunSpec(runId, ModelConfig.preset(model), batch, innerSteps,
-        new AdamW.Config(innerLr, 0.9, 0.95, 1e-8, 0.1, 1.0, 0, 0, 1.0),
-        new OuterOptimizerConfig(OuterMethod.NESTEROV, outerLr, outerMomentum, Averaging.COUNT),
-        format, seed, 524288);
+    RunSpec spec = options.spec(runId);
     KafkaClientConfig cluster = bootstrapServers == null && clientConfig == null ? null
         : KafkaClientConfig.load(bootstrapServers, clientConfig,
             KafkaClientConfig.DEFAULT_MAX_RECORD_BYTES);
@@ -124,20 +81,24 @@ final class RunCommand implements Callable<Integer> {
     configuration.put("run_id", runId);
     configuration.put("workers", workers);
     configuration.put("rounds", rounds);
-    configuration.put("inner_steps", innerSteps);
-    configuration.put("model", model);
-    configuration.put("batch", batch);
+    configuration.put("inner_steps", spec.innerSteps());
+    configuration.put("model", options.model);
+    configuration.put("batch", spec.batch());
     configuration.put("data", data == null ? "built-in synthetic corpus" : data.toString());
     configuration.put("non_iid", nonIid);
-    configuration.put("codec", codec);
-    configuration.put("inner_lr", innerLr);
-    configuration.put("outer_lr", outerLr);
-    configuration.put("outer_momentum", outerMomentum);
-    configuration.put("seed", seed);
+    configuration.put("codec", options.codec);
+    configuration.put("inner_lr", spec.inner().learningRate());
+    configuration.put("inner_betas", java.util.List.of(spec.inner().beta1(), spec.inner().beta2()));
+    configuration.put("inner_weight_decay", spec.inner().weightDecay());
+    configuration.put("inner_clip", spec.inner().clip());
+    configuration.put("outer_method", options.outerMethod);
+    configuration.put("outer_lr", spec.outer().getLearningRate());
+    configuration.put("outer_momentum", spec.outer().getMomentum());
+    configuration.put("seed", spec.seed());
     configuration.put("kafka", cluster == null ? "embedded" : cluster.bootstrapServers());
 
     System.out.printf("run %s: %d workers x %d rounds x %d inner steps, model %s, data %s%n",
-        runId, workers, rounds, innerSteps, model, configuration.get("data"));
+        runId, workers, rounds, spec.innerSteps(), options.model, configuration.get("data"));
     long start = System.nanoTime();
     LocalRun run = new LocalRun(new LocalRun.Plan(spec, workers, rounds, data, nonIid, dir,
         cluster, partitions), System.out);

@@ -171,11 +171,15 @@ public final class Worker implements AutoCloseable {
 
       long computeStart = System.nanoTime();
       double lossSum = 0;
+      int progressEvery = Math.max(1, settings.innerSteps() / 10);
       for (int step = 0; step < settings.innerSteps() && !stopping; step++) {
         lossSum += model.lossAndGradient(ByteCorpus.windows(shard, model.batch(),
             model.config().contextLength(), random), grad);
         adamw.step(local, grad);
         model.setParameters(local);
+        if ((step + 1) % progressEvery == 0) {
+          progress(round, step + 1);
+        }
       }
       if (stopping) {
         break; // a half-finished round is not published
@@ -221,10 +225,19 @@ public final class Worker implements AutoCloseable {
     heartbeat(kind, round, null);
   }
 
+  /** Inner steps done so far, for whoever shows progress; not waited for. */
+  private void progress(int round, int step) {
+    WorkerHeartbeat h = new WorkerHeartbeat(settings.runId(), settings.workerId(),
+        HeartbeatKind.ALIVE, round, incarnation, host(), System.currentTimeMillis(), null, step);
+    heartbeats.send(new ProducerRecord<>(topics.membership(),
+        settings.workerId().getBytes(StandardCharsets.UTF_8),
+        AvroSerde.of(WorkerHeartbeat.class).encode(h)));
+  }
+
   private void heartbeat(HeartbeatKind kind, int round, RoundStats report) {
     byte[] key = settings.workerId().getBytes(StandardCharsets.UTF_8);
     WorkerHeartbeat h = new WorkerHeartbeat(settings.runId(), settings.workerId(), kind, round,
-        incarnation, host(), System.currentTimeMillis(), report);
+        incarnation, host(), System.currentTimeMillis(), report, null);
     try {
       heartbeats.send(new ProducerRecord<>(topics.membership(), key,
           AvroSerde.of(WorkerHeartbeat.class).encode(h))).get();

@@ -247,7 +247,7 @@ public final class ReducerBenchmark {
         for (int w = 0; w < s.workers(); w++) {
           producer.send(new ProducerRecord<>(topics.membership(), key, heartbeats.encode(
               new WorkerHeartbeat(topics.runId(), worker(w), HeartbeatKind.JOIN, round, 0L,
-                  "bench", System.currentTimeMillis(), null))));
+                  "bench", System.currentTimeMillis(), null, null))));
         }
       }
       producer.flush();

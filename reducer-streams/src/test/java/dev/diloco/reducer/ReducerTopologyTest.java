@@ -5,7 +5,6 @@ import static org.assertj.core.api.Assertions.assertThat;
 import dev.diloco.core.codec.ChunkEncoder;
 import dev.diloco.core.codec.Fp16;
 import dev.diloco.core.codec.PayloadFormat;
-import dev.diloco.core.codec.TensorCodec;
 import dev.diloco.core.kafka.AvroSerde;
 import dev.diloco.core.kafka.KafkaClientConfig;
 import dev.diloco.core.kafka.RunTopics;
@@ -379,10 +378,5 @@ class ReducerTopologyTest {
 
   private KeyValueStore<String, Long> closed() {
     return driver.getKeyValueStore(ChunkSumProcessor.CLOSED);
-  }
-
-  static {
-    // the reference above relies on FP16 rounding being what the codec does
-    assert TensorCodec.FP16.bytesPerElement() == 2;
   }
 }

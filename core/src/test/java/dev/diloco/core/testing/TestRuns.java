@@ -52,6 +52,6 @@ public final class TestRuns {
 
   public static WorkerHeartbeat heartbeat(String runId, String worker, int round,
       HeartbeatKind kind) {
-    return new WorkerHeartbeat(runId, worker, kind, round, 1L, "test-host", 0L, null);
+    return new WorkerHeartbeat(runId, worker, kind, round, 1L, "test-host", 0L, null, null);
   }
 }
