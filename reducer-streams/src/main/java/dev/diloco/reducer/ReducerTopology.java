@@ -65,9 +65,9 @@ public final class ReducerTopology {
         .withCachingEnabled().withLoggingEnabled(Map.of()), "sum");
 
     ByteArraySerializer out = new ByteArraySerializer();
+    // Sum i goes to the partition of chunk i, as the chunks came.
     topology.addSink(ChunkSumProcessor.REDUCED_SINK, topics.reduced(), out, out,
-        (topic, key, value, partitions) -> java.util.Optional.of(java.util.Set.of(
-            topics.partitionOf(java.nio.ByteBuffer.wrap(key).getInt(), partitions))), "sum");
+        new ChunkPartitioner(topics), "sum");
     topology.addSink(ChunkSumProcessor.FAILURES_SINK, topics.roundFailures(), out, out, "sum");
     topology.addSink(ChunkSumProcessor.DEAD_LETTER_SINK, topics.deadLetters(), out, out, "sum");
     return topology;
@@ -98,5 +98,25 @@ public final class ReducerTopology {
   private static org.apache.kafka.streams.state.StoreBuilder<?> globalStore(String name) {
     return Stores.keyValueStoreBuilder(Stores.inMemoryKeyValueStore(name), Serdes.String(),
         Serdes.ByteArray()).withLoggingDisabled();
+  }
+
+  /** Partition of a record keyed by a chunk index: {@link RunTopics#partitionOf}. */
+  private record ChunkPartitioner(RunTopics topics)
+      implements org.apache.kafka.streams.processor.StreamPartitioner<byte[], byte[]> {
+
+    @Override
+    public java.util.Optional<java.util.Set<Integer>> partitions(String topic, byte[] key,
+        byte[] value, org.apache.kafka.common.header.Headers headers, int partitions) {
+      return java.util.Optional.of(java.util.Set.of(
+          topics.partitionOf(java.nio.ByteBuffer.wrap(key).getInt(), partitions)));
+    }
+
+    // Still abstract in Kafka 4.4, though deprecated for the variant with headers above.
+    @SuppressWarnings("removal")
+    @Override
+    public java.util.Optional<java.util.Set<Integer>> partitions(String topic, byte[] key,
+        byte[] value, int partitions) {
+      return partitions(topic, key, value, null, partitions);
+    }
   }
 }

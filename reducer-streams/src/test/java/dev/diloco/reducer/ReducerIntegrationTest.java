@@ -102,6 +102,7 @@ class ReducerIntegrationTest {
     }
   }
 
+  @SuppressWarnings("try") // a is closed mid-test on purpose: that is the take-over
   @Test
   void twoInstancesShareTheChunksAndOneTakesOverWhenTheOtherStops() throws Exception {
     KafkaClientConfig clients = KAFKA.clients();
