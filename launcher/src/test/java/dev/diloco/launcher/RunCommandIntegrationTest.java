@@ -72,6 +72,17 @@ class RunCommandIntegrationTest {
     assertThat(out.resolve("final-weights.safetensors")).isNotEmptyFile();
     assertThat(out.resolve("sample.txt")).isNotEmptyFile();
     assertThat(out.resolve("kafka").resolve("kafka-logs").resolve("meta.properties")).exists();
+
+    // The run directory's log gives back the last round's weights, byte for byte.
+    Path exported = dir.resolve("round2.safetensors");
+    assertThat(run(new StringWriter(), "export", "--dir", out.toString(), "--round", "2",
+        "--out", exported.toString())).isZero();
+    assertThat(Files.readAllBytes(exported))
+        .isEqualTo(Files.readAllBytes(out.resolve("final-weights.safetensors")));
+    StringWriter err = new StringWriter();
+    assertThat(run(err, "export", "--dir", out.toString(), "--round", "7", "--out",
+        dir.resolve("none").toString())).isEqualTo(1);
+    assertThat(err.toString()).contains("run e2e has no committed round 7");
   }
 
   @Test

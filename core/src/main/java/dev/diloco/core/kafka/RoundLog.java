@@ -76,6 +76,20 @@ public final class RoundLog {
     return Optional.ofNullable(last[0]);
   }
 
+  /** The commit of {@code round}, if that round was committed. */
+  public Optional<RoundCommit> commit(int round) {
+    RoundCommit[] found = {null};
+    readToEnd(new TopicPartition(topics.commits(), 0), 0, r -> {
+      RoundCommit c = decodeOrSkip(commitSerde, r);
+      if (c != null && c.getRunId().equals(topics.runId()) && c.getRound() == round) {
+        found[0] = c;
+        return false;
+      }
+      return true;
+    });
+    return Optional.ofNullable(found[0]);
+  }
+
   /** The weights of a committed round, checked chunk by chunk and as a whole against it. */
   public float[] weights(RoundCommit commit, ChunkPlan plan) {
     int round = commit.getRound();
