@@ -19,7 +19,6 @@ import java.util.Objects;
 public record ReducerConfig(String runId, int quorum, Duration roundTimeout, Duration checkEvery,
     int chunkPartitions, double maxChunkNorm) {
 
-  public static final Duration DEFAULT_ROUND_TIMEOUT = Duration.ofMinutes(30);
   public static final Duration DEFAULT_CHECK_EVERY = Duration.ofSeconds(1);
 
   public ReducerConfig {
