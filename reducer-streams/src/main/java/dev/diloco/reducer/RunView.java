@@ -41,8 +41,12 @@ final class RunView {
   private final KeyValueStore<String, byte[]> members;
   private final AvroSerde<ModelDescription> modelSerde = AvroSerde.of(ModelDescription.class);
   private final AvroSerde<RoundCommit> commitSerde = AvroSerde.of(RoundCommit.class);
+  // Every chunk asks for the open round: decode the stored records only when they change.
+  private byte[] modelBytes;
+  private byte[] commitBytes;
   private ModelDescription cachedModel;
   private ChunkPlan cachedPlan;
+  private RoundCommit cachedCommit;
 
   RunView(String runId, ProcessorContext<?, ?> context) {
     this.runId = runId;
@@ -58,14 +62,18 @@ final class RunView {
     if (model == null || commit == null) {
       return null;
     }
-    ModelDescription description = modelSerde.decode(model);
-    if (!description.equals(cachedModel)) {
-      cachedModel = description;
-      cachedPlan = ParameterLayout.fromSpec(description.getLayout())
-          .chunks(description.getLayout().getChunkElements());
+    if (!java.util.Arrays.equals(model, modelBytes)) {
+      cachedModel = modelSerde.decode(model);
+      cachedPlan = ParameterLayout.fromSpec(cachedModel.getLayout())
+          .chunks(cachedModel.getLayout().getChunkElements());
+      modelBytes = model;
     }
-    RoundCommit c = commitSerde.decode(commit);
-    return new OpenRound(c.getRound(), c.getCommittedAtMs(), cachedModel, cachedPlan);
+    if (!java.util.Arrays.equals(commit, commitBytes)) {
+      cachedCommit = commitSerde.decode(commit);
+      commitBytes = commit;
+    }
+    return new OpenRound(cachedCommit.getRound(), cachedCommit.getCommittedAtMs(), cachedModel,
+        cachedPlan);
   }
 
   /** Workers that announced they train {@code round} and have not left it. */

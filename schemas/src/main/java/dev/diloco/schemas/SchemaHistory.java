@@ -59,12 +59,23 @@ public final class SchemaHistory {
     }
   }
 
-  /** All released versions of all topic records, for decoders of Avro single-object encoding. */
-  public static SchemaStore.Cache schemaStore() {
-    SchemaStore.Cache store = new SchemaStore.Cache();
-    TOPIC_RECORDS.keySet().forEach(name -> versions(name).forEach(store::addSchema));
-    TOPIC_RECORDS.values().forEach(store::addSchema);
-    return store;
+  /**
+   * All released versions of all topic records, for decoders of Avro single-object encoding.
+   * Built once (it parses every history file) and only read afterwards.
+   */
+  public static SchemaStore schemaStore() {
+    return Store.ALL;
+  }
+
+  private static final class Store {
+    static final SchemaStore ALL = build();
+
+    private static SchemaStore build() {
+      SchemaStore.Cache store = new SchemaStore.Cache();
+      TOPIC_RECORDS.keySet().forEach(name -> versions(name).forEach(store::addSchema));
+      TOPIC_RECORDS.values().forEach(store::addSchema);
+      return store;
+    }
   }
 
   /**
