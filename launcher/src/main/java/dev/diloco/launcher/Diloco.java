@@ -11,7 +11,8 @@ import picocli.CommandLine.Command;
     versionProvider = Diloco.Version.class,
     description = "DiLoCo training across poorly connected machines, with Apache Kafka as the "
         + "transport.",
-    subcommands = {RunCommand.class, ExportCommand.class, BrokerCommand.class, TopicsCommand.class, OptimizerCommand.class,
+    subcommands = {RunCommand.class, InspectCommand.class, ReplayCommand.class, ExportCommand.class,
+        BrokerCommand.class, TopicsCommand.class, OptimizerCommand.class,
         ReducerCommand.class, WorkerCommand.class, BenchCommand.class,
         CommandLine.HelpCommand.class})
 public final class Diloco implements Runnable {

@@ -1,14 +1,10 @@
 package dev.diloco.launcher;
 
-import dev.diloco.core.kafka.EmbeddedKafkaBroker;
-import dev.diloco.core.kafka.KafkaClientConfig;
 import dev.diloco.core.kafka.RoundLog;
-import dev.diloco.core.kafka.RunTopics;
 import dev.diloco.core.layout.ParameterLayout;
 import dev.diloco.core.layout.Safetensors;
 import dev.diloco.schemas.ModelDescription;
 import dev.diloco.schemas.RoundCommit;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.concurrent.Callable;
@@ -45,35 +41,19 @@ final class ExportCommand implements Callable<Integer> {
 
   @Override
   public Integer call() throws Exception {
-    if (dir == null && cluster.bootstrapServers == null && cluster.clientConfig == null) {
-      throw new IllegalArgumentException("give a run directory (--dir) or a cluster "
-          + "(--bootstrap-servers / --client-config)");
-    }
-    String id = runId != null ? runId : dir.getFileName().toString();
-    if (dir != null) {
-      Path log = dir.resolve("kafka");
-      if (!Files.isDirectory(log.resolve("kafka-logs"))) {
-        throw new IllegalArgumentException(dir + " is not a run directory: it has no kafka/ log");
-      }
-      try (EmbeddedKafkaBroker broker = EmbeddedKafkaBroker.builder().logDir(log).start()) {
-        export(KafkaClientConfig.of(broker.bootstrapServers()), id);
-      }
-    } else {
-      export(cluster.clients(), id);
+    try (RunSource source = RunSource.open(dir, cluster, runId)) {
+      String id = source.runId();
+      RoundLog log = new RoundLog(source.topics(), source.clients(), Duration.ofSeconds(60));
+      ModelDescription model = log.model().orElseThrow(() -> new IllegalStateException(
+          "run " + id + " has no model description"));
+      RoundCommit commit = log.commit(round).orElseThrow(() -> new IllegalStateException(
+          "run " + id + " has no committed round " + round));
+      ParameterLayout layout = ParameterLayout.fromSpec(model.getLayout());
+      float[] weights = log.weights(commit, layout.chunks(model.getLayout().getChunkElements()));
+      Safetensors.write(out, layout, weights);
+      System.out.printf("round %d of run %s: %,d parameters in %d tensors written to %s%n",
+          round, id, layout.totalElements(), layout.tensors().size(), out);
     }
     return 0;
-  }
-
-  private void export(KafkaClientConfig clients, String id) throws Exception {
-    RoundLog log = new RoundLog(new RunTopics(id), clients, Duration.ofSeconds(60));
-    ModelDescription model = log.model().orElseThrow(() -> new IllegalStateException(
-        "run " + id + " has no model description"));
-    RoundCommit commit = log.commit(round).orElseThrow(() -> new IllegalStateException(
-        "run " + id + " has no committed round " + round));
-    ParameterLayout layout = ParameterLayout.fromSpec(model.getLayout());
-    float[] weights = log.weights(commit, layout.chunks(model.getLayout().getChunkElements()));
-    Safetensors.write(out, layout, weights);
-    System.out.printf("round %d of run %s: %,d parameters in %d tensors written to %s%n", round,
-        id, layout.totalElements(), layout.tensors().size(), out);
   }
 }

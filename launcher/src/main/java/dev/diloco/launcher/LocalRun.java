@@ -16,6 +16,7 @@ import dev.diloco.schemas.RoundCommit;
 import dev.diloco.schemas.RoundStats;
 import dev.diloco.schemas.WorkerHeartbeat;
 import dev.diloco.worker.ByteCorpus;
+import dev.diloco.worker.EvalSet;
 import dev.diloco.worker.ByteTransformer;
 import dev.diloco.worker.RunSpec;
 import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
@@ -53,10 +54,13 @@ final class LocalRun {
 
   private static final Logger LOG = LoggerFactory.getLogger(LocalRun.class);
   private static final int MAX_RESTARTS = 3;
+  /** Batches of the held-out slice each round's eval loss is measured on. */
+  static final int EVAL_BATCHES = 4;
 
   /** What the run is and where it goes. */
+  /** {@code init}: a checkpoint to start from, or null for the seed's weights. */
   record Plan(RunSpec spec, int workers, int rounds, Path data, boolean nonIid, Path out,
-      KafkaClientConfig cluster, int partitions) {}
+      KafkaClientConfig cluster, int partitions, Path init) {}
 
   private final Plan plan;
   private final PrintStream console;
@@ -105,18 +109,13 @@ final class LocalRun {
     RunTopics topics = new RunTopics(spec.runId());
     createTopics(topics, clients);
     ByteTransformer model = spec.newModel();
-    float[] initial = new float[Math.toIntExact(model.layout().totalElements())];
-    model.parameters(initial);
+    float[] initial = RunSpecOptions.initialWeights(model, plan.init());
     ChunkPlan chunks = model.layout().chunks(spec.chunkElements());
     byte[] evalSlice = corpus != null ? corpus.evalSlice()
         : ByteCorpus.of(dev.diloco.worker.BuiltInCorpus.generate(1 << 22, 1), 0.1, "built-in")
             .evalSlice();
-    SplittableRandom evalRandom = new SplittableRandom(spec.seed());
-    int[][][] eval = new int[4][][];
-    for (int i = 0; i < eval.length; i++) {
-      eval[i] = ByteCorpus.windows(evalSlice, model.batch(), spec.model().contextLength(),
-          evalRandom);
-    }
+    EvalSet eval = new EvalSet(evalSlice, EVAL_BATCHES, model.batch(),
+        spec.model().contextLength(), spec.seed());
     RunSummary summary = new RunSummary(configuration);
     AtomicBoolean stop = new AtomicBoolean();
     try (OuterOptimizer optimizer = new OuterOptimizer(spec.runId(), clients,
@@ -163,11 +162,7 @@ final class LocalRun {
             RoundCommit commit = commits.round(next).orElseThrow();
             float[] weights = log.weights(commit, chunks);
             model.setParameters(weights);
-            double evalLoss = 0;
-            for (int[][] batch : eval) {
-              evalLoss += model.loss(batch);
-            }
-            evalLoss /= eval.length;
+            double evalLoss = eval.loss(model);
             // A worker reports a round after publishing it: wait a little for every contributor's.
             long reportsDeadline = System.nanoTime() + Duration.ofSeconds(15).toNanos();
             readReports(membership, reports, Duration.ZERO);

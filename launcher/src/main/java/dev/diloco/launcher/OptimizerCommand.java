@@ -53,7 +53,7 @@ final class OptimizerCommand implements Callable<Integer> {
   RunSpecOptions spec;
 
   @Override
-  public Integer call() throws InterruptedException {
+  public Integer call() throws Exception {
     OuterSchedule schedule = new OuterSchedule(warmupRounds, decayRounds,
         decayRounds == 0 ? 1f : minFactor);
     CountDownLatch finished = new CountDownLatch(1);
@@ -62,9 +62,7 @@ final class OptimizerCommand implements Callable<Integer> {
       if (start) {
         RunSpec run = spec.spec(runId);
         ByteTransformer model = run.newModel();
-        float[] initial = new float[Math.toIntExact(model.layout().totalElements())];
-        model.parameters(initial);
-        optimizer.open(run.describe(model), initial);
+        optimizer.open(run.describe(model), RunSpecOptions.initialWeights(model, spec.init));
       } else {
         optimizer.open(null, null);
       }

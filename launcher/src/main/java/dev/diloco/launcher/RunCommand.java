@@ -69,6 +69,9 @@ final class RunCommand implements Callable<Integer> {
       throw new IllegalArgumentException("data path " + data + " does not exist: give a text "
           + "file or a directory of them, or leave --data out for the built-in corpus");
     }
+    if (options.init != null && !Files.isRegularFile(options.init)) {
+      throw new IllegalArgumentException("checkpoint " + options.init + " (--init) is not a file");
+    }
     Path dir = out != null ? out : Path.of("runs", "run-"
         + LocalDateTime.now().format(DateTimeFormatter.ofPattern("yyyyMMdd-HHmmss")));
     String runId = dir.getFileName().toString().replaceAll("[^A-Za-z0-9_-]", "-");
@@ -95,13 +98,14 @@ final class RunCommand implements Callable<Integer> {
     configuration.put("outer_lr", spec.outer().getLearningRate());
     configuration.put("outer_momentum", spec.outer().getMomentum());
     configuration.put("seed", spec.seed());
+    configuration.put("init", options.init == null ? null : options.init.toString());
     configuration.put("kafka", cluster == null ? "embedded" : cluster.bootstrapServers());
 
     System.out.printf("run %s: %d workers x %d rounds x %d inner steps, model %s, data %s%n",
         runId, workers, rounds, spec.innerSteps(), options.model, configuration.get("data"));
     long start = System.nanoTime();
     LocalRun run = new LocalRun(new LocalRun.Plan(spec, workers, rounds, data, nonIid, dir,
-        cluster, partitions), System.out);
+        cluster, partitions, options.init), System.out);
     RunSummary summary = run.run(configuration);
     double seconds = (System.nanoTime() - start) / 1e9;
     summary.writeJson(dir.resolve("summary.json"), Map.of("wall_seconds", seconds));

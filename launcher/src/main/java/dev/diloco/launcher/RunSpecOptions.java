@@ -1,12 +1,16 @@
 package dev.diloco.launcher;
 
 import dev.diloco.core.codec.PayloadFormat;
+import dev.diloco.core.layout.Safetensors;
 import dev.diloco.schemas.Averaging;
 import dev.diloco.schemas.OuterMethod;
 import dev.diloco.schemas.OuterOptimizerConfig;
 import dev.diloco.worker.AdamW;
+import dev.diloco.worker.ByteTransformer;
 import dev.diloco.worker.ModelConfig;
 import dev.diloco.worker.RunSpec;
+import java.io.IOException;
+import java.nio.file.Path;
 import picocli.CommandLine.Option;
 
 /** What a new run is: the options of {@code diloco run} and {@code diloco optimizer --start}. */
@@ -67,6 +71,22 @@ final class RunSpecOptions {
   @Option(names = "--chunk-elements", defaultValue = "524288", paramLabel = "N",
       description = "Elements per chunk on the wire (default: ${DEFAULT-VALUE}).")
   int chunkElements;
+
+  @Option(names = "--init", paramLabel = "FILE",
+      description = "Start from the weights in this safetensors checkpoint (e.g. one written by "
+          + "diloco export) instead of the seed's: its tensors must be the model's, by name "
+          + "and shape.")
+  Path init;
+
+  /** The weights round 0 starts from: the checkpoint's, or the model's seeded ones. */
+  static float[] initialWeights(ByteTransformer model, Path init) throws IOException {
+    if (init != null) {
+      return Safetensors.read(init, model.layout());
+    }
+    float[] initial = new float[Math.toIntExact(model.layout().totalElements())];
+    model.parameters(initial);
+    return initial;
+  }
 
   RunSpec spec(String runId) {
     PayloadFormat format = switch (codec) {

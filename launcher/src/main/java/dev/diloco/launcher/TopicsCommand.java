@@ -43,12 +43,21 @@ final class TopicsCommand implements Runnable {
         description = "Replication factor (default: ${DEFAULT-VALUE}; 3 on a real cluster).")
     short replication;
 
+    @Option(names = "--retention", defaultValue = "forever", paramLabel = "DURATION",
+        description = "How long the audit trail (pseudo-gradients, sums, weights, commits, dead "
+            + "letters) is kept: 'forever' (default), or a duration such as 30d or 720h. "
+            + "Replay needs the chunks of the rounds it checks.")
+    String retention;
+
     @Override
     public Integer call() throws Exception {
+      long retentionMs = retention.equals("forever") ? RunTopics.KEEP_FOREVER
+          : new Durations().convert(retention).toMillis();
       var clients = cluster.clients();
       RunTopics topics = new RunTopics(runId);
       try (Admin admin = Admin.create(clients.admin())) {
-        var result = admin.createTopics(topics.newTopics(partitions, replication, clients));
+        var result = admin.createTopics(topics.newTopics(partitions, replication, clients,
+            retentionMs));
         for (var e : result.values().entrySet()) {
           try {
             e.getValue().get(60, TimeUnit.SECONDS);

@@ -80,7 +80,7 @@ class DilocoCommandTest {
     assertThat(err.toString()).contains("Missing required option: '--run=ID'");
     assertThat(run("reducer", "--run", "r", "--round-timeout", "soon")).isEqualTo(2);
     assertThat(err.toString()).contains("'soon' is not a duration")
-        .contains("e.g. 500ms, 90s, 30m or 2h");
+        .contains("e.g. 500ms, 90s, 30m, 2h or 30d");
     assertThat(run("reducer", "--run", "r", "--round-timeout", "0s")).isEqualTo(2);
     assertThat(err.toString()).contains("'0s' is zero");
     assertThat(run("bench", "reducer", "--workers", "0")).isEqualTo(1);

@@ -35,7 +35,12 @@ class RunCommandIntegrationTest {
   }
 
   private static int run(StringWriter err, String... args) {
+    return run(new StringWriter(), err, args);
+  }
+
+  private static int run(StringWriter out, StringWriter err, String... args) {
     CommandLine cmd = Diloco.commandLine();
+    cmd.setOut(new PrintWriter(out, true));
     cmd.setErr(new PrintWriter(err, true));
     cmd.setColorScheme(CommandLine.Help.defaultColorScheme(CommandLine.Help.Ansi.OFF));
     return cmd.execute(args);
@@ -83,6 +88,38 @@ class RunCommandIntegrationTest {
     assertThat(run(err, "export", "--dir", out.toString(), "--round", "7", "--out",
         dir.resolve("none").toString())).isEqualTo(1);
     assertThat(err.toString()).contains("run e2e has no committed round 7");
+
+    // Every round replays bit for bit, and inspect lists them.
+    StringWriter replayed = new StringWriter();
+    assertThat(run(replayed, new StringWriter(), "replay", out.toString())).isZero();
+    assertThat(replayed.toString()).contains("rounds 0 to 2 of run e2e verified bit for bit");
+    StringWriter inspected = new StringWriter();
+    assertThat(run(inspected, new StringWriter(), "inspect", "--json", out.toString())).isZero();
+    JsonNode inspection = new ObjectMapper().readTree(inspected.toString());
+    assertThat(inspection.get("rounds")).hasSize(3);
+    assertThat(inspection.get("rounds").get(2).get("contributors")).hasSize(3);
+    assertThat(inspection.get("rounds").get(2).get("weightsSha256").asText())
+        .isEqualTo(rounds.get(2).get("weights_sha256").asText());
+    assertThat(inspection.get("totals").get("pseudoGradientBytes").asLong()).isEqualTo(
+        rounds.get(1).get("bytes_sent").asLong() + rounds.get(2).get("bytes_sent").asLong());
+
+    // A run started from the exported checkpoint starts with exactly its weights.
+    Path resumed = dir.resolve("resumed");
+    var again = new java.util.ArrayList<>(java.util.List.of("run", "--workers", "1",
+        "--rounds", "1", "--inner-steps", "2", "--init", exported.toString(), "--out",
+        resumed.toString()));
+    if (data() != null) {
+      again.addAll(java.util.List.of("--data", data()));
+    }
+    assertThat(run(new StringWriter(), again.toArray(String[]::new))).isZero();
+    Path start = dir.resolve("resumed-round0.safetensors");
+    assertThat(run(new StringWriter(), "export", "--dir", resumed.toString(), "--round", "0",
+        "--out", start.toString())).isZero();
+    assertThat(Files.readAllBytes(start)).isEqualTo(Files.readAllBytes(exported));
+    JsonNode resumedRounds = new ObjectMapper().readTree(resumed.resolve("summary.json")
+        .toFile()).get("rounds");
+    assertThat(resumedRounds.get(0).get("weights_sha256").asText())
+        .isEqualTo(rounds.get(2).get("weights_sha256").asText());
   }
 
   @Test
@@ -116,6 +153,10 @@ class RunCommandIntegrationTest {
     JsonNode rounds = new ObjectMapper().readTree(out.resolve("summary.json").toFile())
         .get("rounds");
     assertThat(rounds).hasSize(4);
+    StringWriter replayed = new StringWriter();
+    assertThat(run(replayed, new StringWriter(), "replay", out.toString()))
+        .as("replay:%n%s", replayed).isZero();
+    assertThat(replayed.toString()).contains("rounds 0 to 3 of run killed verified bit for bit");
   }
 
   @Test
@@ -135,5 +176,20 @@ class RunCommandIntegrationTest {
         "--bootstrap-servers", "127.0.0.1:1")).isEqualTo(1);
     assertThat(err.toString()).contains("cannot reach the Kafka cluster at 127.0.0.1:1")
         .doesNotContain("\tat ");
+
+    err = new StringWriter();
+    assertThat(run(err, "run", "--init", dir.resolve("none.safetensors").toString()))
+        .isEqualTo(1);
+    assertThat(err.toString()).contains("none.safetensors (--init) is not a file");
+
+    err = new StringWriter();
+    assertThat(run(err, "replay", dir.toString())).isEqualTo(1);
+    assertThat(err.toString()).contains("is not a run directory of diloco run");
+    err = new StringWriter();
+    assertThat(run(err, "inspect")).isEqualTo(1);
+    assertThat(err.toString()).contains("give a run directory or a cluster");
+    err = new StringWriter();
+    assertThat(run(err, "replay", "--bootstrap-servers", "127.0.0.1:1")).isEqualTo(1);
+    assertThat(err.toString()).contains("on a cluster, say which run with --run");
   }
 }

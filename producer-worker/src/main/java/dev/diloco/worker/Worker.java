@@ -67,7 +67,7 @@ public final class Worker implements AutoCloseable {
   private final Settings settings;
   private final ByteTransformer model;
   private final byte[] shard;
-  private final int[][][] eval;
+  private final EvalSet eval;
   private final RunTopics topics;
   private final RoundLog log;
   private final CommitWatcher commits;
@@ -103,12 +103,8 @@ public final class Worker implements AutoCloseable {
     this.plan = published.chunks(description.getLayout().getChunkElements());
     this.adamw = new AdamW(settings.inner(), model.layout());
     this.random = new SplittableRandom(settings.seed() ^ settings.workerId().hashCode());
-    SplittableRandom evalRandom = new SplittableRandom(description.getSeed());
-    this.eval = new int[settings.evalBatches()][][];
-    for (int i = 0; i < eval.length; i++) {
-      eval[i] = ByteCorpus.windows(evalSlice, model.batch(), model.config().contextLength(),
-          evalRandom);
-    }
+    this.eval = new EvalSet(evalSlice, settings.evalBatches(), model.batch(),
+        model.config().contextLength(), description.getSeed());
     int partitions = Topics.partitions(clients, topics.pseudoGradients());
     this.commits = new CommitWatcher(topics, clients);
     this.heartbeats = new KafkaProducer<>(clients.producer(), new ByteArraySerializer(),
@@ -208,11 +204,7 @@ public final class Worker implements AutoCloseable {
 
   /** Mean loss of the local weights on the held-out batches. */
   public float evalLoss() {
-    double sum = 0;
-    for (int[][] batch : eval) {
-      sum += model.loss(batch);
-    }
-    return (float) (sum / eval.length);
+    return eval.loss(model);
   }
 
   /** Asks a running {@link #run} to finish: it says it leaves, and returns. */

@@ -99,29 +99,48 @@ public record RunTopics(String runId) {
    */
   public List<NewTopic> newTopics(int chunkPartitions, short replication,
       KafkaClientConfig clients) {
+    return newTopics(chunkPartitions, replication, clients, KEEP_FOREVER);
+  }
+
+  /** Retention that keeps records forever: the audit trail of a run. */
+  public static final long KEEP_FOREVER = -1;
+
+  /**
+   * As {@link #newTopics(int, short, KafkaClientConfig)}, with the audit trail kept
+   * {@code retentionMs} milliseconds ({@link #KEEP_FOREVER}: for ever). A run whose chunks have
+   * expired can still be inspected and replayed from its oldest remaining round on.
+   */
+  public List<NewTopic> newTopics(int chunkPartitions, short replication,
+      KafkaClientConfig clients, long retentionMs) {
+    if (retentionMs != KEEP_FOREVER && retentionMs < 1) {
+      throw new IllegalArgumentException("retention must be positive or KEEP_FOREVER (-1), got "
+          + retentionMs);
+    }
     if (chunkPartitions < 1) {
       throw new IllegalArgumentException("chunkPartitions must be >= 1, got " + chunkPartitions);
     }
     List<NewTopic> list = new ArrayList<>();
-    list.add(topic(model(), 1, replication, clients, TopicConfig.CLEANUP_POLICY_COMPACT));
-    list.add(topic(pseudoGradients(), chunkPartitions, replication, clients, null));
-    list.add(topic(reduced(), chunkPartitions, replication, clients, null));
-    list.add(topic(weights(), 1, replication, clients, null));
-    list.add(topic(commits(), 1, replication, clients, null));
-    list.add(topic(membership(), 1, replication, clients, null));
-    list.add(topic(roundFailures(), 1, replication, clients, null));
-    list.add(topic(optimizerState(), 1, replication, clients, TopicConfig.CLEANUP_POLICY_COMPACT));
-    list.add(topic(deadLetters(), 1, replication, clients, null));
+    long keep = retentionMs;
+    list.add(topic(model(), 1, replication, clients, TopicConfig.CLEANUP_POLICY_COMPACT, keep));
+    list.add(topic(pseudoGradients(), chunkPartitions, replication, clients, null, keep));
+    list.add(topic(reduced(), chunkPartitions, replication, clients, null, keep));
+    list.add(topic(weights(), 1, replication, clients, null, keep));
+    list.add(topic(commits(), 1, replication, clients, null, keep));
+    list.add(topic(membership(), 1, replication, clients, null, keep));
+    list.add(topic(roundFailures(), 1, replication, clients, null, keep));
+    list.add(topic(optimizerState(), 1, replication, clients, TopicConfig.CLEANUP_POLICY_COMPACT,
+        keep));
+    list.add(topic(deadLetters(), 1, replication, clients, null, keep));
     return list;
   }
 
   private static NewTopic topic(String name, int partitions, short replication,
-      KafkaClientConfig clients, String compact) {
+      KafkaClientConfig clients, String compact, long retentionMs) {
     Map<String, String> configs = new HashMap<>(clients.topic());
     if (compact != null) {
       configs.put(TopicConfig.CLEANUP_POLICY_CONFIG, compact);
     } else {
-      configs.put(TopicConfig.RETENTION_MS_CONFIG, "-1");
+      configs.put(TopicConfig.RETENTION_MS_CONFIG, Long.toString(retentionMs));
       configs.put(TopicConfig.RETENTION_BYTES_CONFIG, "-1");
     }
     return new NewTopic(name, partitions, replication).configs(configs);

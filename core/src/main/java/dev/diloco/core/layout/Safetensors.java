@@ -1,5 +1,7 @@
 package dev.diloco.core.layout;
 
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
 import java.io.IOException;
 import java.io.OutputStream;
 import java.nio.ByteBuffer;
@@ -7,11 +9,16 @@ import java.nio.ByteOrder;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Iterator;
+import java.util.List;
+import java.util.Map;
 
 /**
- * Writes weights as a safetensors file, named by the parameter layout: an 8-byte little-endian
- * header length, a JSON header mapping each tensor's name to its dtype, shape and byte offsets,
- * then the FP32 little-endian data, so the weights open in other ecosystems' tools.
+ * Weights as a safetensors file, named by the parameter layout: an 8-byte little-endian header
+ * length, a JSON header mapping each tensor's name to its dtype, shape and byte offsets, then
+ * the FP32 little-endian data, so the weights open in other ecosystems' tools; and read back
+ * into a layout, for a run that starts from a checkpoint.
  */
 public final class Safetensors {
   private Safetensors() {}
@@ -45,6 +52,107 @@ public final class Safetensors {
         data.putFloat(w);
       }
       out.write(data.array(), 0, data.position());
+    }
+  }
+
+  /** The header may not be larger than this (the format's reference implementation: 100 MB). */
+  private static final long MAX_HEADER_BYTES = 100_000_000L;
+
+  /**
+   * Reads a safetensors file of F32 tensors into {@code layout}'s flat vector: every tensor of
+   * the layout must be in the file with its shape, and nothing else; each error names the file
+   * and the tensor. Non-finite values are refused: a run cannot start from them.
+   */
+  public static float[] read(Path file, ParameterLayout layout) throws IOException {
+    if (!Files.isRegularFile(file)) {
+      throw new IllegalArgumentException("checkpoint " + file + " is not a file");
+    }
+    long size = Files.size(file);
+    try (var channel = Files.newByteChannel(file)) {
+      ByteBuffer length = ByteBuffer.allocate(8).order(ByteOrder.LITTLE_ENDIAN);
+      readFully(channel, length, file);
+      long headerBytes = length.getLong(0);
+      if (headerBytes < 2 || headerBytes > MAX_HEADER_BYTES || 8 + headerBytes > size) {
+        throw new IllegalArgumentException("checkpoint " + file + " is not a safetensors file: "
+            + "its header length is " + headerBytes + " in a file of " + size + " bytes");
+      }
+      ByteBuffer header = ByteBuffer.allocate((int) headerBytes);
+      readFully(channel, header, file);
+      JsonNode json;
+      try {
+        json = new ObjectMapper().readTree(new String(header.array(), StandardCharsets.UTF_8));
+      } catch (IOException e) {
+        throw new IllegalArgumentException("checkpoint " + file + ": its header is not JSON: "
+            + e.getMessage());
+      }
+      if (json == null || !json.isObject()) {
+        throw new IllegalArgumentException("checkpoint " + file + ": its header is not a JSON "
+            + "object");
+      }
+      long dataBytes = size - 8 - headerBytes;
+      List<String> extra = new ArrayList<>();
+      for (Iterator<Map.Entry<String, JsonNode>> it = json.fields(); it.hasNext(); ) {
+        String name = it.next().getKey();
+        if (!name.equals("__metadata__") && !hasTensor(layout, name)) {
+          extra.add(name);
+        }
+      }
+      if (!extra.isEmpty()) {
+        throw new IllegalArgumentException("checkpoint " + file + " has tensors the model does "
+            + "not: " + extra);
+      }
+      float[] weights = new float[Math.toIntExact(layout.totalElements())];
+      for (ParameterLayout.Tensor t : layout.tensors()) {
+        JsonNode entry = json.get(t.name());
+        String where = "checkpoint " + file + ", tensor " + t.name();
+        if (entry == null) {
+          throw new IllegalArgumentException(where + ": missing");
+        }
+        String dtype = entry.path("dtype").asText();
+        if (!dtype.equals("F32")) {
+          throw new IllegalArgumentException(where + ": dtype " + dtype + ", only F32 is read");
+        }
+        List<Integer> shape = new ArrayList<>();
+        entry.path("shape").forEach(d -> shape.add(d.asInt()));
+        if (!shape.equals(t.shape())) {
+          throw new IllegalArgumentException(where + ": shape " + shape + ", the model's is "
+              + t.shape());
+        }
+        JsonNode offsets = entry.path("data_offsets");
+        long begin = offsets.path(0).asLong(-1);
+        long end = offsets.path(1).asLong(-1);
+        if (offsets.size() != 2 || begin < 0 || end - begin != 4 * t.elementCount()
+            || end > dataBytes) {
+          throw new IllegalArgumentException(where + ": data offsets " + offsets + " do not "
+              + "hold " + t.elementCount() + " F32 values within the " + dataBytes
+              + " data bytes");
+        }
+        ByteBuffer data = ByteBuffer.allocate(Math.toIntExact(end - begin))
+            .order(ByteOrder.LITTLE_ENDIAN);
+        channel.position(8 + headerBytes + begin);
+        readFully(channel, data, file);
+        for (int i = 0; i < t.elementCount(); i++) {
+          float v = data.getFloat(4 * i);
+          if (!Float.isFinite(v)) {
+            throw new IllegalArgumentException(where + ": element " + i + " is " + v);
+          }
+          weights[(int) t.offset() + i] = v;
+        }
+      }
+      return weights;
+    }
+  }
+
+  private static boolean hasTensor(ParameterLayout layout, String name) {
+    return layout.tensors().stream().anyMatch(t -> t.name().equals(name));
+  }
+
+  private static void readFully(java.nio.channels.SeekableByteChannel channel, ByteBuffer into,
+      Path file) throws IOException {
+    while (into.hasRemaining()) {
+      if (channel.read(into) < 0) {
+        throw new IllegalArgumentException("checkpoint " + file + " ends early");
+      }
     }
   }
 }

@@ -3,6 +3,8 @@ package dev.diloco.core.kafka;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
+import org.apache.kafka.clients.admin.NewTopic;
+import org.apache.kafka.common.config.TopicConfig;
 import org.junit.jupiter.api.Test;
 
 class RunTopicsTest {
@@ -22,5 +24,29 @@ class RunTopicsTest {
           .as("'%s'", bad)
           .hasMessageContaining("run id '" + bad + "' is not valid");
     }
+  }
+
+  @Test
+  void theAuditTrailIsKeptForeverOrForTheRetentionGivenAndTheStateIsCompacted() {
+    RunTopics topics = new RunTopics("r");
+    KafkaClientConfig clients = KafkaClientConfig.of("127.0.0.1:9092");
+    for (NewTopic t : topics.newTopics(4, (short) 3, clients)) {
+      boolean compacted = t.name().equals(topics.model()) || t.name().equals(topics.optimizerState());
+      assertThat(t.configs().get(TopicConfig.CLEANUP_POLICY_CONFIG))
+          .as(t.name()).isEqualTo(compacted ? "compact" : null);
+      if (!compacted) {
+        assertThat(t.configs()).containsEntry(TopicConfig.RETENTION_MS_CONFIG, "-1")
+            .containsEntry(TopicConfig.RETENTION_BYTES_CONFIG, "-1");
+      }
+      assertThat(t.configs()).containsEntry(TopicConfig.MAX_MESSAGE_BYTES_CONFIG,
+          Integer.toString(clients.recordLimitBytes()));
+      assertThat(t.replicationFactor()).isEqualTo((short) 3);
+    }
+    assertThat(topics.newTopics(4, (short) 1, clients, 86_400_000L)).filteredOn(
+        t -> t.name().equals(topics.pseudoGradients())).singleElement()
+        .satisfies(t -> assertThat(t.configs())
+            .containsEntry(TopicConfig.RETENTION_MS_CONFIG, "86400000"));
+    assertThatThrownBy(() -> topics.newTopics(4, (short) 1, clients, 0))
+        .hasMessageContaining("retention must be positive or KEEP_FOREVER (-1), got 0");
   }
 }

@@ -7,6 +7,7 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Iterator;
@@ -72,5 +73,79 @@ class SafetensorsTest {
     ParameterLayout layout = ParameterLayout.builder().add("w", 2, 2).build();
     assertThatThrownBy(() -> Safetensors.write(dir.resolve("x"), layout, new float[3]))
         .hasMessageContaining("3 weights for a layout of 4");
+  }
+
+  private static final ParameterLayout TWO = ParameterLayout.builder().add("a", 2, 3)
+      .add("b", 4).build();
+
+  @Test
+  void whatIsWrittenReadsBackBitForBit() throws Exception {
+    float[] weights = {1.5f, -0f, Float.MIN_VALUE, 3e38f, -2.25f, 7f, 0.1f, -0.2f, 1e-40f, 42f};
+    Path file = dir.resolve("w.safetensors");
+    Safetensors.write(file, TWO, weights);
+    float[] read = Safetensors.read(file, TWO);
+    for (int i = 0; i < weights.length; i++) {
+      assertThat(Float.floatToRawIntBits(read[i])).isEqualTo(Float.floatToRawIntBits(weights[i]));
+    }
+  }
+
+  /** A file written by hand, as another tool would: tensors in another order, no padding. */
+  @Test
+  void aFileOfAnotherToolIsReadByNameNotByOrder() throws Exception {
+    String json = "{\"__metadata__\":{\"format\":\"pt\"},"
+        + "\"b\":{\"dtype\":\"F32\",\"shape\":[4],\"data_offsets\":[0,16]},"
+        + "\"a\":{\"dtype\":\"F32\",\"shape\":[2,3],\"data_offsets\":[16,40]}}";
+    ByteBuffer data = ByteBuffer.allocate(40).order(ByteOrder.LITTLE_ENDIAN);
+    for (int i = 0; i < 10; i++) {
+      data.putFloat(i); // b = 0..3, a = 4..9
+    }
+    Path file = file(json, data.array());
+    assertThat(Safetensors.read(file, TWO)).containsExactly(4, 5, 6, 7, 8, 9, 0, 1, 2, 3);
+  }
+
+  @Test
+  void everyBadCheckpointIsRefusedWithTheTensorAndWhatIsWrong() throws Exception {
+    byte[] forty = new byte[40];
+    String b = "\"b\":{\"dtype\":\"F32\",\"shape\":[4],\"data_offsets\":[24,40]}";
+    String a = "\"a\":{\"dtype\":\"F32\",\"shape\":[2,3],\"data_offsets\":[0,24]}";
+    assertThatThrownBy(() -> Safetensors.read(file("{" + a + "}", forty), TWO))
+        .hasMessageContaining("tensor b: missing");
+    assertThatThrownBy(() -> Safetensors.read(file("{" + a + "," + b.replace("[4]", "[2,2]")
+        + "}", forty), TWO)).hasMessageContaining("tensor b: shape [2, 2], the model's is [4]");
+    assertThatThrownBy(() -> Safetensors.read(file("{" + a + "," + b.replace("F32", "F16")
+        + "}", forty), TWO)).hasMessageContaining("tensor b: dtype F16, only F32 is read");
+    assertThatThrownBy(() -> Safetensors.read(file("{" + a + "," + b.replace("40]", "44]")
+        + "}", forty), TWO)).hasMessageContaining("tensor b: data offsets [24,44] do not hold 4");
+    assertThatThrownBy(() -> Safetensors.read(file("{" + a + "," + b + ",\"c\":{}}", forty),
+        TWO)).hasMessageContaining("has tensors the model does not: [c]");
+    assertThatThrownBy(() -> Safetensors.read(file("{" + a + "," + b, forty), TWO))
+        .hasMessageContaining("its header is not JSON");
+    assertThatThrownBy(() -> Safetensors.read(file("{" + a + "," + b + "}",
+        new byte[30]), TWO)).hasMessageContaining("tensor b: data offsets [24,40] do not hold 4 F32 "
+        + "values within the 30 data bytes");
+    byte[] nan = new byte[40];
+    ByteBuffer.wrap(nan).order(ByteOrder.LITTLE_ENDIAN).putFloat(4, Float.NaN);
+    assertThatThrownBy(() -> Safetensors.read(file("{" + a + "," + b + "}", nan), TWO))
+        .hasMessageContaining("tensor a: element 1 is NaN");
+
+    Path garbage = dir.resolve("garbage");
+    Files.write(garbage, "not a checkpoint at all".getBytes(StandardCharsets.UTF_8));
+    assertThatThrownBy(() -> Safetensors.read(garbage, TWO))
+        .hasMessageContaining("is not a safetensors file: its header length is");
+    Path tiny = dir.resolve("tiny");
+    Files.write(tiny, new byte[3]);
+    assertThatThrownBy(() -> Safetensors.read(tiny, TWO)).hasMessageContaining("ends early");
+    assertThatThrownBy(() -> Safetensors.read(dir.resolve("absent"), TWO))
+        .hasMessageContaining("is not a file");
+  }
+
+  private Path file(String json, byte[] data) throws Exception {
+    byte[] header = json.getBytes(StandardCharsets.UTF_8);
+    Path file = Files.createTempFile(dir, "c", ".safetensors");
+    ByteBuffer all = ByteBuffer.allocate(8 + header.length + data.length)
+        .order(ByteOrder.LITTLE_ENDIAN);
+    all.putLong(header.length).put(header).put(data);
+    Files.write(file, all.array());
+    return file;
   }
 }

@@ -1,0 +1,132 @@
+package dev.diloco.audit;
+
+import dev.diloco.audit.RunRecords.Located;
+import dev.diloco.core.layout.ParameterLayout;
+import dev.diloco.schemas.Contribution;
+import dev.diloco.schemas.DeadLetter;
+import dev.diloco.schemas.ModelDescription;
+import dev.diloco.schemas.RoundCommit;
+import java.time.Instant;
+import java.time.ZoneOffset;
+import java.time.format.DateTimeFormatter;
+import java.util.ArrayList;
+import java.util.HexFormat;
+import java.util.List;
+import java.util.Map;
+import java.util.TreeMap;
+
+/**
+ * What a run's log holds, round by round, from its index alone (no payload is read): each
+ * commit with its outcome, contributors, tokens and timing, the bytes each topic took for it,
+ * and the dead letters of its round by reason.
+ *
+ * <p>Row N is commit N, made from the pseudo-gradients the workers computed from round N-1's
+ * weights; so its bytes and dead letters are those of round N-1's chunks. A round the workers
+ * are still on (chunks but no commit) is listed as open.
+ */
+public record Inspection(String runId, Model model, List<Row> rounds, Totals totals,
+    Map<String, Integer> unreadableRecords) {
+
+  public record Model(String family, long parameters, int tensors, int chunks,
+      String encoding, String compression, int innerSteps) {}
+
+  /** One commit (or the open round, with {@code outcome} "OPEN"). */
+  public record Row(int round, String outcome, String committedAt, Double roundSeconds,
+      List<String> contributors, long tokens, int pseudoGradientChunks,
+      long pseudoGradientBytes, long sumBytes, long weightsBytes, String weightsSha256,
+      Map<String, Integer> deadLetters) {}
+
+  public record Totals(int commits, long tokens, long pseudoGradientBytes, long sumBytes,
+      long weightsBytes, Map<String, Integer> deadLetters) {}
+
+  private static final DateTimeFormatter TIME =
+      DateTimeFormatter.ofPattern("yyyy-MM-dd HH:mm:ss").withZone(ZoneOffset.UTC);
+
+  public static Inspection of(RunRecords run) {
+    ModelDescription d = run.model();
+    ParameterLayout layout = ParameterLayout.fromSpec(d.getLayout());
+    Model model = new Model(d.getFamily(), layout.totalElements(), layout.tensors().size(),
+        layout.chunks(d.getLayout().getChunkElements()).chunkCount(), d.getEncoding().name(),
+        d.getCompression().name(), d.getInnerSteps());
+    Map<Integer, Map<String, Integer>> letters = new TreeMap<>();
+    Map<String, Integer> allLetters = new TreeMap<>();
+    for (Located<DeadLetter> l : run.deadLetters()) {
+      String reason = l.value().getReason().name();
+      allLetters.merge(reason, 1, Integer::sum);
+      // A letter names the round of the chunk it rejects; that chunk was for the next commit.
+      int row = l.value().getRound() == null ? -1 : l.value().getRound() + 1;
+      letters.computeIfAbsent(row, r -> new TreeMap<>()).merge(reason, 1, Integer::sum);
+    }
+    List<Row> rows = new ArrayList<>();
+    for (Located<RoundCommit> located : run.commits()) {
+      RoundCommit c = located.value();
+      int n = c.getRound();
+      rows.add(new Row(n, c.getOutcome().name(),
+          TIME.format(Instant.ofEpochMilli(c.getCommittedAtMs())),
+          n == 0 ? null : (c.getCommittedAtMs() - c.getRoundOpenedAtMs()) / 1000.0,
+          c.getContributors().stream().map(Contribution::getWorkerId).sorted().toList(),
+          c.getContributors().stream().mapToLong(Contribution::getTokens).sum(),
+          run.pseudoGradients(n - 1).size(), RunRecords.bytes(run.pseudoGradients(n - 1)),
+          RunRecords.bytes(run.sums(n - 1)), RunRecords.bytes(run.weights(n)),
+          HexFormat.of().formatHex(sha(c)), letters.getOrDefault(n, Map.of())));
+    }
+    int open = run.lastRound();
+    if (!run.pseudoGradients(open).isEmpty()) {
+      rows.add(new Row(open + 1, "OPEN", null, null, run.pseudoGradients(open).stream()
+          .map(RunRecords.Entry::worker).distinct().sorted().toList(), 0,
+          run.pseudoGradients(open).size(), RunRecords.bytes(run.pseudoGradients(open)),
+          RunRecords.bytes(run.sums(open)), 0, null, letters.getOrDefault(open + 1, Map.of())));
+    }
+    Totals totals = new Totals(run.commits().size(),
+        rows.stream().mapToLong(Row::tokens).sum(),
+        rows.stream().mapToLong(Row::pseudoGradientBytes).sum(),
+        rows.stream().mapToLong(Row::sumBytes).sum(),
+        rows.stream().mapToLong(Row::weightsBytes).sum(), allLetters);
+    return new Inspection(run.topics().runId(), model, rows, totals, run.unreadable());
+  }
+
+  /** The rounds as a text table, with the totals and what the log holds that is not a round. */
+  public String table() {
+    StringBuilder out = new StringBuilder();
+    out.append(String.format("run %s: %s model, %,d parameters in %d tensors and %d chunks, "
+        + "%s pseudo-gradients (%s), H = %d%n", runId, model.family(), model.parameters(),
+        model.tensors(), model.chunks(), model.encoding(), model.compression(),
+        model.innerSteps()));
+    String format = "%5s  %-11s  %-19s  %7s  %-24s  %10s  %14s  %12s  %12s  %s%n";
+    out.append(String.format(format, "round", "outcome", "committed (UTC)", "seconds",
+        "contributors", "tokens", "pseudo-grad B", "sums B", "weights B", "dead letters"));
+    for (Row r : rounds) {
+      out.append(String.format(format, r.round(), r.outcome(),
+          r.committedAt() == null ? "-" : r.committedAt(),
+          r.roundSeconds() == null ? "-" : String.format("%.1f", r.roundSeconds()),
+          r.contributors().isEmpty() ? "-" : String.join(",", r.contributors()),
+          String.format("%,d", r.tokens()), String.format("%,d", r.pseudoGradientBytes()),
+          String.format("%,d", r.sumBytes()), String.format("%,d", r.weightsBytes()),
+          letters(r.deadLetters())));
+    }
+    out.append(String.format(format, "total", totals.commits() + " commits", "", "", "",
+        String.format("%,d", totals.tokens()), String.format("%,d", totals.pseudoGradientBytes()),
+        String.format("%,d", totals.sumBytes()), String.format("%,d", totals.weightsBytes()),
+        letters(totals.deadLetters())));
+    if (!unreadableRecords.isEmpty()) {
+      out.append("records that do not decode or belong to another run: ")
+          .append(unreadableRecords).append(System.lineSeparator());
+    }
+    return out.toString();
+  }
+
+  private static String letters(Map<String, Integer> byReason) {
+    if (byReason.isEmpty()) {
+      return "-";
+    }
+    List<String> parts = new ArrayList<>();
+    byReason.forEach((reason, count) -> parts.add(reason + ":" + count));
+    return String.join(" ", parts);
+  }
+
+  private static byte[] sha(RoundCommit c) {
+    byte[] sha = new byte[c.getWeightsSha256().remaining()];
+    c.getWeightsSha256().duplicate().get(sha);
+    return sha;
+  }
+}

@@ -1,0 +1,101 @@
+package dev.diloco.audit;
+
+import dev.diloco.core.kafka.KafkaClientConfig;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Collection;
+import java.util.List;
+import java.util.Map;
+import java.util.NavigableSet;
+import java.util.TreeMap;
+import java.util.TreeSet;
+import java.util.function.Consumer;
+import org.apache.kafka.clients.consumer.ConsumerRecord;
+import org.apache.kafka.clients.consumer.KafkaConsumer;
+import org.apache.kafka.common.PartitionInfo;
+import org.apache.kafka.common.TopicPartition;
+import org.apache.kafka.common.serialization.ByteArrayDeserializer;
+
+/**
+ * Reads a run's topics for an audit, with a read_committed consumer: a whole topic from the
+ * beginning to its end as it stands now, or the records at given offsets. Every read is bounded
+ * by a timeout, and a topic that does not exist is an error that names it.
+ */
+public final class TopicReader implements AutoCloseable {
+
+  /** Where one record lies, and its size. */
+  public record Location(int partition, long offset, int bytes) {}
+
+  private final KafkaConsumer<byte[], byte[]> consumer;
+  private final Duration timeout;
+
+  public TopicReader(KafkaClientConfig clients, Duration timeout) {
+    this.consumer = new KafkaConsumer<>(clients.consumer(null), new ByteArrayDeserializer(),
+        new ByteArrayDeserializer());
+    this.timeout = timeout;
+  }
+
+  /** Every committed record of {@code topic}, partition by partition, in offset order. */
+  public void scan(String topic, Consumer<ConsumerRecord<byte[], byte[]>> handler) {
+    for (TopicPartition tp : partitions(topic)) {
+      read(tp, 0, Long.MAX_VALUE, r -> handler.accept(r));
+    }
+  }
+
+  /** The records of {@code topic} at {@code locations}, in offset order per partition. */
+  public void fetch(String topic, Collection<Location> locations,
+      Consumer<ConsumerRecord<byte[], byte[]>> handler) {
+    Map<Integer, NavigableSet<Long>> byPartition = new TreeMap<>();
+    locations.forEach(l -> byPartition.computeIfAbsent(l.partition(), p -> new TreeSet<>())
+        .add(l.offset()));
+    byPartition.forEach((partition, offsets) -> read(new TopicPartition(topic, partition),
+        offsets.first(), offsets.last() + 1, r -> {
+          if (offsets.contains(r.offset())) {
+            handler.accept(r);
+          }
+        }));
+  }
+
+  /** The partitions of {@code topic}, in order. */
+  public List<TopicPartition> partitions(String topic) {
+    List<PartitionInfo> found = consumer.partitionsFor(topic, timeout);
+    if (found == null || found.isEmpty()) {
+      throw new IllegalStateException("topic " + topic + " does not exist");
+    }
+    List<TopicPartition> list = new ArrayList<>();
+    found.forEach(p -> list.add(new TopicPartition(topic, p.partition())));
+    list.sort((a, b) -> Integer.compare(a.partition(), b.partition()));
+    return list;
+  }
+
+  /** Records of one partition in [from, until), bounded by its end as it stands now. */
+  private void read(TopicPartition tp, long from, long until,
+      Consumer<ConsumerRecord<byte[], byte[]>> handler) {
+    consumer.assign(List.of(tp));
+    long end = Math.min(until, consumer.endOffsets(List.of(tp), timeout).get(tp));
+    long start = Math.max(from, consumer.beginningOffsets(List.of(tp), timeout).get(tp));
+    if (start >= end) {
+      return;
+    }
+    consumer.seek(tp, start);
+    long deadline = System.nanoTime() + timeout.toNanos();
+    // Under read_committed the position skips aborted records and transaction markers.
+    while (consumer.position(tp, timeout) < end) {
+      if (System.nanoTime() > deadline) {
+        throw new IllegalStateException("reading " + tp + " up to offset " + end
+            + " took longer than " + timeout);
+      }
+      for (ConsumerRecord<byte[], byte[]> r : consumer.poll(Duration.ofMillis(200))) {
+        if (r.offset() >= end) {
+          return;
+        }
+        handler.accept(r);
+      }
+    }
+  }
+
+  @Override
+  public void close() {
+    consumer.close();
+  }
+}
