@@ -88,4 +88,19 @@ class DilocoCommandTest {
     assertThat(run("bench", "--help")).isZero();
     assertThat(out.toString()).contains("reducer");
   }
+
+  @Test
+  void badBenchmarkSettingsAreRefusedBeforeAnythingRuns() {
+    assertThat(run("bench", "convergence", "--workers", "1")).isEqualTo(1);
+    assertThat(err.toString()).contains("the benchmark needs >= 2 workers and >= 1 round, got 1");
+    assertThat(run("bench", "convergence", "--sweep-h", "7")).isEqualTo(1);
+    assertThat(err.toString()).contains("each swept H must divide the budget of 400 inner steps, "
+        + "got 7");
+    assertThat(run("bench", "convergence", "--data", "no-such-corpus.txt")).isEqualTo(1);
+    assertThat(err.toString()).contains("data path no-such-corpus.txt does not exist");
+    assertThat(run("bench", "pipeline", "--rounds", "1")).isEqualTo(1);
+    assertThat(err.toString()).contains(">= 2 rounds (the first warms up)");
+    assertThat(run("topics", "create", "--run", "r", "--retention", "soon")).isEqualTo(1);
+    assertThat(err.toString()).contains("'soon' is not a duration");
+  }
 }

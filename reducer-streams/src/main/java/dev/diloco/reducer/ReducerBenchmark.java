@@ -207,14 +207,16 @@ public final class ReducerBenchmark {
         produceSeconds, consumeSeconds, reduceSeconds, pipelineSeconds);
   }
 
-  private static double median(double[] values) {
+  /** The median, of timings taken on a shared, noisy machine. */
+  public static double median(double[] values) {
     double[] sorted = values.clone();
     java.util.Arrays.sort(sorted);
     int n = sorted.length;
     return n % 2 == 1 ? sorted[n / 2] : (sorted[n / 2 - 1] + sorted[n / 2]) / 2;
   }
 
-  private static double produce(List<ProducerRecord<byte[], byte[]>> records,
+  /** Sends {@code records} with an idempotent producer and waits for all; seconds taken. */
+  public static double produce(List<ProducerRecord<byte[], byte[]>> records,
       KafkaClientConfig clients) {
     long t0 = System.nanoTime();
     try (var producer = new KafkaProducer<>(clients.producer(), new ByteArraySerializer(),
@@ -227,24 +229,44 @@ public final class ReducerBenchmark {
 
   private static void publishRound0(RunTopics topics, Settings s, ParameterLayout layout,
       ChunkPlan plan, KafkaClientConfig clients) throws Exception {
-    OuterOptimizerConfig outer = new OuterOptimizerConfig(OuterMethod.NESTEROV, 0.7, 0.9,
-        Averaging.COUNT);
-    ModelDescription model = ModelDescription.newBuilder()
-        .setRunId(topics.runId()).setFamily("synthetic")
-        .setArchitecture(new ModelArchitecture(0, 0, 0, 0, 0, 0))
-        .setInnerOptimizer(new InnerOptimizerConfig(0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0, 0))
-        .setOuterOptimizer(outer).setInnerSteps(0).setEncoding(TensorEncoding.FP16)
-        .setCompression(Compression.NONE).setBytePlanes(false).setSeed(0)
-        .setLayout(layout.toSpec(s.chunkElements())).setCreatedAtMs(System.currentTimeMillis())
-        .build();
     byte[] key = topics.runId().getBytes(StandardCharsets.UTF_8);
     try (var producer = new KafkaProducer<>(clients.producer(), new ByteArraySerializer(),
         new ByteArraySerializer())) {
-      producer.send(new ProducerRecord<>(topics.model(), key,
-          AvroSerde.of(ModelDescription.class).encode(model)));
-      AvroSerde<WorkerHeartbeat> heartbeats = AvroSerde.of(WorkerHeartbeat.class);
-      for (int round = 0; round < 2; round++) {
-        for (int w = 0; w < s.workers(); w++) {
+      producer.send(new ProducerRecord<>(topics.model(), key, AvroSerde.of(ModelDescription.class)
+          .encode(description(topics.runId(), layout, s.chunkElements()))));
+      producer.flush();
+    }
+    announceWorkers(topics, s.workers(), 2, clients);
+    publishCommit(topics, plan, 0, clients);
+  }
+
+  /** A run of synthetic pseudo-gradients: FP16, DiLoCo's outer step, no model behind it. */
+  public static ModelDescription description(String runId, ParameterLayout layout,
+      int chunkElements) {
+    return ModelDescription.newBuilder()
+        .setRunId(runId).setFamily("synthetic")
+        .setArchitecture(new ModelArchitecture(0, 0, 0, 0, 0, 0))
+        .setInnerOptimizer(new InnerOptimizerConfig(0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0, 0))
+        .setOuterOptimizer(new OuterOptimizerConfig(OuterMethod.NESTEROV, 0.7, 0.9,
+            Averaging.COUNT))
+        .setInnerSteps(0).setEncoding(TensorEncoding.FP16)
+        .setCompression(Compression.NONE).setBytePlanes(false).setSeed(0)
+        .setLayout(layout.toSpec(chunkElements)).setCreatedAtMs(System.currentTimeMillis())
+        .build();
+  }
+
+  /**
+   * Heartbeats of {@code workers} simulated workers for rounds 0 to {@code rounds - 1}: sent
+   * before the reducer starts, its global store holds them before the first chunk arrives.
+   */
+  public static void announceWorkers(RunTopics topics, int workers, int rounds,
+      KafkaClientConfig clients) {
+    byte[] key = topics.runId().getBytes(StandardCharsets.UTF_8);
+    AvroSerde<WorkerHeartbeat> heartbeats = AvroSerde.of(WorkerHeartbeat.class);
+    try (var producer = new KafkaProducer<>(clients.producer(), new ByteArraySerializer(),
+        new ByteArraySerializer())) {
+      for (int round = 0; round < rounds; round++) {
+        for (int w = 0; w < workers; w++) {
           producer.send(new ProducerRecord<>(topics.membership(), key, heartbeats.encode(
               new WorkerHeartbeat(topics.runId(), worker(w), HeartbeatKind.JOIN, round, 0L,
                   "bench", System.currentTimeMillis(), null, null))));
@@ -252,7 +274,6 @@ public final class ReducerBenchmark {
       }
       producer.flush();
     }
-    publishCommit(topics, plan, 0, clients);
   }
 
   private static void publishCommit(RunTopics topics, ChunkPlan plan, int round,
@@ -284,7 +305,8 @@ public final class ReducerBenchmark {
     return new ProducerRecord<>(r.topic(), r.partition(), r.key(), serde.encode(chunk));
   }
 
-  private static List<ProducerRecord<byte[], byte[]>> chunkRecords(RunTopics topics, Settings s,
+  /** Every simulated worker's FP16 chunks of round 0, chunk-major, as workers send them. */
+  public static List<ProducerRecord<byte[], byte[]>> chunkRecords(RunTopics topics, Settings s,
       ChunkPlan plan) {
     AvroSerde<PseudoGradientChunk> serde = AvroSerde.of(PseudoGradientChunk.class);
     List<float[]> deltas = new ArrayList<>();
@@ -321,7 +343,7 @@ public final class ReducerBenchmark {
   }
 
   /** Reads every partition of {@code topic} to its end (or until {@code records}); bytes read. */
-  private static long consumeAll(String topic, int partitions, KafkaClientConfig clients,
+  public static long consumeAll(String topic, int partitions, KafkaClientConfig clients,
       int records) {
     return consumeAll(topic, partitions, clients, records, false);
   }
@@ -360,7 +382,7 @@ public final class ReducerBenchmark {
     return bytes;
   }
 
-  private static String worker(int w) {
+  public static String worker(int w) {
     return "worker-" + w;
   }
 }
