@@ -39,21 +39,12 @@ final class BenchCommand implements Runnable {
           + "consume MB/s of the same bytes on the same broker.")
   static final class ReducerBench implements Callable<Integer> {
 
-    @Option(names = "--workers", defaultValue = "4", paramLabel = "N",
-        description = "Simulated workers (default: ${DEFAULT-VALUE}).")
-    int workers;
+    @Mixin
+    Synthetic synthetic;
 
     @Option(names = "--params", defaultValue = "67108864", paramLabel = "P",
         description = "Parameters of the model (default: ${DEFAULT-VALUE}).")
     int parameters;
-
-    @Option(names = "--chunk-elements", defaultValue = "524288", paramLabel = "N",
-        description = "Elements per chunk (default: ${DEFAULT-VALUE}).")
-    int chunkElements;
-
-    @Option(names = "--partitions", defaultValue = "4", paramLabel = "N",
-        description = "Partitions of the pseudo-gradient topic (default: ${DEFAULT-VALUE}).")
-    int partitions;
 
     @Option(names = "--streams-config", paramLabel = "KEY=VALUE",
         description = "A Kafka Streams setting for the reducer, over its own (repeatable), e.g. "
@@ -62,11 +53,27 @@ final class BenchCommand implements Runnable {
 
     @Override
     public Integer call() throws Exception {
-      var settings = new ReducerBenchmark.Settings(workers, parameters, chunkElements, partitions);
+      var settings = new ReducerBenchmark.Settings(synthetic.workers, parameters,
+          synthetic.chunkElements, synthetic.partitions);
       onEmbeddedBroker((clients, state) -> ReducerBenchmark.run(settings, clients, state,
           streamsConfig).print(System.out, settings));
       return 0;
     }
+  }
+
+  /** Simulated workers' pseudo-gradients, for the benchmarks without a model. */
+  static final class Synthetic {
+    @Option(names = "--workers", defaultValue = "4", paramLabel = "N",
+        description = "Simulated workers (default: ${DEFAULT-VALUE}).")
+    int workers;
+
+    @Option(names = "--chunk-elements", defaultValue = "524288", paramLabel = "N",
+        description = "Elements per chunk (default: ${DEFAULT-VALUE}).")
+    int chunkElements;
+
+    @Option(names = "--partitions", defaultValue = "4", paramLabel = "N",
+        description = "Partitions of the chunk topics (default: ${DEFAULT-VALUE}).")
+    int partitions;
   }
 
   interface BrokerJob {
@@ -96,21 +103,12 @@ final class BenchCommand implements Runnable {
           + "see for a given inner phase. Raise the heap (DILOCO_JAVA_OPTS=-Xmx12g) for 100M.")
   static final class PipelineCommand implements Callable<Integer> {
 
-    @Option(names = "--workers", defaultValue = "4", paramLabel = "N",
-        description = "Simulated workers (default: ${DEFAULT-VALUE}).")
-    int workers;
+    @Mixin
+    Synthetic synthetic;
 
     @Option(names = "--params", defaultValue = "16777216", paramLabel = "P",
         description = "Parameters of the model (default: ${DEFAULT-VALUE}).")
     int parameters;
-
-    @Option(names = "--chunk-elements", defaultValue = "524288", paramLabel = "N",
-        description = "Elements per chunk (default: ${DEFAULT-VALUE}).")
-    int chunkElements;
-
-    @Option(names = "--partitions", defaultValue = "4", paramLabel = "N",
-        description = "Partitions of the chunk topics (default: ${DEFAULT-VALUE}).")
-    int partitions;
 
     @Option(names = "--rounds", defaultValue = "4", paramLabel = "R",
         description = "Rounds; the first warms up (default: ${DEFAULT-VALUE}).")
@@ -127,8 +125,8 @@ final class BenchCommand implements Runnable {
 
     @Override
     public Integer call() throws Exception {
-      var settings = new PipelineBench.Settings(workers, parameters, chunkElements, partitions,
-          rounds, innerSeconds);
+      var settings = new PipelineBench.Settings(synthetic.workers, parameters,
+          synthetic.chunkElements, synthetic.partitions, rounds, innerSeconds);
       onEmbeddedBroker((clients, state) -> {
         PipelineBench bench = new PipelineBench(settings, clients, System.out);
         String md = bench.markdown(bench.run(state));

@@ -5,14 +5,12 @@ import com.fasterxml.jackson.databind.SerializationFeature;
 import dev.diloco.audit.Inspection;
 import dev.diloco.audit.RunRecords;
 import dev.diloco.audit.TopicReader;
-import java.nio.file.Path;
 import java.time.Duration;
 import java.util.concurrent.Callable;
 import java.io.PrintWriter;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
-import picocli.CommandLine.Parameters;
 import picocli.CommandLine.Spec;
 import picocli.CommandLine.Model.CommandSpec;
 
@@ -25,16 +23,8 @@ import picocli.CommandLine.Model.CommandSpec;
         + "dead letters by reason; then the totals. Reads no payload.")
 final class InspectCommand implements Callable<Integer> {
 
-  @Parameters(arity = "0..1", paramLabel = "RUN_DIR",
-      description = "A run directory of diloco run (or give a cluster and --run).")
-  Path dir;
-
   @Mixin
-  ClusterOptions cluster;
-
-  @Option(names = "--run", paramLabel = "ID",
-      description = "The run's id (default with RUN_DIR: the directory's name).")
-  String runId;
+  RunSourceOptions source;
 
   @Option(names = "--json", description = "Print JSON instead of a table.")
   boolean json;
@@ -45,9 +35,9 @@ final class InspectCommand implements Callable<Integer> {
   @Override
   public Integer call() throws Exception {
     PrintWriter out = command.commandLine().getOut();
-    try (RunSource source = RunSource.open(dir, cluster, runId);
-        TopicReader reader = new TopicReader(source.clients(), Duration.ofMinutes(5))) {
-      Inspection inspection = Inspection.of(RunRecords.read(source.topics(), reader));
+    try (RunSource run = source.open();
+        TopicReader reader = new TopicReader(run.clients(), Duration.ofMinutes(5))) {
+      Inspection inspection = Inspection.of(RunRecords.read(run.topics(), reader));
       if (json) {
         out.println(new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT)
             .writeValueAsString(inspection));

@@ -1,5 +1,6 @@
 package dev.diloco.launcher;
 
+import dev.diloco.core.kafka.RunTopics;
 import dev.diloco.optimizer.OuterOptimizer;
 import dev.diloco.optimizer.OuterSchedule;
 import dev.diloco.worker.ByteTransformer;
@@ -56,6 +57,8 @@ final class OptimizerCommand implements Callable<Integer> {
   public Integer call() throws Exception {
     OuterSchedule schedule = new OuterSchedule(warmupRounds, decayRounds,
         decayRounds == 0 ? 1f : minFactor);
+    TopicsCommand.require(cluster.clients(), new RunTopics(runId),
+        start ? Integer.valueOf(spec.chunkElements) : null);
     CountDownLatch finished = new CountDownLatch(1);
     try (OuterOptimizer optimizer = new OuterOptimizer(runId, cluster.clients(), schedule,
         OuterOptimizer.Hooks.NONE)) {

@@ -62,6 +62,7 @@ final class ReducerCommand implements Callable<Integer> {
   @Override
   public Integer call() throws InterruptedException {
     KafkaClientConfig clients = cluster.clients();
+    TopicsCommand.require(clients, new RunTopics(runId), null);
     String topic = new RunTopics(runId).pseudoGradients();
     int partitions = Topics.partitions(clients, topic);
     ReducerConfig config = new ReducerConfig(runId, quorum, roundTimeout,

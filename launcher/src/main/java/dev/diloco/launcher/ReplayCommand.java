@@ -3,14 +3,12 @@ package dev.diloco.launcher;
 import dev.diloco.audit.Replay;
 import dev.diloco.audit.RunRecords;
 import dev.diloco.audit.TopicReader;
-import java.nio.file.Path;
 import java.time.Duration;
 import java.util.concurrent.Callable;
 import java.io.PrintWriter;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
-import picocli.CommandLine.Parameters;
 import picocli.CommandLine.Spec;
 import picocli.CommandLine.Model.CommandSpec;
 
@@ -32,16 +30,8 @@ final class ReplayCommand implements Callable<Integer> {
 
   static final int MISMATCH = 3;
 
-  @Parameters(arity = "0..1", paramLabel = "RUN_DIR",
-      description = "A run directory of diloco run (or give a cluster and --run).")
-  Path dir;
-
   @Mixin
-  ClusterOptions cluster;
-
-  @Option(names = "--run", paramLabel = "ID",
-      description = "The run's id (default with RUN_DIR: the directory's name).")
-  String runId;
+  RunSourceOptions source;
 
   @Option(names = "--from-round", defaultValue = "0", paramLabel = "N",
       description = "First round to check, starting from the published weights of the round "
@@ -58,11 +48,11 @@ final class ReplayCommand implements Callable<Integer> {
   @Override
   public Integer call() throws Exception {
     PrintWriter out = command.commandLine().getOut();
-    try (RunSource source = RunSource.open(dir, cluster, runId);
-        TopicReader reader = new TopicReader(source.clients(), Duration.ofMinutes(5))) {
-      RunRecords run = RunRecords.read(source.topics(), reader);
+    try (RunSource opened = source.open();
+        TopicReader reader = new TopicReader(opened.clients(), Duration.ofMinutes(5))) {
+      RunRecords run = RunRecords.read(opened.topics(), reader);
       String format = "%5s  %-11s  %-24s  %10s  %14s  %12s  %s%n";
-      out.printf("replaying run %s%n", source.runId());
+      out.printf("replaying run %s%n", opened.runId());
       out.printf(format, "round", "outcome", "contributors", "tokens", "pseudo-grad B",
           "weights B", "verdict");
       Replay.Report report = Replay.replay(run, reader, from, to, r -> {

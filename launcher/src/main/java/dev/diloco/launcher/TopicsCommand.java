@@ -1,6 +1,11 @@
 package dev.diloco.launcher;
 
+import dev.diloco.core.kafka.KafkaClientConfig;
+import dev.diloco.core.kafka.RoundLog;
 import dev.diloco.core.kafka.RunTopics;
+import dev.diloco.core.kafka.Topics;
+import java.time.Duration;
+import java.util.List;
 import java.util.concurrent.Callable;
 import java.util.concurrent.TimeUnit;
 import org.apache.kafka.clients.admin.Admin;
@@ -11,8 +16,9 @@ import picocli.CommandLine.Option;
 
 /** {@code diloco topics}: the run's topics, created with the settings its records need. */
 @Command(name = "topics", mixinStandardHelpOptions = true,
-    description = "Creates a run's topics (managed clusters often forbid automatic creation).",
-    subcommands = {TopicsCommand.Create.class})
+    description = "Creates a run's topics (managed clusters often forbid automatic creation), "
+        + "or checks them.",
+    subcommands = {TopicsCommand.Create.class, TopicsCommand.Check.class})
 final class TopicsCommand implements Runnable {
 
   @picocli.CommandLine.Spec
@@ -71,6 +77,63 @@ final class TopicsCommand implements Runnable {
           }
         }
       }
+      return 0;
+    }
+  }
+
+  /**
+   * Fails, naming every problem, unless run {@code topics} is ready on the cluster: every topic
+   * there, with room for its chunk records ({@code chunkElements}, or when null the run's own,
+   * from its model description) and the partitions its ordering needs. Every service asks
+   * this before it produces anything.
+   */
+  static void require(KafkaClientConfig clients, RunTopics topics, Integer chunkElements) {
+    List<String> problems = problems(clients, topics, chunkElements);
+    if (!problems.isEmpty()) {
+      throw new IllegalStateException("the topics of run " + topics.runId() + " on "
+          + clients.bootstrapServers() + " are not ready:\n  " + String.join("\n  ", problems));
+    }
+  }
+
+  private static List<String> problems(KafkaClientConfig clients, RunTopics topics,
+      Integer chunkElements) {
+    if (chunkElements != null) {
+      return Topics.problems(clients, topics, chunkElements);
+    }
+    List<String> missing = Topics.problems(clients, topics, 1); // existence and partitions
+    if (!missing.isEmpty()) {
+      return missing;
+    }
+    return new RoundLog(topics, clients, Duration.ofSeconds(60)).model()
+        .map(d -> Topics.problems(clients, topics, d.getLayout().getChunkElements()))
+        .orElse(List.of()); // a run not started yet: its optimizer checks with its chunk size
+  }
+
+  @Command(name = "check", mixinStandardHelpOptions = true,
+      description = "Checks that every topic of a run exists, with a max.message.bytes that "
+          + "holds its chunk records and the partitions it needs; exits 1 naming each problem. "
+          + "Also a health check for the services.")
+  static final class Check implements Callable<Integer> {
+
+    @Mixin
+    ClusterOptions cluster;
+
+    @Option(names = "--run", required = true, paramLabel = "ID", description = "The run's id.")
+    String runId;
+
+    @Option(names = "--chunk-elements", paramLabel = "N",
+        description = "Elements per chunk (default: the run's, from its model description).")
+    Integer chunkElements;
+
+    @picocli.CommandLine.Spec
+    picocli.CommandLine.Model.CommandSpec command;
+
+    @Override
+    public Integer call() {
+      RunTopics topics = new RunTopics(runId);
+      require(cluster.clients(), topics, chunkElements);
+      command.commandLine().getOut().printf("the %d topics of run %s are ready%n",
+          topics.all().size(), runId);
       return 0;
     }
   }

@@ -75,6 +75,7 @@ final class WorkerCommand implements Callable<Integer> {
     }
     KafkaClientConfig clients = cluster.clients();
     RunTopics topics = new RunTopics(runId);
+    TopicsCommand.require(clients, topics, null);
     RunSpec spec = RunSpec.of(new RoundLog(topics, clients, Duration.ofSeconds(60)).model()
         .orElseThrow(() -> new IllegalStateException("run " + runId + " has not started: no "
             + "model description on " + topics.model() + " (start its optimizer first)")));

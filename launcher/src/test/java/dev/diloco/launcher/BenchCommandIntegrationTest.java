@@ -11,24 +11,19 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
-import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.api.extension.ExtendWith;
 import org.junit.jupiter.api.io.TempDir;
 import picocli.CommandLine;
 
 /** The benchmarks in their quick modes: a smoke test of what they run and write, not timed. */
+@ExtendWith(NoProcessLeftBehind.class)
 @Timeout(value = 300, unit = TimeUnit.SECONDS)
 class BenchCommandIntegrationTest {
 
   @TempDir
   Path dir;
-
-  @AfterEach
-  void noProcessIsLeftBehind() {
-    ProcessHandle.current().descendants().forEach(ProcessHandle::destroyForcibly);
-    assertThat(ProcessHandle.current().descendants().count()).isZero();
-  }
 
   @Test
   void convergenceComparesEveryArmAndWritesItsTableCsvAndPlot() throws Exception {

@@ -11,23 +11,18 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.concurrent.TimeUnit;
-import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.api.extension.ExtendWith;
 import org.junit.jupiter.api.io.TempDir;
 import picocli.CommandLine;
 
+@ExtendWith(NoProcessLeftBehind.class)
 @Timeout(value = 420, unit = TimeUnit.SECONDS)
 class RunCommandIntegrationTest {
 
   @TempDir
   Path dir;
-
-  @AfterEach
-  void noProcessIsLeftBehind() {
-    ProcessHandle.current().descendants().forEach(ProcessHandle::destroyForcibly);
-    assertThat(ProcessHandle.current().descendants().count()).isZero();
-  }
 
   private static String data() {
     Path shakespeare = Path.of("..", "..", "shared", "data", "tinyshakespeare.txt");

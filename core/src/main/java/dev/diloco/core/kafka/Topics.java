@@ -1,14 +1,34 @@
 package dev.diloco.core.kafka;
 
+import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
+import java.util.Set;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
 import org.apache.kafka.clients.admin.Admin;
+import org.apache.kafka.clients.admin.Config;
+import org.apache.kafka.clients.admin.TopicDescription;
+import org.apache.kafka.common.KafkaFuture;
+import org.apache.kafka.common.config.ConfigResource;
+import org.apache.kafka.common.config.TopicConfig;
+import org.apache.kafka.common.errors.UnknownTopicOrPartitionException;
 
 /** Questions about a cluster's topics that every service asks at start. */
 public final class Topics {
   private Topics() {}
+
+  /** Framing of a chunk record beyond its payload: ids, offsets, CRC, Avro, Kafka headers. */
+  static final int CHUNK_FRAMING_BYTES = 64 * 1024;
+
+  /**
+   * The largest chunk record of a run cut in chunks of {@code chunkElements}: a sum in 64-bit
+   * values (FP32 contributions summed in FP64) is the widest, 8 bytes an element.
+   */
+  public static int chunkRecordBytes(int chunkElements) {
+    return Math.toIntExact(8L * chunkElements + CHUNK_FRAMING_BYTES);
+  }
 
   /** Partitions of {@code topic}; fails with what to do when it does not exist. */
   public static int partitions(KafkaClientConfig clients, String topic) {
@@ -22,8 +42,81 @@ public final class Topics {
       Thread.currentThread().interrupt();
       throw new IllegalStateException("interrupted while reading topic " + topic, e);
     } catch (TimeoutException e) {
-      throw new IllegalStateException("the Kafka cluster at " + clients.bootstrapServers()
-          + " did not answer within 30 s: is it running, and reachable from here?", e);
+      throw unreachable(clients, e);
     }
+  }
+
+  /**
+   * What is wrong with run {@code topics} on the cluster for chunks of {@code chunkElements}:
+   * missing topics, a {@code max.message.bytes} too small for a chunk record, partitions that
+   * break the run's ordering. Empty when the run can start. Managed clusters often forbid
+   * creating topics automatically, so this is asked before anything is produced.
+   */
+  public static List<String> problems(KafkaClientConfig clients, RunTopics topics,
+      int chunkElements) {
+    List<String> problems = new ArrayList<>();
+    int needed = chunkRecordBytes(chunkElements);
+    try (Admin admin = Admin.create(clients.admin())) {
+      Map<String, KafkaFuture<TopicDescription>> described =
+          admin.describeTopics(topics.all()).topicNameValues();
+      List<String> present = new ArrayList<>();
+      Map<String, Integer> partitions = new java.util.HashMap<>();
+      for (String topic : topics.all()) {
+        try {
+          partitions.put(topic, described.get(topic).get(30, TimeUnit.SECONDS).partitions()
+              .size());
+          present.add(topic);
+        } catch (ExecutionException e) {
+          if (!(e.getCause() instanceof UnknownTopicOrPartitionException)) {
+            throw new IllegalStateException("cannot read topic " + topic + ": "
+                + e.getCause().getMessage(), e.getCause());
+          }
+          problems.add("topic " + topic + " does not exist: create the run's topics with "
+              + "'diloco topics create --run " + topics.runId() + "'");
+        }
+      }
+      List<ConfigResource> resources = present.stream()
+          .map(t -> new ConfigResource(ConfigResource.Type.TOPIC, t)).toList();
+      Map<ConfigResource, Config> configs = admin.describeConfigs(resources).all()
+          .get(30, TimeUnit.SECONDS);
+      Set<String> chunkTopics = Set.of(topics.pseudoGradients(), topics.reduced(),
+          topics.weights(), topics.optimizerState(), topics.deadLetters());
+      for (ConfigResource r : resources) {
+        var entry = configs.get(r).get(TopicConfig.MAX_MESSAGE_BYTES_CONFIG);
+        long allowed = entry == null ? Long.MAX_VALUE : Long.parseLong(entry.value());
+        if (chunkTopics.contains(r.name()) && allowed < needed) {
+          problems.add("topic " + r.name() + " allows records of " + allowed + " bytes "
+              + "(max.message.bytes); chunks of " + chunkElements + " elements need " + needed
+              + ": raise it, or create the topics with 'diloco topics create'");
+        }
+      }
+      for (String ordered : List.of(topics.weights(), topics.commits(), topics.model())) {
+        Integer n = partitions.get(ordered);
+        if (n != null && n != 1) {
+          problems.add("topic " + ordered + " has " + n + " partitions; it needs 1, so that a "
+              + "round's records stay in order");
+        }
+      }
+      Integer in = partitions.get(topics.pseudoGradients());
+      Integer out = partitions.get(topics.reduced());
+      if (in != null && out != null && !in.equals(out)) {
+        problems.add("topics " + topics.pseudoGradients() + " and " + topics.reduced()
+            + " have " + in + " and " + out + " partitions; they need the same number");
+      }
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      throw new IllegalStateException("interrupted while checking the run's topics", e);
+    } catch (TimeoutException e) {
+      throw unreachable(clients, e);
+    } catch (ExecutionException e) {
+      throw new IllegalStateException("cannot check the run's topics: "
+          + e.getCause().getMessage(), e.getCause());
+    }
+    return problems;
+  }
+
+  private static IllegalStateException unreachable(KafkaClientConfig clients, Exception e) {
+    return new IllegalStateException("the Kafka cluster at " + clients.bootstrapServers()
+        + " did not answer within 30 s: is it running, and reachable from here?", e);
   }
 }

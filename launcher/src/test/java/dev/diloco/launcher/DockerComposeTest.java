@@ -1,0 +1,106 @@
+package dev.diloco.launcher;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatCode;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.dataformat.yaml.YAMLFactory;
+import dev.diloco.core.kafka.KafkaClientConfig;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+import org.junit.jupiter.api.Test;
+
+/**
+ * What can be checked of docker/ without a Docker engine: every diloco service's command line
+ * parses with the diloco command's own parser, the image's entry point is a file the
+ * Dockerfile copies from this repository, and the broker allows the run's largest record.
+ */
+class DockerComposeTest {
+
+  private static final Path DOCKER = Path.of("..", "docker");
+  private static final Pattern VARIABLE = Pattern.compile("\\$\\{(\\w+)(?::-([^}]*))?}");
+
+  private final JsonNode compose = read();
+
+  private static JsonNode read() {
+    try {
+      return new ObjectMapper(new YAMLFactory()).readTree(DOCKER.resolve("docker-compose.yml")
+          .toFile());
+    } catch (java.io.IOException e) {
+      throw new java.io.UncheckedIOException(e);
+    }
+  }
+
+  /** Compose's ${NAME:-default}, with the defaults (the variables are not set here). */
+  private static String substitute(String value) {
+    Matcher m = VARIABLE.matcher(value);
+    StringBuilder out = new StringBuilder();
+    while (m.find()) {
+      assertThat(m.group(2)).as("a default for ${%s}", m.group(1)).isNotNull();
+      m.appendReplacement(out, Matcher.quoteReplacement(m.group(2)));
+    }
+    return m.appendTail(out).toString();
+  }
+
+  private static List<String> args(JsonNode command) {
+    List<String> args = new ArrayList<>();
+    command.forEach(a -> args.add(substitute(a.asText())));
+    return args;
+  }
+
+  @Test
+  void everyDilocoServiceCommandIsAcceptedByTheDilocoParser() {
+    List<String> checked = new ArrayList<>();
+    for (Map.Entry<String, JsonNode> service : compose.get("services").properties()) {
+      JsonNode s = service.getValue();
+      if (!s.path("image").asText().startsWith("diloco")) {
+        continue;
+      }
+      List<String> args = args(s.get("command"));
+      assertThatCode(() -> Diloco.commandLine().parseArgs(args.toArray(String[]::new)))
+          .as("service %s: %s", service.getKey(), args).doesNotThrowAnyException();
+      JsonNode health = s.path("healthcheck").path("test");
+      if (health.isArray() && health.get(0).asText().equals("CMD")) {
+        List<String> probe = args(health).subList(1, health.size());
+        assertThat(probe.get(0)).isEqualTo("/opt/diloco/bin/diloco");
+        assertThatCode(() -> Diloco.commandLine().parseArgs(probe.subList(1, probe.size())
+            .toArray(String[]::new))).as("health check of %s", service.getKey())
+            .doesNotThrowAnyException();
+      }
+      checked.add(service.getKey());
+    }
+    assertThat(checked).contains("topics", "optimizer", "reducer", "worker");
+  }
+
+  @Test
+  void theEntryPointIsAFileOfThisRepositoryThatTheImageCopies() throws Exception {
+    String dockerfile = Files.readString(DOCKER.resolve("Dockerfile"));
+    Matcher entry = Pattern.compile("ENTRYPOINT \\[\"([^\"]+)\"]").matcher(dockerfile);
+    assertThat(entry.find()).as("an exec-form ENTRYPOINT").isTrue();
+    Matcher copy = Pattern.compile("COPY (docker/\\S+) " + Pattern.quote(entry.group(1)))
+        .matcher(dockerfile);
+    assertThat(copy.find()).as("a COPY of a repository file to %s", entry.group(1)).isTrue();
+    Path script = Path.of("..").resolve(copy.group(1));
+    assertThat(script).isRegularFile();
+    assertThat(Files.isExecutable(script)).as("%s is executable", script).isTrue();
+    assertThat(Files.readString(script)).contains(Diloco.class.getName());
+  }
+
+  @Test
+  void theBrokerAllowsTheLargestRecordOfARun() {
+    JsonNode env = compose.get("services").get("kafka").get("environment");
+    int limit = KafkaClientConfig.of("kafka:9092").recordLimitBytes();
+    assertThat(env.get("KAFKA_MESSAGE_MAX_BYTES").asInt()).isGreaterThanOrEqualTo(limit);
+    assertThat(env.get("KAFKA_REPLICA_FETCH_MAX_BYTES").asInt()).isGreaterThanOrEqualTo(limit);
+    assertThat(compose.get("services").get("kafka").get("image").asText())
+        .startsWith("apache/kafka:");
+    assertThat(compose.get("services").get("worker").get("deploy").get("replicas").asText())
+        .isEqualTo("${WORKERS:-2}");
+  }
+}
