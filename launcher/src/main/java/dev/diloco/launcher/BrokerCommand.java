@@ -2,7 +2,12 @@ package dev.diloco.launcher;
 
 import dev.diloco.core.kafka.EmbeddedKafkaBroker;
 import dev.diloco.core.kafka.KafkaClientConfig;
+import java.io.IOException;
+import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.HashMap;
+import java.util.Map;
+import java.util.Properties;
 import java.util.concurrent.Callable;
 import java.util.concurrent.CountDownLatch;
 import picocli.CommandLine.Command;
@@ -31,21 +36,52 @@ final class BrokerCommand implements Callable<Integer> {
       description = "Largest record the broker must accept (default: ${DEFAULT-VALUE}).")
   int maxRecordBytes;
 
+  @Option(names = "--users", paramLabel = "FILE",
+      description = "Turn on authentication (SASL/SCRAM-SHA-256) and ACLs (the KRaft "
+          + "StandardAuthorizer): a .properties file of user=password lines, one of them "
+          + "'admin' (the super user). Users are created with a new log directory; give each "
+          + "service its user's client settings and apply 'diloco acls'.")
+  Path users;
+
   @Override
-  public Integer call() throws InterruptedException {
+  public Integer call() throws Exception {
     if (port < 0 || port > 65535) {
       throw new IllegalArgumentException("--port must be in 0..65535, got " + port);
     }
-    EmbeddedKafkaBroker broker = EmbeddedKafkaBroker.builder()
-        .logDir(dir).port(port).maxRecordBytes(maxRecordBytes).start();
+    EmbeddedKafkaBroker.Builder builder = EmbeddedKafkaBroker.builder()
+        .logDir(dir).port(port).maxRecordBytes(maxRecordBytes);
+    if (users != null) {
+      Map<String, String> passwords = readUsers(users);
+      String admin = passwords.remove(EmbeddedKafkaBroker.ADMIN);
+      if (admin == null) {
+        throw new IllegalArgumentException(users + " names no '" + EmbeddedKafkaBroker.ADMIN
+            + "' user: the broker needs its super user");
+      }
+      builder.authentication(admin, passwords);
+    }
+    EmbeddedKafkaBroker broker = builder.start();
     CountDownLatch stopped = new CountDownLatch(1);
     Runtime.getRuntime().addShutdownHook(new Thread(() -> {
       broker.close();
       stopped.countDown();
     }, "broker-shutdown"));
-    System.out.printf("Kafka broker ready on %s (log in %s). Ctrl-C stops it.%n",
-        broker.bootstrapServers(), broker.logDir());
+    System.out.printf("Kafka broker ready on %s (log in %s)%s. Ctrl-C stops it.%n",
+        broker.bootstrapServers(), broker.logDir(), broker.secured()
+            ? ", SASL_PLAINTEXT with SCRAM-SHA-256 and ACLs" : "");
     stopped.await();
     return 0;
+  }
+
+  private static Map<String, String> readUsers(Path file) throws IOException {
+    if (!Files.isRegularFile(file)) {
+      throw new IllegalArgumentException("users file " + file + " does not exist");
+    }
+    Properties p = new Properties();
+    try (var in = Files.newBufferedReader(file)) {
+      p.load(in);
+    }
+    Map<String, String> users = new HashMap<>();
+    p.stringPropertyNames().forEach(name -> users.put(name, p.getProperty(name)));
+    return users;
   }
 }

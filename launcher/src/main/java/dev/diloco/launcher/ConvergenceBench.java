@@ -7,6 +7,8 @@ import dev.diloco.worker.ByteCorpus;
 import dev.diloco.worker.ByteTransformer;
 import dev.diloco.worker.EvalSet;
 import dev.diloco.worker.RunSpec;
+import java.awt.BasicStroke;
+import java.awt.Color;
 import java.io.IOException;
 import java.io.PrintStream;
 import java.nio.file.Files;
@@ -19,6 +21,9 @@ import java.util.SplittableRandom;
 import org.jfree.chart.ChartFactory;
 import org.jfree.chart.ChartUtils;
 import org.jfree.chart.JFreeChart;
+import org.jfree.chart.axis.NumberAxis;
+import org.jfree.chart.plot.XYPlot;
+import org.jfree.chart.renderer.xy.XYLineAndShapeRenderer;
 import org.jfree.chart.plot.PlotOrientation;
 import org.jfree.data.xy.XYSeries;
 import org.jfree.data.xy.XYSeriesCollection;
@@ -207,18 +212,49 @@ final class ConvergenceBench {
         + "they read each round.%n%nCommand: `%s`%n", command));
     Files.writeString(s.out().resolve("convergence.md"), md);
     Files.writeString(s.out().resolve("convergence.csv"), csv);
+    StringBuilder curves = new StringBuilder("arm,inner_steps,eval_loss\n");
+    for (Arm a : arms) {
+      for (int i = 0; i < a.steps().size(); i++) {
+        curves.append(String.format("%s,%d,%.6f%n", a.name(), a.steps().get(i),
+            a.evalLoss().get(i)));
+      }
+    }
+    Files.writeString(s.out().resolve("convergence-curves.csv"), curves);
+    plot(arms, s.out().resolve("convergence.png"));
+    return md.toString();
+  }
+
+  /**
+   * Eval loss against inner steps, from the first eval after step 0 (where every arm has the
+   * same loss, and whose drop would flatten the differences that matter).
+   */
+  private static void plot(List<Arm> arms, Path file) throws IOException {
     XYSeriesCollection series = new XYSeriesCollection();
     for (Arm a : arms) {
       XYSeries curve = new XYSeries(a.name());
-      for (int i = 0; i < a.steps().size(); i++) {
+      for (int i = 1; i < a.steps().size(); i++) {
         curve.add(a.steps().get(i), a.evalLoss().get(i));
       }
       series.addSeries(curve);
     }
-    JFreeChart chart = ChartFactory.createXYLineChart("Eval loss against inner steps per worker",
+    JFreeChart chart = ChartFactory.createXYLineChart("Eval loss against inner steps per worker "
+        + "(step 0: " + String.format("%.3f", arms.get(0).evalLoss().get(0)) + " for every arm)",
         "inner steps per worker", "eval loss (nats per byte)", series, PlotOrientation.VERTICAL,
         true, false, false);
-    ChartUtils.saveChartAsPNG(s.out().resolve("convergence.png").toFile(), chart, 900, 540);
-    return md.toString();
+    XYPlot plot = chart.getXYPlot();
+    plot.setBackgroundPaint(Color.WHITE);
+    plot.setDomainGridlinePaint(Color.LIGHT_GRAY);
+    plot.setRangeGridlinePaint(Color.LIGHT_GRAY);
+    ((NumberAxis) plot.getRangeAxis()).setAutoRangeIncludesZero(false);
+    XYLineAndShapeRenderer renderer = new XYLineAndShapeRenderer(true, true);
+    for (int i = 0; i < arms.size(); i++) {
+      // FP16 lies on FP32 when it is lossless: dashed, so both show.
+      renderer.setSeriesStroke(i, arms.get(i).name().contains("FP16")
+          ? new BasicStroke(2f, BasicStroke.CAP_BUTT, BasicStroke.JOIN_MITER, 10f,
+              new float[] {6f, 4f}, 0f)
+          : new BasicStroke(2f));
+    }
+    plot.setRenderer(renderer);
+    ChartUtils.saveChartAsPNG(file.toFile(), chart, 900, 540);
   }
 }

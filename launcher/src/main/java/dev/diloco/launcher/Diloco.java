@@ -12,6 +12,7 @@ import picocli.CommandLine.Command;
     description = "DiLoCo training across poorly connected machines, with Apache Kafka as the "
         + "transport.",
     subcommands = {RunCommand.class, InspectCommand.class, ReplayCommand.class, ExportCommand.class,
+        AclsCommand.class,
         BrokerCommand.class, TopicsCommand.class, OptimizerCommand.class,
         ReducerCommand.class, WorkerCommand.class, BenchCommand.class,
         CommandLine.HelpCommand.class})

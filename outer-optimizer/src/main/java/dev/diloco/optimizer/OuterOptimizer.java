@@ -10,6 +10,7 @@ import dev.diloco.core.kafka.CorruptRoundException;
 import dev.diloco.core.kafka.DeadLetters;
 import dev.diloco.core.kafka.KafkaClientConfig;
 import dev.diloco.core.kafka.RoundLog;
+import dev.diloco.core.kafka.RunAcls;
 import dev.diloco.core.kafka.RunTopics;
 import dev.diloco.core.layout.ChunkPlan;
 import dev.diloco.core.layout.ChunkRange;
@@ -129,9 +130,9 @@ public final class OuterOptimizer implements AutoCloseable {
     this.schedule = schedule;
     this.hooks = hooks;
     this.log = new RoundLog(topics, clients, Duration.ofSeconds(60));
-    this.producer = new KafkaProducer<>(clients.transactionalProducer("diloco-optimizer-" + runId),
+    this.producer = new KafkaProducer<>(clients.transactionalProducer(RunAcls.optimizerId(runId)),
         new ByteArraySerializer(), new ByteArraySerializer());
-    Map<String, Object> consumerConfig = clients.consumer("diloco-optimizer-" + runId);
+    Map<String, Object> consumerConfig = clients.consumer(RunAcls.optimizerId(runId));
     consumerConfig.put(ConsumerConfig.ENABLE_AUTO_COMMIT_CONFIG, "false");
     this.consumer = new KafkaConsumer<>(consumerConfig, new ByteArrayDeserializer(),
         new ByteArrayDeserializer());

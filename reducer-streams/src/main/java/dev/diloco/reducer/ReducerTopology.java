@@ -1,6 +1,7 @@
 package dev.diloco.reducer;
 
 import dev.diloco.core.kafka.KafkaClientConfig;
+import dev.diloco.core.kafka.RunAcls;
 import dev.diloco.core.kafka.RunTopics;
 import java.util.Map;
 import java.util.function.Supplier;
@@ -78,7 +79,7 @@ public final class ReducerTopology {
       String stateDir) {
     Properties p = new Properties();
     p.putAll(clients.admin());
-    p.put(StreamsConfig.APPLICATION_ID_CONFIG, "diloco-reducer-" + config.runId());
+    p.put(StreamsConfig.APPLICATION_ID_CONFIG, RunAcls.reducerApplicationId(config.runId()));
     p.put(StreamsConfig.PROCESSING_GUARANTEE_CONFIG, StreamsConfig.EXACTLY_ONCE_V2);
     p.put(StreamsConfig.STATE_DIR_CONFIG, stateDir);
     p.put(StreamsConfig.STATESTORE_CACHE_MAX_BYTES_CONFIG, 256L * 1024 * 1024);

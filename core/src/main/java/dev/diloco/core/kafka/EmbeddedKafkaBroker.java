@@ -47,17 +47,25 @@ public final class EmbeddedKafkaBroker implements AutoCloseable {
   private static final String PORT_FILE = "broker.port";
   private static final int NODE_ID = 1;
 
+  /** The super user of a broker with authentication: topics, ACLs and the broker itself. */
+  public static final String ADMIN = "admin";
+  /** The SASL mechanism of a broker with authentication. */
+  public static final String SCRAM = "SCRAM-SHA-256";
+
   private final Path root;
   private final boolean temporary;
   private final int port;
   private final KafkaRaftServer server;
+  private final Map<String, String> users;
   private boolean closed;
 
-  private EmbeddedKafkaBroker(Path root, boolean temporary, int port, KafkaRaftServer server) {
+  private EmbeddedKafkaBroker(Path root, boolean temporary, int port, KafkaRaftServer server,
+      Map<String, String> users) {
     this.root = root;
     this.temporary = temporary;
     this.port = port;
     this.server = server;
+    this.users = users;
   }
 
   public static Builder builder() {
@@ -71,6 +79,35 @@ public final class EmbeddedKafkaBroker implements AutoCloseable {
 
   public int port() {
     return port;
+  }
+
+  /** Whether clients must authenticate (SASL/SCRAM) and the authorizer checks ACLs. */
+  public boolean secured() {
+    return !users.isEmpty();
+  }
+
+  /**
+   * Client settings for {@code user} (one of the broker's users, or {@link #ADMIN}): with
+   * authentication on, SASL_PLAINTEXT with SCRAM; without, just the bootstrap servers.
+   */
+  public Map<String, String> clientSettings(String user) {
+    Map<String, String> settings = new HashMap<>();
+    settings.put("bootstrap.servers", bootstrapServers());
+    if (secured()) {
+      String password = users.get(user);
+      if (password == null) {
+        throw new IllegalArgumentException("the broker has no user " + user + " (it has "
+            + new java.util.TreeSet<>(users.keySet()) + ")");
+      }
+      settings.putAll(scramClient(user, password));
+    }
+    return settings;
+  }
+
+  private static Map<String, String> scramClient(String user, String password) {
+    return Map.of("security.protocol", "SASL_PLAINTEXT", "sasl.mechanism", SCRAM,
+        "sasl.jaas.config", "org.apache.kafka.common.security.scram.ScramLoginModule required "
+            + "username=\"" + user + "\" password=\"" + password + "\";");
   }
 
   /** The directory that holds the broker's log, its config and its port. */
@@ -101,6 +138,7 @@ public final class EmbeddedKafkaBroker implements AutoCloseable {
     private int maxRecordBytes = KafkaClientConfig.DEFAULT_MAX_RECORD_BYTES;
     private Duration startTimeout = Duration.ofSeconds(60);
     private final Map<String, String> overrides = new HashMap<>();
+    private final Map<String, String> users = new java.util.TreeMap<>();
 
     /** Where the broker keeps its log; unset: a temporary directory, deleted on close. */
     public Builder logDir(Path logDir) {
@@ -130,6 +168,26 @@ public final class EmbeddedKafkaBroker implements AutoCloseable {
 
     public Builder startTimeout(Duration startTimeout) {
       this.startTimeout = Objects.requireNonNull(startTimeout, "startTimeout");
+      return this;
+    }
+
+    /**
+     * Turns authentication and authorization on: clients authenticate with SASL/SCRAM as one of
+     * {@code users} (name to password) or as {@link #ADMIN} (the super user, with
+     * {@code adminPassword}), and the KRaft {@code StandardAuthorizer} allows only what ACLs
+     * allow. Users are created when the log directory is formatted (a new directory).
+     */
+    public Builder authentication(String adminPassword, Map<String, String> users) {
+      Objects.requireNonNull(adminPassword, "adminPassword");
+      users.forEach((user, password) -> {
+        if (!user.matches("[A-Za-z0-9._-]+") || password.isEmpty() || password.contains("\"")) {
+          throw new IllegalArgumentException("user names are letters, digits, '.', '_' and '-',"
+              + " with a non-empty password without quotes; got user '" + user + "'");
+        }
+      });
+      this.users.clear();
+      this.users.putAll(users);
+      this.users.put(ADMIN, adminPassword);
       return this;
     }
 
@@ -165,7 +223,7 @@ public final class EmbeddedKafkaBroker implements AutoCloseable {
       Properties props = brokerProperties(root, clientPort, controllerPort);
       Path config = root.resolve("server.properties");
       write(config, props);
-      formatIfNew(root, config);
+      formatIfNew(root, config, users);
 
       KafkaRaftServer server = new KafkaRaftServer(new KafkaConfig(props, false), Time.SYSTEM);
       try {
@@ -176,7 +234,8 @@ public final class EmbeddedKafkaBroker implements AutoCloseable {
         throw new IllegalStateException("the embedded Kafka broker did not start on "
             + LOOPBACK + ":" + clientPort + ": " + e.getMessage(), e);
       }
-      EmbeddedKafkaBroker broker = new EmbeddedKafkaBroker(root, temporary, clientPort, server);
+      EmbeddedKafkaBroker broker = new EmbeddedKafkaBroker(root, temporary, clientPort, server,
+          Map.copyOf(users));
       try {
         awaitReady(broker);
       } catch (RuntimeException e) {
@@ -195,12 +254,25 @@ public final class EmbeddedKafkaBroker implements AutoCloseable {
       p.put("process.roles", "broker,controller");
       p.put("node.id", Integer.toString(NODE_ID));
       p.put("controller.quorum.voters", NODE_ID + "@" + LOOPBACK + ":" + controllerPort);
-      p.put("listeners", "PLAINTEXT://" + LOOPBACK + ":" + clientPort
+      String client = users.isEmpty() ? "PLAINTEXT" : "SASL_PLAINTEXT";
+      p.put("listeners", client + "://" + LOOPBACK + ":" + clientPort
           + ",CONTROLLER://" + LOOPBACK + ":" + controllerPort);
-      p.put("advertised.listeners", "PLAINTEXT://" + LOOPBACK + ":" + clientPort);
+      p.put("advertised.listeners", client + "://" + LOOPBACK + ":" + clientPort);
       p.put("controller.listener.names", "CONTROLLER");
-      p.put("inter.broker.listener.name", "PLAINTEXT");
-      p.put("listener.security.protocol.map", "PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT");
+      p.put("inter.broker.listener.name", client);
+      p.put("listener.security.protocol.map", client + ":" + client + ",CONTROLLER:PLAINTEXT");
+      if (!users.isEmpty()) {
+        p.put("sasl.enabled.mechanisms", SCRAM);
+        p.put("sasl.mechanism.inter.broker.protocol", SCRAM);
+        p.put("listener.name.sasl_plaintext." + SCRAM.toLowerCase(java.util.Locale.ROOT)
+            + ".sasl.jaas.config", scramClient(ADMIN, users.get(ADMIN)).get("sasl.jaas.config"));
+        p.put("authorizer.class.name",
+            "org.apache.kafka.metadata.authorizer.StandardAuthorizer");
+        p.put("allow.everyone.if.no.acl.found", "false");
+        // The controller listener is PLAINTEXT on 127.0.0.1: its (anonymous) peer is this
+        // process's own broker.
+        p.put("super.users", "User:" + ADMIN + ";User:ANONYMOUS");
+      }
       p.put("log.dirs", root.resolve("kafka-logs").toString());
       // Topics are created explicitly with their settings, as on a managed cluster.
       p.put("auto.create.topics.enable", "false");
@@ -229,15 +301,21 @@ public final class EmbeddedKafkaBroker implements AutoCloseable {
       return props;
     }
 
-    private static void formatIfNew(Path root, Path config) {
+    private static void formatIfNew(Path root, Path config, Map<String, String> users) {
       if (Files.exists(root.resolve("kafka-logs").resolve("meta.properties"))) {
         return; // a restart: keep the log and its cluster id
       }
+      java.util.List<String> args = new java.util.ArrayList<>(java.util.List.of("format",
+          "--config", config.toString(), "--cluster-id", Uuid.randomUuid().toString(),
+          "--ignore-formatted"));
+      users.forEach((user, password) -> {
+        args.add("--add-scram");
+        args.add(SCRAM + "=[name=" + user + ",password=" + password + "]");
+      });
       ByteArrayOutputStream output = new ByteArrayOutputStream();
       int exit;
       try (PrintStream out = new PrintStream(output, true, StandardCharsets.UTF_8)) {
-        exit = StorageTool.execute(new String[] {"format", "--config", config.toString(),
-            "--cluster-id", Uuid.randomUuid().toString(), "--ignore-formatted"}, out);
+        exit = StorageTool.execute(args.toArray(String[]::new), out);
       }
       String said = output.toString(StandardCharsets.UTF_8).trim();
       if (exit != 0) {
@@ -248,8 +326,9 @@ public final class EmbeddedKafkaBroker implements AutoCloseable {
     }
 
     private void awaitReady(EmbeddedKafkaBroker broker) {
-      Map<String, Object> admin = Map.of("bootstrap.servers", broker.bootstrapServers(),
-          "request.timeout.ms", "5000", "default.api.timeout.ms", (int) startTimeout.toMillis());
+      Map<String, Object> admin = new HashMap<>(broker.clientSettings(ADMIN));
+      admin.put("request.timeout.ms", "5000");
+      admin.put("default.api.timeout.ms", (int) startTimeout.toMillis());
       try (Admin client = Admin.create(admin)) {
         client.describeCluster().nodes().get(startTimeout.toMillis(), TimeUnit.MILLISECONDS);
       } catch (Exception e) {

@@ -70,6 +70,14 @@ public final class KafkaClientConfig {
         DEFAULT_MAX_RECORD_BYTES);
   }
 
+  /** Settings for a cluster with these connection settings (e.g. an authenticated user's). */
+  public static KafkaClientConfig of(Map<String, String> connection) {
+    if (!connection.containsKey(CommonClientConfigs.BOOTSTRAP_SERVERS_CONFIG)) {
+      throw new IllegalArgumentException("no Kafka bootstrap servers in " + connection.keySet());
+    }
+    return new KafkaClientConfig(connection, DEFAULT_MAX_RECORD_BYTES);
+  }
+
   public String bootstrapServers() {
     return connection.get(CommonClientConfigs.BOOTSTRAP_SERVERS_CONFIG);
   }

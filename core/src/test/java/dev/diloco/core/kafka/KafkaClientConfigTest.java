@@ -81,4 +81,16 @@ class KafkaClientConfigTest {
     assertThatThrownBy(() -> KafkaClientConfig.load("b:9092", null, 10))
         .hasMessageContaining("got 10");
   }
+
+  /** The template in config/ that the README points managed-cluster users to. */
+  @Test
+  void theSaslSslTemplateLoadsAndTakesItsSecretsFromTheEnvironmentOnly() throws Exception {
+    Path template = Path.of("..", "config", "client-sasl-ssl.properties");
+    KafkaClientConfig config = KafkaClientConfig.load(null, template,
+        KafkaClientConfig.DEFAULT_MAX_RECORD_BYTES);
+    assertThat(config.admin()).containsEntry("security.protocol", "SASL_SSL")
+        .containsEntry("config.providers", "env");
+    assertThat((String) config.admin().get("sasl.jaas.config"))
+        .contains("username=\"${env:KAFKA_API_KEY}\"", "password=\"${env:KAFKA_API_SECRET}\"");
+  }
 }

@@ -1,0 +1,197 @@
+package dev.diloco.launcher;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+import static org.awaitility.Awaitility.await;
+
+import dev.diloco.core.codec.PayloadFormat;
+import dev.diloco.core.kafka.EmbeddedKafkaBroker;
+import dev.diloco.core.kafka.KafkaClientConfig;
+import dev.diloco.core.kafka.RoundLog;
+import dev.diloco.core.kafka.RunTopics;
+import dev.diloco.core.kafka.Topics;
+import dev.diloco.optimizer.OuterOptimizer;
+import dev.diloco.optimizer.OuterSchedule;
+import dev.diloco.reducer.Reducer;
+import dev.diloco.reducer.ReducerConfig;
+import dev.diloco.schemas.Averaging;
+import dev.diloco.schemas.Contribution;
+import dev.diloco.schemas.OuterMethod;
+import dev.diloco.schemas.OuterOptimizerConfig;
+import dev.diloco.schemas.RoundCommit;
+import dev.diloco.worker.AdamW;
+import dev.diloco.worker.BuiltInCorpus;
+import dev.diloco.worker.ByteCorpus;
+import dev.diloco.worker.ByteTransformer;
+import dev.diloco.worker.ModelConfig;
+import dev.diloco.worker.RunSpec;
+import dev.diloco.worker.Worker;
+import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
+import java.io.PrintWriter;
+import java.io.StringWriter;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.Properties;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
+import org.apache.kafka.clients.admin.Admin;
+import org.apache.kafka.clients.producer.KafkaProducer;
+import org.apache.kafka.clients.producer.ProducerRecord;
+import org.apache.kafka.common.errors.SaslAuthenticationException;
+import org.apache.kafka.common.errors.TopicAuthorizationException;
+import org.apache.kafka.common.errors.WakeupException;
+import org.apache.kafka.common.serialization.ByteArraySerializer;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.api.io.TempDir;
+import picocli.CommandLine;
+
+/**
+ * A run on a broker with authentication (SASL/SCRAM) and the KRaft StandardAuthorizer, each
+ * service as its own principal with only the ACLs that {@code diloco acls} gives its role.
+ */
+@Timeout(value = 300, unit = TimeUnit.SECONDS)
+class SecureRunIntegrationTest {
+
+  private static final String RUN = "secure";
+  private static final Map<String, String> USERS = Map.of("worker-0", "w0-secret",
+      "worker-1", "w1-secret", "reducer", "r-secret", "optimizer", "o-secret");
+
+  @TempDir
+  static Path dir;
+  private static EmbeddedKafkaBroker broker;
+
+  @BeforeAll
+  static void startSecuredBrokerWithTopicsAndAcls() throws Exception {
+    broker = EmbeddedKafkaBroker.builder().authentication("admin-secret", USERS).start();
+    Path admin = properties(EmbeddedKafkaBroker.ADMIN);
+    assertThat(cli("topics", "create", "--run", RUN, "--client-config", admin.toString()))
+        .isZero();
+    assertThat(cli("acls", "--run", RUN, "--worker", "User:worker-0", "--worker",
+        "User:worker-1", "--reducer", "User:reducer", "--optimizer", "User:optimizer",
+        "--apply", "--client-config", admin.toString())).isZero();
+  }
+
+  @AfterAll
+  static void stopBroker() {
+    if (broker != null) {
+      broker.close();
+    }
+  }
+
+  @Test
+  void aSmallRunSucceedsWithEachServiceHoldingOnlyItsRolesAcls() throws Exception {
+    RunSpec spec = new RunSpec(RUN, ModelConfig.preset("tiny"), 4, 2, AdamW.Config.OPENDILOCO,
+        new OuterOptimizerConfig(OuterMethod.NESTEROV, 0.7, 0.9, Averaging.COUNT),
+        PayloadFormat.FP16, 1, 65536);
+    ByteCorpus corpus = ByteCorpus.of(BuiltInCorpus.generate(1 << 20, 1), 0.1, "built-in");
+    ByteTransformer initial = spec.newModel();
+    float[] weights = new float[Math.toIntExact(initial.layout().totalElements())];
+    initial.parameters(weights);
+    AtomicBoolean stop = new AtomicBoolean();
+    List<Thread> threads = new ArrayList<>();
+    try (OuterOptimizer optimizer = new OuterOptimizer(RUN, as("optimizer"),
+            OuterSchedule.CONSTANT, OuterOptimizer.Hooks.NONE);
+        Reducer reducer = new Reducer(new ReducerConfig(RUN, 1, Duration.ofMinutes(5),
+            Duration.ofSeconds(1), 4), as("reducer"), dir.resolve("reducer-state"),
+            new SimpleMeterRegistry(), Map.of())) {
+      optimizer.open(spec.describe(initial), weights);
+      reducer.start(Duration.ofMinutes(2));
+      threads.add(new Thread(() -> {
+        try {
+          while (!stop.get()) {
+            optimizer.pollOnce(Duration.ofMillis(200));
+          }
+        } catch (WakeupException stopping) {
+          // the test is over
+        }
+      }, "optimizer"));
+      for (int w = 0; w < 2; w++) {
+        String id = "worker-" + w;
+        byte[] shard = corpus.shard(w, 2);
+        threads.add(new Thread(() -> {
+          try (Worker worker = new Worker(new Worker.Settings(RUN, id, spec.innerSteps(),
+              spec.inner(), spec.format(), spec.seed(), 1, Duration.ofMinutes(2)),
+              spec.newModel(), shard, corpus.evalSlice(), as(id))) {
+            worker.run(2, 2, r -> {});
+          }
+        }, id));
+      }
+      threads.forEach(Thread::start);
+      await().atMost(Duration.ofMinutes(3)).until(() -> optimizer.round() >= 2);
+      stop.set(true);
+      optimizer.wakeup();
+      for (Thread t : threads) {
+        t.join(TimeUnit.SECONDS.toMillis(60));
+      }
+    }
+    RoundCommit round2 = new RoundLog(new RunTopics(RUN), as("worker-0"), Duration.ofSeconds(30))
+        .commit(2).orElseThrow();
+    assertThat(round2.getContributors()).extracting(Contribution::getWorkerId)
+        .containsExactlyInAnyOrder("worker-0", "worker-1");
+    assertThat(Topics.problems(as("worker-1"), new RunTopics(RUN), 65536)).isEmpty();
+  }
+
+  @Test
+  void aWorkerCannotWriteWeightsCommitsOrSums() {
+    RunTopics topics = new RunTopics(RUN);
+    try (var producer = new KafkaProducer<>(as("worker-0").producer(), new ByteArraySerializer(),
+        new ByteArraySerializer())) {
+      for (String forbidden : List.of(topics.weights(), topics.commits(), topics.reduced())) {
+        assertThatThrownBy(() -> producer.send(new ProducerRecord<>(forbidden, new byte[8]))
+            .get(30, TimeUnit.SECONDS)).as(forbidden).isInstanceOf(ExecutionException.class)
+            .hasCauseInstanceOf(TopicAuthorizationException.class);
+      }
+    }
+  }
+
+  @Test
+  void aClientWithoutCredentialsOrWithWrongOnesIsRefused() {
+    Map<String, Object> wrong = new java.util.HashMap<>(as("worker-0").admin());
+    wrong.put("sasl.jaas.config", "org.apache.kafka.common.security.scram.ScramLoginModule "
+        + "required username=\"worker-0\" password=\"guess\";");
+    try (Admin admin = Admin.create(wrong)) {
+      assertThatThrownBy(() -> admin.describeCluster().nodes().get(30, TimeUnit.SECONDS))
+          .hasCauseInstanceOf(SaslAuthenticationException.class);
+    }
+    // No SASL at all: the broker's only client listener speaks SASL, so nothing is answered.
+    Map<String, Object> anonymous = Map.of("bootstrap.servers", broker.bootstrapServers(),
+        "request.timeout.ms", "3000", "default.api.timeout.ms", "5000");
+    try (Admin admin = Admin.create(anonymous)) {
+      assertThatThrownBy(() -> admin.listTopics().names().get(10, TimeUnit.SECONDS))
+          .isInstanceOfAny(ExecutionException.class, java.util.concurrent.TimeoutException.class);
+    }
+  }
+
+  private static KafkaClientConfig as(String user) {
+    return KafkaClientConfig.of(broker.clientSettings(user));
+  }
+
+  /** A client .properties file for {@code user}, as an operator would write one. */
+  private static Path properties(String user) throws Exception {
+    Properties p = new Properties();
+    p.putAll(broker.clientSettings(user));
+    Path file = dir.resolve(user + ".properties");
+    try (var out = Files.newBufferedWriter(file)) {
+      p.store(out, null);
+    }
+    return file;
+  }
+
+  private static int cli(String... args) {
+    CommandLine cmd = Diloco.commandLine();
+    StringWriter err = new StringWriter();
+    cmd.setOut(new PrintWriter(new StringWriter(), true));
+    cmd.setErr(new PrintWriter(err, true));
+    int exit = cmd.execute(args);
+    assertThat(err.toString()).as("diloco %s", String.join(" ", args)).isEmpty();
+    return exit;
+  }
+}
