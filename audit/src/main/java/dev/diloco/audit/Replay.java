@@ -316,8 +316,8 @@ public final class Replay {
     Map<Integer, Recorded> recorded = new TreeMap<>();
     Map<Location, Entry> entries = new HashMap<>();
     run.sums(r).forEach(e -> entries.put(e.at(), e));
-    reader.fetch(run.topics().reduced(), entries.keySet(), record -> {
-      Location at = new Location(record.partition(), record.offset(), record.value().length);
+    reader.fetch(entries.keySet(), record -> {
+      Location at = Location.of(record);
       try {
         ReducedChunk s = sumSerde.decode(record.value());
         ChunkRange range = plan.check(s.getChunkIndex(), s.getChunkCount(), s.getElementOffset(),
@@ -364,14 +364,19 @@ public final class Replay {
     List<Location> wanted = run.pseudoGradients(r).stream()
         .filter(e -> !named.containsKey(e.chunk()) || named.get(e.chunk()).contains(e.worker()))
         .map(Entry::at).toList();
-    reader.fetch(run.topics().pseudoGradients(), wanted, record -> {
+    reader.fetch(wanted, record -> {
       PseudoGradientChunk chunk = chunkSerde.decode(record.value()); // indexed: it decodes
       String key = chunk.getChunkIndex() + "/" + chunk.getWorkerId();
-      Location at = new Location(record.partition(), record.offset(), record.value().length);
+      Location at = Location.of(record);
       if (reduction.used.containsKey(key)) {
         return; // a duplicate: the reducer counted the first
       }
       try {
+        String producer = run.topics().workerOf(record.topic()).orElse(chunk.getWorkerId());
+        if (!producer.equals(chunk.getWorkerId())) {
+          throw new ChunkRejectedException(DeadLetterReason.PRINCIPAL_MISMATCH, "it names "
+              + "worker " + chunk.getWorkerId() + " on worker " + producer + "'s own topic");
+        }
         ChunkRange range = plan.check(chunk.getChunkIndex(), chunk.getChunkCount(),
             chunk.getElementOffset(), chunk.getElementCount());
         PayloadFormat format = PayloadFormat.of(chunk.getEncoding(), chunk.getCompression(),
@@ -389,8 +394,8 @@ public final class Replay {
         reduction.tokens.put(key, chunk.getTokens());
         reduction.rejected.remove(key);
       } catch (ChunkRejectedException e) {
-        reduction.rejected.putIfAbsent(key, "partition " + at.partition() + ", offset "
-            + at.offset() + ": " + e.getMessage());
+        reduction.rejected.putIfAbsent(key, at.topic() + ", partition " + at.partition()
+            + ", offset " + at.offset() + ": " + e.getMessage());
       }
     });
     return reduction;
@@ -453,7 +458,7 @@ public final class Replay {
     List<String> explaining = new ArrayList<>();
     Map<Location, String> byPlace = new HashMap<>();
     chunks.forEach((w, at) -> byPlace.put(at, w));
-    reader.fetch(run.topics().pseudoGradients(), chunks.values(), record -> {
+    reader.fetch(chunks.values(), record -> {
       PseudoGradientChunk chunk = chunkSerde.decode(record.value());
       float[] values = new float[recorded.length];
       decoder.decode(chunk.getPayload(), PayloadFormat.of(chunk.getEncoding(),
@@ -494,26 +499,25 @@ public final class Replay {
 
   private Published published(RoundCommit commit) {
     Published published = new Published();
-    reader.fetch(run.topics().weights(), run.weights(commit.getRound()).stream()
-        .map(Entry::at).toList(), record -> {
-          Location at = new Location(record.partition(), record.offset(), record.value().length);
-          WeightsChunk w = weightsSerde.decode(record.value()); // indexed: it decodes
-          try {
-            ChunkRange range = plan.check(w.getChunkIndex(), w.getChunkCount(),
-                w.getElementOffset(), w.getElementCount());
-            float[] values = new float[range.count()];
-            decoder.decode(w.getPayload(), PayloadFormat.of(w.getEncoding(), Compression.NONE,
-                false), range.count(), w.getCrc32c(), values, 0);
-            published.chunks.add(new PublishedChunk(w.getChunkIndex(), at, values, null));
-            if (record.offset() >= commit.getWeightsOffset()
-                && !published.committed.get(w.getChunkIndex())) {
-              System.arraycopy(values, 0, published.weights, (int) range.offset(), range.count());
-              published.committed.set(w.getChunkIndex());
-            }
-          } catch (IllegalArgumentException e) {
-            published.chunks.add(new PublishedChunk(w.getChunkIndex(), at, null, e.getMessage()));
-          }
-        });
+    reader.fetch(run.weights(commit.getRound()).stream().map(Entry::at).toList(), record -> {
+      Location at = Location.of(record);
+      WeightsChunk w = weightsSerde.decode(record.value()); // indexed: it decodes
+      try {
+        ChunkRange range = plan.check(w.getChunkIndex(), w.getChunkCount(),
+            w.getElementOffset(), w.getElementCount());
+        float[] values = new float[range.count()];
+        decoder.decode(w.getPayload(), PayloadFormat.of(w.getEncoding(), Compression.NONE,
+            false), range.count(), w.getCrc32c(), values, 0);
+        published.chunks.add(new PublishedChunk(w.getChunkIndex(), at, values, null));
+        if (record.offset() >= commit.getWeightsOffset()
+            && !published.committed.get(w.getChunkIndex())) {
+          System.arraycopy(values, 0, published.weights, (int) range.offset(), range.count());
+          published.committed.set(w.getChunkIndex());
+        }
+      } catch (IllegalArgumentException e) {
+        published.chunks.add(new PublishedChunk(w.getChunkIndex(), at, null, e.getMessage()));
+      }
+    });
     return published;
   }
 
@@ -551,26 +555,25 @@ public final class Replay {
 
   /** The optimizer's momentum of round {@code n}, where the compacted state topic kept it. */
   private void compareMomentum(int n, float[] expected, List<Finding> findings) {
-    reader.fetch(run.topics().optimizerState(), run.momentum(n).stream().map(Entry::at).toList(),
-        record -> {
-          OptimizerStateChunk s = stateSerde.decode(record.value()); // indexed: it decodes
-          try {
-            ChunkRange range = plan.check(s.getChunkIndex(), s.getChunkCount(),
-                s.getElementOffset(), s.getElementCount());
-            float[] values = new float[range.count()];
-            decoder.decode(s.getMomentum(), PayloadFormat.FP32, range.count(), s.getCrc32c(),
-                values, 0);
-            if (!Arrays.equals(values, 0, values.length, expected, (int) range.offset(),
-                (int) range.offset() + range.count())) {
-              findings.add(new Finding(n, s.getChunkIndex(), "the optimizer's momentum at offset "
-                  + record.offset() + " of " + run.topics().optimizerState()
-                  + " differs from the replayed momentum"));
-            }
-          } catch (IllegalArgumentException e) {
-            findings.add(new Finding(n, s.getChunkIndex(), "the optimizer's momentum at offset "
-                + record.offset() + " fails its checks: " + e.getMessage()));
-          }
-        });
+    reader.fetch(run.momentum(n).stream().map(Entry::at).toList(), record -> {
+      OptimizerStateChunk s = stateSerde.decode(record.value()); // indexed: it decodes
+      try {
+        ChunkRange range = plan.check(s.getChunkIndex(), s.getChunkCount(),
+            s.getElementOffset(), s.getElementCount());
+        float[] values = new float[range.count()];
+        decoder.decode(s.getMomentum(), PayloadFormat.FP32, range.count(), s.getCrc32c(),
+            values, 0);
+        if (!Arrays.equals(values, 0, values.length, expected, (int) range.offset(),
+            (int) range.offset() + range.count())) {
+          findings.add(new Finding(n, s.getChunkIndex(), "the optimizer's momentum at offset "
+              + record.offset() + " of " + run.topics().optimizerState()
+              + " differs from the replayed momentum"));
+        }
+      } catch (IllegalArgumentException e) {
+        findings.add(new Finding(n, s.getChunkIndex(), "the optimizer's momentum at offset "
+            + record.offset() + " fails its checks: " + e.getMessage()));
+      }
+    });
   }
 
   private static byte[] sha(RoundCommit commit) {

@@ -59,9 +59,12 @@ public final class RunRecords {
     }
     run.scan(reader, topics.commits(), RoundCommit.class, RoundCommit::getRunId,
         (c, at) -> run.commits.add(new Located<>(c, at)));
-    run.scan(reader, topics.pseudoGradients(), PseudoGradientChunk.class,
-        PseudoGradientChunk::getRunId, (c, at) -> add(run.pseudoGradients, new Entry(c.getRound(),
-            c.getChunkIndex(), c.getWorkerId(), c.getTokens(), at)));
+    // The shared chunk topic, and each worker's own on a cluster with authentication.
+    for (String topic : reader.topics(topics.pseudoGradientTopics())) {
+      run.scan(reader, topic, PseudoGradientChunk.class, PseudoGradientChunk::getRunId,
+          (c, at) -> add(run.pseudoGradients, new Entry(c.getRound(), c.getChunkIndex(),
+              c.getWorkerId(), c.getTokens(), at)));
+    }
     run.scan(reader, topics.reduced(), ReducedChunk.class, ReducedChunk::getRunId,
         (c, at) -> add(run.sums, new Entry(c.getRound(), c.getChunkIndex(), null, 0, at)));
     run.scan(reader, topics.weights(), WeightsChunk.class, WeightsChunk::getRunId,
@@ -88,7 +91,7 @@ public final class RunRecords {
         unreadable.merge(topic, 1, Integer::sum);
         return;
       }
-      sink.accept(value, new Location(r.partition(), r.offset(), r.value().length));
+      sink.accept(value, Location.of(r));
     });
   }
 
@@ -135,7 +138,7 @@ public final class RunRecords {
     return deadLetters;
   }
 
-  /** Pseudo-gradient chunks of {@code round}, per partition in offset order. */
+  /** Pseudo-gradient chunks of {@code round}, per topic partition in offset order. */
   public List<Entry> pseudoGradients(int round) {
     return pseudoGradients.getOrDefault(round, List.of());
   }

@@ -7,7 +7,6 @@ import java.util.Collection;
 import java.util.List;
 import java.util.Map;
 import java.util.NavigableSet;
-import java.util.TreeMap;
 import java.util.TreeSet;
 import java.util.function.Consumer;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
@@ -24,7 +23,12 @@ import org.apache.kafka.common.serialization.ByteArrayDeserializer;
 public final class TopicReader implements AutoCloseable {
 
   /** Where one record lies, and its size. */
-  public record Location(int partition, long offset, int bytes) {}
+  public record Location(String topic, int partition, long offset, int bytes) {
+    static Location of(ConsumerRecord<byte[], byte[]> r) {
+      return new Location(r.topic(), r.partition(), r.offset(),
+          r.value() == null ? 0 : r.value().length);
+    }
+  }
 
   private final KafkaConsumer<byte[], byte[]> consumer;
   private final Duration timeout;
@@ -42,18 +46,23 @@ public final class TopicReader implements AutoCloseable {
     }
   }
 
-  /** The records of {@code topic} at {@code locations}, in offset order per partition. */
-  public void fetch(String topic, Collection<Location> locations,
+  /** The records at {@code locations}, in offset order per topic partition. */
+  public void fetch(Collection<Location> locations,
       Consumer<ConsumerRecord<byte[], byte[]>> handler) {
-    Map<Integer, NavigableSet<Long>> byPartition = new TreeMap<>();
-    locations.forEach(l -> byPartition.computeIfAbsent(l.partition(), p -> new TreeSet<>())
-        .add(l.offset()));
-    byPartition.forEach((partition, offsets) -> read(new TopicPartition(topic, partition),
-        offsets.first(), offsets.last() + 1, r -> {
-          if (offsets.contains(r.offset())) {
-            handler.accept(r);
-          }
-        }));
+    Map<TopicPartition, NavigableSet<Long>> byPartition = new java.util.HashMap<>();
+    locations.forEach(l -> byPartition.computeIfAbsent(new TopicPartition(l.topic(),
+        l.partition()), p -> new TreeSet<>()).add(l.offset()));
+    byPartition.forEach((tp, offsets) -> read(tp, offsets.first(), offsets.last() + 1, r -> {
+      if (offsets.contains(r.offset())) {
+        handler.accept(r);
+      }
+    }));
+  }
+
+  /** The names of the topics this client may see that match {@code pattern}, sorted. */
+  public List<String> topics(java.util.regex.Pattern pattern) {
+    return consumer.listTopics(timeout).keySet().stream()
+        .filter(t -> pattern.matcher(t).matches()).sorted().toList();
   }
 
   /** The partitions of {@code topic}, in order. */

@@ -55,6 +55,12 @@ final class TopicsCommand implements Runnable {
             + "Replay needs the chunks of the rounds it checks.")
     String retention;
 
+    @Option(names = "--worker", paramLabel = "ID",
+        description = "Also a topic of this worker's own (repeatable), for a cluster with "
+            + "authentication: only the worker's principal (User:ID) may write it, and the "
+            + "reducer rejects a chunk on it that names another worker.")
+    List<String> workers = new java.util.ArrayList<>();
+
     @Override
     public Integer call() throws Exception {
       long retentionMs = retention.equals("forever") ? RunTopics.KEEP_FOREVER
@@ -63,7 +69,7 @@ final class TopicsCommand implements Runnable {
       RunTopics topics = new RunTopics(runId);
       try (Admin admin = Admin.create(clients.admin())) {
         var result = admin.createTopics(topics.newTopics(partitions, replication, clients,
-            retentionMs));
+            retentionMs, workers));
         for (var e : result.values().entrySet()) {
           try {
             e.getValue().get(60, TimeUnit.SECONDS);

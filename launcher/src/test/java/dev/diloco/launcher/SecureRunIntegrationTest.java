@@ -4,6 +4,9 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import static org.awaitility.Awaitility.await;
 
+import dev.diloco.audit.Replay;
+import dev.diloco.audit.RunRecords;
+import dev.diloco.audit.TopicReader;
 import dev.diloco.core.codec.PayloadFormat;
 import dev.diloco.core.kafka.EmbeddedKafkaBroker;
 import dev.diloco.core.kafka.KafkaClientConfig;
@@ -15,7 +18,13 @@ import dev.diloco.optimizer.OuterSchedule;
 import dev.diloco.reducer.Reducer;
 import dev.diloco.reducer.ReducerConfig;
 import dev.diloco.schemas.Averaging;
+import dev.diloco.core.kafka.AvroSerde;
+import dev.diloco.schemas.Compression;
 import dev.diloco.schemas.Contribution;
+import dev.diloco.schemas.DeadLetter;
+import dev.diloco.schemas.DeadLetterReason;
+import dev.diloco.schemas.PseudoGradientChunk;
+import dev.diloco.schemas.TensorEncoding;
 import dev.diloco.schemas.OuterMethod;
 import dev.diloco.schemas.OuterOptimizerConfig;
 import dev.diloco.schemas.RoundCommit;
@@ -29,6 +38,7 @@ import dev.diloco.worker.Worker;
 import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
 import java.io.PrintWriter;
 import java.io.StringWriter;
+import java.nio.ByteBuffer;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -42,6 +52,7 @@ import java.util.concurrent.atomic.AtomicBoolean;
 import org.apache.kafka.clients.admin.Admin;
 import org.apache.kafka.clients.producer.KafkaProducer;
 import org.apache.kafka.clients.producer.ProducerRecord;
+import org.apache.kafka.common.TopicPartition;
 import org.apache.kafka.common.errors.SaslAuthenticationException;
 import org.apache.kafka.common.errors.TopicAuthorizationException;
 import org.apache.kafka.common.errors.WakeupException;
@@ -62,7 +73,8 @@ class SecureRunIntegrationTest {
 
   private static final String RUN = "secure";
   private static final Map<String, String> USERS = Map.of("worker-0", "w0-secret",
-      "worker-1", "w1-secret", "reducer", "r-secret", "optimizer", "o-secret");
+      "worker-1", "w1-secret", "reducer", "r-secret", "optimizer", "o-secret",
+      "auditor", "a-secret");
 
   @TempDir
   static Path dir;
@@ -72,11 +84,11 @@ class SecureRunIntegrationTest {
   static void startSecuredBrokerWithTopicsAndAcls() throws Exception {
     broker = EmbeddedKafkaBroker.builder().authentication("admin-secret", USERS).start();
     Path admin = properties(EmbeddedKafkaBroker.ADMIN);
-    assertThat(cli("topics", "create", "--run", RUN, "--client-config", admin.toString()))
-        .isZero();
+    assertThat(cli("topics", "create", "--run", RUN, "--worker", "worker-0", "--worker",
+        "worker-1", "--client-config", admin.toString())).isZero();
     assertThat(cli("acls", "--run", RUN, "--worker", "User:worker-0", "--worker",
         "User:worker-1", "--reducer", "User:reducer", "--optimizer", "User:optimizer",
-        "--apply", "--client-config", admin.toString())).isZero();
+        "--auditor", "User:auditor", "--apply", "--client-config", admin.toString())).isZero();
   }
 
   @AfterAll
@@ -125,7 +137,28 @@ class SecureRunIntegrationTest {
         }, id));
       }
       threads.forEach(Thread::start);
+      // worker-0's principal publishes a chunk under worker-1's name on its own topic.
+      RunTopics topics = new RunTopics(RUN);
+      PseudoGradientChunk spoofed = PseudoGradientChunk.newBuilder()
+          .setRunId(RUN).setRound(0).setWorkerId("worker-1").setChunkIndex(0).setChunkCount(3)
+          .setElementOffset(0).setElementCount(4).setEncoding(TensorEncoding.FP16)
+          .setCompression(Compression.NONE).setBytePlanes(false)
+          .setPayload(ByteBuffer.wrap(new byte[8])).setCrc32c(0).setInnerSteps(1).setTokens(1)
+          .setMeanInnerLoss(0f).setCreatedAtMs(0).build();
+      try (var producer = new KafkaProducer<>(as("worker-0").producer(),
+          new ByteArraySerializer(), new ByteArraySerializer())) {
+        producer.send(new ProducerRecord<>(topics.workerPseudoGradients("worker-0"), 0,
+            new byte[4], AvroSerde.of(PseudoGradientChunk.class).encode(spoofed))).get();
+      }
       await().atMost(Duration.ofMinutes(3)).until(() -> optimizer.round() >= 2);
+      List<DeadLetter> letters = new ArrayList<>();
+      new RoundLog(topics, as(EmbeddedKafkaBroker.ADMIN), Duration.ofSeconds(30)).readToEnd(
+          new TopicPartition(topics.deadLetters(), 0), 0, r -> letters.add(
+              AvroSerde.of(DeadLetter.class).decode(r.value())));
+      assertThat(letters).extracting(DeadLetter::getReason)
+          .containsExactly(DeadLetterReason.PRINCIPAL_MISMATCH);
+      assertThat(letters.get(0).getDetail()).contains("the chunk names worker worker-1 but came "
+          + "on diloco.secure.pseudograds.worker-0");
       stop.set(true);
       optimizer.wakeup();
       for (Thread t : threads) {
@@ -137,14 +170,23 @@ class SecureRunIntegrationTest {
     assertThat(round2.getContributors()).extracting(Contribution::getWorkerId)
         .containsExactlyInAnyOrder("worker-0", "worker-1");
     assertThat(Topics.problems(as("worker-1"), new RunTopics(RUN), 65536)).isEmpty();
+
+    // An auditor replays the run from the workers' own topics, bit for bit.
+    try (TopicReader reader = new TopicReader(as("auditor"), Duration.ofSeconds(60))) {
+      Replay.Report report = Replay.replay(RunRecords.read(new RunTopics(RUN), reader), reader,
+          0, -1, r -> {});
+      assertThat(report.rounds()).hasSize(3);
+      assertThat(report.firstFinding()).isEmpty();
+    }
   }
 
   @Test
-  void aWorkerCannotWriteWeightsCommitsOrSums() {
+  void aWorkerCannotWriteWeightsCommitsSumsOrAnotherWorkersChunks() {
     RunTopics topics = new RunTopics(RUN);
     try (var producer = new KafkaProducer<>(as("worker-0").producer(), new ByteArraySerializer(),
         new ByteArraySerializer())) {
-      for (String forbidden : List.of(topics.weights(), topics.commits(), topics.reduced())) {
+      for (String forbidden : List.of(topics.weights(), topics.commits(), topics.reduced(),
+          topics.pseudoGradients(), topics.workerPseudoGradients("worker-1"))) {
         assertThatThrownBy(() -> producer.send(new ProducerRecord<>(forbidden, new byte[8]))
             .get(30, TimeUnit.SECONDS)).as(forbidden).isInstanceOf(ExecutionException.class)
             .hasCauseInstanceOf(TopicAuthorizationException.class);

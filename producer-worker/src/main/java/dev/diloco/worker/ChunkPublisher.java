@@ -28,6 +28,7 @@ public final class ChunkPublisher implements AutoCloseable {
   /** What a round's publication cost. */
   public record Published(int chunks, long bytes) {}
 
+  private final String topic;
   private final RunTopics topics;
   private final String workerId;
   private final ChunkPlan plan;
@@ -36,8 +37,16 @@ public final class ChunkPublisher implements AutoCloseable {
   private final KafkaProducer<byte[], byte[]> producer;
   private final AvroSerde<PseudoGradientChunk> serde = AvroSerde.of(PseudoGradientChunk.class);
 
+  /** A publisher to the run's shared pseudo-gradient topic. */
   public ChunkPublisher(RunTopics topics, String workerId, ChunkPlan plan, PayloadFormat format,
       int partitions, KafkaClientConfig clients) {
+    this(topics.pseudoGradients(), topics, workerId, plan, format, partitions, clients);
+  }
+
+  /** A publisher to {@code topic}: the shared one, or the worker's own. */
+  public ChunkPublisher(String topic, RunTopics topics, String workerId, ChunkPlan plan,
+      PayloadFormat format, int partitions, KafkaClientConfig clients) {
+    this.topic = topic;
     this.topics = topics;
     this.workerId = workerId;
     this.plan = plan;
@@ -65,7 +74,7 @@ public final class ChunkPublisher implements AutoCloseable {
           .setMeanInnerLoss(meanInnerLoss).setCreatedAtMs(System.currentTimeMillis())
           .build());
       bytes += value.length;
-      sent.add(producer.send(new ProducerRecord<>(topics.pseudoGradients(),
+      sent.add(producer.send(new ProducerRecord<>(topic,
           topics.partitionOf(i, partitions), ByteBuffer.allocate(4).putInt(i).array(), value)));
     }
     for (Future<RecordMetadata> f : sent) {

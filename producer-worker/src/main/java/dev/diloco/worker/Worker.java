@@ -105,12 +105,18 @@ public final class Worker implements AutoCloseable {
     this.random = new SplittableRandom(settings.seed() ^ settings.workerId().hashCode());
     this.eval = new EvalSet(evalSlice, settings.evalBatches(), model.batch(),
         model.config().contextLength(), description.getSeed());
-    int partitions = Topics.partitions(clients, topics.pseudoGradients());
+    // On a cluster with authentication the worker has a topic of its own, which only its
+    // principal may write; elsewhere all workers share one.
+    String chunkTopic = RunTopics.canNameTopic(settings.workerId())
+        && Topics.exists(clients, topics.workerPseudoGradients(settings.workerId()))
+        ? topics.workerPseudoGradients(settings.workerId()) : topics.pseudoGradients();
+    int partitions = Topics.partitions(clients, chunkTopic);
     this.commits = new CommitWatcher(topics, clients);
     this.heartbeats = new KafkaProducer<>(clients.producer(), new ByteArraySerializer(),
         new ByteArraySerializer());
-    this.publisher = new ChunkPublisher(topics, settings.workerId(), plan, settings.format(),
-        partitions, clients);
+    this.publisher = new ChunkPublisher(chunkTopic, topics, settings.workerId(), plan,
+        settings.format(), partitions, clients);
+    LOG.info("worker {}: publishing to {}", settings.workerId(), chunkTopic);
   }
 
   /**

@@ -106,9 +106,15 @@ final class ChunkSumProcessor implements Processor<byte[], byte[], byte[], byte[
           null);
       return;
     }
+    String producer = config.topics().workerOf(meta.topic()).orElse(null);
     try {
-      add(chunk, new PartialSum.Pointer(meta.partition(), meta.offset()), record.timestamp(),
-          true);
+      if (producer != null && !producer.equals(chunk.getWorkerId())) {
+        throw new ChunkRejectedException(DeadLetterReason.PRINCIPAL_MISMATCH, "the chunk names "
+            + "worker " + chunk.getWorkerId() + " but came on " + meta.topic() + ", which only "
+            + "worker " + producer + "'s principal may write");
+      }
+      add(chunk, new PartialSum.Pointer(producer, meta.partition(), meta.offset()),
+          record.timestamp(), true);
     } catch (ChunkRejectedException e) {
       reject(record, e.reason(), e.getMessage(), chunk);
     }
@@ -225,11 +231,10 @@ final class ChunkSumProcessor implements Processor<byte[], byte[], byte[], byte[
     if (entries.isEmpty()) {
       return;
     }
-    String topic = config.topics().pseudoGradients();
     try (ContributionReader reader = readers.get()) {
       for (KeyValueEntry e : entries) {
-        byte[] value = reader.read(new TopicPartition(topic, e.pointer.partition()),
-            e.pointer.offset());
+        byte[] value = reader.read(new TopicPartition(e.pointer.topic(config.topics()),
+            e.pointer.partition()), e.pointer.offset());
         try {
           add(chunkSerde.decode(value), e.pointer, 0L, false);
         } catch (ChunkRejectedException stale) {

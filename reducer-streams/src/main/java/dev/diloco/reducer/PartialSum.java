@@ -36,14 +36,20 @@ final class PartialSum {
     return sorted;
   }
 
-  /** Where a contribution lies in the input topic. */
-  record Pointer(int partition, long offset) {
+  /**
+   * Where a contribution lies: partition and offset, and the worker whose own topic holds it
+   * (null: the shared topic). 12 bytes for the shared topic, as before workers had topics.
+   */
+  record Pointer(String worker, int partition, long offset) {
 
     byte[] toBytes() {
       ByteArrayOutputStream bytes = new ByteArrayOutputStream(12);
       try (DataOutputStream out = new DataOutputStream(bytes)) {
         out.writeInt(partition);
         out.writeLong(offset);
+        if (worker != null) {
+          out.writeUTF(worker);
+        }
       } catch (IOException e) {
         throw new UncheckedIOException(e);
       }
@@ -52,10 +58,16 @@ final class PartialSum {
 
     static Pointer fromBytes(byte[] bytes) {
       try (DataInputStream in = new DataInputStream(new ByteArrayInputStream(bytes))) {
-        return new Pointer(in.readInt(), in.readLong());
+        int partition = in.readInt();
+        long offset = in.readLong();
+        return new Pointer(bytes.length > 12 ? in.readUTF() : null, partition, offset);
       } catch (IOException e) {
         throw new UncheckedIOException("a pointer in the reducer's store is unreadable", e);
       }
+    }
+
+    String topic(dev.diloco.core.kafka.RunTopics topics) {
+      return worker == null ? topics.pseudoGradients() : topics.workerPseudoGradients(worker);
     }
   }
 }

@@ -19,7 +19,7 @@ import org.apache.kafka.streams.state.Stores;
  *
  * <pre>
  *   model, commits, membership ──► global stores (every task sees the run's plan, open round, members)
- *   pseudograds ──► sum ──► reduced          one exact sum per (round, chunk)
+ *   pseudograds[.worker] ──► sum ──► reduced one exact sum per (round, chunk)
  *                       ├─► round-failures   a round that missed its quorum
  *                       └─► deadletter       a chunk that must not be summed, with the reason
  * </pre>
@@ -49,7 +49,9 @@ public final class ReducerTopology {
 
     // The Processor API, not the DSL: one record may update a sum, emit it, or be rejected to
     // another topic, and the deadline is a wall-clock punctuation.
-    topology.addSource("chunks", bytes, bytes, topics.pseudoGradients());
+    // The shared chunk topic and every worker's own (on clusters with authentication), all
+    // partitioned alike: chunk i of every worker meets in the task of partition i % P.
+    topology.addSource("chunks", bytes, bytes, topics.pseudoGradientTopics());
     ReducerMetrics meters = new ReducerMetrics(metrics, config.runId());
     topology.addProcessor("sum", () -> new ChunkSumProcessor(config, readers, meters), "chunks");
 
@@ -91,6 +93,8 @@ public final class ReducerTopology {
     clients.producer().forEach((k, v) -> p.put(StreamsConfig.producerPrefix(k), v));
     clients.consumer(null).forEach((k, v) -> p.put(StreamsConfig.consumerPrefix(k), v));
     p.remove(StreamsConfig.producerPrefix("enable.idempotence"));
+    // A worker's own topic created while the reducer runs is subscribed within this time.
+    p.put(StreamsConfig.consumerPrefix("metadata.max.age.ms"), "10000");
     p.put(StreamsConfig.topicPrefix("max.message.bytes"),
         Integer.toString(clients.recordLimitBytes()));
     return p;

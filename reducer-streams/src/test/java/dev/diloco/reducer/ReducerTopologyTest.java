@@ -155,6 +155,28 @@ class ReducerTopologyTest {
     assertThat(r.getContributors()).hasSize(3);
   }
 
+  /** On a worker's own topic (only its principal may write it), a chunk must be its own. */
+  @Test
+  void aChunkOnAWorkersOwnTopicThatNamesAnotherWorkerIsRejected() {
+    ByteArraySerializer s = new ByteArraySerializer();
+    var ownOfW1 = driver.createInputTopic(TOPICS.workerPseudoGradients("w1"), s, s);
+    PseudoGradientChunk spoofed = chunksOf("w0", 0, 1).get(0); // names w0
+    ownOfW1.pipeInput(ByteBuffer.allocate(4).putInt(0).array(), chunkSerde.encode(spoofed));
+    DeadLetter letter = letters().get(0);
+    assertThat(letter.getReason()).isEqualTo(DeadLetterReason.PRINCIPAL_MISMATCH);
+    assertThat(letter.getDetail()).contains("the chunk names worker w0 but came on "
+        + TOPICS.workerPseudoGradients("w1") + ", which only worker w1's principal may write");
+
+    // Each worker's own chunk on its own topic is summed like one on the shared topic.
+    ownOfW1.pipeInput(ByteBuffer.allocate(4).putInt(0).array(),
+        chunkSerde.encode(chunksOf("w1", 0, 1).get(0)));
+    send(chunksOf("w0", 0, 1).get(0));
+    send(chunksOf("w2", 0, 1).get(0));
+    ReducedChunk r = AvroSerde.of(ReducedChunk.class).decode(reduced.readValue());
+    assertThat(r.getContributors()).extracting(c -> c.getWorkerId())
+        .containsExactly("w0", "w1", "w2");
+  }
+
   @Test
   void everyKindOfBadChunkIsRejectedWithItsReasonAndTheRoundGoesOn() {
     PseudoGradientChunk good = chunksOf("w0", 0, 7).get(1);

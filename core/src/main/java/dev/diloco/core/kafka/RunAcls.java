@@ -13,8 +13,9 @@ import org.apache.kafka.common.resource.ResourceType;
 
 /**
  * The least-privilege ACLs of each role in a run, for a cluster whose authorizer denies what
- * no ACL allows. A worker may write pseudo-gradients and heartbeats and read the model,
- * weights and commits, and nothing else: it cannot write weights, commits or sums. The
+ * no ACL allows. A worker may write its own pseudo-gradient topic (named by its principal's
+ * name, which is then its worker id) and heartbeats, and read the model, weights and commits,
+ * and nothing else: it cannot write weights, commits, sums or another worker's chunks. The
  * reducer reads chunks and writes sums; the optimizer reads sums and writes rounds. Every
  * role may describe the run's topics (the start-up check) and nothing outside the run.
  */
@@ -60,12 +61,14 @@ public final class RunAcls {
         acls.topic(topics.model(), AclOperation.READ);
         acls.topic(topics.weights(), AclOperation.READ);
         acls.topic(topics.commits(), AclOperation.READ);
-        acls.topic(topics.pseudoGradients(), AclOperation.WRITE);
+        // Its own chunk topic only, named by its principal: a chunk there is the worker's.
+        acls.topic(topics.workerPseudoGradients(principal.substring(principal.indexOf(':') + 1)),
+            AclOperation.WRITE);
         acls.topic(topics.membership(), AclOperation.WRITE);
       }
       case REDUCER -> {
-        for (String t : List.of(topics.pseudoGradients(), topics.model(), topics.commits(),
-            topics.membership())) {
+        acls.prefixedTopic(topics.pseudoGradients(), AclOperation.READ); // every worker's
+        for (String t : List.of(topics.model(), topics.commits(), topics.membership())) {
           acls.topic(t, AclOperation.READ);
         }
         for (String t : List.of(topics.reduced(), topics.roundFailures(),

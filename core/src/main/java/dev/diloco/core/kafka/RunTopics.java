@@ -18,6 +18,7 @@ public record RunTopics(String runId) {
   public static final String PREFIX = "diloco.";
 
   private static final Pattern RUN_ID = Pattern.compile("[A-Za-z0-9][A-Za-z0-9_-]{0,99}");
+  private static final Pattern WORKER_ID = Pattern.compile("[A-Za-z0-9_-]{1,100}");
 
   public RunTopics {
     Objects.requireNonNull(runId, "runId");
@@ -35,6 +36,40 @@ public record RunTopics(String runId) {
   /** Workers' pseudo-gradient chunks (key = chunk index, so chunk i of every worker meets). */
   public String pseudoGradients() {
     return name("pseudograds");
+  }
+
+  /**
+   * Worker {@code workerId}'s own pseudo-gradient topic, for clusters with authentication: ACLs
+   * let only that worker's principal write it, so a chunk on it comes from that worker, and
+   * the reducer rejects one that names another worker. Partitioned as
+   * {@link #pseudoGradients()}. Worker ids for it are letters, digits, '_' and '-'.
+   */
+  public String workerPseudoGradients(String workerId) {
+    if (!canNameTopic(workerId)) {
+      throw new IllegalArgumentException("worker id '" + workerId + "' cannot name a topic: "
+          + "use 1 to 100 letters, digits, '_' or '-'");
+    }
+    return pseudoGradients() + "." + workerId;
+  }
+
+  /** Whether {@code workerId} can name a topic of its own. */
+  public static boolean canNameTopic(String workerId) {
+    return workerId != null && WORKER_ID.matcher(workerId).matches();
+  }
+
+  /** The shared pseudo-gradient topic and every worker's own: what the reducer reads. */
+  public Pattern pseudoGradientTopics() {
+    return Pattern.compile(Pattern.quote(pseudoGradients()) + "(\\." + WORKER_ID.pattern()
+        + ")?");
+  }
+
+  /** The worker whose own topic {@code topic} is; empty for the shared topic or another. */
+  public java.util.Optional<String> workerOf(String topic) {
+    String prefix = pseudoGradients() + ".";
+    if (topic.startsWith(prefix) && WORKER_ID.matcher(topic.substring(prefix.length())).matches()) {
+      return java.util.Optional.of(topic.substring(prefix.length()));
+    }
+    return java.util.Optional.empty();
   }
 
   /**
@@ -112,6 +147,12 @@ public record RunTopics(String runId) {
    */
   public List<NewTopic> newTopics(int chunkPartitions, short replication,
       KafkaClientConfig clients, long retentionMs) {
+    return newTopics(chunkPartitions, replication, clients, retentionMs, List.of());
+  }
+
+  /** As above, and each of {@code workers}' own pseudo-gradient topic. */
+  public List<NewTopic> newTopics(int chunkPartitions, short replication,
+      KafkaClientConfig clients, long retentionMs, List<String> workers) {
     if (retentionMs != KEEP_FOREVER && retentionMs < 1) {
       throw new IllegalArgumentException("retention must be positive or KEEP_FOREVER (-1), got "
           + retentionMs);
@@ -131,6 +172,10 @@ public record RunTopics(String runId) {
     list.add(topic(optimizerState(), 1, replication, clients, TopicConfig.CLEANUP_POLICY_COMPACT,
         keep));
     list.add(topic(deadLetters(), 1, replication, clients, null, keep));
+    for (String worker : workers) {
+      list.add(topic(workerPseudoGradients(worker), chunkPartitions, replication, clients, null,
+          keep));
+    }
     return list;
   }
 

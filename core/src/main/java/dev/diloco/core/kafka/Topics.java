@@ -46,6 +46,25 @@ public final class Topics {
     }
   }
 
+  /** Whether {@code topic} exists on the cluster (and this client may see it). */
+  public static boolean exists(KafkaClientConfig clients, String topic) {
+    try (Admin admin = Admin.create(clients.admin())) {
+      admin.describeTopics(List.of(topic)).allTopicNames().get(30, TimeUnit.SECONDS);
+      return true;
+    } catch (ExecutionException e) {
+      if (e.getCause() instanceof UnknownTopicOrPartitionException) {
+        return false;
+      }
+      throw new IllegalStateException("cannot read topic " + topic + ": "
+          + e.getCause().getMessage(), e.getCause());
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      throw new IllegalStateException("interrupted while reading topic " + topic, e);
+    } catch (TimeoutException e) {
+      throw unreachable(clients, e);
+    }
+  }
+
   /**
    * What is wrong with run {@code topics} on the cluster for chunks of {@code chunkElements}:
    * missing topics, a {@code max.message.bytes} too small for a chunk record, partitions that
@@ -99,6 +118,24 @@ public final class Topics {
       }
       Integer in = partitions.get(topics.pseudoGradients());
       Integer out = partitions.get(topics.reduced());
+      for (String own : admin.listTopics().names().get(30, TimeUnit.SECONDS)) {
+        if (topics.workerOf(own).isEmpty()) {
+          continue;
+        }
+        int n = admin.describeTopics(List.of(own)).allTopicNames().get(30, TimeUnit.SECONDS)
+            .get(own).partitions().size();
+        if (in != null && n != in) {
+          problems.add("topic " + own + " has " + n + " partitions, "
+              + topics.pseudoGradients() + " " + in + ": a worker's own topic needs as many");
+        }
+        var entry = admin.describeConfigs(List.of(new ConfigResource(ConfigResource.Type.TOPIC,
+            own))).all().get(30, TimeUnit.SECONDS).values().iterator().next()
+            .get(TopicConfig.MAX_MESSAGE_BYTES_CONFIG);
+        if (entry != null && Long.parseLong(entry.value()) < needed) {
+          problems.add("topic " + own + " allows records of " + entry.value() + " bytes "
+              + "(max.message.bytes); chunks of " + chunkElements + " elements need " + needed);
+        }
+      }
       if (in != null && out != null && !in.equals(out)) {
         problems.add("topics " + topics.pseudoGradients() + " and " + topics.reduced()
             + " have " + in + " and " + out + " partitions; they need the same number");
