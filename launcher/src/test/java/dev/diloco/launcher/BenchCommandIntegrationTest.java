@@ -4,7 +4,6 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import java.io.ByteArrayOutputStream;
 import java.io.PrintStream;
-import java.io.PrintWriter;
 import java.io.StringWriter;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -15,7 +14,6 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.extension.ExtendWith;
 import org.junit.jupiter.api.io.TempDir;
-import picocli.CommandLine;
 
 /**
  * The benchmarks in their quick modes: a smoke test of what they run and write, not timed.
@@ -75,9 +73,6 @@ class BenchCommandIntegrationTest {
   }
 
   private static int run(StringWriter err, String... args) {
-    CommandLine cmd = Diloco.commandLine();
-    cmd.setErr(new PrintWriter(err, true));
-    cmd.setColorScheme(CommandLine.Help.defaultColorScheme(CommandLine.Help.Ansi.OFF));
-    return cmd.execute(args);
+    return Cli.run(new StringWriter(), err, args);
   }
 }

@@ -36,7 +36,6 @@ import dev.diloco.worker.ModelConfig;
 import dev.diloco.worker.RunSpec;
 import dev.diloco.worker.Worker;
 import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
-import java.io.PrintWriter;
 import java.io.StringWriter;
 import java.nio.ByteBuffer;
 import java.nio.file.Files;
@@ -62,7 +61,6 @@ import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.io.TempDir;
-import picocli.CommandLine;
 
 /**
  * A run on a broker with authentication (SASL/SCRAM) and the KRaft StandardAuthorizer, each
@@ -228,11 +226,8 @@ class SecureRunIntegrationTest {
   }
 
   private static int cli(String... args) {
-    CommandLine cmd = Diloco.commandLine();
     StringWriter err = new StringWriter();
-    cmd.setOut(new PrintWriter(new StringWriter(), true));
-    cmd.setErr(new PrintWriter(err, true));
-    int exit = cmd.execute(args);
+    int exit = Cli.run(new StringWriter(), err, args);
     assertThat(err.toString()).as("diloco %s", String.join(" ", args)).isEmpty();
     return exit;
   }
