@@ -187,7 +187,7 @@ class AuditIntegrationTest {
         var producer = producer(clients)) {
       optimizer.open(TestRuns.description(run, LAYOUT, CHUNK), initial);
       // Every round's members before the reducer starts: its global stores load them first,
-      // so no chunk can arrive before its worker's heartbeat has reached the reducer.
+      // so no chunk has to wait for its worker's heartbeat to reach the reducer.
       for (int round = 0; round < ROUNDS; round++) {
         for (String w : WORKERS) {
           producer.send(new ProducerRecord<>(topics.membership(),

@@ -40,7 +40,9 @@ import org.slf4j.LoggerFactory;
  * emits what meets the quorum or reports the round failed. Every chunk is checked before it
  * touches a sum; a bad one goes to the dead-letter topic with its reason.
  *
- * <p>The open sums live in memory. The changelogged store keeps, per contribution, only where
+ * <p>A chunk of a worker the reducer has not seen join the round yet waits (its heartbeat may
+ * reach the membership store after its chunks) and is summed when the worker shows up; at the
+ * round's deadline it is rejected. The open sums live in memory. The changelogged store keeps, per contribution, only where
  * it lies in the input topic (12 bytes): exactly-once recovery re-reads those chunks when the
  * task starts, so the chunks' bytes are written to Kafka once (by the workers), not a second
  * time into a changelog.
@@ -65,6 +67,20 @@ final class ChunkSumProcessor implements Processor<byte[], byte[], byte[], byte[
   private final AvroSerde<DeadLetter> deadLetterSerde = AvroSerde.of(DeadLetter.class);
   /** Open sums by {@code round/chunk}. */
   private final Map<String, PartialSum> open = new HashMap<>();
+  /** Checked chunks of workers not (yet) members of their round, by {@code round/chunk/worker}. */
+  private final Map<String, Waiting> waiting = new java.util.TreeMap<>();
+
+  /** A chunk that waits for its worker to join its round. */
+  private record Waiting(PseudoGradientChunk chunk, PartialSum.Pointer where, long producedAtMs) {}
+
+  /** Thrown by {@link #add} for a chunk whose worker has not joined its round (yet). */
+  private static final class NotYetMember extends RuntimeException {
+    private static final long serialVersionUID = 1L;
+
+    NotYetMember() {
+      super(null, null, false, false);
+    }
+  }
   private ProcessorContext<byte[], byte[]> context;
   private KeyValueStore<String, byte[]> pointers;
   private KeyValueStore<String, Long> closed;
@@ -89,6 +105,7 @@ final class ChunkSumProcessor implements Processor<byte[], byte[], byte[], byte[
     this.closed = context.getStateStore(CLOSED);
     this.run = new RunView(config.runId(), context);
     open.clear();
+    waiting.clear();
     rebuild();
     context.schedule(config.checkEvery(), PunctuationType.WALL_CLOCK_TIME, this::onClock);
   }
@@ -113,11 +130,32 @@ final class ChunkSumProcessor implements Processor<byte[], byte[], byte[], byte[
             + "worker " + chunk.getWorkerId() + " but came on " + meta.topic() + ", which only "
             + "worker " + producer + "'s principal may write");
       }
-      add(chunk, new PartialSum.Pointer(producer, meta.partition(), meta.offset()),
-          record.timestamp(), true);
+      if (waiting.containsKey(RoundKeys.chunk(chunk.getRound(), chunk.getChunkIndex()) + "/"
+          + chunk.getWorkerId())) {
+        // The first chunk of a worker is the one that counts, even while it waits.
+        throw new ChunkRejectedException(DeadLetterReason.DUPLICATE, chunk.getWorkerId()
+            + " has a chunk waiting for this sum already");
+      }
+      PartialSum.Pointer where = new PartialSum.Pointer(producer, meta.partition(),
+          meta.offset());
+      try {
+        add(chunk, where, record.timestamp(), true);
+      } catch (NotYetMember e) {
+        park(chunk, where, record.timestamp());
+      }
     } catch (ChunkRejectedException e) {
       reject(record, e.reason(), e.getMessage(), chunk);
     }
+  }
+
+  /** Keeps a checked chunk until its worker joins its round (durably: its pointer). */
+  private void park(PseudoGradientChunk chunk, PartialSum.Pointer where, long producedAtMs) {
+    String key = RoundKeys.chunk(chunk.getRound(), chunk.getChunkIndex()) + "/"
+        + chunk.getWorkerId();
+    waiting.put(key, new Waiting(chunk, where, producedAtMs));
+    pointers.put(key, where.toBytes());
+    LOG.info("run {}: worker {} has not joined round {} (yet): its chunk {} waits",
+        config.runId(), chunk.getWorkerId(), chunk.getRound(), chunk.getChunkIndex());
   }
 
   /** Checks a chunk and adds it to its sum; {@code fresh}: not a re-read after a restart. */
@@ -144,12 +182,6 @@ final class ChunkSumProcessor implements Processor<byte[], byte[], byte[], byte[
       throw new ChunkRejectedException(DeadLetterReason.ROUND_NOT_OPEN, "round " + round
           + " is not open: the open round is " + current.round());
     }
-    Set<String> members = run.members(round);
-    if (!members.contains(chunk.getWorkerId())) {
-      throw new ChunkRejectedException(DeadLetterReason.WORKER_NOT_IN_ROUND, "worker "
-          + chunk.getWorkerId() + " has not joined round " + round + " (its members: "
-          + members + ")");
-    }
     ChunkRange range = current.plan().check(index, chunk.getChunkCount(),
         chunk.getElementOffset(), chunk.getElementCount());
     PayloadFormat format = PayloadFormat.of(chunk.getEncoding(), chunk.getCompression(),
@@ -162,6 +194,10 @@ final class ChunkSumProcessor implements Processor<byte[], byte[], byte[], byte[
         chunk.getCrc32c());
     if (config.maxChunkNorm() > 0) {
       checkNorm(canonical, format, range.count());
+    }
+    Set<String> members = run.members(round);
+    if (!members.contains(chunk.getWorkerId())) {
+      throw new NotYetMember();
     }
 
     String key = RoundKeys.chunk(round, index);
@@ -235,8 +271,11 @@ final class ChunkSumProcessor implements Processor<byte[], byte[], byte[], byte[
       for (KeyValueEntry e : entries) {
         byte[] value = reader.read(new TopicPartition(e.pointer.topic(config.topics()),
             e.pointer.partition()), e.pointer.offset());
+        PseudoGradientChunk chunk = chunkSerde.decode(value);
         try {
-          add(chunkSerde.decode(value), e.pointer, 0L, false);
+          add(chunk, e.pointer, 0L, false);
+        } catch (NotYetMember stillWaiting) {
+          waiting.put(e.key, new Waiting(chunk, e.pointer, 0L));
         } catch (ChunkRejectedException stale) {
           // Checked when it first came; what fails now is its round having moved on while
           // this task was down. Its sum is no longer wanted.
@@ -260,8 +299,9 @@ final class ChunkSumProcessor implements Processor<byte[], byte[], byte[], byte[
     }
     int round = current.round();
     forgetBefore(round);
-    if (now < current.openedAtMs() + config.roundTimeout().toMillis()
-        || closed.get(deadlineKey(round)) != null) {
+    boolean deadline = now >= current.openedAtMs() + config.roundTimeout().toMillis();
+    retryWaiting(deadline);
+    if (!deadline || closed.get(deadlineKey(round)) != null) {
       return;
     }
     List<Integer> short_ = new ArrayList<>();
@@ -294,6 +334,32 @@ final class ChunkSumProcessor implements Processor<byte[], byte[], byte[], byte[
     }
   }
 
+  /**
+   * Sums the waiting chunks whose workers have joined since; rejects those of a round that
+   * moved on, and at the deadline those whose workers never joined.
+   */
+  private void retryWaiting(boolean deadline) {
+    for (String key : new ArrayList<>(waiting.keySet())) {
+      Waiting w = waiting.get(key);
+      try {
+        add(w.chunk(), w.where(), w.producedAtMs(), true);
+        waiting.remove(key);
+      } catch (NotYetMember e) {
+        if (deadline) {
+          waiting.remove(key);
+          pointers.delete(key);
+          reject(w, DeadLetterReason.WORKER_NOT_IN_ROUND, "worker " + w.chunk().getWorkerId()
+              + " had not joined round " + w.chunk().getRound() + " when its deadline passed "
+              + "(its members: " + run.members(w.chunk().getRound()) + ")");
+        }
+      } catch (ChunkRejectedException e) {
+        waiting.remove(key);
+        pointers.delete(key);
+        reject(w, e.reason(), e.getMessage());
+      }
+    }
+  }
+
   /** The chunks whose records land in this task's partition. */
   private List<Integer> ownedChunks(RunView.OpenRound current) {
     int partition = context.taskId().partition();
@@ -308,6 +374,12 @@ final class ChunkSumProcessor implements Processor<byte[], byte[], byte[], byte[
 
   private void forgetBefore(int round) {
     open.keySet().removeIf(key -> RoundKeys.roundOf(key) < round);
+    for (String key : new ArrayList<>(waiting.keySet())) {
+      if (RoundKeys.roundOf(key) < round) {
+        reject(waiting.remove(key), DeadLetterReason.LATE, "round "
+            + RoundKeys.roundOf(key) + " closed while the chunk waited for its worker to join");
+      }
+    }
     for (KeyValueStore<String, ?> store : List.of(pointers, closed)) {
       List<String> old = new ArrayList<>();
       try (KeyValueIterator<String, ?> it = store.range(RoundKeys.roundStart(0),
@@ -340,16 +412,29 @@ final class ChunkSumProcessor implements Processor<byte[], byte[], byte[], byte[
   private void reject(Record<byte[], byte[]> record, DeadLetterReason reason, String detail,
       PseudoGradientChunk chunk) {
     RecordMetadata meta = context.recordMetadata().orElseThrow();
+    reject(meta.topic(), meta.partition(), meta.offset(), record.key(), record.timestamp(),
+        reason, detail, chunk);
+  }
+
+  /** A waiting chunk's rejection, from a punctuation: no record is being processed. */
+  private void reject(Waiting w, DeadLetterReason reason, String detail) {
+    reject(w.where().topic(config.topics()), w.where().partition(), w.where().offset(),
+        RoundKeys.chunkRecordKey(w.chunk().getChunkIndex()), System.currentTimeMillis(), reason,
+        detail, w.chunk());
+  }
+
+  private void reject(String topic, int partition, long offset, byte[] key, long timestamp,
+      DeadLetterReason reason, String detail, PseudoGradientChunk chunk) {
     LOG.warn("run {}: rejected a chunk: {}", config.runId(), detail);
     metrics.rejected(reason);
-    DeadLetter.Builder letter = DeadLetters.of(meta.topic(), meta.partition(), meta.offset(),
-        record.key(), reason, detail, SERVICE);
+    DeadLetter.Builder letter = DeadLetters.of(topic, partition, offset, key, reason, detail,
+        SERVICE);
     if (chunk != null) {
       letter.setRunId(chunk.getRunId()).setRound(chunk.getRound())
           .setWorkerId(chunk.getWorkerId()).setChunkIndex(chunk.getChunkIndex());
     }
-    context.forward(new Record<>(record.key(), deadLetterSerde.encode(letter.build()),
-        record.timestamp()), DEAD_LETTER_SINK);
+    context.forward(new Record<>(key, deadLetterSerde.encode(letter.build()), timestamp),
+        DEAD_LETTER_SINK);
   }
 
   @Override

@@ -196,12 +196,12 @@ class ReducerTopologyTest {
     assertThat(letters()).extracting(DeadLetter::getReason).containsExactly(
         DeadLetterReason.CRC_MISMATCH, DeadLetterReason.WRONG_LENGTH,
         DeadLetterReason.UNKNOWN_ENCODING, DeadLetterReason.INDEX_OUT_OF_RANGE,
-        DeadLetterReason.ROUND_NOT_OPEN, DeadLetterReason.WORKER_NOT_IN_ROUND,
-        DeadLetterReason.RUN_MISMATCH, DeadLetterReason.WRONG_LENGTH,
+        DeadLetterReason.ROUND_NOT_OPEN, DeadLetterReason.RUN_MISMATCH, DeadLetterReason.WRONG_LENGTH,
         DeadLetterReason.LAYOUT_MISMATCH, DeadLetterReason.MALFORMED_RECORD,
         DeadLetterReason.NON_FINITE);
     assertThat(reduced.isEmpty()).isTrue();
-    assertThat(count(pointers())).isZero(); // nothing bad entered a sum
+    // Nothing bad entered a sum; the stranger's good chunk waits for it to join the round.
+    assertThat(count(pointers())).isOne();
     assertThat(metrics.get("diloco.reducer.rejections").tag("reason", "WRONG_LENGTH").counter()
         .count()).isEqualTo(2.0);
 
@@ -209,6 +209,39 @@ class ReducerTopologyTest {
       send(chunksOf(w, 0, 7).get(1));
     }
     assertThat(reduced.getQueueSize()).isEqualTo(1);
+  }
+
+  /**
+   * A worker's heartbeat may reach the reducer after its chunks: they wait, and are summed
+   * when it shows up. One that never joins is rejected at the deadline; a second chunk of a
+   * waiting worker is a duplicate (the first counts).
+   */
+  @Test
+  void aChunkOfAWorkerNotYetJoinedWaitsForItsHeartbeatAndOneThatNeverJoinsIsRejected() {
+    PseudoGradientChunk early = chunksOf("w3", 0, 4).get(0);
+    send(early);
+    send(chunksOf("w3", 0, 5).get(0)); // its restart's chunk: the first one counts
+    send(chunksOf("stranger", 0, 4).get(1)); // a chunk whose sum stays open
+    assertThat(letters()).extracting(DeadLetter::getReason)
+        .containsExactly(DeadLetterReason.DUPLICATE);
+    join("w3", 0);
+    for (String w : WORKERS) {
+      send(chunksOf(w, 0, 4).get(0));
+    }
+    assertThat(reduced.isEmpty()).as("w3 is a member now, and its chunk has not been added")
+        .isTrue();
+    driver.advanceWallClockTime(Duration.ofSeconds(1)); // the next check adds it
+    ReducedChunk r = AvroSerde.of(ReducedChunk.class).decode(reduced.readValue());
+    assertThat(r.getContributors()).extracting(c -> c.getWorkerId())
+        .containsExactly("w0", "w1", "w2", "w3");
+    assertThat(r.getComplete()).isTrue();
+
+    driver.advanceWallClockTime(TIMEOUT);
+    DeadLetter never = letters().get(0);
+    assertThat(never.getReason()).isEqualTo(DeadLetterReason.WORKER_NOT_IN_ROUND);
+    assertThat(never.getWorkerId()).isEqualTo("stranger");
+    assertThat(never.getDetail()).contains("worker stranger had not joined round 0 when its "
+        + "deadline passed");
   }
 
   @Test
