@@ -13,6 +13,8 @@ import dev.diloco.core.kafka.KafkaClientConfig;
 import dev.diloco.core.kafka.RoundLog;
 import dev.diloco.core.kafka.RunTopics;
 import dev.diloco.core.kafka.Topics;
+import dev.diloco.core.layout.ChunkPlan;
+import dev.diloco.core.layout.ParameterLayout;
 import dev.diloco.optimizer.OuterOptimizer;
 import dev.diloco.optimizer.OuterSchedule;
 import dev.diloco.reducer.Reducer;
@@ -32,6 +34,7 @@ import dev.diloco.worker.AdamW;
 import dev.diloco.worker.BuiltInCorpus;
 import dev.diloco.worker.ByteCorpus;
 import dev.diloco.worker.ByteTransformer;
+import dev.diloco.worker.ChunkPublisher;
 import dev.diloco.worker.ModelConfig;
 import dev.diloco.worker.RunSpec;
 import dev.diloco.worker.Worker;
@@ -189,6 +192,19 @@ class SecureRunIntegrationTest {
             .get(30, TimeUnit.SECONDS)).as(forbidden).isInstanceOf(ExecutionException.class)
             .hasCauseInstanceOf(TopicAuthorizationException.class);
       }
+    }
+  }
+
+  @Test
+  void aWorkerThatWritesTheSharedTopicIsToldWhatItNeeds() {
+    ChunkPlan plan = ParameterLayout.builder().add("w", 8).build().chunks(8);
+    try (ChunkPublisher publisher = new ChunkPublisher(new RunTopics(RUN), "worker-0", plan,
+        PayloadFormat.FP16, 4, as("worker-0"))) {
+      assertThatThrownBy(() -> publisher.publish(0, new float[8], 1, 1, 0f))
+          .hasMessageContaining("to diloco.secure.pseudograds failed")
+          .hasMessageContaining("on a cluster with ACLs a worker writes only its own topic "
+              + "diloco.secure.pseudograds.worker-0: create it with 'diloco topics create "
+              + "--worker ID'");
     }
   }
 

@@ -16,6 +16,7 @@ import java.util.concurrent.Future;
 import org.apache.kafka.clients.producer.KafkaProducer;
 import org.apache.kafka.clients.producer.ProducerRecord;
 import org.apache.kafka.clients.producer.RecordMetadata;
+import org.apache.kafka.common.errors.TopicAuthorizationException;
 import org.apache.kafka.common.serialization.ByteArraySerializer;
 
 /**
@@ -84,8 +85,15 @@ public final class ChunkPublisher implements AutoCloseable {
         Thread.currentThread().interrupt();
         throw new IllegalStateException("interrupted while publishing round " + round, e);
       } catch (ExecutionException e) {
+        String hint = e.getCause() instanceof TopicAuthorizationException
+            ? " (on a cluster with ACLs a worker writes only its own topic "
+                + (RunTopics.canNameTopic(workerId) ? topics.workerPseudoGradients(workerId)
+                    : topics.pseudoGradients() + ".<worker id>")
+                + ": create it with 'diloco topics create --worker ID', grant it with "
+                + "'diloco acls --worker User:ID', and start the worker with --worker-id ID)"
+            : "";
         throw new IllegalStateException("publishing round " + round + " of worker " + workerId
-            + " failed: " + e.getCause().getMessage(), e.getCause());
+            + " to " + topic + " failed: " + e.getCause().getMessage() + hint, e.getCause());
       }
     }
     return new Published(plan.chunkCount(), bytes);
