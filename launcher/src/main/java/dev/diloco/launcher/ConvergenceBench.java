@@ -7,8 +7,6 @@ import dev.diloco.worker.ByteCorpus;
 import dev.diloco.worker.ByteTransformer;
 import dev.diloco.worker.EvalSet;
 import dev.diloco.worker.RunSpec;
-import java.awt.BasicStroke;
-import java.awt.Color;
 import java.io.IOException;
 import java.io.PrintStream;
 import java.nio.file.Files;
@@ -18,15 +16,6 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.SplittableRandom;
-import org.jfree.chart.ChartFactory;
-import org.jfree.chart.ChartUtils;
-import org.jfree.chart.JFreeChart;
-import org.jfree.chart.axis.NumberAxis;
-import org.jfree.chart.plot.XYPlot;
-import org.jfree.chart.renderer.xy.XYLineAndShapeRenderer;
-import org.jfree.chart.plot.PlotOrientation;
-import org.jfree.data.xy.XYSeries;
-import org.jfree.data.xy.XYSeriesCollection;
 
 /**
  * DiLoCo against its baselines on one corpus, with one model, seed, eval set and budget of
@@ -229,32 +218,18 @@ final class ConvergenceBench {
    * same loss, and whose drop would flatten the differences that matter).
    */
   private static void plot(List<Arm> arms, Path file) throws IOException {
-    XYSeriesCollection series = new XYSeriesCollection();
+    Map<String, List<double[]>> series = new LinkedHashMap<>();
     for (Arm a : arms) {
-      XYSeries curve = new XYSeries(a.name());
+      List<double[]> points = new ArrayList<>();
       for (int i = 1; i < a.steps().size(); i++) {
-        curve.add(a.steps().get(i), a.evalLoss().get(i));
+        points.add(new double[] {a.steps().get(i), a.evalLoss().get(i)});
       }
-      series.addSeries(curve);
+      series.put(a.name(), points);
     }
-    JFreeChart chart = ChartFactory.createXYLineChart("Eval loss against inner steps per worker "
-        + "(step 0: " + String.format("%.3f", arms.get(0).evalLoss().get(0)) + " for every arm)",
-        "inner steps per worker", "eval loss (nats per byte)", series, PlotOrientation.VERTICAL,
-        true, false, false);
-    XYPlot plot = chart.getXYPlot();
-    plot.setBackgroundPaint(Color.WHITE);
-    plot.setDomainGridlinePaint(Color.LIGHT_GRAY);
-    plot.setRangeGridlinePaint(Color.LIGHT_GRAY);
-    ((NumberAxis) plot.getRangeAxis()).setAutoRangeIncludesZero(false);
-    XYLineAndShapeRenderer renderer = new XYLineAndShapeRenderer(true, true);
-    for (int i = 0; i < arms.size(); i++) {
-      // FP16 lies on FP32 when it is lossless: dashed, so both show.
-      renderer.setSeriesStroke(i, arms.get(i).name().contains("FP16")
-          ? new BasicStroke(2f, BasicStroke.CAP_BUTT, BasicStroke.JOIN_MITER, 10f,
-              new float[] {6f, 4f}, 0f)
-          : new BasicStroke(2f));
-    }
-    plot.setRenderer(renderer);
-    ChartUtils.saveChartAsPNG(file.toFile(), chart, 900, 540);
+    // FP16 lies on FP32 when it is lossless: dashed, so both show.
+    Charts.lines(file, "Eval loss against inner steps per worker (step 0: "
+        + String.format("%.3f", arms.get(0).evalLoss().get(0)) + " for every arm)",
+        "inner steps per worker", "eval loss (nats per byte)", series,
+        name -> name.contains("FP16"));
   }
 }

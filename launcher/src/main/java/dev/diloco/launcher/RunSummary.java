@@ -8,12 +8,6 @@ import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
-import org.jfree.chart.ChartFactory;
-import org.jfree.chart.ChartUtils;
-import org.jfree.chart.JFreeChart;
-import org.jfree.chart.plot.PlotOrientation;
-import org.jfree.data.xy.XYSeries;
-import org.jfree.data.xy.XYSeriesCollection;
 
 /** What a run directory tells about a run: summary.json and the loss curve. */
 final class RunSummary {
@@ -59,19 +53,18 @@ final class RunSummary {
   }
 
   void writeLossPng(Path file, String title) throws IOException {
-    XYSeries train = new XYSeries("train loss (mean over workers)");
-    XYSeries eval = new XYSeries("eval loss (global weights)");
+    List<double[]> eval = new ArrayList<>();
+    List<double[]> train = new ArrayList<>();
     for (Round r : rounds) {
       if (r.trainLoss() != null) {
-        train.add(r.round(), r.trainLoss());
+        train.add(new double[] {r.round(), r.trainLoss()});
       }
-      eval.add(r.round(), r.evalLoss());
+      eval.add(new double[] {r.round(), r.evalLoss()});
     }
-    XYSeriesCollection data = new XYSeriesCollection();
-    data.addSeries(eval);
-    data.addSeries(train);
-    JFreeChart chart = ChartFactory.createXYLineChart(title, "round", "loss (nats per byte)",
-        data, PlotOrientation.VERTICAL, true, false, false);
-    ChartUtils.saveChartAsPNG(file.toFile(), chart, 900, 540);
+    Map<String, List<double[]>> series = new LinkedHashMap<>();
+    series.put("eval loss (global weights)", eval);
+    series.put("train loss (mean over workers)", train);
+    Charts.lines(file, title, "round", "loss (nats per byte)", series,
+        name -> name.startsWith("train"));
   }
 }
