@@ -314,9 +314,7 @@ public final class Replay {
 
   private Map<Integer, Recorded> recordedSums(int r, List<Finding> findings) {
     Map<Integer, Recorded> recorded = new TreeMap<>();
-    Map<Location, Entry> entries = new HashMap<>();
-    run.sums(r).forEach(e -> entries.put(e.at(), e));
-    reader.fetch(entries.keySet(), record -> {
+    reader.fetch(run.sums(r).stream().map(Entry::at).toList(), record -> {
       Location at = Location.of(record);
       try {
         ReducedChunk s = sumSerde.decode(record.value());

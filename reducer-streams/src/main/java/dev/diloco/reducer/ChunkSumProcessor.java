@@ -130,8 +130,7 @@ final class ChunkSumProcessor implements Processor<byte[], byte[], byte[], byte[
             + "worker " + chunk.getWorkerId() + " but came on " + meta.topic() + ", which only "
             + "worker " + producer + "'s principal may write");
       }
-      if (waiting.containsKey(RoundKeys.chunk(chunk.getRound(), chunk.getChunkIndex()) + "/"
-          + chunk.getWorkerId())) {
+      if (waiting.containsKey(contributionKey(chunk))) {
         // The first chunk of a worker is the one that counts, even while it waits.
         throw new ChunkRejectedException(DeadLetterReason.DUPLICATE, chunk.getWorkerId()
             + " has a chunk waiting for this sum already");
@@ -148,10 +147,14 @@ final class ChunkSumProcessor implements Processor<byte[], byte[], byte[], byte[
     }
   }
 
+  /** A contribution's key in the pointer store and among the waiting: round/chunk/worker. */
+  private static String contributionKey(PseudoGradientChunk chunk) {
+    return RoundKeys.chunk(chunk.getRound(), chunk.getChunkIndex()) + "/" + chunk.getWorkerId();
+  }
+
   /** Keeps a checked chunk until its worker joins its round (durably: its pointer). */
   private void park(PseudoGradientChunk chunk, PartialSum.Pointer where, long producedAtMs) {
-    String key = RoundKeys.chunk(chunk.getRound(), chunk.getChunkIndex()) + "/"
-        + chunk.getWorkerId();
+    String key = contributionKey(chunk);
     waiting.put(key, new Waiting(chunk, where, producedAtMs));
     pointers.put(key, where.toBytes());
     LOG.info("run {}: worker {} has not joined round {} (yet): its chunk {} waits",
@@ -209,7 +212,7 @@ final class ChunkSumProcessor implements Processor<byte[], byte[], byte[], byte[
     partial.newestContributionMs = Math.max(partial.newestContributionMs, producedAtMs);
     if (fresh) {
       metrics.chunksSummed.increment();
-      pointers.put(key + "/" + chunk.getWorkerId(), where.toBytes());
+      pointers.put(contributionKey(chunk), where.toBytes());
       if (partial.sum.contributors().containsAll(members)) {
         emit(round, range, partial, true);
       }

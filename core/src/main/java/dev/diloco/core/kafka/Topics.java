@@ -76,11 +76,15 @@ public final class Topics {
     List<String> problems = new ArrayList<>();
     int needed = chunkRecordBytes(chunkElements);
     try (Admin admin = Admin.create(clients.admin())) {
+      // The run's topics, and the workers' own chunk topics that exist (they are optional).
+      List<String> names = new ArrayList<>(topics.all());
+      admin.listTopics().names().get(30, TimeUnit.SECONDS).stream()
+          .filter(t -> topics.workerOf(t).isPresent()).sorted().forEach(names::add);
       Map<String, KafkaFuture<TopicDescription>> described =
-          admin.describeTopics(topics.all()).topicNameValues();
+          admin.describeTopics(names).topicNameValues();
       List<String> present = new ArrayList<>();
       Map<String, Integer> partitions = new java.util.HashMap<>();
-      for (String topic : topics.all()) {
+      for (String topic : names) {
         try {
           partitions.put(topic, described.get(topic).get(30, TimeUnit.SECONDS).partitions()
               .size());
@@ -103,7 +107,8 @@ public final class Topics {
       for (ConfigResource r : resources) {
         var entry = configs.get(r).get(TopicConfig.MAX_MESSAGE_BYTES_CONFIG);
         long allowed = entry == null ? Long.MAX_VALUE : Long.parseLong(entry.value());
-        if (chunkTopics.contains(r.name()) && allowed < needed) {
+        boolean chunks = chunkTopics.contains(r.name()) || topics.workerOf(r.name()).isPresent();
+        if (chunks && allowed < needed) {
           problems.add("topic " + r.name() + " allows records of " + allowed + " bytes "
               + "(max.message.bytes); chunks of " + chunkElements + " elements need " + needed
               + ": raise it, or create the topics with 'diloco topics create'");
@@ -118,22 +123,11 @@ public final class Topics {
       }
       Integer in = partitions.get(topics.pseudoGradients());
       Integer out = partitions.get(topics.reduced());
-      for (String own : admin.listTopics().names().get(30, TimeUnit.SECONDS)) {
-        if (topics.workerOf(own).isEmpty()) {
-          continue;
-        }
-        int n = admin.describeTopics(List.of(own)).allTopicNames().get(30, TimeUnit.SECONDS)
-            .get(own).partitions().size();
-        if (in != null && n != in) {
+      for (String own : present) {
+        Integer n = partitions.get(own);
+        if (topics.workerOf(own).isPresent() && in != null && !n.equals(in)) {
           problems.add("topic " + own + " has " + n + " partitions, "
               + topics.pseudoGradients() + " " + in + ": a worker's own topic needs as many");
-        }
-        var entry = admin.describeConfigs(List.of(new ConfigResource(ConfigResource.Type.TOPIC,
-            own))).all().get(30, TimeUnit.SECONDS).values().iterator().next()
-            .get(TopicConfig.MAX_MESSAGE_BYTES_CONFIG);
-        if (entry != null && Long.parseLong(entry.value()) < needed) {
-          problems.add("topic " + own + " allows records of " + entry.value() + " bytes "
-              + "(max.message.bytes); chunks of " + chunkElements + " elements need " + needed);
         }
       }
       if (in != null && out != null && !in.equals(out)) {
