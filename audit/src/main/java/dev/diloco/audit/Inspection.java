@@ -1,6 +1,7 @@
 package dev.diloco.audit;
 
 import dev.diloco.audit.RunRecords.Located;
+import dev.diloco.core.codec.Checksums;
 import dev.diloco.core.layout.ParameterLayout;
 import dev.diloco.schemas.Contribution;
 import dev.diloco.schemas.DeadLetter;
@@ -68,7 +69,7 @@ public record Inspection(String runId, Model model, List<Row> rounds, Totals tot
           c.getContributors().stream().mapToLong(Contribution::getTokens).sum(),
           run.pseudoGradients(n - 1).size(), RunRecords.bytes(run.pseudoGradients(n - 1)),
           RunRecords.bytes(run.sums(n - 1)), RunRecords.bytes(run.weights(n)),
-          HexFormat.of().formatHex(sha(c)), letters.getOrDefault(n, Map.of())));
+          HexFormat.of().formatHex(Checksums.sha256Of(c)), letters.getOrDefault(n, Map.of())));
     }
     int open = run.lastRound();
     if (!run.pseudoGradients(open).isEmpty()) {
@@ -122,11 +123,5 @@ public record Inspection(String runId, Model model, List<Row> rounds, Totals tot
     List<String> parts = new ArrayList<>();
     byReason.forEach((reason, count) -> parts.add(reason + ":" + count));
     return String.join(" ", parts);
-  }
-
-  private static byte[] sha(RoundCommit c) {
-    byte[] sha = new byte[c.getWeightsSha256().remaining()];
-    c.getWeightsSha256().duplicate().get(sha);
-    return sha;
   }
 }

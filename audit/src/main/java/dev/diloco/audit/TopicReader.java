@@ -1,6 +1,7 @@
 package dev.diloco.audit;
 
 import dev.diloco.core.kafka.KafkaClientConfig;
+import dev.diloco.core.kafka.PartitionReader;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Collection;
@@ -80,27 +81,10 @@ public final class TopicReader implements AutoCloseable {
   /** Records of one partition in [from, until), bounded by its end as it stands now. */
   private void read(TopicPartition tp, long from, long until,
       Consumer<ConsumerRecord<byte[], byte[]>> handler) {
-    consumer.assign(List.of(tp));
-    long end = Math.min(until, consumer.endOffsets(List.of(tp), timeout).get(tp));
-    long start = Math.max(from, consumer.beginningOffsets(List.of(tp), timeout).get(tp));
-    if (start >= end) {
-      return;
-    }
-    consumer.seek(tp, start);
-    long deadline = System.nanoTime() + timeout.toNanos();
-    // Under read_committed the position skips aborted records and transaction markers.
-    while (consumer.position(tp, timeout) < end) {
-      if (System.nanoTime() > deadline) {
-        throw new IllegalStateException("reading " + tp + " up to offset " + end
-            + " took longer than " + timeout);
-      }
-      for (ConsumerRecord<byte[], byte[]> r : consumer.poll(Duration.ofMillis(200))) {
-        if (r.offset() >= end) {
-          return;
-        }
-        handler.accept(r);
-      }
-    }
+    PartitionReader.read(consumer, tp, from, until, timeout, r -> {
+      handler.accept(r);
+      return true;
+    });
   }
 
   @Override

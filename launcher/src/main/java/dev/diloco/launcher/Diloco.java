@@ -1,10 +1,24 @@
 package dev.diloco.launcher;
 
-import java.io.PrintWriter;
-import picocli.CommandLine;
+import dev.diloco.launcher.command.AclsCommand;
+import dev.diloco.launcher.command.BrokerCommand;
+import dev.diloco.launcher.command.ExportCommand;
+import dev.diloco.launcher.command.InspectCommand;
+import dev.diloco.launcher.command.OptimizerCommand;
+import dev.diloco.launcher.command.ReducerCommand;
+import dev.diloco.launcher.command.ReplayCommand;
+import dev.diloco.launcher.command.RunCommand;
+import dev.diloco.launcher.command.TopicsCommand;
+import dev.diloco.launcher.command.WorkerCommand;
+import dev.diloco.launcher.options.CommandLines;
 import picocli.CommandLine.Command;
+import picocli.CommandLine;
 
-/** The {@code diloco} command: one subcommand per job. */
+/**
+ * The {@code diloco} command: one subcommand per job. The benchmarks module adds
+ * {@code diloco bench} to it ({@code BenchMain}, what {@code ./diloco} runs), so that the
+ * services' image holds no benchmark code.
+ */
 @Command(
     name = "diloco",
     mixinStandardHelpOptions = true,
@@ -12,10 +26,8 @@ import picocli.CommandLine.Command;
     description = "DiLoCo training across poorly connected machines, with Apache Kafka as the "
         + "transport.",
     subcommands = {RunCommand.class, InspectCommand.class, ReplayCommand.class, ExportCommand.class,
-        AclsCommand.class,
-        BrokerCommand.class, TopicsCommand.class, OptimizerCommand.class,
-        ReducerCommand.class, WorkerCommand.class, BenchCommand.class,
-        CommandLine.HelpCommand.class})
+        AclsCommand.class, BrokerCommand.class, TopicsCommand.class, OptimizerCommand.class,
+        ReducerCommand.class, WorkerCommand.class, CommandLine.HelpCommand.class})
 public final class Diloco implements Runnable {
 
   @CommandLine.Spec
@@ -25,39 +37,9 @@ public final class Diloco implements Runnable {
     System.exit(commandLine().execute(args));
   }
 
-  /**
-   * The command line, with errors reported as one line that says what went wrong (the stack
-   * trace goes to the log at debug level, never to the user alone).
-   */
+  /** The command line, with errors reported as one line that says what went wrong. */
   public static CommandLine commandLine() {
-    CommandLine cmd = new CommandLine(new Diloco());
-    cmd.setParameterExceptionHandler((e, args) -> {
-      CommandLine bad = e.getCommandLine();
-      PrintWriter err = bad.getErr();
-      err.println(bad.getColorScheme().errorText("error: " + e.getMessage()));
-      CommandLine.UnmatchedArgumentException.printSuggestions(e, err);
-      err.println("Run '" + bad.getCommandSpec().qualifiedName() + " --help' for its options.");
-      err.flush();
-      return bad.getCommandSpec().exitCodeOnInvalidInput();
-    });
-    cmd.setExecutionExceptionHandler((e, commandLine, parseResult) -> {
-      PrintWriter err = commandLine.getErr();
-      err.println(commandLine.getColorScheme().errorText("error: " + describe(e)));
-      err.flush();
-      org.slf4j.LoggerFactory.getLogger(Diloco.class).debug("failed", e);
-      return 1;
-    });
-    return cmd;
-  }
-
-  private static String describe(Throwable e) {
-    String message = e.getMessage();
-    Throwable cause = e.getCause();
-    while ((message == null || message.isBlank()) && cause != null) {
-      message = cause.getMessage();
-      cause = cause.getCause();
-    }
-    return message == null ? e.getClass().getSimpleName() : message;
+    return CommandLines.of(new Diloco());
   }
 
   @Override

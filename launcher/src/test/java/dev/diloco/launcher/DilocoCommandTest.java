@@ -69,7 +69,7 @@ class DilocoCommandTest {
   }
 
   @Test
-  void theReducerAndTheBenchmarkRefuseBadOptionsInOneLine() {
+  void theReducerRefusesBadOptionsInOneLine() {
     assertThat(run("reducer", "--bootstrap-servers", "127.0.0.1:1")).isEqualTo(2);
     assertThat(err.toString()).contains("Missing required option: '--run=ID'");
     assertThat(run("reducer", "--run", "r", "--round-timeout", "soon")).isEqualTo(2);
@@ -77,23 +77,16 @@ class DilocoCommandTest {
         .contains("e.g. 500ms, 90s, 30m, 2h or 30d");
     assertThat(run("reducer", "--run", "r", "--round-timeout", "0s")).isEqualTo(2);
     assertThat(err.toString()).contains("'0s' is zero");
-    assertThat(run("bench", "reducer", "--workers", "0")).isEqualTo(1);
-    assertThat(err.toString()).contains("must all be >= 1, got 0");
-    assertThat(run("bench", "--help")).isZero();
-    assertThat(out.toString()).contains("reducer");
   }
 
   @Test
-  void badBenchmarkSettingsAreRefusedBeforeAnythingRuns() {
-    assertThat(run("bench", "convergence", "--workers", "1")).isEqualTo(1);
-    assertThat(err.toString()).contains("the benchmark needs >= 2 workers and >= 1 round, got 1");
-    assertThat(run("bench", "convergence", "--sweep-h", "7")).isEqualTo(1);
-    assertThat(err.toString()).contains("each swept H must divide the budget of 400 inner steps, "
-        + "got 7");
-    assertThat(run("bench", "convergence", "--data", "no-such-corpus.txt")).isEqualTo(1);
-    assertThat(err.toString()).contains("data path no-such-corpus.txt does not exist");
-    assertThat(run("bench", "pipeline", "--rounds", "1")).isEqualTo(1);
-    assertThat(err.toString()).contains(">= 2 rounds (the first warms up)");
+  void theServicesHoldNoBenchmarks() {
+    assertThat(run("bench")).isEqualTo(2);
+    assertThat(err.toString()).contains("Unmatched argument at index 0: 'bench'");
+  }
+
+  @Test
+  void aBadRetentionIsRefusedBeforeAnythingRuns() {
     assertThat(run("topics", "create", "--run", "r", "--retention", "soon")).isEqualTo(1);
     assertThat(err.toString()).contains("'soon' is not a duration");
   }

@@ -11,7 +11,7 @@ import org.junit.jupiter.api.extension.ExtensionContext;
  * Fails a test that leaves a child process behind (after a bounded wait for ones that are
  * exiting), and kills what it left.
  */
-final class NoProcessLeftBehind implements AfterEachCallback {
+public final class NoProcessLeftBehind implements AfterEachCallback {
   @Override
   public void afterEach(ExtensionContext context) throws InterruptedException {
     long deadline = System.nanoTime() + Duration.ofSeconds(10).toNanos();

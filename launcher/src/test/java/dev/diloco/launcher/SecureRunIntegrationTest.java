@@ -7,29 +7,29 @@ import static org.awaitility.Awaitility.await;
 import dev.diloco.audit.Replay;
 import dev.diloco.audit.RunRecords;
 import dev.diloco.audit.TopicReader;
+import dev.diloco.broker.EmbeddedKafkaBroker;
 import dev.diloco.core.codec.PayloadFormat;
-import dev.diloco.core.kafka.EmbeddedKafkaBroker;
+import dev.diloco.core.kafka.AvroSerde;
 import dev.diloco.core.kafka.KafkaClientConfig;
 import dev.diloco.core.kafka.RoundLog;
 import dev.diloco.core.kafka.RunTopics;
 import dev.diloco.core.kafka.Topics;
 import dev.diloco.core.layout.ChunkPlan;
 import dev.diloco.core.layout.ParameterLayout;
+import dev.diloco.core.math.WarmupCosine;
 import dev.diloco.optimizer.OuterOptimizer;
-import dev.diloco.optimizer.OuterSchedule;
 import dev.diloco.reducer.Reducer;
 import dev.diloco.reducer.ReducerConfig;
 import dev.diloco.schemas.Averaging;
-import dev.diloco.core.kafka.AvroSerde;
 import dev.diloco.schemas.Compression;
 import dev.diloco.schemas.Contribution;
 import dev.diloco.schemas.DeadLetter;
 import dev.diloco.schemas.DeadLetterReason;
-import dev.diloco.schemas.PseudoGradientChunk;
-import dev.diloco.schemas.TensorEncoding;
 import dev.diloco.schemas.OuterMethod;
 import dev.diloco.schemas.OuterOptimizerConfig;
+import dev.diloco.schemas.PseudoGradientChunk;
 import dev.diloco.schemas.RoundCommit;
+import dev.diloco.schemas.TensorEncoding;
 import dev.diloco.worker.AdamW;
 import dev.diloco.worker.BuiltInCorpus;
 import dev.diloco.worker.ByteCorpus;
@@ -111,7 +111,7 @@ class SecureRunIntegrationTest {
     AtomicBoolean stop = new AtomicBoolean();
     List<Thread> threads = new ArrayList<>();
     try (OuterOptimizer optimizer = new OuterOptimizer(RUN, as("optimizer"),
-            OuterSchedule.CONSTANT, OuterOptimizer.Hooks.NONE);
+            WarmupCosine.CONSTANT, OuterOptimizer.Hooks.NONE);
         Reducer reducer = new Reducer(new ReducerConfig(RUN, 1, Duration.ofMinutes(5),
             Duration.ofSeconds(1), 4), as("reducer"), dir.resolve("reducer-state"),
             new SimpleMeterRegistry(), Map.of())) {

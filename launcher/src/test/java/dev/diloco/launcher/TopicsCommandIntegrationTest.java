@@ -2,15 +2,15 @@ package dev.diloco.launcher;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-import dev.diloco.core.kafka.EmbeddedKafkaExtension;
+import dev.diloco.broker.EmbeddedKafkaExtension;
 import dev.diloco.core.kafka.KafkaClientConfig;
 import dev.diloco.core.kafka.RunTopics;
+import dev.diloco.core.kafka.Topics;
 import java.io.StringWriter;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.TimeUnit;
-import org.apache.kafka.clients.admin.Admin;
 import org.apache.kafka.clients.admin.NewTopic;
 import org.apache.kafka.common.config.TopicConfig;
 import org.junit.jupiter.api.Test;
@@ -59,9 +59,7 @@ class TopicsCommandIntegrationTest {
         made.add(t);
       }
     }
-    try (Admin admin = Admin.create(clients.admin())) {
-      admin.createTopics(made).all().get(30, TimeUnit.SECONDS);
-    }
+    Topics.create(clients, made);
     assertThat(run("topics", "check", "--run", "small", "--chunk-elements", "524288",
         "--bootstrap-servers", clients.bootstrapServers())).isEqualTo(1);
     assertThat(err.toString())

@@ -1,37 +1,73 @@
 package dev.diloco.worker;
 
 import dev.diloco.core.layout.ParameterLayout;
+import dev.diloco.core.math.WarmupCosine;
 
 /**
  * The inner optimizer: AdamW with PyTorch's semantics (Loshchilov and Hutter, decoupled weight
- * decay), global-norm gradient clipping, and a linear warm-up then cosine decay of the learning
- * rate. Its state (moments and step count) stays with the worker across rounds, as in DiLoCo.
- * Weight decay applies to matrices, not to gains and biases, as in nanoGPT.
+ * decay), global-norm gradient clipping as {@code torch.nn.utils.clip_grad_norm_} does it (the
+ * gradient is scaled in place), and a {@link WarmupCosine} schedule of the learning rate. Its
+ * state (moments and step count) stays with the worker across rounds, as in DiLoCo. Weight
+ * decay applies to matrices, not to gains and biases, as in nanoGPT.
  */
 public final class AdamW {
 
   /**
-   * @param learningRate peak rate (OpenDiLoCo: 4e-4)
-   * @param beta1 first-moment decay (0.9)
-   * @param beta2 second-moment decay (0.95)
+   * The settings, OpenDiLoCo's by default ({@link #OPENDILOCO}); change one with its
+   * {@code with...} method.
+   *
+   * @param learningRate peak rate
+   * @param beta1 first-moment decay
+   * @param beta2 second-moment decay
    * @param epsilon added to the root of the second moment
-   * @param weightDecay decoupled decay (0.1)
-   * @param clip global gradient-norm bound; 0 for none (1.0)
-   * @param warmupSteps linear warm-up
-   * @param totalSteps steps by which the cosine reaches {@code minFactor} of the peak; 0: constant
-   * @param minFactor floor of the cosine, as a factor of the peak
+   * @param weightDecay decoupled decay
+   * @param clip global gradient-norm bound; 0 for none
+   * @param schedule the learning rate by step, as a factor of the peak
    */
   public record Config(double learningRate, double beta1, double beta2, double epsilon,
-      double weightDecay, double clip, int warmupSteps, int totalSteps, double minFactor) {
+      double weightDecay, double clip, WarmupCosine schedule) {
 
-    public static final Config OPENDILOCO = new Config(4e-4, 0.9, 0.95, 1e-8, 0.1, 1.0, 0, 0, 1.0);
+    public static final double DEFAULT_LEARNING_RATE = 4e-4;
+    public static final double DEFAULT_BETA1 = 0.9;
+    public static final double DEFAULT_BETA2 = 0.95;
+    public static final double DEFAULT_EPSILON = 1e-8;
+    public static final double DEFAULT_WEIGHT_DECAY = 0.1;
+    public static final double DEFAULT_CLIP = 1.0;
+
+    /** OpenDiLoCo's inner AdamW (Jaghouar et al. 2024): lr 4e-4, betas 0.9/0.95, decay 0.1. */
+    public static final Config OPENDILOCO = new Config(DEFAULT_LEARNING_RATE, DEFAULT_BETA1,
+        DEFAULT_BETA2, DEFAULT_EPSILON, DEFAULT_WEIGHT_DECAY, DEFAULT_CLIP,
+        WarmupCosine.CONSTANT);
 
     public Config {
       if (!(learningRate > 0) || !(beta1 >= 0 && beta1 < 1) || !(beta2 >= 0 && beta2 < 1)
-          || !(epsilon > 0) || !(weightDecay >= 0) || !(clip >= 0) || warmupSteps < 0
-          || totalSteps < 0 || !(minFactor >= 0 && minFactor <= 1)) {
+          || !(epsilon > 0) || !(weightDecay >= 0) || !(clip >= 0) || schedule == null) {
         throw new IllegalArgumentException("AdamW settings out of range: " + this);
       }
+    }
+
+    public Config withLearningRate(double lr) {
+      return new Config(lr, beta1, beta2, epsilon, weightDecay, clip, schedule);
+    }
+
+    public Config withBetas(double b1, double b2) {
+      return new Config(learningRate, b1, b2, epsilon, weightDecay, clip, schedule);
+    }
+
+    public Config withEpsilon(double eps) {
+      return new Config(learningRate, beta1, beta2, eps, weightDecay, clip, schedule);
+    }
+
+    public Config withWeightDecay(double decay) {
+      return new Config(learningRate, beta1, beta2, epsilon, decay, clip, schedule);
+    }
+
+    public Config withClip(double bound) {
+      return new Config(learningRate, beta1, beta2, epsilon, weightDecay, bound, schedule);
+    }
+
+    public Config withSchedule(WarmupCosine s) {
+      return new Config(learningRate, beta1, beta2, epsilon, weightDecay, clip, s);
     }
   }
 
@@ -61,19 +97,13 @@ public final class AdamW {
 
   /** The learning rate of step {@code s} (1-based). */
   public double learningRate(int s) {
-    if (s <= config.warmupSteps()) {
-      return config.learningRate() * s / Math.max(1, config.warmupSteps());
-    }
-    if (config.totalSteps() == 0) {
-      return config.learningRate();
-    }
-    double progress = Math.min(1.0, (double) (s - config.warmupSteps())
-        / Math.max(1, config.totalSteps() - config.warmupSteps()));
-    double cosine = 0.5 * (1 + Math.cos(Math.PI * progress));
-    return config.learningRate() * (config.minFactor() + (1 - config.minFactor()) * cosine);
+    return config.learningRate() * config.schedule().factor(s - 1);
   }
 
-  /** One step on {@code params} from {@code grad} (which it may scale); returns the grad norm. */
+  /**
+   * One step on {@code params} from {@code grad}, which it clips in place to the norm bound;
+   * returns the gradient's norm before clipping.
+   */
   public double step(float[] params, float[] grad) {
     double norm = 0;
     for (float g : grad) {
@@ -93,6 +123,7 @@ public final class AdamW {
     float decay = (float) (1 - lr * config.weightDecay());
     for (int i = 0; i < params.length; i++) {
       float g = grad[i] * scale;
+      grad[i] = g;
       m[i] = b1 * m[i] + (1 - b1) * g;
       v[i] = b2 * v[i] + (1 - b2) * g * g;
       float p = decays[i] ? params[i] * decay : params[i];

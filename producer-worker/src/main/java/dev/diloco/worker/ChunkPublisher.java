@@ -1,14 +1,12 @@
 package dev.diloco.worker;
 
-import dev.diloco.core.codec.ChunkEncoder;
 import dev.diloco.core.codec.PayloadFormat;
+import dev.diloco.core.codec.PseudoGradientRecords;
 import dev.diloco.core.kafka.AvroSerde;
 import dev.diloco.core.kafka.KafkaClientConfig;
 import dev.diloco.core.kafka.RunTopics;
 import dev.diloco.core.layout.ChunkPlan;
-import dev.diloco.core.layout.ChunkRange;
 import dev.diloco.schemas.PseudoGradientChunk;
-import java.nio.ByteBuffer;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.ExecutionException;
@@ -34,7 +32,7 @@ public final class ChunkPublisher implements AutoCloseable {
   private final String workerId;
   private final ChunkPlan plan;
   private final int partitions;
-  private final ChunkEncoder encoder;
+  private final PseudoGradientRecords records;
   private final KafkaProducer<byte[], byte[]> producer;
   private final AvroSerde<PseudoGradientChunk> serde = AvroSerde.of(PseudoGradientChunk.class);
 
@@ -52,7 +50,7 @@ public final class ChunkPublisher implements AutoCloseable {
     this.workerId = workerId;
     this.plan = plan;
     this.partitions = partitions;
-    this.encoder = new ChunkEncoder(format, plan.chunkElements());
+    this.records = new PseudoGradientRecords(topics.runId(), workerId, plan, format);
     this.producer = new KafkaProducer<>(clients.producer(), new ByteArraySerializer(),
         new ByteArraySerializer());
   }
@@ -62,21 +60,12 @@ public final class ChunkPublisher implements AutoCloseable {
       float meanInnerLoss) {
     List<Future<RecordMetadata>> sent = new ArrayList<>(plan.chunkCount());
     long bytes = 0;
+    var stats = new PseudoGradientRecords.Stats(innerSteps, tokens, meanInnerLoss);
     for (int i = 0; i < plan.chunkCount(); i++) {
-      ChunkRange range = plan.range(i);
-      ChunkEncoder.Encoded e = encoder.encode(delta, (int) range.offset(), range.count());
-      byte[] value = serde.encode(PseudoGradientChunk.newBuilder()
-          .setRunId(topics.runId()).setRound(round).setWorkerId(workerId).setChunkIndex(i)
-          .setChunkCount(plan.chunkCount()).setElementOffset(range.offset())
-          .setElementCount(range.count()).setEncoding(encoder.format().encoding())
-          .setCompression(encoder.format().compression())
-          .setBytePlanes(encoder.format().bytePlanes()).setPayload(e.payload())
-          .setCrc32c(e.crc32c()).setInnerSteps(innerSteps).setTokens(tokens)
-          .setMeanInnerLoss(meanInnerLoss).setCreatedAtMs(System.currentTimeMillis())
-          .build());
+      byte[] value = serde.encode(records.chunk(round, i, delta, stats));
       bytes += value.length;
-      sent.add(producer.send(new ProducerRecord<>(topic,
-          topics.partitionOf(i, partitions), ByteBuffer.allocate(4).putInt(i).array(), value)));
+      sent.add(producer.send(new ProducerRecord<>(topic, topics.partitionOf(i, partitions),
+          RunTopics.chunkKey(i), value)));
     }
     for (Future<RecordMetadata> f : sent) {
       try {
@@ -101,7 +90,7 @@ public final class ChunkPublisher implements AutoCloseable {
 
   @Override
   public void close() {
-    encoder.close();
+    records.close();
     producer.close();
   }
 }

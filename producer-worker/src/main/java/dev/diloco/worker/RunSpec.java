@@ -1,6 +1,7 @@
 package dev.diloco.worker;
 
 import dev.diloco.core.codec.PayloadFormat;
+import dev.diloco.core.math.WarmupCosine;
 import dev.diloco.schemas.InnerOptimizerConfig;
 import dev.diloco.schemas.ModelArchitecture;
 import dev.diloco.schemas.ModelDescription;
@@ -39,7 +40,7 @@ public record RunSpec(String runId, ModelConfig model, int batch, int innerSteps
             model.layers(), model.dModel(), model.heads(), model.mlpHidden()))
         .setInnerOptimizer(new InnerOptimizerConfig(inner.learningRate(), inner.beta1(),
             inner.beta2(), inner.epsilon(), inner.weightDecay(), inner.clip(),
-            inner.warmupSteps(), batch))
+            inner.schedule().warmup(), batch))
         .setOuterOptimizer(outer).setInnerSteps(innerSteps)
         .setEncoding(format.encoding()).setCompression(format.compression())
         .setBytePlanes(format.bytePlanes()).setSeed(seed)
@@ -64,8 +65,10 @@ public record RunSpec(String runId, ModelConfig model, int batch, int innerSteps
         new ModelConfig(a.getContextLength(), a.getLayers(), a.getDModel(), a.getHeads(),
             a.getMlpHidden()),
         i.getBatchSize(), d.getInnerSteps(),
-        new AdamW.Config(i.getLearningRate(), i.getBeta1(), i.getBeta2(), i.getEpsilon(),
-            i.getWeightDecay(), i.getGradientClip(), i.getWarmupSteps(), 0, 1.0),
+        AdamW.Config.OPENDILOCO.withLearningRate(i.getLearningRate())
+            .withBetas(i.getBeta1(), i.getBeta2()).withEpsilon(i.getEpsilon())
+            .withWeightDecay(i.getWeightDecay()).withClip(i.getGradientClip())
+            .withSchedule(new WarmupCosine(i.getWarmupSteps(), 0, 1.0)),
         d.getOuterOptimizer(),
         PayloadFormat.of(d.getEncoding(), d.getCompression(), d.getBytePlanes()),
         d.getSeed(), d.getLayout().getChunkElements());

@@ -9,6 +9,7 @@ import dev.diloco.core.kafka.RunTopics;
 import dev.diloco.core.kafka.Topics;
 import dev.diloco.core.layout.ChunkPlan;
 import dev.diloco.core.layout.ParameterLayout;
+import dev.diloco.core.math.PseudoGradient;
 import dev.diloco.schemas.HeartbeatKind;
 import dev.diloco.schemas.ModelDescription;
 import dev.diloco.schemas.RoundCommit;

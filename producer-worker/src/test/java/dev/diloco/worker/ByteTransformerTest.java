@@ -72,6 +72,58 @@ class ByteTransformerTest {
     assertThat(got).containsExactly(set);
   }
 
+  /**
+   * The gradient SameDiff computes is the loss's: for a few parameters of every kind (the
+   * embeddings, attention, MLP, norms, head), the central difference (L(θ + ε) − L(θ − ε)) / 2ε
+   * agrees with it. Float precision bounds how close: the loss is about 5.5 in float, so a
+   * difference over 2ε = 0.02 is good to about 1e-5 absolute.
+   */
+  @Test
+  void theGradientIsTheFiniteDifferenceOfTheLoss() {
+    ByteTransformer model = new ByteTransformer(SMALL, 2, 11);
+    int n = (int) model.layout().totalElements();
+    float[] params = new float[n];
+    model.parameters(params);
+    // Weights larger than at initialisation, so that every gradient is far from zero.
+    SplittableRandom random = new SplittableRandom(4);
+    for (int i = 0; i < n; i++) {
+      params[i] += (float) random.nextDouble(-0.3, 0.3);
+    }
+    model.setParameters(params);
+    int[][] windows = ByteCorpus.windows(BuiltInCorpus.generate(4096, 1), 2, 16,
+        new SplittableRandom(5));
+    float[] grad = new float[n];
+    model.lossAndGradient(windows, grad);
+
+    float eps = 1e-2f;
+    int checked = 0;
+    for (String tensor : java.util.List.of("wte", "wpe", "blocks.0.attn.wq", "blocks.1.attn.wo",
+        "blocks.0.mlp.w1", "blocks.1.mlp.b2", "blocks.1.ln2.weight", "ln_f.bias", "lm_head")) {
+      ParameterLayout.Tensor t = model.layout().tensor(tensor);
+      // The element of the tensor with the largest gradient: where the check means most.
+      int at = (int) t.offset();
+      for (int i = (int) t.offset(); i < t.offset() + t.elementCount(); i++) {
+        at = Math.abs(grad[i]) > Math.abs(grad[at]) ? i : at;
+      }
+      float was = params[at];
+      params[at] = was + eps;
+      model.setParameters(params);
+      double up = model.loss(windows);
+      params[at] = was - eps;
+      model.setParameters(params);
+      double down = model.loss(windows);
+      params[at] = was;
+      double numeric = (up - down) / (2 * eps);
+      assertThat(numeric).as("d loss / d %s[%d]: SameDiff says %s", tensor, at - t.offset(),
+          grad[at]).isCloseTo(grad[at], org.assertj.core.data.Offset.offset(
+              1e-4 + 0.02 * Math.abs(grad[at])));
+      assertThat(Math.abs(grad[at])).as("the gradient of %s is not zero", tensor)
+          .isGreaterThan(1e-4f);
+      checked++;
+    }
+    assertThat(checked).isEqualTo(9);
+  }
+
   @Test
   void aFewHundredStepsTakeTheEvalLossWellBelowUniformBytes() {
     ByteCorpus corpus = tinyShakespeare()
@@ -84,7 +136,8 @@ class ByteTransformerTest {
     float[] params = new float[n];
     float[] grad = new float[n];
     model.parameters(params);
-    AdamW adamw = new AdamW(new AdamW.Config(3e-3, 0.9, 0.95, 1e-8, 0.1, 1.0, 20, 0, 0.1),
+    AdamW adamw = new AdamW(AdamW.Config.OPENDILOCO.withLearningRate(3e-3)
+        .withSchedule(new dev.diloco.core.math.WarmupCosine(20, 0, 0.1)),
         model.layout());
     byte[] train = corpus.shard(0, 1);
     int[][] eval = ByteCorpus.windows(corpus.evalSlice(), batch, config.contextLength(),

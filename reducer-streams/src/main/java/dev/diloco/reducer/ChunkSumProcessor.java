@@ -1,56 +1,47 @@
 package dev.diloco.reducer;
 
-import dev.diloco.core.codec.ChunkDecoder;
-import dev.diloco.core.codec.ChunkRejectedException;
-import dev.diloco.core.codec.Checksums;
-import dev.diloco.core.codec.PayloadFormat;
 import dev.diloco.core.kafka.AvroSerde;
 import dev.diloco.core.kafka.DeadLetters;
-import dev.diloco.core.layout.ChunkRange;
-import dev.diloco.schemas.Contribution;
+import dev.diloco.core.kafka.RunTopics;
+import dev.diloco.core.rules.CheckedChunk;
+import dev.diloco.core.rules.ChunkRules;
+import dev.diloco.core.rules.Records;
+import dev.diloco.core.rules.RoundWindow;
+import dev.diloco.core.rules.Verdict;
 import dev.diloco.schemas.DeadLetter;
 import dev.diloco.schemas.DeadLetterReason;
 import dev.diloco.schemas.PseudoGradientChunk;
 import dev.diloco.schemas.ReducedChunk;
 import dev.diloco.schemas.RoundFailure;
-import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
-import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.Set;
-import java.util.TreeSet;
 import java.util.function.Supplier;
 import org.apache.kafka.common.TopicPartition;
-import org.apache.kafka.common.errors.SerializationException;
 import org.apache.kafka.streams.processor.PunctuationType;
 import org.apache.kafka.streams.processor.api.Processor;
 import org.apache.kafka.streams.processor.api.ProcessorContext;
 import org.apache.kafka.streams.processor.api.Record;
 import org.apache.kafka.streams.processor.api.RecordMetadata;
-import org.apache.kafka.streams.state.KeyValueIterator;
-import org.apache.kafka.streams.state.KeyValueStore;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
  * Sums the pseudo-gradient chunks of the open round, one exact sum per (round, chunk), and
- * emits it as soon as every member of the round has contributed; at the round's deadline,
- * emits what meets the quorum or reports the round failed. Every chunk is checked before it
- * touches a sum; a bad one goes to the dead-letter topic with its reason.
+ * emits it as soon as every member of the round has contributed; at the round's deadline, emits
+ * what meets the quorum or reports the round failed ({@link Deadline}). Every chunk gets its
+ * verdict from {@link ChunkRules}, the checks the replay applies too: accepted, it joins its
+ * sum ({@link OpenSums}); to wait (its worker has not joined the round yet), it is parked and
+ * tried again at each check; rejected, it goes to the dead-letter topic with its reason.
  *
- * <p>A chunk of a worker the reducer has not seen join the round yet waits (its heartbeat may
- * reach the membership store after its chunks) and is summed when the worker shows up; at the
- * round's deadline it is rejected. The open sums live in memory. The changelogged store keeps, per contribution, only where
- * it lies in the input topic (12 bytes): exactly-once recovery re-reads those chunks when the
- * task starts, so the chunks' bytes are written to Kafka once (by the workers), not a second
- * time into a changelog.
+ * <p>The open sums live in memory. The changelogged stores ({@link ReducerStores}) keep, per
+ * contribution, only where it lies in the input topic: a task that starts re-reads those
+ * chunks, so the chunks' bytes are written to Kafka once (by the workers), not a second time
+ * into a changelog.
  */
 final class ChunkSumProcessor implements Processor<byte[], byte[], byte[], byte[]> {
 
-  static final String POINTERS = "contribution-pointers";
-  static final String CLOSED = "closed-chunks";
   static final String REDUCED_SINK = "reduced";
   static final String FAILURES_SINK = "round-failures";
   static final String DEAD_LETTER_SINK = "dead-letters";
@@ -59,53 +50,36 @@ final class ChunkSumProcessor implements Processor<byte[], byte[], byte[], byte[
   private static final String SERVICE = "reducer";
 
   private final ReducerConfig config;
+  private final RunTopics topics;
   private final Supplier<ContributionReader> readers;
   private final ReducerMetrics metrics;
   private final AvroSerde<PseudoGradientChunk> chunkSerde = AvroSerde.of(PseudoGradientChunk.class);
   private final AvroSerde<ReducedChunk> reducedSerde = AvroSerde.of(ReducedChunk.class);
   private final AvroSerde<RoundFailure> failureSerde = AvroSerde.of(RoundFailure.class);
   private final AvroSerde<DeadLetter> deadLetterSerde = AvroSerde.of(DeadLetter.class);
-  /** Open sums by {@code round/chunk}. */
-  private final Map<String, PartialSum> open = new HashMap<>();
-  /** Checked chunks of workers not (yet) members of their round, by {@code round/chunk/worker}. */
-  private final Map<String, Waiting> waiting = new java.util.TreeMap<>();
-
-  /** A chunk that waits for its worker to join its round. */
-  private record Waiting(PseudoGradientChunk chunk, PartialSum.Pointer where, long producedAtMs) {}
-
-  /** Thrown by {@link #add} for a chunk whose worker has not joined its round (yet). */
-  private static final class NotYetMember extends RuntimeException {
-    private static final long serialVersionUID = 1L;
-
-    NotYetMember() {
-      super(null, null, false, false);
-    }
-  }
+  private final OpenSums sums = new OpenSums();
   private ProcessorContext<byte[], byte[]> context;
-  private KeyValueStore<String, byte[]> pointers;
-  private KeyValueStore<String, Long> closed;
+  private ReducerStores stores;
   private RunView run;
-  private ChunkDecoder decoder;
+  private final ChunkRules rules;
   /** Where sums are written before they are encoded into a record: reused. */
   private byte[] sumBuffer = new byte[0];
-  /** Decoded values, for the norm bound: reused. */
-  private float[] values = new float[0];
 
   ChunkSumProcessor(ReducerConfig config, Supplier<ContributionReader> readers,
       ReducerMetrics metrics) {
     this.config = config;
+    this.topics = config.topics();
     this.readers = readers;
     this.metrics = metrics;
+    this.rules = new ChunkRules(topics, config.maxChunkNorm());
   }
 
   @Override
   public void init(ProcessorContext<byte[], byte[]> context) {
     this.context = context;
-    this.pointers = context.getStateStore(POINTERS);
-    this.closed = context.getStateStore(CLOSED);
+    this.stores = new ReducerStores(context);
     this.run = new RunView(config.runId(), context);
-    open.clear();
-    waiting.clear();
+    sums.clear();
     rebuild();
     context.schedule(config.checkEvery(), PunctuationType.WALL_CLOCK_TIME, this::onClock);
   }
@@ -113,254 +87,170 @@ final class ChunkSumProcessor implements Processor<byte[], byte[], byte[], byte[
   @Override
   public void process(Record<byte[], byte[]> record) {
     RecordMetadata meta = context.recordMetadata().orElseThrow();
-    byte[] value = record.value() == null ? new byte[0] : record.value();
-    metrics.inputBytes.increment(value.length);
-    PseudoGradientChunk chunk;
-    try {
-      chunk = chunkSerde.decode(value);
-    } catch (SerializationException e) {
-      reject(record, DeadLetterReason.MALFORMED_RECORD, "MALFORMED_RECORD: " + e.getMessage(),
-          null);
+    metrics.inputBytes.increment(record.value() == null ? 0 : record.value().length);
+    PartialSum.Pointer where = new PartialSum.Pointer(topics.workerOf(meta.topic()).orElse(null),
+        meta.partition(), meta.offset());
+    Verdict<PseudoGradientChunk> decoded = Records.decode(chunkSerde, record.value());
+    if (decoded instanceof Verdict.Reject<PseudoGradientChunk> bad) {
+      reject(where, record.key(), record.timestamp(), bad, null);
       return;
     }
-    String producer = config.topics().workerOf(meta.topic()).orElse(null);
-    try {
-      if (producer != null && !producer.equals(chunk.getWorkerId())) {
-        throw new ChunkRejectedException(DeadLetterReason.PRINCIPAL_MISMATCH, "the chunk names "
-            + "worker " + chunk.getWorkerId() + " but came on " + meta.topic() + ", which only "
-            + "worker " + producer + "'s principal may write");
-      }
-      if (waiting.containsKey(contributionKey(chunk))) {
-        // The first chunk of a worker is the one that counts, even while it waits.
-        throw new ChunkRejectedException(DeadLetterReason.DUPLICATE, chunk.getWorkerId()
-            + " has a chunk waiting for this sum already");
-      }
-      PartialSum.Pointer where = new PartialSum.Pointer(producer, meta.partition(),
-          meta.offset());
-      try {
-        add(chunk, where, record.timestamp(), true);
-      } catch (NotYetMember e) {
-        park(chunk, where, record.timestamp());
-      }
-    } catch (ChunkRejectedException e) {
-      reject(record, e.reason(), e.getMessage(), chunk);
-    }
-  }
-
-  /** A contribution's key in the pointer store and among the waiting: round/chunk/worker. */
-  private static String contributionKey(PseudoGradientChunk chunk) {
-    return RoundKeys.chunk(chunk.getRound(), chunk.getChunkIndex()) + "/" + chunk.getWorkerId();
-  }
-
-  /** Keeps a checked chunk until its worker joins its round (durably: its pointer). */
-  private void park(PseudoGradientChunk chunk, PartialSum.Pointer where, long producedAtMs) {
+    PseudoGradientChunk chunk = decoded.value();
     String key = contributionKey(chunk);
-    waiting.put(key, new Waiting(chunk, where, producedAtMs));
-    pointers.put(key, where.toBytes());
-    LOG.info("run {}: worker {} has not joined round {} (yet): its chunk {} waits",
-        config.runId(), chunk.getWorkerId(), chunk.getRound(), chunk.getChunkIndex());
+    if (sums.isWaiting(key)) {
+      // The first chunk of a worker is the one that counts, even while it waits.
+      reject(where, record.key(), record.timestamp(), new Verdict.Reject<>(
+          DeadLetterReason.DUPLICATE, chunk.getWorkerId() + " has a chunk waiting for this sum "
+          + "already"), chunk);
+      return;
+    }
+    Verdict<PartialSum> added = admit(chunk, where, record.timestamp(), true);
+    if (added instanceof Verdict.Wait<PartialSum> wait) {
+      sums.park(key, new OpenSums.Waiting(chunk, where, record.timestamp(),
+          context.currentSystemTimeMs()));
+      stores.point(key, where);
+      LOG.info("run {}: {}: its chunk {} waits", config.runId(), wait.why(),
+          chunk.getChunkIndex());
+    } else if (added instanceof Verdict.Reject<PartialSum> bad) {
+      reject(where, record.key(), record.timestamp(), bad, chunk);
+    }
   }
 
-  /** Checks a chunk and adds it to its sum; {@code fresh}: not a re-read after a restart. */
-  private void add(PseudoGradientChunk chunk, PartialSum.Pointer where, long producedAtMs,
-      boolean fresh) {
-    if (!chunk.getRunId().equals(config.runId())) {
-      throw new ChunkRejectedException(DeadLetterReason.RUN_MISMATCH, "the chunk is of run "
-          + chunk.getRunId() + ", this reducer's run is " + config.runId());
-    }
-    RunView.OpenRound current = run.open();
-    int round = chunk.getRound();
-    int index = chunk.getChunkIndex();
-    if (current == null) {
-      throw new ChunkRejectedException(DeadLetterReason.ROUND_NOT_OPEN, "round " + round
-          + " is not open: the run has no committed round yet");
-    }
-    if (round < current.round() || closed.get(RoundKeys.chunk(round, index)) != null
-        || closed.get(deadlineKey(round)) != null) {
-      throw new ChunkRejectedException(DeadLetterReason.LATE, "round " + round + ", chunk "
-          + index + " is closed" + (round < current.round() ? ": the open round is "
-          + current.round() : ": its sum was emitted or its deadline passed"));
-    }
-    if (round > current.round()) {
-      throw new ChunkRejectedException(DeadLetterReason.ROUND_NOT_OPEN, "round " + round
-          + " is not open: the open round is " + current.round());
-    }
-    ChunkRange range = current.plan().check(index, chunk.getChunkCount(),
-        chunk.getElementOffset(), chunk.getElementCount());
-    PayloadFormat format = PayloadFormat.of(chunk.getEncoding(), chunk.getCompression(),
-        chunk.getBytePlanes());
-    if (format.encoding() != current.model().getEncoding()) {
-      throw new ChunkRejectedException(DeadLetterReason.LAYOUT_MISMATCH, "the chunk is "
-          + format.encoding() + ", the run sums " + current.model().getEncoding());
-    }
-    ByteBuffer canonical = decoder(current).canonical(chunk.getPayload(), format, range.count(),
-        chunk.getCrc32c());
-    if (config.maxChunkNorm() > 0) {
-      checkNorm(canonical, format, range.count());
-    }
-    Set<String> members = run.members(round);
-    if (!members.contains(chunk.getWorkerId())) {
-      throw new NotYetMember();
-    }
+  private static String contributionKey(PseudoGradientChunk chunk) {
+    return RoundKeys.contribution(chunk.getRound(), chunk.getChunkIndex(), chunk.getWorkerId());
+  }
 
-    String key = RoundKeys.chunk(round, index);
-    PartialSum partial = open.computeIfAbsent(key,
-        k -> new PartialSum(format.encoding(), range.count()));
-    partial.sum.add(chunk.getWorkerId(), canonical); // a second chunk of a worker: DUPLICATE
-    partial.contributions.add(new Contribution(chunk.getWorkerId(), chunk.getTokens(),
-        chunk.getInnerSteps(), chunk.getMeanInnerLoss()));
-    partial.newestContributionMs = Math.max(partial.newestContributionMs, producedAtMs);
-    if (fresh) {
+  /**
+   * The verdict on a chunk, and when accepted, the sum it joined; {@code fresh}: it is new, not
+   * a re-read after a restart, so it is pointed to, counted, and may complete its sum.
+   */
+  private Verdict<PartialSum> admit(PseudoGradientChunk chunk, PartialSum.Pointer where,
+      long producedAtMs, boolean fresh) {
+    RunView.OpenRound current = run.open();
+    RoundWindow window = current == null ? null : new RoundWindow(current.round(),
+        current.plan(), current.model().getEncoding(),
+        index -> stores.isClosed(current.round(), index),
+        worker -> run.isMember(current.round(), worker));
+    Verdict<CheckedChunk> checked = rules.check(where.topic(topics), chunk, window);
+    Verdict<PartialSum> added = checked.then(c -> sums.add(c, producedAtMs));
+    if (fresh && added instanceof Verdict.Accept<PartialSum> a) {
       metrics.chunksSummed.increment();
-      pointers.put(contributionKey(chunk), where.toBytes());
-      if (partial.sum.contributors().containsAll(members)) {
-        emit(round, range, partial, true);
+      stores.point(contributionKey(chunk), where);
+      PartialSum partial = a.value();
+      if (partial.sum.contributors().containsAll(run.members(current.round()))) {
+        emit(current, chunk.getChunkIndex(), partial, true);
       }
     }
-  }
-
-  private void checkNorm(ByteBuffer canonical, PayloadFormat format, int count) {
-    if (values.length < count) {
-      values = new float[count];
-    }
-    format.codec().decode(canonical.array(), canonical.arrayOffset() + canonical.position(), count,
-        values, 0);
-    double squares = 0;
-    for (int i = 0; i < count; i++) {
-      squares += (double) values[i] * values[i];
-    }
-    double norm = Math.sqrt(squares);
-    if (norm > config.maxChunkNorm()) {
-      throw new ChunkRejectedException(DeadLetterReason.NORM_BOUND_EXCEEDED, "the chunk's L2 "
-          + "norm is " + norm + ", above the bound " + config.maxChunkNorm());
-    }
+    return added;
   }
 
   /** Writes the sum of a chunk and forgets it: state never grows with the rounds. */
-  private void emit(int round, ChunkRange range, PartialSum partial, boolean complete) {
+  private void emit(RunView.OpenRound current, int index, PartialSum partial, boolean complete) {
     if (sumBuffer.length < partial.sum.maxSumBytes()) {
       sumBuffer = new byte[partial.sum.maxSumBytes()];
     }
-    ByteBuffer bytes = ByteBuffer.wrap(sumBuffer, 0, partial.sum.writeSum(sumBuffer, 0));
     long now = System.currentTimeMillis();
-    ReducedChunk reduced = ReducedChunk.newBuilder()
-        .setRunId(config.runId()).setRound(round).setChunkIndex(range.index())
-        .setChunkCount(run.open().plan().chunkCount()).setElementOffset(range.offset())
-        .setElementCount(range.count()).setContributors(partial.sortedContributions())
-        .setSumEncoding(partial.sum.sumEncoding()).setSum(bytes)
-        .setCrc32c(Checksums.crc32c(bytes)).setComplete(complete)
-        .setEmittedAtMs(now)
-        .build();
-    context.forward(new Record<>(RoundKeys.chunkRecordKey(range.index()),
-        reducedSerde.encode(reduced), now), REDUCED_SINK);
-    String key = RoundKeys.chunk(round, range.index());
-    partial.sum.contributors().forEach(worker -> pointers.delete(key + "/" + worker));
-    open.remove(key);
-    closed.put(key, now);
+    int round = current.round();
+    ReducedChunk reduced = partial.record(config.runId(), round, current.plan().range(index),
+        current.plan().chunkCount(), complete, sumBuffer, now);
+    context.forward(new Record<>(RunTopics.chunkKey(index), reducedSerde.encode(reduced), now),
+        REDUCED_SINK);
+    partial.sum.contributors().forEach(w -> stores.unpoint(RoundKeys.contribution(round, index,
+        w)));
+    sums.remove(round, index);
+    stores.closeChunk(round, index, now);
     metrics.emitted(partial.newestContributionMs, now);
   }
 
   /** Re-reads the contributions of the open sums after a (re)start of this task. */
   private void rebuild() {
-    List<KeyValueEntry> entries = new ArrayList<>();
-    try (KeyValueIterator<String, byte[]> it = pointers.all()) {
-      it.forEachRemaining(kv -> entries.add(new KeyValueEntry(kv.key,
-          PartialSum.Pointer.fromBytes(kv.value))));
-    }
-    if (entries.isEmpty()) {
+    Map<String, PartialSum.Pointer> pointers = stores.allPointers();
+    if (pointers.isEmpty()) {
       return;
     }
     try (ContributionReader reader = readers.get()) {
-      for (KeyValueEntry e : entries) {
-        byte[] value = reader.read(new TopicPartition(e.pointer.topic(config.topics()),
-            e.pointer.partition()), e.pointer.offset());
-        PseudoGradientChunk chunk = chunkSerde.decode(value);
-        try {
-          add(chunk, e.pointer, 0L, false);
-        } catch (NotYetMember stillWaiting) {
-          waiting.put(e.key, new Waiting(chunk, e.pointer, 0L));
-        } catch (ChunkRejectedException stale) {
+      pointers.forEach((key, where) -> {
+        byte[] value = reader.read(new TopicPartition(where.topic(topics), where.partition()),
+            where.offset());
+        PseudoGradientChunk chunk = chunkSerde.decode(value); // it decoded when it first came
+        Verdict<PartialSum> again = admit(chunk, where, 0L, false);
+        if (again instanceof Verdict.Wait) {
+          sums.park(key, new OpenSums.Waiting(chunk, where, 0L, context.currentSystemTimeMs()));
+        } else if (again instanceof Verdict.Reject<PartialSum> stale) {
           // Checked when it first came; what fails now is its round having moved on while
           // this task was down. Its sum is no longer wanted.
           LOG.info("run {}: dropping a contribution of a closed sum: {}", config.runId(),
-              stale.getMessage());
-          pointers.delete(e.key);
+              stale.message());
+          stores.unpoint(key);
         }
-      }
+      });
     }
     LOG.info("run {}: task {} re-read {} contributions of {} open sums", config.runId(),
-        context.taskId(), entries.size(), open.size());
+        context.taskId(), pointers.size(), sums.size());
   }
 
-  private record KeyValueEntry(String key, PartialSum.Pointer pointer) {}
-
-  /** The round's deadline, and forgetting rounds that are over. */
+  /** The round's deadline, the waiting chunks, and forgetting rounds that are over. */
   private void onClock(long now) {
     RunView.OpenRound current = run.open();
     if (current == null) {
       return;
     }
     int round = current.round();
-    forgetBefore(round);
+    sums.forgetBefore(round).forEach((key, w) -> reject(w, new Verdict.Reject<>(
+        DeadLetterReason.LATE, "round " + RoundKeys.roundOf(key) + " closed while the chunk "
+        + "waited for its worker to join")));
+    stores.forgetBefore(round);
     boolean deadline = now >= current.openedAtMs() + config.roundTimeout().toMillis();
-    retryWaiting(deadline);
-    if (!deadline || closed.get(deadlineKey(round)) != null) {
+    retryWaiting(current, now, deadline);
+    if (!deadline || stores.deadlinePassed(round)) {
       return;
     }
-    List<Integer> short_ = new ArrayList<>();
-    Set<String> seen = new TreeSet<>();
-    for (int index : ownedChunks(current)) {
-      String key = RoundKeys.chunk(round, index);
-      if (closed.get(key) != null) {
-        continue;
-      }
-      PartialSum partial = open.get(key);
-      if (partial != null && partial.contributions.size() >= config.quorum()) {
-        emit(round, current.plan().range(index), partial, false);
-      } else {
-        short_.add(index);
-        if (partial != null) {
-          seen.addAll(partial.sum.contributors());
-        }
-      }
-    }
-    closed.put(deadlineKey(round), now);
-    if (!short_.isEmpty()) {
-      String reason = "chunks " + short_ + " had fewer than " + config.quorum()
-          + " contributors when the deadline passed, " + config.roundTimeout()
-          + " after the round opened";
-      LOG.warn("run {}: round {} failed: {}", config.runId(), round, reason);
-      RoundFailure failure = new RoundFailure(config.runId(), round, reason,
-          new ArrayList<>(seen), config.quorum(), now);
+    Deadline decided = Deadline.decide(ownedChunks(current),
+        index -> stores.isClosed(round, index), index -> sums.get(round, index), config.quorum());
+    decided.emit().forEach(index -> emit(current, index, sums.get(round, index), false));
+    stores.markDeadline(round, now);
+    if (decided.failed()) {
+      RoundFailure failure = decided.failure(config.runId(), round, config.quorum(),
+          config.roundTimeout(), now);
+      LOG.warn("run {}: round {} failed: {}", config.runId(), round, failure.getReason());
       context.forward(new Record<>(config.runId().getBytes(StandardCharsets.UTF_8),
           failureSerde.encode(failure), now), FAILURES_SINK);
     }
   }
 
   /**
-   * Sums the waiting chunks whose workers have joined since; rejects those of a round that
-   * moved on, and at the deadline those whose workers never joined.
+   * Sums the waiting chunks that have what they waited for; rejects those that fail now (their
+   * round moved on), and those that waited too long: a chunk of the open round when its
+   * deadline passes, a chunk of the next round a round timeout after it came.
    */
-  private void retryWaiting(boolean deadline) {
-    for (String key : new ArrayList<>(waiting.keySet())) {
-      Waiting w = waiting.get(key);
-      try {
-        add(w.chunk(), w.where(), w.producedAtMs(), true);
-        waiting.remove(key);
-      } catch (NotYetMember e) {
-        if (deadline) {
-          waiting.remove(key);
-          pointers.delete(key);
-          reject(w, DeadLetterReason.WORKER_NOT_IN_ROUND, "worker " + w.chunk().getWorkerId()
-              + " had not joined round " + w.chunk().getRound() + " when its deadline passed "
-              + "(its members: " + run.members(w.chunk().getRound()) + ")");
+  private void retryWaiting(RunView.OpenRound current, long now, boolean deadline) {
+    sums.waiting().forEach((key, w) -> {
+      Verdict<PartialSum> again = admit(w.chunk(), w.where(), w.producedAtMs(), true);
+      if (again instanceof Verdict.Wait<PartialSum> wait) {
+        boolean expired = w.chunk().getRound() == current.round() ? deadline
+            : now >= w.parkedAtMs() + config.roundTimeout().toMillis();
+        if (expired) {
+          sums.unpark(key);
+          stores.unpoint(key);
+          reject(w, new Verdict.Reject<>(wait.reason(), gaveUp(w, wait)));
         }
-      } catch (ChunkRejectedException e) {
-        waiting.remove(key);
-        pointers.delete(key);
-        reject(w, e.reason(), e.getMessage());
+        return;
       }
+      sums.unpark(key);
+      if (again instanceof Verdict.Reject<PartialSum> bad) {
+        stores.unpoint(key);
+        reject(w, bad);
+      }
+    });
+  }
+
+  private String gaveUp(OpenSums.Waiting w, Verdict.Wait<?> wait) {
+    if (wait.reason() == DeadLetterReason.WORKER_NOT_IN_ROUND) {
+      return "worker " + w.chunk().getWorkerId() + " had not joined round "
+          + w.chunk().getRound() + " when its deadline passed (its members: "
+          + run.members(w.chunk().getRound()) + ")";
     }
+    return wait.why() + ", " + config.roundTimeout() + " after the chunk came";
   }
 
   /** The chunks whose records land in this task's partition. */
@@ -368,70 +258,25 @@ final class ChunkSumProcessor implements Processor<byte[], byte[], byte[], byte[
     int partition = context.taskId().partition();
     List<Integer> owned = new ArrayList<>();
     for (int i = 0; i < current.plan().chunkCount(); i++) {
-      if (config.topics().partitionOf(i, config.chunkPartitions()) == partition) {
+      if (topics.partitionOf(i, config.chunkPartitions()) == partition) {
         owned.add(i);
       }
     }
     return owned;
   }
 
-  private void forgetBefore(int round) {
-    open.keySet().removeIf(key -> RoundKeys.roundOf(key) < round);
-    for (String key : new ArrayList<>(waiting.keySet())) {
-      if (RoundKeys.roundOf(key) < round) {
-        reject(waiting.remove(key), DeadLetterReason.LATE, "round "
-            + RoundKeys.roundOf(key) + " closed while the chunk waited for its worker to join");
-      }
-    }
-    for (KeyValueStore<String, ?> store : List.of(pointers, closed)) {
-      List<String> old = new ArrayList<>();
-      try (KeyValueIterator<String, ?> it = store.range(RoundKeys.roundStart(0),
-          RoundKeys.roundStart(round))) {
-        it.forEachRemaining(kv -> {
-          if (RoundKeys.roundOf(kv.key) < round) {
-            old.add(kv.key);
-          }
-        });
-      }
-      old.forEach(store::delete);
-    }
-  }
-
-  private static String deadlineKey(int round) {
-    return RoundKeys.roundStart(round) + "deadline";
-  }
-
-  private ChunkDecoder decoder(RunView.OpenRound current) {
-    int size = current.plan().chunkElements();
-    if (decoder == null || decoder.maxElements() != size) {
-      if (decoder != null) {
-        decoder.close();
-      }
-      decoder = new ChunkDecoder(size);
-    }
-    return decoder;
-  }
-
-  private void reject(Record<byte[], byte[]> record, DeadLetterReason reason, String detail,
-      PseudoGradientChunk chunk) {
-    RecordMetadata meta = context.recordMetadata().orElseThrow();
-    reject(meta.topic(), meta.partition(), meta.offset(), record.key(), record.timestamp(),
-        reason, detail, chunk);
-  }
-
   /** A waiting chunk's rejection, from a punctuation: no record is being processed. */
-  private void reject(Waiting w, DeadLetterReason reason, String detail) {
-    reject(w.where().topic(config.topics()), w.where().partition(), w.where().offset(),
-        RoundKeys.chunkRecordKey(w.chunk().getChunkIndex()), System.currentTimeMillis(), reason,
-        detail, w.chunk());
+  private void reject(OpenSums.Waiting w, Verdict.Reject<?> verdict) {
+    reject(w.where(), RunTopics.chunkKey(w.chunk().getChunkIndex()), System.currentTimeMillis(),
+        verdict, w.chunk());
   }
 
-  private void reject(String topic, int partition, long offset, byte[] key, long timestamp,
-      DeadLetterReason reason, String detail, PseudoGradientChunk chunk) {
-    LOG.warn("run {}: rejected a chunk: {}", config.runId(), detail);
-    metrics.rejected(reason);
-    DeadLetter.Builder letter = DeadLetters.of(topic, partition, offset, key, reason, detail,
-        SERVICE);
+  private void reject(PartialSum.Pointer where, byte[] key, long timestamp,
+      Verdict.Reject<?> verdict, PseudoGradientChunk chunk) {
+    LOG.warn("run {}: rejected a chunk: {}", config.runId(), verdict.message());
+    metrics.rejected(verdict.reason());
+    DeadLetter.Builder letter = DeadLetters.of(where.topic(topics), where.partition(),
+        where.offset(), key, verdict.reason(), verdict.message(), SERVICE);
     if (chunk != null) {
       letter.setRunId(chunk.getRunId()).setRound(chunk.getRound())
           .setWorkerId(chunk.getWorkerId()).setChunkIndex(chunk.getChunkIndex());
@@ -442,8 +287,6 @@ final class ChunkSumProcessor implements Processor<byte[], byte[], byte[], byte[
 
   @Override
   public void close() {
-    if (decoder != null) {
-      decoder.close();
-    }
+    rules.close();
   }
 }

@@ -1,14 +1,19 @@
 package dev.diloco.reducer;
 
+import dev.diloco.core.codec.Checksums;
+import dev.diloco.core.kafka.RunTopics;
+import dev.diloco.core.layout.ChunkRange;
+import dev.diloco.core.rules.CheckedChunk;
 import dev.diloco.core.sum.ExactSum;
 import dev.diloco.schemas.Contribution;
-import dev.diloco.schemas.TensorEncoding;
+import dev.diloco.schemas.ReducedChunk;
 import java.io.ByteArrayInputStream;
 import java.io.ByteArrayOutputStream;
 import java.io.DataInputStream;
 import java.io.DataOutputStream;
 import java.io.IOException;
 import java.io.UncheckedIOException;
+import java.nio.ByteBuffer;
 import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.List;
@@ -25,15 +30,33 @@ final class PartialSum {
   /** Producer time of the newest contribution, for the latency of the sum. */
   long newestContributionMs;
 
-  PartialSum(TensorEncoding encoding, int elementCount) {
-    this.sum = ExactSum.create(encoding, elementCount);
+  PartialSum(CheckedChunk first) {
+    this.sum = ExactSum.create(first.format().encoding(), first.range().count());
   }
 
-  /** Contributions in ascending worker-id order, as the reduced chunk lists them. */
-  List<Contribution> sortedContributions() {
+  /** Adds a checked contribution; a worker already in the sum is rejected as a DUPLICATE. */
+  void add(CheckedChunk c, long producedAtMs) {
+    sum.add(c.chunk().getWorkerId(), c.canonical());
+    contributions.add(new Contribution(c.chunk().getWorkerId(), c.chunk().getTokens(),
+        c.chunk().getInnerSteps(), c.chunk().getMeanInnerLoss()));
+    newestContributionMs = Math.max(newestContributionMs, producedAtMs);
+  }
+
+  /**
+   * The sum as the record the optimizer reads, written through {@code buffer} (at least
+   * {@code sum.maxSumBytes()}), with the contributors in ascending worker-id order.
+   */
+  ReducedChunk record(String runId, int round, ChunkRange range, int chunkCount,
+      boolean complete, byte[] buffer, long now) {
+    ByteBuffer bytes = ByteBuffer.wrap(buffer, 0, sum.writeSum(buffer, 0));
     List<Contribution> sorted = new ArrayList<>(contributions);
     sorted.sort(Comparator.comparing(Contribution::getWorkerId));
-    return sorted;
+    return ReducedChunk.newBuilder()
+        .setRunId(runId).setRound(round).setChunkIndex(range.index()).setChunkCount(chunkCount)
+        .setElementOffset(range.offset()).setElementCount(range.count())
+        .setContributors(sorted).setSumEncoding(sum.sumEncoding()).setSum(bytes)
+        .setCrc32c(Checksums.crc32c(bytes)).setComplete(complete).setEmittedAtMs(now)
+        .build();
   }
 
   /**
@@ -66,7 +89,7 @@ final class PartialSum {
       }
     }
 
-    String topic(dev.diloco.core.kafka.RunTopics topics) {
+    String topic(RunTopics topics) {
       return worker == null ? topics.pseudoGradients() : topics.workerPseudoGradients(worker);
     }
   }

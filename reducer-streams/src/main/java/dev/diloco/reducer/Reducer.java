@@ -30,8 +30,7 @@ public final class Reducer implements AutoCloseable {
       MeterRegistry metrics, Map<String, ?> overrides) {
     Properties props = ReducerTopology.streamsConfig(config, clients, stateDir.toString());
     props.putAll(overrides);
-    this.streams = new KafkaStreams(
-        ReducerTopology.build(config, () -> ContributionReader.kafka(clients), metrics), props);
+    this.streams = new KafkaStreams(ReducerTopology.build(config, clients, metrics), props);
     streams.setStateListener((now, before) -> {
       if (now == KafkaStreams.State.RUNNING) {
         running.countDown();

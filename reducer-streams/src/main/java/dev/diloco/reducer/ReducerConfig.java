@@ -20,6 +20,10 @@ public record ReducerConfig(String runId, int quorum, Duration roundTimeout, Dur
     int chunkPartitions, double maxChunkNorm) {
 
   public static final Duration DEFAULT_CHECK_EVERY = Duration.ofSeconds(1);
+  /** How long a round's sums wait for missing workers by default, in minutes. */
+  public static final int DEFAULT_ROUND_TIMEOUT_MINUTES = 30;
+  public static final Duration DEFAULT_ROUND_TIMEOUT =
+      Duration.ofMinutes(DEFAULT_ROUND_TIMEOUT_MINUTES);
 
   public ReducerConfig {
     new RunTopics(runId); // validates the id

@@ -3,10 +3,10 @@ package dev.diloco.reducer;
 import dev.diloco.core.kafka.KafkaClientConfig;
 import dev.diloco.core.kafka.RunAcls;
 import dev.diloco.core.kafka.RunTopics;
-import java.util.Map;
-import java.util.function.Supplier;
 import io.micrometer.core.instrument.MeterRegistry;
+import java.util.Map;
 import java.util.Properties;
+import java.util.function.Supplier;
 import org.apache.kafka.common.serialization.ByteArrayDeserializer;
 import org.apache.kafka.common.serialization.ByteArraySerializer;
 import org.apache.kafka.common.serialization.Serdes;
@@ -29,10 +29,16 @@ public final class ReducerTopology {
   private ReducerTopology() {}
 
   /**
-   * {@code readers}: how a task re-reads the chunks of its open sums when it starts;
-   * {@code metrics}: where the reducer's meters go.
+   * The topology of {@code config}'s run; a task that starts re-reads the chunks of its open
+   * sums from {@code clients}' cluster; {@code metrics}: where the reducer's meters go.
    */
-  public static Topology build(ReducerConfig config, Supplier<ContributionReader> readers,
+  public static Topology build(ReducerConfig config, KafkaClientConfig clients,
+      MeterRegistry metrics) {
+    return build(config, () -> ContributionReader.kafka(clients), metrics);
+  }
+
+  /** {@code readers}: how a task re-reads the chunks of its open sums when it starts. */
+  static Topology build(ReducerConfig config, Supplier<ContributionReader> readers,
       MeterRegistry metrics) {
     RunTopics topics = config.topics();
     Topology topology = new Topology();
@@ -59,11 +65,11 @@ public final class ReducerTopology {
     // open contribution, and a mark per closed chunk. Caching coalesces a sum's pointers and
     // their deletion within a commit interval.
     topology.addStateStore(Stores.keyValueStoreBuilder(
-            Stores.persistentKeyValueStore(ChunkSumProcessor.POINTERS), Serdes.String(),
+            Stores.persistentKeyValueStore(ReducerStores.POINTERS), Serdes.String(),
             Serdes.ByteArray())
         .withCachingEnabled().withLoggingEnabled(Map.of()), "sum");
     topology.addStateStore(Stores.keyValueStoreBuilder(
-            Stores.persistentKeyValueStore(ChunkSumProcessor.CLOSED), Serdes.String(),
+            Stores.persistentKeyValueStore(ReducerStores.CLOSED), Serdes.String(),
             Serdes.Long())
         .withCachingEnabled().withLoggingEnabled(Map.of()), "sum");
 
@@ -113,7 +119,7 @@ public final class ReducerTopology {
     public java.util.Optional<java.util.Set<Integer>> partitions(String topic, byte[] key,
         byte[] value, org.apache.kafka.common.header.Headers headers, int partitions) {
       return java.util.Optional.of(java.util.Set.of(
-          topics.partitionOf(java.nio.ByteBuffer.wrap(key).getInt(), partitions)));
+          topics.partitionOf(RunTopics.chunkIndexOf(key), partitions)));
     }
 
     // Still abstract in Kafka 4.4, though deprecated for the variant with headers above.

@@ -1,17 +1,25 @@
 package dev.diloco.reducer;
 
-import java.nio.ByteBuffer;
-
 /**
- * Keys of the reducer's stores. Rounds are written zero-padded so that the stores' byte order
- * is round order, and everything of rounds before r is one range scan.
+ * Keys of the reducer's stores, every one made here. Rounds are written zero-padded so that the
+ * stores' byte order is round order, and everything of rounds before r is one range scan.
  */
 final class RoundKeys {
   private RoundKeys() {}
 
-  /** {@code round/chunk}: a partial sum, or the mark that the chunk's sum was emitted. */
+  /** {@code round/chunk}: an open sum, or the mark that the chunk's sum was emitted. */
   static String chunk(int round, int chunkIndex) {
     return String.format("%010d/%010d", round, chunkIndex);
+  }
+
+  /** {@code round/chunk/worker}: one contribution to a sum, summed or waiting. */
+  static String contribution(int round, int chunkIndex, String workerId) {
+    return chunk(round, chunkIndex) + "/" + workerId;
+  }
+
+  /** The mark that {@code round}'s deadline has passed. */
+  static String deadline(int round) {
+    return roundStart(round) + "deadline";
   }
 
   /** {@code round/worker}: a worker's membership of a round. */
@@ -35,10 +43,5 @@ final class RoundKeys {
 
   static String afterSlash(String key) {
     return key.substring(11);
-  }
-
-  /** The record key of chunk {@code index}: 4 bytes, big-endian, as the workers write it. */
-  static byte[] chunkRecordKey(int index) {
-    return ByteBuffer.allocate(4).putInt(index).array();
   }
 }

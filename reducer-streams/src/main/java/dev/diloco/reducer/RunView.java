@@ -64,8 +64,7 @@ final class RunView {
     }
     if (!java.util.Arrays.equals(model, modelBytes)) {
       cachedModel = modelSerde.decode(model);
-      cachedPlan = ParameterLayout.fromSpec(cachedModel.getLayout())
-          .chunks(cachedModel.getLayout().getChunkElements());
+      cachedPlan = ParameterLayout.chunkPlan(cachedModel.getLayout());
       modelBytes = model;
     }
     if (!java.util.Arrays.equals(commit, commitBytes)) {
@@ -74,6 +73,11 @@ final class RunView {
     }
     return new OpenRound(cachedCommit.getRound(), cachedCommit.getCommittedAtMs(), cachedModel,
         cachedPlan);
+  }
+
+  /** Whether {@code worker} announced it trains {@code round} and has not left it. */
+  boolean isMember(int round, String worker) {
+    return members.get(RoundKeys.member(round, worker)) != null;
   }
 
   /** Workers that announced they train {@code round} and have not left it. */

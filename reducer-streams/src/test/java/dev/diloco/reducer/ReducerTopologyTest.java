@@ -23,6 +23,7 @@ import dev.diloco.schemas.RoundCommit;
 import dev.diloco.schemas.RoundFailure;
 import dev.diloco.schemas.TensorEncoding;
 import dev.diloco.schemas.WorkerHeartbeat;
+import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
 import java.nio.ByteBuffer;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -38,7 +39,6 @@ import org.apache.kafka.streams.TestInputTopic;
 import org.apache.kafka.streams.TestOutputTopic;
 import org.apache.kafka.streams.TopologyTestDriver;
 import org.apache.kafka.streams.state.KeyValueStore;
-import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
@@ -161,14 +161,14 @@ class ReducerTopologyTest {
     ByteArraySerializer s = new ByteArraySerializer();
     var ownOfW1 = driver.createInputTopic(TOPICS.workerPseudoGradients("w1"), s, s);
     PseudoGradientChunk spoofed = chunksOf("w0", 0, 1).get(0); // names w0
-    ownOfW1.pipeInput(ByteBuffer.allocate(4).putInt(0).array(), chunkSerde.encode(spoofed));
+    ownOfW1.pipeInput(RunTopics.chunkKey(0), chunkSerde.encode(spoofed));
     DeadLetter letter = letters().get(0);
     assertThat(letter.getReason()).isEqualTo(DeadLetterReason.PRINCIPAL_MISMATCH);
     assertThat(letter.getDetail()).contains("the chunk names worker w0 but came on "
         + TOPICS.workerPseudoGradients("w1") + ", which only worker w1's principal may write");
 
     // Each worker's own chunk on its own topic is summed like one on the shared topic.
-    ownOfW1.pipeInput(ByteBuffer.allocate(4).putInt(0).array(),
+    ownOfW1.pipeInput(RunTopics.chunkKey(0),
         chunkSerde.encode(chunksOf("w1", 0, 1).get(0)));
     send(chunksOf("w0", 0, 1).get(0));
     send(chunksOf("w2", 0, 1).get(0));
@@ -242,6 +242,43 @@ class ReducerTopologyTest {
     assertThat(never.getWorkerId()).isEqualTo("stranger");
     assertThat(never.getDetail()).contains("worker stranger had not joined round 0 when its "
         + "deadline passed");
+  }
+
+  /**
+   * A worker sends round r + 1 after reading its commit, so its chunk may reach the reducer
+   * before the commit does: it waits, and is summed when the round opens. One whose round never
+   * opens is rejected a round timeout after it came.
+   */
+  @Test
+  void aChunkOfTheNextRoundWaitsForItsCommitAndOneWhoseRoundNeverOpensIsRejected() {
+    WORKERS.forEach(w -> join(w, 1));
+    send(chunksOf("w0", 1, 5).get(0)); // ahead of commit 1
+    assertThat(letters()).isEmpty();
+    assertThat(count(pointers())).isOne();
+    commit(1);
+    driver.advanceWallClockTime(Duration.ofSeconds(1)); // the next check sums it
+    send(chunksOf("w1", 1, 5).get(0));
+    send(chunksOf("w2", 1, 5).get(0));
+    assertThat(readReduced()).singleElement().satisfies(r -> {
+      assertThat(r.getRound()).isEqualTo(1);
+      assertThat(r.getContributors()).extracting(c -> c.getWorkerId())
+          .containsExactly("w0", "w1", "w2");
+    });
+
+    send(chunksOf("w0", 2, 5).get(1)); // round 2 never opens
+    send(chunksOf("w0", 4, 5).get(1)); // nor does a round further ahead: rejected at once
+    assertThat(letters()).singleElement().satisfies(l -> {
+      assertThat(l.getReason()).isEqualTo(DeadLetterReason.ROUND_NOT_OPEN);
+      assertThat(l.getRound()).isEqualTo(4);
+    });
+    driver.advanceWallClockTime(TIMEOUT.plusSeconds(1));
+    assertThat(letters()).singleElement().satisfies(l -> {
+      assertThat(l.getReason()).isEqualTo(DeadLetterReason.ROUND_NOT_OPEN);
+      assertThat(l.getRound()).isEqualTo(2);
+      assertThat(l.getDetail()).contains("round 2 is not open here yet: the open round is 1")
+          .contains("after the chunk came");
+    });
+    assertThat(count(pointers())).isZero();
   }
 
   @Test
@@ -392,7 +429,7 @@ class ReducerTopologyTest {
   }
 
   private void send(PseudoGradientChunk c) {
-    chunks.pipeInput(ByteBuffer.allocate(4).putInt(c.getChunkIndex()).array(), chunkSerde.encode(c));
+    chunks.pipeInput(RunTopics.chunkKey(c.getChunkIndex()), chunkSerde.encode(c));
   }
 
   private void sendWith(PseudoGradientChunk good, Consumer<PseudoGradientChunk> change) {
@@ -428,10 +465,10 @@ class ReducerTopologyTest {
   }
 
   private KeyValueStore<String, byte[]> pointers() {
-    return driver.getKeyValueStore(ChunkSumProcessor.POINTERS);
+    return driver.getKeyValueStore(ReducerStores.POINTERS);
   }
 
   private KeyValueStore<String, Long> closed() {
-    return driver.getKeyValueStore(ChunkSumProcessor.CLOSED);
+    return driver.getKeyValueStore(ReducerStores.CLOSED);
   }
 }

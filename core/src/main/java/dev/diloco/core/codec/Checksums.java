@@ -25,6 +25,13 @@ public final class Checksums {
     return (int) crc.getValue();
   }
 
+  /** The SHA-256 of the weights that {@code commit} carries, as a new array. */
+  public static byte[] sha256Of(dev.diloco.schemas.RoundCommit commit) {
+    byte[] sha = new byte[commit.getWeightsSha256().remaining()];
+    commit.getWeightsSha256().duplicate().get(sha);
+    return sha;
+  }
+
   /** SHA-256 of {@code weights} as FP32 little-endian bytes, in element order. */
   public static byte[] sha256(float[] weights) {
     MessageDigest digest;

@@ -11,10 +11,12 @@ public class ChunkRejectedException extends IllegalArgumentException {
   private static final long serialVersionUID = 1L;
 
   private final DeadLetterReason reason;
+  private final String detail;
 
   public ChunkRejectedException(DeadLetterReason reason, String detail) {
     super(reason + ": " + detail);
     this.reason = Objects.requireNonNull(reason, "reason");
+    this.detail = detail;
   }
 
   public ChunkRejectedException(DeadLetterReason reason, String detail, Throwable cause) {
@@ -24,5 +26,10 @@ public class ChunkRejectedException extends IllegalArgumentException {
 
   public DeadLetterReason reason() {
     return reason;
+  }
+
+  /** What is wrong, without the reason in front. */
+  public String detail() {
+    return detail;
   }
 }

@@ -1,20 +1,19 @@
 package dev.diloco.core.kafka;
 
-import dev.diloco.core.codec.ChunkDecoder;
-import dev.diloco.core.codec.ChunkRejectedException;
 import dev.diloco.core.codec.Checksums;
-import dev.diloco.core.codec.PayloadFormat;
+import dev.diloco.core.codec.ChunkDecoder;
 import dev.diloco.core.layout.ChunkPlan;
-import dev.diloco.core.layout.ChunkRange;
-import dev.diloco.schemas.Compression;
+import dev.diloco.core.rules.PublishedChunks.Slice;
+import dev.diloco.core.rules.PublishedChunks;
+import dev.diloco.core.rules.Verdict;
 import dev.diloco.schemas.ModelDescription;
+import dev.diloco.schemas.OptimizerStateChunk;
 import dev.diloco.schemas.RoundCommit;
 import dev.diloco.schemas.WeightsChunk;
 import java.time.Duration;
 import java.util.Arrays;
 import java.util.BitSet;
 import java.util.HexFormat;
-import java.util.List;
 import java.util.Optional;
 import java.util.function.Predicate;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
@@ -27,9 +26,10 @@ import org.slf4j.LoggerFactory;
 
 /**
  * Reads a run's committed rounds back from its topics, with read_committed consumers: the
- * model description, the newest round commit, and a round's weights with every chunk's CRC and
- * the whole vector's SHA-256 checked against the commit. Workers load rounds with it, the
- * optimizer rebuilds its state with it, replay audits with it.
+ * model description, the newest round commit, a round's weights with every chunk checked
+ * ({@link PublishedChunks}) and the whole vector's SHA-256 checked against the commit, and the
+ * optimizer's momentum of a round. Workers load rounds with it, the optimizer resumes with it,
+ * export and the local run read weights with it.
  */
 public final class RoundLog {
 
@@ -40,6 +40,7 @@ public final class RoundLog {
   private final Duration timeout;
   private final AvroSerde<RoundCommit> commitSerde = AvroSerde.of(RoundCommit.class);
   private final AvroSerde<WeightsChunk> weightsSerde = AvroSerde.of(WeightsChunk.class);
+  private final AvroSerde<OptimizerStateChunk> stateSerde = AvroSerde.of(OptimizerStateChunk.class);
   private final AvroSerde<ModelDescription> modelSerde = AvroSerde.of(ModelDescription.class);
 
   /** {@code timeout}: how long any one read may take before it fails. */
@@ -99,42 +100,63 @@ public final class RoundLog {
           + " elements in " + commit.getChunkCount() + " chunks, the layout says "
           + plan.totalElements() + " in " + plan.chunkCount());
     }
-    float[] weights = new float[Math.toIntExact(plan.totalElements())];
-    BitSet seen = new BitSet(plan.chunkCount());
-    try (ChunkDecoder decoder = new ChunkDecoder(plan.chunkElements())) {
-      long from = Math.max(0, commit.getWeightsOffset());
-      readToEnd(new TopicPartition(topics.weights(), 0), from, r -> {
-        WeightsChunk w = decodeOrSkip(weightsSerde, r);
-        if (w == null || !w.getRunId().equals(topics.runId()) || w.getRound() != round) {
-          return true;
-        }
-        int index = w.getChunkIndex();
-        try {
-          ChunkRange range = plan.check(index, w.getChunkCount(), w.getElementOffset(),
-              w.getElementCount());
-          PayloadFormat format = PayloadFormat.of(w.getEncoding(),
-              Compression.NONE, false);
-          decoder.decode(w.getPayload(), format, range.count(), w.getCrc32c(), weights,
-              (int) range.offset());
-        } catch (ChunkRejectedException e) {
-          throw new CorruptRoundException(round, index, e.getMessage());
-        }
-        seen.set(index);
-        return seen.cardinality() < plan.chunkCount();
-      });
-    }
-    if (seen.cardinality() < plan.chunkCount()) {
-      throw new CorruptRoundException(round, seen.nextClearBit(0),
-          "the weights chunk is missing from " + topics.weights());
-    }
+    float[] weights = readVector(topics.weights(), Math.max(0, commit.getWeightsOffset()), plan,
+        "the weights", r -> {
+          WeightsChunk w = decodeOrSkip(weightsSerde, r);
+          return w == null || !w.getRunId().equals(topics.runId()) || w.getRound() != round
+              ? null : new Found(w.getChunkIndex(), d -> PublishedChunks.weights(plan, d, w));
+        }, round);
     byte[] sha = Checksums.sha256(weights);
-    byte[] expected = new byte[commit.getWeightsSha256().remaining()];
-    commit.getWeightsSha256().duplicate().get(expected);
+    byte[] expected = Checksums.sha256Of(commit);
     if (!Arrays.equals(sha, expected)) {
       throw new CorruptRoundException(round, -1, "the weights' SHA-256 is "
           + HexFormat.of().formatHex(sha) + ", the commit says " + HexFormat.of().formatHex(expected));
     }
     return weights;
+  }
+
+  /**
+   * The optimizer's momentum after round {@code round}, from its compacted state topic, every
+   * chunk checked; a missing or bad chunk is a {@link CorruptRoundException}.
+   */
+  public float[] momentum(int round, ChunkPlan plan) {
+    return readVector(topics.optimizerState(), 0, plan, "the optimizer's momentum", r -> {
+      OptimizerStateChunk s = decodeOrSkip(stateSerde, r);
+      return s == null || !s.getRunId().equals(topics.runId()) || s.getRound() != round
+          ? null : new Found(s.getChunkIndex(), d -> PublishedChunks.momentum(plan, d, s));
+    }, round);
+  }
+
+  /** A record of the round sought: its chunk index, and how to check and decode it. */
+  private record Found(int chunk, java.util.function.Function<ChunkDecoder, Verdict<Slice>> slice) {}
+
+  /** Every chunk of a vector from {@code topic}, the first of each index that the round has. */
+  private float[] readVector(String topic, long from, ChunkPlan plan, String what,
+      java.util.function.Function<ConsumerRecord<byte[], byte[]>, Found> ofRound, int round) {
+    float[] vector = new float[Math.toIntExact(plan.totalElements())];
+    BitSet seen = new BitSet(plan.chunkCount());
+    try (ChunkDecoder decoder = new ChunkDecoder(plan.chunkElements())) {
+      readToEnd(new TopicPartition(topic, 0), from, r -> {
+        Found found = ofRound.apply(r);
+        if (found == null || seen.get(found.chunk())) {
+          return true;
+        }
+        Verdict<Slice> slice = found.slice().apply(decoder);
+        if (slice instanceof Verdict.Reject<Slice> bad) {
+          // A weights chunk that fails is the round's fault; the momentum is named.
+          throw new CorruptRoundException(round, found.chunk(),
+              (topic.equals(topics.weights()) ? "" : what + " chunk: ") + bad.message());
+        }
+        slice.value().copyInto(vector);
+        seen.set(found.chunk());
+        return seen.cardinality() < plan.chunkCount();
+      });
+    }
+    if (seen.cardinality() < plan.chunkCount()) {
+      throw new CorruptRoundException(round, seen.nextClearBit(0),
+          what + " chunk is missing from " + topic);
+    }
+    return vector;
   }
 
   /**
@@ -145,24 +167,7 @@ public final class RoundLog {
       Predicate<ConsumerRecord<byte[], byte[]>> handler) {
     try (KafkaConsumer<byte[], byte[]> consumer = new KafkaConsumer<>(clients.consumer(null),
         new ByteArrayDeserializer(), new ByteArrayDeserializer())) {
-      consumer.assign(List.of(partition));
-      long end = consumer.endOffsets(List.of(partition), timeout).get(partition);
-      if (end <= from) {
-        return;
-      }
-      consumer.seek(partition, from);
-      long deadline = System.nanoTime() + timeout.toNanos();
-      while (consumer.position(partition, timeout) < end) {
-        if (System.nanoTime() > deadline) {
-          throw new IllegalStateException("reading " + partition + " up to offset " + end
-              + " took longer than " + timeout);
-        }
-        for (ConsumerRecord<byte[], byte[]> r : consumer.poll(Duration.ofMillis(200))) {
-          if (r.offset() >= end || !handler.test(r)) {
-            return;
-          }
-        }
-      }
+      PartitionReader.read(consumer, partition, from, Long.MAX_VALUE, timeout, handler);
     }
   }
 

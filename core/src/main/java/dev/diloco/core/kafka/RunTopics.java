@@ -5,9 +5,9 @@ import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Objects;
+import java.util.regex.Pattern;
 import org.apache.kafka.clients.admin.NewTopic;
 import org.apache.kafka.common.config.TopicConfig;
-import java.util.regex.Pattern;
 
 /**
  * The names of a run's topics: the one place they are made. Every topic of run {@code R} is
@@ -83,6 +83,23 @@ public record RunTopics(String runId) {
           + " partitions");
     }
     return chunkIndex % partitions;
+  }
+
+  /**
+   * The record key of chunk {@code index} on every chunk topic: 4 bytes, big-endian. Workers,
+   * the reducer and the optimizer all key chunks this way.
+   */
+  public static byte[] chunkKey(int index) {
+    return java.nio.ByteBuffer.allocate(4).putInt(index).array();
+  }
+
+  /** The chunk index of a record keyed by {@link #chunkKey}. */
+  public static int chunkIndexOf(byte[] key) {
+    if (key == null || key.length != 4) {
+      throw new IllegalArgumentException("a chunk record's key is 4 bytes, got "
+          + (key == null ? "none" : key.length + " bytes"));
+    }
+    return java.nio.ByteBuffer.wrap(key).getInt();
   }
 
   /** The reducer's exact sums, one record per (round, chunk). */

@@ -9,10 +9,12 @@ import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
 import org.apache.kafka.clients.admin.Admin;
 import org.apache.kafka.clients.admin.Config;
+import org.apache.kafka.clients.admin.NewTopic;
 import org.apache.kafka.clients.admin.TopicDescription;
 import org.apache.kafka.common.KafkaFuture;
 import org.apache.kafka.common.config.ConfigResource;
 import org.apache.kafka.common.config.TopicConfig;
+import org.apache.kafka.common.errors.TopicExistsException;
 import org.apache.kafka.common.errors.UnknownTopicOrPartitionException;
 
 /** Questions about a cluster's topics that every service asks at start. */
@@ -28,6 +30,72 @@ public final class Topics {
    */
   public static int chunkRecordBytes(int chunkElements) {
     return Math.toIntExact(8L * chunkElements + CHUNK_FRAMING_BYTES);
+  }
+
+  /** Fails, saying so, unless the cluster answers within {@code timeout}. */
+  public static void requireReachable(KafkaClientConfig clients, java.time.Duration timeout) {
+    try (Admin admin = Admin.create(clients.admin())) {
+      admin.describeCluster().nodes().get(timeout.toMillis(), TimeUnit.MILLISECONDS);
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      throw new IllegalStateException("interrupted while reaching the cluster", e);
+    } catch (ExecutionException | TimeoutException e) {
+      throw unreachable(clients, timeout, e);
+    }
+  }
+
+  /**
+   * Creates {@code topics} on the cluster, those that exist already left as they are; returns
+   * each name with whether it was created (true) or existed (false). Every topic of the
+   * project is created here, with the settings its {@link NewTopic} carries.
+   */
+  public static Map<String, Boolean> create(KafkaClientConfig clients, List<NewTopic> topics) {
+    Map<String, Boolean> created = new java.util.LinkedHashMap<>();
+    try (Admin admin = Admin.create(clients.admin())) {
+      for (var e : admin.createTopics(topics).values().entrySet()) {
+        try {
+          e.getValue().get(60, TimeUnit.SECONDS);
+          created.put(e.getKey(), true);
+        } catch (ExecutionException ex) {
+          if (!(ex.getCause() instanceof TopicExistsException)) {
+            throw new IllegalStateException("cannot create topic " + e.getKey() + ": "
+                + ex.getCause().getMessage(), ex.getCause());
+          }
+          created.put(e.getKey(), false);
+        }
+      }
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      throw new IllegalStateException("interrupted while creating topics", e);
+    } catch (TimeoutException e) {
+      throw unreachable(clients, e);
+    }
+    return created;
+  }
+
+  /**
+   * Fails, naming every problem, unless run {@code topics} is ready on the cluster: every topic
+   * there, with room for its chunk records ({@code chunkElements}, or when null the run's own,
+   * from its model description) and the partitions its ordering needs. Every service asks
+   * this before it produces anything.
+   */
+  public static void requireReady(KafkaClientConfig clients, RunTopics topics,
+      Integer chunkElements) {
+    List<String> problems;
+    if (chunkElements != null) {
+      problems = problems(clients, topics, chunkElements);
+    } else {
+      problems = problems(clients, topics, 1); // existence and partitions
+      if (problems.isEmpty()) {
+        problems = new RoundLog(topics, clients, java.time.Duration.ofSeconds(60)).model()
+            .map(d -> problems(clients, topics, d.getLayout().getChunkElements()))
+            .orElse(List.of()); // a run not started yet: its optimizer checks with its chunk size
+      }
+    }
+    if (!problems.isEmpty()) {
+      throw new IllegalStateException("the topics of run " + topics.runId() + " on "
+          + clients.bootstrapServers() + " are not ready:\n  " + String.join("\n  ", problems));
+    }
   }
 
   /** Partitions of {@code topic}; fails with what to do when it does not exist. */
@@ -147,7 +215,13 @@ public final class Topics {
   }
 
   private static IllegalStateException unreachable(KafkaClientConfig clients, Exception e) {
-    return new IllegalStateException("the Kafka cluster at " + clients.bootstrapServers()
-        + " did not answer within 30 s: is it running, and reachable from here?", e);
+    return unreachable(clients, java.time.Duration.ofSeconds(30), e);
+  }
+
+  private static IllegalStateException unreachable(KafkaClientConfig clients,
+      java.time.Duration timeout, Exception e) {
+    return new IllegalStateException("cannot reach the Kafka cluster at "
+        + clients.bootstrapServers() + " within " + timeout.toSeconds() + " s: is it running, "
+        + "and reachable from here?", e);
   }
 }

@@ -112,6 +112,11 @@ public record ParameterLayout(List<Tensor> tensors) {
     return layout;
   }
 
+  /** The chunks of the layout in a model description, in its chunk size. */
+  public static ChunkPlan chunkPlan(LayoutSpec spec) {
+    return fromSpec(spec).chunks(spec.getChunkElements());
+  }
+
   /** Appends tensors end to end. */
   public static final class Builder {
     private final List<Tensor> tensors = new ArrayList<>();

@@ -10,7 +10,7 @@ import java.util.SortedSet;
 
 /**
  * The sum of one chunk over a round's contributors, with bits that do not depend on the order
- * in which contributions arrive (DESIGN.md, "Exact, order-independent sums"): so any reducer
+ * in which contributions arrive (the core README, "Exact sums"): so any reducer
  * instance, and any replay, produces the same sum. Each contributor counts at most once.
  *
  * <p>FP16 contributions go into a 64-bit fixed-point accumulator in units of 2^-24, where the sum

@@ -2,14 +2,12 @@ package dev.diloco.core.testing;
 
 import dev.diloco.core.layout.ChunkPlan;
 import dev.diloco.core.layout.ParameterLayout;
-import dev.diloco.schemas.Averaging;
+import dev.diloco.core.math.OuterStep;
 import dev.diloco.schemas.Compression;
 import dev.diloco.schemas.HeartbeatKind;
 import dev.diloco.schemas.InnerOptimizerConfig;
 import dev.diloco.schemas.ModelArchitecture;
 import dev.diloco.schemas.ModelDescription;
-import dev.diloco.schemas.OuterMethod;
-import dev.diloco.schemas.OuterOptimizerConfig;
 import dev.diloco.schemas.RoundCommit;
 import dev.diloco.schemas.RoundOutcome;
 import dev.diloco.schemas.TensorEncoding;
@@ -17,7 +15,7 @@ import dev.diloco.schemas.WorkerHeartbeat;
 import java.nio.ByteBuffer;
 import java.util.List;
 
-/** Records of a small run, for the tests of every module. */
+/** Records of a small run, for the tests of every module and the benchmarks. */
 public final class TestRuns {
   private TestRuns() {}
 
@@ -28,8 +26,7 @@ public final class TestRuns {
         .setRunId(runId).setFamily("test")
         .setArchitecture(new ModelArchitecture(256, 8, 1, 8, 1, 32))
         .setInnerOptimizer(new InnerOptimizerConfig(4e-4, 0.9, 0.95, 1e-8, 0.1, 1.0, 0, 4))
-        .setOuterOptimizer(new OuterOptimizerConfig(OuterMethod.NESTEROV, 0.7, 0.9,
-            Averaging.COUNT))
+        .setOuterOptimizer(OuterStep.dilocoConfig())
         .setInnerSteps(10).setEncoding(TensorEncoding.FP16).setCompression(Compression.NONE)
         .setBytePlanes(false).setSeed(1).setLayout(layout.toSpec(chunkElements))
         .setCreatedAtMs(0)
@@ -43,10 +40,9 @@ public final class TestRuns {
         .setTotalElements(plan.totalElements()).setChunkCount(plan.chunkCount())
         .setOutcome(round == 0 ? RoundOutcome.INITIAL : RoundOutcome.STEPPED)
         .setContributors(List.of())
-        .setOuterOptimizer(new OuterOptimizerConfig(OuterMethod.NESTEROV, 0.7, 0.9,
-            Averaging.COUNT))
-        .setOuterLearningRate(0.7).setRoundOpenedAtMs(0).setReductionDoneAtMs(0)
-        .setCommittedAtMs(committedAtMs)
+        .setOuterOptimizer(OuterStep.dilocoConfig())
+        .setOuterLearningRate(OuterStep.DILOCO_LEARNING_RATE).setRoundOpenedAtMs(0)
+        .setReductionDoneAtMs(0).setCommittedAtMs(committedAtMs)
         .build();
   }
 

@@ -1,0 +1,217 @@
+package dev.diloco.bench;
+
+import dev.diloco.broker.EmbeddedKafkaBroker;
+import dev.diloco.core.kafka.KafkaClientConfig;
+import dev.diloco.core.layout.ChunkPlan;
+import dev.diloco.launcher.options.RunSpecOptions;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.LocalDateTime;
+import java.time.format.DateTimeFormatter;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.Callable;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Option;
+
+/** {@code diloco bench}: benchmarks that print their figures beside a baseline of the same run. */
+@Command(
+    name = "bench",
+    mixinStandardHelpOptions = true,
+    description = "Benchmarks; each prints its figures beside a baseline measured in the same run.",
+    subcommands = {BenchCommand.ConvergenceCommand.class, BenchCommand.PipelineCommand.class,
+        BenchCommand.ReducerBench.class})
+public final class BenchCommand implements Runnable {
+
+  @picocli.CommandLine.Spec
+  picocli.CommandLine.Model.CommandSpec spec;
+
+  @Override
+  public void run() {
+    spec.commandLine().usage(spec.commandLine().getOut());
+  }
+
+  @Command(
+      name = "reducer",
+      mixinStandardHelpOptions = true,
+      description = "Feeds N simulated workers' FP16 pseudo-gradients of P parameters through the "
+          + "reducer on an embedded broker, and prints its input MB/s beside the raw produce and "
+          + "consume MB/s of the same bytes on the same broker.")
+  static final class ReducerBench implements Callable<Integer> {
+
+    @Mixin
+    Synthetic synthetic;
+
+    @Option(names = "--params", defaultValue = "67108864", paramLabel = "P",
+        description = "Parameters of the model (default: ${DEFAULT-VALUE}).")
+    int parameters;
+
+    @Option(names = "--streams-config", paramLabel = "KEY=VALUE",
+        description = "A Kafka Streams setting for the reducer, over its own (repeatable), e.g. "
+            + "commit.interval.ms=1000, to compare settings.")
+    java.util.Map<String, String> streamsConfig = new java.util.HashMap<>();
+
+    @Override
+    public Integer call() throws Exception {
+      var settings = new ReducerBenchmark.Settings(synthetic.workers, parameters,
+          synthetic.chunkElements, synthetic.partitions);
+      onEmbeddedBroker((clients, state) -> ReducerBenchmark.run(settings, clients, state,
+          streamsConfig).print(System.out, settings));
+      return 0;
+    }
+  }
+
+  /** Simulated workers' pseudo-gradients, for the benchmarks without a model. */
+  static final class Synthetic {
+    @Option(names = "--workers", defaultValue = "4", paramLabel = "N",
+        description = "Simulated workers (default: ${DEFAULT-VALUE}).")
+    int workers;
+
+    @Option(names = "--chunk-elements", defaultValue = "" + ChunkPlan.DEFAULT_CHUNK_ELEMENTS,
+        paramLabel = "N",
+        description = "Elements per chunk (default: ${DEFAULT-VALUE}).")
+    int chunkElements;
+
+    @Option(names = "--partitions", defaultValue = "4", paramLabel = "N",
+        description = "Partitions of the chunk topics (default: ${DEFAULT-VALUE}).")
+    int partitions;
+  }
+
+  interface BrokerJob {
+    void run(KafkaClientConfig clients, Path stateDir) throws Exception;
+  }
+
+  /** Runs {@code job} on a fresh embedded broker, with a state directory removed afterwards. */
+  static void onEmbeddedBroker(BrokerJob job) throws Exception {
+    Path state = Files.createTempDirectory("diloco-bench-state-");
+    try (EmbeddedKafkaBroker broker = EmbeddedKafkaBroker.builder().start()) {
+      job.run(KafkaClientConfig.of(broker.bootstrapServers()), state);
+    } finally {
+      try (var paths = Files.walk(state)) {
+        paths.sorted(java.util.Comparator.reverseOrder()).forEach(p -> p.toFile().delete());
+      }
+    }
+  }
+
+  @Command(
+      name = "pipeline",
+      mixinStandardHelpOptions = true,
+      description = "Times each stage of a round (encode, publish, reduce, outer step and "
+          + "weights, commit, reload) with N simulated workers' FP16 pseudo-gradients of P "
+          + "parameters through the real reducer and outer optimizer on an embedded broker, "
+          + "beside the raw produce and consume of the same bytes on the same broker; prints "
+          + "the round's overhead as a ratio to raw, and the compute utilisation a worker would "
+          + "see for a given inner phase. Raise the heap (DILOCO_JAVA_OPTS=-Xmx12g) for 100M.")
+  static final class PipelineCommand implements Callable<Integer> {
+
+    @Mixin
+    Synthetic synthetic;
+
+    @Option(names = "--params", defaultValue = "16777216", paramLabel = "P",
+        description = "Parameters of the model (default: ${DEFAULT-VALUE}).")
+    int parameters;
+
+    @Option(names = "--rounds", defaultValue = "4", paramLabel = "R",
+        description = "Rounds; the first warms up (default: ${DEFAULT-VALUE}).")
+    int rounds;
+
+    @Option(names = "--inner-seconds", split = ",", defaultValue = "10,60,300,1800",
+        paramLabel = "S1,S2,...",
+        description = "Inner-phase lengths to show the compute utilisation for "
+            + "(default: ${DEFAULT-VALUE}).")
+    List<Double> innerSeconds;
+
+    @Option(names = "--out", paramLabel = "FILE", description = "Also write the table here.")
+    Path out;
+
+    @Override
+    public Integer call() throws Exception {
+      var settings = new PipelineBench.Settings(synthetic.workers, parameters,
+          synthetic.chunkElements, synthetic.partitions, rounds, innerSeconds);
+      onEmbeddedBroker((clients, state) -> {
+        PipelineBench bench = new PipelineBench(settings, clients, System.out);
+        String md = bench.markdown(bench.run(state));
+        System.out.printf("%n%s", md);
+        if (out != null) {
+          Files.writeString(out, md);
+        }
+      });
+      return 0;
+    }
+  }
+
+  @Command(
+      name = "convergence",
+      mixinStandardHelpOptions = true,
+      description = {
+          "Trains the same model from the same seed with the same budget of inner steps per "
+              + "worker in several arms, and compares their eval loss on the same held-out "
+              + "windows: one worker alone; data-parallel with k times the batch, synchronised "
+              + "every step (in process, its bytes counted); DiLoCo with k workers over the real "
+              + "pipeline with FP32 and with FP16 pseudo-gradients; optionally other H "
+              + "(--sweep-h) and non-iid shards (--non-iid).",
+          "Writes convergence.md, convergence.csv and convergence.png, and each DiLoCo arm's run "
+              + "directory, under --out. The arms choose the codec; --codec is not used."})
+  static final class ConvergenceCommand implements Callable<Integer> {
+
+    @Option(names = "--workers", defaultValue = "4", paramLabel = "K",
+        description = "Workers of DiLoCo, and the data-parallel batch factor "
+            + "(default: ${DEFAULT-VALUE}).")
+    int workers;
+
+    @Option(names = "--rounds", defaultValue = "8", paramLabel = "R",
+        description = "Rounds at the main H: the budget is R x H inner steps per worker "
+            + "(default: ${DEFAULT-VALUE}).")
+    int rounds;
+
+    @Option(names = "--data", paramLabel = "PATH",
+        description = "Text file or directory (default: the built-in synthetic corpus; the "
+            + "published comparisons use Tiny Shakespeare).")
+    Path data;
+
+    @Option(names = "--out", paramLabel = "DIR",
+        description = "Where the results go (default: runs/bench-convergence-DATE-TIME).")
+    Path out;
+
+    @Option(names = "--sweep-h", split = ",", paramLabel = "H1,H2,...",
+        description = "Also DiLoCo FP16 with these H, each over the same budget, e.g. 10,50,200.")
+    List<Integer> sweepH = new ArrayList<>();
+
+    @Option(names = "--non-iid", description = "Also DiLoCo FP16 on non-iid shards.")
+    boolean nonIid;
+
+    @Option(names = "--quick",
+        description = "A smoke test: 2 workers, 2 rounds of H = 5, whatever else is given.")
+    boolean quick;
+
+    @Mixin
+    RunSpecOptions options;
+
+    @picocli.CommandLine.Spec
+    picocli.CommandLine.Model.CommandSpec command;
+
+    @Override
+    public Integer call() throws Exception {
+      if (data != null && !Files.exists(data)) {
+        throw new IllegalArgumentException("data path " + data + " does not exist");
+      }
+      if (quick) {
+        workers = 2;
+        rounds = 2;
+        options.setInnerSteps(5);
+      }
+      Path dir = out != null ? out : Path.of("runs", "bench-convergence-"
+          + LocalDateTime.now().format(DateTimeFormatter.ofPattern("yyyyMMdd-HHmmss")));
+      var settings = new ConvergenceBench.Settings(options.model(), options.spec("bench"),
+          workers, rounds, data, dir, sweepH, nonIid, options.init());
+      ConvergenceBench bench = new ConvergenceBench(settings, System.out);
+      List<ConvergenceBench.Arm> arms = bench.run();
+      String command = "./diloco " + String.join(" ",
+          this.command.commandLine().getParseResult().originalArgs());
+      System.out.printf("%n%s%nIn %s: convergence.md, convergence.csv, convergence.png%n",
+          bench.write(arms, command.trim()), dir);
+      return 0;
+    }
+  }
+}

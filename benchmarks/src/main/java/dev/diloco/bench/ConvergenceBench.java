@@ -1,0 +1,240 @@
+package dev.diloco.bench;
+
+import dev.diloco.core.codec.PayloadFormat;
+import dev.diloco.launcher.command.WorkerCommand;
+import dev.diloco.launcher.local.Charts;
+import dev.diloco.launcher.local.LocalRun;
+import dev.diloco.launcher.local.RunSummary;
+import dev.diloco.launcher.options.RunSpecOptions;
+import dev.diloco.worker.AdamW;
+import dev.diloco.worker.BuiltInCorpus;
+import dev.diloco.worker.ByteCorpus;
+import dev.diloco.worker.ByteTransformer;
+import dev.diloco.worker.EvalSet;
+import dev.diloco.worker.RunSpec;
+import java.io.IOException;
+import java.io.PrintStream;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.SplittableRandom;
+
+/**
+ * DiLoCo against its baselines on one corpus, with one model, seed, eval set and budget of
+ * inner steps per worker (Douillard et al. 2023, Table 2 and Figure 2, at small scale):
+ * one worker alone; data-parallel training with k times the batch, synchronised every step
+ * (in this process: it is the quality reference, and its communication is counted, not sent);
+ * DiLoCo with k workers through the real pipeline (embedded broker, reducer, outer optimizer,
+ * one process per worker), with FP32 and with FP16 pseudo-gradients; optionally other H and
+ * non-iid shards. Writes a Markdown table, a CSV and a plot of eval loss against inner steps.
+ */
+final class ConvergenceBench {
+
+  /** {@code spec}: the run (model, batch, H, optimizers, seed); {@code rounds} x H = budget. */
+  record Settings(String model, RunSpec spec, int workers, int rounds, Path data, Path out,
+      List<Integer> sweepH, boolean nonIid, Path init) {
+    Settings {
+      if (workers < 2 || rounds < 1) {
+        throw new IllegalArgumentException("the benchmark needs >= 2 workers and >= 1 round, got "
+            + workers + " and " + rounds);
+      }
+      for (int h : sweepH) {
+        if (h < 1 || (long) rounds * spec.innerSteps() % h != 0) {
+          throw new IllegalArgumentException("each swept H must divide the budget of "
+              + rounds * spec.innerSteps() + " inner steps, got " + h);
+        }
+      }
+    }
+
+    int budget() {
+      return rounds * spec.innerSteps();
+    }
+  }
+
+  /** One arm: eval loss at each point of {@code steps} (inner steps per worker), and its cost. */
+  record Arm(String name, int workers, int h, PayloadFormat format, List<Integer> steps,
+      List<Double> evalLoss, long bytesUpPerWorker, long bytesDownPerWorker, double seconds) {
+    double finalLoss() {
+      return evalLoss.get(evalLoss.size() - 1);
+    }
+
+    long bytesPerWorker() {
+      return bytesUpPerWorker + bytesDownPerWorker;
+    }
+  }
+
+  private final Settings s;
+  private final PrintStream console;
+  private final ByteCorpus corpus;
+  private final EvalSet eval;
+  private final float[] initial;
+
+  ConvergenceBench(Settings settings, PrintStream console) throws IOException {
+    this.s = settings;
+    this.console = console;
+    this.corpus = settings.data() != null ? ByteCorpus.load(settings.data(), 0.1)
+        : ByteCorpus.of(BuiltInCorpus.generate(1 << 22, 1), 0.1, "built-in");
+    ByteTransformer model = settings.spec().newModel();
+    this.eval = new EvalSet(corpus.evalSlice(), LocalRun.EVAL_BATCHES, model.batch(),
+        settings.spec().model().contextLength(), settings.spec().seed());
+    this.initial = RunSpecOptions.initialWeights(model, settings.init());
+  }
+
+  List<Arm> run() throws Exception {
+    Files.createDirectories(s.out());
+    List<Arm> arms = new ArrayList<>();
+    arms.add(local("single worker", 1));
+    arms.add(local("data-parallel", s.workers()));
+    arms.add(diloco("DiLoCo FP32", PayloadFormat.FP32, s.spec().innerSteps(), false));
+    arms.add(diloco("DiLoCo FP16", PayloadFormat.FP16, s.spec().innerSteps(), false));
+    for (int h : s.sweepH()) {
+      if (h != s.spec().innerSteps()) {
+        arms.add(diloco("DiLoCo FP16 H=" + h, PayloadFormat.FP16, h, false));
+      }
+    }
+    if (s.nonIid()) {
+      arms.add(diloco("DiLoCo FP16 non-iid", PayloadFormat.FP16, s.spec().innerSteps(), true));
+    }
+    return arms;
+  }
+
+  /**
+   * Training in this process with {@code k} times the batch: one worker alone (k = 1), or
+   * data-parallel with k workers, whose averaged gradient over k batches of B is the gradient
+   * of one batch of k·B.
+   */
+  private Arm local(String name, int k) {
+    console.printf("%n== %s: batch %d x %d, %d steps%n", name, k, s.spec().batch(), s.budget());
+    long start = System.nanoTime();
+    int batch = k * s.spec().batch();
+    ByteTransformer model = new ByteTransformer(s.spec().model(), batch, s.spec().seed());
+    ByteTransformer evalModel = s.spec().newModel();
+    AdamW adamw = new AdamW(s.spec().inner(), model.layout());
+    float[] params = initial.clone();
+    float[] grad = new float[params.length];
+    byte[] train = corpus.shard(0, 1);
+    SplittableRandom random = new SplittableRandom(s.spec().seed() ^ name.hashCode());
+    List<Integer> steps = new ArrayList<>(List.of(0));
+    evalModel.setParameters(params);
+    List<Double> losses = new ArrayList<>(List.of((double) eval.loss(evalModel)));
+    model.setParameters(params);
+    int h = s.spec().innerSteps();
+    for (int step = 1; step <= s.budget(); step++) {
+      model.lossAndGradient(ByteCorpus.windows(train, batch, s.spec().model().contextLength(),
+          random), grad); // [k·B, T + 1] windows
+      adamw.step(params, grad);
+      model.setParameters(params);
+      if (step % h == 0) {
+        evalModel.setParameters(params);
+        steps.add(step);
+        losses.add((double) eval.loss(evalModel));
+        console.printf("  step %d/%d  eval loss %.3f%n", step, s.budget(),
+            losses.get(losses.size() - 1));
+      }
+    }
+    // A data-parallel worker sends its FP32 gradient each step and receives the mean.
+    long perStep = k == 1 ? 0 : 4L * params.length;
+    return new Arm(name, k, 1, PayloadFormat.FP32, steps, losses, perStep * s.budget(),
+        perStep * s.budget(), (System.nanoTime() - start) / 1e9);
+  }
+
+  /** DiLoCo through the whole pipeline, as {@code diloco run} runs it. */
+  private Arm diloco(String name, PayloadFormat format, int h, boolean nonIid) throws Exception {
+    int rounds = s.budget() / h;
+    console.printf("%n== %s: %d workers x %d rounds x H = %d%s%n", name, s.workers(), rounds, h,
+        nonIid ? ", non-iid shards" : "");
+    RunSpec base = s.spec();
+    String id = name.toLowerCase().replaceAll("[^a-z0-9]+", "-");
+    RunSpec spec = new RunSpec(id, base.model(), base.batch(), h, base.inner(), base.outer(),
+        format, base.seed(), base.chunkElements());
+    long start = System.nanoTime();
+    LocalRun run = new LocalRun(new LocalRun.Plan(spec, s.workers(), rounds, s.data(), nonIid,
+        s.out().resolve(id), null, 2, s.init(), List.of(WorkerCommand.class.getName())), console);
+    Map<String, Object> configuration = new LinkedHashMap<>();
+    configuration.put("arm", name);
+    RunSummary summary = run.run(configuration);
+    List<Integer> steps = new ArrayList<>();
+    List<Double> losses = new ArrayList<>();
+    long up = 0;
+    for (RunSummary.Round r : summary.rounds()) {
+      steps.add(r.round() * h);
+      losses.add(r.evalLoss());
+      up += r.bytesSent();
+    }
+    // Each round a worker reads the new global weights: FP32, 4 bytes a parameter.
+    long down = (long) rounds * 4 * initial.length;
+    return new Arm(name, s.workers(), h, format, steps, losses, up / s.workers(), down,
+        (System.nanoTime() - start) / 1e9);
+  }
+
+  /** Writes convergence.md, convergence.csv and convergence.png; returns the Markdown. */
+  String write(List<Arm> arms, String command) throws IOException {
+    Arm dp = arms.stream().filter(a -> a.name().equals("data-parallel")).findFirst()
+        .orElseThrow();
+    StringBuilder md = new StringBuilder();
+    md.append(String.format("Corpus %s (%,d training bytes), model %s (%,d parameters), batch %d "
+        + "x %d bytes, %d inner steps per worker, seed %d, eval on %d x %d held-out windows.%n%n",
+        corpus.source(), corpus.trainBytes(), s.model(), initial.length,
+        s.spec().batch(), s.spec().model().contextLength(), s.budget(), s.spec().seed(),
+        LocalRun.EVAL_BATCHES, s.spec().batch()));
+    md.append("| arm | workers | H | pseudo-gradients | final eval loss | perplexity "
+        + "| bytes sent per worker | bytes received per worker | communication vs data-parallel "
+        + "| wall s |\n|---|---|---|---|---|---|---|---|---|---|\n");
+    StringBuilder csv = new StringBuilder("arm,workers,h,encoding,final_eval_loss,perplexity,"
+        + "bytes_sent_per_worker,bytes_received_per_worker,communication_reduction_vs_dp,"
+        + "wall_seconds\n");
+    for (Arm a : arms) {
+      boolean communicates = a.bytesPerWorker() > 0;
+      double reduction = communicates ? (double) dp.bytesPerWorker() / a.bytesPerWorker() : 0;
+      String h = a.name().startsWith("DiLoCo") ? Integer.toString(a.h()) : "-";
+      md.append(String.format("| %s | %d | %s | %s | %.4f | %.3f | %,d | %,d | %s | %.0f |%n",
+          a.name(), a.workers(), h, a.name().startsWith("DiLoCo") ? a.format().encoding() : "-",
+          a.finalLoss(), Math.exp(a.finalLoss()), a.bytesUpPerWorker(), a.bytesDownPerWorker(),
+          a == dp ? "1x (reference)" : communicates ? String.format("%.0fx less", reduction)
+              : "none", a.seconds()));
+      csv.append(String.format("%s,%d,%s,%s,%.6f,%.6f,%d,%d,%.3f,%.1f%n", a.name(), a.workers(),
+          h, a.name().startsWith("DiLoCo") ? a.format().encoding() : "", a.finalLoss(),
+          Math.exp(a.finalLoss()), a.bytesUpPerWorker(), a.bytesDownPerWorker(), reduction,
+          a.seconds()));
+    }
+    md.append(String.format("%nData-parallel bytes are counted, not sent: each step a worker "
+        + "sends its FP32 gradient (4 bytes a parameter) and receives the mean. DiLoCo's are "
+        + "the pseudo-gradient records the workers published (measured) and the FP32 weights "
+        + "they read each round.%n%nCommand: `%s`%n", command));
+    Files.writeString(s.out().resolve("convergence.md"), md);
+    Files.writeString(s.out().resolve("convergence.csv"), csv);
+    StringBuilder curves = new StringBuilder("arm,inner_steps,eval_loss\n");
+    for (Arm a : arms) {
+      for (int i = 0; i < a.steps().size(); i++) {
+        curves.append(String.format("%s,%d,%.6f%n", a.name(), a.steps().get(i),
+            a.evalLoss().get(i)));
+      }
+    }
+    Files.writeString(s.out().resolve("convergence-curves.csv"), curves);
+    plot(arms, s.out().resolve("convergence.png"));
+    return md.toString();
+  }
+
+  /**
+   * Eval loss against inner steps, from the first eval after step 0 (where every arm has the
+   * same loss, and whose drop would flatten the differences that matter).
+   */
+  private static void plot(List<Arm> arms, Path file) throws IOException {
+    Map<String, List<double[]>> series = new LinkedHashMap<>();
+    for (Arm a : arms) {
+      List<double[]> points = new ArrayList<>();
+      for (int i = 1; i < a.steps().size(); i++) {
+        points.add(new double[] {a.steps().get(i), a.evalLoss().get(i)});
+      }
+      series.put(a.name(), points);
+    }
+    // FP16 lies on FP32 when it is lossless: dashed, so both show.
+    Charts.lines(file, "Eval loss against inner steps per worker (step 0: "
+        + String.format("%.3f", arms.get(0).evalLoss().get(0)) + " for every arm)",
+        "inner steps per worker", "eval loss (nats per byte)", series,
+        name -> name.contains("FP16"));
+  }
+}

@@ -1,0 +1,87 @@
+package dev.diloco.bench;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import dev.diloco.launcher.Cli;
+import dev.diloco.launcher.NoProcessLeftBehind;
+import java.io.ByteArrayOutputStream;
+import java.io.PrintStream;
+import java.io.StringWriter;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.api.extension.ExtendWith;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * The benchmarks in their quick modes: a smoke test of what they run and write, not timed.
+ * (Quick takes about 45 s alone; the bound leaves room for a crowded 2-core machine.)
+ */
+@ExtendWith(NoProcessLeftBehind.class)
+@Timeout(value = 600, unit = TimeUnit.SECONDS)
+class BenchCommandIntegrationTest {
+
+  @TempDir
+  Path dir;
+
+  @Test
+  void convergenceComparesEveryArmAndWritesItsTableCsvAndPlot() throws Exception {
+    Path out = dir.resolve("convergence");
+    StringWriter err = new StringWriter();
+    assertThat(run(err, "bench", "convergence", "--quick", "--out", out.toString()))
+        .as("stderr: %s", err).isZero();
+
+    List<String> csv = Files.readAllLines(out.resolve("convergence.csv"));
+    assertThat(csv.get(0)).startsWith("arm,workers,h,encoding,final_eval_loss,perplexity");
+    assertThat(csv.subList(1, csv.size())).extracting(l -> l.split(",")[0])
+        .containsExactly("single worker", "data-parallel", "DiLoCo FP32", "DiLoCo FP16");
+    // Every arm starts at the untrained model's loss, about ln 256 = 5.55, and 10 inner steps
+    // per worker must take it well below (measured: 3.1 to 3.4); no arm may end in nonsense.
+    List<String> curves = Files.readAllLines(out.resolve("convergence-curves.csv"));
+    for (String line : csv.subList(1, csv.size())) {
+      String arm = line.split(",")[0];
+      double start = curves.stream().filter(c -> c.startsWith(arm + ",0,")).findFirst()
+          .map(c -> Double.parseDouble(c.split(",")[2])).orElseThrow();
+      double end = Double.parseDouble(line.split(",")[4]);
+      assertThat(start).as("%s at step 0", arm).isBetween(5.4, 5.7);
+      assertThat(end).as("%s after 10 steps", arm).isBetween(1.0, 4.5);
+    }
+    String[] fp16 = csv.get(4).split(",");
+    String[] fp32 = csv.get(3).split(",");
+    assertThat(Long.parseLong(fp16[6])).as("FP16 sends about half of FP32")
+        .isLessThan(Long.parseLong(fp32[6]) * 6 / 10);
+    assertThat(Files.readString(out.resolve("convergence.md")))
+        .contains("| DiLoCo FP16 | 2 | 5 | FP16 |").contains("Command: `./diloco bench convergence");
+    assertThat(Files.readAllBytes(out.resolve("convergence.png"))).startsWith(0x89, 'P', 'N', 'G');
+  }
+
+  @Test
+  void pipelineTimesEveryStageBesideRawKafka() throws Exception {
+    Path table = dir.resolve("pipeline.md");
+    PrintStream stdout = System.out;
+    ByteArrayOutputStream printed = new ByteArrayOutputStream();
+    try {
+      System.setOut(new PrintStream(printed, true, StandardCharsets.UTF_8));
+      assertThat(run(new StringWriter(), "bench", "pipeline", "--workers", "2", "--params",
+          "300000", "--chunk-elements", "65536", "--partitions", "2", "--rounds", "2",
+          "--out", table.toString())).isZero();
+    } finally {
+      System.setOut(stdout);
+    }
+    String md = Files.readString(table);
+    assertThat(printed.toString(StandardCharsets.UTF_8)).contains(md.trim());
+    assertThat(md).contains("2 workers, 300,000 parameters", "| encode FP16",
+        "| publish, 2 workers at once", "| reduce: last ack to last sum applied",
+        "| outer step + publish weights, to the commit", "| reload weights, 2 workers at once",
+        "| raw produce of the pseudo-gradient bytes", "| raw consume of the weights bytes x 2",
+        "Round overhead: ", "| 1800 |");
+  }
+
+  private static int run(StringWriter err, String... args) {
+    return Cli.run(BenchMain.commandLine(), new StringWriter(), err, args);
+  }
+}

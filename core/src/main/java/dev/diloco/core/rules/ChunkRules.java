@@ -1,0 +1,168 @@
+package dev.diloco.core.rules;
+
+import dev.diloco.core.codec.ChunkDecoder;
+import dev.diloco.core.codec.ChunkRejectedException;
+import dev.diloco.core.codec.PayloadFormat;
+import dev.diloco.core.kafka.RunTopics;
+import dev.diloco.core.layout.ChunkPlan;
+import dev.diloco.core.layout.ChunkRange;
+import dev.diloco.schemas.DeadLetterReason;
+import dev.diloco.schemas.PseudoGradientChunk;
+import dev.diloco.schemas.TensorEncoding;
+import java.nio.ByteBuffer;
+
+/**
+ * What makes a pseudo-gradient chunk one that may enter a sum ("nothing bad enters a sum": the
+ * core README's invariants): the one implementation, called by the reducer on every chunk it
+ * reads and by the replay on every chunk it recomputes a sum from. In this order, each failure
+ * a rejection with its reason:
+ *
+ * <ol>
+ *   <li>on a worker's own topic, the chunk names that worker (PRINCIPAL_MISMATCH);
+ *   <li>it is of this run (RUN_MISMATCH);
+ *   <li>its round is the open one (ROUND_NOT_OPEN before the first commit or for a later round;
+ *       LATE for an earlier round, or a chunk whose sum was emitted or whose deadline passed);
+ *       a chunk of the next round waits for its round's commit, which it may have overtaken;
+ *   <li>its header agrees with the run's chunk plan (LAYOUT_MISMATCH, INDEX_OUT_OF_RANGE,
+ *       WRONG_LENGTH) and its encoding with the run's (UNKNOWN_ENCODING,
+ *       UNKNOWN_COMPRESSION, LAYOUT_MISMATCH);
+ *   <li>its payload decodes to exactly its elements, with its CRC32C, all finite (WRONG_LENGTH,
+ *       MALFORMED_RECORD, CRC_MISMATCH, NON_FINITE);
+ *   <li>its L2 norm is within the bound, when there is one (NORM_BOUND_EXCEEDED);
+ *   <li>its worker is a member of the round; if not (yet), the verdict is to wait
+ *       (WORKER_NOT_IN_ROUND if it never joins).
+ * </ol>
+ *
+ * That a worker counts once per sum is the sum's own rule ({@code ExactSum.add}). Not
+ * thread-safe: it reuses one decoder.
+ */
+public final class ChunkRules implements AutoCloseable {
+
+  private final RunTopics topics;
+  private final double maxChunkNorm;
+  private ChunkDecoder decoder;
+  private float[] values = new float[0];
+
+  /** The rules of run {@code topics}; {@code maxChunkNorm} 0: no bound on a chunk's norm. */
+  public ChunkRules(RunTopics topics, double maxChunkNorm) {
+    if (!(maxChunkNorm >= 0) || Double.isInfinite(maxChunkNorm)) {
+      throw new IllegalArgumentException("the bound on a chunk's norm must be >= 0 (0: none), "
+          + "got " + maxChunkNorm);
+    }
+    this.topics = topics;
+    this.maxChunkNorm = maxChunkNorm;
+  }
+
+  /**
+   * The verdict on {@code chunk}, read from {@code topic}, while {@code window} is the run's
+   * open round (null: the run has not started, or has no committed round yet).
+   */
+  public Verdict<CheckedChunk> check(String topic, PseudoGradientChunk chunk, RoundWindow window) {
+    String producer = topics.workerOf(topic).orElse(null);
+    if (producer != null && !producer.equals(chunk.getWorkerId())) {
+      return Verdict.reject(DeadLetterReason.PRINCIPAL_MISMATCH, "the chunk names worker "
+          + chunk.getWorkerId() + " but came on " + topic + ", which only worker " + producer
+          + "'s principal may write");
+    }
+    if (!chunk.getRunId().equals(topics.runId())) {
+      return Verdict.reject(DeadLetterReason.RUN_MISMATCH, "the chunk is of run "
+          + chunk.getRunId() + ", this reducer's run is " + topics.runId());
+    }
+    Verdict<CheckedChunk> timing = round(chunk, window);
+    if (timing != null) {
+      return timing;
+    }
+    Verdict<CheckedChunk> checked;
+    try {
+      checked = Verdict.accept(payload(chunk, window));
+    } catch (ChunkRejectedException e) {
+      return Verdict.of(e);
+    }
+    if (!window.member().test(chunk.getWorkerId())) {
+      return new Verdict.Wait<>(DeadLetterReason.WORKER_NOT_IN_ROUND, "worker "
+          + chunk.getWorkerId() + " has not joined round " + chunk.getRound());
+    }
+    return checked;
+  }
+
+  /** The round rules: null when the chunk is for the open round and its sum still open. */
+  private static Verdict<CheckedChunk> round(PseudoGradientChunk chunk, RoundWindow window) {
+    int round = chunk.getRound();
+    int index = chunk.getChunkIndex();
+    if (window == null) {
+      return Verdict.reject(DeadLetterReason.ROUND_NOT_OPEN, "round " + round
+          + " is not open: the run has no committed round yet");
+    }
+    if (round < window.round()) {
+      return Verdict.reject(DeadLetterReason.LATE, "round " + round + ", chunk " + index
+          + " is closed: the open round is " + window.round());
+    }
+    if (round == window.round() + 1) {
+      // A worker sends round r + 1 only after reading its commit: the commit is on its way to
+      // this reducer, which may see the chunk first.
+      return new Verdict.Wait<>(DeadLetterReason.ROUND_NOT_OPEN, "round " + round
+          + " is not open here yet: the open round is " + window.round());
+    }
+    if (round > window.round()) {
+      return Verdict.reject(DeadLetterReason.ROUND_NOT_OPEN, "round " + round
+          + " is not open: the open round is " + window.round());
+    }
+    if (window.closed().test(index)) {
+      return Verdict.reject(DeadLetterReason.LATE, "round " + round + ", chunk " + index
+          + " is closed: its sum was emitted or its deadline passed");
+    }
+    return null;
+  }
+
+  private CheckedChunk payload(PseudoGradientChunk chunk, RoundWindow window) {
+    ChunkPlan plan = window.plan();
+    TensorEncoding encoding = window.encoding();
+    ChunkRange range = plan.check(chunk.getChunkIndex(), chunk.getChunkCount(),
+        chunk.getElementOffset(), chunk.getElementCount());
+    PayloadFormat format = PayloadFormat.of(chunk.getEncoding(), chunk.getCompression(),
+        chunk.getBytePlanes());
+    if (format.encoding() != encoding) {
+      throw new ChunkRejectedException(DeadLetterReason.LAYOUT_MISMATCH, "the chunk is "
+          + format.encoding() + ", the run sums " + encoding);
+    }
+    ByteBuffer canonical = decoder(plan).canonical(chunk.getPayload(), format, range.count(),
+        chunk.getCrc32c());
+    if (maxChunkNorm > 0) {
+      double norm = norm(canonical, format, range.count());
+      if (norm > maxChunkNorm) {
+        throw new ChunkRejectedException(DeadLetterReason.NORM_BOUND_EXCEEDED, "the chunk's L2 "
+            + "norm is " + norm + ", above the bound " + maxChunkNorm);
+      }
+    }
+    return new CheckedChunk(chunk, range, format, canonical);
+  }
+
+  private ChunkDecoder decoder(ChunkPlan plan) {
+    if (decoder == null || decoder.maxElements() != plan.chunkElements()) {
+      close();
+      decoder = new ChunkDecoder(plan.chunkElements());
+    }
+    return decoder;
+  }
+
+  private double norm(ByteBuffer canonical, PayloadFormat format, int count) {
+    if (values.length < count) {
+      values = new float[count];
+    }
+    format.codec().decode(canonical.array(), canonical.arrayOffset() + canonical.position(), count,
+        values, 0);
+    double squares = 0;
+    for (int i = 0; i < count; i++) {
+      squares += (double) values[i] * values[i];
+    }
+    return Math.sqrt(squares);
+  }
+
+  @Override
+  public void close() {
+    if (decoder != null) {
+      decoder.close();
+      decoder = null;
+    }
+  }
+}

@@ -1,0 +1,25 @@
+package dev.diloco.core.rules;
+
+import dev.diloco.core.layout.ChunkPlan;
+import dev.diloco.schemas.TensorEncoding;
+import java.util.Set;
+import java.util.function.IntPredicate;
+import java.util.function.Predicate;
+
+/**
+ * What the rules of a pseudo-gradient chunk need to know of the run: its open round (the newest
+ * committed one), how its vector is cut into chunks and encoded, which of the round's chunks
+ * are closed (summed already, or past the round's deadline), and who trains in it.
+ */
+public record RoundWindow(int round, ChunkPlan plan, TensorEncoding encoding,
+    IntPredicate closed, Predicate<String> member) {
+
+  /**
+   * Round {@code round} as a replay sees it after the fact: open, none of its chunks closed,
+   * and {@code members} (the workers its sums name) its members.
+   */
+  public static RoundWindow replayed(int round, ChunkPlan plan, TensorEncoding encoding,
+      Set<String> members) {
+    return new RoundWindow(round, plan, encoding, chunk -> false, members::contains);
+  }
+}

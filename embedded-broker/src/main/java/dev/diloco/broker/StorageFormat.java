@@ -1,0 +1,50 @@
+package dev.diloco.broker;
+
+import java.io.ByteArrayOutputStream;
+import java.io.PrintStream;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import kafka.tools.StorageTool;
+import org.apache.kafka.common.Uuid;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Formats a new log directory with Kafka's own storage tool, as {@code kafka-storage.sh format}
+ * does: a KRaft broker refuses to start on an unformatted directory. SCRAM users are created
+ * here, because on KRaft they are part of the bootstrap metadata.
+ */
+final class StorageFormat {
+
+  private static final Logger LOG = LoggerFactory.getLogger(StorageFormat.class);
+
+  private StorageFormat() {}
+
+  /** Formats {@code logDirs} for the broker of {@code config}, unless it is formatted already. */
+  static void formatIfNew(Path logDirs, Path config, Map<String, String> scramUsers) {
+    if (Files.exists(logDirs.resolve("meta.properties"))) {
+      return; // a restart: keep the log and its cluster id
+    }
+    List<String> args = new ArrayList<>(List.of("format", "--config", config.toString(),
+        "--cluster-id", Uuid.randomUuid().toString(), "--ignore-formatted"));
+    scramUsers.forEach((user, password) -> {
+      args.add("--add-scram");
+      args.add(BrokerProperties.SCRAM + "=[name=" + user + ",password=" + password + "]");
+    });
+    ByteArrayOutputStream output = new ByteArrayOutputStream();
+    int exit;
+    try (PrintStream out = new PrintStream(output, true, StandardCharsets.UTF_8)) {
+      exit = StorageTool.execute(args.toArray(String[]::new), out);
+    }
+    String said = output.toString(StandardCharsets.UTF_8).trim();
+    if (exit != 0) {
+      throw new IllegalStateException("formatting the broker's log directory " + logDirs
+          + " failed (exit " + exit + "): " + said);
+    }
+    LOG.debug("formatted {}: {}", logDirs, said);
+  }
+}

@@ -1,0 +1,210 @@
+package dev.diloco.worker;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import dev.diloco.broker.EmbeddedKafkaExtension;
+import dev.diloco.core.codec.ChunkEncoder;
+import dev.diloco.core.codec.PayloadFormat;
+import dev.diloco.core.kafka.AvroSerde;
+import dev.diloco.core.kafka.CorruptRoundException;
+import dev.diloco.core.kafka.KafkaClientConfig;
+import dev.diloco.core.kafka.RoundLog;
+import dev.diloco.core.kafka.RunTopics;
+import dev.diloco.core.kafka.Topics;
+import dev.diloco.core.layout.ChunkPlan;
+import dev.diloco.core.layout.ChunkRange;
+import dev.diloco.core.layout.ParameterLayout;
+import dev.diloco.core.math.WarmupCosine;
+import dev.diloco.core.testing.TestRuns;
+import dev.diloco.optimizer.OuterOptimizer;
+import dev.diloco.reducer.Reducer;
+import dev.diloco.reducer.ReducerConfig;
+import dev.diloco.schemas.ModelDescription;
+import dev.diloco.schemas.PseudoGradientChunk;
+import dev.diloco.schemas.RoundCommit;
+import dev.diloco.schemas.WeightsChunk;
+import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.TreeSet;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
+import org.apache.kafka.clients.producer.KafkaProducer;
+import org.apache.kafka.clients.producer.ProducerRecord;
+import org.apache.kafka.common.TopicPartition;
+import org.apache.kafka.common.serialization.ByteArraySerializer;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.api.extension.RegisterExtension;
+import org.junit.jupiter.api.io.TempDir;
+
+@Timeout(value = 300, unit = TimeUnit.SECONDS)
+class WorkerIntegrationTest {
+
+  @RegisterExtension
+  static final EmbeddedKafkaExtension KAFKA = new EmbeddedKafkaExtension();
+
+  private static final ModelConfig MODEL = new ModelConfig(16, 1, 32, 4, 64);
+  private static final int BATCH = 2;
+  private static final int CHUNK = 4096;
+  private static final Duration WAIT = Duration.ofSeconds(90);
+
+  @TempDir
+  Path dir;
+
+  @Test
+  void aWorkerTrainsAndPublishesARoundAndALaterOneJoinsAtTheNewestRound() throws Exception {
+    String run = "train";
+    KafkaClientConfig clients = KAFKA.clients();
+    RunTopics topics = createTopics(run, clients);
+    ByteTransformer model = new ByteTransformer(MODEL, BATCH, 1);
+    float[] initial = new float[(int) model.layout().totalElements()];
+    model.parameters(initial);
+    byte[] text = BuiltInCorpus.generate(1 << 16, 1);
+
+    AtomicBoolean stop = new AtomicBoolean();
+    try (OuterOptimizer optimizer = new OuterOptimizer(run, clients, WarmupCosine.CONSTANT,
+            OuterOptimizer.Hooks.NONE);
+        Reducer reducer = new Reducer(new ReducerConfig(run, 1, Duration.ofMinutes(10),
+            Duration.ofSeconds(1), 2), clients, dir.resolve("reducer"),
+            new SimpleMeterRegistry(), Map.of())) {
+      optimizer.open(TestRuns.description(run, model.layout(), CHUNK), initial);
+      reducer.start(WAIT);
+      Thread optimizing = new Thread(() -> {
+        while (!stop.get()) {
+          optimizer.pollOnce(Duration.ofMillis(100));
+        }
+      }, "optimizer");
+      optimizing.start();
+      try {
+        List<Worker.RoundReport> first = new ArrayList<>();
+        try (Worker a = new Worker(training(run, "worker-a"), model, text, text, clients)) {
+          assertThat(a.run(1, first::add)).isEqualTo(1);
+        }
+        assertThat(first).singleElement().satisfies(r -> {
+          assertThat(r.round()).isZero();
+          assertThat(r.bytesPublished()).isPositive();
+          assertThat(r.tokensPerSecond()).isPositive();
+          // An untrained byte model scores ln 256 = 5.55: its round must have taught it much.
+          assertThat(r.evalLoss()).isLessThan(3.5f); // measured: 2.67
+          assertThat(r.meanInnerLoss()).isLessThan(5.0f);
+        });
+        RoundLog log = new RoundLog(topics, clients, WAIT);
+        awaitRound(log, 1);
+
+        List<Worker.RoundReport> later = new ArrayList<>();
+        ByteTransformer modelB = new ByteTransformer(MODEL, BATCH, 99); // weights come from Kafka
+        try (Worker b = new Worker(settings(run, "worker-b"), modelB, text, text, clients)) {
+          assertThat(b.run(1, later::add)).isEqualTo(1);
+        }
+        assertThat(later).singleElement().satisfies(r -> assertThat(r.round()).isEqualTo(1));
+        awaitRound(log, 2);
+
+        // Who published what: a in round 0, b in round 1, every chunk once.
+        TreeSet<String> published = new TreeSet<>();
+        AvroSerde<PseudoGradientChunk> serde = AvroSerde.of(PseudoGradientChunk.class);
+        for (int p = 0; p < 2; p++) {
+          log.readToEnd(new TopicPartition(topics.pseudoGradients(), p), 0, r -> {
+            PseudoGradientChunk c = serde.decode(r.value());
+            assertThat(published.add(c.getWorkerId() + "@" + c.getRound() + "#"
+                + c.getChunkIndex())).isTrue();
+            return true;
+          });
+        }
+        int chunks = model.layout().chunks(CHUNK).chunkCount();
+        assertThat(published).hasSize(2 * chunks)
+            .allMatch(s -> s.startsWith("worker-a@0#") || s.startsWith("worker-b@1#"));
+      } finally {
+        stop.set(true);
+        optimizing.join(TimeUnit.SECONDS.toMillis(30));
+      }
+    }
+  }
+
+  @Test
+  void aWorkerRefusesCorruptWeightsAndAnotherModelsLayout() throws Exception {
+    KafkaClientConfig clients = KAFKA.clients();
+    ByteTransformer model = new ByteTransformer(MODEL, BATCH, 1);
+    ParameterLayout layout = model.layout();
+    ChunkPlan plan = layout.chunks(CHUNK);
+    byte[] text = BuiltInCorpus.generate(1 << 14, 1);
+
+    // A commit whose hash does not match its weights.
+    RunTopics badHash = createTopics("badhash", clients);
+    publishRound0(badHash, layout, plan, clients, -1);
+    try (Worker w = new Worker(settings("badhash", "w"), model, text, text, clients)) {
+      assertThatThrownBy(() -> w.run(1, r -> { }))
+          .isInstanceOf(CorruptRoundException.class)
+          .hasMessageContaining("round 0: the weights' SHA-256 is");
+    }
+
+    // A weights chunk whose CRC does not match its payload.
+    RunTopics badCrc = createTopics("badcrc", clients);
+    publishRound0(badCrc, layout, plan, clients, 1);
+    try (Worker w = new Worker(settings("badcrc", "w"), model, text, text, clients)) {
+      assertThatThrownBy(() -> w.run(1, r -> { }))
+          .isInstanceOf(CorruptRoundException.class)
+          .hasMessageContaining("round 0, chunk 1: CRC_MISMATCH");
+    }
+
+    // A run of another model.
+    RunTopics other = createTopics("othermodel", clients);
+    ParameterLayout otherLayout = ParameterLayout.builder().add("w", 10, 10).build();
+    publishRound0(other, otherLayout, otherLayout.chunks(CHUNK), clients, -1);
+    assertThatThrownBy(() -> new Worker(settings("othermodel", "w"), model, text, text, clients))
+        .hasMessageContaining("run othermodel trains a model of 100 parameters in 1 tensors")
+        .hasMessageContaining("start the worker with the run's model");
+  }
+
+  /** A round long and fast enough to teach the small model the built-in corpus's structure. */
+  private static Worker.Settings training(String run, String worker) {
+    return new Worker.Settings(run, worker, 40, AdamW.Config.OPENDILOCO.withLearningRate(1e-2),
+        PayloadFormat.FP16, 5, 1, WAIT);
+  }
+
+  private static Worker.Settings settings(String run, String worker) {
+    return new Worker.Settings(run, worker, 3, AdamW.Config.OPENDILOCO, PayloadFormat.FP16, 5,
+        1, WAIT);
+  }
+
+  private static RunTopics createTopics(String run, KafkaClientConfig clients) throws Exception {
+    RunTopics topics = new RunTopics(run);
+    Topics.create(clients, topics.newTopics(2, (short) 1, clients));
+    return topics;
+  }
+
+  private static void awaitRound(RoundLog log, int round) {
+    org.awaitility.Awaitility.await().atMost(WAIT).until(() ->
+        log.latestCommit().map(c -> c.getRound() >= round).orElse(false));
+  }
+
+  /** Round 0 written by hand: its commit's hash is zeros, and chunk {@code badCrc} lies. */
+  private static void publishRound0(RunTopics topics, ParameterLayout layout, ChunkPlan plan,
+      KafkaClientConfig clients, int badCrc) throws Exception {
+    byte[] key = topics.runId().getBytes(StandardCharsets.UTF_8);
+    float[] weights = new float[(int) layout.totalElements()];
+    try (var producer = new KafkaProducer<>(clients.producer(), new ByteArraySerializer(),
+            new ByteArraySerializer());
+        var encoder = new ChunkEncoder(PayloadFormat.FP32, CHUNK)) {
+      ModelDescription d = TestRuns.description(topics.runId(), layout, CHUNK);
+      producer.send(new ProducerRecord<>(topics.model(), key,
+          AvroSerde.of(ModelDescription.class).encode(d))).get();
+      for (int i = 0; i < plan.chunkCount(); i++) {
+        ChunkRange range = plan.range(i);
+        ChunkEncoder.Encoded e = encoder.encode(weights, (int) range.offset(), range.count());
+        producer.send(new ProducerRecord<>(topics.weights(), key, AvroSerde.of(WeightsChunk.class)
+            .encode(new WeightsChunk(topics.runId(), 0, i, plan.chunkCount(), range.offset(),
+                range.count(), PayloadFormat.FP32.encoding(), e.payload(),
+                i == badCrc ? e.crc32c() ^ 1 : e.crc32c())))).get();
+      }
+      RoundCommit commit = TestRuns.commit(topics.runId(), 0, plan, System.currentTimeMillis());
+      producer.send(new ProducerRecord<>(topics.commits(), key,
+          AvroSerde.of(RoundCommit.class).encode(commit))).get();
+    }
+  }
+}

@@ -1,0 +1,100 @@
+package dev.diloco.launcher.command;
+
+import dev.diloco.core.kafka.Topics;
+import dev.diloco.core.math.WarmupCosine;
+import dev.diloco.launcher.options.RunOptions;
+import dev.diloco.launcher.options.RunSpecOptions;
+import dev.diloco.optimizer.OuterOptimizer;
+import dev.diloco.worker.ByteTransformer;
+import dev.diloco.worker.RunSpec;
+import java.time.Duration;
+import java.util.concurrent.Callable;
+import java.util.concurrent.CountDownLatch;
+import org.apache.kafka.common.errors.WakeupException;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Option;
+
+/** {@code diloco optimizer}: the outer optimizer of one run, as its own process. */
+@Command(
+    name = "optimizer",
+    mixinStandardHelpOptions = true,
+    description = {
+        "Runs the outer optimizer of a run against a Kafka cluster: reads the reducer's sums, "
+            + "applies the outer step, and publishes each new round's weights and commit in one "
+            + "transaction, until stopped (Ctrl-C or SIGTERM).",
+        "With --start it starts a new run (its description and round 0); without, or when the "
+            + "run exists, it resumes at the newest committed round, with the same bits after any "
+            + "crash. Only one optimizer acts for a run: starting another fences this one."})
+public final class OptimizerCommand implements Callable<Integer> {
+
+  @Mixin
+  RunOptions run;
+
+  @Option(names = "--outer-warmup-rounds", defaultValue = "0", paramLabel = "N",
+      description = "Rounds of linear warm-up of the outer learning rate (default: ${DEFAULT-VALUE}).")
+  int warmupRounds;
+
+  @Option(names = "--outer-decay-rounds", defaultValue = "0", paramLabel = "N",
+      description = "Round by which a cosine decay reaches --outer-min-factor of the peak rate; "
+          + "0 keeps it constant, as DiLoCo does (default: ${DEFAULT-VALUE}).")
+  int decayRounds;
+
+  @Option(names = "--outer-min-factor", defaultValue = "0.1", paramLabel = "F",
+      description = "Floor of the cosine decay, as a factor of the peak (default: ${DEFAULT-VALUE}).")
+  double minFactor;
+
+  @Option(names = "--start",
+      description = "Start the run when it has no round yet, from the options below (a run that "
+          + "exists is resumed, and must have the same parameter layout).")
+  boolean start;
+
+  @Mixin
+  RunSpecOptions spec;
+
+  @Override
+  public Integer call() throws Exception {
+    WarmupCosine schedule = new WarmupCosine(warmupRounds, decayRounds,
+        decayRounds == 0 ? 1.0 : minFactor);
+    String runId = run.runId();
+    Topics.requireReady(run.clients(), run.topics(),
+        start ? Integer.valueOf(spec.chunkElements()) : null);
+    CountDownLatch finished = new CountDownLatch(1);
+    try (OuterOptimizer optimizer = new OuterOptimizer(runId, run.clients(), schedule,
+        OuterOptimizer.Hooks.NONE)) {
+      if (start) {
+        RunSpec described = spec.spec(runId);
+        ByteTransformer model = described.newModel();
+        optimizer.open(described.describe(model),
+            RunSpecOptions.initialWeights(model, spec.init()));
+      } else {
+        optimizer.open(null, null);
+      }
+      Thread stopper = new Thread(() -> {
+        optimizer.wakeup();
+        awaitQuietly(finished);
+      }, "optimizer-shutdown");
+      Runtime.getRuntime().addShutdownHook(stopper);
+      System.out.printf("outer optimizer of run %s at round %d%n", runId, optimizer.round());
+      try {
+        while (true) {
+          optimizer.pollOnce(Duration.ofSeconds(1));
+        }
+      } catch (WakeupException stopping) {
+        System.out.printf("outer optimizer of run %s stopped at round %d%n", runId,
+            optimizer.round());
+      }
+    } finally {
+      finished.countDown();
+    }
+    return 0;
+  }
+
+  private static void awaitQuietly(CountDownLatch latch) {
+    try {
+      latch.await();
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+    }
+  }
+}

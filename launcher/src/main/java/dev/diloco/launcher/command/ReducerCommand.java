@@ -1,0 +1,92 @@
+package dev.diloco.launcher.command;
+
+import dev.diloco.core.kafka.KafkaClientConfig;
+import dev.diloco.core.kafka.Topics;
+import dev.diloco.launcher.options.Durations;
+import dev.diloco.launcher.options.RunOptions;
+import dev.diloco.reducer.Reducer;
+import dev.diloco.reducer.ReducerConfig;
+import io.micrometer.core.instrument.logging.LoggingMeterRegistry;
+import io.micrometer.core.instrument.logging.LoggingRegistryConfig;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.Map;
+import java.util.concurrent.Callable;
+import java.util.concurrent.CountDownLatch;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Option;
+
+/** {@code diloco reducer}: the reducer of one run, as its own process. */
+@Command(
+    name = "reducer",
+    mixinStandardHelpOptions = true,
+    description = {
+        "Runs the reducer of a run against a Kafka cluster: sums the workers' pseudo-gradient "
+            + "chunks exactly, once each, and writes one sum per chunk when every member of the "
+            + "round has contributed, or at the round's deadline when a quorum has. Bad chunks "
+            + "go to the dead-letter topic with their reason.",
+        "Start several with the same --run to share the work; each takes over from the others "
+            + "if they die. Runs until Ctrl-C or SIGTERM."})
+public final class ReducerCommand implements Callable<Integer> {
+
+  @Mixin
+  RunOptions run;
+
+  @Option(names = "--quorum", defaultValue = "1", paramLabel = "N",
+      description = "Fewest contributors a sum may have at the deadline (default: ${DEFAULT-VALUE}).")
+  int quorum;
+
+  @Option(names = "--round-timeout", paramLabel = "DURATION",
+      defaultValue = ReducerConfig.DEFAULT_ROUND_TIMEOUT_MINUTES + "m",
+      converter = Durations.class,
+      description = "How long after a round opens its sums wait for missing workers, "
+          + "e.g. 90s, 30m, 2h (default: ${DEFAULT-VALUE}).")
+  Duration roundTimeout;
+
+  @Option(names = "--max-chunk-norm", defaultValue = "0", paramLabel = "NORM",
+      description = "Reject a contribution whose chunk has a larger L2 norm (a diverged or "
+          + "malicious worker); 0 for no bound (default: ${DEFAULT-VALUE}).")
+  double maxChunkNorm;
+
+  @Option(names = "--state-dir", defaultValue = "runs/reducer-state", paramLabel = "DIR",
+      description = "Local state of the reducer (default: ${DEFAULT-VALUE}).")
+  Path stateDir;
+
+  @Option(names = "--metrics-every", defaultValue = "60s", paramLabel = "DURATION",
+      converter = Durations.class,
+      description = "How often the meters are written to the log (default: ${DEFAULT-VALUE}).")
+  Duration metricsEvery;
+
+  @Override
+  public Integer call() throws InterruptedException {
+    KafkaClientConfig clients = run.clients();
+    String runId = run.runId();
+    Topics.requireReady(clients, run.topics(), null);
+    String topic = run.topics().pseudoGradients();
+    int partitions = Topics.partitions(clients, topic);
+    ReducerConfig config = new ReducerConfig(runId, quorum, roundTimeout,
+        ReducerConfig.DEFAULT_CHECK_EVERY, partitions, maxChunkNorm);
+    LoggingMeterRegistry metrics = new LoggingMeterRegistry(new LoggingRegistryConfig() {
+      @Override
+      public String get(String key) {
+        return null;
+      }
+
+      @Override
+      public Duration step() {
+        return metricsEvery;
+      }
+    }, io.micrometer.core.instrument.Clock.SYSTEM);
+    CountDownLatch stop = new CountDownLatch(1);
+    try (Reducer reducer = new Reducer(config, clients, stateDir, metrics, Map.of())) {
+      Runtime.getRuntime().addShutdownHook(new Thread(stop::countDown, "reducer-shutdown"));
+      reducer.start(Duration.ofMinutes(5));
+      System.out.printf("reducer of run %s running on %d partitions%n", runId, partitions);
+      stop.await();
+    } finally {
+      metrics.close();
+    }
+    return 0;
+  }
+}

@@ -1,0 +1,119 @@
+package dev.diloco.launcher.command;
+
+import dev.diloco.core.kafka.KafkaClientConfig;
+import dev.diloco.launcher.local.LocalRun;
+import dev.diloco.launcher.local.RunSummary;
+import dev.diloco.launcher.options.ClusterOptions;
+import dev.diloco.launcher.options.RunSpecOptions;
+import dev.diloco.worker.RunSpec;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.LocalDateTime;
+import java.time.format.DateTimeFormatter;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.Callable;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Option;
+
+/** {@code diloco run}: a whole DiLoCo run on this machine, in one command. */
+@Command(
+    name = "run",
+    mixinStandardHelpOptions = true,
+    description = {
+        "Trains a model the DiLoCo way on this machine: starts an embedded Kafka broker (or uses "
+            + "--bootstrap-servers), the reducer, the outer optimizer and --workers worker "
+            + "processes, trains --rounds rounds of --inner-steps inner steps, and stops them all.",
+        "The run directory (--out) keeps the broker's log (every round, for audit and replay), "
+            + "summary.json, loss.png, the final weights (safetensors) and a text sample."})
+public final class RunCommand implements Callable<Integer> {
+
+  @Option(names = "--workers", defaultValue = "3", paramLabel = "N",
+      description = "Worker processes (default: ${DEFAULT-VALUE}).")
+  int workers;
+
+  @Option(names = "--rounds", defaultValue = "10", paramLabel = "R",
+      description = "Outer rounds (default: ${DEFAULT-VALUE}).")
+  int rounds;
+
+  @Option(names = "--data", paramLabel = "PATH",
+      description = "Training text: a file or a directory (default: a built-in synthetic corpus).")
+  Path data;
+
+  @Option(names = "--out", paramLabel = "DIR",
+      description = "The run directory (default: runs/run-DATE-TIME).")
+  Path out;
+
+  @Option(names = "--non-iid", description = "Give each worker one contiguous region of the data.")
+  boolean nonIid;
+
+  @Mixin
+  RunSpecOptions options;
+
+  @Option(names = "--partitions", defaultValue = "2", paramLabel = "N",
+      description = "Partitions of the chunk topics (default: ${DEFAULT-VALUE}).")
+  int partitions;
+
+  /** A cluster to use instead of an embedded broker. */
+  @Mixin
+  ClusterOptions cluster;
+
+  @Override
+  public Integer call() throws Exception {
+    if (workers < 1 || rounds < 1) {
+      throw new IllegalArgumentException("--workers and --rounds must be >= 1, got "
+          + workers + " and " + rounds);
+    }
+    if (data != null && !Files.exists(data)) {
+      throw new IllegalArgumentException("data path " + data + " does not exist: give a text "
+          + "file or a directory of them, or leave --data out for the built-in corpus");
+    }
+    if (options.init() != null && !Files.isRegularFile(options.init())) {
+      throw new IllegalArgumentException("checkpoint " + options.init() + " (--init) is not a "
+          + "file");
+    }
+    Path dir = out != null ? out : Path.of("runs", "run-"
+        + LocalDateTime.now().format(DateTimeFormatter.ofPattern("yyyyMMdd-HHmmss")));
+    String runId = dir.getFileName().toString().replaceAll("[^A-Za-z0-9_-]", "-");
+    RunSpec spec = options.spec(runId);
+    KafkaClientConfig clients = cluster.given() ? cluster.clients() : null;
+
+    Map<String, Object> configuration = new LinkedHashMap<>();
+    configuration.put("run_id", runId);
+    configuration.put("workers", workers);
+    configuration.put("rounds", rounds);
+    configuration.put("inner_steps", spec.innerSteps());
+    configuration.put("model", options.model());
+    configuration.put("batch", spec.batch());
+    configuration.put("data", data == null ? "built-in synthetic corpus" : data.toString());
+    configuration.put("non_iid", nonIid);
+    configuration.put("codec", options.codec());
+    configuration.put("inner_lr", spec.inner().learningRate());
+    configuration.put("inner_betas", List.of(spec.inner().beta1(), spec.inner().beta2()));
+    configuration.put("inner_weight_decay", spec.inner().weightDecay());
+    configuration.put("inner_clip", spec.inner().clip());
+    configuration.put("outer_method", options.outerMethod());
+    configuration.put("outer_lr", spec.outer().getLearningRate());
+    configuration.put("outer_momentum", spec.outer().getMomentum());
+    configuration.put("seed", spec.seed());
+    configuration.put("init", options.init() == null ? null : options.init().toString());
+    configuration.put("kafka", clients == null ? "embedded" : clients.bootstrapServers());
+
+    System.out.printf("run %s: %d workers x %d rounds x %d inner steps, model %s, data %s%n",
+        runId, workers, rounds, spec.innerSteps(), options.model(), configuration.get("data"));
+    long start = System.nanoTime();
+    LocalRun run = new LocalRun(new LocalRun.Plan(spec, workers, rounds, data, nonIid, dir,
+        clients, partitions, options.init(), List.of(WorkerCommand.class.getName())), System.out);
+    RunSummary summary = run.run(configuration);
+    double seconds = (System.nanoTime() - start) / 1e9;
+    summary.writeJson(dir.resolve("summary.json"), Map.of("wall_seconds", seconds));
+    RunSummary.Round first = summary.rounds().get(0);
+    RunSummary.Round last = summary.rounds().get(summary.rounds().size() - 1);
+    System.out.printf("done in %.0f s: eval loss %.3f at round 0, %.3f at round %d. In %s: "
+        + "summary.json, loss.png, final-weights.safetensors, sample.txt, kafka/%n", seconds,
+        first.evalLoss(), last.evalLoss(), last.round(), dir);
+    return 0;
+  }
+}

@@ -1,0 +1,145 @@
+package dev.diloco.launcher.command;
+
+import dev.diloco.core.kafka.KafkaClientConfig;
+import dev.diloco.core.kafka.RoundLog;
+import dev.diloco.core.kafka.RunTopics;
+import dev.diloco.core.kafka.Topics;
+import dev.diloco.launcher.options.CommandLines;
+import dev.diloco.launcher.options.RunOptions;
+import dev.diloco.worker.BuiltInCorpus;
+import dev.diloco.worker.ByteCorpus;
+import dev.diloco.worker.ByteTransformer;
+import dev.diloco.worker.RunSpec;
+import dev.diloco.worker.Worker;
+import java.net.InetAddress;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.concurrent.Callable;
+import java.util.concurrent.CountDownLatch;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Option;
+
+/** {@code diloco worker}: one DiLoCo worker of a run, as its own process. */
+@Command(
+    name = "worker",
+    mixinStandardHelpOptions = true,
+    description = {
+        "Trains as one worker of a run: loads each committed round's weights, runs the run's "
+            + "inner steps on its own shard of the data, and publishes its pseudo-gradient. "
+            + "The model, batch, inner steps and optimizer come from the run's description.",
+        "It joins at the newest committed round; Ctrl-C or SIGTERM makes it leave cleanly."})
+public final class WorkerCommand implements Callable<Integer> {
+
+  @Mixin
+  RunOptions run;
+
+  @Option(names = "--worker-id", paramLabel = "ID",
+      description = "A stable id for this worker (default: host name and --shard).")
+  String workerId;
+
+  @Option(names = "--data", paramLabel = "PATH",
+      description = "A text file or a directory of them (default: a built-in synthetic corpus).")
+  Path data;
+
+  @Option(names = "--shard", defaultValue = "0", paramLabel = "I",
+      description = "Which shard of the training data this worker takes (default: ${DEFAULT-VALUE}).")
+  int shard;
+
+  @Option(names = "--shards", defaultValue = "1", paramLabel = "N",
+      description = "Into how many shards the training data is cut (default: ${DEFAULT-VALUE}).")
+  int shards;
+
+  @Option(names = "--non-iid",
+      description = "Take one contiguous region of the data instead of blocks from all of it.")
+  boolean nonIid;
+
+  @Option(names = "--rounds", defaultValue = "2147483647", paramLabel = "R",
+      description = "Rounds to train before leaving (default: until stopped).")
+  int rounds;
+
+  @Option(names = "--until-round", defaultValue = "2147483647", paramLabel = "R",
+      description = "Leave once round R is committed: the run's last round (default: never).")
+  int untilRound;
+
+  @Option(names = "--exit-with", paramLabel = "PID", hidden = true,
+      description = "Leave when process PID ends (diloco run passes its own, so that no worker "
+          + "outlives it).")
+  Long exitWith;
+
+  /** One worker as a process of its own: how {@code diloco run} starts its workers. */
+  public static void main(String[] args) {
+    System.exit(CommandLines.of(new WorkerCommand()).execute(args));
+  }
+
+  @Override
+  public Integer call() throws Exception {
+    if (shard < 0 || shards < 1 || shard >= shards) {
+      throw new IllegalArgumentException("--shard must be in 0.." + (shards - 1) + ", got "
+          + shard);
+    }
+    KafkaClientConfig clients = run.clients();
+    RunTopics topics = run.topics();
+    String runId = run.runId();
+    Topics.requireReady(clients, topics, null);
+    RunSpec spec = RunSpec.of(new RoundLog(topics, clients, Duration.ofSeconds(60)).model()
+        .orElseThrow(() -> new IllegalStateException("run " + runId + " has not started: no "
+            + "model description on " + topics.model() + " (start its optimizer first)")));
+    ByteCorpus corpus = data != null ? ByteCorpus.load(data, 0.1)
+        : ByteCorpus.of(BuiltInCorpus.generate(1 << 22, 1), 0.1, "the built-in corpus");
+    if (data == null) {
+      System.out.println("no --data: training on a built-in synthetic corpus");
+    }
+    String id = workerId != null ? workerId
+        : InetAddress.getLocalHost().getHostName() + "-" + shard;
+    ByteTransformer model = spec.newModel();
+    Worker.Settings settings = new Worker.Settings(runId, id, spec.innerSteps(), spec.inner(),
+        spec.format(), spec.seed(), 4, Duration.ofHours(24));
+    CountDownLatch finished = new CountDownLatch(1);
+    try (Worker worker = new Worker(settings, model, corpus.shard(shard, shards, nonIid),
+        corpus.evalSlice(), clients)) {
+      Runtime.getRuntime().addShutdownHook(new Thread(() -> {
+        worker.stop();
+        try {
+          finished.await();
+        } catch (InterruptedException e) {
+          Thread.currentThread().interrupt();
+        }
+      }, "worker-shutdown"));
+      System.out.printf("worker %s of run %s: %,d parameters, shard %d of %d of %s%n", id,
+          runId, model.layout().totalElements(), shard, shards, corpus.source());
+      if (exitWith != null) {
+        watchParent(exitWith, worker);
+      }
+      worker.run(rounds, untilRound, r -> System.out.printf(
+          "round %d  train loss %.3f  eval loss %.3f  %,.0f tokens/s  %,d bytes sent  "
+              + "compute %.1f s  wait %.1f s  utilisation %.0f%%%n",
+          r.round(), r.meanInnerLoss(), r.evalLoss(), r.tokensPerSecond(), r.bytesPublished(),
+          r.computeSeconds(), r.waitSeconds(), 100 * r.computeUtilisation()));
+    } finally {
+      finished.countDown();
+    }
+    return 0;
+  }
+
+  /** Stops the worker when its parent process ends, however it ended. */
+  private static void watchParent(long pid, Worker worker) {
+    Thread watcher = new Thread(() -> {
+      var parent = ProcessHandle.of(pid);
+      while (parent.map(ProcessHandle::isAlive).orElse(false)) {
+        try {
+          parent.get().onExit().get(1, java.util.concurrent.TimeUnit.SECONDS);
+        } catch (java.util.concurrent.TimeoutException still) {
+          // poll again
+        } catch (InterruptedException e) {
+          return;
+        } catch (java.util.concurrent.ExecutionException e) {
+          break;
+        }
+      }
+      worker.stop();
+    }, "parent-watch");
+    watcher.setDaemon(true);
+    watcher.start();
+  }
+}

@@ -1,0 +1,196 @@
+package dev.diloco.launcher.local;
+
+import dev.diloco.broker.EmbeddedKafkaBroker;
+import dev.diloco.core.codec.Checksums;
+import dev.diloco.core.kafka.CommitWatcher;
+import dev.diloco.core.kafka.KafkaClientConfig;
+import dev.diloco.core.kafka.RoundLog;
+import dev.diloco.core.kafka.RunTopics;
+import dev.diloco.core.kafka.Topics;
+import dev.diloco.core.layout.ChunkPlan;
+import dev.diloco.core.math.WarmupCosine;
+import dev.diloco.launcher.options.RunSpecOptions;
+import dev.diloco.optimizer.OuterOptimizer;
+import dev.diloco.reducer.Reducer;
+import dev.diloco.reducer.ReducerConfig;
+import dev.diloco.schemas.Contribution;
+import dev.diloco.schemas.RoundCommit;
+import dev.diloco.schemas.RoundStats;
+import dev.diloco.worker.BuiltInCorpus;
+import dev.diloco.worker.ByteCorpus;
+import dev.diloco.worker.ByteTransformer;
+import dev.diloco.worker.EvalSet;
+import dev.diloco.worker.RunSpec;
+import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
+import java.io.PrintStream;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.HexFormat;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
+
+/**
+ * A whole run on one machine: the broker (embedded unless a cluster is given), the run's topics,
+ * the optimizer and the reducer in this process, and each worker in a process of its own
+ * ({@link WorkerProcesses}). It follows the commits, evaluates every round's weights, shows the
+ * progress ({@link ConsoleProgress}) and leaves a run directory behind ({@link RunSummary},
+ * {@link RunOutputs}).
+ */
+public final class LocalRun {
+
+  /** Batches of the held-out slice each round's eval loss is measured on. */
+  public static final int EVAL_BATCHES = 4;
+  /** How long a round's sums wait for a missing worker: a local worker that died restarts. */
+  private static final Duration ROUND_TIMEOUT = ReducerConfig.DEFAULT_ROUND_TIMEOUT;
+
+  /**
+   * What the run is and where it goes. {@code cluster}: null for an embedded broker;
+   * {@code init}: a checkpoint to start from, or null for the seed's weights;
+   * {@code workerCommand}: the main class (and leading arguments) that runs one worker, given
+   * the worker options of {@code diloco worker}.
+   */
+  public record Plan(RunSpec spec, int workers, int rounds, Path data, boolean nonIid, Path out,
+      KafkaClientConfig cluster, int partitions, Path init, List<String> workerCommand) {}
+
+  private final Plan plan;
+  private final PrintStream console;
+
+  public LocalRun(Plan plan, PrintStream console) {
+    this.plan = plan;
+    this.console = console;
+  }
+
+  /** Runs it to the end; returns the summary, with {@code configuration} at its head. */
+  public RunSummary run(Map<String, Object> configuration) throws Exception {
+    Files.createDirectories(plan.out());
+    ByteCorpus corpus = plan.data() == null ? null : ByteCorpus.load(plan.data(), 0.1);
+    EmbeddedKafkaBroker broker = plan.cluster() == null
+        ? EmbeddedKafkaBroker.builder().logDir(plan.out().resolve("kafka")).start() : null;
+    try {
+      KafkaClientConfig clients = broker != null
+          ? KafkaClientConfig.of(broker.bootstrapServers()) : plan.cluster();
+      return runOn(clients, corpus, configuration);
+    } finally {
+      if (broker != null) {
+        broker.close();
+      }
+    }
+  }
+
+  private RunSummary runOn(KafkaClientConfig clients, ByteCorpus corpus,
+      Map<String, Object> configuration) throws Exception {
+    RunSpec spec = plan.spec();
+    RunTopics topics = new RunTopics(spec.runId());
+    Topics.requireReachable(clients, Duration.ofSeconds(15));
+    Topics.create(clients, topics.newTopics(plan.partitions(), (short) 1, clients));
+    ByteTransformer model = spec.newModel();
+    float[] initial = RunSpecOptions.initialWeights(model, plan.init());
+    byte[] evalSlice = corpus != null ? corpus.evalSlice()
+        : ByteCorpus.of(BuiltInCorpus.generate(1 << 22, 1), 0.1, "built-in").evalSlice();
+    EvalSet eval = new EvalSet(evalSlice, EVAL_BATCHES, model.batch(),
+        spec.model().contextLength(), spec.seed());
+    RunSummary summary = new RunSummary(configuration);
+    AtomicBoolean stop = new AtomicBoolean();
+    try (OuterOptimizer optimizer = new OuterOptimizer(spec.runId(), clients,
+            WarmupCosine.CONSTANT, OuterOptimizer.Hooks.NONE);
+        Reducer reducer = new Reducer(new ReducerConfig(spec.runId(), 1, ROUND_TIMEOUT,
+            ReducerConfig.DEFAULT_CHECK_EVERY, plan.partitions()), clients,
+            plan.out().resolve("reducer-state"), new SimpleMeterRegistry(), Map.of());
+        CommitWatcher commits = new CommitWatcher(topics, clients);
+        RoundReports reports = new RoundReports(topics, clients);
+        WorkerProcesses workers = new WorkerProcesses(plan, clients.bootstrapServers(),
+            console)) {
+      optimizer.open(spec.describe(model), initial);
+      reducer.start(Duration.ofMinutes(2));
+      Thread optimizing = new Thread(() -> {
+        try {
+          while (!stop.get()) {
+            optimizer.pollOnce(Duration.ofMillis(200));
+          }
+        } catch (org.apache.kafka.common.errors.WakeupException stopping) {
+          // the run is over
+        }
+      }, "outer-optimizer");
+      optimizing.setDaemon(true);
+      optimizing.start();
+      // Whatever ends this process, no worker outlives it.
+      Thread shutdown = new Thread(workers::close, "run-shutdown");
+      Runtime.getRuntime().addShutdownHook(shutdown);
+      try {
+        workers.startAll();
+        follow(clients, commits, reports, workers, model, eval, summary);
+        workers.awaitExit();
+      } finally {
+        stop.set(true);
+        optimizer.wakeup();
+        optimizing.join(TimeUnit.SECONDS.toMillis(30));
+        removeHook(shutdown);
+      }
+    }
+    return summary;
+  }
+
+  /** Follows the commits up to the last round: one summary row and console line each. */
+  private void follow(KafkaClientConfig clients, CommitWatcher commits, RoundReports reports,
+      WorkerProcesses workers, ByteTransformer model, EvalSet eval, RunSummary summary)
+      throws Exception {
+    ConsoleProgress progress = new ConsoleProgress(console, plan.rounds(),
+        plan.spec().innerSteps());
+    RoundLog log = new RoundLog(new RunTopics(plan.spec().runId()), clients,
+        Duration.ofSeconds(60));
+    ChunkPlan chunks = model.layout().chunks(plan.spec().chunkElements());
+    long previousCommitMs = 0;
+    int next = 0;
+    while (next <= plan.rounds()) {
+      workers.supervise();
+      reports.poll(Duration.ZERO);
+      Optional<RoundCommit> c = commits.await(next, Duration.ofSeconds(1));
+      if (c.isEmpty()) {
+        // The round being trained is the one before the awaited commit.
+        progress.steps(next - 1, reports.steps(next - 1));
+        continue;
+      }
+      for (; next <= Math.min(c.get().getRound(), plan.rounds()); next++) {
+        RoundCommit commit = commits.round(next).orElseThrow();
+        float[] weights = log.weights(commit, chunks);
+        model.setParameters(weights);
+        RunSummary.Round round = row(commit, eval.loss(model),
+            reports.of(next - 1, commit.getContributors().size(), Duration.ofSeconds(15)),
+            previousCommitMs);
+        previousCommitMs = commit.getCommittedAtMs();
+        summary.add(round);
+        progress.round(round);
+        if (next == plan.rounds()) {
+          RunOutputs.write(plan.out(), plan.spec(), summary, model, weights);
+        }
+      }
+    }
+  }
+
+  private static RunSummary.Round row(RoundCommit commit, double evalLoss,
+      List<RoundStats> stats, long previousCommitMs) {
+    Double trainLoss = commit.getContributors().isEmpty() ? null : commit.getContributors()
+        .stream().mapToDouble(Contribution::getMeanInnerLoss).average().orElse(Double.NaN);
+    Double utilisation = stats.isEmpty() ? null : stats.stream()
+        .mapToDouble(s -> s.getComputeSeconds() / (s.getComputeSeconds() + s.getWaitSeconds()))
+        .average().orElse(Double.NaN);
+    long bytes = stats.stream().mapToLong(RoundStats::getBytesPublished).sum();
+    double seconds = previousCommitMs == 0 ? 0
+        : (commit.getCommittedAtMs() - previousCommitMs) / 1000.0;
+    return new RunSummary.Round(commit.getRound(), trainLoss, evalLoss,
+        commit.getContributors().size(), bytes, seconds, utilisation,
+        HexFormat.of().formatHex(Checksums.sha256Of(commit)));
+  }
+
+  private static void removeHook(Thread hook) {
+    try {
+      Runtime.getRuntime().removeShutdownHook(hook);
+    } catch (IllegalStateException exiting) {
+      // the JVM is shutting down already: the hook runs
+    }
+  }
+}

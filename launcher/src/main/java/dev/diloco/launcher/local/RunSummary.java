@@ -1,0 +1,70 @@
+package dev.diloco.launcher.local;
+
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.SerializationFeature;
+import java.io.IOException;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+
+/** What a run directory tells about a run: summary.json and the loss curve. */
+public final class RunSummary {
+
+  /** One committed round, as summary.json lists it. */
+  public record Round(int round, Double trainLoss, double evalLoss, int contributors, long bytesSent,
+      double roundSeconds, Double computeUtilisation, String weightsSha256) {}
+
+  private final Map<String, Object> configuration;
+  private final List<Round> rounds = new ArrayList<>();
+
+  public RunSummary(Map<String, Object> configuration) {
+    this.configuration = configuration;
+  }
+
+  public void add(Round r) {
+    rounds.add(r);
+  }
+
+  public List<Round> rounds() {
+    return rounds;
+  }
+
+  public void writeJson(Path file, Map<String, Object> extra) throws IOException {
+    Map<String, Object> json = new LinkedHashMap<>();
+    json.put("configuration", configuration);
+    json.putAll(extra);
+    List<Map<String, Object>> list = new ArrayList<>();
+    for (Round r : rounds) {
+      Map<String, Object> m = new LinkedHashMap<>();
+      m.put("round", r.round());
+      m.put("train_loss", r.trainLoss());
+      m.put("eval_loss", r.evalLoss());
+      m.put("contributors", r.contributors());
+      m.put("bytes_sent", r.bytesSent());
+      m.put("round_seconds", r.roundSeconds());
+      m.put("compute_utilisation", r.computeUtilisation());
+      m.put("weights_sha256", r.weightsSha256());
+      list.add(m);
+    }
+    json.put("rounds", list);
+    new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT).writeValue(file.toFile(), json);
+  }
+
+  public void writeLossPng(Path file, String title) throws IOException {
+    List<double[]> eval = new ArrayList<>();
+    List<double[]> train = new ArrayList<>();
+    for (Round r : rounds) {
+      if (r.trainLoss() != null) {
+        train.add(new double[] {r.round(), r.trainLoss()});
+      }
+      eval.add(new double[] {r.round(), r.evalLoss()});
+    }
+    Map<String, List<double[]>> series = new LinkedHashMap<>();
+    series.put("eval loss (global weights)", eval);
+    series.put("train loss (mean over workers)", train);
+    Charts.lines(file, title, "round", "loss (nats per byte)", series,
+        name -> name.startsWith("train"));
+  }
+}

@@ -1,0 +1,151 @@
+package dev.diloco.launcher.options;
+
+import dev.diloco.core.codec.PayloadFormat;
+import dev.diloco.core.layout.ChunkPlan;
+import dev.diloco.core.layout.Safetensors;
+import dev.diloco.core.math.OuterStep;
+import dev.diloco.core.math.WarmupCosine;
+import dev.diloco.schemas.Averaging;
+import dev.diloco.schemas.OuterMethod;
+import dev.diloco.schemas.OuterOptimizerConfig;
+import dev.diloco.worker.AdamW;
+import dev.diloco.worker.ByteTransformer;
+import dev.diloco.worker.ModelConfig;
+import dev.diloco.worker.RunSpec;
+import java.io.IOException;
+import java.nio.file.Path;
+import picocli.CommandLine.Option;
+
+/** What a new run is: the options of {@code diloco run}, {@code optimizer --start} and the benchmarks. */
+public final class RunSpecOptions {
+
+  @Option(names = "--model", defaultValue = "tiny", paramLabel = "PRESET",
+      description = "Model preset: tiny, small, medium or large (default: ${DEFAULT-VALUE}).")
+  String model;
+
+  @Option(names = "--batch", defaultValue = "8", paramLabel = "B",
+      description = "Sequences per inner step on each worker (default: ${DEFAULT-VALUE}).")
+  int batch;
+
+  @Option(names = "--inner-steps", defaultValue = "50", paramLabel = "H",
+      description = "Inner steps per round, H (default: ${DEFAULT-VALUE}).")
+  int innerSteps;
+
+  // The tiny model trains at a higher rate than OpenDiLoCo's 150M model (4e-4).
+  @Option(names = "--inner-lr", defaultValue = "3e-3", paramLabel = "LR",
+      description = "Inner AdamW learning rate (default: ${DEFAULT-VALUE}).")
+  double innerLr;
+
+  @Option(names = "--inner-betas", split = ",", paramLabel = "B1,B2",
+      defaultValue = "" + AdamW.Config.DEFAULT_BETA1 + "," + AdamW.Config.DEFAULT_BETA2,
+      description = "Inner AdamW betas (default: ${DEFAULT-VALUE}, as OpenDiLoCo).")
+  double[] innerBetas;
+
+  @Option(names = "--inner-weight-decay", paramLabel = "WD",
+      defaultValue = "" + AdamW.Config.DEFAULT_WEIGHT_DECAY,
+      description = "Inner AdamW decoupled weight decay (default: ${DEFAULT-VALUE}).")
+  double innerWeightDecay;
+
+  @Option(names = "--inner-clip", paramLabel = "NORM", defaultValue = "" + AdamW.Config.DEFAULT_CLIP,
+      description = "Inner gradient-norm clip; 0 for none (default: ${DEFAULT-VALUE}).")
+  double innerClip;
+
+  @Option(names = "--inner-warmup-steps", defaultValue = "0", paramLabel = "N",
+      description = "Inner learning-rate warm-up steps on each worker (default: ${DEFAULT-VALUE}).")
+  int innerWarmup;
+
+  @Option(names = "--outer-method", defaultValue = "nesterov", paramLabel = "METHOD",
+      description = "Outer update: nesterov, momentum or sgd (default: ${DEFAULT-VALUE}).")
+  String outerMethod;
+
+  @Option(names = "--outer-lr", paramLabel = "LR", defaultValue = "" + OuterStep.DILOCO_LEARNING_RATE,
+      description = "Outer learning rate (default: ${DEFAULT-VALUE}, as DiLoCo).")
+  double outerLr;
+
+  @Option(names = "--outer-momentum", paramLabel = "MU",
+      defaultValue = "" + OuterStep.DILOCO_MOMENTUM,
+      description = "Outer momentum (default: ${DEFAULT-VALUE}, as DiLoCo).")
+  double outerMomentum;
+
+  @Option(names = "--codec", defaultValue = "fp16", paramLabel = "CODEC",
+      description = "Pseudo-gradient encoding: fp16 or fp32 (default: ${DEFAULT-VALUE}).")
+  String codec;
+
+  @Option(names = "--seed", defaultValue = "1", paramLabel = "S",
+      description = "Seed of the initial weights and the data order (default: ${DEFAULT-VALUE}).")
+  long seed;
+
+  @Option(names = "--chunk-elements", paramLabel = "N",
+      defaultValue = "" + ChunkPlan.DEFAULT_CHUNK_ELEMENTS,
+      description = "Elements per chunk on the wire (default: ${DEFAULT-VALUE}).")
+  int chunkElements;
+
+  @Option(names = "--init", paramLabel = "FILE",
+      description = "Start from the weights in this safetensors checkpoint (e.g. one written by "
+          + "diloco export) instead of the seed's: its tensors must be the model's, by name "
+          + "and shape.")
+  Path init;
+
+  /** The model preset's name. */
+  public String model() {
+    return model;
+  }
+
+  public String codec() {
+    return codec;
+  }
+
+  public String outerMethod() {
+    return outerMethod;
+  }
+
+  public int chunkElements() {
+    return chunkElements;
+  }
+
+  /** The checkpoint to start from, or null for the seed's weights. */
+  public Path init() {
+    return init;
+  }
+
+  /** Sets H, for a command that fixes it (a benchmark's quick mode). */
+  public void setInnerSteps(int h) {
+    this.innerSteps = h;
+  }
+
+  /** The weights round 0 starts from: the checkpoint's, or the model's seeded ones. */
+  public static float[] initialWeights(ByteTransformer model, Path init) throws IOException {
+    if (init != null) {
+      return Safetensors.read(init, model.layout());
+    }
+    float[] initial = new float[Math.toIntExact(model.layout().totalElements())];
+    model.parameters(initial);
+    return initial;
+  }
+
+  /** The run these options describe, as run {@code runId}; bad values are refused, named. */
+  public RunSpec spec(String runId) {
+    PayloadFormat format = switch (codec) {
+      case "fp16" -> PayloadFormat.FP16;
+      case "fp32" -> PayloadFormat.FP32;
+      default -> throw new IllegalArgumentException("--codec must be fp16 or fp32, got '"
+          + codec + "'");
+    };
+    if (innerBetas.length != 2) {
+      throw new IllegalArgumentException("--inner-betas takes two numbers, e.g. 0.9,0.95");
+    }
+    OuterMethod method = switch (outerMethod) {
+      case "nesterov" -> OuterMethod.NESTEROV;
+      case "momentum" -> OuterMethod.MOMENTUM;
+      case "sgd" -> OuterMethod.SGD;
+      default -> throw new IllegalArgumentException("--outer-method must be nesterov, momentum "
+          + "or sgd, got '" + outerMethod + "'");
+    };
+    AdamW.Config inner = AdamW.Config.OPENDILOCO.withLearningRate(innerLr)
+        .withBetas(innerBetas[0], innerBetas[1]).withWeightDecay(innerWeightDecay)
+        .withClip(innerClip).withSchedule(new WarmupCosine(innerWarmup, 0, 1.0));
+    return new RunSpec(runId, ModelConfig.preset(model), batch, innerSteps, inner,
+        new OuterOptimizerConfig(method, outerLr, outerMomentum, Averaging.COUNT),
+        format, seed, chunkElements);
+  }
+}

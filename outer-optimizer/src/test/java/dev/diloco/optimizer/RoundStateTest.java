@@ -1,0 +1,114 @@
+package dev.diloco.optimizer;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import dev.diloco.core.layout.ChunkPlan;
+import dev.diloco.core.math.OuterStep;
+import dev.diloco.core.math.WarmupCosine;
+import dev.diloco.core.rules.CheckedSum;
+import dev.diloco.schemas.Contribution;
+import dev.diloco.schemas.OuterMethod;
+import dev.diloco.schemas.ReducedChunk;
+import dev.diloco.schemas.SumEncoding;
+import java.nio.ByteBuffer;
+import java.util.List;
+import org.junit.jupiter.api.Test;
+
+/** The optimizer's round without Kafka: every number below is worked out by hand, exact in binary. */
+class RoundStateTest {
+
+  // Four weights in two chunks of two; Nesterov with lr 0.5 and mu 0.5.
+  private static final ChunkPlan PLAN = new ChunkPlan(4, 2);
+  private static final OuterStep NESTEROV = new OuterStep(OuterMethod.NESTEROV, 0.5f);
+
+  private static RoundState round0() {
+    return new RoundState(PLAN, NESTEROV, WarmupCosine.CONSTANT, 0.5f, 0,
+        new float[] {1f, 1f, 1f, 1f}, new float[4]);
+  }
+
+  /** A checked sum of {@code round}, chunk {@code index}, of two workers' pseudo-gradients. */
+  private static CheckedSum sum(int round, int index, double... values) {
+    ReducedChunk record = ReducedChunk.newBuilder()
+        .setRunId("r").setRound(round).setChunkIndex(index).setChunkCount(2)
+        .setElementOffset(2L * index).setElementCount(2)
+        .setContributors(List.of(new Contribution("w0", 10L, 1, 2f),
+            new Contribution("w1", 20L, 1, 2f)))
+        .setSumEncoding(SumEncoding.FP64).setSum(ByteBuffer.allocate(16)).setCrc32c(0)
+        .setComplete(true).setEmittedAtMs(0)
+        .build();
+    return new CheckedSum(record, PLAN.range(index), values);
+  }
+
+  @Test
+  void aRoundIsBuiltChunkByChunkAndBecomesTheCommittedOneOnlyOnCommit() {
+    RoundState state = round0();
+    // Chunk 0: sum (1, -0.5) of 2 -> g = (0.5, -0.25); m = g;
+    // theta = 1 - 0.5 * (g + 0.5 g) = 1 - 0.75 g = (0.625, 1.1875).
+    state.apply(sum(0, 0, 1.0, -0.5));
+    assertThat(state.complete()).isFalse();
+    assertThat(state.applied(0)).isTrue();
+    assertThat(state.applied(1)).isFalse();
+    assertThat(state.weights()).containsExactly(1f, 1f, 1f, 1f);
+    assertThat(state.nextWeights()).containsExactly(0.625f, 1.1875f, 1f, 1f);
+
+    // Chunk 1: sum (2, 0) -> g = (1, 0); theta = (1 - 0.75, 1) = (0.25, 1).
+    state.apply(sum(0, 1, 2.0, 0.0));
+    assertThat(state.complete()).isTrue();
+    assertThat(state.contributors()).extracting(Contribution::getWorkerId)
+        .containsExactly("w0", "w1");
+
+    state.commit();
+    assertThat(state.round()).isEqualTo(1);
+    assertThat(state.weights()).containsExactly(0.625f, 1.1875f, 0.25f, 1f);
+    assertThat(state.momentum()).containsExactly(0.5f, -0.25f, 1f, 0f);
+    assertThat(state.complete()).isFalse();
+    assertThat(state.contributors()).isEmpty();
+    assertThat(state.nextWeights()).containsExactly(state.weights());
+
+    // Round 1, chunk 0: sum (0, 0) -> g = 0; m = 0.5 m = (0.25, -0.125);
+    // theta = theta - 0.5 * (0 + 0.5 m) = (0.625 - 0.0625, 1.1875 + 0.03125).
+    state.apply(sum(1, 0, 0.0, 0.0));
+    assertThat(state.nextMomentum()).containsExactly(0.25f, -0.125f, 1f, 0f);
+    assertThat(state.nextWeights()).containsExactly(0.5625f, 1.21875f, 0.25f, 1f);
+  }
+
+  @Test
+  void aRollbackDropsWhatWasAppliedOfTheNextRound() {
+    RoundState state = round0();
+    state.apply(sum(0, 0, 1.0, -0.5));
+    state.rollback();
+    assertThat(state.round()).isZero();
+    assertThat(state.applied(0)).isFalse();
+    assertThat(state.contributors()).isEmpty();
+    assertThat(state.nextWeights()).containsExactly(1f, 1f, 1f, 1f);
+    assertThat(state.nextMomentum()).containsExactly(0f, 0f, 0f, 0f);
+    // The same sum applies again, to the same bits.
+    state.apply(sum(0, 0, 1.0, -0.5));
+    assertThat(state.nextWeights()).containsExactly(0.625f, 1.1875f, 1f, 1f);
+  }
+
+  @Test
+  void onlyAFirstSumOfTheOpenRoundIsApplied() {
+    RoundState state = round0();
+    state.apply(sum(0, 1, 2.0, 0.0));
+    assertThatThrownBy(() -> state.apply(sum(0, 1, 2.0, 0.0)))
+        .isInstanceOf(IllegalStateException.class).hasMessageContaining("round 0, chunk 1");
+    assertThatThrownBy(() -> state.apply(sum(3, 0, 2.0, 0.0)))
+        .isInstanceOf(IllegalStateException.class).hasMessageContaining("round 3");
+  }
+
+  @Test
+  void beforeRound0TheNextRoundIsTheInitialWeightsAndTheRateFollowsTheSchedule() {
+    RoundState state = RoundState.beforeRound0(PLAN, NESTEROV, new WarmupCosine(3, 0, 1), 0.5f,
+        new float[] {4f, 3f, 2f, 1f});
+    assertThat(state.round()).isEqualTo(-1);
+    assertThat(state.complete()).isTrue();
+    state.commit();
+    assertThat(state.round()).isZero();
+    assertThat(state.weights()).containsExactly(4f, 3f, 2f, 1f);
+    assertThat(state.momentum()).containsExactly(0f, 0f, 0f, 0f);
+    // Warm-up over 3 rounds: round 0 steps at 1/4 of the peak 0.5.
+    assertThat(state.learningRate()).isEqualTo(0.125f);
+  }
+}
