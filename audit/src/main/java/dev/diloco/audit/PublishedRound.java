@@ -70,9 +70,10 @@ final class PublishedRound {
     return committed.cardinality() == plan.chunkCount();
   }
 
-  /** Each chunk that is missing, each record that fails its checks or differs from {@code expected}. */
+  /** Each chunk missing, each record that fails its checks or differs from {@code expected}. */
   void compare(RoundCommit commit, float[] expected, List<Replay.Finding> findings) {
-    for (int c = committed.nextClearBit(0); c < plan.chunkCount(); c = committed.nextClearBit(c + 1)) {
+    for (int c = committed.nextClearBit(0); c < plan.chunkCount();
+        c = committed.nextClearBit(c + 1)) {
       findings.add(new Replay.Finding(round, c, "no valid weights chunk at or after the commit's "
           + "offset " + commit.getWeightsOffset() + " in " + run.topics().weights()));
     }

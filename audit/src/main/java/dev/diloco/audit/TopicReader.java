@@ -35,7 +35,7 @@ public final class TopicReader implements AutoCloseable {
   private final Duration timeout;
 
   public TopicReader(KafkaClientConfig clients, Duration timeout) {
-    this.consumer = new KafkaConsumer<>(clients.consumer(null), new ByteArrayDeserializer(),
+    this.consumer = new KafkaConsumer<>(clients.scanner(), new ByteArrayDeserializer(),
         new ByteArrayDeserializer());
     this.timeout = timeout;
   }

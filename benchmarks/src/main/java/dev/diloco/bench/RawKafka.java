@@ -45,7 +45,7 @@ final class RawKafka {
   /** Reads every partition of {@code topic} to its end, with one consumer; bytes read. */
   static long readToEnd(String topic, int partitions, KafkaClientConfig clients) {
     long[] bytes = {0};
-    try (var consumer = new KafkaConsumer<>(clients.consumer(null), new ByteArrayDeserializer(),
+    try (var consumer = new KafkaConsumer<>(clients.scanner(), new ByteArrayDeserializer(),
         new ByteArrayDeserializer())) {
       for (int p = 0; p < partitions; p++) {
         PartitionReader.read(consumer, new TopicPartition(topic, p), 0, Long.MAX_VALUE,

@@ -55,7 +55,8 @@ class BenchCommandIntegrationTest {
     assertThat(Long.parseLong(fp16[6])).as("FP16 sends about half of FP32")
         .isLessThan(Long.parseLong(fp32[6]) * 6 / 10);
     assertThat(Files.readString(out.resolve("convergence.md")))
-        .contains("| DiLoCo FP16 | 2 | 5 | FP16 |").contains("Command: `./diloco bench convergence");
+        .contains("| DiLoCo FP16 | 2 | 5 | FP16 |")
+        .contains("Command: `./diloco bench convergence");
     assertThat(Files.readAllBytes(out.resolve("convergence.png"))).startsWith(0x89, 'P', 'N', 'G');
   }
 

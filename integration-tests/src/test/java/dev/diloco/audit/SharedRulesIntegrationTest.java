@@ -81,7 +81,8 @@ class SharedRulesIntegrationTest {
   private static final List<String> WORKERS = List.of("w0", "w1", "w2");
   /** The chunk every case spoils: chunk 1 of round 0. */
   private static final int INDEX = 1;
-  private static final AvroSerde<PseudoGradientChunk> CHUNKS = AvroSerde.of(PseudoGradientChunk.class);
+  private static final AvroSerde<PseudoGradientChunk> CHUNKS =
+      AvroSerde.of(PseudoGradientChunk.class);
   private static final AvroSerde<ReducedChunk> SUMS = AvroSerde.of(ReducedChunk.class);
   private static final AvroSerde<DeadLetter> LETTERS = AvroSerde.of(DeadLetter.class);
 
@@ -209,7 +210,8 @@ class SharedRulesIntegrationTest {
     }
     List<DeadLetter> letters = new ArrayList<>();
     new RoundLog(TOPICS, clients, Duration.ofSeconds(60)).readToEnd(
-        new TopicPartition(TOPICS.deadLetters(), 0), 0, r -> letters.add(LETTERS.decode(r.value())));
+        new TopicPartition(TOPICS.deadLetters(), 0), 0,
+        r -> letters.add(LETTERS.decode(r.value())));
     assertThat(letters).as("the optimizer's dead letters").hasSize(table.size());
     Map<String, DeadLetter> byCase = new java.util.LinkedHashMap<>();
     for (int i = 0; i < table.size(); i++) {

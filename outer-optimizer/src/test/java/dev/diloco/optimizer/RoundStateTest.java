@@ -15,7 +15,7 @@ import java.nio.ByteBuffer;
 import java.util.List;
 import org.junit.jupiter.api.Test;
 
-/** The optimizer's round without Kafka: every number below is worked out by hand, exact in binary. */
+/** The optimizer's round without Kafka: every number is worked out by hand, exact in binary. */
 class RoundStateTest {
 
   // Four weights in two chunks of two; Nesterov with lr 0.5 and mu 0.5.

@@ -128,6 +128,18 @@ public final class KafkaClientConfig {
     return c;
   }
 
+  /**
+   * A consumer that reads partitions to their ends one after another (an audit, a round being
+   * loaded): as {@link #consumer}, except that the broker holds a fetch that finds no data for
+   * 10 ms instead of 500. A consumer switching to the next partition waits for its fetch in
+   * flight, and at a partition's end that fetch finds none.
+   */
+  public Map<String, Object> scanner() {
+    Map<String, Object> c = consumer(null);
+    c.put(ConsumerConfig.FETCH_MAX_WAIT_MS_CONFIG, "10");
+    return c;
+  }
+
   /** Settings for the run's topics, so the broker accepts the largest record. */
   public Map<String, String> topic() {
     return Map.of(TopicConfig.MAX_MESSAGE_BYTES_CONFIG, Integer.toString(recordLimitBytes()));

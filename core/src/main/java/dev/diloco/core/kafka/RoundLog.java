@@ -15,6 +15,7 @@ import java.util.Arrays;
 import java.util.BitSet;
 import java.util.HexFormat;
 import java.util.Optional;
+import java.util.function.Function;
 import java.util.function.Predicate;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
 import org.apache.kafka.clients.consumer.KafkaConsumer;
@@ -110,7 +111,8 @@ public final class RoundLog {
     byte[] expected = Checksums.sha256Of(commit);
     if (!Arrays.equals(sha, expected)) {
       throw new CorruptRoundException(round, -1, "the weights' SHA-256 is "
-          + HexFormat.of().formatHex(sha) + ", the commit says " + HexFormat.of().formatHex(expected));
+          + HexFormat.of().formatHex(sha) + ", the commit says "
+          + HexFormat.of().formatHex(expected));
     }
     return weights;
   }
@@ -128,11 +130,11 @@ public final class RoundLog {
   }
 
   /** A record of the round sought: its chunk index, and how to check and decode it. */
-  private record Found(int chunk, java.util.function.Function<ChunkDecoder, Verdict<Slice>> slice) {}
+  private record Found(int chunk, Function<ChunkDecoder, Verdict<Slice>> slice) {}
 
   /** Every chunk of a vector from {@code topic}, the first of each index that the round has. */
   private float[] readVector(String topic, long from, ChunkPlan plan, String what,
-      java.util.function.Function<ConsumerRecord<byte[], byte[]>, Found> ofRound, int round) {
+      Function<ConsumerRecord<byte[], byte[]>, Found> ofRound, int round) {
     float[] vector = new float[Math.toIntExact(plan.totalElements())];
     BitSet seen = new BitSet(plan.chunkCount());
     try (ChunkDecoder decoder = new ChunkDecoder(plan.chunkElements())) {
@@ -165,7 +167,7 @@ public final class RoundLog {
    */
   public void readToEnd(TopicPartition partition, long from,
       Predicate<ConsumerRecord<byte[], byte[]>> handler) {
-    try (KafkaConsumer<byte[], byte[]> consumer = new KafkaConsumer<>(clients.consumer(null),
+    try (KafkaConsumer<byte[], byte[]> consumer = new KafkaConsumer<>(clients.scanner(),
         new ByteArrayDeserializer(), new ByteArrayDeserializer())) {
       PartitionReader.read(consumer, partition, from, Long.MAX_VALUE, timeout, handler);
     }

@@ -16,7 +16,7 @@ import java.io.IOException;
 import java.nio.file.Path;
 import picocli.CommandLine.Option;
 
-/** What a new run is: the options of {@code diloco run}, {@code optimizer --start} and the benchmarks. */
+/** What a new run is: the options of {@code diloco run}, {@code optimizer --start}, benchmarks. */
 public final class RunSpecOptions {
 
   @Option(names = "--model", defaultValue = "tiny", paramLabel = "PRESET",
@@ -46,7 +46,8 @@ public final class RunSpecOptions {
       description = "Inner AdamW decoupled weight decay (default: ${DEFAULT-VALUE}).")
   double innerWeightDecay;
 
-  @Option(names = "--inner-clip", paramLabel = "NORM", defaultValue = "" + AdamW.Config.DEFAULT_CLIP,
+  @Option(names = "--inner-clip", paramLabel = "NORM",
+      defaultValue = "" + AdamW.Config.DEFAULT_CLIP,
       description = "Inner gradient-norm clip; 0 for none (default: ${DEFAULT-VALUE}).")
   double innerClip;
 
@@ -58,7 +59,8 @@ public final class RunSpecOptions {
       description = "Outer update: nesterov, momentum or sgd (default: ${DEFAULT-VALUE}).")
   String outerMethod;
 
-  @Option(names = "--outer-lr", paramLabel = "LR", defaultValue = "" + OuterStep.DILOCO_LEARNING_RATE,
+  @Option(names = "--outer-lr", paramLabel = "LR",
+      defaultValue = "" + OuterStep.DILOCO_LEARNING_RATE,
       description = "Outer learning rate (default: ${DEFAULT-VALUE}, as DiLoCo).")
   double outerLr;
 

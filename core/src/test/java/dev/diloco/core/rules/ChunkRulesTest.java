@@ -1,0 +1,107 @@
+package dev.diloco.core.rules;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import dev.diloco.core.codec.PayloadFormat;
+import dev.diloco.core.codec.PseudoGradientRecords;
+import dev.diloco.core.kafka.AvroSerde;
+import dev.diloco.core.kafka.RunTopics;
+import dev.diloco.core.layout.ChunkPlan;
+import dev.diloco.schemas.DeadLetterReason;
+import dev.diloco.schemas.PseudoGradientChunk;
+import dev.diloco.schemas.TensorEncoding;
+import java.util.Set;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+
+/**
+ * The round and membership rules of a chunk, which the table of bad payloads in
+ * integration-tests does not reach: what waits, and what is late.
+ */
+class ChunkRulesTest {
+
+  private static final RunTopics TOPICS = new RunTopics("rules");
+  private static final ChunkPlan PLAN = new ChunkPlan(10, 5); // two chunks of 5
+  private final ChunkRules rules = new ChunkRules(TOPICS, 1.0);
+
+  private static PseudoGradientChunk chunk(String worker, int round, float value) {
+    float[] delta = {value, value, value, value, value, 0, 0, 0, 0, 0};
+    try (var records = new PseudoGradientRecords("rules", worker, PLAN, PayloadFormat.FP16)) {
+      return records.chunk(round, 0, delta, new PseudoGradientRecords.Stats(1, 1, 1f));
+    }
+  }
+
+  /** Round 3 open, chunk 1 closed, w0 and w1 its members. */
+  private static RoundWindow round3() {
+    return new RoundWindow(3, PLAN, TensorEncoding.FP16, chunk -> chunk == 1,
+        Set.of("w0", "w1")::contains);
+  }
+
+  @AfterEach
+  void close() {
+    rules.close();
+  }
+
+  private Verdict<CheckedChunk> check(String topic, PseudoGradientChunk c, RoundWindow w) {
+    return rules.check(topic, c, w);
+  }
+
+  @Test
+  void aChunkOfTheOpenRoundFromAMemberIsTaken() {
+    Verdict<CheckedChunk> v = check(TOPICS.pseudoGradients(), chunk("w0", 3, 0.25f), round3());
+    assertThat(v.accepted()).isTrue();
+    assertThat(v.value().range().count()).isEqualTo(5);
+    assertThat(v.value().canonical().remaining()).isEqualTo(10); // five FP16 values
+  }
+
+  @Test
+  void theNextRoundAndANewMemberWaitAndSayWhatTheyBecomeIfTheyNeverCome() {
+    assertThat(check(TOPICS.pseudoGradients(), chunk("w0", 4, 0.25f), round3()))
+        .isEqualTo(new Verdict.Wait<>(DeadLetterReason.ROUND_NOT_OPEN,
+            "round 4 is not open here yet: the open round is 3"));
+    assertThat(check(TOPICS.pseudoGradients(), chunk("w2", 3, 0.25f), round3()))
+        .isEqualTo(new Verdict.Wait<>(DeadLetterReason.WORKER_NOT_IN_ROUND,
+            "worker w2 has not joined round 3"));
+  }
+
+  @Test
+  void earlierRoundsClosedChunksAndRoundsFarAheadAreRejected() {
+    assertThat(check(TOPICS.pseudoGradients(), chunk("w0", 2, 0.25f), round3()))
+        .isEqualTo(Verdict.reject(DeadLetterReason.LATE,
+            "round 2, chunk 0 is closed: the open round is 3"));
+    RoundWindow chunk0Closed = new RoundWindow(3, PLAN, TensorEncoding.FP16, c -> c == 0,
+        w -> true);
+    assertThat(check(TOPICS.pseudoGradients(), chunk("w0", 3, 0.25f), chunk0Closed))
+        .isEqualTo(Verdict.reject(DeadLetterReason.LATE,
+            "round 3, chunk 0 is closed: its sum was emitted or its deadline passed"));
+    assertThat(check(TOPICS.pseudoGradients(), chunk("w0", 5, 0.25f), round3()))
+        .isEqualTo(Verdict.reject(DeadLetterReason.ROUND_NOT_OPEN,
+            "round 5 is not open: the open round is 3"));
+    assertThat(check(TOPICS.pseudoGradients(), chunk("w0", 0, 0.25f), null))
+        .isEqualTo(Verdict.reject(DeadLetterReason.ROUND_NOT_OPEN,
+            "round 0 is not open: the run has no committed round yet"));
+  }
+
+  @Test
+  void theOriginIsCheckedFirstAndTheNormLast() {
+    // On w1's own topic, a chunk that names w0, even of a closed round: named for the spoof.
+    assertThat(check(TOPICS.workerPseudoGradients("w1"), chunk("w0", 2, 0.25f), round3()))
+        .isInstanceOfSatisfying(Verdict.Reject.class, r -> assertThat(r.reason())
+            .isEqualTo(DeadLetterReason.PRINCIPAL_MISMATCH));
+    // Five values of 0.5: norm sqrt(5 * 0.25) = 1.118, above the bound 1.
+    assertThat(check(TOPICS.pseudoGradients(), chunk("w0", 3, 0.5f), round3()))
+        .isInstanceOfSatisfying(Verdict.Reject.class, r -> assertThat(r.reason())
+            .isEqualTo(DeadLetterReason.NORM_BOUND_EXCEEDED));
+  }
+
+  @Test
+  void aTombstoneOrGarbageIsAMalformedRecord() {
+    AvroSerde<PseudoGradientChunk> serde = AvroSerde.of(PseudoGradientChunk.class);
+    assertThat(Records.decode(serde, null)).isInstanceOfSatisfying(Verdict.Reject.class,
+        r -> assertThat(r.reason()).isEqualTo(DeadLetterReason.MALFORMED_RECORD));
+    assertThat(Records.decode(serde, new byte[] {1, 2, 3})).isInstanceOfSatisfying(
+        Verdict.Reject.class,
+        r -> assertThat(r.reason()).isEqualTo(DeadLetterReason.MALFORMED_RECORD));
+    assertThat(Records.decode(serde, serde.encode(chunk("w0", 3, 0.25f))).accepted()).isTrue();
+  }
+}
