@@ -4,10 +4,15 @@ import dev.diloco.schemas.SchemaHistory;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
 import org.apache.avro.AvroRuntimeException;
-import org.apache.avro.message.BinaryMessageDecoder;
+import org.apache.avro.Schema;
+import org.apache.avro.io.DatumReader;
 import org.apache.avro.message.BinaryMessageEncoder;
 import org.apache.avro.specific.SpecificData;
+import org.apache.avro.specific.SpecificDatumReader;
 import org.apache.avro.specific.SpecificRecord;
 import org.apache.kafka.common.errors.SerializationException;
 import org.apache.kafka.common.serialization.Deserializer;
@@ -19,19 +24,29 @@ import org.apache.kafka.common.serialization.Serializer;
  * the fingerprint of the schema that wrote it, and the reader resolves every released version
  * ({@link SchemaHistory}), so a log stays readable after the schemas evolve. No schema registry
  * is needed. A null value (a tombstone) stays null.
+ *
+ * <p>Decoding never allocates more than the record's bytes can hold ({@link BoundedDecoder}):
+ * whatever a record claims, a bad one is a {@link SerializationException}, never an
+ * {@link OutOfMemoryError}.
  */
 public final class AvroSerde<T extends SpecificRecord> implements Serde<T> {
 
+  /** Avro's single-object encoding: a marker, then the writer schema's 64-bit fingerprint. */
+  private static final byte[] MARKER = {(byte) 0xC3, 0x01};
+  private static final int HEADER_BYTES = MARKER.length + 8;
+
   private final Class<T> type;
+  private final SpecificData model;
+  private final Schema schema;
   private final BinaryMessageEncoder<T> encoder;
-  private final BinaryMessageDecoder<T> decoder;
+  /** A reader per writer schema, by fingerprint: resolving one is costly, reading is not. */
+  private final Map<Long, DatumReader<T>> readers = new ConcurrentHashMap<>();
 
   private AvroSerde(Class<T> type) {
     this.type = type;
-    SpecificData model = SpecificData.getForClass(type);
-    var schema = model.getSchema(type);
+    this.model = SpecificData.getForClass(type);
+    this.schema = model.getSchema(type);
     this.encoder = new BinaryMessageEncoder<>(model, schema);
-    this.decoder = new BinaryMessageDecoder<>(model, schema, SchemaHistory.schemaStore());
   }
 
   public static <T extends SpecificRecord> AvroSerde<T> of(Class<T> type) {
@@ -55,12 +70,30 @@ public final class AvroSerde<T extends SpecificRecord> implements Serde<T> {
   /** Decodes a value; anything that is not a valid record of this type is a SerializationException. */
   public T decode(byte[] bytes) {
     try {
-      return decoder.decode(bytes);
-    } catch (IOException | AvroRuntimeException | IndexOutOfBoundsException
-        | NegativeArraySizeException e) {
+      if (bytes.length < HEADER_BYTES || bytes[0] != MARKER[0] || bytes[1] != MARKER[1]) {
+        throw new AvroRuntimeException("it does not start with Avro's single-object marker and "
+            + "a schema fingerprint");
+      }
+      long fingerprint = ByteBuffer.wrap(bytes, MARKER.length, 8)
+          .order(ByteOrder.LITTLE_ENDIAN).getLong();
+      DatumReader<T> reader = readers.computeIfAbsent(fingerprint, this::readerFor);
+      return reader.read(null, new BoundedDecoder(bytes, HEADER_BYTES,
+          bytes.length - HEADER_BYTES));
+    } catch (IOException | RuntimeException e) {
+      // Decoding is a function of the bytes alone: whatever fails on them, they are not a
+      // record of this type (Avro's own limits throw UnsupportedOperationException, say).
       throw new SerializationException("cannot decode a " + type.getSimpleName() + " from "
           + bytes.length + " bytes: " + e.getMessage(), e);
     }
+  }
+
+  private DatumReader<T> readerFor(long fingerprint) {
+    Schema writer = SchemaHistory.schemaStore().findByFingerprint(fingerprint);
+    if (writer == null) {
+      throw new AvroRuntimeException(String.format("no released schema has the fingerprint "
+          + "%016x", fingerprint));
+    }
+    return new SpecificDatumReader<>(writer, schema, model);
   }
 
   @Override
