@@ -75,6 +75,7 @@ public final class Replay {
   private final ChunkPlan plan;
   private final TensorEncoding encoding;
   private final ChunkDecoder decoder;
+  private final Map<RunRecords.Place, dev.diloco.schemas.DeadLetter> refused;
   /** The state after the previous round: published weights, momentum as the optimizer had it. */
   private float[] theta;
   private float[] momentum;
@@ -85,6 +86,7 @@ public final class Replay {
     this.plan = ParameterLayout.chunkPlan(run.model().getLayout());
     this.encoding = run.model().getEncoding();
     this.decoder = new ChunkDecoder(plan.chunkElements());
+    this.refused = run.refusedByReducer();
   }
 
   /**
@@ -243,7 +245,7 @@ public final class Replay {
     float[] carried = momentum.clone();
     SortedSet<String> contributors = new TreeSet<>();
     try (ReplayedReduction reduction = new ReplayedReduction(run.topics(), r, plan, encoding,
-        named)) {
+        run.chunkPartitions(), named, refused)) {
       reader.fetch(run.pseudoGradients(r).stream()
           .filter(e -> reduction.wanted(e.chunk(), e.worker())).map(Entry::at).toList(),
           record -> reduction.add(TopicReader.Location.of(record), record.value()));

@@ -11,6 +11,7 @@ import dev.diloco.core.rules.Records;
 import dev.diloco.core.rules.RoundWindow;
 import dev.diloco.core.rules.Verdict;
 import dev.diloco.core.sum.ExactSum;
+import dev.diloco.schemas.DeadLetter;
 import dev.diloco.schemas.PseudoGradientChunk;
 import dev.diloco.schemas.TensorEncoding;
 import java.util.HashMap;
@@ -19,11 +20,13 @@ import java.util.Set;
 
 /**
  * One round's sums recomputed from the recorded pseudo-gradient chunks, as the reducer made
- * them: every chunk gets its verdict from {@link ChunkRules} (the reducer's own checks), the
- * round seen whole ({@link RoundWindow#replayed}) with the workers the recorded sum of each
- * chunk names as its members, and the first accepted chunk of each worker enters the
- * {@link ExactSum}, as the reducer counted the first. Fed one record at a time, in log order
- * per partition; no Kafka of its own.
+ * them: a chunk the reducer dead-lettered stays out, for the reason it gave (it decided with
+ * what only it knew: its bound, its deadline, who had joined); every other gets its verdict
+ * from {@link ChunkRules} (the reducer's own checks), the round seen whole
+ * ({@link RoundWindow#replayed}) with the workers the recorded sum of each chunk names as its
+ * members, and the first accepted chunk of each worker enters the {@link ExactSum}, as the
+ * reducer counted the first. Fed one record at a time, in log order per partition; no Kafka of
+ * its own.
  */
 final class ReplayedReduction implements AutoCloseable {
 
@@ -32,6 +35,9 @@ final class ReplayedReduction implements AutoCloseable {
   private final TensorEncoding encoding;
   /** Per chunk, the workers its recorded sum names; a chunk without one takes everyone. */
   private final Map<Integer, Set<String>> named;
+  private final int partitions;
+  /** The reducer's dead letters, by where the record they refused lies. */
+  private final Map<RunRecords.Place, DeadLetter> refused;
   private final ChunkRules rules;
   private final AvroSerde<PseudoGradientChunk> serde = AvroSerde.of(PseudoGradientChunk.class);
 
@@ -51,13 +57,19 @@ final class ReplayedReduction implements AutoCloseable {
     }
   }
 
+  /**
+   * Round {@code round}'s reduction; {@code partitions}: of the chunk topics (0: not checked);
+   * {@code refused}: the reducer's dead letters.
+   */
   ReplayedReduction(RunTopics topics, int round, ChunkPlan plan, TensorEncoding encoding,
-      Map<Integer, Set<String>> named) {
+      int partitions, Map<Integer, Set<String>> named, Map<RunRecords.Place, DeadLetter> refused) {
     this.round = round;
     this.plan = plan;
     this.encoding = encoding;
+    this.partitions = partitions;
     this.named = named;
-    this.rules = new ChunkRules(topics, 0); // a sum names its contributors: no bound to apply
+    this.refused = refused;
+    this.rules = new ChunkRules(topics);
   }
 
   /** The key of a contribution: its chunk and worker. */
@@ -81,9 +93,13 @@ final class ReplayedReduction implements AutoCloseable {
     }
     PseudoGradientChunk chunk = decoded.value();
     String key = key(chunk.getChunkIndex(), chunk.getWorkerId());
+    DeadLetter letter = refused.get(new RunRecords.Place(at.topic(), at.partition(), at.offset()));
+    if (letter != null) {
+      return Verdict.reject(letter.getReason(), "the reducer refused it: " + letter.getDetail());
+    }
     Set<String> members = named.getOrDefault(chunk.getChunkIndex(), Set.of(chunk.getWorkerId()));
-    Verdict<CheckedChunk> verdict = rules.check(at.topic(), chunk,
-        RoundWindow.replayed(round, plan, encoding, members)).then(c -> {
+    Verdict<CheckedChunk> verdict = rules.check(at.topic(), at.partition(), chunk,
+        RoundWindow.replayed(round, plan, encoding, partitions, members)).then(c -> {
           try {
             sums.computeIfAbsent(c.range().index(),
                 i -> ExactSum.create(encoding, c.range().count())).add(chunk.getWorkerId(),

@@ -2,6 +2,7 @@ package dev.diloco.audit;
 
 import dev.diloco.audit.TopicReader.Location;
 import dev.diloco.core.kafka.AvroSerde;
+import dev.diloco.core.kafka.DeadLetters;
 import dev.diloco.core.kafka.RunTopics;
 import dev.diloco.schemas.DeadLetter;
 import dev.diloco.schemas.ModelDescription;
@@ -33,8 +34,12 @@ public final class RunRecords {
   /** A record in full, with its place in the log. */
   public record Located<T>(T value, Location at) {}
 
+  /** Where a record lies: topic, partition and offset. */
+  public record Place(String topic, int partition, long offset) {}
+
   private final RunTopics topics;
   private ModelDescription model;
+  private int chunkPartitions;
   private final List<Located<RoundCommit>> commits = new ArrayList<>();
   private final List<Located<DeadLetter>> deadLetters = new ArrayList<>();
   private final Map<Integer, List<Entry>> pseudoGradients = new TreeMap<>();
@@ -59,6 +64,7 @@ public final class RunRecords {
     }
     run.scan(reader, topics.commits(), RoundCommit.class, RoundCommit::getRunId,
         (c, at) -> run.commits.add(new Located<>(c, at)));
+    run.chunkPartitions = reader.partitions(topics.pseudoGradients()).size();
     // The shared chunk topic, and each worker's own on a cluster with authentication.
     for (String topic : reader.topics(topics.pseudoGradientTopics())) {
       run.scan(reader, topic, PseudoGradientChunk.class, PseudoGradientChunk::getRunId,
@@ -136,6 +142,24 @@ public final class RunRecords {
 
   public List<Located<DeadLetter>> deadLetters() {
     return deadLetters;
+  }
+
+  /** Partitions of the run's chunk topics. */
+  public int chunkPartitions() {
+    return chunkPartitions;
+  }
+
+  /** The records the reducer refused (its dead letters), by where they lie. */
+  public Map<Place, DeadLetter> refusedByReducer() {
+    Map<Place, DeadLetter> refused = new java.util.HashMap<>();
+    for (Located<DeadLetter> l : deadLetters) {
+      DeadLetter d = l.value();
+      if (DeadLetters.REDUCER.equals(d.getRejectedBy())) {
+        refused.putIfAbsent(new Place(d.getOriginalTopic(), d.getOriginalPartition(),
+            d.getOriginalOffset()), d);
+      }
+    }
+    return refused;
   }
 
   /** Pseudo-gradient chunks of {@code round}, per topic partition in offset order. */

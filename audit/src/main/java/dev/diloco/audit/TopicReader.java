@@ -50,7 +50,10 @@ public final class TopicReader implements AutoCloseable {
   /** The records at {@code locations}, in offset order per topic partition. */
   public void fetch(Collection<Location> locations,
       Consumer<ConsumerRecord<byte[], byte[]>> handler) {
-    Map<TopicPartition, NavigableSet<Long>> byPartition = new java.util.HashMap<>();
+    // In topic and partition order: the same order on every replay.
+    Map<TopicPartition, NavigableSet<Long>> byPartition = new java.util.TreeMap<>(
+        java.util.Comparator.comparing(TopicPartition::topic)
+            .thenComparingInt(TopicPartition::partition));
     locations.forEach(l -> byPartition.computeIfAbsent(new TopicPartition(l.topic(),
         l.partition()), p -> new TreeSet<>()).add(l.offset()));
     byPartition.forEach((tp, offsets) -> read(tp, offsets.first(), offsets.last() + 1, r -> {

@@ -39,7 +39,7 @@ class ReplayedReductionTest {
   @Test
   void theSumIsOfTheFirstValidChunkOfEachWorkerTheRecordedSumNames() {
     try (ReplayedReduction reduction = new ReplayedReduction(TOPICS, 0, PLAN,
-        TensorEncoding.FP16, Map.of(0, Set.of("a", "b")))) {
+        TensorEncoding.FP16, 1, Map.of(0, Set.of("a", "b")), Map.of())) {
       byte[] a = chunk("a", 1f, 0.5f, -2f, 0.25f);
       PseudoGradientChunk spoiled = SERDE.decode(chunk("b", 3f, 3f, 3f, 3f));
       spoiled.put("crc32c", spoiled.getCrc32c() ^ 1);

@@ -232,7 +232,7 @@ class SharedRulesIntegrationTest {
     long offset = 0;
     for (Case c : table) {
       try (ReplayedReduction reduction = new ReplayedReduction(TOPICS, 0, PLAN,
-          TensorEncoding.FP16, Map.of(INDEX, Set.copyOf(WORKERS)))) {
+          TensorEncoding.FP16, 1, Map.of(INDEX, Set.copyOf(WORKERS)), Map.of())) {
         Location at = new Location(TOPICS.pseudoGradients(), 0, offset++, c.chunk().length);
         if (c.reason() == DeadLetterReason.DUPLICATE) {
           assertThat(reduction.add(at, c.chunk()).accepted()).isTrue();

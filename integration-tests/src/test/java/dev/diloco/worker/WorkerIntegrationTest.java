@@ -73,7 +73,9 @@ class WorkerIntegrationTest {
         Reducer reducer = new Reducer(new ReducerConfig(run, 1, Duration.ofMinutes(10),
             Duration.ofSeconds(1), 2), clients, dir.resolve("reducer"),
             new SimpleMeterRegistry(), Map.of())) {
-      optimizer.open(TestRuns.description(run, model.layout(), CHUNK), initial);
+      // The run's description says what its workers do: the reducer bounds their values by it.
+      optimizer.open(TestRuns.description(run, model.layout(), CHUNK, TRAINING_STEPS,
+          TRAINING_LR), initial);
       reducer.start(WAIT);
       Thread optimizing = new Thread(() -> {
         while (!stop.get()) {
@@ -163,9 +165,12 @@ class WorkerIntegrationTest {
 
   /** A round long and fast enough to teach the small model the built-in corpus's structure. */
   private static Worker.Settings training(String run, String worker) {
-    return new Worker.Settings(run, worker, 40, AdamW.Config.OPENDILOCO.withLearningRate(1e-2),
-        PayloadFormat.FP16, 5, 1, WAIT);
+    return new Worker.Settings(run, worker, TRAINING_STEPS,
+        AdamW.Config.OPENDILOCO.withLearningRate(TRAINING_LR), PayloadFormat.FP16, 5, 1, WAIT);
   }
+
+  private static final int TRAINING_STEPS = 40;
+  private static final double TRAINING_LR = 1e-2;
 
   private static Worker.Settings settings(String run, String worker) {
     return new Worker.Settings(run, worker, 3, AdamW.Config.OPENDILOCO, PayloadFormat.FP16, 5,

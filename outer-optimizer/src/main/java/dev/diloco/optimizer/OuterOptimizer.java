@@ -53,7 +53,7 @@ import org.slf4j.LoggerFactory;
 public final class OuterOptimizer implements AutoCloseable {
 
   private static final Logger LOG = LoggerFactory.getLogger(OuterOptimizer.class);
-  private static final String SERVICE = "outer-optimizer";
+  private static final String SERVICE = DeadLetters.OPTIMIZER;
 
   /** Thrown when another optimizer instance for the same run has taken over. */
   public static final class FencedException extends IllegalStateException {
@@ -212,8 +212,15 @@ public final class OuterOptimizer implements AutoCloseable {
       reject(r, bad, decoded.accepted() ? decoded.value() : null);
       return new Nothing();
     }
-    state.apply(checked.value());
+    Optional<String> cannotStep = state.apply(checked.value());
     lastSumAtMs = System.currentTimeMillis();
+    if (cannotStep.isPresent()) {
+      // Never publish non-finite weights: the round fails, and its weights are published again.
+      LOG.warn("run {}: round {} failed: {}", topics.runId(), state.round(), cannotStep.get());
+      state.rollback();
+      return publish(RoundOutcome.REPUBLISHED, "round " + state.round() + " failed: "
+          + cannotStep.get(), false);
+    }
     return state.complete() ? publish(RoundOutcome.STEPPED, null, false) : new Nothing();
   }
 
@@ -305,6 +312,7 @@ public final class OuterOptimizer implements AutoCloseable {
       throw new IllegalArgumentException("outer averaging " + outer.getAveraging() + " is not "
           + "supported: the reducer's sums are unweighted, so only COUNT averages them exactly");
     }
+    OuterStep.of(outer); // refuses settings that cannot step, at the start
     this.model = description;
     this.rules = new SumRules(topics.runId(), ParameterLayout.chunkPlan(description.getLayout()));
   }

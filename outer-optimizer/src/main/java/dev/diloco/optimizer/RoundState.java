@@ -8,6 +8,7 @@ import dev.diloco.schemas.Contribution;
 import java.util.ArrayList;
 import java.util.BitSet;
 import java.util.List;
+import java.util.Optional;
 import java.util.TreeMap;
 
 /**
@@ -87,18 +88,32 @@ public final class RoundState {
     return applied.get(index);
   }
 
-  /** Applies a checked sum of this round's chunk: its part of the next round is then done. */
-  public void apply(CheckedSum sum) {
+  /**
+   * Applies a checked sum of this round's chunk: its part of the next round is then done.
+   * Returns why the round cannot step instead, when the step would make a weight or its
+   * momentum non-finite (finite sums can still overflow a float, and a learning rate can be
+   * absurd): the round is then to be rolled back and failed, never published.
+   */
+  public Optional<String> apply(CheckedSum sum) {
     int index = sum.range().index();
     if (sum.sum().getRound() != round || applied.get(index)) {
       throw new IllegalStateException("the sum of round " + sum.sum().getRound() + ", chunk "
           + index + " is not one to apply now: the rules let only a first sum of round "
           + round + " through");
     }
+    int from = Math.toIntExact(sum.range().offset());
     step.apply(learningRate(), sum.values(), 0, sum.contributors(), nextTheta, nextMomentum,
-        Math.toIntExact(sum.range().offset()), sum.range().count());
+        from, sum.range().count());
     applied.set(index);
     sum.sum().getContributors().forEach(c -> contributors.putIfAbsent(c.getWorkerId(), c));
+    for (int i = from; i < from + sum.range().count(); i++) {
+      if (!Float.isFinite(nextTheta[i]) || !Float.isFinite(nextMomentum[i])) {
+        return Optional.of("the outer step on the sum of chunk " + index + " makes element "
+            + (i - from) + " non-finite (weight " + nextTheta[i] + ", momentum "
+            + nextMomentum[i] + ")");
+      }
+    }
+    return Optional.empty();
   }
 
   /** Whether every chunk's sum is in: the next round can be published. */

@@ -74,6 +74,17 @@ class RoundStateTest {
   }
 
   @Test
+  void aStepThatWouldMakeAWeightNonFiniteIsRefusedWithItsReason() {
+    RoundState state = round0();
+    // Finite sums, whose mean overflows a float: the weight would be -Infinity.
+    assertThat(state.apply(sum(0, 0, 1e39, 0.0))).hasValueSatisfying(why -> assertThat(why)
+        .contains("chunk 0 makes element 0 non-finite"));
+    state.rollback();
+    assertThat(state.nextWeights()).containsExactly(1f, 1f, 1f, 1f);
+    assertThat(state.apply(sum(0, 0, 1.0, -0.5))).isEmpty();
+  }
+
+  @Test
   void aRollbackDropsWhatWasAppliedOfTheNextRound() {
     RoundState state = round0();
     state.apply(sum(0, 0, 1.0, -0.5));

@@ -1,6 +1,7 @@
 package dev.diloco.worker;
 
 import dev.diloco.core.codec.PayloadFormat;
+import dev.diloco.core.math.OuterStep;
 import dev.diloco.core.math.WarmupCosine;
 import dev.diloco.schemas.InnerOptimizerConfig;
 import dev.diloco.schemas.ModelArchitecture;
@@ -26,6 +27,7 @@ public record RunSpec(String runId, ModelConfig model, int batch, int innerSteps
     if (chunkElements < 1) {
       throw new IllegalArgumentException("chunk elements must be >= 1, got " + chunkElements);
     }
+    OuterStep.of(outer); // refuses outer settings that cannot step, before a run starts
   }
 
   /** The model with the run's initial weights (from its seed) and its batch size. */

@@ -47,7 +47,7 @@ final class ChunkSumProcessor implements Processor<byte[], byte[], byte[], byte[
   static final String DEAD_LETTER_SINK = "dead-letters";
 
   private static final Logger LOG = LoggerFactory.getLogger(ChunkSumProcessor.class);
-  private static final String SERVICE = "reducer";
+  private static final String SERVICE = DeadLetters.REDUCER;
 
   private final ReducerConfig config;
   private final RunTopics topics;
@@ -71,7 +71,7 @@ final class ChunkSumProcessor implements Processor<byte[], byte[], byte[], byte[
     this.topics = config.topics();
     this.readers = readers;
     this.metrics = metrics;
-    this.rules = new ChunkRules(topics, config.maxChunkNorm());
+    this.rules = new ChunkRules(topics);
   }
 
   @Override
@@ -128,10 +128,11 @@ final class ChunkSumProcessor implements Processor<byte[], byte[], byte[], byte[
       long producedAtMs, boolean fresh) {
     RunView.OpenRound current = run.open();
     RoundWindow window = current == null ? null : new RoundWindow(current.round(),
-        current.plan(), current.model().getEncoding(),
-        index -> stores.isClosed(current.round(), index),
+        current.plan(), current.model().getEncoding(), config.normBound(current.model()),
+        config.chunkPartitions(), index -> stores.isClosed(current.round(), index),
         worker -> run.isMember(current.round(), worker));
-    Verdict<CheckedChunk> checked = rules.check(where.topic(topics), chunk, window);
+    Verdict<CheckedChunk> checked = rules.check(where.topic(topics), where.partition(), chunk,
+        window);
     Verdict<PartialSum> added = checked.then(c -> sums.add(c, producedAtMs));
     if (fresh && added instanceof Verdict.Accept<PartialSum> a) {
       metrics.chunksSummed.increment();

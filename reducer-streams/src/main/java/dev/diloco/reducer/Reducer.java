@@ -24,6 +24,9 @@ public final class Reducer implements AutoCloseable {
   private final KafkaStreams streams;
 
   private final CountDownLatch running = new CountDownLatch(1);
+  /** Counted down when the application stops on its own: a stream thread died. */
+  private final CountDownLatch died = new CountDownLatch(1);
+  private volatile Throwable failure;
 
   /** {@code overrides}: any Kafka Streams setting over the reducer's own. */
   public Reducer(ReducerConfig config, KafkaClientConfig clients, Path stateDir,
@@ -35,9 +38,15 @@ public final class Reducer implements AutoCloseable {
       if (now == KafkaStreams.State.RUNNING) {
         running.countDown();
       }
+      if (now == KafkaStreams.State.ERROR || now == KafkaStreams.State.PENDING_ERROR) {
+        died.countDown();
+      }
     });
     streams.setUncaughtExceptionHandler(e -> {
       LOG.error("the reducer of run {} failed", config.runId(), e);
+      failure = e;
+      died.countDown();
+      // Not a half-alive process: the whole application stops, and the service exits.
       return org.apache.kafka.streams.errors.StreamsUncaughtExceptionHandler
           .StreamThreadExceptionResponse.SHUTDOWN_CLIENT;
     });
@@ -55,6 +64,18 @@ public final class Reducer implements AutoCloseable {
       Thread.currentThread().interrupt();
       throw new IllegalStateException("interrupted while starting", e);
     }
+  }
+
+  /**
+   * Waits up to {@code timeout} for the application to die on its own (a stream thread's
+   * uncaught error); returns the error, or empty while it runs.
+   */
+  public java.util.Optional<Throwable> awaitFailure(Duration timeout) throws InterruptedException {
+    if (!died.await(timeout.toMillis(), TimeUnit.MILLISECONDS)) {
+      return java.util.Optional.empty();
+    }
+    return java.util.Optional.of(failure != null ? failure
+        : new IllegalStateException("the reducer stopped in state " + streams.state()));
   }
 
   /** Stops processing, keeping the application's membership and state (for benchmarks). */

@@ -1,6 +1,8 @@
 package dev.diloco.reducer;
 
 import dev.diloco.core.kafka.RunTopics;
+import dev.diloco.core.rules.NormBound;
+import dev.diloco.schemas.ModelDescription;
 import java.time.Duration;
 import java.util.Objects;
 
@@ -13,13 +15,17 @@ import java.util.Objects;
  *     missing workers
  * @param checkEvery how often the deadline is checked (wall-clock)
  * @param chunkPartitions partitions of the pseudo-gradient topic
- * @param maxChunkNorm the largest L2 norm a contribution's chunk may have; 0 for no bound. A
- *     chunk above it (a diverged or malicious worker) is rejected as NORM_BOUND_EXCEEDED.
+ * @param maxChunkNorm the largest L2 norm a contribution's chunk may have; {@link #AUTO_NORM}
+ *     (the default): the bound on every value that the run's own settings give
+ *     ({@link NormBound#of}); 0 for no bound. A chunk beyond it (a diverged or malicious
+ *     worker) is rejected as NORM_BOUND_EXCEEDED.
  */
 public record ReducerConfig(String runId, int quorum, Duration roundTimeout, Duration checkEvery,
     int chunkPartitions, double maxChunkNorm) {
 
   public static final Duration DEFAULT_CHECK_EVERY = Duration.ofSeconds(1);
+  /** {@code maxChunkNorm}: the bound the run's own settings give. */
+  public static final double AUTO_NORM = -1;
   /** How long a round's sums wait for missing workers by default, in minutes. */
   public static final int DEFAULT_ROUND_TIMEOUT_MINUTES = 30;
   public static final Duration DEFAULT_ROUND_TIMEOUT =
@@ -32,9 +38,9 @@ public record ReducerConfig(String runId, int quorum, Duration roundTimeout, Dur
     }
     Objects.requireNonNull(roundTimeout, "roundTimeout");
     Objects.requireNonNull(checkEvery, "checkEvery");
-    if (!(maxChunkNorm >= 0) || Double.isInfinite(maxChunkNorm)) {
-      throw new IllegalArgumentException("the chunk norm bound must be >= 0 (0: none), got "
-          + maxChunkNorm);
+    if (maxChunkNorm != AUTO_NORM && (!(maxChunkNorm >= 0) || Double.isInfinite(maxChunkNorm))) {
+      throw new IllegalArgumentException("the chunk norm bound must be >= 0 (0: none) or AUTO_NORM,"
+          + " got " + maxChunkNorm);
     }
     if (chunkPartitions < 1) {
       throw new IllegalArgumentException("chunk partitions must be >= 1, got " + chunkPartitions);
@@ -48,10 +54,18 @@ public record ReducerConfig(String runId, int quorum, Duration roundTimeout, Dur
     }
   }
 
-  /** With no bound on the chunks' norms. */
+  /** With the bound on the chunks that the run's own settings give. */
   public ReducerConfig(String runId, int quorum, Duration roundTimeout, Duration checkEvery,
       int chunkPartitions) {
-    this(runId, quorum, roundTimeout, checkEvery, chunkPartitions, 0);
+    this(runId, quorum, roundTimeout, checkEvery, chunkPartitions, AUTO_NORM);
+  }
+
+  /** The bound on the chunks of a run described by {@code model}. */
+  public NormBound normBound(ModelDescription model) {
+    if (maxChunkNorm == AUTO_NORM) {
+      return NormBound.of(model);
+    }
+    return maxChunkNorm == 0 ? NormBound.NONE : NormBound.ofNorm(maxChunkNorm);
   }
 
   public RunTopics topics() {

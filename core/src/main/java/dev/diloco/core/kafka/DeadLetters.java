@@ -8,6 +8,11 @@ import java.nio.ByteBuffer;
 public final class DeadLetters {
   private DeadLetters() {}
 
+  /** How the reducer signs its dead letters ({@code rejectedBy}). */
+  public static final String REDUCER = "reducer";
+  /** How the outer optimizer signs its dead letters. */
+  public static final String OPTIMIZER = "outer-optimizer";
+
   /**
    * A dead letter for the record at {@code topic}-{@code partition}@{@code offset} with
    * {@code key}; the caller adds the run, round, worker and chunk where it could read them.

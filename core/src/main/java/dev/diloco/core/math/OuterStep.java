@@ -40,8 +40,16 @@ public record OuterStep(OuterMethod method, float momentum) {
     }
   }
 
-  /** The step a run's outer optimizer settings describe. */
+  /**
+   * The step a run's outer optimizer settings describe; settings that cannot step (a learning
+   * rate that is not a finite number >= 0, say) are refused, naming the value.
+   */
   public static OuterStep of(OuterOptimizerConfig config) {
+    double lr = config.getLearningRate();
+    if (!(lr >= 0) || Double.isInfinite(lr) || Float.isInfinite((float) lr)) {
+      throw new IllegalArgumentException("the outer learning rate must be a finite number >= 0, "
+          + "got " + lr);
+    }
     return new OuterStep(config.getMethod(), (float) config.getMomentum());
   }
 

@@ -24,11 +24,11 @@ import java.nio.ByteBuffer;
  *       LATE for an earlier round, or a chunk whose sum was emitted or whose deadline passed);
  *       a chunk of the next round waits for its round's commit, which it may have overtaken;
  *   <li>its header agrees with the run's chunk plan (LAYOUT_MISMATCH, INDEX_OUT_OF_RANGE,
- *       WRONG_LENGTH) and its encoding with the run's (UNKNOWN_ENCODING,
- *       UNKNOWN_COMPRESSION, LAYOUT_MISMATCH);
+ *       WRONG_LENGTH), it came on its chunk's partition (WRONG_PARTITION), and its encoding
+ *       agrees with the run's (UNKNOWN_ENCODING, UNKNOWN_COMPRESSION, LAYOUT_MISMATCH);
  *   <li>its payload decodes to exactly its elements, with its CRC32C, all finite (WRONG_LENGTH,
  *       MALFORMED_RECORD, CRC_MISMATCH, NON_FINITE);
- *   <li>its L2 norm is within the bound, when there is one (NORM_BOUND_EXCEEDED);
+ *   <li>its values are within the run's {@link NormBound} (NORM_BOUND_EXCEEDED);
  *   <li>its worker is a member of the round; if not (yet), the verdict is to wait
  *       (WORKER_NOT_IN_ROUND if it never joins).
  * </ol>
@@ -39,25 +39,20 @@ import java.nio.ByteBuffer;
 public final class ChunkRules implements AutoCloseable {
 
   private final RunTopics topics;
-  private final double maxChunkNorm;
   private ChunkDecoder decoder;
   private float[] values = new float[0];
 
-  /** The rules of run {@code topics}; {@code maxChunkNorm} 0: no bound on a chunk's norm. */
-  public ChunkRules(RunTopics topics, double maxChunkNorm) {
-    if (!(maxChunkNorm >= 0) || Double.isInfinite(maxChunkNorm)) {
-      throw new IllegalArgumentException("the bound on a chunk's norm must be >= 0 (0: none), "
-          + "got " + maxChunkNorm);
-    }
+  /** The rules of run {@code topics}. */
+  public ChunkRules(RunTopics topics) {
     this.topics = topics;
-    this.maxChunkNorm = maxChunkNorm;
   }
 
   /**
    * The verdict on {@code chunk}, read from {@code topic}, while {@code window} is the run's
    * open round (null: the run has not started, or has no committed round yet).
    */
-  public Verdict<CheckedChunk> check(String topic, PseudoGradientChunk chunk, RoundWindow window) {
+  public Verdict<CheckedChunk> check(String topic, int partition, PseudoGradientChunk chunk,
+      RoundWindow window) {
     String producer = topics.workerOf(topic).orElse(null);
     if (producer != null && !producer.equals(chunk.getWorkerId())) {
       return Verdict.reject(DeadLetterReason.PRINCIPAL_MISMATCH, "the chunk names worker "
@@ -74,7 +69,7 @@ public final class ChunkRules implements AutoCloseable {
     }
     Verdict<CheckedChunk> checked;
     try {
-      checked = Verdict.accept(payload(chunk, window));
+      checked = Verdict.accept(payload(partition, chunk, window));
     } catch (ChunkRejectedException e) {
       return Verdict.of(e);
     }
@@ -114,11 +109,21 @@ public final class ChunkRules implements AutoCloseable {
     return null;
   }
 
-  private CheckedChunk payload(PseudoGradientChunk chunk, RoundWindow window) {
+  private CheckedChunk payload(int partition, PseudoGradientChunk chunk, RoundWindow window) {
     ChunkPlan plan = window.plan();
     TensorEncoding encoding = window.encoding();
     ChunkRange range = plan.check(chunk.getChunkIndex(), chunk.getChunkCount(),
         chunk.getElementOffset(), chunk.getElementCount());
+    if (window.partitions() > 0) {
+      int owner = topics.partitionOf(range.index(), window.partitions());
+      if (partition != owner) {
+        // Chunk i of every worker meets in partition i mod P; a copy elsewhere is no
+        // contribution, and is said so rather than left lying there.
+        throw new ChunkRejectedException(DeadLetterReason.WRONG_PARTITION, "chunk "
+            + range.index() + " came on partition " + partition + "; it belongs to partition "
+            + owner + " of " + window.partitions());
+      }
+    }
     PayloadFormat format = PayloadFormat.of(chunk.getEncoding(), chunk.getCompression(),
         chunk.getBytePlanes());
     if (format.encoding() != encoding) {
@@ -127,11 +132,15 @@ public final class ChunkRules implements AutoCloseable {
     }
     ByteBuffer canonical = decoder(plan).canonical(chunk.getPayload(), format, range.count(),
         chunk.getCrc32c());
-    if (maxChunkNorm > 0) {
-      double norm = norm(canonical, format, range.count());
-      if (norm > maxChunkNorm) {
-        throw new ChunkRejectedException(DeadLetterReason.NORM_BOUND_EXCEEDED, "the chunk's L2 "
-            + "norm is " + norm + ", above the bound " + maxChunkNorm);
+    if (!window.bound().none()) {
+      if (values.length < range.count()) {
+        values = new float[range.count()];
+      }
+      format.codec().decode(canonical.array(), canonical.arrayOffset() + canonical.position(),
+          range.count(), values, 0);
+      String beyond = window.bound().check(values, range.count());
+      if (beyond != null) {
+        throw new ChunkRejectedException(DeadLetterReason.NORM_BOUND_EXCEEDED, beyond);
       }
     }
     return new CheckedChunk(chunk, range, format, canonical);
@@ -143,19 +152,6 @@ public final class ChunkRules implements AutoCloseable {
       decoder = new ChunkDecoder(plan.chunkElements());
     }
     return decoder;
-  }
-
-  private double norm(ByteBuffer canonical, PayloadFormat format, int count) {
-    if (values.length < count) {
-      values = new float[count];
-    }
-    format.codec().decode(canonical.array(), canonical.arrayOffset() + canonical.position(), count,
-        values, 0);
-    double squares = 0;
-    for (int i = 0; i < count; i++) {
-      squares += (double) values[i] * values[i];
-    }
-    return Math.sqrt(squares);
   }
 
   @Override

@@ -22,7 +22,7 @@ class ChunkRulesTest {
 
   private static final RunTopics TOPICS = new RunTopics("rules");
   private static final ChunkPlan PLAN = new ChunkPlan(10, 5); // two chunks of 5
-  private final ChunkRules rules = new ChunkRules(TOPICS, 1.0);
+  private final ChunkRules rules = new ChunkRules(TOPICS);
 
   private static PseudoGradientChunk chunk(String worker, int round, float value) {
     float[] delta = {value, value, value, value, value, 0, 0, 0, 0, 0};
@@ -33,8 +33,8 @@ class ChunkRulesTest {
 
   /** Round 3 open, chunk 1 closed, w0 and w1 its members. */
   private static RoundWindow round3() {
-    return new RoundWindow(3, PLAN, TensorEncoding.FP16, chunk -> chunk == 1,
-        Set.of("w0", "w1")::contains);
+    return new RoundWindow(3, PLAN, TensorEncoding.FP16, NormBound.ofNorm(1.0), 2,
+        chunk -> chunk == 1, Set.of("w0", "w1")::contains);
   }
 
   @AfterEach
@@ -43,7 +43,7 @@ class ChunkRulesTest {
   }
 
   private Verdict<CheckedChunk> check(String topic, PseudoGradientChunk c, RoundWindow w) {
-    return rules.check(topic, c, w);
+    return rules.check(topic, 0, c, w); // chunk 0 belongs to partition 0
   }
 
   @Test
@@ -69,8 +69,8 @@ class ChunkRulesTest {
     assertThat(check(TOPICS.pseudoGradients(), chunk("w0", 2, 0.25f), round3()))
         .isEqualTo(Verdict.reject(DeadLetterReason.LATE,
             "round 2, chunk 0 is closed: the open round is 3"));
-    RoundWindow chunk0Closed = new RoundWindow(3, PLAN, TensorEncoding.FP16, c -> c == 0,
-        w -> true);
+    RoundWindow chunk0Closed = new RoundWindow(3, PLAN, TensorEncoding.FP16, NormBound.NONE, 2,
+        c -> c == 0, w -> true);
     assertThat(check(TOPICS.pseudoGradients(), chunk("w0", 3, 0.25f), chunk0Closed))
         .isEqualTo(Verdict.reject(DeadLetterReason.LATE,
             "round 3, chunk 0 is closed: its sum was emitted or its deadline passed"));
@@ -92,6 +92,30 @@ class ChunkRulesTest {
     assertThat(check(TOPICS.pseudoGradients(), chunk("w0", 3, 0.5f), round3()))
         .isInstanceOfSatisfying(Verdict.Reject.class, r -> assertThat(r.reason())
             .isEqualTo(DeadLetterReason.NORM_BOUND_EXCEEDED));
+  }
+
+  @Test
+  void aChunkOnAnotherPartitionThanItsIndexsIsRejected() {
+    // Chunk 0 of 2 partitions belongs to partition 0.
+    assertThat(rules.check(TOPICS.pseudoGradients(), 1, chunk("w0", 3, 0.25f), round3()))
+        .isEqualTo(Verdict.reject(DeadLetterReason.WRONG_PARTITION,
+            "chunk 0 came on partition 1; it belongs to partition 0 of 2"));
+  }
+
+  @Test
+  void theRunsOwnBoundOnAValueIsWhatItsInnerStepsCanDoWithRoom() {
+    var description = dev.diloco.core.testing.TestRuns.description("rules",
+        dev.diloco.core.layout.ParameterLayout.builder().add("w", 10).build(), 5, 50, 3e-3);
+    // 4 x 50 steps x 3e-3 x (max(1, 0.1 / sqrt(0.05)) + 0.1 x 10) = 1.2
+    assertThat(NormBound.of(description).maxElement()).isCloseTo(1.2,
+        org.assertj.core.data.Offset.offset(1e-12));
+    RoundWindow bounded = new RoundWindow(3, PLAN, TensorEncoding.FP16,
+        NormBound.of(description), 2, c -> false, w -> true);
+    assertThat(check(TOPICS.pseudoGradients(), chunk("w0", 3, 1.0f), bounded).accepted())
+        .isTrue();
+    assertThat(check(TOPICS.pseudoGradients(), chunk("w0", 3, 2.0f), bounded))
+        .isEqualTo(Verdict.reject(DeadLetterReason.NORM_BOUND_EXCEEDED,
+            "element 0 of the chunk is 2.0, beyond the bound 1.2 on every value"));
   }
 
   @Test

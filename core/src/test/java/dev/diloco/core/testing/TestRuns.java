@@ -19,15 +19,25 @@ import java.util.List;
 public final class TestRuns {
   private TestRuns() {}
 
-  /** A run of {@code layout} in chunks of {@code chunkElements}, FP16, DiLoCo's outer step. */
+  /**
+   * A run of {@code layout} in chunks of {@code chunkElements}, FP16, DiLoCo's outer step, 10
+   * inner steps at 3e-3 (so the reducer's bound on a value is 0.24: above the tests' Δ).
+   */
   public static ModelDescription description(String runId, ParameterLayout layout,
       int chunkElements) {
+    return description(runId, layout, chunkElements, 10, 3e-3);
+  }
+
+  /** As above, with the workers' inner steps and learning rate. */
+  public static ModelDescription description(String runId, ParameterLayout layout,
+      int chunkElements, int innerSteps, double innerLearningRate) {
     return ModelDescription.newBuilder()
         .setRunId(runId).setFamily("test")
         .setArchitecture(new ModelArchitecture(256, 8, 1, 8, 1, 32))
-        .setInnerOptimizer(new InnerOptimizerConfig(4e-4, 0.9, 0.95, 1e-8, 0.1, 1.0, 0, 4))
+        .setInnerOptimizer(new InnerOptimizerConfig(innerLearningRate, 0.9, 0.95, 1e-8, 0.1, 1.0,
+            0, 4))
         .setOuterOptimizer(OuterStep.dilocoConfig())
-        .setInnerSteps(10).setEncoding(TensorEncoding.FP16).setCompression(Compression.NONE)
+        .setInnerSteps(innerSteps).setEncoding(TensorEncoding.FP16).setCompression(Compression.NONE)
         .setBytePlanes(false).setSeed(1).setLayout(layout.toSpec(chunkElements))
         .setCreatedAtMs(0)
         .build();

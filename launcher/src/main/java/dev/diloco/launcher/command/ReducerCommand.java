@@ -13,6 +13,7 @@ import java.time.Duration;
 import java.util.Map;
 import java.util.concurrent.Callable;
 import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
@@ -44,10 +45,32 @@ public final class ReducerCommand implements Callable<Integer> {
           + "e.g. 90s, 30m, 2h (default: ${DEFAULT-VALUE}).")
   Duration roundTimeout;
 
-  @Option(names = "--max-chunk-norm", defaultValue = "0", paramLabel = "NORM",
-      description = "Reject a contribution whose chunk has a larger L2 norm (a diverged or "
-          + "malicious worker); 0 for no bound (default: ${DEFAULT-VALUE}).")
-  double maxChunkNorm;
+  @Option(names = "--max-chunk-norm", defaultValue = "auto", paramLabel = "auto|none|NORM",
+      description = "Reject a contribution beyond a bound (a diverged or malicious worker): "
+          + "'auto' bounds every value by what H inner AdamW steps at the run's learning rate "
+          + "can do, with room (default); 'none'; or a bound on each chunk's L2 norm.")
+  String maxChunkNorm;
+
+  /** The bound as {@link ReducerConfig} takes it. */
+  private double chunkNormBound() {
+    return switch (maxChunkNorm) {
+      case "auto" -> ReducerConfig.AUTO_NORM;
+      case "none" -> 0;
+      default -> {
+        double norm;
+        try {
+          norm = Double.parseDouble(maxChunkNorm);
+        } catch (NumberFormatException e) {
+          norm = Double.NaN;
+        }
+        if (!(norm > 0) || Double.isInfinite(norm)) {
+          throw new IllegalArgumentException("--max-chunk-norm takes auto, none or a positive "
+              + "number, got '" + maxChunkNorm + "'");
+        }
+        yield norm;
+      }
+    };
+  }
 
   @Option(names = "--state-dir", defaultValue = "runs/reducer-state", paramLabel = "DIR",
       description = "Local state of the reducer (default: ${DEFAULT-VALUE}).")
@@ -66,7 +89,7 @@ public final class ReducerCommand implements Callable<Integer> {
     String topic = run.topics().pseudoGradients();
     int partitions = Topics.partitions(clients, topic);
     ReducerConfig config = new ReducerConfig(runId, quorum, roundTimeout,
-        ReducerConfig.DEFAULT_CHECK_EVERY, partitions, maxChunkNorm);
+        ReducerConfig.DEFAULT_CHECK_EVERY, partitions, chunkNormBound());
     LoggingMeterRegistry metrics = new LoggingMeterRegistry(new LoggingRegistryConfig() {
       @Override
       public String get(String key) {
@@ -79,13 +102,31 @@ public final class ReducerCommand implements Callable<Integer> {
       }
     }, io.micrometer.core.instrument.Clock.SYSTEM);
     CountDownLatch stop = new CountDownLatch(1);
+    CountDownLatch closed = new CountDownLatch(1);
+    // On SIGTERM, close the application (its state is checkpointed, so a restart does not
+    // rebuild it) before the JVM goes.
+    Thread hook = new Thread(() -> {
+      stop.countDown();
+      try {
+        closed.await(60, TimeUnit.SECONDS);
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+      }
+    }, "reducer-shutdown");
     try (Reducer reducer = new Reducer(config, clients, stateDir, metrics, Map.of())) {
-      Runtime.getRuntime().addShutdownHook(new Thread(stop::countDown, "reducer-shutdown"));
+      Runtime.getRuntime().addShutdownHook(hook);
       reducer.start(Duration.ofMinutes(5));
       System.out.printf("reducer of run %s running on %d partitions%n", runId, partitions);
-      stop.await();
+      while (!stop.await(1, TimeUnit.SECONDS)) {
+        var failed = reducer.awaitFailure(Duration.ZERO);
+        if (failed.isPresent()) {
+          throw new IllegalStateException("the reducer of run " + runId + " stopped: "
+              + failed.get(), failed.get());
+        }
+      }
     } finally {
       metrics.close();
+      closed.countDown();
     }
     return 0;
   }

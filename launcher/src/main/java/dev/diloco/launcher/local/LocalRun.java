@@ -32,6 +32,7 @@ import java.util.Map;
 import java.util.Optional;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicReference;
 
 /**
  * A whole run on one machine: the broker (embedded unless a cluster is given), the run's topics,
@@ -95,6 +96,7 @@ public final class LocalRun {
         spec.model().contextLength(), spec.seed());
     RunSummary summary = new RunSummary(configuration);
     AtomicBoolean stop = new AtomicBoolean();
+    AtomicReference<Throwable> optimizerFailed = new AtomicReference<>();
     try (OuterOptimizer optimizer = new OuterOptimizer(spec.runId(), clients,
             WarmupCosine.CONSTANT, OuterOptimizer.Hooks.NONE);
         Reducer reducer = new Reducer(new ReducerConfig(spec.runId(), 1, ROUND_TIMEOUT,
@@ -113,6 +115,8 @@ public final class LocalRun {
           }
         } catch (org.apache.kafka.common.errors.WakeupException stopping) {
           // the run is over
+        } catch (RuntimeException | Error e) {
+          optimizerFailed.set(e); // the run stops on it, rather than wait for rounds for ever
         }
       }, "outer-optimizer");
       optimizing.setDaemon(true);
@@ -122,7 +126,16 @@ public final class LocalRun {
       Runtime.getRuntime().addShutdownHook(shutdown);
       try {
         workers.startAll();
-        follow(clients, commits, reports, workers, model, eval, summary);
+        follow(clients, commits, reports, workers, model, eval, summary, () -> {
+          Throwable failed = optimizerFailed.get();
+          if (failed == null) {
+            failed = reducer.awaitFailure(Duration.ZERO).orElse(null);
+          }
+          if (failed != null) {
+            throw new IllegalStateException("the run stopped: " + (optimizerFailed.get() != null
+                ? "the outer optimizer" : "the reducer") + " failed: " + failed, failed);
+          }
+        });
         workers.awaitExit();
       } finally {
         stop.set(true);
@@ -135,9 +148,14 @@ public final class LocalRun {
   }
 
   /** Follows the commits up to the last round: one summary row and console line each. */
+  /** What the run checks as it goes: that its in-process services are alive. */
+  private interface Liveness {
+    void check() throws InterruptedException;
+  }
+
   private void follow(KafkaClientConfig clients, CommitWatcher commits, RoundReports reports,
-      WorkerProcesses workers, ByteTransformer model, EvalSet eval, RunSummary summary)
-      throws Exception {
+      WorkerProcesses workers, ByteTransformer model, EvalSet eval, RunSummary summary,
+      Liveness services) throws Exception {
     ConsoleProgress progress = new ConsoleProgress(console, plan.rounds(),
         plan.spec().innerSteps());
     RoundLog log = new RoundLog(new RunTopics(plan.spec().runId()), clients,
@@ -146,6 +164,7 @@ public final class LocalRun {
     long previousCommitMs = 0;
     int next = 0;
     while (next <= plan.rounds()) {
+      services.check();
       workers.supervise();
       reports.poll(Duration.ZERO);
       Optional<RoundCommit> c = commits.await(next, Duration.ofSeconds(1));
