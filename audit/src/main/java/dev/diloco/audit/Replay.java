@@ -9,6 +9,7 @@ import dev.diloco.core.layout.ChunkPlan;
 import dev.diloco.core.layout.ChunkRange;
 import dev.diloco.core.layout.ParameterLayout;
 import dev.diloco.core.math.OuterStep;
+import dev.diloco.core.rules.SumRules;
 import dev.diloco.core.sum.ExactSum;
 import dev.diloco.schemas.Contribution;
 import dev.diloco.schemas.RoundCommit;
@@ -21,7 +22,6 @@ import java.util.HexFormat;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
-import java.util.SortedSet;
 import java.util.TreeMap;
 import java.util.TreeSet;
 import java.util.function.Consumer;
@@ -243,7 +243,7 @@ public final class Replay {
     float[] expectedMomentum = momentum.clone();
     float[] scratch = theta.clone();
     float[] carried = momentum.clone();
-    SortedSet<String> contributors = new TreeSet<>();
+    List<List<Contribution>> sumsContributors = new ArrayList<>();
     try (ReplayedReduction reduction = new ReplayedReduction(run.topics(), r, plan, encoding,
         run.chunkPartitions(), named, refused)) {
       reader.fetch(run.pseudoGradients(r).stream()
@@ -257,7 +257,7 @@ public final class Replay {
           findings.add(new Finding(n, c, "no valid sum of round " + r + " for this chunk in "
               + run.topics().reduced()));
         } else {
-          sum.contributors().forEach(x -> contributors.add(x.getWorkerId()));
+          sumsContributors.add(sum.contributors());
           checkContributions(n, c, sum, exact, reduction, findings);
         }
         if (exact == null) {
@@ -284,7 +284,8 @@ public final class Replay {
         }
       }
     }
-    return new Stepped(expected, carried, List.copyOf(contributors));
+    return new Stepped(expected, carried, SumRules.roundContributors(sumsContributors).stream()
+        .map(Contribution::getWorkerId).toList());
   }
 
   /** Did the log still hold, valid, each contribution the reducer says it summed? */

@@ -1,6 +1,7 @@
 package dev.diloco.bench;
 
 import dev.diloco.launcher.Diloco;
+import dev.diloco.launcher.options.CommandLines;
 import picocli.CommandLine;
 
 /**
@@ -18,6 +19,6 @@ public final class BenchMain {
   }
 
   public static void main(String[] args) {
-    System.exit(commandLine().execute(args));
+    System.exit(CommandLines.execute(commandLine(), args));
   }
 }

@@ -205,6 +205,8 @@ public final class EmbeddedKafkaBroker implements AutoCloseable {
 
     private EmbeddedKafkaBroker startIn(Path root, boolean temporary) {
       long begin = System.nanoTime();
+      StorageFormat.requireUnlocked(BrokerProperties.logDirs(root), Ports.previous(root)
+          .map(p -> " with --bootstrap-servers " + Ports.LOOPBACK + ":" + p).orElse(""));
       int clientPort = port != 0 ? Ports.requireFree(port) : Ports.previousIfFree(root);
       Properties props = BrokerProperties.of(root, clientPort, Ports.free(), maxRecordBytes,
           users, overrides);

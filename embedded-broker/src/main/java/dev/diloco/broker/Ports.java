@@ -39,6 +39,16 @@ final class Ports {
     return free();
   }
 
+  /** The port {@code root} used last time, if it says. */
+  static java.util.Optional<Integer> previous(Path root) {
+    try {
+      return java.util.Optional.of(Integer.parseInt(Files.readString(root.resolve(PORT_FILE))
+          .trim()));
+    } catch (IOException | NumberFormatException e) {
+      return java.util.Optional.empty();
+    }
+  }
+
   /** Remembers {@code port} as the one {@code root} uses. */
   static void remember(Path root, int port) {
     try {

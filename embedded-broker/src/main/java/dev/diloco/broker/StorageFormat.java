@@ -1,10 +1,16 @@
 package dev.diloco.broker;
 
 import java.io.ByteArrayOutputStream;
+import java.io.IOException;
 import java.io.PrintStream;
+import java.io.UncheckedIOException;
+import java.nio.channels.FileChannel;
+import java.nio.channels.FileLock;
+import java.nio.channels.OverlappingFileLockException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
@@ -23,6 +29,31 @@ final class StorageFormat {
   private static final Logger LOG = LoggerFactory.getLogger(StorageFormat.class);
 
   private StorageFormat() {}
+
+  /**
+   * Fails, saying what to do, when another broker holds {@code logDirs} (a running diloco run
+   * or diloco broker): Kafka locks its log directory, and a second broker on it would die
+   * deep in its start-up with a long trace.
+   */
+  static void requireUnlocked(Path logDirs, String elsewhere) {
+    Path lock = logDirs.resolve(".lock");
+    if (!Files.exists(lock)) {
+      return;
+    }
+    try (FileChannel channel = FileChannel.open(lock, StandardOpenOption.WRITE);
+        FileLock held = channel.tryLock()) {
+      if (held != null) {
+        return;
+      }
+    } catch (OverlappingFileLockException inThisJvm) {
+      // held by a broker of this process
+    } catch (IOException e) {
+      throw new UncheckedIOException("cannot check the lock of " + logDirs, e);
+    }
+    throw new IllegalStateException("the broker log in " + logDirs.getParent() + " is in use by "
+        + "another broker (a running diloco run or diloco broker): stop it first, or read the "
+        + "run from it" + elsewhere);
+  }
 
   /** Formats {@code logDirs} for the broker of {@code config}, unless it is formatted already. */
   static void formatIfNew(Path logDirs, Path config, Map<String, String> scramUsers) {

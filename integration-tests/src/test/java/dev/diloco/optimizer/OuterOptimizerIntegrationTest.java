@@ -233,14 +233,20 @@ class OuterOptimizerIntegrationTest {
       run.sendRaw(run.topics.reduced(), partial);
       RoundFailure failure = new RoundFailure("failing", 1, "1 of 3 workers by the deadline",
           List.of("w0"), 2, 0L);
-      run.sendRaw(run.topics.roundFailures(), List.of(AvroSerde.of(RoundFailure.class)
-          .encode(failure)));
+      // Each reducer task reports the failure: the round fails once.
+      byte[] report = AvroSerde.of(RoundFailure.class).encode(failure);
+      run.sendRaw(run.topics.roundFailures(), List.of(report, report));
       optimizer.runUntil(2, WAIT);
+      run.reduce(2);
+      optimizer.runUntil(3, WAIT);
     }
+    assertThat(deadLetters(run)).as("the second report is no error").isEmpty();
     RoundLog log = new RoundLog(run.topics, run.clients, WAIT);
-    RoundCommit republished = log.latestCommit().orElseThrow();
+    RoundCommit republished = log.commit(2).orElseThrow();
     assertThat(republished.getOutcome()).isEqualTo(RoundOutcome.REPUBLISHED);
     assertThat(republished.getReason()).contains("round 1 failed: 1 of 3 workers");
+    assertThat(republished.getContributors()).as("a republished round has no contributors")
+        .isEmpty();
     assertThat(commitShas(run).get(2)).isEqualTo(commitShas(run).get(1));
     assertThat(momentum(run, 2)).isEqualTo(momentum(run, 1));
   }

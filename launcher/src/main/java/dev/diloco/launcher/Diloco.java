@@ -34,7 +34,7 @@ public final class Diloco implements Runnable {
   CommandLine.Model.CommandSpec spec;
 
   public static void main(String[] args) {
-    System.exit(commandLine().execute(args));
+    System.exit(CommandLines.execute(commandLine(), args));
   }
 
   /** The command line, with errors reported as one line that says what went wrong. */

@@ -5,6 +5,9 @@ import static org.awaitility.Awaitility.await;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.diloco.launcher.options.CommandLines;
+import java.io.IOException;
+import java.io.PrintWriter;
 import java.io.StringWriter;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -14,6 +17,7 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.extension.ExtendWith;
 import org.junit.jupiter.api.io.TempDir;
+import picocli.CommandLine;
 
 @ExtendWith(NoProcessLeftBehind.class)
 @Timeout(value = 420, unit = TimeUnit.SECONDS)
@@ -92,6 +96,36 @@ class RunCommandIntegrationTest {
     assertThat(inspection.get("totals").get("pseudoGradientBytes").asLong()).isEqualTo(
         rounds.get(1).get("bytes_sent").asLong() + rounds.get(2).get("bytes_sent").asLong());
 
+    // The table reaches a stdout that is not flushed by itself (a main's System.out).
+    StringWriter table = new StringWriter();
+    CommandLine inspect = Diloco.commandLine();
+    inspect.setOut(new PrintWriter(table, false));
+    assertThat(CommandLines.execute(inspect, "inspect", out.toString())).isZero();
+    assertThat(table.toString()).contains("run e2e: byte-transformer model").contains("STEPPED");
+
+    // The run id comes from the directory's records: a renamed copy with a name no run id can
+    // have replays as it is.
+    Path copy = dir.resolve("copy of e2e.AbC");
+    copyTree(out, copy);
+    StringWriter copied = new StringWriter();
+    assertThat(run(copied, new StringWriter(), "replay", copy.toString())).isZero();
+    assertThat(copied.toString()).contains("rounds 0 to 2 of run e2e verified bit for bit");
+
+    // A run directory is for one run: a second run there is refused before anything starts.
+    err = new StringWriter();
+    assertThat(run(err, "run", "--out", out.toString())).isEqualTo(1);
+    assertThat(err.toString()).contains("the run directory " + out + " is not empty");
+
+    // Its broker serving it elsewhere: inspect says so in one line.
+    try (var serving = dev.diloco.broker.EmbeddedKafkaBroker.builder()
+        .logDir(out.resolve("kafka")).start()) {
+      err = new StringWriter();
+      assertThat(run(err, "inspect", out.toString())).isEqualTo(1);
+      assertThat(err.toString()).contains("is in use by another broker")
+          .contains("--bootstrap-servers " + serving.bootstrapServers())
+          .doesNotContain("\tat ");
+    }
+
     // A run started from the exported checkpoint starts with exactly its weights.
     Path resumed = dir.resolve("resumed");
     var again = new java.util.ArrayList<>(java.util.List.of("run", "--workers", "1",
@@ -167,6 +201,13 @@ class RunCommandIntegrationTest {
         .doesNotContain("\tat ");
 
     err = new StringWriter();
+    assertThat(run(err, "run", "--out", dir.resolve("nan").toString(), "--outer-lr", "NaN"))
+        .isEqualTo(1);
+    assertThat(err.toString()).contains("the outer learning rate must be a finite number >= 0, "
+        + "got NaN");
+    assertThat(dir.resolve("nan")).doesNotExist();
+
+    err = new StringWriter();
     assertThat(run(err, "run", "--init", dir.resolve("none.safetensors").toString()))
         .isEqualTo(1);
     assertThat(err.toString()).contains("none.safetensors (--init) is not a file");
@@ -180,5 +221,18 @@ class RunCommandIntegrationTest {
     err = new StringWriter();
     assertThat(run(err, "replay", "--bootstrap-servers", "127.0.0.1:1")).isEqualTo(1);
     assertThat(err.toString()).contains("on a cluster, say which run with --run");
+  }
+
+  private static void copyTree(Path from, Path to) throws IOException {
+    try (var paths = Files.walk(from)) {
+      for (Path p : (Iterable<Path>) paths::iterator) {
+        Path target = to.resolve(from.relativize(p).toString());
+        if (Files.isDirectory(p)) {
+          Files.createDirectories(target);
+        } else if (!p.getFileName().toString().equals(".lock")) {
+          Files.copy(p, target);
+        }
+      }
+    }
   }
 }

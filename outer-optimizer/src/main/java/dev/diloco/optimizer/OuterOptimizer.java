@@ -103,6 +103,8 @@ public final class OuterOptimizer implements AutoCloseable {
   private final Map<TopicPartition, OffsetAndMetadata> consumed = new HashMap<>();
   private long roundOpenedAtMs;
   private long lastSumAtMs;
+  /** The round last republished for a failure report: every reducer task reports it. */
+  private int republishedFor = -1;
 
   /** {@code schedule}: the outer learning rate by round, as a factor of the run's. */
   public OuterOptimizer(String runId, KafkaClientConfig clients, WarmupCosine schedule,
@@ -231,6 +233,10 @@ public final class OuterOptimizer implements AutoCloseable {
       return new Nothing();
     }
     RoundFailure failure = decoded.value();
+    if (failure.getRunId().equals(topics.runId()) && failure.getRound() == republishedFor) {
+      LOG.debug("run {}: another report of round {}'s failure", topics.runId(), republishedFor);
+      return new Nothing();
+    }
     if (!failure.getRunId().equals(topics.runId()) || failure.getRound() != state.round()) {
       reject(r, new Verdict.Reject<>(failure.getRunId().equals(topics.runId())
           ? DeadLetterReason.ROUND_NOT_OPEN : DeadLetterReason.RUN_MISMATCH,
@@ -241,8 +247,13 @@ public final class OuterOptimizer implements AutoCloseable {
     LOG.warn("run {}: round {} failed ({}); republishing its weights as round {}",
         topics.runId(), state.round(), failure.getReason(), state.round() + 1);
     state.rollback();
-    return publish(RoundOutcome.REPUBLISHED, "round " + state.round() + " failed: "
+    int failed = state.round();
+    Polled published = publish(RoundOutcome.REPUBLISHED, "round " + failed + " failed: "
         + failure.getReason(), false);
+    if (published instanceof Published) {
+      republishedFor = failed;
+    }
+    return published;
   }
 
   private void reject(ConsumerRecord<byte[], byte[]> r, Verdict.Reject<?> verdict,

@@ -4,12 +4,12 @@ import dev.diloco.core.layout.ChunkPlan;
 import dev.diloco.core.math.OuterStep;
 import dev.diloco.core.math.WarmupCosine;
 import dev.diloco.core.rules.CheckedSum;
+import dev.diloco.core.rules.SumRules;
 import dev.diloco.schemas.Contribution;
 import java.util.ArrayList;
 import java.util.BitSet;
 import java.util.List;
 import java.util.Optional;
-import java.util.TreeMap;
 
 /**
  * The outer optimizer's rounds as plain state, without Kafka (after torchft's {@code
@@ -32,7 +32,8 @@ public final class RoundState {
   private float[] nextTheta;
   private float[] nextMomentum;
   private final BitSet applied = new BitSet();
-  private final TreeMap<String, Contribution> contributors = new TreeMap<>();
+  /** The contributors of each applied sum. */
+  private final List<List<Contribution>> sums = new ArrayList<>();
 
   /**
    * Committed round {@code round} with weights {@code theta} and momentum {@code momentum}
@@ -105,7 +106,7 @@ public final class RoundState {
     step.apply(learningRate(), sum.values(), 0, sum.contributors(), nextTheta, nextMomentum,
         from, sum.range().count());
     applied.set(index);
-    sum.sum().getContributors().forEach(c -> contributors.putIfAbsent(c.getWorkerId(), c));
+    sums.add(sum.sum().getContributors());
     for (int i = from; i < from + sum.range().count(); i++) {
       if (!Float.isFinite(nextTheta[i]) || !Float.isFinite(nextMomentum[i])) {
         return Optional.of("the outer step on the sum of chunk " + index + " makes element "
@@ -138,9 +139,13 @@ public final class RoundState {
     return momentum;
   }
 
-  /** Who contributed to the sums applied so far, in ascending worker-id order. */
+  /**
+   * Who is in every sum applied so far, in ascending worker-id order: what the round's commit
+   * lists. A worker missing from one sum (its chunk was refused, or came late) is not a
+   * contributor of the round.
+   */
   public List<Contribution> contributors() {
-    return new ArrayList<>(contributors.values());
+    return SumRules.roundContributors(sums);
   }
 
   /** Drops what was applied of the next round: it starts again from the committed round. */
@@ -148,7 +153,7 @@ public final class RoundState {
     System.arraycopy(theta, 0, nextTheta, 0, theta.length);
     System.arraycopy(momentum, 0, nextMomentum, 0, momentum.length);
     applied.clear();
-    contributors.clear();
+    sums.clear();
   }
 
   /** The next round, as built, becomes the committed one, once it is published. */

@@ -29,11 +29,14 @@ class RoundStateTest {
 
   /** A checked sum of {@code round}, chunk {@code index}, of two workers' pseudo-gradients. */
   private static CheckedSum sum(int round, int index, double... values) {
+    return sum(round, index, List.of("w0", "w1"), values);
+  }
+
+  private static CheckedSum sum(int round, int index, List<String> workers, double... values) {
     ReducedChunk record = ReducedChunk.newBuilder()
         .setRunId("r").setRound(round).setChunkIndex(index).setChunkCount(2)
         .setElementOffset(2L * index).setElementCount(2)
-        .setContributors(List.of(new Contribution("w0", 10L, 1, 2f),
-            new Contribution("w1", 20L, 1, 2f)))
+        .setContributors(workers.stream().map(w -> new Contribution(w, 10L, 1, 2f)).toList())
         .setSumEncoding(SumEncoding.FP64).setSum(ByteBuffer.allocate(16)).setCrc32c(0)
         .setComplete(true).setEmittedAtMs(0)
         .build();
@@ -82,6 +85,15 @@ class RoundStateTest {
     state.rollback();
     assertThat(state.nextWeights()).containsExactly(1f, 1f, 1f, 1f);
     assertThat(state.apply(sum(0, 0, 1.0, -0.5))).isEmpty();
+  }
+
+  @Test
+  void theRoundsContributorsAreThoseInEverySum() {
+    RoundState state = round0();
+    state.apply(sum(0, 0, List.of("w0", "w1", "w2"), 1.0, 1.0));
+    state.apply(sum(0, 1, List.of("w0", "w2"), 1.0, 1.0)); // w1's chunk 1 did not make it
+    assertThat(state.contributors()).extracting(Contribution::getWorkerId)
+        .containsExactly("w0", "w2");
   }
 
   @Test

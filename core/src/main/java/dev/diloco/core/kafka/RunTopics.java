@@ -28,6 +28,18 @@ public record RunTopics(String runId) {
     }
   }
 
+  /** The run whose model topic {@code topic} is, if it is one. */
+  public static java.util.Optional<String> runOfModelTopic(String topic) {
+    String suffix = ".model";
+    if (topic.startsWith(PREFIX) && topic.endsWith(suffix)) {
+      String id = topic.substring(PREFIX.length(), topic.length() - suffix.length());
+      if (RUN_ID.matcher(id).matches()) {
+        return java.util.Optional.of(id);
+      }
+    }
+    return java.util.Optional.empty();
+  }
+
   /** The run's model description (compacted; key = run id). */
   public String model() {
     return name("model");

@@ -32,6 +32,22 @@ public final class Topics {
     return Math.toIntExact(8L * chunkElements + CHUNK_FRAMING_BYTES);
   }
 
+  /** The runs on the cluster: those with a model topic, by id, sorted. */
+  public static List<String> runs(KafkaClientConfig clients) {
+    try (Admin admin = Admin.create(clients.admin())) {
+      return admin.listTopics().names().get(30, TimeUnit.SECONDS).stream()
+          .map(RunTopics::runOfModelTopic).flatMap(java.util.Optional::stream).sorted().toList();
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      throw new IllegalStateException("interrupted while listing the cluster's runs", e);
+    } catch (ExecutionException e) {
+      throw new IllegalStateException("cannot list the cluster's topics: "
+          + e.getCause().getMessage(), e.getCause());
+    } catch (TimeoutException e) {
+      throw unreachable(clients, e);
+    }
+  }
+
   /** Fails, saying so, unless the cluster answers within {@code timeout}. */
   public static void requireReachable(KafkaClientConfig clients, java.time.Duration timeout) {
     try (Admin admin = Admin.create(clients.admin())) {

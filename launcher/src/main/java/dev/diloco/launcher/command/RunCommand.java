@@ -60,6 +60,15 @@ public final class RunCommand implements Callable<Integer> {
   @Mixin
   ClusterOptions cluster;
 
+  /** A run id from the directory's name: its letters and digits, '-' for the rest. */
+  static String runIdOf(Path dir) {
+    String name = dir.toAbsolutePath().normalize().getFileName() == null ? "run"
+        : dir.toAbsolutePath().normalize().getFileName().toString();
+    String id = name.replaceAll("[^A-Za-z0-9_-]", "-").replaceFirst("^[_-]+", "");
+    id = id.length() > 100 ? id.substring(0, 100) : id;
+    return id.isEmpty() ? "run" : id;
+  }
+
   @Override
   public Integer call() throws Exception {
     if (workers < 1 || rounds < 1) {
@@ -76,7 +85,17 @@ public final class RunCommand implements Callable<Integer> {
     }
     Path dir = out != null ? out : Path.of("runs", "run-"
         + LocalDateTime.now().format(DateTimeFormatter.ofPattern("yyyyMMdd-HHmmss")));
-    String runId = dir.getFileName().toString().replaceAll("[^A-Za-z0-9_-]", "-");
+    if (Files.isDirectory(dir)) {
+      try (var entries = Files.list(dir)) {
+        if (entries.findAny().isPresent()) {
+          throw new IllegalArgumentException("the run directory " + dir + " is not empty (an "
+              + "earlier run's?): a run starts in a new directory; choose another --out");
+        }
+      }
+    } else if (Files.exists(dir)) {
+      throw new IllegalArgumentException("--out " + dir + " is a file, not a directory");
+    }
+    String runId = runIdOf(dir);
     RunSpec spec = options.spec(runId);
     KafkaClientConfig clients = cluster.given() ? cluster.clients() : null;
 

@@ -69,7 +69,7 @@ public final class WorkerCommand implements Callable<Integer> {
 
   /** One worker as a process of its own: how {@code diloco run} starts its workers. */
   public static void main(String[] args) {
-    System.exit(CommandLines.of(new WorkerCommand()).execute(args));
+    System.exit(CommandLines.execute(CommandLines.of(new WorkerCommand()), args));
   }
 
   @Override

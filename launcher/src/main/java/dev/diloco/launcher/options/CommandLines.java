@@ -34,6 +34,20 @@ public final class CommandLines {
     return cmd;
   }
 
+  /**
+   * Runs {@code cmd} on {@code args} and returns its exit code, with everything it printed
+   * flushed: a main method then exits without losing output (picocli's writers do not flush
+   * by themselves).
+   */
+  public static int execute(CommandLine cmd, String... args) {
+    try {
+      return cmd.execute(args);
+    } finally {
+      cmd.getOut().flush();
+      cmd.getErr().flush();
+    }
+  }
+
   private static String describe(Throwable e) {
     String message = e.getMessage();
     Throwable cause = e.getCause();

@@ -3,6 +3,8 @@ package dev.diloco.launcher.options;
 import dev.diloco.broker.EmbeddedKafkaBroker;
 import dev.diloco.core.kafka.KafkaClientConfig;
 import dev.diloco.core.kafka.RunTopics;
+import dev.diloco.core.kafka.Topics;
+import java.util.List;
 import java.nio.file.Files;
 import java.nio.file.Path;
 
@@ -25,7 +27,7 @@ public final class RunSource implements AutoCloseable {
 
   /**
    * {@code dir}: a run directory, or null for the cluster of {@code cluster}; {@code runId}:
-   * the run, by default the directory's name.
+   * the run, by default the one the directory holds.
    */
   static RunSource open(Path dir, ClusterOptions cluster, String runId) {
     boolean onCluster = cluster.given();
@@ -47,9 +49,31 @@ public final class RunSource implements AutoCloseable {
       throw new IllegalArgumentException(dir + " is not a run directory of diloco run: it has "
           + "no kafka/ log");
     }
-    String id = runId != null ? runId : dir.toAbsolutePath().normalize().getFileName().toString();
     EmbeddedKafkaBroker broker = EmbeddedKafkaBroker.builder().logDir(log).start();
-    return new RunSource(broker, KafkaClientConfig.of(broker.bootstrapServers()), id);
+    try {
+      KafkaClientConfig clients = KafkaClientConfig.of(broker.bootstrapServers());
+      return new RunSource(broker, clients, runId != null ? runId : theRunIn(dir, clients));
+    } catch (RuntimeException e) {
+      broker.close();
+      throw e;
+    }
+  }
+
+  /**
+   * The id of the run a directory holds, from its own records (its model topic), not from the
+   * directory's name: a run directory may be renamed, copied, or named what no run id can be.
+   */
+  private static String theRunIn(Path dir, KafkaClientConfig clients) {
+    List<String> runs = Topics.runs(clients);
+    if (runs.isEmpty()) {
+      throw new IllegalArgumentException(dir + " holds no run: its broker log has no run's "
+          + "model topic");
+    }
+    if (runs.size() > 1) {
+      throw new IllegalArgumentException(dir + " holds the runs " + runs + ": say which with "
+          + "--run");
+    }
+    return runs.get(0);
   }
 
   public KafkaClientConfig clients() {

@@ -16,7 +16,7 @@ public final class RunSourceOptions {
   ClusterOptions cluster;
 
   @Option(names = "--run", paramLabel = "ID",
-      description = "The run's id (default with RUN_DIR: the directory's name).")
+      description = "The run's id (default with RUN_DIR: the run the directory holds).")
   String runId;
 
   /** The run, served from its directory for the time of the command, or on the cluster. */
