@@ -9,7 +9,9 @@ import dev.diloco.core.layout.ChunkPlan;
 import dev.diloco.core.layout.ChunkRange;
 import dev.diloco.core.layout.ParameterLayout;
 import dev.diloco.core.math.OuterStep;
+import dev.diloco.core.rules.CommitSignatures;
 import dev.diloco.core.rules.SumRules;
+import dev.diloco.core.rules.Verdict;
 import dev.diloco.core.sum.ExactSum;
 import dev.diloco.schemas.Contribution;
 import dev.diloco.schemas.RoundCommit;
@@ -123,7 +125,8 @@ public final class Replay {
     if (from == 0) {
       return;
     }
-    Located<RoundCommit> before = run.commits(from - 1).stream().findFirst()
+    Located<RoundCommit> before = run.commits(from - 1).stream()
+        .filter(c -> CommitSignatures.check(run.model(), c.value()).accepted()).findFirst()
         .orElseThrow(() -> new IllegalArgumentException("round " + (from - 1) + " has no commit, "
             + "so a replay cannot start at round " + from));
     PublishedRound published = PublishedRound.read(run, reader, plan, decoder, before.value());
@@ -138,7 +141,8 @@ public final class Replay {
     // The momentum depends on the sums alone, not on the weights: replay it from the recorded
     // sums, as the optimizer applied them.
     for (int n = 1; n < from; n++) {
-      RoundCommit commit = run.commits(n).stream().findFirst().map(Located::value).orElse(null);
+      RoundCommit commit = run.commits(n).stream().map(Located::value)
+          .filter(c -> CommitSignatures.check(run.model(), c).accepted()).findFirst().orElse(null);
       if (commit == null || commit.getOutcome() != RoundOutcome.STEPPED) {
         continue;
       }
@@ -153,9 +157,19 @@ public final class Replay {
 
   private RoundResult round(int n) {
     List<Finding> findings = new ArrayList<>();
-    List<Located<RoundCommit>> commits = run.commits(n);
+    List<Located<RoundCommit>> commits = new ArrayList<>();
+    for (Located<RoundCommit> c : run.commits(n)) {
+      // A commit the run's optimizer did not sign is none of its rounds: named, left out.
+      if (CommitSignatures.check(run.model(), c.value()) instanceof Verdict.Reject<?> forged) {
+        findings.add(new Finding(n, -1, "the commit at offset " + c.at().offset() + ": "
+            + forged.detail()));
+      } else {
+        commits.add(c);
+      }
+    }
     if (commits.isEmpty()) {
-      findings.add(new Finding(n, -1, "the round has no commit"));
+      findings.add(new Finding(n, -1, "the round has no commit"
+          + (findings.isEmpty() ? "" : " that verifies")));
       return new RoundResult(n, null, List.of(), 0, 0, 0, findings);
     }
     RoundCommit commit = commits.get(0).value();

@@ -56,8 +56,10 @@ public final class RunRecords {
   /** Reads the index of run {@code topics} from its topics, to their ends as they stand now. */
   public static RunRecords read(RunTopics topics, TopicReader reader) {
     RunRecords run = new RunRecords(topics);
+    // The first description is the run's (its optimizer writes it once, with round 0): it
+    // holds the key the run's commits are signed with.
     run.scan(reader, topics.model(), ModelDescription.class, ModelDescription::getRunId,
-        (d, at) -> run.model = d);
+        (d, at) -> run.model = run.model == null ? d : run.model);
     if (run.model == null) {
       throw new IllegalStateException("run " + topics.runId() + " has no model description on "
           + topics.model() + ": it was never started, or this is not its cluster");

@@ -4,7 +4,6 @@ import dev.diloco.core.kafka.AvroSerde;
 import dev.diloco.core.kafka.DeadLetters;
 import dev.diloco.core.kafka.KafkaClientConfig;
 import dev.diloco.core.kafka.RoundLog;
-import dev.diloco.core.kafka.RunAcls;
 import dev.diloco.core.kafka.RunTopics;
 import dev.diloco.core.layout.ChunkPlan;
 import dev.diloco.core.layout.ParameterLayout;
@@ -22,19 +21,14 @@ import dev.diloco.schemas.ReducedChunk;
 import dev.diloco.schemas.RoundCommit;
 import dev.diloco.schemas.RoundFailure;
 import dev.diloco.schemas.RoundOutcome;
+import java.nio.ByteBuffer;
+import java.security.KeyPair;
 import java.time.Duration;
 import java.util.ArrayList;
-import java.util.HashMap;
 import java.util.List;
-import java.util.Map;
 import java.util.Optional;
-import org.apache.kafka.clients.consumer.ConsumerConfig;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
-import org.apache.kafka.clients.consumer.KafkaConsumer;
-import org.apache.kafka.clients.consumer.OffsetAndMetadata;
 import org.apache.kafka.clients.producer.ProducerRecord;
-import org.apache.kafka.common.TopicPartition;
-import org.apache.kafka.common.serialization.ByteArrayDeserializer;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -89,8 +83,9 @@ public final class OuterOptimizer implements AutoCloseable {
 
   private final RunTopics topics;
   private final WarmupCosine schedule;
+  private final KeyPair key;
   private final RoundPublisher publisher;
-  private final KafkaConsumer<byte[], byte[]> consumer;
+  private final SumsConsumer sums;
   private final RoundLog log;
   private final AvroSerde<ReducedChunk> reducedSerde = AvroSerde.of(ReducedChunk.class);
   private final AvroSerde<RoundFailure> failureSerde = AvroSerde.of(RoundFailure.class);
@@ -100,26 +95,34 @@ public final class OuterOptimizer implements AutoCloseable {
   private SumRules rules;
   private RoundState state;
   private final List<ProducerRecord<byte[], byte[]>> deadLetters = new ArrayList<>();
-  private final Map<TopicPartition, OffsetAndMetadata> consumed = new HashMap<>();
   private long roundOpenedAtMs;
   private long lastSumAtMs;
   /** The round last republished for a failure report: every reducer task reports it. */
   private int republishedFor = -1;
 
-  /** {@code schedule}: the outer learning rate by round, as a factor of the run's. */
+  /** An optimizer of an unsigned run. */
   public OuterOptimizer(String runId, KafkaClientConfig clients, WarmupCosine schedule,
       Hooks hooks) {
+    this(runId, clients, schedule, hooks, null);
+  }
+
+  /**
+   * {@code schedule}: the outer learning rate by round, as a factor of the run's;
+   * {@code key}: the key that signs the run's commits (a run it starts carries its public key
+   * in its description; a signed run it resumes must have been started with it), or null for
+   * an unsigned run.
+   */
+  public OuterOptimizer(String runId, KafkaClientConfig clients, WarmupCosine schedule,
+      Hooks hooks, KeyPair key) {
     this.topics = new RunTopics(runId);
+    this.key = key;
     this.schedule = schedule;
     this.log = new RoundLog(topics, clients, Duration.ofSeconds(60));
-    Map<String, Object> consumerConfig = clients.consumer(RunAcls.optimizerId(runId));
-    consumerConfig.put(ConsumerConfig.ENABLE_AUTO_COMMIT_CONFIG, "false");
-    this.consumer = new KafkaConsumer<>(consumerConfig, new ByteArrayDeserializer(),
-        new ByteArrayDeserializer());
+    this.sums = new SumsConsumer(topics, clients);
     try {
       this.publisher = new RoundPublisher(topics, clients, hooks);
     } catch (RuntimeException e) {
-      consumer.close();
+      sums.close();
       throw e;
     }
   }
@@ -136,7 +139,9 @@ public final class OuterOptimizer implements AutoCloseable {
         throw new IllegalStateException("run " + topics.runId() + " has not started: it has no "
             + "committed round, and starting it needs its model description and initial weights");
       }
-      adopt(description);
+      adopt(key == null ? description : ModelDescription.newBuilder(description)
+          .setCommitKey(ByteBuffer.wrap(key.getPublic().getEncoded())).build());
+      publisher.signWith(key == null ? null : key.getPrivate());
       if (initialWeights.length != rules.plan().totalElements()) {
         throw new IllegalArgumentException("the initial weights have " + initialWeights.length
             + " elements, the layout " + rules.plan().totalElements());
@@ -150,26 +155,15 @@ public final class OuterOptimizer implements AutoCloseable {
             + "layout than the one given: start a new run id, or resume without a description");
       }
       adopt(published);
+      publisher.signWith(signerFor(published));
       resume(latest.get());
     }
-    List<TopicPartition> partitions = new ArrayList<>();
-    for (String topic : List.of(topics.reduced(), topics.roundFailures())) {
-      var found = consumer.partitionsFor(topic, Duration.ofSeconds(30));
-      if (found == null || found.isEmpty()) {
-        throw new IllegalStateException("topic " + topic + " does not exist: create the run's "
-            + "topics first");
-      }
-      found.forEach(p -> partitions.add(new TopicPartition(topic, p.partition())));
-    }
-    // Assigned, not subscribed: the run has one optimizer, and its offsets move only with its
-    // transactions.
-    consumer.assign(partitions);
-    seekToCommitted();
+    sums.assign();
   }
 
   /** Makes a blocked {@link #pollOnce} return at once (from another thread, to stop). */
   public void wakeup() {
-    consumer.wakeup();
+    sums.wakeup();
   }
 
   /** The newest committed round. */
@@ -180,9 +174,8 @@ public final class OuterOptimizer implements AutoCloseable {
   /** Reads and processes what arrived within {@code timeout}. */
   public Polled pollOnce(Duration timeout) {
     Polled polled = new Nothing();
-    for (ConsumerRecord<byte[], byte[]> r : consumer.poll(timeout)) {
-      consumed.put(new TopicPartition(r.topic(), r.partition()),
-          new OffsetAndMetadata(r.offset() + 1));
+    for (ConsumerRecord<byte[], byte[]> r : sums.poll(timeout)) {
+      sums.consumed(r);
       Polled now = r.topic().equals(topics.reduced()) ? onSum(r) : onFailure(r);
       if (now instanceof Aborted) {
         return now; // the consumer went back to the committed offsets: this batch is stale
@@ -295,7 +288,7 @@ public final class OuterOptimizer implements AutoCloseable {
         roundOpenedAtMs == 0 ? started : roundOpenedAtMs,
         lastSumAtMs == 0 ? started : lastSumAtMs);
     RoundPublisher.Result result = publisher.publish(model, withModel, state.plan(), round,
-        deadLetters, new HashMap<>(consumed), consumer.groupMetadata());
+        deadLetters, sums.consumed(), sums.group());
     deadLetters.clear();
     if (result instanceof RoundPublisher.Fenced fenced) {
       throw new FencedException(topics.runId(), fenced.cause());
@@ -305,7 +298,7 @@ public final class OuterOptimizer implements AutoCloseable {
           next, aborted.cause().toString(), state.round());
       if (state.round() >= 0) {
         resume(log.latestCommit().orElseThrow());
-        seekToCommitted();
+        sums.seekToCommitted();
       }
       return new Aborted(next, aborted.cause());
     }
@@ -315,6 +308,22 @@ public final class OuterOptimizer implements AutoCloseable {
     LOG.info("run {}: committed round {} ({}) in {} ms", topics.runId(), next, outcome,
         roundOpenedAtMs - started);
     return new Published(((RoundPublisher.Committed) result).commit());
+  }
+
+  /** The key to sign a run's commits with: the run's own, which this optimizer must hold. */
+  private java.security.PrivateKey signerFor(ModelDescription run) {
+    if (run.getCommitKey() == null) {
+      if (key != null) {
+        LOG.warn("run {} was started unsigned: its commits stay unsigned", topics.runId());
+      }
+      return null;
+    }
+    if (key == null || !ByteBuffer.wrap(key.getPublic().getEncoded()).equals(run.getCommitKey())) {
+      throw new IllegalStateException("run " + topics.runId() + " signs its commits with a key "
+          + (key == null ? "this optimizer was not given" : "other than this optimizer's")
+          + ": resume it with the key it was started with (diloco optimizer --key FILE)");
+    }
+    return key.getPrivate();
   }
 
   private void adopt(ModelDescription description) {
@@ -339,23 +348,10 @@ public final class OuterOptimizer implements AutoCloseable {
     LOG.info("run {}: resumed at round {}", topics.runId(), commit.getRound());
   }
 
-  private void seekToCommitted() {
-    consumed.clear();
-    var committed = consumer.committed(consumer.assignment(), Duration.ofSeconds(30));
-    for (TopicPartition tp : consumer.assignment()) {
-      OffsetAndMetadata at = committed.get(tp);
-      if (at == null) {
-        consumer.seekToBeginning(List.of(tp));
-      } else {
-        consumer.seek(tp, at.offset());
-      }
-    }
-  }
-
   @Override
   public void close() {
     try {
-      consumer.close();
+      sums.close();
     } finally {
       publisher.close();
     }

@@ -9,6 +9,7 @@ import dev.diloco.core.kafka.RunAcls;
 import dev.diloco.core.kafka.RunTopics;
 import dev.diloco.core.layout.ChunkPlan;
 import dev.diloco.core.layout.ChunkRange;
+import dev.diloco.core.rules.CommitSignatures;
 import dev.diloco.schemas.Contribution;
 import dev.diloco.schemas.ModelDescription;
 import dev.diloco.schemas.OptimizerStateChunk;
@@ -17,6 +18,7 @@ import dev.diloco.schemas.RoundOutcome;
 import dev.diloco.schemas.WeightsChunk;
 import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
+import java.security.PrivateKey;
 import java.time.Duration;
 import java.util.List;
 import java.util.Map;
@@ -64,11 +66,18 @@ final class RoundPublisher implements AutoCloseable {
 
   private final RunTopics topics;
   private final OuterOptimizer.Hooks hooks;
+  /** The key the run's commits are signed with; null for an unsigned run. */
+  private PrivateKey signer;
   private final KafkaProducer<byte[], byte[]> producer;
   private final AvroSerde<WeightsChunk> weightsSerde = AvroSerde.of(WeightsChunk.class);
   private final AvroSerde<OptimizerStateChunk> stateSerde = AvroSerde.of(OptimizerStateChunk.class);
   private final AvroSerde<RoundCommit> commitSerde = AvroSerde.of(RoundCommit.class);
   private final AvroSerde<ModelDescription> modelSerde = AvroSerde.of(ModelDescription.class);
+
+  /** Signs every commit from now on with {@code key} (null: none). */
+  void signWith(PrivateKey key) {
+    this.signer = key;
+  }
 
   /** Aborts whatever a previous instance of the run left open, and fences it. */
   RoundPublisher(RunTopics topics, KafkaClientConfig clients, OuterOptimizer.Hooks hooks) {
@@ -112,6 +121,9 @@ final class RoundPublisher implements AutoCloseable {
           .setRoundOpenedAtMs(round.openedAtMs()).setReductionDoneAtMs(round.reductionDoneAtMs())
           .setCommittedAtMs(System.currentTimeMillis())
           .build();
+      if (signer != null) {
+        commit = CommitSignatures.sign(commit, signer);
+      }
       producer.send(new ProducerRecord<>(topics.commits(), runKey, commitSerde.encode(commit)));
       if (!consumed.isEmpty()) {
         producer.sendOffsetsToTransaction(consumed, group);

@@ -22,6 +22,11 @@ final class RoundKeys {
     return roundStart(round) + "deadline";
   }
 
+  /** {@code round/offset}: a commit of the run, in round order, then log order. */
+  static String commit(int round, long offset) {
+    return String.format("%010d/%019d", round, offset);
+  }
+
   /** {@code round/worker}: a worker's membership of a round. */
   static String member(int round, String workerId) {
     return String.format("%010d/%s", round, workerId);

@@ -3,6 +3,7 @@ package dev.diloco.reducer;
 import dev.diloco.core.kafka.AvroSerde;
 import dev.diloco.core.layout.ChunkPlan;
 import dev.diloco.core.layout.ParameterLayout;
+import dev.diloco.core.rules.CommitSignatures;
 import dev.diloco.schemas.HeartbeatKind;
 import dev.diloco.schemas.ModelDescription;
 import dev.diloco.schemas.RoundCommit;
@@ -30,8 +31,6 @@ final class RunView {
   static final String MEMBERS = "run-members";
 
   private static final Logger LOG = LoggerFactory.getLogger(RunView.class);
-  private static final String LATEST = "latest";
-
   /** The open round of the run, with what is needed to check and sum its chunks. */
   record OpenRound(int round, long openedAtMs, ModelDescription model, ChunkPlan plan) {}
 
@@ -43,7 +42,8 @@ final class RunView {
   private final AvroSerde<RoundCommit> commitSerde = AvroSerde.of(RoundCommit.class);
   // Every chunk asks for the open round: decode the stored records only when they change.
   private byte[] modelBytes;
-  private byte[] commitBytes;
+  /** How many commits the store held when last searched: searched again when one comes. */
+  private long commitCount = -1;
   private ModelDescription cachedModel;
   private ChunkPlan cachedPlan;
   private RoundCommit cachedCommit;
@@ -55,24 +55,37 @@ final class RunView {
     this.members = context.getStateStore(MEMBERS);
   }
 
-  /** The open round, or null before the run's model and round 0 are published. */
+  /**
+   * The open round: the newest commit that verifies with the run's key (a forged one, of any
+   * round, does not open it); null before the run's model and round 0 are published.
+   */
   OpenRound open() {
     byte[] model = models.get(runId);
-    byte[] commit = commits.get(LATEST);
-    if (model == null || commit == null) {
+    if (model == null) {
       return null;
     }
     if (!java.util.Arrays.equals(model, modelBytes)) {
       cachedModel = modelSerde.decode(model);
       cachedPlan = ParameterLayout.chunkPlan(cachedModel.getLayout());
       modelBytes = model;
+      commitCount = -1;
     }
-    if (!java.util.Arrays.equals(commit, commitBytes)) {
-      cachedCommit = commitSerde.decode(commit);
-      commitBytes = commit;
+    // The store only grows (a commit a record, kept), and in memory its count is exact.
+    long count = commits.approximateNumEntries();
+    if (count != commitCount) { // a commit came since: find the newest that verifies
+      cachedCommit = null;
+      try (KeyValueIterator<String, byte[]> it = commits.reverseAll()) {
+        while (it.hasNext() && cachedCommit == null) {
+          RoundCommit c = commitSerde.decode(it.next().value);
+          if (CommitSignatures.check(cachedModel, c).accepted()) {
+            cachedCommit = c;
+          }
+        }
+      }
+      commitCount = count;
     }
-    return new OpenRound(cachedCommit.getRound(), cachedCommit.getCommittedAtMs(), cachedModel,
-        cachedPlan);
+    return cachedCommit == null ? null : new OpenRound(cachedCommit.getRound(),
+        cachedCommit.getCommittedAtMs(), cachedModel, cachedPlan);
   }
 
   /** Whether {@code worker} announced it trains {@code round} and has not left it. */
@@ -90,7 +103,7 @@ final class RunView {
     return workers;
   }
 
-  /** Keeps the run's model description. */
+  /** Keeps the run's model description: the first (its key signs the run's commits). */
   static final class ModelUpdater extends Updater {
     private final AvroSerde<ModelDescription> serde = AvroSerde.of(ModelDescription.class);
 
@@ -101,13 +114,16 @@ final class RunView {
     @Override
     void update(byte[] value) {
       ModelDescription d = serde.decode(value);
-      if (d.getRunId().equals(runId)) {
+      if (d.getRunId().equals(runId) && store.get(runId) == null) {
         store.put(runId, value);
       }
     }
   }
 
-  /** Keeps the newest round commit of the run. */
+  /**
+   * Keeps every commit of the run, by round and offset: which of them open a round is decided
+   * when it is read ({@link #open}), with the run's key, which may come after them.
+   */
   static final class CommitUpdater extends Updater {
     private final AvroSerde<RoundCommit> serde = AvroSerde.of(RoundCommit.class);
 
@@ -118,10 +134,8 @@ final class RunView {
     @Override
     void update(byte[] value) {
       RoundCommit c = serde.decode(value);
-      byte[] latest = store.get(LATEST);
-      if (c.getRunId().equals(runId)
-          && (latest == null || serde.decode(latest).getRound() < c.getRound())) {
-        store.put(LATEST, value);
+      if (c.getRunId().equals(runId)) {
+        store.put(RoundKeys.commit(c.getRound(), offset()), value);
       }
     }
   }
@@ -154,6 +168,7 @@ final class RunView {
     final String runId;
     private final String storeName;
     KeyValueStore<String, byte[]> store;
+    private ProcessorContext<Void, Void> context;
 
     Updater(String runId, String storeName) {
       this.runId = runId;
@@ -162,7 +177,13 @@ final class RunView {
 
     @Override
     public void init(ProcessorContext<Void, Void> context) {
+      this.context = context;
       store = context.getStateStore(storeName);
+    }
+
+    /** The offset of the record being processed. */
+    long offset() {
+      return context.recordMetadata().map(m -> m.offset()).orElse(-1L);
     }
 
     @Override

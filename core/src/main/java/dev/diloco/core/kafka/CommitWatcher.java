@@ -1,5 +1,8 @@
 package dev.diloco.core.kafka;
 
+import dev.diloco.core.rules.CommitSignatures;
+import dev.diloco.core.rules.Verdict;
+import dev.diloco.schemas.ModelDescription;
 import dev.diloco.schemas.RoundCommit;
 import java.time.Duration;
 import java.util.List;
@@ -10,21 +13,29 @@ import org.apache.kafka.common.TopicPartition;
 import org.apache.kafka.common.errors.SerializationException;
 import org.apache.kafka.common.errors.WakeupException;
 import org.apache.kafka.common.serialization.ByteArrayDeserializer;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * Follows a run's commit topic (read_committed) and knows its newest round: how workers wait
- * for the next round without reading the whole topic again each time.
+ * for the next round without reading the whole topic again each time. A commit that does not
+ * verify with the run's key (a forged round) is left out, with a warning that names it.
  */
 public final class CommitWatcher implements AutoCloseable {
+
+  private static final Logger LOG = LoggerFactory.getLogger(CommitWatcher.class);
 
   private final RunTopics topics;
   private final KafkaConsumer<byte[], byte[]> consumer;
   private final AvroSerde<RoundCommit> serde = AvroSerde.of(RoundCommit.class);
   private final TopicPartition partition;
   private final java.util.TreeMap<Integer, RoundCommit> seen = new java.util.TreeMap<>();
+  private final RoundLog log;
+  private ModelDescription description;
 
   public CommitWatcher(RunTopics topics, KafkaClientConfig clients) {
     this.topics = topics;
+    this.log = new RoundLog(topics, clients, Duration.ofSeconds(60));
     this.partition = new TopicPartition(topics.commits(), 0);
     this.consumer = new KafkaConsumer<>(clients.consumer(null), new ByteArrayDeserializer(),
         new ByteArrayDeserializer());
@@ -38,14 +49,25 @@ public final class CommitWatcher implements AutoCloseable {
       if (r.value() == null) {
         continue;
       }
+      RoundCommit c;
       try {
-        RoundCommit c = serde.decode(r.value());
-        if (c.getRunId().equals(topics.runId())) {
-          seen.putIfAbsent(c.getRound(), c);
-        }
+        c = serde.decode(r.value());
       } catch (SerializationException e) {
-        // an unreadable commit is no round: the weights' checks would refuse it anyway
+        continue; // an unreadable commit is no round: the weights' checks would refuse it anyway
       }
+      if (!c.getRunId().equals(topics.runId()) || seen.containsKey(c.getRound())) {
+        continue;
+      }
+      if (description == null) { // a commit is written with (or after) the run's description
+        description = log.model().orElseThrow(() -> new IllegalStateException("run "
+            + topics.runId() + " has a commit but no model description"));
+      }
+      if (CommitSignatures.check(description, c) instanceof Verdict.Reject<RoundCommit> bad) {
+        LOG.warn("ignoring the commit at offset {} of {}: {}", r.offset(), topics.commits(),
+            bad.detail());
+        continue;
+      }
+      seen.put(c.getRound(), c);
     }
     return seen.isEmpty() ? Optional.empty() : Optional.of(seen.lastEntry().getValue());
   }

@@ -3,6 +3,7 @@ package dev.diloco.core.kafka;
 import dev.diloco.core.codec.Checksums;
 import dev.diloco.core.codec.ChunkDecoder;
 import dev.diloco.core.layout.ChunkPlan;
+import dev.diloco.core.rules.CommitSignatures;
 import dev.diloco.core.rules.PublishedChunks.Slice;
 import dev.diloco.core.rules.PublishedChunks;
 import dev.diloco.core.rules.Verdict;
@@ -43,6 +44,7 @@ public final class RoundLog {
   private final AvroSerde<WeightsChunk> weightsSerde = AvroSerde.of(WeightsChunk.class);
   private final AvroSerde<OptimizerStateChunk> stateSerde = AvroSerde.of(OptimizerStateChunk.class);
   private final AvroSerde<ModelDescription> modelSerde = AvroSerde.of(ModelDescription.class);
+  private ModelDescription description;
 
   /** {@code timeout}: how long any one read may take before it fails. */
   public RoundLog(RunTopics topics, KafkaClientConfig clients, Duration timeout) {
@@ -51,26 +53,34 @@ public final class RoundLog {
     this.timeout = timeout;
   }
 
-  /** The run's model description, if it has been published. */
+  /**
+   * The run's model description, if it has been published: the first one on the topic (its
+   * optimizer writes it once, with round 0), which holds the key its commits are signed with.
+   * A later description that differs is not the run's.
+   */
   public Optional<ModelDescription> model() {
-    ModelDescription[] last = {null};
+    ModelDescription[] first = {null};
     readToEnd(new TopicPartition(topics.model(), 0), 0, r -> {
       ModelDescription d = decodeOrSkip(modelSerde, r);
       if (d != null && d.getRunId().equals(topics.runId())) {
-        last[0] = d;
+        if (first[0] == null) {
+          first[0] = d;
+        } else if (!d.equals(first[0])) {
+          LOG.warn("ignoring a second description of run {} at offset {}: the first counts",
+              topics.runId(), r.offset());
+        }
       }
       return true;
     });
-    return Optional.ofNullable(last[0]);
+    return Optional.ofNullable(first[0]);
   }
 
-  /** The newest committed round of the run, if any. */
+  /** The newest committed round of the run, if any, among the commits that verify. */
   public Optional<RoundCommit> latestCommit() {
     RoundCommit[] last = {null};
     readToEnd(new TopicPartition(topics.commits(), 0), 0, r -> {
-      RoundCommit c = decodeOrSkip(commitSerde, r);
-      if (c != null && c.getRunId().equals(topics.runId())
-          && (last[0] == null || c.getRound() > last[0].getRound())) {
+      RoundCommit c = runsCommit(r);
+      if (c != null && (last[0] == null || c.getRound() > last[0].getRound())) {
         last[0] = c;
       }
       return true;
@@ -78,12 +88,12 @@ public final class RoundLog {
     return Optional.ofNullable(last[0]);
   }
 
-  /** The commit of {@code round}, if that round was committed. */
+  /** The commit of {@code round}, if that round was committed: the first that verifies. */
   public Optional<RoundCommit> commit(int round) {
     RoundCommit[] found = {null};
     readToEnd(new TopicPartition(topics.commits(), 0), 0, r -> {
-      RoundCommit c = decodeOrSkip(commitSerde, r);
-      if (c != null && c.getRunId().equals(topics.runId()) && c.getRound() == round) {
+      RoundCommit c = runsCommit(r);
+      if (c != null && c.getRound() == round) {
         found[0] = c;
         return false;
       }
@@ -92,9 +102,39 @@ public final class RoundLog {
     return Optional.ofNullable(found[0]);
   }
 
-  /** The weights of a committed round, checked chunk by chunk and as a whole against it. */
+  /** The run's commit in {@code r}, or null: unreadable, another run's, or not signed by it. */
+  private RoundCommit runsCommit(ConsumerRecord<byte[], byte[]> r) {
+    RoundCommit c = decodeOrSkip(commitSerde, r);
+    if (c == null || !c.getRunId().equals(topics.runId())) {
+      return null;
+    }
+    Verdict<RoundCommit> verdict = CommitSignatures.check(description(), c);
+    if (verdict instanceof Verdict.Reject<RoundCommit> bad) {
+      LOG.warn("ignoring the commit at offset {} of {}: {}", r.offset(), topics.commits(),
+          bad.detail());
+      return null;
+    }
+    return c;
+  }
+
+  /** The run's description, read once: the key its commits must verify with. */
+  private ModelDescription description() {
+    if (description == null) {
+      description = model().orElseThrow(() -> new IllegalStateException("run "
+          + topics.runId() + " has commits but no model description on " + topics.model()));
+    }
+    return description;
+  }
+
+  /**
+   * The weights of a committed round, checked chunk by chunk and as a whole against its
+   * commit, whose signature is checked too.
+   */
   public float[] weights(RoundCommit commit, ChunkPlan plan) {
     int round = commit.getRound();
+    if (CommitSignatures.check(description(), commit) instanceof Verdict.Reject<RoundCommit> bad) {
+      throw new CorruptRoundException(round, -1, bad.detail());
+    }
     if (commit.getTotalElements() != plan.totalElements()
         || commit.getChunkCount() != plan.chunkCount()) {
       throw new CorruptRoundException(round, -1, "the commit says " + commit.getTotalElements()

@@ -40,7 +40,7 @@ public record RunTopics(String runId) {
     return java.util.Optional.empty();
   }
 
-  /** The run's model description (compacted; key = run id). */
+  /** The run's model description (key = run id): written once, with round 0. */
   public String model() {
     return name("model");
   }
@@ -158,8 +158,8 @@ public record RunTopics(String runId) {
    * The run's topics as they should be created. The topics that carry chunks keyed by chunk
    * index get {@code chunkPartitions} partitions, so the work spreads over reducer instances;
    * weights and commits have one partition, so a round's chunks and its commit stay in order.
-   * The audit trail (chunks, sums, weights, commits) is kept forever; the model description and
-   * the optimizer's state are compacted to their latest values.
+   * The audit trail (the model description, chunks, sums, weights, commits) is kept forever;
+   * the optimizer's state is compacted to its latest values.
    */
   public List<NewTopic> newTopics(int chunkPartitions, short replication,
       KafkaClientConfig clients) {
@@ -191,7 +191,9 @@ public record RunTopics(String runId) {
     }
     List<NewTopic> list = new ArrayList<>();
     long keep = retentionMs;
-    list.add(topic(model(), 1, replication, clients, TopicConfig.CLEANUP_POLICY_COMPACT, keep));
+    // Kept for ever, whatever the audit trail's retention, and not compacted: the first
+    // description holds the key of the run's signed commits, and compaction keeps the last.
+    list.add(topic(model(), 1, replication, clients, null, KEEP_FOREVER));
     list.add(topic(pseudoGradients(), chunkPartitions, replication, clients, null, keep));
     list.add(topic(reduced(), chunkPartitions, replication, clients, null, keep));
     list.add(topic(weights(), 1, replication, clients, null, keep));

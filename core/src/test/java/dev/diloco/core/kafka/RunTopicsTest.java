@@ -31,7 +31,7 @@ class RunTopicsTest {
     RunTopics topics = new RunTopics("r");
     KafkaClientConfig clients = KafkaClientConfig.of("127.0.0.1:9092");
     for (NewTopic t : topics.newTopics(4, (short) 3, clients)) {
-      boolean compacted = t.name().equals(topics.model()) || t.name().equals(topics.optimizerState());
+      boolean compacted = t.name().equals(topics.optimizerState());
       assertThat(t.configs().get(TopicConfig.CLEANUP_POLICY_CONFIG))
           .as(t.name()).isEqualTo(compacted ? "compact" : null);
       if (!compacted) {
@@ -46,6 +46,10 @@ class RunTopicsTest {
         t -> t.name().equals(topics.pseudoGradients())).singleElement()
         .satisfies(t -> assertThat(t.configs())
             .containsEntry(TopicConfig.RETENTION_MS_CONFIG, "86400000"));
+    assertThat(topics.newTopics(4, (short) 1, clients, 86_400_000L)).filteredOn(
+        t -> t.name().equals(topics.model())).singleElement()
+        .satisfies(t -> assertThat(t.configs()).as("the run's description, with its key")
+            .containsEntry(TopicConfig.RETENTION_MS_CONFIG, "-1"));
     assertThatThrownBy(() -> topics.newTopics(4, (short) 1, clients, 0))
         .hasMessageContaining("retention must be positive or KEEP_FOREVER (-1), got 0");
   }

@@ -2,11 +2,15 @@ package dev.diloco.launcher.command;
 
 import dev.diloco.core.kafka.Topics;
 import dev.diloco.core.math.WarmupCosine;
+import dev.diloco.core.rules.CommitSignatures;
 import dev.diloco.launcher.options.RunOptions;
 import dev.diloco.launcher.options.RunSpecOptions;
 import dev.diloco.optimizer.OuterOptimizer;
 import dev.diloco.worker.ByteTransformer;
 import dev.diloco.worker.RunSpec;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.security.KeyPair;
 import java.time.Duration;
 import java.util.concurrent.Callable;
 import java.util.concurrent.CountDownLatch;
@@ -44,6 +48,12 @@ public final class OptimizerCommand implements Callable<Integer> {
       description = "Floor of the cosine decay, as a factor of the peak (default: ${DEFAULT-VALUE}).")
   double minFactor;
 
+  @Option(names = "--key", paramLabel = "FILE",
+      description = "The key that signs the run's commits (Ed25519), so that workers and replay "
+          + "refuse any round it did not write: made here with --start when the file does not "
+          + "exist, needed to resume a signed run (default: runs/keys/RUN.key).")
+  Path key;
+
   @Option(names = "--start",
       description = "Start the run when it has no round yet, from the options below (a run that "
           + "exists is resumed, and must have the same parameter layout).")
@@ -59,9 +69,17 @@ public final class OptimizerCommand implements Callable<Integer> {
     String runId = run.runId();
     Topics.requireReady(run.clients(), run.topics(),
         start ? Integer.valueOf(spec.chunkElements()) : null);
+    Path keyFile = key != null ? key : Path.of("runs", "keys", runId + ".key");
+    boolean made = start && !Files.exists(keyFile);
+    KeyPair signer = start || Files.exists(keyFile)
+        ? CommitSignatures.keyPair(keyFile, start) : null;
+    if (made) {
+      System.out.printf("made the key of run %s in %s: keep it, the optimizer needs it to "
+          + "resume the run%n", runId, keyFile);
+    }
     CountDownLatch finished = new CountDownLatch(1);
     try (OuterOptimizer optimizer = new OuterOptimizer(runId, run.clients(), schedule,
-        OuterOptimizer.Hooks.NONE)) {
+        OuterOptimizer.Hooks.NONE, signer)) {
       if (start) {
         RunSpec described = spec.spec(runId);
         ByteTransformer model = described.newModel();

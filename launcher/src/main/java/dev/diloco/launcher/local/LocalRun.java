@@ -9,6 +9,7 @@ import dev.diloco.core.kafka.RunTopics;
 import dev.diloco.core.kafka.Topics;
 import dev.diloco.core.layout.ChunkPlan;
 import dev.diloco.core.math.WarmupCosine;
+import dev.diloco.core.rules.CommitSignatures;
 import dev.diloco.launcher.options.RunSpecOptions;
 import dev.diloco.optimizer.OuterOptimizer;
 import dev.diloco.reducer.Reducer;
@@ -25,6 +26,7 @@ import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
 import java.io.PrintStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.security.KeyPair;
 import java.time.Duration;
 import java.util.HexFormat;
 import java.util.List;
@@ -97,8 +99,10 @@ public final class LocalRun {
     RunSummary summary = new RunSummary(configuration);
     AtomicBoolean stop = new AtomicBoolean();
     AtomicReference<Throwable> optimizerFailed = new AtomicReference<>();
+    // The run's commits are signed with a key kept in its directory.
+    KeyPair key = CommitSignatures.keyPair(plan.out().resolve("optimizer.key"), true);
     try (OuterOptimizer optimizer = new OuterOptimizer(spec.runId(), clients,
-            WarmupCosine.CONSTANT, OuterOptimizer.Hooks.NONE);
+            WarmupCosine.CONSTANT, OuterOptimizer.Hooks.NONE, key);
         Reducer reducer = new Reducer(new ReducerConfig(spec.runId(), 1, ROUND_TIMEOUT,
             ReducerConfig.DEFAULT_CHECK_EVERY, plan.partitions()), clients,
             plan.out().resolve("reducer-state"), new SimpleMeterRegistry(), Map.of());

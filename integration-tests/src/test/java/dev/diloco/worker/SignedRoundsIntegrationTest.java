@@ -1,0 +1,173 @@
+package dev.diloco.worker;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import dev.diloco.audit.Replay;
+import dev.diloco.audit.RunRecords;
+import dev.diloco.audit.TopicReader;
+import dev.diloco.broker.EmbeddedKafkaExtension;
+import dev.diloco.core.codec.Checksums;
+import dev.diloco.core.codec.ChunkEncoder;
+import dev.diloco.core.codec.PayloadFormat;
+import dev.diloco.core.kafka.AvroSerde;
+import dev.diloco.core.kafka.CommitWatcher;
+import dev.diloco.core.kafka.CorruptRoundException;
+import dev.diloco.core.kafka.KafkaClientConfig;
+import dev.diloco.core.kafka.RoundLog;
+import dev.diloco.core.kafka.RunTopics;
+import dev.diloco.core.kafka.Topics;
+import dev.diloco.core.layout.ChunkPlan;
+import dev.diloco.core.layout.ChunkRange;
+import dev.diloco.core.math.WarmupCosine;
+import dev.diloco.core.rules.CommitSignatures;
+import dev.diloco.core.testing.TestRuns;
+import dev.diloco.optimizer.OuterOptimizer;
+import dev.diloco.reducer.Reducer;
+import dev.diloco.reducer.ReducerConfig;
+import dev.diloco.schemas.RoundCommit;
+import dev.diloco.schemas.WeightsChunk;
+import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
+import java.nio.ByteBuffer;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
+import java.security.KeyPair;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
+import org.apache.kafka.clients.producer.KafkaProducer;
+import org.apache.kafka.clients.producer.ProducerRecord;
+import org.apache.kafka.clients.producer.RecordMetadata;
+import org.apache.kafka.common.serialization.ByteArraySerializer;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.api.extension.RegisterExtension;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * On a cluster without ACLs anyone may write a run's commit topic. A forged round (weights and
+ * a commit whose SHA-256 is theirs, of the next round and of the last round there can be) is
+ * refused by the workers, who train on the optimizer's rounds alone, and named by the replay:
+ * the run's commits are signed, and the forged ones do not verify.
+ */
+@Timeout(value = 240, unit = TimeUnit.SECONDS)
+class SignedRoundsIntegrationTest {
+
+  @RegisterExtension
+  static final EmbeddedKafkaExtension KAFKA = new EmbeddedKafkaExtension();
+
+  private static final ModelConfig MODEL = new ModelConfig(16, 1, 32, 4, 64);
+  private static final int CHUNK = 4096;
+  private static final Duration WAIT = Duration.ofSeconds(90);
+
+  @TempDir
+  Path dir;
+
+  @Test
+  void forgedRoundsAreRefusedByTheWorkersAndNamedByTheReplay() throws Exception {
+    String run = "signed";
+    KafkaClientConfig clients = KAFKA.clients();
+    RunTopics topics = new RunTopics(run);
+    Topics.create(clients, topics.newTopics(2, (short) 1, clients));
+    ByteTransformer model = new ByteTransformer(MODEL, 2, 1);
+    ChunkPlan plan = model.layout().chunks(CHUNK);
+    float[] initial = new float[(int) plan.totalElements()];
+    model.parameters(initial);
+    byte[] text = BuiltInCorpus.generate(1 << 16, 1);
+
+    AtomicBoolean stop = new AtomicBoolean();
+    try (OuterOptimizer optimizer = new OuterOptimizer(run, clients, WarmupCosine.CONSTANT,
+            OuterOptimizer.Hooks.NONE, CommitSignatures.keyPair(dir.resolve("run.key"), true));
+        Reducer reducer = new Reducer(new ReducerConfig(run, 1, Duration.ofMinutes(10),
+            ReducerConfig.DEFAULT_CHECK_EVERY, 2), clients, dir.resolve("reducer"),
+            new SimpleMeterRegistry(), Map.of())) {
+      optimizer.open(TestRuns.description(run, model.layout(), CHUNK, 3, 4e-4), initial);
+      reducer.start(WAIT);
+      // Before any worker trains: a forged round 1, signed with another key, and a forged last
+      // round, unsigned.
+      forgeRound(topics, plan, clients, 1, CommitSignatures.generate());
+      forgeRound(topics, plan, clients, Integer.MAX_VALUE, null);
+      Thread optimizing = new Thread(() -> {
+        while (!stop.get()) {
+          optimizer.pollOnce(Duration.ofMillis(100));
+        }
+      }, "optimizer");
+      optimizing.start();
+      try {
+        List<Worker.RoundReport> reports = new ArrayList<>();
+        try (Worker w = new Worker(new Worker.Settings(run, "w0", 3,
+            dev.diloco.worker.AdamW.Config.OPENDILOCO, PayloadFormat.FP16, 5, 1, WAIT), model,
+            text, text, clients)) {
+          assertThat(w.run(2, reports::add)).as("rounds trained").isEqualTo(2);
+        }
+        assertThat(reports).extracting(Worker.RoundReport::round).containsExactly(0, 1);
+        org.awaitility.Awaitility.await().atMost(WAIT).until(() -> optimizer.round() >= 2);
+      } finally {
+        stop.set(true);
+        optimizing.join(TimeUnit.SECONDS.toMillis(30));
+      }
+    }
+
+    // What the workers saw: the optimizer's rounds only, the forged ones named when asked for.
+    RoundLog log = new RoundLog(topics, clients, WAIT);
+    assertThat(log.latestCommit().orElseThrow().getRound()).isEqualTo(2);
+    try (CommitWatcher watcher = new CommitWatcher(topics, clients)) {
+      org.awaitility.Awaitility.await().atMost(WAIT).until(() ->
+          watcher.newest(Duration.ofMillis(200)).map(c -> c.getRound() == 2).orElse(false));
+    }
+    RoundCommit forged = AvroSerde.of(RoundCommit.class).decode(forgedCommit);
+    assertThatThrownBy(() -> log.weights(forged, plan))
+        .isInstanceOf(CorruptRoundException.class)
+        .hasMessageContaining("round 1")
+        .hasMessageContaining("does not verify with run signed's key");
+
+    // The replay verifies the optimizer's rounds and names the forged commit of round 1.
+    try (TopicReader reader = new TopicReader(clients, WAIT)) {
+      Replay.Report report = Replay.replay(RunRecords.read(topics, reader), reader, 0, 2,
+          r -> { });
+      assertThat(report.rounds()).extracting(Replay.RoundResult::ok)
+          .containsExactly(true, false, true);
+      assertThat(report.rounds().get(1).findings()).anySatisfy(f -> assertThat(f.detail())
+          .contains("the commit of round 1 does not verify with run signed's key"));
+    }
+  }
+
+  /** The last forged commit of round 1, as it was written. */
+  private byte[] forgedCommit;
+
+  /** Weights of zeros for {@code round} and a commit that matches them, signed by {@code forger}. */
+  private void forgeRound(RunTopics topics, ChunkPlan plan, KafkaClientConfig clients, int round,
+      KeyPair forger) throws Exception {
+    byte[] key = topics.runId().getBytes(StandardCharsets.UTF_8);
+    float[] zeros = new float[(int) plan.totalElements()];
+    try (var producer = new KafkaProducer<>(clients.producer(), new ByteArraySerializer(),
+            new ByteArraySerializer());
+        var encoder = new ChunkEncoder(PayloadFormat.FP32, CHUNK)) {
+      long first = -1;
+      for (int i = 0; i < plan.chunkCount(); i++) {
+        ChunkRange range = plan.range(i);
+        ChunkEncoder.Encoded e = encoder.encode(zeros, (int) range.offset(), range.count());
+        RecordMetadata at = producer.send(new ProducerRecord<>(topics.weights(), key,
+            AvroSerde.of(WeightsChunk.class).encode(new WeightsChunk(topics.runId(), round, i,
+                plan.chunkCount(), range.offset(), range.count(), PayloadFormat.FP32.encoding(),
+                e.payload(), e.crc32c())))).get();
+        first = first < 0 ? at.offset() : first;
+      }
+      RoundCommit commit = RoundCommit.newBuilder(TestRuns.commit(topics.runId(), round, plan,
+              System.currentTimeMillis()))
+          .setWeightsSha256(ByteBuffer.wrap(Checksums.sha256(zeros))).setWeightsOffset(first)
+          .build();
+      if (forger != null) {
+        commit = CommitSignatures.sign(commit, forger.getPrivate());
+      }
+      byte[] value = AvroSerde.of(RoundCommit.class).encode(commit);
+      if (round == 1) {
+        forgedCommit = value;
+      }
+      producer.send(new ProducerRecord<>(topics.commits(), key, value)).get();
+    }
+  }
+}
