@@ -133,7 +133,8 @@ final class ChunkSumProcessor implements Processor<byte[], byte[], byte[], byte[
         worker -> run.isMember(current.round(), worker));
     Verdict<CheckedChunk> checked = rules.check(where.topic(topics), where.partition(), chunk,
         window);
-    Verdict<PartialSum> added = checked.then(c -> sums.add(c, producedAtMs));
+    Verdict<PartialSum> added = checked.then(c -> sums.add(c, producedAtMs,
+        context.currentSystemTimeMs()));
     if (fresh && added instanceof Verdict.Accept<PartialSum> a) {
       metrics.chunksSummed.increment();
       stores.point(contributionKey(chunk), where);
@@ -203,7 +204,11 @@ final class ChunkSumProcessor implements Processor<byte[], byte[], byte[], byte[
     stores.forgetBefore(round);
     boolean deadline = now >= current.openedAtMs() + config.roundTimeout().toMillis();
     retryWaiting(current, now, deadline);
-    if (!deadline || stores.deadlinePassed(round)) {
+    if (!deadline) {
+      endGraces(current, now);
+      return;
+    }
+    if (stores.deadlinePassed(round)) {
       return;
     }
     Deadline decided = Deadline.decide(ownedChunks(current),
@@ -216,6 +221,26 @@ final class ChunkSumProcessor implements Processor<byte[], byte[], byte[], byte[
       LOG.warn("run {}: round {} failed: {}", config.runId(), round, failure.getReason());
       context.forward(new Record<>(config.runId().getBytes(StandardCharsets.UTF_8),
           failureSerde.encode(failure), now), FAILURES_SINK);
+    }
+  }
+
+  /** Emits the sums whose silent members have had their grace ({@link Deadline#graceIsOver}). */
+  private void endGraces(RunView.OpenRound current, long now) {
+    int round = current.round();
+    java.util.Set<String> members = null;
+    for (int index : ownedChunks(current)) {
+      PartialSum partial = sums.get(round, index);
+      if (partial == null || stores.isClosed(round, index)) {
+        continue;
+      }
+      members = members != null ? members : run.members(round);
+      if (Deadline.graceIsOver(partial, members, sums.heard(round), config.quorum(),
+          current.openedAtMs(), now)) {
+        LOG.info("run {}: round {}, chunk {}: its silent members {} had their grace; summed "
+            + "without them", config.runId(), round, index, members.stream()
+            .filter(m -> !partial.sum.contributors().contains(m)).toList());
+        emit(current, index, partial, false);
+      }
     }
   }
 

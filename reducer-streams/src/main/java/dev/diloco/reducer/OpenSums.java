@@ -25,17 +25,29 @@ final class OpenSums {
 
   private final Map<String, PartialSum> sums = new HashMap<>();
   private final Map<String, Waiting> waiting = new TreeMap<>();
+  /** The workers that have sent this task a chunk of each round. */
+  private final Map<Integer, java.util.Set<String>> heard = new TreeMap<>();
 
-  /** Adds a checked contribution to its sum; a second one of a worker is a DUPLICATE. */
-  Verdict<PartialSum> add(CheckedChunk c, long producedAtMs) {
+  /**
+   * Adds a checked contribution to its sum at {@code nowMs}; a second one of a worker is a
+   * DUPLICATE.
+   */
+  Verdict<PartialSum> add(CheckedChunk c, long producedAtMs, long nowMs) {
     String key = RoundKeys.chunk(c.chunk().getRound(), c.range().index());
     PartialSum partial = sums.computeIfAbsent(key, k -> new PartialSum(c));
     try {
-      partial.add(c, producedAtMs);
+      partial.add(c, producedAtMs, nowMs);
     } catch (ChunkRejectedException duplicate) {
       return Verdict.of(duplicate);
     }
+    heard.computeIfAbsent(c.chunk().getRound(), r -> new java.util.TreeSet<>())
+        .add(c.chunk().getWorkerId());
     return Verdict.accept(partial);
+  }
+
+  /** The workers whose chunks of {@code round} this task has summed. */
+  java.util.Set<String> heard(int round) {
+    return heard.getOrDefault(round, java.util.Set.of());
   }
 
   PartialSum get(int round, int index) {
@@ -70,6 +82,7 @@ final class OpenSums {
   /** Drops the sums of rounds before {@code round}; returns the chunks that were waiting there. */
   Map<String, Waiting> forgetBefore(int round) {
     sums.keySet().removeIf(key -> RoundKeys.roundOf(key) < round);
+    heard.keySet().removeIf(r -> r < round);
     Map<String, Waiting> dropped = new TreeMap<>();
     waiting.entrySet().removeIf(e -> {
       if (RoundKeys.roundOf(e.getKey()) < round) {
@@ -84,5 +97,6 @@ final class OpenSums {
   void clear() {
     sums.clear();
     waiting.clear();
+    heard.clear();
   }
 }

@@ -29,17 +29,23 @@ final class PartialSum {
   final List<Contribution> contributions = new ArrayList<>();
   /** Producer time of the newest contribution, for the latency of the sum. */
   long newestContributionMs;
+  /** When the first contribution was added (the task's wall clock): the grace starts there. */
+  long firstAddedAtMs = -1;
 
   PartialSum(CheckedChunk first) {
     this.sum = ExactSum.create(first.format().encoding(), first.range().count());
   }
 
-  /** Adds a checked contribution; a worker already in the sum is rejected as a DUPLICATE. */
-  void add(CheckedChunk c, long producedAtMs) {
+  /**
+   * Adds a checked contribution at {@code nowMs}; a worker already in the sum is rejected as a
+   * DUPLICATE.
+   */
+  void add(CheckedChunk c, long producedAtMs, long nowMs) {
     sum.add(c.chunk().getWorkerId(), c.canonical());
     contributions.add(new Contribution(c.chunk().getWorkerId(), c.chunk().getTokens(),
         c.chunk().getInnerSteps(), c.chunk().getMeanInnerLoss()));
     newestContributionMs = Math.max(newestContributionMs, producedAtMs);
+    firstAddedAtMs = firstAddedAtMs < 0 ? nowMs : firstAddedAtMs;
   }
 
   /**

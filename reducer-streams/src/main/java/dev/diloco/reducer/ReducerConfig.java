@@ -24,6 +24,8 @@ public record ReducerConfig(String runId, int quorum, Duration roundTimeout, Dur
     int chunkPartitions, double maxChunkNorm) {
 
   public static final Duration DEFAULT_CHECK_EVERY = Duration.ofSeconds(1);
+  /** The least a sum waits for a silent member once it has a quorum ({@link Deadline}). */
+  public static final Duration MIN_GRACE = Duration.ofMinutes(2);
   /** {@code maxChunkNorm}: the bound the run's own settings give. */
   public static final double AUTO_NORM = -1;
   /** How long a round's sums wait for missing workers by default, in minutes. */

@@ -281,6 +281,38 @@ class ReducerTopologyTest {
     assertThat(count(pointers())).isZero();
   }
 
+  /**
+   * A worker that joins and never sends (a forged JOIN, a worker gone) holds a sum only for a
+   * grace: once it has a quorum, at least two minutes after its first contribution. A member
+   * that is sending this round is waited for, to the deadline.
+   */
+  @Test
+  void aSilentMemberHoldsASumOnlyForAGraceAndASendingOneIsWaitedFor() {
+    join("ghost", 0);
+    for (String w : WORKERS) {
+      send(chunksOf(w, 0, 12).get(0));
+    }
+    for (String w : List.of("w0", "w1")) {
+      send(chunksOf(w, 0, 12).get(1)); // w2's chunk 1 has not come, but w2 is sending
+    }
+    driver.advanceWallClockTime(Duration.ofSeconds(110));
+    assertThat(reduced.isEmpty()).as("within the grace").isTrue();
+    driver.advanceWallClockTime(Duration.ofSeconds(11));
+    assertThat(readReduced()).singleElement().satisfies(r -> {
+      assertThat(r.getChunkIndex()).isZero();
+      assertThat(r.getComplete()).isFalse();
+      assertThat(r.getContributors()).extracting(c -> c.getWorkerId())
+          .containsExactlyElementsOf(WORKERS);
+    });
+    send(chunksOf("w2", 0, 12).get(1));
+    assertThat(readReduced()).as("chunk 1 waited for w2, not for the ghost").isEmpty();
+    driver.advanceWallClockTime(Duration.ofSeconds(1));
+    assertThat(readReduced()).singleElement().satisfies(r -> {
+      assertThat(r.getChunkIndex()).isOne();
+      assertThat(r.getContributors()).hasSize(3);
+    });
+  }
+
   @Test
   void aChunkAboveTheNormBoundIsRejectedAndOneBelowItSummed() {
     stop();
