@@ -9,7 +9,8 @@ import org.junit.jupiter.api.extension.ExtensionContext;
 
 /**
  * One embedded broker for a test class, in a temporary directory, stopped after the class:
- * {@code @RegisterExtension static final EmbeddedKafkaExtension KAFKA = new EmbeddedKafkaExtension();}
+ * {@code @RegisterExtension static final EmbeddedKafkaExtension KAFKA =
+ * new EmbeddedKafkaExtension();}
  */
 public final class EmbeddedKafkaExtension implements BeforeAllCallback, AfterAllCallback {
 

@@ -49,7 +49,8 @@ class OuterOptimizerIntegrationTest {
   void aCrashBeforeTheCommitShowsNothingAndTheRestartGivesTheSameBits() throws Exception {
     // Reference: three rounds with no crash.
     OptimizerFixture clean = new OptimizerFixture(KAFKA, "clean");
-    try (var optimizer = new OuterOptimizer("clean", clean.clients, LR, OuterOptimizer.Hooks.NONE)) {
+    try (var optimizer =
+        new OuterOptimizer("clean", clean.clients, LR, OuterOptimizer.Hooks.NONE)) {
       optimizer.open(OptimizerFixture.description("clean"), OptimizerFixture.initialWeights());
       for (int r = 0; r < 3; r++) {
         clean.reduce(r);

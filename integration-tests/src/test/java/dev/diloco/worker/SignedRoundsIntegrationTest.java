@@ -138,7 +138,7 @@ class SignedRoundsIntegrationTest {
   /** The last forged commit of round 1, as it was written. */
   private byte[] forgedCommit;
 
-  /** Weights of zeros for {@code round} and a commit that matches them, signed by {@code forger}. */
+  /** Weights of zeros for {@code round} and a commit that matches them, signed by forger. */
   private void forgeRound(RunTopics topics, ChunkPlan plan, KafkaClientConfig clients, int round,
       KeyPair forger) throws Exception {
     byte[] key = topics.runId().getBytes(StandardCharsets.UTF_8);

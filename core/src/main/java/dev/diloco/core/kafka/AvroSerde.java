@@ -67,7 +67,7 @@ public final class AvroSerde<T extends SpecificRecord> implements Serde<T> {
     }
   }
 
-  /** Decodes a value; anything that is not a valid record of this type is a SerializationException. */
+  /** Decodes a value; what is not a valid record of this type is a SerializationException. */
   public T decode(byte[] bytes) {
     try {
       if (bytes.length < HEADER_BYTES || bytes[0] != MARKER[0] || bytes[1] != MARKER[1]) {

@@ -140,7 +140,8 @@ public final class CommitSignatures {
   }
 
   /** The first line of a key file: what it holds, and in which layout. */
-  private static final String KEY_FILE = "diloco optimizer key, Ed25519: PKCS #8 private, X.509 public";
+  private static final String KEY_FILE =
+      "diloco optimizer key, Ed25519: PKCS #8 private, X.509 public";
 
   /**
    * The key pair kept in {@code file} (three lines: a header, the private key in PKCS #8 and the

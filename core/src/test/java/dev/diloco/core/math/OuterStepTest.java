@@ -87,8 +87,10 @@ class OuterStepTest {
 
   @Test
   void badHyperParametersAreRefusedWithTheValue() {
-    assertThatThrownBy(() -> new OuterStep(OuterMethod.UNKNOWN, 0.9f)).hasMessageContaining("UNKNOWN");
-    assertThatThrownBy(() -> new OuterStep(OuterMethod.NESTEROV, 1f)).hasMessageContaining("got 1.0");
+    assertThatThrownBy(() -> new OuterStep(OuterMethod.UNKNOWN, 0.9f))
+        .hasMessageContaining("UNKNOWN");
+    assertThatThrownBy(() -> new OuterStep(OuterMethod.NESTEROV, 1f))
+        .hasMessageContaining("got 1.0");
     OuterStep step = new OuterStep(OuterMethod.NESTEROV, 0.9f);
     assertThatThrownBy(() -> step.apply(Float.NaN, new double[1], 0, 1, new float[1],
         new float[1], 0, 1)).hasMessageContaining("got NaN");

@@ -1,0 +1,179 @@
+package dev.diloco.reducer;
+
+import static dev.diloco.reducer.ReducerDriver.TIMEOUT;
+import static dev.diloco.reducer.ReducerDriver.WORKERS;
+import static dev.diloco.reducer.ReducerDriver.chunksOf;
+import static org.assertj.core.api.Assertions.assertThat;
+
+import dev.diloco.core.kafka.AvroSerde;
+import dev.diloco.schemas.DeadLetter;
+import dev.diloco.schemas.DeadLetterReason;
+import dev.diloco.schemas.PseudoGradientChunk;
+import dev.diloco.schemas.ReducedChunk;
+import dev.diloco.schemas.RoundFailure;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.List;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * What the reducer waits for and for how long: a worker's heartbeat, the next round's commit,
+ * a silent member, the round's deadline.
+ */
+class ReducerRoundsTest {
+
+  @TempDir
+  Path stateDir;
+
+  private ReducerDriver reducer;
+
+  @BeforeEach
+  void start() {
+    reducer = new ReducerDriver(stateDir, 0);
+  }
+
+  @AfterEach
+  void stop() {
+    reducer.close();
+  }
+
+  /**
+   * A worker's heartbeat may reach the reducer after its chunks: they wait, and are summed
+   * when it shows up. One that never joins is rejected at the deadline; a second chunk of a
+   * waiting worker is a duplicate (the first counts).
+   */
+  @Test
+  void aChunkOfAWorkerNotYetJoinedWaitsForItsHeartbeatAndOneThatNeverJoinsIsRejected() {
+    PseudoGradientChunk early = chunksOf("w3", 0, 4).get(0);
+    reducer.send(early);
+    reducer.send(chunksOf("w3", 0, 5).get(0)); // its restart's chunk: the first one counts
+    reducer.send(chunksOf("stranger", 0, 4).get(1)); // a chunk whose sum stays open
+    assertThat(reducer.letters()).extracting(DeadLetter::getReason)
+        .containsExactly(DeadLetterReason.DUPLICATE);
+    reducer.join("w3", 0);
+    for (String w : WORKERS) {
+      reducer.send(chunksOf(w, 0, 4).get(0));
+    }
+    assertThat(reducer.reduced.isEmpty()).as("w3 is a member now, and its chunk has not been added")
+        .isTrue();
+    reducer.advance(Duration.ofSeconds(1)); // the next check adds it
+    ReducedChunk r = AvroSerde.of(ReducedChunk.class).decode(reducer.reduced.readValue());
+    assertThat(r.getContributors()).extracting(c -> c.getWorkerId())
+        .containsExactly("w0", "w1", "w2", "w3");
+    assertThat(r.getComplete()).isTrue();
+
+    reducer.advance(TIMEOUT);
+    DeadLetter never = reducer.letters().get(0);
+    assertThat(never.getReason()).isEqualTo(DeadLetterReason.WORKER_NOT_IN_ROUND);
+    assertThat(never.getWorkerId()).isEqualTo("stranger");
+    assertThat(never.getDetail()).contains("worker stranger had not joined round 0 when its "
+        + "deadline passed");
+  }
+
+  /**
+   * A worker sends round r + 1 after reading its commit, so its chunk may reach the reducer
+   * before the commit does: it waits, and is summed when the round opens. One whose round never
+   * opens is rejected a round timeout after it came.
+   */
+  @Test
+  void aChunkOfTheNextRoundWaitsForItsCommitAndOneWhoseRoundNeverOpensIsRejected() {
+    WORKERS.forEach(w -> reducer.join(w, 1));
+    reducer.send(chunksOf("w0", 1, 5).get(0)); // ahead of commit 1
+    assertThat(reducer.letters()).isEmpty();
+    assertThat(reducer.pointerCount()).isOne();
+    reducer.commit(1);
+    reducer.advance(Duration.ofSeconds(1)); // the next check sums it
+    reducer.send(chunksOf("w1", 1, 5).get(0));
+    reducer.send(chunksOf("w2", 1, 5).get(0));
+    assertThat(reducer.readReduced()).singleElement().satisfies(r -> {
+      assertThat(r.getRound()).isEqualTo(1);
+      assertThat(r.getContributors()).extracting(c -> c.getWorkerId())
+          .containsExactly("w0", "w1", "w2");
+    });
+
+    reducer.send(chunksOf("w0", 2, 5).get(1)); // round 2 never opens
+    reducer.send(chunksOf("w0", 4, 5).get(1)); // nor does a round further ahead: rejected at once
+    assertThat(reducer.letters()).singleElement().satisfies(l -> {
+      assertThat(l.getReason()).isEqualTo(DeadLetterReason.ROUND_NOT_OPEN);
+      assertThat(l.getRound()).isEqualTo(4);
+    });
+    reducer.advance(TIMEOUT.plusSeconds(1));
+    assertThat(reducer.letters()).singleElement().satisfies(l -> {
+      assertThat(l.getReason()).isEqualTo(DeadLetterReason.ROUND_NOT_OPEN);
+      assertThat(l.getRound()).isEqualTo(2);
+      assertThat(l.getDetail()).contains("round 2 is not open here yet: the open round is 1")
+          .contains("after the chunk came");
+    });
+    assertThat(reducer.pointerCount()).isZero();
+  }
+
+  /**
+   * A worker that joins and never sends (a forged JOIN, a worker gone) holds a sum only for a
+   * grace: once it has a quorum, at least two minutes after its first contribution. A member
+   * that is sending this round is waited for, to the deadline.
+   */
+  @Test
+  void aSilentMemberHoldsASumOnlyForAGraceAndASendingOneIsWaitedFor() {
+    reducer.join("ghost", 0);
+    for (String w : WORKERS) {
+      reducer.send(chunksOf(w, 0, 12).get(0));
+    }
+    for (String w : List.of("w0", "w1")) {
+      reducer.send(chunksOf(w, 0, 12).get(1)); // w2's chunk 1 has not come, but w2 is sending
+    }
+    reducer.advance(Duration.ofSeconds(110));
+    assertThat(reducer.reduced.isEmpty()).as("within the grace").isTrue();
+    reducer.advance(Duration.ofSeconds(11));
+    assertThat(reducer.readReduced()).singleElement().satisfies(r -> {
+      assertThat(r.getChunkIndex()).isZero();
+      assertThat(r.getComplete()).isFalse();
+      assertThat(r.getContributors()).extracting(c -> c.getWorkerId())
+          .containsExactlyElementsOf(WORKERS);
+    });
+    reducer.send(chunksOf("w2", 0, 12).get(1));
+    assertThat(reducer.readReduced()).as("chunk 1 waited for w2, not for the ghost").isEmpty();
+    reducer.advance(Duration.ofSeconds(1));
+    assertThat(reducer.readReduced()).singleElement().satisfies(r -> {
+      assertThat(r.getChunkIndex()).isOne();
+      assertThat(r.getContributors()).hasSize(3);
+    });
+  }
+
+  @Test
+  void atTheDeadlineAQuorumIsSummedAndNoQuorumFailsTheRound() {
+    // Chunks 0-2 get two contributors (the quorum), chunk 3 only one.
+    for (String w : List.of("w0", "w1")) {
+      chunksOf(w, 0, 3).subList(0, 3).forEach(reducer::send);
+    }
+    reducer.send(chunksOf("w2", 0, 3).get(3));
+    assertThat(reducer.reduced.isEmpty()).isTrue();
+
+    reducer.advance(TIMEOUT.plusSeconds(1));
+    List<ReducedChunk> partial = reducer.readReduced();
+    assertThat(partial).hasSize(3).allSatisfy(r -> {
+      assertThat(r.getComplete()).isFalse();
+      assertThat(r.getContributors()).extracting(c -> c.getWorkerId()).containsExactly("w0", "w1");
+    });
+    RoundFailure failure = AvroSerde.of(RoundFailure.class).decode(reducer.failures.readValue());
+    assertThat(failure.getRound()).isZero();
+    assertThat(failure.getReason()).contains("chunks [3] had fewer than 2 contributors");
+    assertThat(failure.getContributors()).containsExactly("w2");
+    // After the deadline the round takes nothing more.
+    reducer.send(chunksOf("w0", 0, 3).get(3));
+    assertThat(reducer.letters()).extracting(DeadLetter::getReason)
+        .containsExactly(DeadLetterReason.LATE);
+  }
+
+  @Test
+  void aWorkerThatLeavesIsNoLongerWaitedFor() {
+    reducer.leave("w2", 0);
+    for (String w : List.of("w0", "w1")) {
+      reducer.send(chunksOf(w, 0, 8).get(2));
+    }
+    assertThat(reducer.readReduced()).singleElement()
+        .satisfies(r -> assertThat(r.getComplete()).isTrue());
+  }
+}
