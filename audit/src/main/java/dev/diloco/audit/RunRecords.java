@@ -11,6 +11,7 @@ import dev.diloco.schemas.PseudoGradientChunk;
 import dev.diloco.schemas.ReducedChunk;
 import dev.diloco.schemas.RoundCommit;
 import dev.diloco.schemas.WeightsChunk;
+import dev.diloco.schemas.WorkerHeartbeat;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
@@ -67,9 +68,12 @@ public final class RunRecords {
     run.scan(reader, topics.commits(), RoundCommit.class, RoundCommit::getRunId,
         (c, at) -> run.commits.add(new Located<>(c, at)));
     run.chunkPartitions = reader.partitions(topics.pseudoGradients()).size();
-    // The shared chunk topic, and each worker's own on a cluster with authentication.
+    // The shared chunk topic, and each worker's own on a cluster with authentication, where
+    // the worker's heartbeats lie between its chunks (they are no chunks, nor unreadable).
+    AvroSerde<WorkerHeartbeat> heartbeats = AvroSerde.of(WorkerHeartbeat.class);
     for (String topic : reader.topics(topics.pseudoGradientTopics())) {
       run.scan(reader, topic, PseudoGradientChunk.class, PseudoGradientChunk::getRunId,
+          heartbeats::isWrittenAs,
           (c, at) -> add(run.pseudoGradients, new Entry(c.getRound(), c.getChunkIndex(),
               c.getWorkerId(), c.getTokens(), at)));
     }
@@ -92,8 +96,17 @@ public final class RunRecords {
 
   private <T extends SpecificRecord> void scan(TopicReader reader, String topic, Class<T> type,
       Function<T, String> runOf, Sink<T> sink) {
+    scan(reader, topic, type, runOf, value -> false, sink);
+  }
+
+  /** {@code other}: records of another type that the topic may carry, passed over. */
+  private <T extends SpecificRecord> void scan(TopicReader reader, String topic, Class<T> type,
+      Function<T, String> runOf, java.util.function.Predicate<byte[]> other, Sink<T> sink) {
     AvroSerde<T> serde = AvroSerde.of(type);
     reader.scan(topic, r -> {
+      if (other.test(r.value())) {
+        return;
+      }
       T value = decode(serde, r);
       if (value == null || !topics.runId().equals(runOf.apply(value))) {
         unreadable.merge(topic, 1, Integer::sum);

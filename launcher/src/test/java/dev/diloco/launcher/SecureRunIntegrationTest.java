@@ -17,6 +17,7 @@ import dev.diloco.core.kafka.Topics;
 import dev.diloco.core.layout.ChunkPlan;
 import dev.diloco.core.layout.ParameterLayout;
 import dev.diloco.core.math.WarmupCosine;
+import dev.diloco.core.testing.TestRuns;
 import dev.diloco.optimizer.OuterOptimizer;
 import dev.diloco.reducer.Reducer;
 import dev.diloco.reducer.ReducerConfig;
@@ -25,11 +26,12 @@ import dev.diloco.schemas.Compression;
 import dev.diloco.schemas.Contribution;
 import dev.diloco.schemas.DeadLetter;
 import dev.diloco.schemas.DeadLetterReason;
+import dev.diloco.schemas.HeartbeatKind;
 import dev.diloco.schemas.OuterMethod;
 import dev.diloco.schemas.OuterOptimizerConfig;
 import dev.diloco.schemas.PseudoGradientChunk;
-import dev.diloco.schemas.RoundCommit;
 import dev.diloco.schemas.TensorEncoding;
+import dev.diloco.schemas.WorkerHeartbeat;
 import dev.diloco.worker.AdamW;
 import dev.diloco.worker.BuiltInCorpus;
 import dev.diloco.worker.ByteCorpus;
@@ -137,9 +139,25 @@ class SecureRunIntegrationTest {
           }
         }, id));
       }
+      // worker-0's principal says, again and again, that worker-1 left every round, on the
+      // shared membership topic that every worker may write: the reducer believes worker-1's
+      // own topic, so every sum still waits for worker-1.
+      RunTopics topics = new RunTopics(RUN);
+      threads.add(new Thread(() -> {
+        try (var forger = new KafkaProducer<>(as("worker-0").producer(),
+            new ByteArraySerializer(), new ByteArraySerializer())) {
+          while (!stop.get()) {
+            for (int round = 0; round <= 2; round++) {
+              forger.send(new ProducerRecord<>(topics.membership(), "worker-1".getBytes(),
+                  AvroSerde.of(WorkerHeartbeat.class).encode(TestRuns.heartbeat(RUN,
+                      "worker-1", round, HeartbeatKind.LEAVE))));
+            }
+            forger.flush();
+          }
+        }
+      }, "forger"));
       threads.forEach(Thread::start);
       // worker-0's principal publishes a chunk under worker-1's name on its own topic.
-      RunTopics topics = new RunTopics(RUN);
       PseudoGradientChunk spoofed = PseudoGradientChunk.newBuilder()
           .setRunId(RUN).setRound(0).setWorkerId("worker-1").setChunkIndex(0).setChunkCount(3)
           .setElementOffset(0).setElementCount(4).setEncoding(TensorEncoding.FP16)
@@ -166,10 +184,12 @@ class SecureRunIntegrationTest {
         t.join(TimeUnit.SECONDS.toMillis(60));
       }
     }
-    RoundCommit round2 = new RoundLog(new RunTopics(RUN), as("worker-0"), Duration.ofSeconds(30))
-        .commit(2).orElseThrow();
-    assertThat(round2.getContributors()).extracting(Contribution::getWorkerId)
-        .containsExactlyInAnyOrder("worker-0", "worker-1");
+    RoundLog log = new RoundLog(new RunTopics(RUN), as("worker-0"), Duration.ofSeconds(30));
+    for (int round = 1; round <= 2; round++) {
+      assertThat(log.commit(round).orElseThrow().getContributors()).as("round %d", round)
+          .extracting(Contribution::getWorkerId)
+          .containsExactlyInAnyOrder("worker-0", "worker-1");
+    }
     assertThat(Topics.problems(as("worker-1"), new RunTopics(RUN), 65536)).isEmpty();
 
     // An auditor replays the run from the workers' own topics, bit for bit.

@@ -1,7 +1,6 @@
 package dev.diloco.worker;
 
 import dev.diloco.core.codec.PayloadFormat;
-import dev.diloco.core.kafka.AvroSerde;
 import dev.diloco.core.kafka.CommitWatcher;
 import dev.diloco.core.kafka.KafkaClientConfig;
 import dev.diloco.core.kafka.RoundLog;
@@ -14,17 +13,10 @@ import dev.diloco.schemas.HeartbeatKind;
 import dev.diloco.schemas.ModelDescription;
 import dev.diloco.schemas.RoundCommit;
 import dev.diloco.schemas.RoundStats;
-import dev.diloco.schemas.WorkerHeartbeat;
-import java.net.InetAddress;
-import java.net.UnknownHostException;
-import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.Optional;
 import java.util.SplittableRandom;
 import java.util.function.Consumer;
-import org.apache.kafka.clients.producer.KafkaProducer;
-import org.apache.kafka.clients.producer.ProducerRecord;
-import org.apache.kafka.common.serialization.ByteArraySerializer;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -72,12 +64,11 @@ public final class Worker implements AutoCloseable {
   private final RunTopics topics;
   private final RoundLog log;
   private final CommitWatcher commits;
-  private final KafkaProducer<byte[], byte[]> heartbeats;
+  private final Heartbeats heartbeats;
   private final ChunkPublisher publisher;
   private final ChunkPlan plan;
   private final AdamW adamw;
   private final SplittableRandom random;
-  private final long incarnation = System.currentTimeMillis();
   private volatile boolean stopping;
 
   /**
@@ -113,8 +104,8 @@ public final class Worker implements AutoCloseable {
         ? topics.workerPseudoGradients(settings.workerId()) : topics.pseudoGradients();
     int partitions = Topics.partitions(clients, chunkTopic);
     this.commits = new CommitWatcher(topics, clients);
-    this.heartbeats = new KafkaProducer<>(clients.producer(), new ByteArraySerializer(),
-        new ByteArraySerializer());
+    this.heartbeats = new Heartbeats(topics, settings.workerId(),
+        chunkTopic.equals(topics.pseudoGradients()) ? null : chunkTopic, partitions, clients);
     this.publisher = new ChunkPublisher(chunkTopic, topics, settings.workerId(), plan,
         settings.format(), partitions, clients);
     LOG.info("worker {}: publishing to {}", settings.workerId(), chunkTopic);
@@ -138,7 +129,7 @@ public final class Worker implements AutoCloseable {
       return 0;
     }
     int round = first.get().getRound();
-    heartbeat(HeartbeatKind.JOIN, round);
+    heartbeats.announce(HeartbeatKind.JOIN, round, null);
     int n = Math.toIntExact(model.layout().totalElements());
     float[] global = new float[n];
     float[] local = new float[n];
@@ -163,7 +154,7 @@ public final class Worker implements AutoCloseable {
         LOG.info("worker {}: round {} is committed already; joining it", settings.workerId(),
             c.getRound());
         round = c.getRound();
-        heartbeat(HeartbeatKind.JOIN, round);
+        heartbeats.announce(HeartbeatKind.JOIN, round, null);
       }
       double waitSeconds = (System.nanoTime() - waitStart) / 1e9;
       // Checked chunk by chunk and as a whole: corrupt weights throw here, before training.
@@ -181,7 +172,7 @@ public final class Worker implements AutoCloseable {
         adamw.step(local, grad);
         model.setParameters(local);
         if ((step + 1) % progressEvery == 0) {
-          progress(round, step + 1);
+          heartbeats.progress(round, step + 1);
         }
       }
       if (stopping) {
@@ -198,14 +189,14 @@ public final class Worker implements AutoCloseable {
       RoundReport report = new RoundReport(round, meanLoss, evalLoss, tokens / computeSeconds,
           published.bytes(), computeSeconds, waitSeconds);
       // Expect me in the next round; and here is what this one measured, for everyone to see.
-      heartbeat(HeartbeatKind.ALIVE, round + 1, new RoundStats(round, meanLoss, evalLoss,
-          report.tokensPerSecond(), published.bytes(), computeSeconds, waitSeconds));
+      heartbeats.announce(HeartbeatKind.ALIVE, round + 1, new RoundStats(round, meanLoss,
+          evalLoss, report.tokensPerSecond(), published.bytes(), computeSeconds, waitSeconds));
       waitStart = System.nanoTime();
       reports.accept(report);
       done++;
       round++;
     }
-    heartbeat(HeartbeatKind.LEAVE, round);
+    heartbeats.announce(HeartbeatKind.LEAVE, round, null);
     return done;
   }
 
@@ -218,42 +209,6 @@ public final class Worker implements AutoCloseable {
   public void stop() {
     stopping = true;
     commits.wakeup();
-  }
-
-  private void heartbeat(HeartbeatKind kind, int round) {
-    heartbeat(kind, round, null);
-  }
-
-  /** Inner steps done so far, for whoever shows progress; not waited for. */
-  private void progress(int round, int step) {
-    WorkerHeartbeat h = new WorkerHeartbeat(settings.runId(), settings.workerId(),
-        HeartbeatKind.ALIVE, round, incarnation, host(), System.currentTimeMillis(), null, step);
-    heartbeats.send(new ProducerRecord<>(topics.membership(),
-        settings.workerId().getBytes(StandardCharsets.UTF_8),
-        AvroSerde.of(WorkerHeartbeat.class).encode(h)));
-  }
-
-  private void heartbeat(HeartbeatKind kind, int round, RoundStats report) {
-    byte[] key = settings.workerId().getBytes(StandardCharsets.UTF_8);
-    WorkerHeartbeat h = new WorkerHeartbeat(settings.runId(), settings.workerId(), kind, round,
-        incarnation, host(), System.currentTimeMillis(), report, null);
-    try {
-      heartbeats.send(new ProducerRecord<>(topics.membership(), key,
-          AvroSerde.of(WorkerHeartbeat.class).encode(h))).get();
-    } catch (InterruptedException e) {
-      Thread.currentThread().interrupt();
-    } catch (java.util.concurrent.ExecutionException e) {
-      throw new IllegalStateException("worker " + settings.workerId() + " cannot announce "
-          + kind + " for round " + round + ": " + e.getCause().getMessage(), e.getCause());
-    }
-  }
-
-  private static String host() {
-    try {
-      return InetAddress.getLocalHost().getHostName();
-    } catch (UnknownHostException e) {
-      return "unknown";
-    }
   }
 
   @Override

@@ -13,10 +13,12 @@ import dev.diloco.schemas.DeadLetterReason;
 import dev.diloco.schemas.PseudoGradientChunk;
 import dev.diloco.schemas.ReducedChunk;
 import dev.diloco.schemas.RoundFailure;
+import dev.diloco.schemas.WorkerHeartbeat;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 import java.util.function.Supplier;
 import org.apache.kafka.common.TopicPartition;
 import org.apache.kafka.streams.processor.PunctuationType;
@@ -61,6 +63,7 @@ final class ChunkSumProcessor implements Processor<byte[], byte[], byte[], byte[
   private ProcessorContext<byte[], byte[]> context;
   private ReducerStores stores;
   private RunView run;
+  private Members members;
   private final ChunkRules rules;
   /** Where sums are written before they are encoded into a record: reused. */
   private byte[] sumBuffer = new byte[0];
@@ -79,6 +82,7 @@ final class ChunkSumProcessor implements Processor<byte[], byte[], byte[], byte[
     this.context = context;
     this.stores = new ReducerStores(context);
     this.run = new RunView(config.runId(), context);
+    this.members = new Members(topics, run, stores);
     sums.clear();
     rebuild();
     context.schedule(config.checkEvery(), PunctuationType.WALL_CLOCK_TIME, this::onClock);
@@ -90,6 +94,15 @@ final class ChunkSumProcessor implements Processor<byte[], byte[], byte[], byte[
     metrics.inputBytes.increment(record.value() == null ? 0 : record.value().length);
     PartialSum.Pointer where = new PartialSum.Pointer(topics.workerOf(meta.topic()).orElse(null),
         meta.partition(), meta.offset());
+    if (members.isAnnouncement(meta.topic(), record.value())) {
+      RunView.OpenRound open = run.open();
+      Verdict<WorkerHeartbeat> heard = members.hear(meta.topic(), record.value(),
+          open == null ? null : open.round());
+      if (heard instanceof Verdict.Reject<WorkerHeartbeat> bad) {
+        reject(where, record.key(), record.timestamp(), bad, null);
+      }
+      return;
+    }
     Verdict<PseudoGradientChunk> decoded = Records.decode(chunkSerde, record.value());
     if (decoded instanceof Verdict.Reject<PseudoGradientChunk> bad) {
       reject(where, record.key(), record.timestamp(), bad, null);
@@ -130,7 +143,7 @@ final class ChunkSumProcessor implements Processor<byte[], byte[], byte[], byte[
     RoundWindow window = current == null ? null : new RoundWindow(current.round(),
         current.plan(), current.model().getEncoding(), config.normBound(current.model()),
         config.chunkPartitions(), index -> stores.isClosed(current.round(), index),
-        worker -> run.isMember(current.round(), worker));
+        worker -> members.isMember(current.round(), worker));
     Verdict<CheckedChunk> checked = rules.check(where.topic(topics), where.partition(), chunk,
         window);
     Verdict<PartialSum> added = checked.then(c -> sums.add(c, producedAtMs,
@@ -139,7 +152,7 @@ final class ChunkSumProcessor implements Processor<byte[], byte[], byte[], byte[
       metrics.chunksSummed.increment();
       stores.point(contributionKey(chunk), where);
       PartialSum partial = a.value();
-      if (partial.sum.contributors().containsAll(run.members(current.round()))) {
+      if (partial.sum.contributors().containsAll(members.of(current.round()))) {
         emit(current, chunk.getChunkIndex(), partial, true);
       }
     }
@@ -227,17 +240,16 @@ final class ChunkSumProcessor implements Processor<byte[], byte[], byte[], byte[
   /** Emits the sums whose silent members have had their grace ({@link Deadline#graceIsOver}). */
   private void endGraces(RunView.OpenRound current, long now) {
     int round = current.round();
-    java.util.Set<String> members = null;
+    Set<String> inRound = members.of(round);
     for (int index : ownedChunks(current)) {
       PartialSum partial = sums.get(round, index);
       if (partial == null || stores.isClosed(round, index)) {
         continue;
       }
-      members = members != null ? members : run.members(round);
-      if (Deadline.graceIsOver(partial, members, sums.heard(round), config.quorum(),
+      if (Deadline.graceIsOver(partial, inRound, sums.heard(round), config.quorum(),
           current.openedAtMs(), now)) {
         LOG.info("run {}: round {}, chunk {}: its silent members {} had their grace; summed "
-            + "without them", config.runId(), round, index, members.stream()
+            + "without them", config.runId(), round, index, inRound.stream()
             .filter(m -> !partial.sum.contributors().contains(m)).toList());
         emit(current, index, partial, false);
       }
@@ -274,7 +286,7 @@ final class ChunkSumProcessor implements Processor<byte[], byte[], byte[], byte[
     if (wait.reason() == DeadLetterReason.WORKER_NOT_IN_ROUND) {
       return "worker " + w.chunk().getWorkerId() + " had not joined round "
           + w.chunk().getRound() + " when its deadline passed (its members: "
-          + run.members(w.chunk().getRound()) + ")";
+          + members.of(w.chunk().getRound()) + ")";
     }
     return wait.why() + ", " + config.roundTimeout() + " after the chunk came";
   }

@@ -10,20 +10,53 @@ import org.apache.kafka.streams.state.KeyValueStore;
 
 /**
  * The reducer's durable state, changelogged for exactly-once recovery, and small: a pointer into
- * the input topic per open contribution (summed or waiting), and a mark per closed chunk and
- * per round whose deadline passed. Nothing here grows with the rounds: {@link #forgetBefore}.
+ * the input topic per open contribution (summed or waiting), a mark per closed chunk and per
+ * round whose deadline passed, and the members of the open rounds that announced themselves on
+ * their own topics. Nothing here grows with the rounds: {@link #forgetBefore}.
  */
 final class ReducerStores {
 
   static final String POINTERS = "contribution-pointers";
   static final String CLOSED = "closed-chunks";
+  static final String OWN_MEMBERS = "own-topic-members";
 
   private final KeyValueStore<String, byte[]> pointers;
   private final KeyValueStore<String, Long> closed;
+  private final KeyValueStore<String, byte[]> ownMembers;
 
   ReducerStores(ProcessorContext<?, ?> context) {
     this.pointers = context.getStateStore(POINTERS);
     this.closed = context.getStateStore(CLOSED);
+    this.ownMembers = context.getStateStore(OWN_MEMBERS);
+  }
+
+  /** Records that {@code worker}, on its own topic, joined (true) or left {@code round}. */
+  void announced(String worker, int round, boolean member) {
+    ownMembers.put(RoundKeys.ownTopic(worker), new byte[0]);
+    if (member) {
+      ownMembers.put(RoundKeys.member(round, worker), new byte[0]);
+    } else {
+      ownMembers.delete(RoundKeys.member(round, worker));
+    }
+  }
+
+  /** Whether {@code worker} has announced itself on its own topic here. */
+  boolean speaksOnOwnTopic(String worker) {
+    return ownMembers.get(RoundKeys.ownTopic(worker)) != null;
+  }
+
+  boolean isOwnTopicMember(int round, String worker) {
+    return ownMembers.get(RoundKeys.member(round, worker)) != null;
+  }
+
+  /** The workers that joined {@code round} on their own topics and have not left it. */
+  java.util.Set<String> ownTopicMembers(int round) {
+    java.util.Set<String> workers = new java.util.TreeSet<>();
+    try (KeyValueIterator<String, byte[]> it =
+        ownMembers.range(RoundKeys.roundStart(round), RoundKeys.roundEnd(round))) {
+      it.forEachRemaining(kv -> workers.add(RoundKeys.afterSlash(kv.key)));
+    }
+    return workers;
   }
 
   /** Remembers where a contribution lies, so a restarted task can read it again. */
@@ -62,9 +95,9 @@ final class ReducerStores {
     closed.put(RoundKeys.deadline(round), now);
   }
 
-  /** Drops the pointers and marks of every round before {@code round}. */
+  /** Drops the pointers, marks and members of every round before {@code round}. */
   void forgetBefore(int round) {
-    for (KeyValueStore<String, ?> store : List.of(pointers, closed)) {
+    for (KeyValueStore<String, ?> store : List.of(pointers, closed, ownMembers)) {
       List<String> old = new ArrayList<>();
       try (KeyValueIterator<String, ?> it = store.range(RoundKeys.roundStart(0),
           RoundKeys.roundStart(round))) {

@@ -72,6 +72,12 @@ public final class ReducerTopology {
             Stores.persistentKeyValueStore(ReducerStores.CLOSED), Serdes.String(),
             Serdes.Long())
         .withCachingEnabled().withLoggingEnabled(Map.of()), "sum");
+    // Who announced itself on its own topic, and for which rounds: a restarted task resumes
+    // after the announcements, so it must find them here (see Members).
+    topology.addStateStore(Stores.keyValueStoreBuilder(
+            Stores.persistentKeyValueStore(ReducerStores.OWN_MEMBERS), Serdes.String(),
+            Serdes.ByteArray())
+        .withCachingEnabled().withLoggingEnabled(Map.of()), "sum");
 
     ByteArraySerializer out = new ByteArraySerializer();
     // Sum i goes to the partition of chunk i, as the chunks came.

@@ -32,6 +32,15 @@ final class RoundKeys {
     return String.format("%010d/%s", round, workerId);
   }
 
+  /**
+   * The mark that {@code workerId} announces itself on its own topic: from then on the shared
+   * membership topic, which any worker may write, no longer speaks for it. It sorts after
+   * every round's keys, so no round's range scan sees it.
+   */
+  static String ownTopic(String workerId) {
+    return "own/" + workerId;
+  }
+
   /** The first key of {@code round}, for range scans. */
   static String roundStart(int round) {
     return String.format("%010d/", round);

@@ -112,6 +112,14 @@ final class ReducerDriver implements AutoCloseable {
         TestRuns.heartbeat(RUN, worker, round, kind)));
   }
 
+  /** A heartbeat of {@code worker} on {@code owner}'s own topic, as a worker announces there. */
+  void announceOnTopicOf(String owner, String worker, int round, HeartbeatKind kind) {
+    ByteArraySerializer s = new ByteArraySerializer();
+    driver.createInputTopic(TOPICS.workerPseudoGradients(owner), s, s)
+        .pipeInput(worker.getBytes(), AvroSerde.of(WorkerHeartbeat.class).encode(
+            TestRuns.heartbeat(RUN, worker, round, kind)));
+  }
+
   static float[] delta(String worker, int round, long seed) {
     Random random = new Random(seed * 31 + worker.hashCode() * 7L + round);
     float[] d = new float[(int) PLAN.totalElements()];

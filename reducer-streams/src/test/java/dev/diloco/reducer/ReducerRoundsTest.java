@@ -8,6 +8,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import dev.diloco.core.kafka.AvroSerde;
 import dev.diloco.schemas.DeadLetter;
 import dev.diloco.schemas.DeadLetterReason;
+import dev.diloco.schemas.HeartbeatKind;
 import dev.diloco.schemas.PseudoGradientChunk;
 import dev.diloco.schemas.ReducedChunk;
 import dev.diloco.schemas.RoundFailure;
@@ -175,5 +176,45 @@ class ReducerRoundsTest {
     }
     assertThat(reducer.readReduced()).singleElement()
         .satisfies(r -> assertThat(r.getComplete()).isTrue());
+  }
+
+  /**
+   * A worker with a topic of its own (only its principal may write it) is believed there alone:
+   * a LEAVE or a JOIN for it on the shared membership topic, which every worker may write,
+   * changes nothing once it has announced itself on its own topic; its own LEAVE does. A
+   * heartbeat there must be its own, and for the open round or the next.
+   */
+  @Test
+  void aWorkerThatAnnouncesItselfOnItsOwnTopicIsBelievedThereAlone() {
+    reducer.announceOnTopicOf("w1", "w1", 0, HeartbeatKind.JOIN);
+    reducer.leave("w1", 0); // forged, on the shared topic
+    reducer.send(chunksOf("w0", 0, 13).get(0));
+    reducer.send(chunksOf("w2", 0, 13).get(0));
+    assertThat(reducer.readReduced()).as("still waiting for w1").isEmpty();
+    reducer.sendOnTopicOf("w1", chunksOf("w1", 0, 13).get(0));
+    assertThat(reducer.readReduced()).singleElement().satisfies(r -> {
+      assertThat(r.getComplete()).isTrue();
+      assertThat(r.getContributors()).extracting(c -> c.getWorkerId())
+          .containsExactly("w0", "w1", "w2");
+    });
+
+    reducer.announceOnTopicOf("w1", "w1", 0, HeartbeatKind.LEAVE);
+    reducer.join("w1", 0); // forged again: w1 has left, and is not waited for
+    reducer.send(chunksOf("w0", 0, 13).get(1));
+    reducer.send(chunksOf("w2", 0, 13).get(1));
+    assertThat(reducer.readReduced()).singleElement().satisfies(r -> {
+      assertThat(r.getComplete()).isTrue();
+      assertThat(r.getContributors()).extracting(c -> c.getWorkerId())
+          .containsExactly("w0", "w2");
+    });
+
+    reducer.announceOnTopicOf("w1", "w0", 0, HeartbeatKind.LEAVE); // w1 speaking for w0
+    reducer.announceOnTopicOf("w1", "w1", 7, HeartbeatKind.JOIN); // far ahead
+    assertThat(reducer.letters()).extracting(DeadLetter::getReason).containsExactly(
+        DeadLetterReason.PRINCIPAL_MISMATCH, DeadLetterReason.ROUND_NOT_OPEN);
+    reducer.send(chunksOf("w0", 0, 13).get(2));
+    reducer.send(chunksOf("w2", 0, 13).get(2));
+    assertThat(reducer.readReduced()).as("w0 is still a member; its chunk completes the sum")
+        .singleElement().satisfies(r -> assertThat(r.getContributors()).hasSize(2));
   }
 }

@@ -9,6 +9,7 @@ import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
 import org.apache.avro.AvroRuntimeException;
 import org.apache.avro.Schema;
+import org.apache.avro.SchemaNormalization;
 import org.apache.avro.io.DatumReader;
 import org.apache.avro.message.BinaryMessageEncoder;
 import org.apache.avro.specific.SpecificData;
@@ -34,6 +35,9 @@ public final class AvroSerde<T extends SpecificRecord> implements Serde<T> {
   /** Avro's single-object encoding: a marker, then the writer schema's 64-bit fingerprint. */
   private static final byte[] MARKER = {(byte) 0xC3, 0x01};
   private static final int HEADER_BYTES = MARKER.length + 8;
+  /** The fingerprints of every released version of each type, by type. */
+  private static final Map<Class<?>, java.util.Set<Long>> FINGERPRINTS =
+      new ConcurrentHashMap<>();
 
   private final Class<T> type;
   private final SpecificData model;
@@ -85,6 +89,26 @@ public final class AvroSerde<T extends SpecificRecord> implements Serde<T> {
       throw new SerializationException("cannot decode a " + type.getSimpleName() + " from "
           + bytes.length + " bytes: " + e.getMessage(), e);
     }
+  }
+
+  /**
+   * Whether {@code bytes} were written as a record of this type, by any released version of
+   * it: what the header says, before anything is decoded. A topic that carries two types (a
+   * worker's own topic: its chunks and its heartbeats) is sorted by this.
+   */
+  public boolean isWrittenAs(byte[] bytes) {
+    if (bytes == null || bytes.length < HEADER_BYTES || bytes[0] != MARKER[0]
+        || bytes[1] != MARKER[1]) {
+      return false;
+    }
+    return fingerprints().contains(ByteBuffer.wrap(bytes, MARKER.length, 8)
+        .order(ByteOrder.LITTLE_ENDIAN).getLong());
+  }
+
+  private java.util.Set<Long> fingerprints() {
+    return FINGERPRINTS.computeIfAbsent(type, t -> SchemaHistory.versions(schema.getName())
+        .stream().map(SchemaNormalization::parsingFingerprint64)
+        .collect(java.util.stream.Collectors.toUnmodifiableSet()));
   }
 
   private DatumReader<T> readerFor(long fingerprint) {

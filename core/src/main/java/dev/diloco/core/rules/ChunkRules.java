@@ -53,11 +53,9 @@ public final class ChunkRules implements AutoCloseable {
    */
   public Verdict<CheckedChunk> check(String topic, int partition, PseudoGradientChunk chunk,
       RoundWindow window) {
-    String producer = topics.workerOf(topic).orElse(null);
-    if (producer != null && !producer.equals(chunk.getWorkerId())) {
-      return Verdict.reject(DeadLetterReason.PRINCIPAL_MISMATCH, "the chunk names worker "
-          + chunk.getWorkerId() + " but came on " + topic + ", which only worker " + producer
-          + "'s principal may write");
+    Verdict<CheckedChunk> origin = Origin.check(topics, topic, "chunk", chunk.getWorkerId());
+    if (origin != null) {
+      return origin;
     }
     if (!chunk.getRunId().equals(topics.runId())) {
       return Verdict.reject(DeadLetterReason.RUN_MISMATCH, "the chunk is of run "

@@ -6,12 +6,15 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import dev.diloco.schemas.Compression;
 import dev.diloco.schemas.DeadLetter;
 import dev.diloco.schemas.DeadLetterReason;
+import dev.diloco.schemas.HeartbeatKind;
 import dev.diloco.schemas.PseudoGradientChunk;
 import dev.diloco.schemas.SchemaHistory;
 import dev.diloco.schemas.TensorEncoding;
+import dev.diloco.schemas.WorkerHeartbeat;
 import java.io.ByteArrayOutputStream;
 import java.nio.ByteBuffer;
 import org.apache.avro.Schema;
+import org.apache.avro.SchemaNormalization;
 import org.apache.avro.generic.GenericData;
 import org.apache.avro.generic.GenericRecord;
 import org.apache.avro.message.BinaryMessageEncoder;
@@ -30,6 +33,29 @@ class AvroSerdeTest {
         .setPayload(ByteBuffer.wrap(new byte[16])).setCrc32c(0x1234).setInnerSteps(50)
         .setTokens(6400).setMeanInnerLoss(2.5f).setCreatedAtMs(1L)
         .build();
+  }
+
+  /** A worker's own topic carries chunks and heartbeats: the header tells them apart. */
+  @Test
+  void theHeaderTellsWhichTypeWroteARecordByAnyOfItsVersions() {
+    byte[] chunk = serde.encode(chunk());
+    AvroSerde<WorkerHeartbeat> heartbeats = AvroSerde.of(WorkerHeartbeat.class);
+    byte[] heartbeat = heartbeats.encode(new WorkerHeartbeat("run-1", "w-0", HeartbeatKind.JOIN,
+        0, 1L, "h", 0L, null, null));
+    assertThat(serde.isWrittenAs(chunk)).isTrue();
+    assertThat(serde.isWrittenAs(heartbeat)).isFalse();
+    assertThat(heartbeats.isWrittenAs(heartbeat)).isTrue();
+    assertThat(heartbeats.isWrittenAs(chunk)).isFalse();
+    for (byte[] other : new byte[][] {null, {}, {(byte) 0xC3, 0x01, 1}, {9, 9, 9, 9, 9, 9, 9, 9,
+        9, 9, 9}}) {
+      assertThat(heartbeats.isWrittenAs(other)).isFalse();
+    }
+    // The header of a record written by the first released DeadLetter schema.
+    ByteBuffer v1 = ByteBuffer.allocate(12).order(java.nio.ByteOrder.LITTLE_ENDIAN)
+        .put((byte) 0xC3).put((byte) 0x01).putLong(SchemaNormalization.parsingFingerprint64(
+            SchemaHistory.versions("DeadLetter").get(0)));
+    assertThat(AvroSerde.of(DeadLetter.class).isWrittenAs(v1.array())).isTrue();
+    assertThat(AvroSerde.of(DeadLetter.class).isWrittenAs(serde.encode(chunk()))).isFalse();
   }
 
   @Test

@@ -1,0 +1,96 @@
+package dev.diloco.worker;
+
+import dev.diloco.core.kafka.AvroSerde;
+import dev.diloco.core.kafka.KafkaClientConfig;
+import dev.diloco.core.kafka.RunTopics;
+import dev.diloco.schemas.HeartbeatKind;
+import dev.diloco.schemas.RoundStats;
+import dev.diloco.schemas.WorkerHeartbeat;
+import java.net.InetAddress;
+import java.net.UnknownHostException;
+import java.nio.charset.StandardCharsets;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.Future;
+import org.apache.kafka.clients.producer.KafkaProducer;
+import org.apache.kafka.clients.producer.ProducerRecord;
+import org.apache.kafka.clients.producer.RecordMetadata;
+import org.apache.kafka.common.serialization.ByteArraySerializer;
+
+/**
+ * A worker's heartbeats: JOIN, ALIVE (with its last round's report) and LEAVE, on the run's
+ * membership topic for everyone to read. A worker with a topic of its own, which only its
+ * principal may write, also announces each one on every partition of that topic, ahead of its
+ * chunks there: the reducer believes those alone for it (the shared topic can be written by
+ * any worker, so there one could speak for another).
+ */
+final class Heartbeats implements AutoCloseable {
+  private final RunTopics topics;
+  private final String workerId;
+  private final String ownTopic;
+  private final int ownPartitions;
+  private final long incarnation = System.currentTimeMillis();
+  private final AvroSerde<WorkerHeartbeat> serde = AvroSerde.of(WorkerHeartbeat.class);
+  private final KafkaProducer<byte[], byte[]> producer;
+
+  /** {@code ownTopic}: the worker's own chunk topic with its partitions, or null for none. */
+  Heartbeats(RunTopics topics, String workerId, String ownTopic, int ownPartitions,
+      KafkaClientConfig clients) {
+    this.topics = topics;
+    this.workerId = workerId;
+    this.ownTopic = ownTopic;
+    this.ownPartitions = ownPartitions;
+    this.producer = new KafkaProducer<>(clients.producer(), new ByteArraySerializer(),
+        new ByteArraySerializer());
+  }
+
+  /** Announces {@code kind} for {@code round} and waits until every copy is written. */
+  void announce(HeartbeatKind kind, int round, RoundStats report) {
+    byte[] value = serde.encode(heartbeat(kind, round, report, null));
+    List<Future<RecordMetadata>> sent = new ArrayList<>();
+    sent.add(producer.send(new ProducerRecord<>(topics.membership(), key(), value)));
+    for (int p = 0; ownTopic != null && p < ownPartitions; p++) {
+      sent.add(producer.send(new ProducerRecord<>(ownTopic, p, key(), value)));
+    }
+    try {
+      for (Future<RecordMetadata> f : sent) {
+        f.get();
+      }
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+    } catch (ExecutionException e) {
+      throw new IllegalStateException("worker " + workerId + " cannot announce " + kind
+          + " for round " + round + ": " + e.getCause().getMessage(), e.getCause());
+    }
+  }
+
+  /** Inner steps done so far, for whoever shows progress; not waited for, not a membership. */
+  void progress(int round, int step) {
+    producer.send(new ProducerRecord<>(topics.membership(), key(),
+        serde.encode(heartbeat(HeartbeatKind.ALIVE, round, null, step))));
+  }
+
+  private WorkerHeartbeat heartbeat(HeartbeatKind kind, int round, RoundStats report,
+      Integer step) {
+    return new WorkerHeartbeat(topics.runId(), workerId, kind, round, incarnation, host(),
+        System.currentTimeMillis(), report, step);
+  }
+
+  private byte[] key() {
+    return workerId.getBytes(StandardCharsets.UTF_8);
+  }
+
+  private static String host() {
+    try {
+      return InetAddress.getLocalHost().getHostName();
+    } catch (UnknownHostException e) {
+      return "unknown";
+    }
+  }
+
+  @Override
+  public void close() {
+    producer.close();
+  }
+}
