@@ -23,10 +23,11 @@ import java.util.TreeMap;
  *
  * <p>Row N is commit N, made from the pseudo-gradients the workers computed from round N-1's
  * weights; so its bytes and dead letters are those of round N-1's chunks. A round the workers
- * are still on (chunks but no commit) is listed as open.
+ * are still on (chunks but no commit) is listed as open. A commit that does not verify with the
+ * run's key is none of its rounds: listed apart, in {@code unverifiedCommits}.
  */
 public record Inspection(String runId, Model model, List<Row> rounds, Totals totals,
-    Map<String, Integer> unreadableRecords) {
+    Map<String, Integer> unreadableRecords, List<String> unverifiedCommits) {
 
   public record Model(String family, long parameters, int tensors, int chunks,
       String encoding, String compression, int innerSteps) {}
@@ -59,8 +60,13 @@ public record Inspection(String runId, Model model, List<Row> rounds, Totals tot
       letters.computeIfAbsent(row, r -> new TreeMap<>()).merge(reason, 1, Integer::sum);
     }
     List<Row> rows = new ArrayList<>();
+    List<String> unverified = new ArrayList<>();
     for (Located<RoundCommit> located : run.commits()) {
       RoundCommit c = located.value();
+      if (!run.verifies(c)) {
+        unverified.add("round " + c.getRound() + " at offset " + located.at().offset());
+        continue;
+      }
       int n = c.getRound();
       rows.add(new Row(n, c.getOutcome().name(),
           TIME.format(Instant.ofEpochMilli(c.getCommittedAtMs())),
@@ -78,12 +84,13 @@ public record Inspection(String runId, Model model, List<Row> rounds, Totals tot
           run.pseudoGradients(open).size(), RunRecords.bytes(run.pseudoGradients(open)),
           RunRecords.bytes(run.sums(open)), 0, null, letters.getOrDefault(open + 1, Map.of())));
     }
-    Totals totals = new Totals(run.commits().size(),
+    Totals totals = new Totals(run.commits().size() - unverified.size(),
         rows.stream().mapToLong(Row::tokens).sum(),
         rows.stream().mapToLong(Row::pseudoGradientBytes).sum(),
         rows.stream().mapToLong(Row::sumBytes).sum(),
         rows.stream().mapToLong(Row::weightsBytes).sum(), allLetters);
-    return new Inspection(run.topics().runId(), model, rows, totals, run.unreadable());
+    return new Inspection(run.topics().runId(), model, rows, totals, run.unreadable(),
+        unverified);
   }
 
   /** The rounds as a text table, with the totals and what the log holds that is not a round. */
@@ -109,6 +116,10 @@ public record Inspection(String runId, Model model, List<Row> rounds, Totals tot
         String.format("%,d", totals.tokens()), String.format("%,d", totals.pseudoGradientBytes()),
         String.format("%,d", totals.sumBytes()), String.format("%,d", totals.weightsBytes()),
         letters(totals.deadLetters())));
+    if (!unverifiedCommits.isEmpty()) {
+      out.append("commits that do not verify with the run's key (not its optimizer's): ")
+          .append(String.join(", ", unverifiedCommits)).append(System.lineSeparator());
+    }
     if (!unreadableRecords.isEmpty()) {
       out.append("records that do not decode or belong to another run: ")
           .append(unreadableRecords).append(System.lineSeparator());

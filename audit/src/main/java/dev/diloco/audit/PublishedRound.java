@@ -24,8 +24,13 @@ import java.util.List;
  */
 final class PublishedRound {
 
-  /** One weights record of the round: its values, or why it does not check out. */
-  private record Published(int chunk, Location at, float[] values, String error) {}
+  /**
+   * One weights record of the round: its values, or why it does not check out; {@code named}:
+   * it is the one the round's commit names (the first valid one of its chunk from the commit's
+   * offset), which the workers load.
+   */
+  private record Published(int chunk, Location at, float[] values, String error,
+      boolean named) {}
 
   private final RunRecords run;
   private final ChunkPlan plan;
@@ -52,12 +57,14 @@ final class PublishedRound {
       WeightsChunk w = serde.decode(record.value()); // indexed: it decodes
       Verdict<Slice> slice = PublishedChunks.weights(plan, decoder, w);
       if (slice instanceof Verdict.Reject<Slice> bad) {
-        published.records.add(new Published(w.getChunkIndex(), at, null, bad.message()));
+        published.records.add(new Published(w.getChunkIndex(), at, null, bad.message(), false));
         return;
       }
-      published.records.add(new Published(w.getChunkIndex(), at, slice.value().values(), null));
-      if (record.offset() >= commit.getWeightsOffset()
-          && !published.committed.get(w.getChunkIndex())) {
+      boolean named = record.offset() >= commit.getWeightsOffset()
+          && !published.committed.get(w.getChunkIndex());
+      published.records.add(new Published(w.getChunkIndex(), at, slice.value().values(), null,
+          named));
+      if (named) {
         slice.value().copyInto(published.weights);
         published.committed.set(w.getChunkIndex());
       }
@@ -78,7 +85,9 @@ final class PublishedRound {
           + "offset " + commit.getWeightsOffset() + " in " + run.topics().weights()));
     }
     for (Published p : records) {
-      String where = "the weights chunk at offset " + p.at().offset();
+      String where = "the weights chunk at offset " + p.at().offset() + (p.named() ? ""
+          : " (not one the round's commit names: those start at offset "
+              + commit.getWeightsOffset() + ")");
       if (p.error() != null) {
         findings.add(new Replay.Finding(round, p.chunk(), where + " fails its checks: "
             + p.error()));

@@ -114,6 +114,15 @@ public final class Replay {
         rounds.add(result);
         onRound.accept(result);
       }
+      if (to < 0) {
+        // Commits beyond the run's newest round are forged ones: named, one result each.
+        run.commits().stream().filter(c -> c.value().getRound() > last)
+            .map(c -> c.value().getRound()).distinct().sorted().forEach(n -> {
+              RoundResult result = replay.round(n);
+              rounds.add(result);
+              onRound.accept(result);
+            });
+      }
       return new Report(run.topics().runId(), from, last, rounds);
     } finally {
       replay.decoder.close();
@@ -126,7 +135,7 @@ public final class Replay {
       return;
     }
     Located<RoundCommit> before = run.commits(from - 1).stream()
-        .filter(c -> CommitSignatures.check(run.model(), c.value()).accepted()).findFirst()
+        .filter(c -> run.verifies(c.value())).findFirst()
         .orElseThrow(() -> new IllegalArgumentException("round " + (from - 1) + " has no commit, "
             + "so a replay cannot start at round " + from));
     PublishedRound published = PublishedRound.read(run, reader, plan, decoder, before.value());
@@ -142,7 +151,7 @@ public final class Replay {
     // sums, as the optimizer applied them.
     for (int n = 1; n < from; n++) {
       RoundCommit commit = run.commits(n).stream().map(Located::value)
-          .filter(c -> CommitSignatures.check(run.model(), c).accepted()).findFirst().orElse(null);
+          .filter(run::verifies).findFirst().orElse(null);
       if (commit == null || commit.getOutcome() != RoundOutcome.STEPPED) {
         continue;
       }

@@ -4,6 +4,7 @@ import dev.diloco.audit.TopicReader.Location;
 import dev.diloco.core.kafka.AvroSerde;
 import dev.diloco.core.kafka.DeadLetters;
 import dev.diloco.core.kafka.RunTopics;
+import dev.diloco.core.rules.CommitSignatures;
 import dev.diloco.schemas.DeadLetter;
 import dev.diloco.schemas.ModelDescription;
 import dev.diloco.schemas.OptimizerStateChunk;
@@ -150,9 +151,18 @@ public final class RunRecords {
     return commits.stream().filter(c -> c.value().getRound() == round).toList();
   }
 
-  /** The newest committed round, or -1. */
+  /** Whether {@code commit} is one of the run's optimizer's (it verifies with the run's key). */
+  public boolean verifies(RoundCommit commit) {
+    return CommitSignatures.check(model, commit).accepted();
+  }
+
+  /**
+   * The newest round with a commit that verifies, or -1: a forged commit (of round 2^31 − 1,
+   * say) is no round of the run.
+   */
   public int lastRound() {
-    return commits.stream().mapToInt(c -> c.value().getRound()).max().orElse(-1);
+    return commits.stream().map(Located::value).filter(this::verifies)
+        .mapToInt(RoundCommit::getRound).max().orElse(-1);
   }
 
   public List<Located<DeadLetter>> deadLetters() {

@@ -7,8 +7,6 @@ import dev.diloco.audit.Replay;
 import dev.diloco.audit.RunRecords;
 import dev.diloco.audit.TopicReader;
 import dev.diloco.broker.EmbeddedKafkaExtension;
-import dev.diloco.core.codec.Checksums;
-import dev.diloco.core.codec.ChunkEncoder;
 import dev.diloco.core.codec.PayloadFormat;
 import dev.diloco.core.kafka.AvroSerde;
 import dev.diloco.core.kafka.CommitWatcher;
@@ -18,30 +16,22 @@ import dev.diloco.core.kafka.RoundLog;
 import dev.diloco.core.kafka.RunTopics;
 import dev.diloco.core.kafka.Topics;
 import dev.diloco.core.layout.ChunkPlan;
-import dev.diloco.core.layout.ChunkRange;
 import dev.diloco.core.math.WarmupCosine;
 import dev.diloco.core.rules.CommitSignatures;
+import dev.diloco.core.testing.Forgeries;
 import dev.diloco.core.testing.TestRuns;
 import dev.diloco.optimizer.OuterOptimizer;
 import dev.diloco.reducer.Reducer;
 import dev.diloco.reducer.ReducerConfig;
 import dev.diloco.schemas.RoundCommit;
-import dev.diloco.schemas.WeightsChunk;
 import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
-import java.nio.ByteBuffer;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
-import java.security.KeyPair;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
-import org.apache.kafka.clients.producer.KafkaProducer;
-import org.apache.kafka.clients.producer.ProducerRecord;
-import org.apache.kafka.clients.producer.RecordMetadata;
-import org.apache.kafka.common.serialization.ByteArraySerializer;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.extension.RegisterExtension;
@@ -78,6 +68,7 @@ class SignedRoundsIntegrationTest {
     model.parameters(initial);
     byte[] text = BuiltInCorpus.generate(1 << 16, 1);
 
+    byte[] forgedCommit;
     AtomicBoolean stop = new AtomicBoolean();
     try (OuterOptimizer optimizer = new OuterOptimizer(run, clients, WarmupCosine.CONSTANT,
             OuterOptimizer.Hooks.NONE, CommitSignatures.keyPair(dir.resolve("run.key"), true));
@@ -88,8 +79,9 @@ class SignedRoundsIntegrationTest {
       reducer.start(WAIT);
       // Before any worker trains: a forged round 1, signed with another key, and a forged last
       // round, unsigned.
-      forgeRound(topics, plan, clients, 1, CommitSignatures.generate());
-      forgeRound(topics, plan, clients, Integer.MAX_VALUE, null);
+      forgedCommit = Forgeries.forgeRound(clients, topics, plan, 1,
+          CommitSignatures.generate());
+      Forgeries.forgeRound(clients, topics, plan, Integer.MAX_VALUE, null);
       Thread optimizing = new Thread(() -> {
         while (!stop.get()) {
           optimizer.pollOnce(Duration.ofMillis(100));
@@ -132,42 +124,6 @@ class SignedRoundsIntegrationTest {
           .containsExactly(true, false, true);
       assertThat(report.rounds().get(1).findings()).anySatisfy(f -> assertThat(f.detail())
           .contains("the commit of round 1 does not verify with run signed's key"));
-    }
-  }
-
-  /** The last forged commit of round 1, as it was written. */
-  private byte[] forgedCommit;
-
-  /** Weights of zeros for {@code round} and a commit that matches them, signed by forger. */
-  private void forgeRound(RunTopics topics, ChunkPlan plan, KafkaClientConfig clients, int round,
-      KeyPair forger) throws Exception {
-    byte[] key = topics.runId().getBytes(StandardCharsets.UTF_8);
-    float[] zeros = new float[(int) plan.totalElements()];
-    try (var producer = new KafkaProducer<>(clients.producer(), new ByteArraySerializer(),
-            new ByteArraySerializer());
-        var encoder = new ChunkEncoder(PayloadFormat.FP32, CHUNK)) {
-      long first = -1;
-      for (int i = 0; i < plan.chunkCount(); i++) {
-        ChunkRange range = plan.range(i);
-        ChunkEncoder.Encoded e = encoder.encode(zeros, (int) range.offset(), range.count());
-        RecordMetadata at = producer.send(new ProducerRecord<>(topics.weights(), key,
-            AvroSerde.of(WeightsChunk.class).encode(new WeightsChunk(topics.runId(), round, i,
-                plan.chunkCount(), range.offset(), range.count(), PayloadFormat.FP32.encoding(),
-                e.payload(), e.crc32c())))).get();
-        first = first < 0 ? at.offset() : first;
-      }
-      RoundCommit commit = RoundCommit.newBuilder(TestRuns.commit(topics.runId(), round, plan,
-              System.currentTimeMillis()))
-          .setWeightsSha256(ByteBuffer.wrap(Checksums.sha256(zeros))).setWeightsOffset(first)
-          .build();
-      if (forger != null) {
-        commit = CommitSignatures.sign(commit, forger.getPrivate());
-      }
-      byte[] value = AvroSerde.of(RoundCommit.class).encode(commit);
-      if (round == 1) {
-        forgedCommit = value;
-      }
-      producer.send(new ProducerRecord<>(topics.commits(), key, value)).get();
     }
   }
 }

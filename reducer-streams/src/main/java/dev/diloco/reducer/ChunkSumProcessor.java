@@ -247,7 +247,7 @@ final class ChunkSumProcessor implements Processor<byte[], byte[], byte[], byte[
         continue;
       }
       if (Deadline.graceIsOver(partial, inRound, sums.heard(round), config.quorum(),
-          current.openedAtMs(), now)) {
+          config.memberGrace(), current.openedAtMs(), now)) {
         LOG.info("run {}: round {}, chunk {}: its silent members {} had their grace; summed "
             + "without them", config.runId(), round, index, inRound.stream()
             .filter(m -> !partial.sum.contributors().contains(m)).toList());

@@ -50,12 +50,12 @@ record Deadline(List<Integer> emit, List<Integer> missed, SortedSet<String> seen
    * Whether a sum need wait no longer for its missing members before the deadline: it has a
    * quorum, none of its missing members has sent this task a chunk of the round (a member that
    * is sending is waited for), and since its first contribution, {@code grace} has passed, at
-   * least {@link ReducerConfig#MIN_GRACE} and as long as the first contribution took after the
+   * least {@code minGrace} and as long as the first contribution took after the
    * round opened: a member may be twice as slow as the fastest. A member that joined and never
    * sends (a forged JOIN, a worker gone) holds a round no longer than that.
    */
   static boolean graceIsOver(PartialSum partial, java.util.Set<String> members,
-      java.util.Set<String> heard, int quorum, long openedAtMs, long nowMs) {
+      java.util.Set<String> heard, int quorum, Duration minGrace, long openedAtMs, long nowMs) {
     if (partial.contributions.size() < quorum || partial.firstAddedAtMs < 0) {
       return false;
     }
@@ -64,7 +64,7 @@ record Deadline(List<Integer> emit, List<Integer> missed, SortedSet<String> seen
         return false;
       }
     }
-    long grace = Math.max(ReducerConfig.MIN_GRACE.toMillis(),
+    long grace = Math.max(minGrace.toMillis(),
         partial.firstAddedAtMs - openedAtMs);
     return nowMs - partial.firstAddedAtMs >= grace;
   }

@@ -19,13 +19,17 @@ import java.util.Objects;
  *     (the default): the bound on every value that the run's own settings give
  *     ({@link NormBound#of}); 0 for no bound. A chunk beyond it (a diverged or malicious
  *     worker) is rejected as NORM_BOUND_EXCEEDED.
+ * @param memberGrace the least a sum with a quorum waits for a member that has sent nothing
+ *     this round (a worker gone, a forged JOIN) before the deadline ({@link Deadline})
  */
 public record ReducerConfig(String runId, int quorum, Duration roundTimeout, Duration checkEvery,
-    int chunkPartitions, double maxChunkNorm) {
+    int chunkPartitions, double maxChunkNorm, Duration memberGrace) {
 
   public static final Duration DEFAULT_CHECK_EVERY = Duration.ofSeconds(1);
-  /** The least a sum waits for a silent member once it has a quorum ({@link Deadline}). */
-  public static final Duration MIN_GRACE = Duration.ofMinutes(2);
+  /** The least a sum waits for a silent member once it has a quorum, by default. */
+  public static final int DEFAULT_MEMBER_GRACE_SECONDS = 120;
+  public static final Duration DEFAULT_MEMBER_GRACE =
+      Duration.ofSeconds(DEFAULT_MEMBER_GRACE_SECONDS);
   /** {@code maxChunkNorm}: the bound the run's own settings give. */
   public static final double AUTO_NORM = -1;
   /** How long a round's sums wait for missing workers by default, in minutes. */
@@ -50,10 +54,20 @@ public record ReducerConfig(String runId, int quorum, Duration roundTimeout, Dur
     if (roundTimeout.isNegative() || roundTimeout.isZero()) {
       throw new IllegalArgumentException("round timeout must be positive, got " + roundTimeout);
     }
+    if (memberGrace == null || memberGrace.isNegative()) {
+      throw new IllegalArgumentException("member grace must be >= 0, got " + memberGrace);
+    }
     if (checkEvery.isNegative() || checkEvery.isZero()) {
       throw new IllegalArgumentException("deadline check interval must be positive, got "
           + checkEvery);
     }
+  }
+
+  /** With the default grace for silent members. */
+  public ReducerConfig(String runId, int quorum, Duration roundTimeout, Duration checkEvery,
+      int chunkPartitions, double maxChunkNorm) {
+    this(runId, quorum, roundTimeout, checkEvery, chunkPartitions, maxChunkNorm,
+        DEFAULT_MEMBER_GRACE);
   }
 
   /** With the bound on the chunks that the run's own settings give. */

@@ -8,6 +8,7 @@ import dev.diloco.core.codec.ChunkRejectedException;
 import dev.diloco.core.codec.PayloadFormat;
 import dev.diloco.core.layout.ParameterLayout;
 import dev.diloco.core.sum.ExactSum;
+import dev.diloco.core.testing.Forgeries;
 import dev.diloco.core.testing.TestRuns;
 import dev.diloco.schemas.Compression;
 import dev.diloco.schemas.Contribution;
@@ -24,7 +25,6 @@ import dev.diloco.schemas.SumEncoding;
 import dev.diloco.schemas.TensorEncoding;
 import dev.diloco.schemas.WeightsChunk;
 import dev.diloco.schemas.WorkerHeartbeat;
-import java.io.ByteArrayOutputStream;
 import java.lang.management.ManagementFactory;
 import java.nio.ByteBuffer;
 import java.util.Arrays;
@@ -36,8 +36,6 @@ import net.jqwik.api.Property;
 import net.jqwik.api.Provide;
 import net.jqwik.api.constraints.IntRange;
 import net.jqwik.api.constraints.Size;
-import org.apache.avro.io.BinaryEncoder;
-import org.apache.avro.io.EncoderFactory;
 import org.apache.avro.specific.SpecificRecord;
 import org.apache.kafka.common.errors.SerializationException;
 import org.junit.jupiter.api.Test;
@@ -166,61 +164,23 @@ class DecoderFuzzTest {
 
   /** The reported attacks: 34, 61 and 22 bytes that claim 2^31 - 9 bytes or items. */
   @Test
-  void theReportedPoisonPillsAreMalformedRecords() throws Exception {
+  void theReportedPoisonPillsAreMalformedRecords() {
     Sample<?> chunk = SAMPLES.get(1);
-    byte[] payloadClaim = record(chunk, e -> {
-      e.writeString("fuzz");
-      e.writeInt(3);
-      e.writeString("w0");
-      e.writeInt(1);
-      e.writeInt(2);
-      e.writeLong(8);
-      e.writeInt(8);
-      e.writeEnum(TensorEncoding.FP16.ordinal());
-      e.writeEnum(Compression.NONE.ordinal());
-      e.writeBoolean(false);
-      e.writeLong((1L << 31) - 9); // the payload's length, with nothing after it
-    });
+    byte[] payloadClaim = Forgeries.chunkClaimingAHugePayload("fuzz");
     assertThat(payloadClaim).hasSizeLessThan(40);
     assertThatThrownBy(() -> chunk.serde().decode(payloadClaim))
         .isInstanceOf(SerializationException.class)
         .hasMessageContaining("claims bytes of 2147483639");
 
     Sample<?> commit = SAMPLES.get(5);
-    byte[] contributorsClaim = record(commit, e -> {
-      e.writeString("fuzz");
-      e.writeInt(2);
-      e.writeBytes(new byte[32]);
-      e.writeLong(20);
-      e.writeInt(3);
-      e.writeLong(0);
-      e.writeEnum(2);
-      e.writeIndex(0); // no reason
-      e.writeArrayStart();
-      e.setItemCount((1L << 31) - 9);
-    });
+    byte[] contributorsClaim = Forgeries.commitClaimingHugeContributors("fuzz");
     assertThatThrownBy(() -> commit.serde().decode(contributorsClaim))
         .isInstanceOf(SerializationException.class)
         .hasMessageContaining("claims an array block of items of 2147483639");
     assertThat(commit.decodes(contributorsClaim)).isFalse();
 
     Sample<?> heartbeat = SAMPLES.get(6);
-    byte[] nameClaim = record(heartbeat, e -> e.writeLong((1L << 31) - 9)); // the run id's length
-    assertThat(heartbeat.decodes(nameClaim)).isFalse();
-  }
-
-  private interface Fields {
-    void write(BinaryEncoder e) throws Exception;
-  }
-
-  /** A record of {@code sample}'s type and header, its fields written by hand. */
-  private static byte[] record(Sample<?> sample, Fields fields) throws Exception {
-    ByteArrayOutputStream out = new ByteArrayOutputStream();
-    out.write(sample.bytes(), 0, 10);
-    BinaryEncoder e = EncoderFactory.get().binaryEncoder(out, null);
-    fields.write(e);
-    e.flush();
-    return out.toByteArray();
+    assertThat(heartbeat.decodes(Forgeries.heartbeatClaimingAHugeName("fuzz"))).isFalse();
   }
 
   /** Random payloads of any format: a chunk checked or rejected, never another exception. */

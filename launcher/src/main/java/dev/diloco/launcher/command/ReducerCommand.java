@@ -45,6 +45,14 @@ public final class ReducerCommand implements Callable<Integer> {
           + "e.g. 90s, 30m, 2h (default: ${DEFAULT-VALUE}).")
   Duration roundTimeout;
 
+  @Option(names = "--member-grace", paramLabel = "DURATION",
+      defaultValue = ReducerConfig.DEFAULT_MEMBER_GRACE_SECONDS + "s",
+      converter = Durations.class,
+      description = "How long, at the least, a sum that has its quorum waits for a member that "
+          + "has sent nothing this round (a worker gone, a forged join) before the deadline "
+          + "(default: ${DEFAULT-VALUE}).")
+  Duration memberGrace;
+
   @Option(names = "--max-chunk-norm", defaultValue = "auto", paramLabel = "auto|none|NORM",
       description = "Reject a contribution beyond a bound (a diverged or malicious worker): "
           + "'auto' bounds every value by what H inner AdamW steps at the run's learning rate "
@@ -89,7 +97,7 @@ public final class ReducerCommand implements Callable<Integer> {
     String topic = run.topics().pseudoGradients();
     int partitions = Topics.partitions(clients, topic);
     ReducerConfig config = new ReducerConfig(runId, quorum, roundTimeout,
-        ReducerConfig.DEFAULT_CHECK_EVERY, partitions, chunkNormBound());
+        ReducerConfig.DEFAULT_CHECK_EVERY, partitions, chunkNormBound(), memberGrace);
     LoggingMeterRegistry metrics = new LoggingMeterRegistry(new LoggingRegistryConfig() {
       @Override
       public String get(String key) {

@@ -1,0 +1,325 @@
+package dev.diloco.launcher;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
+
+import dev.diloco.audit.Replay;
+import dev.diloco.audit.RunRecords;
+import dev.diloco.audit.TopicReader;
+import dev.diloco.broker.EmbeddedKafkaExtension;
+import dev.diloco.core.kafka.AvroSerde;
+import dev.diloco.core.kafka.KafkaClientConfig;
+import dev.diloco.core.kafka.RoundLog;
+import dev.diloco.core.kafka.RunTopics;
+import dev.diloco.core.layout.ChunkPlan;
+import dev.diloco.core.layout.ParameterLayout;
+import dev.diloco.core.rules.CommitSignatures;
+import dev.diloco.core.testing.Forgeries;
+import dev.diloco.core.testing.TestRuns;
+import dev.diloco.launcher.HostileRecords.Case;
+import dev.diloco.launcher.HostileRecords.DeadLettered;
+import dev.diloco.schemas.Contribution;
+import dev.diloco.schemas.DeadLetter;
+import dev.diloco.schemas.HeartbeatKind;
+import dev.diloco.schemas.ModelDescription;
+import dev.diloco.schemas.ReducedChunk;
+import dev.diloco.schemas.RoundCommit;
+import dev.diloco.schemas.RoundOutcome;
+import dev.diloco.schemas.WorkerHeartbeat;
+import java.io.IOException;
+import java.io.StringWriter;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.HashSet;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.locks.LockSupport;
+import org.apache.kafka.clients.producer.KafkaProducer;
+import org.apache.kafka.clients.producer.ProducerRecord;
+import org.apache.kafka.common.TopicPartition;
+import org.apache.kafka.common.serialization.ByteArraySerializer;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.api.extension.ExtendWith;
+import org.junit.jupiter.api.extension.RegisterExtension;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * An attacker with a raw producer against a live run: the optimizer, the reducer and two
+ * workers, each a process at -Xmx512m, on the embedded broker. Every case of
+ * {@link HostileRecords} is written while a round trains, and two forged rounds (one signed with
+ * another key, one unsigned of round 2^31 − 1) besides. Then: each record got its dead letter
+ * with its reason, or none where it is to be passed over; no process died or restarted; the
+ * later rounds committed with both workers in every one; the workers named the forged rounds
+ * when they refused them; and the replay verifies every round, naming only the forged commits.
+ */
+@Timeout(value = 300, unit = TimeUnit.SECONDS)
+@ExtendWith(NoProcessLeftBehind.class)
+class HostileInputIntegrationTest {
+
+  @RegisterExtension
+  static final EmbeddedKafkaExtension KAFKA = new EmbeddedKafkaExtension();
+
+  private static final String RUN = "hostile";
+  private static final int PARTITIONS = 2;
+  private static final Duration WAIT = Duration.ofSeconds(120);
+  /** Rounds trained after the attack: round open + 3 (a forged chunk's) must be among them. */
+  private static final int AFTER = 4;
+
+  @TempDir
+  Path dir;
+
+  @Test
+  void noRecordCrashesStallsOrPoisonsTheRunAndNoHonestWorkerIsBlamed() throws Exception {
+    KafkaClientConfig clients = KAFKA.clients();
+    RunTopics topics = new RunTopics(RUN);
+    assertThat(Cli.run(new StringWriter(), new StringWriter(), "topics", "create", "--run", RUN,
+        "--partitions", Integer.toString(PARTITIONS), "--worker", "w0", "--worker", "w1",
+        "--bootstrap-servers", KAFKA.bootstrapServers())).isZero();
+    Map<String, Process> services = new LinkedHashMap<>();
+    int forgedRound;
+    AtomicBoolean stopFlood = new AtomicBoolean();
+    Thread flood = null;
+    try {
+      services.put("optimizer", start("optimizer", "--start", "--model", "tiny",
+          "--inner-steps", "10", "--chunk-elements", "65536",
+          "--key", dir.resolve("optimizer.key").toString()));
+      services.put("reducer", start("reducer", "--round-timeout", "120s", "--member-grace", "3s",
+          "--state-dir", dir.resolve("reducer").toString(), "--metrics-every", "1h"));
+      RoundLog log = new RoundLog(topics, clients, WAIT);
+      awaitRound(log, services, 0); // a worker needs the run's description
+      milestone("round 0 committed");
+      for (int w = 0; w < 2; w++) {
+        services.put("w" + w, start("worker", "--worker-id", "w" + w, "--shard",
+            Integer.toString(w), "--shards", "2", "--exit-with",
+            Long.toString(ProcessHandle.current().pid())));
+      }
+      awaitRound(log, services, 1);
+      int open = log.latestCommit().orElseThrow().getRound();
+      forgedRound = open + 1;
+      awaitTraining(log, topics, open);
+      milestone("round " + open + " training");
+
+      // The attack, while round `open` trains.
+      ModelDescription run = log.model().orElseThrow();
+      ChunkPlan plan = ParameterLayout.chunkPlan(run.getLayout());
+      List<Case> table = HostileRecords.table(run, plan, PARTITIONS, open, firstSum(log, topics));
+      Map<Case, Place> sent = send(clients, table);
+      Forgeries.forgeRound(clients, topics, plan, forgedRound, CommitSignatures.generate());
+      Forgeries.forgeRound(clients, topics, plan, Integer.MAX_VALUE, null);
+      milestone(table.size() + " crafted records and two forged rounds sent");
+      // A worker's own heartbeats say again that it is in the round, so a forged LEAVE must be
+      // repeated to hold: as the reported attack did, until the run is checked.
+      flood = floodLeaves(clients, topics, "w1", open, open + AFTER, stopFlood);
+
+      awaitRound(log, services, open + AFTER);
+      milestone("round " + (open + AFTER) + " committed");
+      services.forEach((name, p) -> assertThat(p.isAlive()).as(name + " is alive").isTrue());
+
+      // Each record's fate.
+      Map<Place, List<DeadLetter>> letters = deadLetters(log, topics);
+      for (Map.Entry<Case, Place> e : sent.entrySet()) {
+        Case c = e.getKey();
+        List<DeadLetter> got = letters.getOrDefault(e.getValue(), List.of());
+        if (c.expect() instanceof DeadLettered want) {
+          assertThat(got).as(c.name() + " on " + c.topic()).singleElement().satisfies(l -> {
+            assertThat(l.getReason()).isEqualTo(want.reason());
+            assertThat(l.getRejectedBy()).isEqualTo(want.by());
+          });
+        } else {
+          assertThat(got).as(c.name() + " on " + c.topic()).isEmpty();
+        }
+      }
+      // Every round after the attack had both workers in all of its sums.
+      for (int round = open + 1; round <= open + AFTER; round++) {
+        RoundCommit commit = log.commit(round).orElseThrow();
+        assertThat(commit.getOutcome()).as("round %d", round).isEqualTo(RoundOutcome.STEPPED);
+        assertThat(commit.getContributors()).as("round %d", round)
+            .extracting(Contribution::getWorkerId).containsExactly("w0", "w1");
+      }
+      // The workers refused the forged round, and said which.
+      for (String worker : List.of("w0", "w1")) {
+        assertThat(Files.readString(logOf(worker))).as(worker + "'s log")
+            .contains("the commit of round " + (open + 1) + " does not verify with run " + RUN
+                + "'s key");
+      }
+    } catch (Throwable t) {
+      stopFlood.set(true);
+      stop(services);
+      services.keySet().forEach(this::printTail);
+      throw t;
+    } finally {
+      stopFlood.set(true);
+      if (flood != null) {
+        flood.join(TimeUnit.SECONDS.toMillis(30));
+      }
+      stop(services);
+    }
+    for (String service : services.keySet()) {
+      assertThat(Files.readString(logOf(service))).as(service + "'s log")
+          .doesNotContain("OutOfMemoryError").doesNotContain("Exception in thread");
+    }
+
+    // The replay checks every round bit for bit and names only the forged commits: no chunk,
+    // no worker.
+    try (TopicReader reader = new TopicReader(clients, WAIT)) {
+      Replay.Report report = Replay.replay(RunRecords.read(topics, reader), reader, 0, -1,
+          r -> { });
+      assertThat(report.rounds()).hasSizeGreaterThan(AFTER + 1);
+      assertThat(report.rounds().stream().filter(r -> !r.ok()).map(Replay.RoundResult::round))
+          .containsExactly(forgedRound, Integer.MAX_VALUE);
+      // The forged round's weights chunks are named as what they are: not the commit's.
+      assertThat(report.rounds().stream().flatMap(r -> r.findings().stream())).allSatisfy(f ->
+          assertThat(f.detail()).as(f.toString()).containsAnyOf(
+              "does not verify with run " + RUN + "'s key",
+              "is not signed, and run " + RUN + " signs every commit", "no commit that verifies",
+              "not one the round's commit names"));
+    }
+    milestone("replayed");
+    StringWriter out = new StringWriter();
+    assertThat(Cli.run(out, new StringWriter(), "inspect", "--run", RUN,
+        "--bootstrap-servers", KAFKA.bootstrapServers())).isZero();
+    assertThat(out.toString()).contains("WRONG_PARTITION:1").contains("NORM_BOUND_EXCEEDED:1")
+        .contains("commits that do not verify with the run's key")
+        .contains("round " + Integer.MAX_VALUE + " at offset");
+  }
+
+  private final long startNanos = System.nanoTime();
+
+  private void milestone(String what) {
+    System.out.printf("hostile input: %s after %.1f s%n", what,
+        (System.nanoTime() - startNanos) / 1e9);
+  }
+
+  /** Until round {@code round} is committed; at once when a service has died. */
+  private static void awaitRound(RoundLog log, Map<String, Process> services, int round) {
+    await().atMost(WAIT.multipliedBy(2))
+        .failFast("a service died", () -> services.values().stream().anyMatch(p -> !p.isAlive()))
+        .until(() -> log.latestCommit().map(c -> c.getRound() >= round).orElse(false));
+  }
+
+  /** Where a record lies. */
+  private record Place(String topic, int partition, long offset) {}
+
+  private Map<Case, Place> send(KafkaClientConfig clients, List<Case> table) throws Exception {
+    Map<Case, Place> sent = new LinkedHashMap<>();
+    try (var producer = new KafkaProducer<>(clients.producer(), new ByteArraySerializer(),
+        new ByteArraySerializer())) {
+      for (Case c : table) {
+        var at = producer.send(new ProducerRecord<>(c.topic(), c.partition(),
+            "attacker".getBytes(), c.value())).get();
+        sent.put(c, new Place(at.topic(), at.partition(), at.offset()));
+      }
+    }
+    return sent;
+  }
+
+  /** LEAVEs of {@code worker} for rounds {@code from} to {@code to}, again and again. */
+  private static Thread floodLeaves(KafkaClientConfig clients, RunTopics topics, String worker,
+      int from, int to, AtomicBoolean stop) {
+    AvroSerde<WorkerHeartbeat> serde = AvroSerde.of(WorkerHeartbeat.class);
+    Thread t = new Thread(() -> {
+      try (var producer = new KafkaProducer<>(clients.producer(), new ByteArraySerializer(),
+          new ByteArraySerializer())) {
+        while (!stop.get()) {
+          for (int round = from; round <= to; round++) {
+            producer.send(new ProducerRecord<>(topics.membership(), worker.getBytes(),
+                serde.encode(TestRuns.heartbeat(RUN, worker, round, HeartbeatKind.LEAVE))));
+          }
+          producer.flush();
+          // A pace, not a wait: a hundred LEAVEs a second outrun the worker's own heartbeats
+          // (one an inner step) without taking the machine's two cores from the run.
+          LockSupport.parkNanos(TimeUnit.MILLISECONDS.toNanos(10));
+        }
+      }
+    }, "leave-flood");
+    t.start();
+    return t;
+  }
+
+  /** Until both workers report inner steps of {@code round}: they, and the reducer, are in it. */
+  private static void awaitTraining(RoundLog log, RunTopics topics, int round) {
+    AvroSerde<WorkerHeartbeat> serde = AvroSerde.of(WorkerHeartbeat.class);
+    await().atMost(WAIT).until(() -> {
+      Set<String> training = new HashSet<>();
+      log.readToEnd(new TopicPartition(topics.membership(), 0), 0, r -> {
+        WorkerHeartbeat h = serde.decode(r.value());
+        if (h.getRound() == round && h.getKind() == HeartbeatKind.ALIVE
+            && h.getInnerStep() != null) {
+          training.add(h.getWorkerId());
+        }
+        return true;
+      });
+      return training.size() == 2;
+    });
+  }
+
+  /** The first sum the reducer wrote, to be sent again. */
+  private static ReducedChunk firstSum(RoundLog log, RunTopics topics) {
+    List<ReducedChunk> sums = new ArrayList<>();
+    for (int p = 0; p < PARTITIONS && sums.isEmpty(); p++) {
+      log.readToEnd(new TopicPartition(topics.reduced(), p), 0, r -> {
+        sums.add(AvroSerde.of(ReducedChunk.class).decode(r.value()));
+        return false;
+      });
+    }
+    return sums.get(0);
+  }
+
+  private static Map<Place, List<DeadLetter>> deadLetters(RoundLog log, RunTopics topics) {
+    Map<Place, List<DeadLetter>> byPlace = new HashMap<>();
+    AvroSerde<DeadLetter> serde = AvroSerde.of(DeadLetter.class);
+    log.readToEnd(new TopicPartition(topics.deadLetters(), 0), 0, r -> {
+      if (serde.isWrittenAs(r.value())) {
+        DeadLetter l = serde.decode(r.value());
+        byPlace.computeIfAbsent(new Place(l.getOriginalTopic(), l.getOriginalPartition(),
+            l.getOriginalOffset()), k -> new ArrayList<>()).add(l);
+      }
+      return true;
+    });
+    return byPlace;
+  }
+
+  private Process start(String command, String... args) throws IOException {
+    List<String> line = new ArrayList<>(List.of(
+        Path.of(System.getProperty("java.home"), "bin", "java").toString(), "-Xmx512m", "-cp",
+        System.getProperty("java.class.path"), Diloco.class.getName(), command, "--run", RUN,
+        "--bootstrap-servers", KAFKA.bootstrapServers()));
+    line.addAll(List.of(args));
+    String name = command.equals("worker") ? args[1] : command;
+    return new ProcessBuilder(line).redirectErrorStream(true)
+        .redirectOutput(logOf(name).toFile()).start();
+  }
+
+  /** The end of a service's log, for the report of a failed test. */
+  private void printTail(String service) {
+    try {
+      List<String> lines = Files.readAllLines(logOf(service));
+      System.out.println("---- " + service + ".log, last lines ----");
+      lines.subList(Math.max(0, lines.size() - 40), lines.size()).forEach(System.out::println);
+    } catch (IOException e) {
+      System.out.println("---- " + service + ".log cannot be read: " + e.getMessage());
+    }
+  }
+
+  private Path logOf(String service) {
+    return dir.resolve(service + ".log");
+  }
+
+  /** SIGTERM to each, a bounded wait, then SIGKILL to what is left. */
+  private static void stop(Map<String, Process> services) throws InterruptedException {
+    services.values().forEach(Process::destroy);
+    for (Process p : services.values()) {
+      if (!p.waitFor(30, TimeUnit.SECONDS)) {
+        p.destroyForcibly().waitFor(10, TimeUnit.SECONDS);
+      }
+    }
+  }
+}
