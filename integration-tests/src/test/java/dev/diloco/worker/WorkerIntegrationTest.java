@@ -23,6 +23,7 @@ import dev.diloco.reducer.ReducerConfig;
 import dev.diloco.schemas.ModelDescription;
 import dev.diloco.schemas.PseudoGradientChunk;
 import dev.diloco.schemas.RoundCommit;
+import dev.diloco.schemas.RoundOutcome;
 import dev.diloco.schemas.WeightsChunk;
 import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
 import java.nio.charset.StandardCharsets;
@@ -67,15 +68,90 @@ class WorkerIntegrationTest {
     model.parameters(initial);
     byte[] text = BuiltInCorpus.generate(1 << 16, 1);
 
+    // The run's description says what its workers do: the reducer bounds their values by it.
+    withServices(new ReducerConfig(run, 1, Duration.ofMinutes(10), Duration.ofSeconds(1), 2),
+        TestRuns.description(run, model.layout(), CHUNK, TRAINING_STEPS, TRAINING_LR), initial,
+        () -> {
+          List<Worker.RoundReport> first = new ArrayList<>();
+          try (Worker a = new Worker(training(run, "worker-a"), model, text, text, clients)) {
+            assertThat(a.run(1, first::add)).isEqualTo(1);
+          }
+          assertThat(first).singleElement().satisfies(r -> {
+            assertThat(r.round()).isZero();
+            assertThat(r.bytesPublished()).isPositive();
+            assertThat(r.tokensPerSecond()).isPositive();
+            // An untrained byte model scores ln 256 = 5.55: its round must have taught it much.
+            assertThat(r.evalLoss()).isLessThan(3.5f); // measured: 2.67
+            assertThat(r.meanInnerLoss()).isLessThan(5.0f);
+          });
+          RoundLog log = new RoundLog(topics, clients, WAIT);
+          awaitRound(log, 1);
+
+          List<Worker.RoundReport> later = new ArrayList<>();
+          ByteTransformer modelB = new ByteTransformer(MODEL, BATCH, 99); // weights come from Kafka
+          try (Worker b = new Worker(settings(run, "worker-b"), modelB, text, text, clients)) {
+            assertThat(b.run(1, later::add)).isEqualTo(1);
+          }
+          assertThat(later).singleElement().satisfies(r -> assertThat(r.round()).isEqualTo(1));
+          awaitRound(log, 2);
+
+          // Who published what: a in round 0, b in round 1, every chunk once.
+          TreeSet<String> published = new TreeSet<>();
+          AvroSerde<PseudoGradientChunk> serde = AvroSerde.of(PseudoGradientChunk.class);
+          for (int p = 0; p < 2; p++) {
+            log.readToEnd(new TopicPartition(topics.pseudoGradients(), p), 0, r -> {
+              PseudoGradientChunk c = serde.decode(r.value());
+              assertThat(published.add(c.getWorkerId() + "@" + c.getRound() + "#"
+                  + c.getChunkIndex())).isTrue();
+              return true;
+            });
+          }
+          int chunks = model.layout().chunks(CHUNK).chunkCount();
+          assertThat(published).hasSize(2 * chunks)
+              .allMatch(s -> s.startsWith("worker-a@0#") || s.startsWith("worker-b@1#"));
+        });
+  }
+
+  /**
+   * A worker cannot read the dead letters, but it reads every commit: when one leaves out its
+   * pseudo-gradient (here every chunk is beyond the reducer's bound, so the round fails and its
+   * weights are published again), the worker says so and counts it.
+   */
+  @Test
+  void aWorkerLearnsFromTheNextCommitThatItsPseudoGradientWasLeftOut() throws Exception {
+    String run = "uncounted";
+    KafkaClientConfig clients = KAFKA.clients();
+    createTopics(run, clients);
+    ByteTransformer model = new ByteTransformer(MODEL, BATCH, 1);
+    float[] initial = new float[(int) model.layout().totalElements()];
+    model.parameters(initial);
+    byte[] text = BuiltInCorpus.generate(1 << 14, 1);
+    withServices(new ReducerConfig(run, 1, Duration.ofSeconds(3), Duration.ofSeconds(1), 2,
+        1e-9), TestRuns.description(run, model.layout(), CHUNK), initial, () -> {
+          try (Worker w = new Worker(settings(run, "w"), model, text, text, clients)) {
+            assertThat(w.run(2, r -> { })).isEqualTo(2);
+            assertThat(w.uncountedRounds()).containsExactly(0);
+          }
+          RoundCommit republished = new RoundLog(new RunTopics(run), clients, WAIT).commit(1)
+              .orElseThrow();
+          assertThat(republished.getOutcome()).isEqualTo(RoundOutcome.REPUBLISHED);
+        });
+  }
+
+  private interface WhileRunning {
+    void run() throws Exception;
+  }
+
+  /** The optimizer (started with {@code run}'s round 0) and the reducer, while {@code body}. */
+  private void withServices(ReducerConfig reducing, ModelDescription run, float[] initial,
+      WhileRunning body) throws Exception {
+    KafkaClientConfig clients = KAFKA.clients();
     AtomicBoolean stop = new AtomicBoolean();
-    try (OuterOptimizer optimizer = new OuterOptimizer(run, clients, WarmupCosine.CONSTANT,
-            OuterOptimizer.Hooks.NONE);
-        Reducer reducer = new Reducer(new ReducerConfig(run, 1, Duration.ofMinutes(10),
-            Duration.ofSeconds(1), 2), clients, dir.resolve("reducer"),
+    try (OuterOptimizer optimizer = new OuterOptimizer(run.getRunId(), clients,
+            WarmupCosine.CONSTANT, OuterOptimizer.Hooks.NONE);
+        Reducer reducer = new Reducer(reducing, clients, dir.resolve("reducer-" + run.getRunId()),
             new SimpleMeterRegistry(), Map.of())) {
-      // The run's description says what its workers do: the reducer bounds their values by it.
-      optimizer.open(TestRuns.description(run, model.layout(), CHUNK, TRAINING_STEPS,
-          TRAINING_LR), initial);
+      optimizer.open(run, initial);
       reducer.start(WAIT);
       Thread optimizing = new Thread(() -> {
         while (!stop.get()) {
@@ -84,43 +160,7 @@ class WorkerIntegrationTest {
       }, "optimizer");
       optimizing.start();
       try {
-        List<Worker.RoundReport> first = new ArrayList<>();
-        try (Worker a = new Worker(training(run, "worker-a"), model, text, text, clients)) {
-          assertThat(a.run(1, first::add)).isEqualTo(1);
-        }
-        assertThat(first).singleElement().satisfies(r -> {
-          assertThat(r.round()).isZero();
-          assertThat(r.bytesPublished()).isPositive();
-          assertThat(r.tokensPerSecond()).isPositive();
-          // An untrained byte model scores ln 256 = 5.55: its round must have taught it much.
-          assertThat(r.evalLoss()).isLessThan(3.5f); // measured: 2.67
-          assertThat(r.meanInnerLoss()).isLessThan(5.0f);
-        });
-        RoundLog log = new RoundLog(topics, clients, WAIT);
-        awaitRound(log, 1);
-
-        List<Worker.RoundReport> later = new ArrayList<>();
-        ByteTransformer modelB = new ByteTransformer(MODEL, BATCH, 99); // weights come from Kafka
-        try (Worker b = new Worker(settings(run, "worker-b"), modelB, text, text, clients)) {
-          assertThat(b.run(1, later::add)).isEqualTo(1);
-        }
-        assertThat(later).singleElement().satisfies(r -> assertThat(r.round()).isEqualTo(1));
-        awaitRound(log, 2);
-
-        // Who published what: a in round 0, b in round 1, every chunk once.
-        TreeSet<String> published = new TreeSet<>();
-        AvroSerde<PseudoGradientChunk> serde = AvroSerde.of(PseudoGradientChunk.class);
-        for (int p = 0; p < 2; p++) {
-          log.readToEnd(new TopicPartition(topics.pseudoGradients(), p), 0, r -> {
-            PseudoGradientChunk c = serde.decode(r.value());
-            assertThat(published.add(c.getWorkerId() + "@" + c.getRound() + "#"
-                + c.getChunkIndex())).isTrue();
-            return true;
-          });
-        }
-        int chunks = model.layout().chunks(CHUNK).chunkCount();
-        assertThat(published).hasSize(2 * chunks)
-            .allMatch(s -> s.startsWith("worker-a@0#") || s.startsWith("worker-b@1#"));
+        body.run();
       } finally {
         stop.set(true);
         optimizing.join(TimeUnit.SECONDS.toMillis(30));

@@ -162,6 +162,10 @@ class HostileInputIntegrationTest {
       }
       stop(services);
     }
+    // SIGTERM closed the reducer's Kafka Streams (its last work committed, its stores closed
+    // with their offsets), so a restart resumes from its state instead of rebuilding it.
+    assertThat(Files.readString(logOf("reducer")))
+        .contains("the reducer of run " + RUN + " closed cleanly");
     for (String service : services.keySet()) {
       assertThat(Files.readString(logOf(service))).as(service + "'s log")
           .doesNotContain("OutOfMemoryError").doesNotContain("Exception in thread");

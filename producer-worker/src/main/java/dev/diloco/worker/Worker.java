@@ -14,6 +14,7 @@ import dev.diloco.schemas.ModelDescription;
 import dev.diloco.schemas.RoundCommit;
 import dev.diloco.schemas.RoundStats;
 import java.time.Duration;
+import java.util.List;
 import java.util.Optional;
 import java.util.SplittableRandom;
 import java.util.function.Consumer;
@@ -70,6 +71,7 @@ public final class Worker implements AutoCloseable {
   private final AdamW adamw;
   private final SplittableRandom random;
   private volatile boolean stopping;
+  private final List<Integer> uncounted = new java.util.concurrent.CopyOnWriteArrayList<>();
 
   /**
    * Prepares a worker of {@code model} on {@code shard}, checking the run's model description
@@ -136,6 +138,7 @@ public final class Worker implements AutoCloseable {
     float[] grad = new float[n];
     float[] delta = new float[n];
     int done = 0;
+    int published = -1;
     long waitStart = System.nanoTime();
     while (done < rounds && round < untilRound && !stopping) {
       Optional<RoundCommit> commit = commits.await(round, settings.roundTimeout());
@@ -147,6 +150,9 @@ public final class Worker implements AutoCloseable {
         break;
       }
       RoundCommit c = commit.get();
+      if (published >= 0 && c.getRound() == published + 1) {
+        checkCounted(c, published);
+      }
       if (c.getRound() >= untilRound) {
         break;
       }
@@ -183,14 +189,15 @@ public final class Worker implements AutoCloseable {
       float meanLoss = (float) (lossSum / settings.innerSteps());
 
       PseudoGradient.compute(global, local, delta);
-      ChunkPublisher.Published published = publisher.publish(round, delta,
+      ChunkPublisher.Published sent = publisher.publish(round, delta,
           settings.innerSteps(), tokens, meanLoss);
+      published = round;
       float evalLoss = evalLoss();
       RoundReport report = new RoundReport(round, meanLoss, evalLoss, tokens / computeSeconds,
-          published.bytes(), computeSeconds, waitSeconds);
+          sent.bytes(), computeSeconds, waitSeconds);
       // Expect me in the next round; and here is what this one measured, for everyone to see.
       heartbeats.announce(HeartbeatKind.ALIVE, round + 1, new RoundStats(round, meanLoss,
-          evalLoss, report.tokensPerSecond(), published.bytes(), computeSeconds, waitSeconds));
+          evalLoss, report.tokensPerSecond(), sent.bytes(), computeSeconds, waitSeconds));
       waitStart = System.nanoTime();
       reports.accept(report);
       done++;
@@ -198,6 +205,30 @@ public final class Worker implements AutoCloseable {
     }
     heartbeats.announce(HeartbeatKind.LEAVE, round, null);
     return done;
+  }
+
+  /**
+   * Whether {@code commit} counted this worker's pseudo-gradient of round {@code published}:
+   * the commit lists the workers in every one of its sums. A worker cannot read the dead-letter
+   * topic (its ACLs), but it reads every commit, so this is where it learns that its chunks
+   * came late or were rejected, and says so.
+   */
+  private void checkCounted(RoundCommit commit, int published) {
+    boolean counted = commit.getContributors().stream()
+        .anyMatch(c -> c.getWorkerId().equals(settings.workerId()));
+    if (!counted) {
+      uncounted.add(published);
+      LOG.warn("worker {}: round {} was committed ({}{}) without this worker's pseudo-gradient "
+          + "of round {}: its chunks came late or were rejected ({} of its rounds so far); "
+          + "`diloco inspect` shows the dead letters by reason", settings.workerId(),
+          commit.getRound(), commit.getOutcome(), commit.getReason() == null ? ""
+          : ": " + commit.getReason(), published, uncounted.size());
+    }
+  }
+
+  /** The rounds whose pseudo-gradients this worker published and the next commit left out. */
+  public List<Integer> uncountedRounds() {
+    return List.copyOf(uncounted);
   }
 
   /** Mean loss of the local weights on the held-out batches. */
