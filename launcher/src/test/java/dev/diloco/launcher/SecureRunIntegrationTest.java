@@ -12,6 +12,7 @@ import dev.diloco.core.codec.PayloadFormat;
 import dev.diloco.core.kafka.AvroSerde;
 import dev.diloco.core.kafka.KafkaClientConfig;
 import dev.diloco.core.kafka.RoundLog;
+import dev.diloco.core.kafka.RunAcls;
 import dev.diloco.core.kafka.RunTopics;
 import dev.diloco.core.kafka.Topics;
 import dev.diloco.core.layout.ChunkPlan;
@@ -53,13 +54,19 @@ import java.util.Properties;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicInteger;
 import org.apache.kafka.clients.admin.Admin;
 import org.apache.kafka.clients.producer.KafkaProducer;
 import org.apache.kafka.clients.producer.ProducerRecord;
 import org.apache.kafka.common.TopicPartition;
+import org.apache.kafka.common.acl.AccessControlEntryFilter;
+import org.apache.kafka.common.acl.AclBindingFilter;
+import org.apache.kafka.common.acl.AclOperation;
+import org.apache.kafka.common.acl.AclPermissionType;
 import org.apache.kafka.common.errors.SaslAuthenticationException;
 import org.apache.kafka.common.errors.TopicAuthorizationException;
 import org.apache.kafka.common.errors.WakeupException;
+import org.apache.kafka.common.resource.ResourcePatternFilter;
 import org.apache.kafka.common.serialization.ByteArraySerializer;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
@@ -77,7 +84,7 @@ class SecureRunIntegrationTest {
   private static final String RUN = "secure";
   private static final Map<String, String> USERS = Map.of("worker-0", "w0-secret",
       "worker-1", "w1-secret", "reducer", "r-secret", "optimizer", "o-secret",
-      "auditor", "a-secret");
+      "auditor", "a-secret", "doomed-reducer", "d-secret");
 
   @TempDir
   static Path dir;
@@ -244,6 +251,48 @@ class SecureRunIntegrationTest {
       assertThatThrownBy(() -> admin.listTopics().names().get(10, TimeUnit.SECONDS))
           .isInstanceOfAny(ExecutionException.class, java.util.concurrent.TimeoutException.class);
     }
+  }
+
+  /**
+   * A reducer whose principal loses its ACLs while it runs (an operator's mistake): its
+   * processing dies, and the process exits non-zero with the cause, not half alive, so a
+   * restart policy or a health check sees it.
+   */
+  @Test
+  void aReducerWhoseProcessingDiesExitsNonZeroWithTheCause() throws Exception {
+    String run = "doomed";
+    Path admin = properties(EmbeddedKafkaBroker.ADMIN);
+    assertThat(cli("topics", "create", "--run", run, "--client-config", admin.toString()))
+        .isZero();
+    assertThat(cli("acls", "--run", run, "--reducer", "User:doomed-reducer", "--apply",
+        "--client-config", admin.toString())).isZero();
+    Path config = properties("doomed-reducer");
+    StringWriter err = new StringWriter();
+    AtomicInteger exit = new AtomicInteger(-1);
+    Thread reducer = new Thread(() -> exit.set(Cli.run(new StringWriter(), err, "reducer",
+        "--run", run, "--state-dir", dir.resolve("doomed-state").toString(),
+        "--client-config", config.toString())), "doomed-reducer");
+    reducer.start();
+    try (Admin acls = Admin.create(as(EmbeddedKafkaBroker.ADMIN).admin())) {
+      // Running: it holds its Streams group's membership (the group exists once it joins).
+      await().atMost(Duration.ofSeconds(90)).ignoreExceptions()
+          .failFast("the reducer ended before it ran", () -> !reducer.isAlive())
+          .until(() -> !acls
+          .describeConsumerGroups(List.of(RunAcls.reducerApplicationId(run))).all().get()
+          .values().iterator().next().members().isEmpty());
+      acls.deleteAcls(List.of(new AclBindingFilter(ResourcePatternFilter.ANY,
+          new AccessControlEntryFilter("User:doomed-reducer", null, AclOperation.ANY,
+              AclPermissionType.ANY)))).all().get();
+      reducer.join(TimeUnit.SECONDS.toMillis(120));
+    } finally {
+      if (reducer.isAlive()) {
+        reducer.interrupt();
+      }
+    }
+    assertThat(reducer.isAlive()).as("the reducer is still running").isFalse();
+    assertThat(exit.get()).isEqualTo(1);
+    assertThat(err.toString()).contains("the reducer of run doomed stopped")
+        .containsIgnoringCase("authoriz");
   }
 
   private static KafkaClientConfig as(String user) {

@@ -24,7 +24,9 @@ public final class Reducer implements AutoCloseable {
   private final String runId;
   private final KafkaStreams streams;
 
-  private final CountDownLatch running = new CountDownLatch(1);
+  /** Counted down when the application runs, or dies before it does. */
+  private final CountDownLatch settled = new CountDownLatch(1);
+  private volatile boolean running;
   /** Counted down when the application stops on its own: a stream thread died. */
   private final CountDownLatch died = new CountDownLatch(1);
   private volatile Throwable failure;
@@ -38,29 +40,40 @@ public final class Reducer implements AutoCloseable {
     this.streams = new KafkaStreams(ReducerTopology.build(config, clients, metrics), props);
     streams.setStateListener((now, before) -> {
       if (now == KafkaStreams.State.RUNNING) {
-        running.countDown();
+        running = true;
+        settled.countDown();
       }
       if (now == KafkaStreams.State.ERROR || now == KafkaStreams.State.PENDING_ERROR) {
         died.countDown();
+        settled.countDown();
       }
     });
     streams.setUncaughtExceptionHandler(e -> {
       LOG.error("the reducer of run {} failed", config.runId(), e);
       failure = e;
       died.countDown();
+      settled.countDown();
       // Not a half-alive process: the whole application stops, and the service exits.
       return org.apache.kafka.streams.errors.StreamsUncaughtExceptionHandler
           .StreamThreadExceptionResponse.SHUTDOWN_CLIENT;
     });
   }
 
-  /** Starts, and waits until the application runs or {@code timeout} passes. */
+  /**
+   * Starts, and waits until the application runs; fails when it dies first (its principal may
+   * not read its topics, say) or {@code timeout} passes.
+   */
   public void start(Duration timeout) {
     streams.start();
     try {
-      if (!running.await(timeout.toMillis(), TimeUnit.MILLISECONDS)) {
+      if (!settled.await(timeout.toMillis(), TimeUnit.MILLISECONDS)) {
         throw new IllegalStateException("the reducer did not start within " + timeout
             + " (state " + streams.state() + ")");
+      }
+      if (!running) {
+        Throwable cause = awaitFailure(Duration.ZERO).orElse(null);
+        throw new IllegalStateException("the reducer of run " + runId + " stopped while "
+            + "starting: " + describe(cause), cause);
       }
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
@@ -78,6 +91,19 @@ public final class Reducer implements AutoCloseable {
     }
     return java.util.Optional.of(failure != null ? failure
         : new IllegalStateException("the reducer stopped in state " + streams.state()));
+  }
+
+  /** What went wrong, for one line: the error and, when it differs, its root cause. */
+  public static String describe(Throwable failure) {
+    if (failure == null) {
+      return "no error was reported";
+    }
+    Throwable root = failure;
+    while (root.getCause() != null && root.getCause() != root) {
+      root = root.getCause();
+    }
+    return root == failure ? failure.getMessage() : failure.getMessage() + " (caused by "
+        + root.getClass().getSimpleName() + ": " + root.getMessage() + ")";
   }
 
   /** Stops processing, keeping the application's membership and state (for benchmarks). */

@@ -129,7 +129,7 @@ public final class ReducerCommand implements Callable<Integer> {
         var failed = reducer.awaitFailure(Duration.ZERO);
         if (failed.isPresent()) {
           throw new IllegalStateException("the reducer of run " + runId + " stopped: "
-              + failed.get(), failed.get());
+              + Reducer.describe(failed.get()), failed.get());
         }
       }
     } finally {
