@@ -34,7 +34,7 @@ final class Forensics {
     reader.fetch(used.values(), record -> {
       PseudoGradientChunk chunk = serde.decode(record.value());
       float[] values = new float[recorded.length];
-      decoder.decode(chunk.getPayload(), PayloadFormat.of(chunk.getEncoding(),
+      decoder.decode(chunk.getPayload(), PayloadFormat.of(chunk.getEncoding(), 0,
           chunk.getCompression(), chunk.getBytePlanes()), recorded.length, chunk.getCrc32c(),
           values, 0);
       for (int i = 0; i < values.length; i++) {

@@ -5,6 +5,7 @@ import dev.diloco.audit.RunRecords.Entry;
 import dev.diloco.audit.RunRecords.Located;
 import dev.diloco.core.codec.Checksums;
 import dev.diloco.core.codec.ChunkDecoder;
+import dev.diloco.core.codec.ElementCodec;
 import dev.diloco.core.layout.ChunkPlan;
 import dev.diloco.core.layout.ChunkRange;
 import dev.diloco.core.layout.ParameterLayout;
@@ -16,7 +17,6 @@ import dev.diloco.core.sum.ExactSum;
 import dev.diloco.schemas.Contribution;
 import dev.diloco.schemas.RoundCommit;
 import dev.diloco.schemas.RoundOutcome;
-import dev.diloco.schemas.TensorEncoding;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.Comparator;
@@ -75,7 +75,7 @@ public final class Replay {
   private final RunRecords run;
   private final TopicReader reader;
   private final ChunkPlan plan;
-  private final TensorEncoding encoding;
+  private final ElementCodec codec;
   private final ChunkDecoder decoder;
   private final Map<RunRecords.Place, dev.diloco.schemas.DeadLetter> refused;
   /** The state after the previous round: published weights, momentum as the optimizer had it. */
@@ -86,7 +86,7 @@ public final class Replay {
     this.run = run;
     this.reader = reader;
     this.plan = ParameterLayout.chunkPlan(run.model().getLayout());
-    this.encoding = run.model().getEncoding();
+    this.codec = ElementCodec.of(run.model().getEncoding(), run.model().getBlockSize());
     this.decoder = new ChunkDecoder(plan.chunkElements());
     this.refused = run.refusedByReducer();
   }
@@ -267,7 +267,7 @@ public final class Replay {
     float[] scratch = theta.clone();
     float[] carried = momentum.clone();
     List<List<Contribution>> sumsContributors = new ArrayList<>();
-    try (ReplayedReduction reduction = new ReplayedReduction(run.topics(), r, plan, encoding,
+    try (ReplayedReduction reduction = new ReplayedReduction(run.topics(), r, plan, codec,
         run.chunkPartitions(), named, refused)) {
       reader.fetch(run.pseudoGradients(r).stream()
           .filter(e -> reduction.wanted(e.chunk(), e.worker())).map(Entry::at).toList(),
@@ -353,7 +353,7 @@ public final class Replay {
     findings.add(new Finding(n, c, "the sum recomputed from the pseudo-gradient chunks differs "
         + "from the reducer's at " + differing + " of " + recorded.length + " elements (first: "
         + "element " + first + ", recomputed " + recomputed[first] + ", recorded "
-        + recorded[first] + "); " + Forensics.explain(reader, decoder, encoding, used, recorded,
+        + recorded[first] + "); " + Forensics.explain(reader, decoder, codec.encoding(), used, recorded,
         recomputed)));
   }
 

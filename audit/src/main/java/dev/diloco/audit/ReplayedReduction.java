@@ -2,6 +2,7 @@ package dev.diloco.audit;
 
 import dev.diloco.audit.TopicReader.Location;
 import dev.diloco.core.codec.ChunkRejectedException;
+import dev.diloco.core.codec.ElementCodec;
 import dev.diloco.core.kafka.AvroSerde;
 import dev.diloco.core.kafka.RunTopics;
 import dev.diloco.core.layout.ChunkPlan;
@@ -13,7 +14,6 @@ import dev.diloco.core.rules.Verdict;
 import dev.diloco.core.sum.ExactSum;
 import dev.diloco.schemas.DeadLetter;
 import dev.diloco.schemas.PseudoGradientChunk;
-import dev.diloco.schemas.TensorEncoding;
 import java.util.HashMap;
 import java.util.Map;
 import java.util.Set;
@@ -32,7 +32,7 @@ final class ReplayedReduction implements AutoCloseable {
 
   private final int round;
   private final ChunkPlan plan;
-  private final TensorEncoding encoding;
+  private final ElementCodec codec;
   /** Per chunk, the workers its recorded sum names; a chunk without one takes everyone. */
   private final Map<Integer, Set<String>> named;
   private final int partitions;
@@ -61,11 +61,11 @@ final class ReplayedReduction implements AutoCloseable {
    * Round {@code round}'s reduction; {@code partitions}: of the chunk topics (0: not checked);
    * {@code refused}: the reducer's dead letters.
    */
-  ReplayedReduction(RunTopics topics, int round, ChunkPlan plan, TensorEncoding encoding,
+  ReplayedReduction(RunTopics topics, int round, ChunkPlan plan, ElementCodec codec,
       int partitions, Map<Integer, Set<String>> named, Map<RunRecords.Place, DeadLetter> refused) {
     this.round = round;
     this.plan = plan;
-    this.encoding = encoding;
+    this.codec = codec;
     this.partitions = partitions;
     this.named = named;
     this.refused = refused;
@@ -99,10 +99,10 @@ final class ReplayedReduction implements AutoCloseable {
     }
     Set<String> members = named.getOrDefault(chunk.getChunkIndex(), Set.of(chunk.getWorkerId()));
     Verdict<CheckedChunk> verdict = rules.check(at.topic(), at.partition(), chunk,
-        RoundWindow.replayed(round, plan, encoding, partitions, members)).then(c -> {
+        RoundWindow.replayed(round, plan, codec, partitions, members)).then(c -> {
           try {
             sums.computeIfAbsent(c.range().index(),
-                i -> ExactSum.create(encoding, c.range().count())).add(chunk.getWorkerId(),
+                i -> ExactSum.create(codec, c.range().count())).add(chunk.getWorkerId(),
                 c.canonical());
           } catch (ChunkRejectedException duplicate) {
             return Verdict.of(duplicate);

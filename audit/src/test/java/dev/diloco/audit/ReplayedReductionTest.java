@@ -5,13 +5,13 @@ import static org.assertj.core.api.Assertions.assertThat;
 import dev.diloco.audit.TopicReader.Location;
 import dev.diloco.core.codec.PayloadFormat;
 import dev.diloco.core.codec.PseudoGradientRecords;
+import dev.diloco.core.codec.TensorCodec;
 import dev.diloco.core.kafka.AvroSerde;
 import dev.diloco.core.kafka.RunTopics;
 import dev.diloco.core.layout.ChunkPlan;
 import dev.diloco.core.rules.Verdict;
 import dev.diloco.schemas.DeadLetterReason;
 import dev.diloco.schemas.PseudoGradientChunk;
-import dev.diloco.schemas.TensorEncoding;
 import java.util.Map;
 import java.util.Set;
 import org.junit.jupiter.api.Test;
@@ -39,7 +39,7 @@ class ReplayedReductionTest {
   @Test
   void theSumIsOfTheFirstValidChunkOfEachWorkerTheRecordedSumNames() {
     try (ReplayedReduction reduction = new ReplayedReduction(TOPICS, 0, PLAN,
-        TensorEncoding.FP16, 1, Map.of(0, Set.of("a", "b")), Map.of())) {
+        TensorCodec.FP16, 1, Map.of(0, Set.of("a", "b")), Map.of())) {
       byte[] a = chunk("a", 1f, 0.5f, -2f, 0.25f);
       PseudoGradientChunk spoiled = SERDE.decode(chunk("b", 3f, 3f, 3f, 3f));
       spoiled.put("crc32c", spoiled.getCrc32c() ^ 1);

@@ -149,8 +149,9 @@ public final class BenchCommand implements Runnable {
               + "worker in several arms, and compares their eval loss on the same held-out "
               + "windows: one worker alone; data-parallel with k times the batch, synchronised "
               + "every step (in process, its bytes counted); DiLoCo with k workers over the real "
-              + "pipeline with FP32 and with FP16 pseudo-gradients; optionally other H "
-              + "(--sweep-h) and non-iid shards (--non-iid).",
+              + "pipeline with FP32, FP16, INT8 and INT4 pseudo-gradients (the integer codes in "
+              + "blocks of --block-size, with error feedback, and INT4 also without); "
+              + "optionally other H (--sweep-h) and non-iid shards (--non-iid).",
           "Writes convergence.md, convergence.csv and convergence.png, and each DiLoCo arm's run "
               + "directory, under --out. The arms choose the codec; --codec is not used."})
   static final class ConvergenceCommand implements Callable<Integer> {
@@ -182,7 +183,8 @@ public final class BenchCommand implements Runnable {
     boolean nonIid;
 
     @Option(names = "--quick",
-        description = "A smoke test: 2 workers, 2 rounds of H = 5, whatever else is given.")
+        description = "A smoke test: 2 workers, 2 rounds of H = 5, whatever else is given, and "
+            + "the arms single worker, data-parallel, FP16 and INT4 with error feedback.")
     boolean quick;
 
     @Mixin
@@ -204,7 +206,7 @@ public final class BenchCommand implements Runnable {
       Path dir = out != null ? out : Path.of("runs", "bench-convergence-"
           + LocalDateTime.now().format(DateTimeFormatter.ofPattern("yyyyMMdd-HHmmss")));
       var settings = new ConvergenceBench.Settings(options.model(), options.spec("bench"),
-          workers, rounds, data, dir, sweepH, nonIid, options.init());
+          workers, rounds, data, dir, sweepH, nonIid, options.init(), options.blockSize(), quick);
       ConvergenceBench bench = new ConvergenceBench(settings, System.out);
       List<ConvergenceBench.Arm> arms = bench.run();
       String command = "./diloco " + String.join(" ",

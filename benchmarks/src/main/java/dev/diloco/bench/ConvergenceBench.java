@@ -1,11 +1,14 @@
 package dev.diloco.bench;
 
+import dev.diloco.core.codec.BlockCodec;
 import dev.diloco.core.codec.PayloadFormat;
 import dev.diloco.launcher.command.WorkerCommand;
 import dev.diloco.launcher.local.Charts;
 import dev.diloco.launcher.local.LocalRun;
 import dev.diloco.launcher.local.RunSummary;
 import dev.diloco.launcher.options.RunSpecOptions;
+import dev.diloco.schemas.Compression;
+import dev.diloco.schemas.TensorEncoding;
 import dev.diloco.worker.AdamW;
 import dev.diloco.worker.BuiltInCorpus;
 import dev.diloco.worker.ByteCorpus;
@@ -35,7 +38,7 @@ final class ConvergenceBench {
 
   /** {@code spec}: the run (model, batch, H, optimizers, seed); {@code rounds} x H = budget. */
   record Settings(String model, RunSpec spec, int workers, int rounds, Path data, Path out,
-      List<Integer> sweepH, boolean nonIid, Path init) {
+      List<Integer> sweepH, boolean nonIid, Path init, int blockSize, boolean quick) {
     Settings {
       if (workers < 2 || rounds < 1) {
         throw new IllegalArgumentException("the benchmark needs >= 2 workers and >= 1 round, got "
@@ -55,7 +58,8 @@ final class ConvergenceBench {
   }
 
   /** One arm: eval loss at each point of {@code steps} (inner steps per worker), and its cost. */
-  record Arm(String name, int workers, int h, PayloadFormat format, List<Integer> steps,
+  record Arm(String name, int workers, int h, PayloadFormat format, boolean feedback,
+      List<Integer> steps,
       List<Double> evalLoss, long bytesUpPerWorker, long bytesDownPerWorker, double seconds) {
     double finalLoss() {
       return evalLoss.get(evalLoss.size() - 1);
@@ -88,17 +92,35 @@ final class ConvergenceBench {
     List<Arm> arms = new ArrayList<>();
     arms.add(local("single worker", 1));
     arms.add(local("data-parallel", s.workers()));
-    arms.add(diloco("DiLoCo FP32", PayloadFormat.FP32, s.spec().innerSteps(), false));
-    arms.add(diloco("DiLoCo FP16", PayloadFormat.FP16, s.spec().innerSteps(), false));
+    int h0 = s.spec().innerSteps();
+    PayloadFormat int8 = blocks(TensorEncoding.INT8);
+    PayloadFormat int4 = blocks(TensorEncoding.INT4);
+    if (!s.quick()) {
+      arms.add(diloco("DiLoCo FP32", PayloadFormat.FP32, false, h0, false));
+    }
+    arms.add(diloco("DiLoCo FP16", PayloadFormat.FP16, false, h0, false));
+    if (!s.quick()) {
+      arms.add(diloco("DiLoCo INT8 + error feedback", int8, true, h0, false));
+    }
+    arms.add(diloco("DiLoCo INT4 + error feedback", int4, true, h0, false));
+    if (!s.quick()) {
+      // What the feedback buys: the same codes, the residual dropped each round.
+      arms.add(diloco("DiLoCo INT4", int4, false, h0, false));
+    }
     for (int h : s.sweepH()) {
       if (h != s.spec().innerSteps()) {
-        arms.add(diloco("DiLoCo FP16 H=" + h, PayloadFormat.FP16, h, false));
+        arms.add(diloco("DiLoCo FP16 H=" + h, PayloadFormat.FP16, false, h, false));
       }
     }
     if (s.nonIid()) {
-      arms.add(diloco("DiLoCo FP16 non-iid", PayloadFormat.FP16, s.spec().innerSteps(), true));
+      arms.add(diloco("DiLoCo FP16 non-iid", PayloadFormat.FP16, false, s.spec().innerSteps(),
+          true));
     }
     return arms;
+  }
+
+  private PayloadFormat blocks(TensorEncoding encoding) {
+    return new PayloadFormat(new BlockCodec(encoding, s.blockSize()), Compression.NONE, false);
   }
 
   /**
@@ -137,19 +159,20 @@ final class ConvergenceBench {
     }
     // A data-parallel worker sends its FP32 gradient each step and receives the mean.
     long perStep = k == 1 ? 0 : 4L * params.length;
-    return new Arm(name, k, 1, PayloadFormat.FP32, steps, losses, perStep * s.budget(),
+    return new Arm(name, k, 1, PayloadFormat.FP32, false, steps, losses, perStep * s.budget(),
         perStep * s.budget(), (System.nanoTime() - start) / 1e9);
   }
 
   /** DiLoCo through the whole pipeline, as {@code diloco run} runs it. */
-  private Arm diloco(String name, PayloadFormat format, int h, boolean nonIid) throws Exception {
+  private Arm diloco(String name, PayloadFormat format, boolean feedback, int h, boolean nonIid)
+      throws Exception {
     int rounds = s.budget() / h;
     console.printf("%n== %s: %d workers x %d rounds x H = %d%s%n", name, s.workers(), rounds, h,
         nonIid ? ", non-iid shards" : "");
     RunSpec base = s.spec();
     String id = name.toLowerCase().replaceAll("[^a-z0-9]+", "-");
     RunSpec spec = new RunSpec(id, base.model(), base.batch(), h, base.inner(), base.outer(),
-        format, base.seed(), base.chunkElements());
+        format, feedback, base.seed(), base.chunkElements());
     long start = System.nanoTime();
     LocalRun run = new LocalRun(new LocalRun.Plan(spec, s.workers(), rounds, s.data(), nonIid,
         s.out().resolve(id), null, 2, s.init(), List.of(WorkerCommand.class.getName())), console);
@@ -166,7 +189,7 @@ final class ConvergenceBench {
     }
     // Each round a worker reads the new global weights: FP32, 4 bytes a parameter.
     long down = (long) rounds * 4 * initial.length;
-    return new Arm(name, s.workers(), h, format, steps, losses, up / s.workers(), down,
+    return new Arm(name, s.workers(), h, format, feedback, steps, losses, up / s.workers(), down,
         (System.nanoTime() - start) / 1e9);
   }
 
@@ -180,25 +203,35 @@ final class ConvergenceBench {
         corpus.source(), corpus.trainBytes(), s.model(), initial.length,
         s.spec().batch(), s.spec().model().contextLength(), s.budget(), s.spec().seed(),
         LocalRun.EVAL_BATCHES, s.spec().batch()));
-    md.append("| arm | workers | H | pseudo-gradients | final eval loss | perplexity "
-        + "| bytes sent per worker | bytes received per worker | communication vs data-parallel "
-        + "| wall s |\n|---|---|---|---|---|---|---|---|---|---|\n");
+    Arm fp16 = arms.stream().filter(a -> a.name().equals("DiLoCo FP16")).findFirst()
+        .orElseThrow();
+    md.append("| arm | workers | H | pseudo-gradients | final eval loss | vs FP16 | perplexity "
+        + "| bytes sent per worker | bytes received per worker | sent vs FP16 "
+        + "| communication vs data-parallel | wall s |\n"
+        + "|---|---|---|---|---|---|---|---|---|---|---|---|\n");
     StringBuilder csv = new StringBuilder("arm,workers,h,encoding,final_eval_loss,perplexity,"
         + "bytes_sent_per_worker,bytes_received_per_worker,communication_reduction_vs_dp,"
-        + "wall_seconds\n");
+        + "wall_seconds,error_feedback,loss_vs_fp16,sent_vs_fp16\n");
     for (Arm a : arms) {
       boolean communicates = a.bytesPerWorker() > 0;
       double reduction = communicates ? (double) dp.bytesPerWorker() / a.bytesPerWorker() : 0;
-      String h = a.name().startsWith("DiLoCo") ? Integer.toString(a.h()) : "-";
-      md.append(String.format("| %s | %d | %s | %s | %.4f | %.3f | %,d | %,d | %s | %.0f |%n",
-          a.name(), a.workers(), h, a.name().startsWith("DiLoCo") ? a.format().encoding() : "-",
-          a.finalLoss(), Math.exp(a.finalLoss()), a.bytesUpPerWorker(), a.bytesDownPerWorker(),
+      boolean diloco = a.name().startsWith("DiLoCo");
+      String h = diloco ? Integer.toString(a.h()) : "-";
+      String codec = !diloco ? "-" : a.format().codec() instanceof BlockCodec b
+          ? b.encoding() + " (" + b.blockSize() + ")" + (a.feedback() ? " + EF" : "")
+          : a.format().encoding().toString();
+      double lossVsFp16 = a.finalLoss() / fp16.finalLoss() - 1;
+      double sentVsFp16 = (double) a.bytesUpPerWorker() / fp16.bytesUpPerWorker();
+      md.append(String.format("| %s | %d | %s | %s | %.4f | %+.2f%% | %.3f | %,d | %,d | %s | %s "
+          + "| %.0f |%n", a.name(), a.workers(), h, codec, a.finalLoss(), 100 * lossVsFp16,
+          Math.exp(a.finalLoss()), a.bytesUpPerWorker(), a.bytesDownPerWorker(),
+          diloco ? String.format("%.3fx", sentVsFp16) : "-",
           a == dp ? "1x (reference)" : communicates ? String.format("%.0fx less", reduction)
               : "none", a.seconds()));
-      csv.append(String.format("%s,%d,%s,%s,%.6f,%.6f,%d,%d,%.3f,%.1f%n", a.name(), a.workers(),
-          h, a.name().startsWith("DiLoCo") ? a.format().encoding() : "", a.finalLoss(),
+      csv.append(String.format("%s,%d,%s,%s,%.6f,%.6f,%d,%d,%.3f,%.1f,%b,%.6f,%.4f%n", a.name(),
+          a.workers(), h, diloco ? a.format().encoding() : "", a.finalLoss(),
           Math.exp(a.finalLoss()), a.bytesUpPerWorker(), a.bytesDownPerWorker(), reduction,
-          a.seconds()));
+          a.seconds(), a.feedback(), lossVsFp16, diloco ? sentVsFp16 : 0));
     }
     md.append(String.format("%nData-parallel bytes are counted, not sent: each step a worker "
         + "sends its FP32 gradient (4 bytes a parameter) and receives the mean. DiLoCo's are "

@@ -38,7 +38,8 @@ class BenchCommandIntegrationTest {
     List<String> csv = Files.readAllLines(out.resolve("convergence.csv"));
     assertThat(csv.get(0)).startsWith("arm,workers,h,encoding,final_eval_loss,perplexity");
     assertThat(csv.subList(1, csv.size())).extracting(l -> l.split(",")[0])
-        .containsExactly("single worker", "data-parallel", "DiLoCo FP32", "DiLoCo FP16");
+        .containsExactly("single worker", "data-parallel", "DiLoCo FP16",
+            "DiLoCo INT4 + error feedback");
     // Every arm starts at the untrained model's loss, about ln 256 = 5.55, and 10 inner steps
     // per worker must take it well below (measured: 3.1 to 3.4); no arm may end in nonsense.
     List<String> curves = Files.readAllLines(out.resolve("convergence-curves.csv"));
@@ -50,12 +51,14 @@ class BenchCommandIntegrationTest {
       assertThat(start).as("%s at step 0", arm).isBetween(5.4, 5.7);
       assertThat(end).as("%s after 10 steps", arm).isBetween(1.0, 4.5);
     }
-    String[] fp16 = csv.get(4).split(",");
-    String[] fp32 = csv.get(3).split(",");
-    assertThat(Long.parseLong(fp16[6])).as("FP16 sends about half of FP32")
-        .isLessThan(Long.parseLong(fp32[6]) * 6 / 10);
+    String[] fp16 = csv.get(3).split(",");
+    String[] int4 = csv.get(4).split(",");
+    assertThat(Long.parseLong(int4[6])).as("INT4 sends about a quarter of FP16")
+        .isBetween(Long.parseLong(fp16[6]) / 4, Long.parseLong(fp16[6]) * 3 / 10);
+    assertThat(int4[10]).as("error feedback").isEqualTo("true");
     assertThat(Files.readString(out.resolve("convergence.md")))
-        .contains("| DiLoCo FP16 | 2 | 5 | FP16 |")
+        .contains("| DiLoCo FP16 | 2 | 5 | FP16 | ")
+        .contains("| DiLoCo INT4 + error feedback | 2 | 5 | INT4 (64) + EF | ")
         .contains("Command: `./diloco bench convergence");
     assertThat(Files.readAllBytes(out.resolve("convergence.png"))).startsWith(0x89, 'P', 'N', 'G');
   }

@@ -232,7 +232,7 @@ class SharedRulesIntegrationTest {
     long offset = 0;
     for (Case c : table) {
       try (ReplayedReduction reduction = new ReplayedReduction(TOPICS, 0, PLAN,
-          TensorEncoding.FP16, 1, Map.of(INDEX, Set.copyOf(WORKERS)), Map.of())) {
+          TensorCodec.FP16, 1, Map.of(INDEX, Set.copyOf(WORKERS)), Map.of())) {
         Location at = new Location(TOPICS.pseudoGradients(), 0, offset++, c.chunk().length);
         if (c.reason() == DeadLetterReason.DUPLICATE) {
           assertThat(reduction.add(at, c.chunk()).accepted()).isTrue();
@@ -297,7 +297,7 @@ class SharedRulesIntegrationTest {
   /** The exact sum of chunk {@code index} over the three workers, as the reducer writes it. */
   private static ReducedChunk sum(int index) {
     ChunkRange range = PLAN.range(index);
-    ExactSum sum = ExactSum.create(TensorEncoding.FP16, range.count());
+    ExactSum sum = ExactSum.create(TensorCodec.FP16, range.count());
     List<Contribution> contributors = new ArrayList<>();
     for (String w : WORKERS) {
       byte[] fp16 = new byte[2 * range.count()];

@@ -15,7 +15,6 @@ import dev.diloco.core.testing.TestRuns;
 import dev.diloco.schemas.Contribution;
 import dev.diloco.schemas.ModelDescription;
 import dev.diloco.schemas.ReducedChunk;
-import dev.diloco.schemas.TensorEncoding;
 import java.nio.ByteBuffer;
 import java.util.ArrayList;
 import java.util.List;
@@ -60,7 +59,7 @@ final class OptimizerFixture {
   /** The exact sum of chunk {@code index} of {@code round}: the same for every run. */
   ReducedChunk sum(int round, int index) {
     ChunkRange range = PLAN.range(index);
-    ExactSum sum = ExactSum.create(TensorEncoding.FP16, range.count());
+    ExactSum sum = ExactSum.create(TensorCodec.FP16, range.count());
     Random random = new Random(round * 1000L + index);
     List<Contribution> contributors = new ArrayList<>();
     for (String worker : WORKERS) {

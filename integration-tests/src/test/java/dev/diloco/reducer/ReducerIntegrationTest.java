@@ -136,7 +136,7 @@ class ReducerIntegrationTest {
     Map<Integer, String> sums = new TreeMap<>();
     for (int i = 0; i < PLAN.chunkCount(); i++) {
       ChunkRange range = PLAN.range(i);
-      ExactSum sum = ExactSum.create(dev.diloco.schemas.TensorEncoding.FP16, range.count());
+      ExactSum sum = ExactSum.create(dev.diloco.core.codec.TensorCodec.FP16, range.count());
       for (String w : WORKERS) {
         byte[] fp16 = new byte[2 * range.count()];
         dev.diloco.core.codec.TensorCodec.FP16.encode(delta(w), (int) range.offset(),

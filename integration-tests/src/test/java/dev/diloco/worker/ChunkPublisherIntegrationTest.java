@@ -70,7 +70,7 @@ class ChunkPublisherIntegrationTest {
           PseudoGradientChunk c = serde.decode(r.value());
           assertThat(topics.partitionOf(c.getChunkIndex(), partitions)).isEqualTo(partition);
           assertThat(c.getWorkerId()).isEqualTo("w-7");
-          decoder.decode(c.getPayload(), PayloadFormat.of(c.getEncoding(), c.getCompression(),
+          decoder.decode(c.getPayload(), PayloadFormat.of(c.getEncoding(), 0, c.getCompression(),
               c.getBytePlanes()), c.getElementCount(), c.getCrc32c(), back,
               (int) c.getElementOffset());
           seen.set(c.getChunkIndex());

@@ -146,15 +146,16 @@ class RunCommandIntegrationTest {
   }
 
   @Test
-  void aWorkerKilledMidRunIsStartedAgainAndTheRunCompletes() throws Exception {
+  void anInt4RunWhoseWorkerIsKilledMidRunCompletesAndReplaysBitForBit() throws Exception {
     // The run in a process of its own, as a user starts it, so that nothing of it can outlive
     // the test: its workers are its children, and it is killed in the end whatever happens.
+    // INT4 pseudo-gradients with error feedback: the restarted worker starts with no residual.
     Path out = dir.resolve("killed");
     Path log = dir.resolve("killed.log");
     String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
     Process run = new ProcessBuilder(java, "-Xmx1g", "-cp", System.getProperty("java.class.path"),
         Diloco.class.getName(), "run", "--workers", "2", "--rounds", "3", "--inner-steps", "6",
-        "--out", out.toString())
+        "--codec", "int4", "--out", out.toString())
         .redirectErrorStream(true).redirectOutput(log.toFile()).start();
     try {
       await().atMost(Duration.ofMinutes(3)).until(() ->
@@ -180,6 +181,24 @@ class RunCommandIntegrationTest {
     assertThat(run(replayed, new StringWriter(), "replay", out.toString()))
         .as("replay:%n%s", replayed).isZero();
     assertThat(replayed.toString()).contains("rounds 0 to 3 of run killed verified bit for bit");
+
+    // What went over the wire, as the log holds it: half a byte a parameter and a byte of scale
+    // per 64, against FP16's two bytes.
+    StringWriter inspected = new StringWriter();
+    assertThat(run(inspected, new StringWriter(), "inspect", "--json", out.toString())).isZero();
+    JsonNode inspection = new ObjectMapper().readTree(inspected.toString());
+    JsonNode model = inspection.get("model");
+    assertThat(model.get("encoding").asText()).isEqualTo("INT4");
+    assertThat(model.get("blockSize").asInt()).isEqualTo(64);
+    assertThat(model.get("errorFeedback").asBoolean()).isTrue();
+    long fp16 = 2 * model.get("parameters").asLong();
+    for (int r = 1; r <= 3; r++) {
+      JsonNode round = inspection.get("rounds").get(r);
+      long perWorker = round.get("pseudoGradientBytes").asLong()
+          / round.get("contributors").size();
+      assertThat(perWorker).as("round %d: bytes per worker", r)
+          .isBetween(fp16 / 4 + fp16 / 256, (long) (fp16 * 0.27));
+    }
   }
 
   @Test

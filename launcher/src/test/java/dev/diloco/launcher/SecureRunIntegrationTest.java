@@ -112,7 +112,7 @@ class SecureRunIntegrationTest {
   void aSmallRunSucceedsWithEachServiceHoldingOnlyItsRolesAcls() throws Exception {
     RunSpec spec = new RunSpec(RUN, ModelConfig.preset("tiny"), 4, 2, AdamW.Config.OPENDILOCO,
         new OuterOptimizerConfig(OuterMethod.NESTEROV, 0.7, 0.9, Averaging.COUNT),
-        PayloadFormat.FP16, 1, 65536);
+        PayloadFormat.FP16, false, 1, 65536);
     ByteCorpus corpus = ByteCorpus.of(BuiltInCorpus.generate(1 << 20, 1), 0.1, "built-in");
     ByteTransformer initial = spec.newModel();
     float[] weights = new float[Math.toIntExact(initial.layout().totalElements())];

@@ -1,5 +1,6 @@
 package dev.diloco.worker;
 
+import dev.diloco.core.codec.BlockCodec;
 import dev.diloco.core.codec.PayloadFormat;
 import dev.diloco.core.math.OuterStep;
 import dev.diloco.core.math.WarmupCosine;
@@ -14,8 +15,8 @@ import dev.diloco.schemas.OuterOptimizerConfig;
  * rather than from options that could disagree.
  */
 public record RunSpec(String runId, ModelConfig model, int batch, int innerSteps,
-    AdamW.Config inner, OuterOptimizerConfig outer, PayloadFormat format, long seed,
-    int chunkElements) {
+    AdamW.Config inner, OuterOptimizerConfig outer, PayloadFormat format, boolean errorFeedback,
+    long seed, int chunkElements) {
 
   public RunSpec {
     if (batch < 1) {
@@ -45,7 +46,9 @@ public record RunSpec(String runId, ModelConfig model, int batch, int innerSteps
             inner.schedule().warmup(), batch))
         .setOuterOptimizer(outer).setInnerSteps(innerSteps)
         .setEncoding(format.encoding()).setCompression(format.compression())
-        .setBytePlanes(format.bytePlanes()).setSeed(seed)
+        .setBytePlanes(format.bytePlanes())
+        .setBlockSize(format.codec() instanceof BlockCodec b ? b.blockSize() : 0)
+        .setErrorFeedback(errorFeedback).setSeed(seed)
         .setLayout(built.layout().toSpec(chunkElements))
         .setCreatedAtMs(System.currentTimeMillis())
         .build();
@@ -72,7 +75,7 @@ public record RunSpec(String runId, ModelConfig model, int batch, int innerSteps
             .withWeightDecay(i.getWeightDecay()).withClip(i.getGradientClip())
             .withSchedule(new WarmupCosine(i.getWarmupSteps(), 0, 1.0)),
         d.getOuterOptimizer(),
-        PayloadFormat.of(d.getEncoding(), d.getCompression(), d.getBytePlanes()),
+        PayloadFormat.of(d), d.getErrorFeedback(),
         d.getSeed(), d.getLayout().getChunkElements());
   }
 }

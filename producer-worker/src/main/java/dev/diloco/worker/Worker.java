@@ -1,5 +1,6 @@
 package dev.diloco.worker;
 
+import dev.diloco.core.codec.ErrorFeedback;
 import dev.diloco.core.codec.PayloadFormat;
 import dev.diloco.core.kafka.CommitWatcher;
 import dev.diloco.core.kafka.KafkaClientConfig;
@@ -26,7 +27,8 @@ import org.slf4j.LoggerFactory;
  * load the committed weights θ(r) → H inner AdamW steps on its own shard → Δ = θ(r) − θ_local →
  * publish Δ in chunks → wait for round r + 1. It joins at the newest committed round, announces
  * itself for each round it trains, and says it leaves when stopped. The inner optimizer's state
- * stays with it across rounds.
+ * stays with it across rounds, and so does, in a run with error feedback, what the codec left
+ * out of its last Δ (added to the next one before it is encoded).
  */
 public final class Worker implements AutoCloseable {
 
@@ -69,6 +71,8 @@ public final class Worker implements AutoCloseable {
   private final ChunkPublisher publisher;
   private final ChunkPlan plan;
   private final AdamW adamw;
+  /** What the codec left out of the last pseudo-gradient (null: the run sends it as it is). */
+  private final ErrorFeedback feedback;
   private final SplittableRandom random;
   private volatile boolean stopping;
   private final List<Integer> uncounted = new java.util.concurrent.CopyOnWriteArrayList<>();
@@ -96,6 +100,8 @@ public final class Worker implements AutoCloseable {
     }
     this.plan = published.chunks(description.getLayout().getChunkElements());
     this.adamw = new AdamW(settings.inner(), model.layout());
+    this.feedback = description.getErrorFeedback()
+        ? new ErrorFeedback(settings.format().codec(), plan) : null;
     this.random = new SplittableRandom(settings.seed() ^ settings.workerId().hashCode());
     this.eval = new EvalSet(evalSlice, settings.evalBatches(), model.batch(),
         model.config().contextLength(), description.getSeed());
@@ -189,6 +195,9 @@ public final class Worker implements AutoCloseable {
       float meanLoss = (float) (lossSum / settings.innerSteps());
 
       PseudoGradient.compute(global, local, delta);
+      if (feedback != null) {
+        feedback.compensate(delta); // Δ + what the codec left out last round
+      }
       ChunkPublisher.Published sent = publisher.publish(round, delta,
           settings.innerSteps(), tokens, meanLoss);
       published = round;

@@ -14,7 +14,7 @@ class RunSpecTest {
 
   private final RunSpec spec = new RunSpec("r1", new ModelConfig(16, 1, 32, 4, 64), 4, 25,
       AdamW.Config.OPENDILOCO, new OuterOptimizerConfig(OuterMethod.NESTEROV, 0.7, 0.9,
-          Averaging.COUNT), PayloadFormat.FP16, 7, 4096);
+          Averaging.COUNT), PayloadFormat.FP16, false, 7, 4096);
 
   @Test
   void theDescriptionCarriesEverythingAWorkerNeeds() {

@@ -141,7 +141,7 @@ final class ChunkSumProcessor implements Processor<byte[], byte[], byte[], byte[
       long producedAtMs, boolean fresh) {
     RunView.OpenRound current = run.open();
     RoundWindow window = current == null ? null : new RoundWindow(current.round(),
-        current.plan(), current.model().getEncoding(), config.normBound(current.model()),
+        current.plan(), current.codec(), config.normBound(current.model()),
         config.chunkPartitions(), index -> stores.isClosed(current.round(), index),
         worker -> members.isMember(current.round(), worker));
     Verdict<CheckedChunk> checked = rules.check(where.topic(topics), where.partition(), chunk,

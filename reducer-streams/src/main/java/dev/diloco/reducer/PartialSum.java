@@ -33,7 +33,7 @@ final class PartialSum {
   long firstAddedAtMs = -1;
 
   PartialSum(CheckedChunk first) {
-    this.sum = ExactSum.create(first.format().encoding(), first.range().count());
+    this.sum = ExactSum.create(first.format().codec(), first.range().count());
   }
 
   /**

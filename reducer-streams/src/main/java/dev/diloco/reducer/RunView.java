@@ -1,5 +1,7 @@
 package dev.diloco.reducer;
 
+import dev.diloco.core.codec.ChunkRejectedException;
+import dev.diloco.core.codec.ElementCodec;
 import dev.diloco.core.kafka.AvroSerde;
 import dev.diloco.core.layout.ChunkPlan;
 import dev.diloco.core.layout.ParameterLayout;
@@ -32,7 +34,8 @@ final class RunView {
 
   private static final Logger LOG = LoggerFactory.getLogger(RunView.class);
   /** The open round of the run, with what is needed to check and sum its chunks. */
-  record OpenRound(int round, long openedAtMs, ModelDescription model, ChunkPlan plan) {}
+  record OpenRound(int round, long openedAtMs, ModelDescription model, ChunkPlan plan,
+      ElementCodec codec) {}
 
   private final String runId;
   private final KeyValueStore<String, byte[]> models;
@@ -46,6 +49,7 @@ final class RunView {
   private long commitCount = -1;
   private ModelDescription cachedModel;
   private ChunkPlan cachedPlan;
+  private ElementCodec cachedCodec;
   private RoundCommit cachedCommit;
 
   RunView(String runId, ProcessorContext<?, ?> context) {
@@ -67,6 +71,7 @@ final class RunView {
     if (!java.util.Arrays.equals(model, modelBytes)) {
       cachedModel = modelSerde.decode(model);
       cachedPlan = ParameterLayout.chunkPlan(cachedModel.getLayout());
+      cachedCodec = codec(cachedModel);
       modelBytes = model;
       commitCount = -1;
     }
@@ -84,8 +89,20 @@ final class RunView {
       }
       commitCount = count;
     }
-    return cachedCommit == null ? null : new OpenRound(cachedCommit.getRound(),
-        cachedCommit.getCommittedAtMs(), cachedModel, cachedPlan);
+    return cachedCommit == null || cachedCodec == null ? null : new OpenRound(
+        cachedCommit.getRound(), cachedCommit.getCommittedAtMs(), cachedModel, cachedPlan,
+        cachedCodec);
+  }
+
+  /** The run's codec; null, said once, for a description whose codec cannot be built. */
+  private static ElementCodec codec(ModelDescription model) {
+    try {
+      return ElementCodec.of(model.getEncoding(), model.getBlockSize());
+    } catch (ChunkRejectedException e) {
+      LOG.error("run {}: its description names no codec this reducer can sum: {}; no round "
+          + "opens", model.getRunId(), e.detail());
+      return null;
+    }
   }
 
   /** Whether {@code worker} announced it trains {@code round} and has not left it. */

@@ -60,6 +60,11 @@ final class ReducerDriver implements AutoCloseable {
 
   /** A reducer with a quorum of 2 and {@code maxChunkNorm} (0: none), its state in {@code dir}. */
   ReducerDriver(Path stateDir, double maxChunkNorm) {
+    this(stateDir, maxChunkNorm, description());
+  }
+
+  /** As above, of the run {@code description} (of {@link #RUN}, {@link #LAYOUT} and chunking). */
+  ReducerDriver(Path stateDir, double maxChunkNorm, ModelDescription description) {
     ReducerConfig config = new ReducerConfig(RUN, 2, TIMEOUT, Duration.ofSeconds(1), 1,
         maxChunkNorm);
     var props = ReducerTopology.streamsConfig(config,
@@ -77,7 +82,7 @@ final class ReducerDriver implements AutoCloseable {
     deadLetters = driver.createOutputTopic(TOPICS.deadLetters(), d, d);
 
     driver.createInputTopic(TOPICS.model(), s, s).pipeInput(RUN.getBytes(),
-        AvroSerde.of(ModelDescription.class).encode(description()));
+        AvroSerde.of(ModelDescription.class).encode(description));
     commit(0);
     WORKERS.forEach(w -> join(w, 0));
   }
@@ -90,7 +95,8 @@ final class ReducerDriver implements AutoCloseable {
   void advance(Duration wallClock) {
     driver.advanceWallClockTime(wallClock);
   }
-  private static ModelDescription description() {
+
+  static ModelDescription description() {
     return TestRuns.description(RUN, LAYOUT, CHUNK);
   }
 

@@ -6,6 +6,10 @@ import java.util.List;
 import java.util.Map;
 import org.apache.avro.Schema;
 import org.apache.avro.SchemaNormalization;
+import org.apache.avro.generic.GenericDatumReader;
+import org.apache.avro.generic.GenericRecord;
+import org.apache.avro.io.DecoderFactory;
+import org.apache.avro.io.EncoderFactory;
 import org.junit.jupiter.api.Test;
 
 class SchemaHistoryTest {
@@ -74,6 +78,30 @@ class SchemaHistoryTest {
         {"type":"enum","name":"TensorEncoding","namespace":"dev.diloco.schemas",
          "symbols":["UNKNOWN","FP32","FP16","BF16","INT8"],"default":"UNKNOWN"}""");
     assertThat(SchemaHistory.incompatibilities(older, newer)).isEmpty();
+  }
+
+  @Test
+  void aReaderOfTheFirstReleaseSeesAnInt4ChunkAsUnknownSoItRejectsIt()
+      throws Exception {
+    PseudoGradientChunk int4 = PseudoGradientChunk.newBuilder()
+        .setRunId("r").setRound(1).setWorkerId("w").setChunkIndex(0).setChunkCount(1)
+        .setElementOffset(0).setElementCount(2).setEncoding(TensorEncoding.INT4)
+        .setCompression(Compression.NONE).setBytePlanes(false)
+        .setPayload(java.nio.ByteBuffer.wrap(new byte[] {-3, 0x21})).setCrc32c(0)
+        .setInnerSteps(1).setTokens(1).setMeanInnerLoss(1f).setCreatedAtMs(0).build();
+    GenericRecord old = read(int4, PseudoGradientChunk.getClassSchema(),
+        SchemaHistory.versions("PseudoGradientChunk").get(0));
+    assertThat(old.get("encoding")).hasToString("UNKNOWN");
+  }
+
+  /** {@code value} written in {@code writer}, read as {@code reader}. */
+  private static GenericRecord read(Object value, Schema writer, Schema reader) throws Exception {
+    var out = new java.io.ByteArrayOutputStream();
+    var encoder = EncoderFactory.get().binaryEncoder(out, null);
+    new org.apache.avro.specific.SpecificDatumWriter<Object>(writer).write(value, encoder);
+    encoder.flush();
+    return new GenericDatumReader<GenericRecord>(writer, reader)
+        .read(null, DecoderFactory.get().binaryDecoder(out.toByteArray(), null));
   }
 
   @Test

@@ -10,7 +10,8 @@ import java.util.zip.CRC32C;
 /**
  * Checks a chunk payload and turns it back into elements, in buffers it keeps: one decoder per
  * thread, reused. Every payload is checked before anything reads its values: its length, its
- * decompression, its CRC32C, and that every element is finite. A payload that fails any check
+ * decompression, its CRC32C, and its codec's check of every element (finite floats; scales and
+ * codes in range). A payload that fails any check
  * throws {@link ChunkRejectedException} with the reason. Not thread-safe.
  */
 public final class ChunkDecoder implements AutoCloseable {
@@ -64,8 +65,8 @@ public final class ChunkDecoder implements AutoCloseable {
     } else {
       if (payload.remaining() != length) {
         throw new ChunkRejectedException(DeadLetterReason.WRONG_LENGTH, "the payload has "
-            + payload.remaining() + " bytes; " + count + " " + format.encoding()
-            + " elements take " + length);
+            + payload.remaining() + " bytes; " + count + " " + format.codec() + " elements take "
+            + length);
       }
       if (payload.hasArray()) {
         src = payload.array();
@@ -77,7 +78,7 @@ public final class ChunkDecoder implements AutoCloseable {
       }
     }
     if (format.bytePlanes()) {
-      BytePlanes.join(src, srcOff, count, format.codec().bytesPerElement(), canonical, 0);
+      BytePlanes.join(src, srcOff, count, format.codec().planeWidth(), canonical, 0);
       src = canonical;
       srcOff = 0;
     }
@@ -89,13 +90,7 @@ public final class ChunkDecoder implements AutoCloseable {
       throw new ChunkRejectedException(DeadLetterReason.CRC_MISMATCH, String.format(
           "CRC32C of the decoded payload is %08x, the chunk says %08x", actual, expectedCrc32c));
     }
-    int bad = format.codec().firstNonFinite(src, srcOff, count);
-    if (bad >= 0) {
-      float[] one = new float[1];
-      format.codec().decode(src, srcOff + bad * format.codec().bytesPerElement(), 1, one, 0);
-      throw new ChunkRejectedException(DeadLetterReason.NON_FINITE, "element " + bad
-          + " of the chunk is " + one[0]);
-    }
+    format.codec().check(src, srcOff, count);
     return ByteBuffer.wrap(src, srcOff, length).slice();
   }
 

@@ -63,7 +63,7 @@ public final class ChunkEncoder implements AutoCloseable {
 
     byte[] out = encoded;
     if (planes != null) {
-      BytePlanes.split(encoded, 0, count, format.codec().bytesPerElement(), planes, 0);
+      BytePlanes.split(encoded, 0, count, format.codec().planeWidth(), planes, 0);
       out = planes;
     }
     if (zstd != null) {

@@ -7,10 +7,10 @@ import java.lang.invoke.VarHandle;
 import java.nio.ByteOrder;
 
 /**
- * Element codecs between {@code float[]} and little-endian bytes. They write into and read from
- * buffers the caller owns, and allocate nothing per call.
+ * Float codecs between {@code float[]} and little-endian bytes, one element at a time, at a fixed
+ * width.
  */
-public enum TensorCodec {
+public enum TensorCodec implements ElementCodec {
   FP32(TensorEncoding.FP32, 4) {
     @Override
     public void encode(float[] src, int srcOff, int count, byte[] dst, int dstOff) {
@@ -102,8 +102,14 @@ public enum TensorCodec {
     this.bytesPerElement = bytesPerElement;
   }
 
-  /** The codec of a wire encoding; an encoding this build does not know is a rejected chunk. */
+  /**
+   * The float codec of a wire encoding; an encoding this build does not know is a rejected
+   * chunk. For any encoding, {@link ElementCodec#of}.
+   */
   public static TensorCodec of(TensorEncoding encoding) {
+    if (encoding == TensorEncoding.INT8 || encoding == TensorEncoding.INT4) {
+      throw new IllegalArgumentException(encoding + " is a block encoding: ElementCodec.of");
+    }
     if (encoding != null) {
       for (TensorCodec c : values()) {
         if (c.encoding == encoding) {
@@ -112,9 +118,10 @@ public enum TensorCodec {
       }
     }
     throw new ChunkRejectedException(DeadLetterReason.UNKNOWN_ENCODING, "encoding " + encoding
-        + " is not one this build knows (" + java.util.Arrays.toString(values()) + ")");
+        + " is not one this build knows (FP32, FP16, BF16, INT8, INT4)");
   }
 
+  @Override
   public TensorEncoding encoding() {
     return encoding;
   }
@@ -123,10 +130,31 @@ public enum TensorCodec {
     return bytesPerElement;
   }
 
-  /** Writes {@code count} elements of {@code src} from {@code srcOff} at {@code dst[dstOff]}. */
+  @Override
+  public int encodedBytes(int count) {
+    return Math.multiplyExact(count, bytesPerElement);
+  }
+
+  @Override
+  public int planeWidth() {
+    return bytesPerElement;
+  }
+
+  @Override
+  public void check(byte[] src, int srcOff, int count) {
+    int bad = firstNonFinite(src, srcOff, count);
+    if (bad >= 0) {
+      float[] one = new float[1];
+      decode(src, srcOff + bad * bytesPerElement, 1, one, 0);
+      throw new ChunkRejectedException(DeadLetterReason.NON_FINITE, "element " + bad
+          + " of the chunk is " + one[0]);
+    }
+  }
+
+  @Override
   public abstract void encode(float[] src, int srcOff, int count, byte[] dst, int dstOff);
 
-  /** Reads {@code count} elements at {@code src[srcOff]} into {@code dst} from {@code dstOff}. */
+  @Override
   public abstract void decode(byte[] src, int srcOff, int count, float[] dst, int dstOff);
 
   /** Index of the first infinite or NaN element, or -1 when all are finite. */

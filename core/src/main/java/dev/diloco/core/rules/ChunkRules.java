@@ -2,6 +2,7 @@ package dev.diloco.core.rules;
 
 import dev.diloco.core.codec.ChunkDecoder;
 import dev.diloco.core.codec.ChunkRejectedException;
+import dev.diloco.core.codec.ElementCodec;
 import dev.diloco.core.codec.PayloadFormat;
 import dev.diloco.core.kafka.RunTopics;
 import dev.diloco.core.layout.ChunkPlan;
@@ -26,8 +27,9 @@ import java.nio.ByteBuffer;
  *   <li>its header agrees with the run's chunk plan (LAYOUT_MISMATCH, INDEX_OUT_OF_RANGE,
  *       WRONG_LENGTH), it came on its chunk's partition (WRONG_PARTITION), and its encoding
  *       agrees with the run's (UNKNOWN_ENCODING, UNKNOWN_COMPRESSION, LAYOUT_MISMATCH);
- *   <li>its payload decodes to exactly its elements, with its CRC32C, all finite (WRONG_LENGTH,
- *       MALFORMED_RECORD, CRC_MISMATCH, NON_FINITE);
+ *   <li>its payload decodes to exactly its elements, with its CRC32C, all finite, scales and
+ *       codes in range (WRONG_LENGTH, MALFORMED_RECORD, CRC_MISMATCH, NON_FINITE,
+ *       SCALE_OUT_OF_RANGE, CODE_OUT_OF_RANGE);
  *   <li>its values are within the run's {@link NormBound} (NORM_BOUND_EXCEEDED);
  *   <li>its worker is a member of the round; if not (yet), the verdict is to wait
  *       (WORKER_NOT_IN_ROUND if it never joins).
@@ -109,7 +111,6 @@ public final class ChunkRules implements AutoCloseable {
 
   private CheckedChunk payload(int partition, PseudoGradientChunk chunk, RoundWindow window) {
     ChunkPlan plan = window.plan();
-    TensorEncoding encoding = window.encoding();
     ChunkRange range = plan.check(chunk.getChunkIndex(), chunk.getChunkCount(),
         chunk.getElementOffset(), chunk.getElementCount());
     if (window.partitions() > 0) {
@@ -122,12 +123,16 @@ public final class ChunkRules implements AutoCloseable {
             + owner + " of " + window.partitions());
       }
     }
-    PayloadFormat format = PayloadFormat.of(chunk.getEncoding(), chunk.getCompression(),
-        chunk.getBytePlanes());
-    if (format.encoding() != encoding) {
+    ElementCodec codec = window.codec();
+    TensorEncoding encoding = chunk.getEncoding();
+    if (encoding != codec.encoding()) {
+      ElementCodec.requireKnown(encoding);
       throw new ChunkRejectedException(DeadLetterReason.LAYOUT_MISMATCH, "the chunk is "
-          + format.encoding() + ", the run sums " + encoding);
+          + encoding + ", the run sums " + codec.encoding());
     }
+    // The run's codec: a block codec's block size is the run's, not the chunk's to choose.
+    PayloadFormat format = new PayloadFormat(codec, chunk.getCompression(),
+        chunk.getBytePlanes());
     ByteBuffer canonical = decoder(plan).canonical(chunk.getPayload(), format, range.count(),
         chunk.getCrc32c());
     if (!window.bound().none()) {

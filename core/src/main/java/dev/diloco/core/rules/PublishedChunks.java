@@ -3,6 +3,7 @@ package dev.diloco.core.rules;
 import dev.diloco.core.codec.ChunkDecoder;
 import dev.diloco.core.codec.ChunkRejectedException;
 import dev.diloco.core.codec.PayloadFormat;
+import dev.diloco.core.codec.TensorCodec;
 import dev.diloco.core.layout.ChunkPlan;
 import dev.diloco.core.layout.ChunkRange;
 import dev.diloco.schemas.Compression;
@@ -45,7 +46,8 @@ public final class PublishedChunks {
     try {
       ChunkRange range = plan.check(index, count, offset, elements);
       float[] values = new float[range.count()];
-      decoder.decode(payload, PayloadFormat.of(encoding, Compression.NONE, false), range.count(),
+      decoder.decode(payload, new PayloadFormat(TensorCodec.of(encoding), Compression.NONE,
+          false), range.count(),
           crc, values, 0);
       return Verdict.accept(new Slice(range, values));
     } catch (ChunkRejectedException e) {

@@ -1,7 +1,7 @@
 package dev.diloco.core.rules;
 
+import dev.diloco.core.codec.ElementCodec;
 import dev.diloco.core.layout.ChunkPlan;
-import dev.diloco.schemas.TensorEncoding;
 import java.util.Set;
 import java.util.function.IntPredicate;
 import java.util.function.Predicate;
@@ -13,7 +13,7 @@ import java.util.function.Predicate;
  * round's chunks are closed (summed already, or past the round's deadline), and who trains in
  * it.
  */
-public record RoundWindow(int round, ChunkPlan plan, TensorEncoding encoding, NormBound bound,
+public record RoundWindow(int round, ChunkPlan plan, ElementCodec codec, NormBound bound,
     int partitions, IntPredicate closed, Predicate<String> member) {
 
   /**
@@ -21,9 +21,9 @@ public record RoundWindow(int round, ChunkPlan plan, TensorEncoding encoding, No
    * and {@code members} (the workers its sums name) its members. What the reducer refused for
    * its own reasons (a bound it was given, a deadline) the replay learns from its dead letters.
    */
-  public static RoundWindow replayed(int round, ChunkPlan plan, TensorEncoding encoding,
+  public static RoundWindow replayed(int round, ChunkPlan plan, ElementCodec codec,
       int partitions, Set<String> members) {
-    return new RoundWindow(round, plan, encoding, NormBound.NONE, partitions, chunk -> false,
+    return new RoundWindow(round, plan, codec, NormBound.NONE, partitions, chunk -> false,
         members::contains);
   }
 }

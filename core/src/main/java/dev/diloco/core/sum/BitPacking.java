@@ -20,9 +20,14 @@ final class BitPacking {
 
   /** Packs {@code values} at {@code dst[at]}; returns the bytes written. */
   static int pack(long[] values, byte[] dst, int at) {
+    return pack(values, values.length, dst, at);
+  }
+
+  /** Packs the first {@code count} of {@code values} at {@code dst[at]}; returns the bytes written. */
+  static int pack(long[] values, int count, byte[] dst, int at) {
     long all = 0;
-    for (long v : values) {
-      all |= zigzag(v);
+    for (int i = 0; i < count; i++) {
+      all |= zigzag(values[i]);
     }
     int bits = 64 - Long.numberOfLeadingZeros(all);
     int start = at;
@@ -32,8 +37,8 @@ final class BitPacking {
     }
     long acc = 0;
     int filled = 0;
-    for (long v : values) {
-      long z = zigzag(v);
+    for (int i = 0; i < count; i++) {
+      long z = zigzag(values[i]);
       acc |= z << filled;
       filled += bits;
       if (filled >= 64) {
@@ -52,6 +57,20 @@ final class BitPacking {
   /** Unpacks exactly {@code count} values, each times {@code unit}, into {@code dst}. */
   static void unpack(ByteBuffer src, int count, double[] dst, int dstOff, double unit) {
     ByteBuffer in = src.duplicate();
+    read(in, count, dst, dstOff, unit);
+    if (in.hasRemaining()) {
+      int bits = src.get(src.position()) & 0xff;
+      throw new ChunkRejectedException(DeadLetterReason.WRONG_LENGTH, "the sum has "
+          + (src.remaining() - 1) + " bytes of values; " + count + " values of " + bits
+          + " bits take " + ((long) count * bits + 7) / 8);
+    }
+  }
+
+  /**
+   * Reads {@code count} packed values, each times {@code unit}, into {@code dst}, and moves
+   * {@code in} past them.
+   */
+  static void read(ByteBuffer in, int count, double[] dst, int dstOff, double unit) {
     if (!in.hasRemaining()) {
       throw new ChunkRejectedException(DeadLetterReason.WRONG_LENGTH, "the sum is empty");
     }
@@ -61,11 +80,13 @@ final class BitPacking {
           "the sum says its values are " + bits + " bits wide; at most 64 are");
     }
     long expected = ((long) count * bits + 7) / 8;
-    if (in.remaining() != expected) {
+    if (in.remaining() < expected) {
       throw new ChunkRejectedException(DeadLetterReason.WRONG_LENGTH, "the sum has "
           + in.remaining() + " bytes of values; " + count + " values of " + bits + " bits take "
           + expected);
     }
+    ByteBuffer values = in.slice().limit((int) expected);
+    in.position(in.position() + (int) expected);
     long mask = bits == 64 ? -1L : (1L << bits) - 1;
     long acc = 0;
     int available = 0; // bits in acc not yet used
@@ -78,7 +99,7 @@ final class BitPacking {
         acc = bits == 64 ? 0 : acc >>> bits;
         available -= bits;
       } else {
-        long next = nextWord(in);
+        long next = nextWord(values);
         z = (acc | (next << available)) & mask;
         int used = bits - available; // bits taken from next
         acc = used == 64 ? 0 : next >>> used;

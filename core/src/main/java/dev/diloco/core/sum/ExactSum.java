@@ -1,6 +1,8 @@
 package dev.diloco.core.sum;
 
+import dev.diloco.core.codec.BlockCodec;
 import dev.diloco.core.codec.ChunkRejectedException;
+import dev.diloco.core.codec.ElementCodec;
 import dev.diloco.schemas.DeadLetterReason;
 import dev.diloco.schemas.SumEncoding;
 import dev.diloco.schemas.TensorEncoding;
@@ -16,11 +18,17 @@ import java.util.SortedSet;
  * <p>FP16 contributions go into a 64-bit fixed-point accumulator in units of 2^-24, where the sum
  * is exact ({@link FixedPointSum}). FP32 and BF16 values span too wide a range for that, so they
  * are kept per contributor and added in ascending contributor-id order ({@link OrderedSum}).
+ * INT8 and INT4 codes times power-of-two scales go into a 64-bit accumulator in units of 2^-40
+ * ({@link BlockSum}).
  */
-public sealed interface ExactSum permits FixedPointSum, OrderedSum {
+public sealed interface ExactSum permits BlockSum, FixedPointSum, OrderedSum {
 
-  /** An empty sum of {@code elementCount} elements of contributions in {@code encoding}. */
-  static ExactSum create(TensorEncoding encoding, int elementCount) {
+  /** An empty sum of {@code elementCount} elements of contributions in {@code codec}. */
+  static ExactSum create(ElementCodec codec, int elementCount) {
+    if (codec instanceof BlockCodec block) {
+      return new BlockSum(block, elementCount);
+    }
+    TensorEncoding encoding = codec.encoding();
     if (encoding == TensorEncoding.FP16) {
       return new FixedPointSum(elementCount);
     }
@@ -61,9 +69,14 @@ public sealed interface ExactSum permits FixedPointSum, OrderedSum {
       BitPacking.unpack(sum, count, dst, dstOff, FixedPointSum.UNIT);
       return;
     }
+    if (encoding == SumEncoding.PACKED_BLOCKS) {
+      BlockSum.unpack(sum, count, dst, dstOff);
+      return;
+    }
     if (encoding != SumEncoding.FIXED64_Q24 && encoding != SumEncoding.FP64) {
       throw new ChunkRejectedException(DeadLetterReason.UNKNOWN_ENCODING, "sum encoding "
-          + encoding + " is not one this build knows (PACKED_Q24, FIXED64_Q24, FP64)");
+          + encoding + " is not one this build knows (PACKED_Q24, PACKED_BLOCKS, FIXED64_Q24, "
+          + "FP64)");
     }
     if (sum.remaining() != (long) count * 8) {
       throw new ChunkRejectedException(DeadLetterReason.WRONG_LENGTH, "the sum has "

@@ -113,10 +113,10 @@ class ChunkPayloadTest {
 
   @Test
   void unknownEncodingOrCompressionIsRejectedWithItsReason() {
-    assertThatThrownBy(() -> PayloadFormat.of(TensorEncoding.UNKNOWN, Compression.NONE, false))
+    assertThatThrownBy(() -> PayloadFormat.of(TensorEncoding.UNKNOWN, 0, Compression.NONE, false))
         .isInstanceOfSatisfying(ChunkRejectedException.class,
             e -> assertThat(e.reason()).isEqualTo(DeadLetterReason.UNKNOWN_ENCODING));
-    assertThatThrownBy(() -> PayloadFormat.of(TensorEncoding.FP16, Compression.UNKNOWN, false))
+    assertThatThrownBy(() -> PayloadFormat.of(TensorEncoding.FP16, 0, Compression.UNKNOWN, false))
         .isInstanceOfSatisfying(ChunkRejectedException.class,
             e -> assertThat(e.reason()).isEqualTo(DeadLetterReason.UNKNOWN_COMPRESSION));
   }

@@ -197,9 +197,12 @@ class DecoderFuzzTest {
 
   @Provide
   Arbitrary<PayloadFormat> formats() {
-    return Arbitraries.of(TensorEncoding.FP16, TensorEncoding.FP32, TensorEncoding.BF16)
+    return Arbitraries.of(TensorEncoding.FP16, TensorEncoding.FP32, TensorEncoding.BF16,
+            TensorEncoding.INT8, TensorEncoding.INT4)
         .flatMap(enc -> Arbitraries.of(Compression.NONE, Compression.ZSTD)
-            .flatMap(c -> Arbitraries.of(true, false).map(p -> PayloadFormat.of(enc, c, p))));
+            .flatMap(c -> Arbitraries.of(true, false)
+                .filter(p -> !p || enc.name().startsWith("FP") || enc.name().startsWith("BF"))
+                .map(p -> PayloadFormat.of(enc, 64, c, p))));
   }
 
   /** Random sums of any encoding: decoded or rejected with a reason, never another exception. */

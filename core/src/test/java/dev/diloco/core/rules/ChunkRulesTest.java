@@ -4,12 +4,12 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.diloco.core.codec.PayloadFormat;
 import dev.diloco.core.codec.PseudoGradientRecords;
+import dev.diloco.core.codec.TensorCodec;
 import dev.diloco.core.kafka.AvroSerde;
 import dev.diloco.core.kafka.RunTopics;
 import dev.diloco.core.layout.ChunkPlan;
 import dev.diloco.schemas.DeadLetterReason;
 import dev.diloco.schemas.PseudoGradientChunk;
-import dev.diloco.schemas.TensorEncoding;
 import java.util.Set;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
@@ -33,7 +33,7 @@ class ChunkRulesTest {
 
   /** Round 3 open, chunk 1 closed, w0 and w1 its members. */
   private static RoundWindow round3() {
-    return new RoundWindow(3, PLAN, TensorEncoding.FP16, NormBound.ofNorm(1.0), 2,
+    return new RoundWindow(3, PLAN, TensorCodec.FP16, NormBound.ofNorm(1.0), 2,
         chunk -> chunk == 1, Set.of("w0", "w1")::contains);
   }
 
@@ -69,7 +69,7 @@ class ChunkRulesTest {
     assertThat(check(TOPICS.pseudoGradients(), chunk("w0", 2, 0.25f), round3()))
         .isEqualTo(Verdict.reject(DeadLetterReason.LATE,
             "round 2, chunk 0 is closed: the open round is 3"));
-    RoundWindow chunk0Closed = new RoundWindow(3, PLAN, TensorEncoding.FP16, NormBound.NONE, 2,
+    RoundWindow chunk0Closed = new RoundWindow(3, PLAN, TensorCodec.FP16, NormBound.NONE, 2,
         c -> c == 0, w -> true);
     assertThat(check(TOPICS.pseudoGradients(), chunk("w0", 3, 0.25f), chunk0Closed))
         .isEqualTo(Verdict.reject(DeadLetterReason.LATE,
@@ -109,7 +109,7 @@ class ChunkRulesTest {
     // 4 x 50 steps x 3e-3 x (max(1, 0.1 / sqrt(0.05)) + 0.1 x 10) = 1.2
     assertThat(NormBound.of(description).maxElement()).isCloseTo(1.2,
         org.assertj.core.data.Offset.offset(1e-12));
-    RoundWindow bounded = new RoundWindow(3, PLAN, TensorEncoding.FP16,
+    RoundWindow bounded = new RoundWindow(3, PLAN, TensorCodec.FP16,
         NormBound.of(description), 2, c -> false, w -> true);
     assertThat(check(TOPICS.pseudoGradients(), chunk("w0", 3, 1.0f), bounded).accepted())
         .isTrue();

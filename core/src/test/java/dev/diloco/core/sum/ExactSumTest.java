@@ -3,7 +3,9 @@ package dev.diloco.core.sum;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
+import dev.diloco.core.codec.BlockCodec;
 import dev.diloco.core.codec.ChunkRejectedException;
+import dev.diloco.core.codec.ElementCodec;
 import dev.diloco.core.codec.Fp16;
 import dev.diloco.core.codec.TensorCodec;
 import dev.diloco.schemas.DeadLetterReason;
@@ -46,6 +48,89 @@ class ExactSumTest {
     List<Contribution> shuffled = new ArrayList<>(contributions);
     Collections.shuffle(shuffled, new Random(seed + 1));
     assertThat(sumBytes(sum(TensorEncoding.FP16, elements, shuffled))).isEqualTo(sumBytes(inOrder));
+  }
+
+  @Property(tries = 300)
+  void blockCodeSumsAreExactAndTheSameBitsInAnyOrder(@ForAll boolean int4,
+      @ForAll @IntRange(min = 1, max = 12) int workers,
+      @ForAll @IntRange(min = 1, max = 300) int elements, @ForAll long seed) {
+    BlockCodec codec = new BlockCodec(int4 ? TensorEncoding.INT4 : TensorEncoding.INT8, 16);
+    Random random = new Random(seed);
+    List<Contribution> contributions = new ArrayList<>();
+    for (int w = 0; w < workers; w++) {
+      float[] values = new float[elements];
+      for (int i = 0; i < elements; i++) {
+        values[i] = (float) Math.scalb(random.nextGaussian(), -random.nextInt(30));
+      }
+      byte[] bytes = new byte[codec.encodedBytes(elements)];
+      codec.encode(values, 0, elements, bytes, 0);
+      contributions.add(new Contribution("w" + w, bytes));
+    }
+    ExactSum inOrder = sum(codec, elements, contributions);
+
+    double[] got = new double[elements];
+    inOrder.sumTo(got, 0);
+    for (int i = 0; i < elements; i++) {
+      BigDecimal exact = BigDecimal.ZERO;
+      float[] one = new float[elements];
+      for (Contribution c : contributions) {
+        codec.decode(c.canonical, 0, elements, one, 0);
+        exact = exact.add(new BigDecimal((double) one[i]));
+      }
+      assertThat(new BigDecimal(got[i])).as("element %d", i).isEqualByComparingTo(exact);
+    }
+    double[] written = new double[elements];
+    ExactSum.decode(SumEncoding.PACKED_BLOCKS, ByteBuffer.wrap(sumBytes(inOrder)), elements,
+        written, 0);
+    assertThat(written).containsExactly(got);
+
+    List<Contribution> shuffled = new ArrayList<>(contributions);
+    Collections.shuffle(shuffled, new Random(seed + 1));
+    assertThat(sumBytes(sum(codec, elements, shuffled))).isEqualTo(sumBytes(inOrder));
+  }
+
+  @Test
+  void aSumOfInt4CodesPacksToTheCodesBitsPlusLog2OfTheWorkers() {
+    BlockCodec codec = new BlockCodec(TensorEncoding.INT4, 64);
+    int elements = 64 * 1024;
+    Random random = new Random(7);
+    ExactSum sum = ExactSum.create(codec, elements);
+    for (int w = 0; w < 4; w++) {
+      float[] values = new float[elements];
+      for (int i = 0; i < elements; i++) {
+        values[i] = (float) (random.nextGaussian() * 1e-3);
+      }
+      byte[] bytes = new byte[codec.encodedBytes(elements)];
+      codec.encode(values, 0, elements, bytes, 0);
+      sum.add("w" + w, ByteBuffer.wrap(bytes));
+    }
+    // Codes -7..7 of four workers sum to -28..28: 4 bits of code, 2 of workers, plus 2 bytes a
+    // block of 64 (0.25 bits); less where a block's values are small.
+    double bitsPerElement = 8.0 * sumBytes(sum).length / elements;
+    assertThat(bitsPerElement).isBetween(4.0, 4 + 2 + 0.25);
+  }
+
+  @Test
+  void aBlockSumOfTheWrongLengthOrABadHeaderIsRefused() {
+    BlockCodec codec = new BlockCodec(TensorEncoding.INT8, 8);
+    ExactSum sum = ExactSum.create(codec, 3);
+    assertThatThrownBy(() -> sum.add("w", ByteBuffer.wrap(new byte[3])))
+        .isInstanceOfSatisfying(ChunkRejectedException.class,
+            e -> assertThat(e.reason()).isEqualTo(DeadLetterReason.WRONG_LENGTH));
+    assertThatThrownBy(() -> sum.add("w", ByteBuffer.wrap(new byte[] {5, 1, 2, 3})))
+        .isInstanceOfSatisfying(ChunkRejectedException.class,
+            e -> assertThat(e.reason()).isEqualTo(DeadLetterReason.SCALE_OUT_OF_RANGE));
+    assertThat(sum.contributors()).isEmpty();
+    sum.add("w", ByteBuffer.wrap(new byte[] {-1, 1, -2, 3}));
+    byte[] good = sumBytes(sum); // block size 8, unit 2^-1, width 3, codes 1 -2 3
+    double[] out = new double[3];
+    ExactSum.decode(SumEncoding.PACKED_BLOCKS, ByteBuffer.wrap(good), 3, out, 0);
+    assertThat(out).containsExactly(0.5, -1.0, 1.5);
+    for (byte[] bad : List.of(java.util.Arrays.copyOf(good, good.length - 1),
+        java.util.Arrays.copyOf(good, good.length + 1), new byte[] {1, 0}, new byte[] {8, 0, 30})) {
+      assertThatThrownBy(() -> ExactSum.decode(SumEncoding.PACKED_BLOCKS, ByteBuffer.wrap(bad),
+          3, new double[3], 0)).isInstanceOf(ChunkRejectedException.class);
+    }
   }
 
   @Property(tries = 200)
@@ -107,7 +192,7 @@ class ExactSumTest {
   @Test
   void theWrittenSumDecodesToTheSameDoubles() {
     for (TensorEncoding encoding : List.of(TensorEncoding.FP16, TensorEncoding.FP32)) {
-      ExactSum sum = ExactSum.create(encoding, 3);
+      ExactSum sum = ExactSum.create(TensorCodec.of(encoding), 3);
       TensorCodec codec = TensorCodec.of(encoding);
       byte[] a = new byte[3 * codec.bytesPerElement()];
       codec.encode(new float[] {0.5f, -2f, 0x1p-24f}, 0, 3, a, 0);
@@ -121,7 +206,7 @@ class ExactSumTest {
 
   @Test
   void aContributorCountsOnceAndABadChunkLeavesTheSumUntouched() {
-    ExactSum sum = ExactSum.create(TensorEncoding.FP16, 2);
+    ExactSum sum = ExactSum.create(TensorCodec.FP16, 2);
     byte[] ok = fp16(1f, 2f);
     sum.add("w1", ByteBuffer.wrap(ok));
     byte[] before = sumBytes(sum);
@@ -142,7 +227,7 @@ class ExactSumTest {
 
   @Test
   void aSumOfAnUnknownEncodingOrOfTheWrongLengthIsRefused() {
-    assertThatThrownBy(() -> ExactSum.create(TensorEncoding.UNKNOWN, 4))
+    assertThatThrownBy(() -> ExactSum.create(ElementCodec.of(TensorEncoding.UNKNOWN, 0), 4))
         .isInstanceOfSatisfying(ChunkRejectedException.class,
             e -> assertThat(e.reason()).isEqualTo(DeadLetterReason.UNKNOWN_ENCODING));
     assertThatThrownBy(() -> ExactSum.decode(SumEncoding.UNKNOWN, ByteBuffer.allocate(8), 1,
@@ -185,7 +270,11 @@ class ExactSumTest {
   }
 
   private static ExactSum sum(TensorEncoding encoding, int elements, List<Contribution> list) {
-    ExactSum sum = ExactSum.create(encoding, elements);
+    return sum(TensorCodec.of(encoding), elements, list);
+  }
+
+  private static ExactSum sum(ElementCodec codec, int elements, List<Contribution> list) {
+    ExactSum sum = ExactSum.create(codec, elements);
     list.forEach(c -> sum.add(c.worker, ByteBuffer.wrap(c.canonical)));
     return sum;
   }

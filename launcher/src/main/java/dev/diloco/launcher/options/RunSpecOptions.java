@@ -1,19 +1,25 @@
 package dev.diloco.launcher.options;
 
+import dev.diloco.core.codec.BlockCodec;
+import dev.diloco.core.codec.ElementCodec;
 import dev.diloco.core.codec.PayloadFormat;
+import dev.diloco.core.codec.TensorCodec;
 import dev.diloco.core.layout.ChunkPlan;
 import dev.diloco.core.layout.Safetensors;
 import dev.diloco.core.math.OuterStep;
 import dev.diloco.core.math.WarmupCosine;
 import dev.diloco.schemas.Averaging;
+import dev.diloco.schemas.Compression;
 import dev.diloco.schemas.OuterMethod;
 import dev.diloco.schemas.OuterOptimizerConfig;
+import dev.diloco.schemas.TensorEncoding;
 import dev.diloco.worker.AdamW;
 import dev.diloco.worker.ByteTransformer;
 import dev.diloco.worker.ModelConfig;
 import dev.diloco.worker.RunSpec;
 import java.io.IOException;
 import java.nio.file.Path;
+import java.util.Locale;
 import picocli.CommandLine.Option;
 
 /** What a new run is: the options of {@code diloco run}, {@code optimizer --start}, benchmarks. */
@@ -70,8 +76,19 @@ public final class RunSpecOptions {
   double outerMomentum;
 
   @Option(names = "--codec", defaultValue = "fp16", paramLabel = "CODEC",
-      description = "Pseudo-gradient encoding: fp16 or fp32 (default: ${DEFAULT-VALUE}).")
+      description = "Pseudo-gradient encoding: fp32, fp16, int8 or int4 (integer codes with one "
+          + "power-of-two scale per block; default: ${DEFAULT-VALUE}).")
   String codec;
+
+  @Option(names = "--block-size", paramLabel = "N", defaultValue = "" + BlockCodec.DEFAULT_BLOCK,
+      description = "Elements per scale of int8 and int4 pseudo-gradients, " + BlockCodec.MIN_BLOCK
+          + " to " + BlockCodec.MAX_BLOCK + " (default: ${DEFAULT-VALUE}).")
+  int blockSize;
+
+  @Option(names = "--error-feedback", negatable = true, paramLabel = "BOOL",
+      description = "Whether workers add what the codec left out of their last pseudo-gradient "
+          + "to the next (default: on for int8 and int4, off for fp16 and fp32).")
+  Boolean errorFeedback;
 
   @Option(names = "--seed", defaultValue = "1", paramLabel = "S",
       description = "Seed of the initial weights and the data order (default: ${DEFAULT-VALUE}).")
@@ -95,6 +112,11 @@ public final class RunSpecOptions {
 
   public String codec() {
     return codec;
+  }
+
+  /** Elements per scale of int8 and int4 pseudo-gradients. */
+  public int blockSize() {
+    return blockSize;
   }
 
   public String outerMethod() {
@@ -127,12 +149,21 @@ public final class RunSpecOptions {
 
   /** The run these options describe, as run {@code runId}; bad values are refused, named. */
   public RunSpec spec(String runId) {
-    PayloadFormat format = switch (codec) {
-      case "fp16" -> PayloadFormat.FP16;
-      case "fp32" -> PayloadFormat.FP32;
-      default -> throw new IllegalArgumentException("--codec must be fp16 or fp32, got '"
-          + codec + "'");
+    ElementCodec elements = switch (codec) {
+      case "fp16" -> TensorCodec.FP16;
+      case "fp32" -> TensorCodec.FP32;
+      case "int8", "int4" -> {
+        if (blockSize < BlockCodec.MIN_BLOCK || blockSize > BlockCodec.MAX_BLOCK) {
+          throw new IllegalArgumentException("--block-size must be in [" + BlockCodec.MIN_BLOCK
+              + ", " + BlockCodec.MAX_BLOCK + "], got " + blockSize);
+        }
+        yield new BlockCodec(TensorEncoding.valueOf(codec.toUpperCase(Locale.ROOT)), blockSize);
+      }
+      default -> throw new IllegalArgumentException("--codec must be fp32, fp16, int8 or int4, "
+          + "got '" + codec + "'");
     };
+    PayloadFormat format = new PayloadFormat(elements, Compression.NONE, false);
+    boolean feedback = errorFeedback != null ? errorFeedback : elements instanceof BlockCodec;
     if (innerBetas.length != 2) {
       throw new IllegalArgumentException("--inner-betas takes two numbers, e.g. 0.9,0.95");
     }
@@ -148,6 +179,6 @@ public final class RunSpecOptions {
         .withClip(innerClip).withSchedule(new WarmupCosine(innerWarmup, 0, 1.0));
     return new RunSpec(runId, ModelConfig.preset(model), batch, innerSteps, inner,
         new OuterOptimizerConfig(method, outerLr, outerMomentum, Averaging.COUNT),
-        format, seed, chunkElements);
+        format, feedback, seed, chunkElements);
   }
 }

@@ -1,0 +1,70 @@
+package dev.diloco.core.codec;
+
+import dev.diloco.core.layout.ChunkPlan;
+import dev.diloco.core.layout.ChunkRange;
+
+/**
+ * Error feedback for a lossy codec (as in LoCo, Xie et al. 2024, and the 1-bit/low-bit SGD line
+ * before it): what the codec left out of one round's pseudo-gradient is added to the next
+ * round's before it is encoded, so nothing is lost for good, only late. The residual is worker
+ * state, like its AdamW moments.
+ *
+ * <p>Per round: {@code c = Δ + r} (the compensated pseudo-gradient, which is what the worker
+ * encodes and sends), then {@code r = c − Q(c)}, where {@code Q(c)} is what the receivers decode.
+ * With round-to-nearest codes {@code Q(c) + r == c} exactly (Sterbenz: a code differs from its
+ * value by at most half a step, so the subtraction is exact), unless a block was clamped.
+ */
+public final class ErrorFeedback {
+
+  private final ElementCodec codec;
+  private final ChunkPlan plan;
+  private final float[] residual;
+  private final byte[] encoded;
+  private final float[] sent;
+
+  /** A zero residual for pseudo-gradients of {@code plan}, sent in {@code codec}. */
+  public ErrorFeedback(ElementCodec codec, ChunkPlan plan) {
+    this.codec = codec;
+    this.plan = plan;
+    this.residual = new float[Math.toIntExact(plan.totalElements())];
+    this.encoded = new byte[codec.encodedBytes(plan.chunkElements())];
+    this.sent = new float[plan.chunkElements()];
+  }
+
+  /**
+   * Turns {@code delta} into the compensated pseudo-gradient to send (in place) and keeps, as
+   * the next residual, what encoding it will leave out.
+   */
+  public void compensate(float[] delta) {
+    if (delta.length != residual.length) {
+      throw new IllegalArgumentException("a pseudo-gradient of " + delta.length
+          + " elements; this residual has " + residual.length);
+    }
+    for (int i = 0; i < delta.length; i++) {
+      delta[i] += residual[i];
+    }
+    for (int c = 0; c < plan.chunkCount(); c++) {
+      ChunkRange range = plan.range(c);
+      int from = Math.toIntExact(range.offset());
+      codec.encode(delta, from, range.count(), encoded, 0); // chunk by chunk, as it is sent
+      codec.decode(encoded, 0, range.count(), sent, 0);
+      for (int i = 0; i < range.count(); i++) {
+        residual[from + i] = delta[from + i] - sent[i];
+      }
+    }
+  }
+
+  /** The residual now: what the last {@link #compensate} left out. A copy. */
+  public float[] residual() {
+    return residual.clone();
+  }
+
+  /** Sets the residual, e.g. from a worker's saved state. */
+  public void restore(float[] saved) {
+    if (saved.length != residual.length) {
+      throw new IllegalArgumentException("a residual of " + saved.length + " elements; this "
+          + "run's pseudo-gradients have " + residual.length);
+    }
+    System.arraycopy(saved, 0, residual, 0, saved.length);
+  }
+}
