@@ -182,14 +182,16 @@ final class ConvergenceBench {
     List<Integer> steps = new ArrayList<>();
     List<Double> losses = new ArrayList<>();
     long up = 0;
+    long down = 0;
     for (RunSummary.Round r : summary.rounds()) {
       steps.add(r.round() * h);
       losses.add(r.evalLoss());
       up += r.bytesSent();
+      // As the workers measured it: a row reports the reading of the round before its commit.
+      down += Math.max(0, r.bytesReceived());
     }
-    // Each round a worker reads the new global weights: FP32, 4 bytes a parameter.
-    long down = (long) rounds * 4 * initial.length;
-    return new Arm(name, s.workers(), h, format, feedback, steps, losses, up / s.workers(), down,
+    return new Arm(name, s.workers(), h, format, feedback, steps, losses, up / s.workers(),
+        down / s.workers(),
         (System.nanoTime() - start) / 1e9);
   }
 
@@ -235,8 +237,10 @@ final class ConvergenceBench {
     }
     md.append(String.format("%nData-parallel bytes are counted, not sent: each step a worker "
         + "sends its FP32 gradient (4 bytes a parameter) and receives the mean. DiLoCo's are "
-        + "the pseudo-gradient records the workers published (measured) and the FP32 weights "
-        + "they read each round.%n%nCommand: `%s`%n", command));
+        + "what the workers measured: the pseudo-gradient records they published, and the "
+        + "records they read to get each round's weights (round 0's FP32 weights in full, then "
+        + "each round's exact sums, from which a worker steps itself).%n%nCommand: `%s`%n",
+        command));
     Files.writeString(s.out().resolve("convergence.md"), md);
     Files.writeString(s.out().resolve("convergence.csv"), csv);
     StringBuilder curves = new StringBuilder("arm,inner_steps,eval_loss\n");

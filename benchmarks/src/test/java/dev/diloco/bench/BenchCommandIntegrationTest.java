@@ -56,6 +56,10 @@ class BenchCommandIntegrationTest {
     assertThat(Long.parseLong(int4[6])).as("INT4 sends about a quarter of FP16")
         .isBetween(Long.parseLong(fp16[6]) / 4, Long.parseLong(fp16[6]) * 3 / 10);
     assertThat(int4[10]).as("error feedback").isEqualTo("true");
+    // Down: round 0's FP32 weights, then round 0's sums instead of round 1's weights.
+    long params = 136_448;
+    assertThat(Long.parseLong(int4[7])).as("INT4 reads").isLessThan(Long.parseLong(fp16[7]))
+        .isLessThan(2 * 4 * params * 6 / 10);
     assertThat(Files.readString(out.resolve("convergence.md")))
         .contains("| DiLoCo FP16 | 2 | 5 | FP16 | ")
         .contains("| DiLoCo INT4 + error feedback | 2 | 5 | INT4 (64) + EF | ")

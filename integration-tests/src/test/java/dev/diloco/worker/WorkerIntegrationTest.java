@@ -128,10 +128,14 @@ class WorkerIntegrationTest {
     byte[] text = BuiltInCorpus.generate(1 << 14, 1);
     withServices(new ReducerConfig(run, 1, Duration.ofSeconds(3), Duration.ofSeconds(1), 2,
         1e-9), TestRuns.description(run, model.layout(), CHUNK), initial, () -> {
+          List<Worker.RoundReport> reports = new ArrayList<>();
           try (Worker w = new Worker(settings(run, "w"), model, text, text, clients)) {
-            assertThat(w.run(2, r -> { })).isEqualTo(2);
+            assertThat(w.run(2, reports::add)).isEqualTo(2);
             assertThat(w.uncountedRounds()).containsExactly(0);
           }
+          // Round 0 read in full; round 1 is round 0 again, which the worker holds: nothing read.
+          assertThat(reports.get(0).bytesReceived()).isGreaterThan(4 * initial.length);
+          assertThat(reports.get(1).bytesReceived()).isZero();
           RoundCommit republished = new RoundLog(new RunTopics(run), clients, WAIT).commit(1)
               .orElseThrow();
           assertThat(republished.getOutcome()).isEqualTo(RoundOutcome.REPUBLISHED);

@@ -95,6 +95,12 @@ class RunCommandIntegrationTest {
         .isEqualTo(rounds.get(2).get("weights_sha256").asText());
     assertThat(inspection.get("totals").get("pseudoGradientBytes").asLong()).isEqualTo(
         rounds.get(1).get("bytes_sent").asLong() + rounds.get(2).get("bytes_sent").asLong());
+    // What the workers read: round 0's weights in full, then round 1 from round 0's sums (a
+    // row's report is of the round before its commit).
+    assertThat(rounds.get(1).get("bytes_received").asLong())
+        .isEqualTo(3 * inspection.get("rounds").get(0).get("weightsBytes").asLong());
+    assertThat(rounds.get(2).get("bytes_received").asLong())
+        .isEqualTo(3 * inspection.get("rounds").get(1).get("sumBytes").asLong());
 
     // The table reaches a stdout that is not flushed by itself (a main's System.out).
     StringWriter table = new StringWriter();

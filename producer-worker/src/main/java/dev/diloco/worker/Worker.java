@@ -53,7 +53,7 @@ public final class Worker implements AutoCloseable {
 
   /** What one round measured. */
   public record RoundReport(int round, float meanInnerLoss, float evalLoss, double tokensPerSecond,
-      long bytesPublished, double computeSeconds, double waitSeconds) {
+      long bytesPublished, long bytesReceived, double computeSeconds, double waitSeconds) {
     /** The share of the round spent computing rather than waiting for weights. */
     public double computeUtilisation() {
       return computeSeconds / (computeSeconds + waitSeconds);
@@ -69,6 +69,7 @@ public final class Worker implements AutoCloseable {
   private final CommitWatcher commits;
   private final Heartbeats heartbeats;
   private final ChunkPublisher publisher;
+  private final RoundDownload download;
   private final ChunkPlan plan;
   private final AdamW adamw;
   /** What the codec left out of the last pseudo-gradient (null: the run sends it as it is). */
@@ -116,6 +117,8 @@ public final class Worker implements AutoCloseable {
         chunkTopic.equals(topics.pseudoGradients()) ? null : chunkTopic, partitions, clients);
     this.publisher = new ChunkPublisher(chunkTopic, topics, settings.workerId(), plan,
         settings.format(), partitions, clients);
+    this.download = new RoundDownload(topics, plan, log, settings.workerId(), clients,
+        Duration.ofSeconds(60));
     LOG.info("worker {}: publishing to {}", settings.workerId(), chunkTopic);
   }
 
@@ -145,6 +148,7 @@ public final class Worker implements AutoCloseable {
     float[] delta = new float[n];
     int done = 0;
     int published = -1;
+    boolean holding = false; // whether global holds the weights of the round before this one
     long waitStart = System.nanoTime();
     while (done < rounds && round < untilRound && !stopping) {
       Optional<RoundCommit> commit = commits.await(round, settings.roundTimeout());
@@ -168,11 +172,12 @@ public final class Worker implements AutoCloseable {
         round = c.getRound();
         heartbeats.announce(HeartbeatKind.JOIN, round, null);
       }
+      // Checked as a whole, and by chunk when read in full: corrupt weights throw here.
+      RoundDownload.Fetched weights = download.fetch(c, holding ? global : null);
       double waitSeconds = (System.nanoTime() - waitStart) / 1e9;
-      // Checked chunk by chunk and as a whole: corrupt weights throw here, before training.
-      float[] weights = log.weights(c, plan);
-      System.arraycopy(weights, 0, global, 0, n);
-      System.arraycopy(weights, 0, local, 0, n);
+      holding = true;
+      System.arraycopy(weights.weights(), 0, global, 0, n);
+      System.arraycopy(global, 0, local, 0, n);
       model.setParameters(local);
 
       long computeStart = System.nanoTime();
@@ -203,10 +208,11 @@ public final class Worker implements AutoCloseable {
       published = round;
       float evalLoss = evalLoss();
       RoundReport report = new RoundReport(round, meanLoss, evalLoss, tokens / computeSeconds,
-          sent.bytes(), computeSeconds, waitSeconds);
+          sent.bytes(), weights.bytes(), computeSeconds, waitSeconds);
       // Expect me in the next round; and here is what this one measured, for everyone to see.
       heartbeats.announce(HeartbeatKind.ALIVE, round + 1, new RoundStats(round, meanLoss,
-          evalLoss, report.tokensPerSecond(), sent.bytes(), computeSeconds, waitSeconds));
+          evalLoss, report.tokensPerSecond(), sent.bytes(), computeSeconds, waitSeconds,
+          weights.bytes()));
       waitStart = System.nanoTime();
       reports.accept(report);
       done++;
@@ -259,7 +265,11 @@ public final class Worker implements AutoCloseable {
       try {
         heartbeats.close();
       } finally {
-        commits.close();
+        try {
+          commits.close();
+        } finally {
+          download.close();
+        }
       }
     }
   }

@@ -154,7 +154,8 @@ public record BlockCodec(TensorEncoding encoding, int blockSize) implements Elem
     if (largest == 0) {
       return MIN_EXPONENT;
     }
-    // 2^(getExponent - 7) <= largest / 128 < largest / max: a first guess no larger than the answer.
+    // 2^(getExponent - 7) <= largest / 128 < largest / max: a first guess no larger than the
+    // answer.
     int e = Math.max(MIN_EXPONENT, Math.getExponent(largest) - 7);
     while (e < MAX_EXPONENT && Math.rint(Math.scalb(largest, -e)) > max) {
       e++;

@@ -45,6 +45,7 @@ public final class RoundLog {
   private final AvroSerde<OptimizerStateChunk> stateSerde = AvroSerde.of(OptimizerStateChunk.class);
   private final AvroSerde<ModelDescription> modelSerde = AvroSerde.of(ModelDescription.class);
   private ModelDescription description;
+  private long bytesRead;
 
   /** {@code timeout}: how long any one read may take before it fails. */
   public RoundLog(RunTopics topics, KafkaClientConfig clients, Duration timeout) {
@@ -169,6 +170,11 @@ public final class RoundLog {
     }, round);
   }
 
+  /** Bytes of the weights and momentum records read so far: what a worker downloads. */
+  public long bytesRead() {
+    return bytesRead;
+  }
+
   /** A record of the round sought: its chunk index, and how to check and decode it. */
   private record Found(int chunk, Function<ChunkDecoder, Verdict<Slice>> slice) {}
 
@@ -179,6 +185,7 @@ public final class RoundLog {
     BitSet seen = new BitSet(plan.chunkCount());
     try (ChunkDecoder decoder = new ChunkDecoder(plan.chunkElements())) {
       readToEnd(new TopicPartition(topic, 0), from, r -> {
+        bytesRead += r.value() == null ? 0 : r.value().length;
         Found found = ofRound.apply(r);
         if (found == null || seen.get(found.chunk())) {
           return true;

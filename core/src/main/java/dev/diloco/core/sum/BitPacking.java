@@ -23,7 +23,7 @@ final class BitPacking {
     return pack(values, values.length, dst, at);
   }
 
-  /** Packs the first {@code count} of {@code values} at {@code dst[at]}; returns the bytes written. */
+  /** Packs the first {@code count} of {@code values} at {@code dst[at]}; returns its bytes. */
   static int pack(long[] values, int count, byte[] dst, int at) {
     long all = 0;
     for (int i = 0; i < count; i++) {

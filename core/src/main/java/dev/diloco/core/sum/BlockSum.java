@@ -5,9 +5,6 @@ import dev.diloco.core.codec.ChunkRejectedException;
 import dev.diloco.schemas.DeadLetterReason;
 import dev.diloco.schemas.SumEncoding;
 import java.nio.ByteBuffer;
-import java.util.Collections;
-import java.util.SortedSet;
-import java.util.TreeSet;
 
 /**
  * The exact sum of INT8 or INT4 contributions ({@link BlockCodec}). Each element is a code of at
@@ -18,26 +15,16 @@ import java.util.TreeSet;
  * is taken out as the block's unit, and what is left is bit-packed at the block's width, so a sum
  * of W workers with equal scales costs about the code's bits plus log2(W) an element.
  */
-public final class BlockSum implements ExactSum {
+public final class BlockSum extends IntegerSum {
 
   /** The most contributors the accumulator takes without any risk of overflow. */
   public static final int MAX_CONTRIBUTORS = 1 << 15;
 
   private final BlockCodec codec;
-  private final long[] units;
-  private final SortedSet<String> contributors = new TreeSet<>();
 
   public BlockSum(BlockCodec codec, int elementCount) {
-    if (elementCount < 1) {
-      throw new IllegalArgumentException("elementCount must be >= 1, got " + elementCount);
-    }
+    super(elementCount, MAX_CONTRIBUTORS);
     this.codec = codec;
-    this.units = new long[elementCount];
-  }
-
-  @Override
-  public int elementCount() {
-    return units.length;
   }
 
   @Override
@@ -46,28 +33,27 @@ public final class BlockSum implements ExactSum {
   }
 
   @Override
-  public void add(String contributor, ByteBuffer canonical) {
-    FixedPointSum.checkNew(contributor, contributors, MAX_CONTRIBUTORS);
-    int n = units.length;
-    if (canonical.remaining() != codec.encodedBytes(n)) {
-      throw new ChunkRejectedException(DeadLetterReason.WRONG_LENGTH, "a chunk of " + n
-          + " " + codec + " elements has " + codec.encodedBytes(n) + " bytes, not "
-          + canonical.remaining());
-    }
-    byte[] src = canonical.array();
-    int off = canonical.arrayOffset() + canonical.position();
-    codec.check(src, off, n); // before changing anything, so a rejected chunk leaves no trace
-    int codes = off + codec.blocks(n);
-    for (int i = 0; i < n; i++) {
-      int shift = src[off + i / codec.blockSize()] - BlockCodec.MIN_EXPONENT;
-      units[i] += (long) codec.code(src, codes, i) << shift;
-    }
-    contributors.add(contributor);
+  int contributionBytes() {
+    return codec.encodedBytes(units.length);
   }
 
   @Override
-  public SortedSet<String> contributors() {
-    return Collections.unmodifiableSortedSet(contributors);
+  String chunkName() {
+    return "a chunk of " + codec;
+  }
+
+  @Override
+  void check(String contributor, byte[] src, int off) {
+    codec.check(src, off, units.length);
+  }
+
+  @Override
+  void accumulate(byte[] src, int off) {
+    int codes = off + codec.blocks(units.length);
+    for (int i = 0; i < units.length; i++) {
+      int shift = src[off + i / codec.blockSize()] - BlockCodec.MIN_EXPONENT;
+      units[i] += (long) codec.code(src, codes, i) << shift;
+    }
   }
 
   @Override

@@ -21,7 +21,7 @@ import java.util.SortedSet;
  * INT8 and INT4 codes times power-of-two scales go into a 64-bit accumulator in units of 2^-40
  * ({@link BlockSum}).
  */
-public sealed interface ExactSum permits BlockSum, FixedPointSum, OrderedSum {
+public sealed interface ExactSum permits IntegerSum, OrderedSum {
 
   /** An empty sum of {@code elementCount} elements of contributions in {@code codec}. */
   static ExactSum create(ElementCodec codec, int elementCount) {

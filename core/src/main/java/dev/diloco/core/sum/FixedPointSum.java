@@ -4,10 +4,6 @@ import dev.diloco.core.codec.ChunkRejectedException;
 import dev.diloco.core.codec.Fp16;
 import dev.diloco.schemas.DeadLetterReason;
 import dev.diloco.schemas.SumEncoding;
-import java.nio.ByteBuffer;
-import java.util.Collections;
-import java.util.SortedSet;
-import java.util.TreeSet;
 
 /**
  * The exact sum of FP16 contributions. Every finite FP16 value is an integer multiple of 2^-24
@@ -15,7 +11,7 @@ import java.util.TreeSet;
  * accumulator of such integers cannot overflow before 2^23 contributors, and integer addition
  * does not care about order.
  */
-public final class FixedPointSum implements ExactSum {
+public final class FixedPointSum extends IntegerSum {
 
   /** The most contributors the accumulator takes without any risk of overflow. */
   public static final int MAX_CONTRIBUTORS = 1 << 23;
@@ -34,19 +30,8 @@ public final class FixedPointSum implements ExactSum {
     }
   }
 
-  private final long[] units;
-  private final SortedSet<String> contributors = new TreeSet<>();
-
   public FixedPointSum(int elementCount) {
-    if (elementCount < 1) {
-      throw new IllegalArgumentException("elementCount must be >= 1, got " + elementCount);
-    }
-    this.units = new long[elementCount];
-  }
-
-  @Override
-  public int elementCount() {
-    return units.length;
+    super(elementCount, MAX_CONTRIBUTORS);
   }
 
   /** Bit-packed: a sum of pseudo-gradients costs 2 to 3 bytes an element instead of 8. */
@@ -56,30 +41,29 @@ public final class FixedPointSum implements ExactSum {
   }
 
   @Override
-  public void add(String contributor, ByteBuffer canonical) {
-    checkNew(contributor, contributors, MAX_CONTRIBUTORS);
-    if (canonical.remaining() != units.length * 2) {
-      throw new ChunkRejectedException(DeadLetterReason.WRONG_LENGTH, "an FP16 chunk of "
-          + units.length + " elements has " + units.length * 2 + " bytes, not "
-          + canonical.remaining());
-    }
-    byte[] src = canonical.array();
-    int off = canonical.arrayOffset() + canonical.position();
-    // Check everything before changing anything, so a rejected chunk leaves no trace.
+  int contributionBytes() {
+    return units.length * 2;
+  }
+
+  @Override
+  String chunkName() {
+    return "an FP16 chunk";
+  }
+
+  @Override
+  void check(String contributor, byte[] src, int off) {
     int bad = firstNonFinite(src, off, units.length);
     if (bad >= 0) {
       throw new ChunkRejectedException(DeadLetterReason.NON_FINITE,
           "element " + bad + " of " + contributor + "'s chunk is not finite");
     }
-    for (int i = 0; i < units.length; i++) {
-      units[i] += UNITS[(short) LittleEndian.SHORT.get(src, off + 2 * i) & 0xffff];
-    }
-    contributors.add(contributor);
   }
 
   @Override
-  public SortedSet<String> contributors() {
-    return Collections.unmodifiableSortedSet(contributors);
+  void accumulate(byte[] src, int off) {
+    for (int i = 0; i < units.length; i++) {
+      units[i] += UNITS[(short) LittleEndian.SHORT.get(src, off + 2 * i) & 0xffff];
+    }
   }
 
   /** Exact while the sum stays below 2^29 in magnitude: always, for up to 2^13 contributors. */
@@ -116,18 +100,5 @@ public final class FixedPointSum implements ExactSum {
       }
     }
     return -1;
-  }
-
-  static void checkNew(String contributor, SortedSet<String> contributors, int max) {
-    if (contributor == null || contributor.isEmpty()) {
-      throw new IllegalArgumentException("a contributor needs a non-empty id");
-    }
-    if (contributors.contains(contributor)) {
-      throw new ChunkRejectedException(DeadLetterReason.DUPLICATE,
-          contributor + " is already in this sum");
-    }
-    if (contributors.size() >= max) {
-      throw new IllegalStateException("this sum already has the most contributors it takes, " + max);
-    }
   }
 }

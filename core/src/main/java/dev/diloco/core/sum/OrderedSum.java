@@ -46,7 +46,7 @@ public final class OrderedSum implements ExactSum {
 
   @Override
   public void add(String contributor, ByteBuffer canonical) {
-    FixedPointSum.checkNew(contributor, byContributor.navigableKeySet(), Integer.MAX_VALUE);
+    IntegerSum.checkNew(contributor, byContributor.navigableKeySet(), Integer.MAX_VALUE);
     int bytes = elementCount * codec.bytesPerElement();
     if (canonical.remaining() != bytes) {
       throw new ChunkRejectedException(DeadLetterReason.WRONG_LENGTH, "a " + codec.encoding()

@@ -40,11 +40,13 @@ final class ConsoleProgress {
       console.print("\r\033[K"); // clear the progress line
     }
     int filled = rounds == 0 ? BAR : BAR * r.round() / rounds;
-    console.printf("[%s%s] round %d/%d  eval loss %.3f%s  contributors %d  %,d bytes sent  "
+    console.printf("[%s%s] round %d/%d  eval loss %.3f%s  contributors %d  %,d bytes sent%s  "
             + "%.1f s%s%n", "#".repeat(filled), ".".repeat(BAR - filled), r.round(), rounds,
         r.evalLoss(),
         r.trainLoss() == null ? "" : String.format("  train loss %.3f", r.trainLoss()),
-        r.contributors(), r.bytesSent(), r.roundSeconds(),
+        r.contributors(), r.bytesSent(),
+        r.bytesReceived() > 0 ? String.format("  %,d received", r.bytesReceived()) : "",
+        r.roundSeconds(),
         r.computeUtilisation() == null ? ""
             : String.format("  utilisation %.0f%%", 100 * r.computeUtilisation()));
   }

@@ -202,10 +202,12 @@ public final class LocalRun {
         .mapToDouble(s -> s.getComputeSeconds() / (s.getComputeSeconds() + s.getWaitSeconds()))
         .average().orElse(Double.NaN);
     long bytes = stats.stream().mapToLong(RoundStats::getBytesPublished).sum();
+    long received = stats.stream().anyMatch(s -> s.getBytesReceived() < 0) ? -1
+        : stats.stream().mapToLong(RoundStats::getBytesReceived).sum();
     double seconds = previousCommitMs == 0 ? 0
         : (commit.getCommittedAtMs() - previousCommitMs) / 1000.0;
     return new RunSummary.Round(commit.getRound(), trainLoss, evalLoss,
-        commit.getContributors().size(), bytes, seconds, utilisation,
+        commit.getContributors().size(), bytes, received, seconds, utilisation,
         HexFormat.of().formatHex(Checksums.sha256Of(commit)));
   }
 

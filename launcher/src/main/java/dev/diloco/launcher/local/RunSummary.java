@@ -13,8 +13,9 @@ import java.util.Map;
 public final class RunSummary {
 
   /** One committed round, as summary.json lists it. */
+  /** {@code bytesReceived}: by the round's contributors, to get its weights (-1: unknown). */
   public record Round(int round, Double trainLoss, double evalLoss, int contributors, long bytesSent,
-      double roundSeconds, Double computeUtilisation, String weightsSha256) {}
+      long bytesReceived, double roundSeconds, Double computeUtilisation, String weightsSha256) {}
 
   private final Map<String, Object> configuration;
   private final List<Round> rounds = new ArrayList<>();
@@ -43,6 +44,7 @@ public final class RunSummary {
       m.put("eval_loss", r.evalLoss());
       m.put("contributors", r.contributors());
       m.put("bytes_sent", r.bytesSent());
+      m.put("bytes_received", r.bytesReceived());
       m.put("round_seconds", r.roundSeconds());
       m.put("compute_utilisation", r.computeUtilisation());
       m.put("weights_sha256", r.weightsSha256());

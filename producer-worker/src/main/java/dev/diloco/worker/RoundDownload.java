@@ -1,0 +1,205 @@
+package dev.diloco.worker;
+
+import dev.diloco.core.codec.Checksums;
+import dev.diloco.core.kafka.AvroSerde;
+import dev.diloco.core.kafka.CorruptRoundException;
+import dev.diloco.core.kafka.KafkaClientConfig;
+import dev.diloco.core.kafka.PartitionReader;
+import dev.diloco.core.kafka.RoundLog;
+import dev.diloco.core.kafka.RunTopics;
+import dev.diloco.core.kafka.Topics;
+import dev.diloco.core.layout.ChunkPlan;
+import dev.diloco.core.layout.ChunkRange;
+import dev.diloco.core.math.OuterStep;
+import dev.diloco.core.rules.CheckedSum;
+import dev.diloco.core.rules.Records;
+import dev.diloco.core.rules.SumRules;
+import dev.diloco.core.rules.Verdict;
+import dev.diloco.schemas.OuterMethod;
+import dev.diloco.schemas.ReducedChunk;
+import dev.diloco.schemas.RoundCommit;
+import dev.diloco.schemas.RoundOutcome;
+import java.time.Duration;
+import java.util.Arrays;
+import java.util.BitSet;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import org.apache.kafka.clients.consumer.KafkaConsumer;
+import org.apache.kafka.clients.consumer.OffsetAndTimestamp;
+import org.apache.kafka.common.TopicPartition;
+import org.apache.kafka.common.serialization.ByteArrayDeserializer;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * How a worker gets the weights of the round it is to train. The outer step is a pure,
+ * deterministic function of the previous round's weights and momentum and of the round's exact
+ * sums, so a worker that holds round r reads round r's sums (about the codec's bits plus
+ * log2(workers) an element) instead of round r + 1's FP32 weights (32 bits an element), takes
+ * the optimizer's step itself and checks the result against the commit's SHA-256. On any
+ * mismatch, a missing sum, or a worker that does not hold round r (one that joins), it reads
+ * the full weights, and the momentum once, as {@link RoundLog} checks them. Not thread-safe.
+ */
+final class RoundDownload implements AutoCloseable {
+
+  /** A round's weights and the bytes read for them; {@code fromSums}: the cheap way worked. */
+  record Fetched(float[] weights, long bytes, boolean fromSums) {}
+
+  private static final Logger LOG = LoggerFactory.getLogger(RoundDownload.class);
+  /** Sums of round r come after commit r; how far before it to look, for clocks that differ. */
+  private static final long CLOCK_SLACK_MS = 60_000;
+
+  private final RunTopics topics;
+  private final ChunkPlan plan;
+  private final RoundLog log;
+  private final String worker;
+  private final Duration timeout;
+  private final KafkaConsumer<byte[], byte[]> consumer;
+  private final List<TopicPartition> partitions;
+  private final AvroSerde<ReducedChunk> serde = AvroSerde.of(ReducedChunk.class);
+  private final SumRules rules;
+  /** Per partition of the sums topic, the next offset to read; empty until first needed. */
+  private final Map<TopicPartition, Long> next = new HashMap<>();
+  /** The optimizer's momentum after the round held; null while unknown. */
+  private float[] momentum;
+  private int heldRound = -1;
+
+  RoundDownload(RunTopics topics, ChunkPlan plan, RoundLog log, String worker,
+      KafkaClientConfig clients, Duration timeout) {
+    this.topics = topics;
+    this.plan = plan;
+    this.log = log;
+    this.worker = worker;
+    this.timeout = timeout;
+    this.rules = new SumRules(topics.runId(), plan);
+    this.consumer = new KafkaConsumer<>(clients.scanner(), new ByteArrayDeserializer(),
+        new ByteArrayDeserializer());
+    int count = Topics.partitions(clients, topics.reduced());
+    this.partitions = java.util.stream.IntStream.range(0, count)
+        .mapToObj(p -> new TopicPartition(topics.reduced(), p)).toList();
+  }
+
+  /**
+   * The weights of {@code commit}'s round; {@code held}: the weights of the round this worker
+   * trained last (its θ(r)), or null.
+   */
+  Fetched fetch(RoundCommit commit, float[] held) {
+    int round = commit.getRound();
+    if (held != null && momentum != null && heldRound == round - 1) {
+      long[] bytes = {0};
+      String why = fromSums(commit, held, bytes);
+      if (why == null) {
+        heldRound = round;
+        return new Fetched(held, bytes[0], true);
+      }
+      LOG.info("worker {}: round {} from its sums failed ({}); reading its weights", worker,
+          round, why);
+      momentum = null;
+      return full(commit, bytes[0]);
+    }
+    return full(commit, 0);
+  }
+
+  /** The full weights, checked, and the momentum when this worker does not have it. */
+  private Fetched full(RoundCommit commit, long spent) {
+    long before = log.bytesRead();
+    float[] weights = log.weights(commit, plan);
+    OuterStep step = OuterStep.of(commit.getOuterOptimizer());
+    if (commit.getOutcome() == RoundOutcome.INITIAL || step.method() == OuterMethod.SGD) {
+      momentum = new float[weights.length];
+    } else if (momentum == null) {
+      try {
+        momentum = log.momentum(commit.getRound(), plan);
+      } catch (CorruptRoundException e) {
+        // Compacted: the optimizer may have moved on. Full weights again next round, and retry.
+        LOG.info("worker {}: no momentum of round {} to step with ({}); reading full weights",
+            worker, commit.getRound(), e.getMessage());
+      }
+    }
+    heldRound = commit.getRound();
+    return new Fetched(weights, spent + log.bytesRead() - before, false);
+  }
+
+  /**
+   * Steps {@code theta} (round r's) to {@code commit}'s round in place, from round r's sums;
+   * null when the result is the commit's, else why not ({@code theta} is then spoilt).
+   */
+  private String fromSums(RoundCommit commit, float[] theta, long[] bytes) {
+    float[] m = momentum.clone();
+    if (commit.getOutcome() == RoundOutcome.STEPPED) {
+      Map<Integer, CheckedSum> sums = sums(commit.getRound() - 1, commit, bytes);
+      if (sums.size() < plan.chunkCount()) {
+        return "a sum of round " + (commit.getRound() - 1) + " is missing";
+      }
+      OuterStep step = OuterStep.of(commit.getOuterOptimizer());
+      float lr = (float) commit.getOuterLearningRate();
+      for (CheckedSum s : sums.values()) {
+        ChunkRange range = s.range();
+        step.apply(lr, s.values(), 0, s.sum().getContributors().size(), theta, m,
+            (int) range.offset(), range.count());
+      }
+    } else if (commit.getOutcome() != RoundOutcome.REPUBLISHED) {
+      return "its outcome is " + commit.getOutcome();
+    }
+    if (!Arrays.equals(Checksums.sha256(theta), Checksums.sha256Of(commit))) {
+      return "the stepped weights' SHA-256 is not the commit's";
+    }
+    momentum = m;
+    return null;
+  }
+
+  /**
+   * Round {@code r}'s sums as the optimizer applied them (the first of each chunk that passes
+   * {@link SumRules}, in log order), read on from where the last round's left off; the bytes
+   * read are added to {@code bytes}.
+   */
+  private Map<Integer, CheckedSum> sums(int r, RoundCommit commit, long[] bytes) {
+    if (next.isEmpty()) {
+      start(commit);
+    }
+    Map<Integer, CheckedSum> found = new HashMap<>();
+    BitSet applied = new BitSet(plan.chunkCount());
+    for (TopicPartition p : partitions) {
+      PartitionReader.read(consumer, p, next.get(p), Long.MAX_VALUE, timeout, record -> {
+        if (record.value() != null) {
+          bytes[0] += record.value().length;
+        }
+        Verdict<ReducedChunk> decoded = Records.decode(serde, record.value());
+        if (decoded.accepted() && decoded.value().getRound() > r) {
+          return false; // the next round's: read it next time
+        }
+        next.put(p, record.offset() + 1);
+        if (decoded.accepted() && decoded.value().getRound() == r) {
+          Verdict<CheckedSum> checked = rules.check(decoded.value(), r, applied::get);
+          if (checked.accepted()) {
+            CheckedSum s = checked.value();
+            found.put(s.range().index(), new CheckedSum(s.sum(), s.range(),
+                Arrays.copyOf(s.values(), s.range().count())));
+            applied.set(s.range().index());
+          }
+        }
+        return true;
+      });
+    }
+    return found;
+  }
+
+  /** Where to start reading sums: shortly before the commit of the round they are of. */
+  private void start(RoundCommit commit) {
+    long since = Math.max(0, commit.getRoundOpenedAtMs() - CLOCK_SLACK_MS);
+    Map<TopicPartition, Long> query = new HashMap<>();
+    partitions.forEach(p -> query.put(p, since));
+    Map<TopicPartition, OffsetAndTimestamp> at = consumer.offsetsForTimes(query, timeout);
+    Map<TopicPartition, Long> ends = consumer.endOffsets(partitions, timeout);
+    for (TopicPartition p : partitions) {
+      OffsetAndTimestamp o = at.get(p);
+      next.put(p, o != null ? o.offset() : ends.get(p));
+    }
+  }
+
+  @Override
+  public void close() {
+    consumer.close(Duration.ofSeconds(5));
+  }
+}
