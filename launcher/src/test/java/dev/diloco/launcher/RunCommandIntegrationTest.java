@@ -233,6 +233,17 @@ class RunCommandIntegrationTest {
     assertThat(dir.resolve("nan")).doesNotExist();
 
     err = new StringWriter();
+    assertThat(run(err, "run", "--out", dir.resolve("int3").toString(), "--codec", "int3"))
+        .isEqualTo(1);
+    assertThat(err.toString()).contains("--codec must be fp32, fp16, int8 or int4, got 'int3'");
+    err = new StringWriter();
+    assertThat(run(err, "run", "--out", dir.resolve("block3").toString(), "--codec", "int4",
+        "--block-size", "3")).isEqualTo(1);
+    assertThat(err.toString()).contains("--block-size must be in [8, 4096], got 3")
+        .doesNotContain("\tat ");
+    assertThat(dir.resolve("block3")).doesNotExist();
+
+    err = new StringWriter();
     assertThat(run(err, "run", "--init", dir.resolve("none.safetensors").toString()))
         .isEqualTo(1);
     assertThat(err.toString()).contains("none.safetensors (--init) is not a file");

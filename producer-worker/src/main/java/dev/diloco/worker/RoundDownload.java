@@ -1,6 +1,7 @@
 package dev.diloco.worker;
 
 import dev.diloco.core.codec.Checksums;
+import dev.diloco.core.codec.ElementCodec;
 import dev.diloco.core.kafka.AvroSerde;
 import dev.diloco.core.kafka.CorruptRoundException;
 import dev.diloco.core.kafka.KafkaClientConfig;
@@ -15,10 +16,12 @@ import dev.diloco.core.rules.CheckedSum;
 import dev.diloco.core.rules.Records;
 import dev.diloco.core.rules.SumRules;
 import dev.diloco.core.rules.Verdict;
+import dev.diloco.core.sum.ExactSum;
 import dev.diloco.schemas.OuterMethod;
 import dev.diloco.schemas.ReducedChunk;
 import dev.diloco.schemas.RoundCommit;
 import dev.diloco.schemas.RoundOutcome;
+import dev.diloco.schemas.SumEncoding;
 import java.time.Duration;
 import java.util.Arrays;
 import java.util.BitSet;
@@ -37,7 +40,8 @@ import org.slf4j.LoggerFactory;
  * deterministic function of the previous round's weights and momentum and of the round's exact
  * sums, so a worker that holds round r reads round r's sums (about the codec's bits plus
  * log2(workers) an element) instead of round r + 1's FP32 weights (32 bits an element), takes
- * the optimizer's step itself and checks the result against the commit's SHA-256. On any
+ * the optimizer's step itself and checks the result against the commit's SHA-256 (FP16, INT8
+ * and INT4 runs: FP32 and BF16 sums are doubles, larger than the weights). On any
  * mismatch, a missing sum, or a worker that does not hold round r (one that joins), it reads
  * the full weights, and the momentum once, as {@link RoundLog} checks them. Not thread-safe.
  */
@@ -64,15 +68,19 @@ final class RoundDownload implements AutoCloseable {
   /** The optimizer's momentum after the round held; null while unknown. */
   private float[] momentum;
   private int heldRound = -1;
+  /** Whether the run's sums are smaller than its weights: packed integers, not FP64. */
+  private final boolean sumsAreSmaller;
 
-  RoundDownload(RunTopics topics, ChunkPlan plan, RoundLog log, String worker,
-      KafkaClientConfig clients, Duration timeout) {
+  RoundDownload(RunTopics topics, ChunkPlan plan, ElementCodec codec, RoundLog log,
+      String worker, KafkaClientConfig clients, Duration timeout) {
     this.topics = topics;
     this.plan = plan;
     this.log = log;
     this.worker = worker;
     this.timeout = timeout;
     this.rules = new SumRules(topics.runId(), plan);
+    // FP32 and BF16 sums are doubles, 8 bytes an element: the weights (4) are cheaper.
+    this.sumsAreSmaller = ExactSum.create(codec, 1).sumEncoding() != SumEncoding.FP64;
     this.consumer = new KafkaConsumer<>(clients.scanner(), new ByteArrayDeserializer(),
         new ByteArrayDeserializer());
     int count = Topics.partitions(clients, topics.reduced());
@@ -86,9 +94,15 @@ final class RoundDownload implements AutoCloseable {
    */
   Fetched fetch(RoundCommit commit, float[] held) {
     int round = commit.getRound();
-    if (held != null && momentum != null && heldRound == round - 1) {
+    if (sumsAreSmaller && held != null && momentum != null && heldRound == round - 1) {
       long[] bytes = {0};
-      String why = fromSums(commit, held, bytes);
+      String why;
+      try {
+        why = fromSums(commit, held, bytes);
+      } catch (RuntimeException e) { // the sums could not be read: the weights still can
+        why = e.toString();
+        next.clear(); // start again from the next round's commit time
+      }
       if (why == null) {
         heldRound = round;
         return new Fetched(held, bytes[0], true);

@@ -117,8 +117,8 @@ public final class Worker implements AutoCloseable {
         chunkTopic.equals(topics.pseudoGradients()) ? null : chunkTopic, partitions, clients);
     this.publisher = new ChunkPublisher(chunkTopic, topics, settings.workerId(), plan,
         settings.format(), partitions, clients);
-    this.download = new RoundDownload(topics, plan, log, settings.workerId(), clients,
-        Duration.ofSeconds(60));
+    this.download = new RoundDownload(topics, plan, settings.format().codec(), log,
+        settings.workerId(), clients, Duration.ofSeconds(60));
     LOG.info("worker {}: publishing to {}", settings.workerId(), chunkTopic);
   }
 
