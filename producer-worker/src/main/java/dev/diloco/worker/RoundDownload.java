@@ -31,6 +31,7 @@ import java.util.Map;
 import org.apache.kafka.clients.consumer.KafkaConsumer;
 import org.apache.kafka.clients.consumer.OffsetAndTimestamp;
 import org.apache.kafka.common.TopicPartition;
+import org.apache.kafka.common.errors.AuthorizationException;
 import org.apache.kafka.common.serialization.ByteArrayDeserializer;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -68,8 +69,11 @@ final class RoundDownload implements AutoCloseable {
   /** The optimizer's momentum after the round held; null while unknown. */
   private float[] momentum;
   private int heldRound = -1;
-  /** Whether the run's sums are smaller than its weights: packed integers, not FP64. */
-  private final boolean sumsAreSmaller;
+  /**
+   * Whether to step from the sums: the run's sums are smaller than its weights (packed
+   * integers, not FP64), and this worker may read them and the momentum.
+   */
+  private boolean useSums;
 
   RoundDownload(RunTopics topics, ChunkPlan plan, ElementCodec codec, RoundLog log,
       String worker, KafkaClientConfig clients, Duration timeout) {
@@ -80,7 +84,7 @@ final class RoundDownload implements AutoCloseable {
     this.timeout = timeout;
     this.rules = new SumRules(topics.runId(), plan);
     // FP32 and BF16 sums are doubles, 8 bytes an element: the weights (4) are cheaper.
-    this.sumsAreSmaller = ExactSum.create(codec, 1).sumEncoding() != SumEncoding.FP64;
+    this.useSums = ExactSum.create(codec, 1).sumEncoding() != SumEncoding.FP64;
     this.consumer = new KafkaConsumer<>(clients.scanner(), new ByteArrayDeserializer(),
         new ByteArrayDeserializer());
     int count = Topics.partitions(clients, topics.reduced());
@@ -94,11 +98,14 @@ final class RoundDownload implements AutoCloseable {
    */
   Fetched fetch(RoundCommit commit, float[] held) {
     int round = commit.getRound();
-    if (sumsAreSmaller && held != null && momentum != null && heldRound == round - 1) {
+    if (useSums && held != null && momentum != null && heldRound == round - 1) {
       long[] bytes = {0};
       String why;
       try {
         why = fromSums(commit, held, bytes);
+      } catch (AuthorizationException e) {
+        refused(e);
+        why = e.getMessage();
       } catch (RuntimeException e) { // the sums could not be read: the weights still can
         why = e.toString();
         next.clear(); // start again from the next round's commit time
@@ -122,9 +129,11 @@ final class RoundDownload implements AutoCloseable {
     OuterStep step = OuterStep.of(commit.getOuterOptimizer());
     if (commit.getOutcome() == RoundOutcome.INITIAL || step.method() == OuterMethod.SGD) {
       momentum = new float[weights.length];
-    } else if (momentum == null) {
+    } else if (momentum == null && useSums) {
       try {
         momentum = log.momentum(commit.getRound(), plan);
+      } catch (AuthorizationException e) {
+        refused(e);
       } catch (CorruptRoundException e) {
         // Compacted: the optimizer may have moved on. Full weights again next round, and retry.
         LOG.info("worker {}: no momentum of round {} to step with ({}); reading full weights",
@@ -133,6 +142,14 @@ final class RoundDownload implements AutoCloseable {
     }
     heldRound = commit.getRound();
     return new Fetched(weights, spent + log.bytesRead() - before, false);
+  }
+
+  /** A cluster that lets this worker read weights but not sums or momentum: weights it is. */
+  private void refused(AuthorizationException e) {
+    useSums = false;
+    LOG.warn("worker {}: may not read the sums or the optimizer's momentum ({}); reading every "
+        + "round's full weights (grant READ on {} and {}: diloco acls)", worker, e.getMessage(),
+        topics.reduced(), topics.optimizerState());
   }
 
   /**

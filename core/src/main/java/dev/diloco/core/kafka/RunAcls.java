@@ -14,7 +14,8 @@ import org.apache.kafka.common.resource.ResourceType;
 /**
  * The least-privilege ACLs of each role in a run, for a cluster whose authorizer denies what
  * no ACL allows. A worker may write its own pseudo-gradient topic (named by its principal's
- * name, which is then its worker id) and heartbeats, and read the model, weights and commits,
+ * name, which is then its worker id) and heartbeats, and read the model, weights, commits,
+ * sums and the optimizer's momentum (a worker steps to the next round from the sums itself),
  * and nothing else: it cannot write weights, commits, sums or another worker's chunks. The
  * reducer reads chunks and writes sums; the optimizer reads sums and writes rounds. Every
  * role may describe the run's topics (the start-up check) and nothing outside the run.
@@ -61,6 +62,8 @@ public final class RunAcls {
         acls.topic(topics.model(), AclOperation.READ);
         acls.topic(topics.weights(), AclOperation.READ);
         acls.topic(topics.commits(), AclOperation.READ);
+        acls.topic(topics.reduced(), AclOperation.READ);
+        acls.topic(topics.optimizerState(), AclOperation.READ);
         // Its own chunk topic only, named by its principal: a chunk there is the worker's.
         acls.topic(topics.workerPseudoGradients(principal.substring(principal.indexOf(':') + 1)),
             AclOperation.WRITE);
