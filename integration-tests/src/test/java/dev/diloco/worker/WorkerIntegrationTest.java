@@ -6,6 +6,7 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import dev.diloco.broker.EmbeddedKafkaExtension;
 import dev.diloco.core.codec.ChunkEncoder;
 import dev.diloco.core.codec.PayloadFormat;
+import dev.diloco.core.codec.TensorCodec;
 import dev.diloco.core.kafka.AvroSerde;
 import dev.diloco.core.kafka.CorruptRoundException;
 import dev.diloco.core.kafka.KafkaClientConfig;
@@ -139,6 +140,55 @@ class WorkerIntegrationTest {
           RoundCommit republished = new RoundLog(new RunTopics(run), clients, WAIT).commit(1)
               .orElseThrow();
           assertThat(republished.getOutcome()).isEqualTo(RoundOutcome.REPUBLISHED);
+        });
+  }
+
+  /**
+   * A worker that holds round r steps to r + 1 from round r's sums, for fewer bytes than the
+   * weights and to the same bits; one whose weights differ from round r's reads the weights.
+   */
+  @Test
+  void roundsComeFromTheSumsWhenTheyReproduceTheCommitAndInFullWhenNot() throws Exception {
+    String run = "download";
+    KafkaClientConfig clients = KAFKA.clients();
+    RunTopics topics = createTopics(run, clients);
+    ByteTransformer model = new ByteTransformer(MODEL, BATCH, 1);
+    float[] initial = new float[(int) model.layout().totalElements()];
+    model.parameters(initial);
+    ChunkPlan plan = model.layout().chunks(CHUNK);
+    byte[] text = BuiltInCorpus.generate(1 << 14, 1);
+    withServices(new ReducerConfig(run, 1, Duration.ofMinutes(10), Duration.ofSeconds(1), 2),
+        TestRuns.description(run, model.layout(), CHUNK), initial, () -> {
+          try (Worker w = new Worker(settings(run, "w"), model, text, text, clients)) {
+            assertThat(w.run(2, r -> { })).isEqualTo(2);
+          }
+          RoundLog log = new RoundLog(topics, clients, WAIT);
+          awaitRound(log, 2);
+          RoundCommit[] commits = {log.commit(0).orElseThrow(), log.commit(1).orElseThrow(),
+              log.commit(2).orElseThrow()};
+          float[][] weights = new float[3][];
+          for (int r = 0; r < 3; r++) {
+            weights[r] = log.weights(commits[r], plan);
+          }
+          try (RoundDownload download = new RoundDownload(topics, plan, TensorCodec.FP16, log,
+              "reader", clients, WAIT)) {
+            RoundDownload.Fetched first = download.fetch(commits[0], null);
+            assertThat(first.fromSums()).isFalse();
+            assertThat(first.weights()).containsExactly(weights[0]);
+            long full = first.bytes();
+            assertThat(full).isGreaterThan(4L * initial.length);
+
+            RoundDownload.Fetched next = download.fetch(commits[1], weights[0].clone());
+            assertThat(next.fromSums()).isTrue();
+            assertThat(next.weights()).containsExactly(weights[1]);
+            assertThat(next.bytes()).isPositive().isLessThan(full);
+
+            float[] wrong = weights[1].clone();
+            wrong[7] += 1e-3f; // not round 1's weights: stepping them cannot give round 2's
+            RoundDownload.Fetched fallback = download.fetch(commits[2], wrong);
+            assertThat(fallback.fromSums()).isFalse();
+            assertThat(fallback.weights()).containsExactly(weights[2]);
+          }
         });
   }
 
