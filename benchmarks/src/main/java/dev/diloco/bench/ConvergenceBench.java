@@ -31,8 +31,8 @@ import java.util.SplittableRandom;
  * one worker alone; data-parallel training with k times the batch, synchronised every step
  * (in this process: it is the quality reference, and its communication is counted, not sent);
  * DiLoCo with k workers through the real pipeline (embedded broker, reducer, outer optimizer,
- * one process per worker), with FP32 and with FP16 pseudo-gradients; optionally other H and
- * non-iid shards. Writes a Markdown table, a CSV and a plot of eval loss against inner steps.
+ * one process per worker), with FP32, FP16, INT8 and INT4 pseudo-gradients (the integer codes
+ * with error feedback, and INT4 also without); optionally other H and non-iid shards. Writes a Markdown table, a CSV and a plot of eval loss against inner steps.
  */
 final class ConvergenceBench {
 

@@ -65,8 +65,7 @@ class WorkerIntegrationTest {
     KafkaClientConfig clients = KAFKA.clients();
     RunTopics topics = createTopics(run, clients);
     ByteTransformer model = new ByteTransformer(MODEL, BATCH, 1);
-    float[] initial = new float[(int) model.layout().totalElements()];
-    model.parameters(initial);
+    float[] initial = initialWeights(model);
     byte[] text = BuiltInCorpus.generate(1 << 16, 1);
 
     // The run's description says what its workers do: the reducer bounds their values by it.
@@ -124,8 +123,7 @@ class WorkerIntegrationTest {
     KafkaClientConfig clients = KAFKA.clients();
     createTopics(run, clients);
     ByteTransformer model = new ByteTransformer(MODEL, BATCH, 1);
-    float[] initial = new float[(int) model.layout().totalElements()];
-    model.parameters(initial);
+    float[] initial = initialWeights(model);
     byte[] text = BuiltInCorpus.generate(1 << 14, 1);
     withServices(new ReducerConfig(run, 1, Duration.ofSeconds(3), Duration.ofSeconds(1), 2,
         1e-9), TestRuns.description(run, model.layout(), CHUNK), initial, () -> {
@@ -153,8 +151,7 @@ class WorkerIntegrationTest {
     KafkaClientConfig clients = KAFKA.clients();
     RunTopics topics = createTopics(run, clients);
     ByteTransformer model = new ByteTransformer(MODEL, BATCH, 1);
-    float[] initial = new float[(int) model.layout().totalElements()];
-    model.parameters(initial);
+    float[] initial = initialWeights(model);
     ChunkPlan plan = model.layout().chunks(CHUNK);
     byte[] text = BuiltInCorpus.generate(1 << 14, 1);
     withServices(new ReducerConfig(run, 1, Duration.ofMinutes(10), Duration.ofSeconds(1), 2),
@@ -265,6 +262,13 @@ class WorkerIntegrationTest {
 
   private static final int TRAINING_STEPS = 40;
   private static final double TRAINING_LR = 1e-2;
+
+  /** The model's seeded weights: the run's round 0. */
+  private static float[] initialWeights(ByteTransformer model) {
+    float[] initial = new float[(int) model.layout().totalElements()];
+    model.parameters(initial);
+    return initial;
+  }
 
   private static Worker.Settings settings(String run, String worker) {
     return new Worker.Settings(run, worker, 3, AdamW.Config.OPENDILOCO, PayloadFormat.FP16, 5,

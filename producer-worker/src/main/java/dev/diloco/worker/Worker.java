@@ -148,7 +148,6 @@ public final class Worker implements AutoCloseable {
     float[] delta = new float[n];
     int done = 0;
     int published = -1;
-    boolean holding = false; // whether global holds the weights of the round before this one
     long waitStart = System.nanoTime();
     while (done < rounds && round < untilRound && !stopping) {
       Optional<RoundCommit> commit = commits.await(round, settings.roundTimeout());
@@ -173,9 +172,8 @@ public final class Worker implements AutoCloseable {
         heartbeats.announce(HeartbeatKind.JOIN, round, null);
       }
       // Checked as a whole, and by chunk when read in full: corrupt weights throw here.
-      RoundDownload.Fetched weights = download.fetch(c, holding ? global : null);
+      RoundDownload.Fetched weights = download.fetch(c, global); // global: the last round's
       double waitSeconds = (System.nanoTime() - waitStart) / 1e9;
-      holding = true;
       System.arraycopy(weights.weights(), 0, global, 0, n);
       System.arraycopy(global, 0, local, 0, n);
       model.setParameters(local);

@@ -58,13 +58,4 @@ public final class ErrorFeedback {
   public float[] residual() {
     return residual.clone();
   }
-
-  /** Sets the residual, e.g. from a worker's saved state. */
-  public void restore(float[] saved) {
-    if (saved.length != residual.length) {
-      throw new IllegalArgumentException("a residual of " + saved.length + " elements; this "
-          + "run's pseudo-gradients have " + residual.length);
-    }
-    System.arraycopy(saved, 0, residual, 0, saved.length);
-  }
 }
