@@ -108,7 +108,9 @@ public enum TensorCodec implements ElementCodec {
    */
   public static TensorCodec of(TensorEncoding encoding) {
     if (encoding == TensorEncoding.INT8 || encoding == TensorEncoding.INT4) {
-      throw new IllegalArgumentException(encoding + " is a block encoding: ElementCodec.of");
+      // A wire value, e.g. a weights chunk that says INT4: a rejection, never a crash.
+      throw new ChunkRejectedException(DeadLetterReason.LAYOUT_MISMATCH, encoding + " is a "
+          + "block encoding; this takes a float one (FP32, FP16, BF16)");
     }
     if (encoding != null) {
       for (TensorCodec c : values()) {

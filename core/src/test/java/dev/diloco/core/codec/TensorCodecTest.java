@@ -3,6 +3,8 @@ package dev.diloco.core.codec;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
+import dev.diloco.core.rules.PublishedChunks;
+import dev.diloco.core.rules.Verdict;
 import dev.diloco.schemas.DeadLetterReason;
 import dev.diloco.schemas.TensorEncoding;
 import net.jqwik.api.ForAll;
@@ -62,5 +64,19 @@ class TensorCodecTest {
             e -> assertThat(e.reason()).isEqualTo(DeadLetterReason.UNKNOWN_ENCODING))
         .hasMessageContaining("UNKNOWN");
     assertThat(TensorCodec.of(TensorEncoding.FP16)).isEqualTo(TensorCodec.FP16);
+  }
+
+  @Test
+  void aWeightsChunkThatSaysInt4IsRejectedNotACrash() {
+    assertThatThrownBy(() -> TensorCodec.of(TensorEncoding.INT4))
+        .isInstanceOfSatisfying(ChunkRejectedException.class,
+            e -> assertThat(e.reason()).isEqualTo(DeadLetterReason.LAYOUT_MISMATCH));
+    var weights = new dev.diloco.schemas.WeightsChunk("r", 1, 0, 1, 0L, 4, TensorEncoding.INT4,
+        java.nio.ByteBuffer.wrap(new byte[3]), 0);
+    try (ChunkDecoder decoder = new ChunkDecoder(4)) {
+      assertThat(PublishedChunks.weights(new dev.diloco.core.layout.ChunkPlan(4, 4), decoder,
+          weights)).isInstanceOfSatisfying(Verdict.Reject.class,
+              r -> assertThat(r.reason()).isEqualTo(DeadLetterReason.LAYOUT_MISMATCH));
+    }
   }
 }
