@@ -4,6 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import dev.diloco.broker.EmbeddedKafkaExtension;
+import dev.diloco.core.codec.Checksums;
 import dev.diloco.core.codec.ChunkEncoder;
 import dev.diloco.core.codec.PayloadFormat;
 import dev.diloco.core.codec.TensorCodec;
@@ -12,30 +13,27 @@ import dev.diloco.core.kafka.CorruptRoundException;
 import dev.diloco.core.kafka.KafkaClientConfig;
 import dev.diloco.core.kafka.RoundLog;
 import dev.diloco.core.kafka.RunTopics;
-import dev.diloco.core.kafka.Topics;
 import dev.diloco.core.layout.ChunkPlan;
 import dev.diloco.core.layout.ChunkRange;
 import dev.diloco.core.layout.ParameterLayout;
-import dev.diloco.core.math.WarmupCosine;
 import dev.diloco.core.testing.TestRuns;
-import dev.diloco.optimizer.OuterOptimizer;
-import dev.diloco.reducer.Reducer;
 import dev.diloco.reducer.ReducerConfig;
+import dev.diloco.schemas.HeartbeatKind;
 import dev.diloco.schemas.ModelDescription;
 import dev.diloco.schemas.PseudoGradientChunk;
 import dev.diloco.schemas.RoundCommit;
 import dev.diloco.schemas.RoundOutcome;
 import dev.diloco.schemas.WeightsChunk;
-import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.HexFormat;
 import java.util.List;
 import java.util.Map;
 import java.util.TreeSet;
 import java.util.concurrent.TimeUnit;
-import java.util.concurrent.atomic.AtomicBoolean;
 import org.apache.kafka.clients.producer.KafkaProducer;
 import org.apache.kafka.clients.producer.ProducerRecord;
 import org.apache.kafka.common.TopicPartition;
@@ -63,13 +61,14 @@ class WorkerIntegrationTest {
   void aWorkerTrainsAndPublishesARoundAndALaterOneJoinsAtTheNewestRound() throws Exception {
     String run = "train";
     KafkaClientConfig clients = KAFKA.clients();
-    RunTopics topics = createTopics(run, clients);
+    RunTopics topics = RunServices.createTopics(run, clients);
     ByteTransformer model = new ByteTransformer(MODEL, BATCH, 1);
-    float[] initial = initialWeights(model);
+    float[] initial = RunServices.initialWeights(model);
     byte[] text = BuiltInCorpus.generate(1 << 16, 1);
 
     // The run's description says what its workers do: the reducer bounds their values by it.
-    withServices(new ReducerConfig(run, 1, Duration.ofMinutes(10), Duration.ofSeconds(1), 2),
+    RunServices.with(KAFKA.clients(), dir,
+        new ReducerConfig(run, 1, Duration.ofMinutes(10), Duration.ofSeconds(1), 2),
         TestRuns.description(run, model.layout(), CHUNK, TRAINING_STEPS, TRAINING_LR), initial,
         () -> {
           List<Worker.RoundReport> first = new ArrayList<>();
@@ -85,7 +84,7 @@ class WorkerIntegrationTest {
             assertThat(r.meanInnerLoss()).isLessThan(5.0f);
           });
           RoundLog log = new RoundLog(topics, clients, WAIT);
-          awaitRound(log, 1);
+          RunServices.awaitRound(log, 1);
 
           List<Worker.RoundReport> later = new ArrayList<>();
           ByteTransformer modelB = new ByteTransformer(MODEL, BATCH, 99); // weights come from Kafka
@@ -93,7 +92,7 @@ class WorkerIntegrationTest {
             assertThat(b.run(1, later::add)).isEqualTo(1);
           }
           assertThat(later).singleElement().satisfies(r -> assertThat(r.round()).isEqualTo(1));
-          awaitRound(log, 2);
+          RunServices.awaitRound(log, 2);
 
           // Who published what: a in round 0, b in round 1, every chunk once.
           TreeSet<String> published = new TreeSet<>();
@@ -121,11 +120,12 @@ class WorkerIntegrationTest {
   void aWorkerLearnsFromTheNextCommitThatItsPseudoGradientWasLeftOut() throws Exception {
     String run = "uncounted";
     KafkaClientConfig clients = KAFKA.clients();
-    createTopics(run, clients);
+    RunServices.createTopics(run, clients);
     ByteTransformer model = new ByteTransformer(MODEL, BATCH, 1);
-    float[] initial = initialWeights(model);
+    float[] initial = RunServices.initialWeights(model);
     byte[] text = BuiltInCorpus.generate(1 << 14, 1);
-    withServices(new ReducerConfig(run, 1, Duration.ofSeconds(3), Duration.ofSeconds(1), 2,
+    RunServices.with(KAFKA.clients(), dir,
+        new ReducerConfig(run, 1, Duration.ofSeconds(3), Duration.ofSeconds(1), 2,
         1e-9), TestRuns.description(run, model.layout(), CHUNK), initial, () -> {
           List<Worker.RoundReport> reports = new ArrayList<>();
           try (Worker w = new Worker(settings(run, "w"), model, text, text, clients)) {
@@ -149,18 +149,19 @@ class WorkerIntegrationTest {
   void roundsComeFromTheSumsWhenTheyReproduceTheCommitAndInFullWhenNot() throws Exception {
     String run = "download";
     KafkaClientConfig clients = KAFKA.clients();
-    RunTopics topics = createTopics(run, clients);
+    RunTopics topics = RunServices.createTopics(run, clients);
     ByteTransformer model = new ByteTransformer(MODEL, BATCH, 1);
-    float[] initial = initialWeights(model);
+    float[] initial = RunServices.initialWeights(model);
     ChunkPlan plan = model.layout().chunks(CHUNK);
     byte[] text = BuiltInCorpus.generate(1 << 14, 1);
-    withServices(new ReducerConfig(run, 1, Duration.ofMinutes(10), Duration.ofSeconds(1), 2),
+    RunServices.with(KAFKA.clients(), dir,
+        new ReducerConfig(run, 1, Duration.ofMinutes(10), Duration.ofSeconds(1), 2),
         TestRuns.description(run, model.layout(), CHUNK), initial, () -> {
           try (Worker w = new Worker(settings(run, "w"), model, text, text, clients)) {
             assertThat(w.run(2, r -> { })).isEqualTo(2);
           }
           RoundLog log = new RoundLog(topics, clients, WAIT);
-          awaitRound(log, 2);
+          RunServices.awaitRound(log, 2);
           RoundCommit[] commits = {log.commit(0).orElseThrow(), log.commit(1).orElseThrow(),
               log.commit(2).orElseThrow()};
           float[][] weights = new float[3][];
@@ -189,34 +190,107 @@ class WorkerIntegrationTest {
         });
   }
 
-  private interface WhileRunning {
-    void run() throws Exception;
+  /**
+   * A worker restarted on its state directory goes on to the same bits as one that never
+   * stopped; restarted on an empty one, from fresh inner state, it does not.
+   */
+  @Test
+  void aWorkerRestartedOnItsStateDirectoryGoesOnToTheSameBits() throws Exception {
+    KafkaClientConfig clients = KAFKA.clients();
+    ByteTransformer model = new ByteTransformer(MODEL, BATCH, 1);
+    float[] initial = RunServices.initialWeights(model);
+    byte[] text = BuiltInCorpus.generate(1 << 14, 1);
+    Map<String, List<String>> hashes = new HashMap<>();
+    for (String run : List.of("steady", "restarted", "forgetful")) {
+      RoundLog log = new RoundLog(RunServices.createTopics(run, clients), clients, WAIT);
+      Path state = dir.resolve("state-" + run);
+      RunServices.with(clients, dir,
+          new ReducerConfig(run, 1, Duration.ofMinutes(10), Duration.ofSeconds(1), 2),
+          TestRuns.description(run, model.layout(), CHUNK), initial, () -> {
+            if (run.equals("steady")) {
+              try (Worker w = new Worker(settings(run, "w", state), model, text, text, clients)) {
+                assertThat(w.run(3, r -> { })).isEqualTo(3);
+              }
+            } else { // a new process each time: a new model, its weights from the log
+              try (Worker w = new Worker(settings(run, "w", state),
+                  new ByteTransformer(MODEL, BATCH, 7), text, text, clients)) {
+                assertThat(w.run(1, r -> { })).isEqualTo(1);
+              }
+              Path again = run.equals("restarted") ? state : dir.resolve("empty-" + run);
+              try (Worker w = new Worker(settings(run, "w", again),
+                  new ByteTransformer(MODEL, BATCH, 8), text, text, clients)) {
+                assertThat(w.run(2, r -> { })).isEqualTo(2);
+              }
+            }
+            RunServices.awaitRound(log, 3);
+            List<String> sha = new ArrayList<>();
+            for (int r = 1; r <= 3; r++) {
+              sha.add(HexFormat.of().formatHex(Checksums.sha256Of(log.commit(r).orElseThrow())));
+            }
+            hashes.put(run, sha);
+          });
+    }
+    List<String> steady = hashes.get("steady");
+    assertThat(hashes.get("restarted")).as("rounds 1-3 after a restart").isEqualTo(steady);
+    assertThat(hashes.get("forgetful").get(0)).as("round 1, before the restart")
+        .isEqualTo(steady.get(0));
+    assertThat(hashes.get("forgetful").get(1)).as("round 2, from fresh AdamW moments")
+        .isNotEqualTo(steady.get(1));
   }
 
-  /** The optimizer (started with {@code run}'s round 0) and the reducer, while {@code body}. */
-  private void withServices(ReducerConfig reducing, ModelDescription run, float[] initial,
-      WhileRunning body) throws Exception {
+  /**
+   * A worker that dies once its round is saved but perhaps before all of its Δ is out publishes
+   * the saved Δ again when it restarts while the round is open; the reducer counts it once, and
+   * the round's weights are the bits of the run where it was sent once.
+   */
+  @Test
+  void aWorkerRestartedWhileItsRoundIsOpenSendsItAgainAndItCountsOnce() throws Exception {
     KafkaClientConfig clients = KAFKA.clients();
-    AtomicBoolean stop = new AtomicBoolean();
-    try (OuterOptimizer optimizer = new OuterOptimizer(run.getRunId(), clients,
-            WarmupCosine.CONSTANT, OuterOptimizer.Hooks.NONE);
-        Reducer reducer = new Reducer(reducing, clients, dir.resolve("reducer-" + run.getRunId()),
-            new SimpleMeterRegistry(), Map.of())) {
-      optimizer.open(run, initial);
-      reducer.start(WAIT);
-      Thread optimizing = new Thread(() -> {
-        while (!stop.get()) {
-          optimizer.pollOnce(Duration.ofMillis(100));
-        }
-      }, "optimizer");
-      optimizing.start();
-      try {
-        body.run();
-      } finally {
-        stop.set(true);
-        optimizing.join(TimeUnit.SECONDS.toMillis(30));
-      }
+    ByteTransformer model = new ByteTransformer(MODEL, BATCH, 1);
+    float[] initial = RunServices.initialWeights(model);
+    byte[] text = BuiltInCorpus.generate(1 << 14, 1);
+    int chunks = model.layout().chunks(CHUNK).chunkCount();
+    Map<String, RoundCommit> round1 = new HashMap<>();
+    for (String run : List.of("sent-once", "sent-twice")) {
+      RunTopics topics = RunServices.createTopics(run, clients);
+      RoundLog log = new RoundLog(topics, clients, WAIT);
+      RunServices.with(clients, dir,
+          new ReducerConfig(run, 2, Duration.ofMinutes(10), Duration.ofSeconds(1), 2),
+          TestRuns.description(run, model.layout(), CHUNK), initial, () -> {
+            Path state = dir.resolve("w0-" + run);
+            try (Heartbeats w1 = new Heartbeats(topics, "w1", null, 0, clients)) {
+              w1.announce(HeartbeatKind.JOIN, 0, null); // so that round 0 waits for w1
+            }
+            try (Worker w0 = new Worker(settings(run, "w0", state), model, text, text, clients)) {
+              assertThat(w0.run(1, r -> { })).isEqualTo(1); // round 0 waits for w1
+            }
+            if (run.equals("sent-twice")) {
+              try (Worker w0 = new Worker(settings(run, "w0", state),
+                  new ByteTransformer(MODEL, BATCH, 7), text, text, clients)) {
+                assertThat(w0.run(0, r -> { })).isZero(); // publishing again is no new round
+              }
+            }
+            try (Worker w1 = new Worker(settings(run, "w1", dir.resolve("w1-" + run)),
+                new ByteTransformer(MODEL, BATCH, 8), text, text, clients)) {
+              assertThat(w1.run(1, r -> { })).isEqualTo(1);
+            }
+            RunServices.awaitRound(log, 1);
+            round1.put(run, log.commit(1).orElseThrow());
+            int[] w0Chunks = {0};
+            AvroSerde<PseudoGradientChunk> serde = AvroSerde.of(PseudoGradientChunk.class);
+            for (int p = 0; p < 2; p++) {
+              log.readToEnd(new TopicPartition(topics.pseudoGradients(), p), 0, r -> {
+                w0Chunks[0] += serde.decode(r.value()).getWorkerId().equals("w0") ? 1 : 0;
+                return true;
+              });
+            }
+            assertThat(w0Chunks[0]).isEqualTo(run.equals("sent-twice") ? 2 * chunks : chunks);
+          });
     }
+    RoundCommit twice = round1.get("sent-twice");
+    assertThat(twice.getContributors()).extracting(c -> c.getWorkerId())
+        .containsExactly("w0", "w1");
+    assertThat(Checksums.sha256Of(twice)).isEqualTo(Checksums.sha256Of(round1.get("sent-once")));
   }
 
   @Test
@@ -228,7 +302,7 @@ class WorkerIntegrationTest {
     byte[] text = BuiltInCorpus.generate(1 << 14, 1);
 
     // A commit whose hash does not match its weights.
-    RunTopics badHash = createTopics("badhash", clients);
+    RunTopics badHash = RunServices.createTopics("badhash", clients);
     publishRound0(badHash, layout, plan, clients, -1);
     try (Worker w = new Worker(settings("badhash", "w"), model, text, text, clients)) {
       assertThatThrownBy(() -> w.run(1, r -> { }))
@@ -237,7 +311,7 @@ class WorkerIntegrationTest {
     }
 
     // A weights chunk whose CRC does not match its payload.
-    RunTopics badCrc = createTopics("badcrc", clients);
+    RunTopics badCrc = RunServices.createTopics("badcrc", clients);
     publishRound0(badCrc, layout, plan, clients, 1);
     try (Worker w = new Worker(settings("badcrc", "w"), model, text, text, clients)) {
       assertThatThrownBy(() -> w.run(1, r -> { }))
@@ -246,7 +320,7 @@ class WorkerIntegrationTest {
     }
 
     // A run of another model.
-    RunTopics other = createTopics("othermodel", clients);
+    RunTopics other = RunServices.createTopics("othermodel", clients);
     ParameterLayout otherLayout = ParameterLayout.builder().add("w", 10, 10).build();
     publishRound0(other, otherLayout, otherLayout.chunks(CHUNK), clients, -1);
     assertThatThrownBy(() -> new Worker(settings("othermodel", "w"), model, text, text, clients))
@@ -263,28 +337,17 @@ class WorkerIntegrationTest {
   private static final int TRAINING_STEPS = 40;
   private static final double TRAINING_LR = 1e-2;
 
-  /** The model's seeded weights: the run's round 0. */
-  private static float[] initialWeights(ByteTransformer model) {
-    float[] initial = new float[(int) model.layout().totalElements()];
-    model.parameters(initial);
-    return initial;
-  }
 
   private static Worker.Settings settings(String run, String worker) {
+    return settings(run, worker, null);
+  }
+
+  private static Worker.Settings settings(String run, String worker, Path state) {
     return new Worker.Settings(run, worker, 3, AdamW.Config.OPENDILOCO, PayloadFormat.FP16, 5,
-        1, WAIT);
+        1, WAIT, state);
   }
 
-  private static RunTopics createTopics(String run, KafkaClientConfig clients) throws Exception {
-    RunTopics topics = new RunTopics(run);
-    Topics.create(clients, topics.newTopics(2, (short) 1, clients));
-    return topics;
-  }
 
-  private static void awaitRound(RoundLog log, int round) {
-    org.awaitility.Awaitility.await().atMost(WAIT).until(() ->
-        log.latestCommit().map(c -> c.getRound() >= round).orElse(false));
-  }
 
   /** Round 0 written by hand: its commit's hash is zeros, and chunk {@code badCrc} lies. */
   private static void publishRound0(RunTopics topics, ParameterLayout layout, ChunkPlan plan,

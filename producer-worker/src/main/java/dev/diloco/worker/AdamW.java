@@ -71,6 +71,16 @@ public final class AdamW {
     }
   }
 
+  /** The moments and the step count: what a restarted worker needs to step on the same. */
+  public record State(int steps, float[] firstMoment, float[] secondMoment) {
+    public State {
+      if (steps < 0 || firstMoment.length != secondMoment.length) {
+        throw new IllegalArgumentException("AdamW state of " + steps + " steps with moments of "
+            + firstMoment.length + " and " + secondMoment.length + " elements");
+      }
+    }
+  }
+
   private final Config config;
   private final float[] m;
   private final float[] v;
@@ -93,6 +103,22 @@ public final class AdamW {
   /** Steps taken so far. */
   public int steps() {
     return step;
+  }
+
+  /** The state now, as copies. */
+  public State state() {
+    return new State(step, m.clone(), v.clone());
+  }
+
+  /** Takes up {@code s}, as saved by {@link #state()} of an optimizer of the same layout. */
+  public void restore(State s) {
+    if (s.firstMoment().length != m.length) {
+      throw new IllegalArgumentException("AdamW state of " + s.firstMoment().length
+          + " elements for " + m.length + " parameters");
+    }
+    System.arraycopy(s.firstMoment(), 0, m, 0, m.length);
+    System.arraycopy(s.secondMoment(), 0, v, 0, v.length);
+    step = s.steps();
   }
 
   /** The learning rate of step {@code s} (1-based). */

@@ -97,6 +97,26 @@ public final class ByteCorpus {
     return Arrays.copyOfRange(bytes, trainEnd, bytes.length);
   }
 
+  /**
+   * The random source of inner step {@code step} of round {@code round} on worker
+   * {@code worker}: a function of these and the run's seed alone, never of how long the process
+   * has lived, so a worker that restarts, or joins late, draws what it would have drawn anyway.
+   */
+  public static SplittableRandom stepRandom(long seed, String worker, int round, int step) {
+    long key = mix(seed);
+    for (int i = 0; i < worker.length(); i++) {
+      key = mix(key + worker.charAt(i));
+    }
+    return new SplittableRandom(mix(mix(mix(key + worker.length()) + round) + step));
+  }
+
+  /** MurmurHash3's 64-bit finalizer (Stafford's variant 13, as SplittableRandom uses it). */
+  private static long mix(long z) {
+    z = (z ^ (z >>> 30)) * 0xbf58476d1ce4e5b9L;
+    z = (z ^ (z >>> 27)) * 0x94d049bb133111ebL;
+    return z ^ (z >>> 31);
+  }
+
   /** {@code batch} random windows of {@code length} bytes from {@code data}. */
   public static int[][] windows(byte[] data, int batch, int length, SplittableRandom random) {
     if (data.length <= length) {

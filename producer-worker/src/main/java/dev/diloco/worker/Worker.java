@@ -14,10 +14,10 @@ import dev.diloco.schemas.HeartbeatKind;
 import dev.diloco.schemas.ModelDescription;
 import dev.diloco.schemas.RoundCommit;
 import dev.diloco.schemas.RoundStats;
+import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
 import java.util.Optional;
-import java.util.SplittableRandom;
 import java.util.function.Consumer;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -28,7 +28,11 @@ import org.slf4j.LoggerFactory;
  * publish Δ in chunks → wait for round r + 1. It joins at the newest committed round, announces
  * itself for each round it trains, and says it leaves when stopped. The inner optimizer's state
  * stays with it across rounds, and so does, in a run with error feedback, what the codec left
- * out of its last Δ (added to the next one before it is encoded).
+ * out of its last Δ (added to the next one before it is encoded). With a {@link StateDir} that
+ * state survives a restart: the worker saves it after training each round, before publishing,
+ * and a worker restarted on the same directory goes on to the same bits. Its data position is
+ * a function of (seed, worker, round, step) ({@link ByteCorpus#stepRandom}), so it draws the
+ * same windows whenever it (re)starts.
  */
 public final class Worker implements AutoCloseable {
 
@@ -36,7 +40,14 @@ public final class Worker implements AutoCloseable {
 
   /** What the worker does each round. */
   public record Settings(String runId, String workerId, int innerSteps, AdamW.Config inner,
-      PayloadFormat format, long seed, int evalBatches, Duration roundTimeout) {
+      PayloadFormat format, long seed, int evalBatches, Duration roundTimeout, Path stateDir) {
+
+    /** Settings of a worker that keeps its state in memory only. */
+    public Settings(String runId, String workerId, int innerSteps, AdamW.Config inner,
+        PayloadFormat format, long seed, int evalBatches, Duration roundTimeout) {
+      this(runId, workerId, innerSteps, inner, format, seed, evalBatches, roundTimeout, null);
+    }
+
     public Settings {
       new RunTopics(runId);
       if (workerId == null || workerId.isBlank()) {
@@ -74,7 +85,8 @@ public final class Worker implements AutoCloseable {
   private final AdamW adamw;
   /** What the codec left out of the last pseudo-gradient (null: the run sends it as it is). */
   private final ErrorFeedback feedback;
-  private final SplittableRandom random;
+  /** Where the state above survives a restart; null: in memory only. */
+  private final StateDir state;
   private volatile boolean stopping;
   private final List<Integer> uncounted = new java.util.concurrent.CopyOnWriteArrayList<>();
 
@@ -103,7 +115,6 @@ public final class Worker implements AutoCloseable {
     this.adamw = new AdamW(settings.inner(), model.layout());
     this.feedback = description.getErrorFeedback()
         ? new ErrorFeedback(settings.format().codec(), plan) : null;
-    this.random = new SplittableRandom(settings.seed() ^ settings.workerId().hashCode());
     this.eval = new EvalSet(evalSlice, settings.evalBatches(), model.batch(),
         model.config().contextLength(), description.getSeed());
     // On a cluster with authentication the worker has a topic of its own, which only its
@@ -119,6 +130,8 @@ public final class Worker implements AutoCloseable {
         settings.format(), partitions, clients);
     this.download = new RoundDownload(topics, plan, settings.format().codec(), log,
         settings.workerId(), clients, Duration.ofSeconds(60));
+    this.state = settings.stateDir() == null ? null : StateDir.open(settings.stateDir(),
+        settings.runId(), settings.workerId(), model.layout().totalElements());
     LOG.info("worker {}: publishing to {}", settings.workerId(), chunkTopic);
   }
 
@@ -135,8 +148,17 @@ public final class Worker implements AutoCloseable {
    * rounds ends when round R is committed), or until {@link #stop()}.
    */
   public int run(int rounds, int untilRound, Consumer<RoundReport> reports) {
-    Optional<RoundCommit> first = commits.await(0, settings.roundTimeout());
+    Optional<StateDir.Saved> saved = state == null ? Optional.empty() : state.load();
+    // A saved round was committed (the worker trained from it): the log must show it.
+    int savedRound = saved.map(StateDir.Saved::round).orElse(0);
+    Optional<RoundCommit> first = commits.await(savedRound, settings.roundTimeout());
     if (first.isEmpty()) {
+      if (saved.isPresent() && !stopping) {
+        throw new IllegalStateException("worker " + settings.workerId() + " has a state of "
+            + "round " + savedRound + " in " + settings.stateDir() + ", but run "
+            + settings.runId() + " has no commit of round " + savedRound + " within "
+            + settings.roundTimeout() + ": is it this run's state directory?");
+      }
       return 0;
     }
     int round = first.get().getRound();
@@ -148,6 +170,9 @@ public final class Worker implements AutoCloseable {
     float[] delta = new float[n];
     int done = 0;
     int published = -1;
+    if (saved.isPresent() && resume(saved.get(), round)) {
+      published = round++;
+    }
     long waitStart = System.nanoTime();
     while (done < rounds && round < untilRound && !stopping) {
       Optional<RoundCommit> commit = commits.await(round, settings.roundTimeout());
@@ -183,7 +208,8 @@ public final class Worker implements AutoCloseable {
       int progressEvery = Math.max(1, settings.innerSteps() / 10);
       for (int step = 0; step < settings.innerSteps() && !stopping; step++) {
         lossSum += model.lossAndGradient(ByteCorpus.windows(shard, model.batch(),
-            model.config().contextLength(), random), grad);
+            model.config().contextLength(),
+            ByteCorpus.stepRandom(settings.seed(), settings.workerId(), round, step)), grad);
         adamw.step(local, grad);
         model.setParameters(local);
         if ((step + 1) % progressEvery == 0) {
@@ -194,12 +220,16 @@ public final class Worker implements AutoCloseable {
         break; // a half-finished round is not published
       }
       double computeSeconds = (System.nanoTime() - computeStart) / 1e9;
-      long tokens = (long) settings.innerSteps() * model.batch() * model.config().contextLength();
+      long tokens = tokensPerRound();
       float meanLoss = (float) (lossSum / settings.innerSteps());
 
       PseudoGradient.compute(global, local, delta);
       if (feedback != null) {
         feedback.compensate(delta); // Δ + what the codec left out last round
+      }
+      if (state != null) { // before publishing: what is published can always be again
+        state.save(new StateDir.Saved(round, adamw.state(),
+            feedback == null ? null : feedback.residual(), delta, meanLoss));
       }
       ChunkPublisher.Published sent = publisher.publish(round, delta,
           settings.innerSteps(), tokens, meanLoss);
@@ -218,6 +248,44 @@ public final class Worker implements AutoCloseable {
     }
     heartbeats.announce(HeartbeatKind.LEAVE, round, null);
     return done;
+  }
+
+  /**
+   * Takes up the state saved after round s: the inner optimizer's moments and step count, and
+   * the residual. If round s is still the newest committed one ({@code newest}), the worker may
+   * have died before its Δ was all sent: it publishes Δ again (the reducer counts each chunk
+   * once) and returns true.
+   */
+  private boolean resume(StateDir.Saved s, int newest) {
+    adamw.restore(s.inner());
+    if ((feedback != null) != (s.residual() != null)) {
+      throw new IllegalStateException("worker state in " + settings.stateDir() + " was saved "
+          + (s.residual() == null ? "without" : "with") + " an error-feedback residual; run "
+          + settings.runId() + (feedback == null ? " has none" : " has error feedback"));
+    }
+    if (feedback != null) {
+      feedback.restore(s.residual());
+    }
+    if (newest > s.round() + 1) {
+      LOG.warn("worker {}: its state is of round {}, the run is at round {}: rounds {} to {} "
+          + "went on without it; its inner state goes on from round {}", settings.workerId(),
+          s.round(), newest, s.round() + 1, newest - 1, s.round());
+    } else {
+      LOG.info("worker {}: resumes from its state of round {}", settings.workerId(), s.round());
+    }
+    if (newest != s.round()) {
+      return false;
+    }
+    ChunkPublisher.Published sent = publisher.publish(s.round(), s.pseudoGradient(),
+        settings.innerSteps(), tokensPerRound(), s.meanInnerLoss());
+    heartbeats.announce(HeartbeatKind.ALIVE, s.round() + 1, null);
+    LOG.info("worker {}: round {} is still open; published its saved pseudo-gradient again "
+        + "({} bytes)", settings.workerId(), s.round(), sent.bytes());
+    return true;
+  }
+
+  private long tokensPerRound() {
+    return (long) settings.innerSteps() * model.batch() * model.config().contextLength();
   }
 
   /**
@@ -266,7 +334,13 @@ public final class Worker implements AutoCloseable {
         try {
           commits.close();
         } finally {
-          download.close();
+          try {
+            download.close();
+          } finally {
+            if (state != null) {
+              state.close();
+            }
+          }
         }
       }
     }

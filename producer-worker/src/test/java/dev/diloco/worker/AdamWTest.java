@@ -63,4 +63,26 @@ class AdamWTest {
     assertThat(adamw.learningRate(15)).isCloseTo(0.1, Offset.offset(1e-12));
     assertThatThrownBy(() -> PLAIN.withLearningRate(-1)).hasMessageContaining("out of range");
   }
+
+  @Test
+  void anOptimizerRestoredFromAnotherOnesStateStepsToTheSameBits() {
+    AdamW first = new AdamW(PLAIN.withSchedule(new WarmupCosine(2, 10, 0.1)), layout);
+    float[] p = {1f, -2f, 3f};
+    first.step(p, new float[] {0.5f, -4f, 2f});
+    first.step(p, new float[] {0.1f, 0.2f, -0.3f});
+    AdamW.State saved = first.state();
+    saved.firstMoment()[0] += 1; // a copy: changing it changes nothing in the optimizer
+
+    AdamW restored = new AdamW(PLAIN.withSchedule(new WarmupCosine(2, 10, 0.1)), layout);
+    restored.restore(first.state());
+    assertThat(restored.steps()).isEqualTo(2);
+    float[] q = p.clone();
+    first.step(p, new float[] {-1f, 2f, 0.5f});
+    restored.step(q, new float[] {-1f, 2f, 0.5f});
+    assertThat(q).isEqualTo(p);
+    assertThatThrownBy(() -> restored.restore(new AdamW.State(1, new float[2], new float[2])))
+        .hasMessageContaining("AdamW state of 2 elements for 3 parameters");
+    assertThatThrownBy(() -> new AdamW.State(-1, new float[2], new float[2]))
+        .hasMessageContaining("-1 steps");
+  }
 }

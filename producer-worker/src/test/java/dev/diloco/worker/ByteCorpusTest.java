@@ -42,6 +42,25 @@ class ByteCorpusTest {
   }
 
   @Test
+  void aStepsWindowsDependOnSeedWorkerRoundAndStepAlone() {
+    int[][] w = ByteCorpus.windows(text, 4, 8, ByteCorpus.stepRandom(7, "w0", 3, 5));
+    // The same step drawn again, in any order, by any process: the same windows.
+    ByteCorpus.windows(text, 4, 8, ByteCorpus.stepRandom(7, "w0", 3, 4));
+    assertThat(ByteCorpus.windows(text, 4, 8, ByteCorpus.stepRandom(7, "w0", 3, 5))).isEqualTo(w);
+    // Any one of the four changed: other windows (names that String.hashCode confuses too).
+    assertThat(ByteCorpus.windows(text, 4, 8, ByteCorpus.stepRandom(8, "w0", 3, 5))).isNotEqualTo(w);
+    assertThat(ByteCorpus.windows(text, 4, 8, ByteCorpus.stepRandom(7, "w1", 3, 5))).isNotEqualTo(w);
+    assertThat(ByteCorpus.windows(text, 4, 8, ByteCorpus.stepRandom(7, "w0", 4, 5))).isNotEqualTo(w);
+    assertThat(ByteCorpus.windows(text, 4, 8, ByteCorpus.stepRandom(7, "w0", 3, 6))).isNotEqualTo(w);
+    assertThat("Aa".hashCode()).isEqualTo("BB".hashCode());
+    assertThat(ByteCorpus.stepRandom(7, "Aa", 0, 0).nextLong())
+        .isNotEqualTo(ByteCorpus.stepRandom(7, "BB", 0, 0).nextLong());
+    // Round 0 step 1 is not round 1 step 0.
+    assertThat(ByteCorpus.stepRandom(7, "w0", 0, 1).nextLong())
+        .isNotEqualTo(ByteCorpus.stepRandom(7, "w0", 1, 0).nextLong());
+  }
+
+  @Test
   void badDataOrShardsGetAClearError(@TempDir Path dir) {
     assertThatThrownBy(() -> ByteCorpus.load(dir.resolve("missing.txt"), 0.1))
         .hasMessageContaining("missing.txt does not exist");

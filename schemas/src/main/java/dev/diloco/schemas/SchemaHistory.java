@@ -24,8 +24,11 @@ import org.apache.avro.message.SchemaStore;
  */
 public final class SchemaHistory {
 
-  /** The current schema of each record type that crosses a topic, by simple name. */
-  public static final Map<String, Schema> TOPIC_RECORDS =
+  /**
+   * The current schema of each record type that crosses a topic, by simple name, and of the
+   * worker's state file, which outlives the code that wrote it just as a log does.
+   */
+  public static final Map<String, Schema> RECORDS =
       List.of(
               ModelDescription.getClassSchema(),
               PseudoGradientChunk.getClassSchema(),
@@ -35,7 +38,8 @@ public final class SchemaHistory {
               WorkerHeartbeat.getClassSchema(),
               DeadLetter.getClassSchema(),
               OptimizerStateChunk.getClassSchema(),
-              RoundFailure.getClassSchema())
+              RoundFailure.getClassSchema(),
+              WorkerState.getClassSchema())
           .stream()
           .collect(Collectors.toUnmodifiableMap(Schema::getName, Function.identity()));
 
@@ -72,8 +76,8 @@ public final class SchemaHistory {
 
     private static SchemaStore build() {
       SchemaStore.Cache store = new SchemaStore.Cache();
-      TOPIC_RECORDS.keySet().forEach(name -> versions(name).forEach(store::addSchema));
-      TOPIC_RECORDS.values().forEach(store::addSchema);
+      RECORDS.keySet().forEach(name -> versions(name).forEach(store::addSchema));
+      RECORDS.values().forEach(store::addSchema);
       return store;
     }
   }

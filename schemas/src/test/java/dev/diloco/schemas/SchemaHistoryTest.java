@@ -16,10 +16,10 @@ class SchemaHistoryTest {
 
   @Test
   void everyTopicRecordHasAReleasedVersionEqualToTheCurrentSchema() {
-    for (Map.Entry<String, Schema> e : SchemaHistory.TOPIC_RECORDS.entrySet()) {
+    for (Map.Entry<String, Schema> e : SchemaHistory.RECORDS.entrySet()) {
       List<Schema> versions = SchemaHistory.versions(e.getKey());
       assertThat(versions)
-          .as("history/%s.v1.avsc must exist: every topic record is released", e.getKey())
+          .as("history/%s.v1.avsc must exist: every record type is released", e.getKey())
           .isNotEmpty();
       Schema latest = versions.get(versions.size() - 1);
       assertThat(SchemaNormalization.toParsingForm(e.getValue()))
@@ -32,7 +32,7 @@ class SchemaHistoryTest {
 
   @Test
   void everyVersionReadsAndIsReadByEveryOtherVersion() {
-    for (String name : SchemaHistory.TOPIC_RECORDS.keySet()) {
+    for (String name : SchemaHistory.RECORDS.keySet()) {
       List<Schema> versions = SchemaHistory.versions(name);
       for (int older = 0; older < versions.size(); older++) {
         for (int newer = older + 1; newer < versions.size(); newer++) {
@@ -107,7 +107,7 @@ class SchemaHistoryTest {
   @Test
   void theSchemaStoreKnowsEveryReleasedVersion() {
     var store = SchemaHistory.schemaStore();
-    for (String name : SchemaHistory.TOPIC_RECORDS.keySet()) {
+    for (String name : SchemaHistory.RECORDS.keySet()) {
       for (Schema version : SchemaHistory.versions(name)) {
         assertThat(store.findByFingerprint(SchemaNormalization.parsingFingerprint64(version)))
             .isNotNull();

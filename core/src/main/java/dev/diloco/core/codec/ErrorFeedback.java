@@ -54,6 +54,15 @@ public final class ErrorFeedback {
     }
   }
 
+  /** Takes up a residual saved from {@link #residual()} (a restarted worker's). */
+  public void restore(float[] saved) {
+    if (saved.length != residual.length) {
+      throw new IllegalArgumentException("a residual of " + saved.length + " elements for "
+          + residual.length);
+    }
+    System.arraycopy(saved, 0, residual, 0, residual.length);
+  }
+
   /** The residual now: what the last {@link #compensate} left out. A copy. */
   public float[] residual() {
     return residual.clone();

@@ -30,6 +30,23 @@ class ErrorFeedbackTest {
     assertThat(feedback.residual()).containsExactly(kept - 6 * 0x1p-10f, 0f);
   }
 
+  @Test
+  void aRestoredResidualIsSentAsTheSavedOneWouldHaveBeen() {
+    BlockCodec int4 = new BlockCodec(TensorEncoding.INT4, 8);
+    ErrorFeedback feedback = new ErrorFeedback(int4, new ChunkPlan(2, 2));
+    feedback.compensate(new float[] {0.1f, 0f});
+    ErrorFeedback restarted = new ErrorFeedback(int4, new ChunkPlan(2, 2));
+    restarted.restore(feedback.residual());
+    float[] a = {0.02f, -0.3f};
+    float[] b = a.clone();
+    feedback.compensate(a);
+    restarted.compensate(b);
+    assertThat(b).containsExactly(a);
+    assertThat(restarted.residual()).containsExactly(feedback.residual());
+    org.assertj.core.api.Assertions.assertThatThrownBy(() -> restarted.restore(new float[3]))
+        .hasMessageContaining("a residual of 3 elements for 2");
+  }
+
   @Property(tries = 300)
   void theResidualPlusWhatWasSentIsTheCompensatedInputExactly(@ForAll boolean int4,
       @ForAll @IntRange(min = 1, max = 900) int elements,

@@ -28,7 +28,8 @@ import picocli.CommandLine.Option;
         "Trains as one worker of a run: loads each committed round's weights, runs the run's "
             + "inner steps on its own shard of the data, and publishes its pseudo-gradient. "
             + "The model, batch, inner steps and optimizer come from the run's description.",
-        "It joins at the newest committed round; Ctrl-C or SIGTERM makes it leave cleanly."})
+        "It joins at the newest committed round; Ctrl-C or SIGTERM makes it leave cleanly. "
+            + "With --state-dir a restarted worker continues where it stopped, bit for bit."})
 public final class WorkerCommand implements Callable<Integer> {
 
   @Mixin
@@ -62,6 +63,13 @@ public final class WorkerCommand implements Callable<Integer> {
       description = "Leave once round R is committed: the run's last round (default: never).")
   int untilRound;
 
+  @Option(names = "--state-dir", paramLabel = "DIR",
+      description = "Keep this worker's state (inner optimizer, error-feedback residual, last "
+          + "pseudo-gradient) here, saved each round, so that a restart on the same directory "
+          + "goes on to the same bits. Without it a restarted worker rejoins from fresh inner "
+          + "state and the run differs from then on.")
+  Path stateDir;
+
   @Option(names = "--exit-with", paramLabel = "PID", hidden = true,
       description = "Leave when process PID ends (diloco run passes its own, so that no worker "
           + "outlives it).")
@@ -94,7 +102,7 @@ public final class WorkerCommand implements Callable<Integer> {
         : InetAddress.getLocalHost().getHostName() + "-" + shard;
     ByteTransformer model = spec.newModel();
     Worker.Settings settings = new Worker.Settings(runId, id, spec.innerSteps(), spec.inner(),
-        spec.format(), spec.seed(), 4, Duration.ofHours(24));
+        spec.format(), spec.seed(), 4, Duration.ofHours(24), stateDir);
     CountDownLatch finished = new CountDownLatch(1);
     try (Worker worker = new Worker(settings, model, corpus.shard(shard, shards, nonIid),
         corpus.evalSlice(), clients)) {

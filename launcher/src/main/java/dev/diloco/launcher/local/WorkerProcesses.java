@@ -14,7 +14,8 @@ import org.slf4j.LoggerFactory;
  * The workers of a local run, each a process of its own so that they really run side by side
  * and die like machines: started with this JVM's class path, watched, started again when one
  * dies before the end (it rejoins at the newest round), and stopped when the run is over or
- * this process exits. Each writes {@code worker-N.log} in the run directory.
+ * this process exits. Each writes {@code worker-N.log} in the run directory and keeps its state in
+ * {@code state/worker-N}, so a worker started again goes on to the bits it would have reached.
  */
 final class WorkerProcesses implements AutoCloseable {
 
@@ -50,6 +51,7 @@ final class WorkerProcesses implements AutoCloseable {
         "--worker-id", "worker-" + index, "--shard", Integer.toString(index),
         "--shards", Integer.toString(plan.workers()),
         "--until-round", Integer.toString(plan.rounds()),
+        "--state-dir", plan.out().resolve("state").resolve("worker-" + index).toString(),
         "--exit-with", Long.toString(ProcessHandle.current().pid())));
     if (plan.data() != null) {
       command.add("--data");

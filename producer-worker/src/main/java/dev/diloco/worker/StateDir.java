@@ -1,0 +1,232 @@
+package dev.diloco.worker;
+
+import dev.diloco.core.codec.TensorCodec;
+import dev.diloco.core.kafka.AvroSerde;
+import dev.diloco.schemas.StateDigest;
+import dev.diloco.schemas.WorkerState;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.ByteBuffer;
+import java.nio.channels.FileChannel;
+import java.nio.channels.FileLock;
+import java.nio.channels.OverlappingFileLockException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.nio.file.StandardOpenOption;
+import java.security.MessageDigest;
+import java.security.NoSuchAlgorithmException;
+import java.util.Arrays;
+import java.util.Optional;
+
+/**
+ * A worker's state directory ({@code --state-dir}): what it needs to go on bit for bit after a
+ * restart, its AdamW moments and step count, its error-feedback residual and the pseudo-gradient
+ * of the round it trained last, in one file written atomically once per round, after training
+ * and before publishing. So whenever the worker dies, the file holds either round r − 1 (it
+ * trains round r again, to the same bits, since its data position is a function of the round)
+ * or round r with its Δ (it publishes that Δ again if round r is still open; the reducer counts
+ * it once). A lock keeps two processes from sharing one directory.
+ */
+public final class StateDir implements AutoCloseable {
+
+  /** The state file's name in the directory. */
+  public static final String FILE = "worker-state.avro";
+  private static final String LOCK = "lock";
+
+  /**
+   * A worker's state once it has trained {@code round}.
+   *
+   * @param residual what the codec will leave out of {@code pseudoGradient}; null in a run
+   *     without error feedback
+   * @param pseudoGradient the round's Δ as it is encoded and sent
+   */
+  public record Saved(int round, AdamW.State inner, float[] residual, float[] pseudoGradient,
+      float meanInnerLoss) {
+    public Saved {
+      if (round < 0) {
+        throw new IllegalArgumentException("a saved round must be >= 0, got " + round);
+      }
+      int n = pseudoGradient.length;
+      if (inner.firstMoment().length != n || (residual != null && residual.length != n)) {
+        throw new IllegalArgumentException("a worker's saved vectors differ in length: Δ "
+            + n + ", moments " + inner.firstMoment().length + ", residual "
+            + (residual == null ? "none" : residual.length));
+      }
+    }
+  }
+
+  private final Path dir;
+  private final Path file;
+  private final String runId;
+  private final String workerId;
+  private final long elements;
+  private final FileChannel lockChannel;
+  private final FileLock lock;
+  private final AvroSerde<WorkerState> serde = AvroSerde.of(WorkerState.class);
+
+  private StateDir(Path dir, String runId, String workerId, long elements,
+      FileChannel lockChannel, FileLock lock) {
+    this.dir = dir;
+    this.file = dir.resolve(FILE);
+    this.runId = runId;
+    this.workerId = workerId;
+    this.elements = elements;
+    this.lockChannel = lockChannel;
+    this.lock = lock;
+  }
+
+  /**
+   * Opens (creating it if need be) the state directory of worker {@code workerId} of run
+   * {@code runId}, whose model has {@code elements} parameters, and locks it for this process.
+   */
+  public static StateDir open(Path dir, String runId, String workerId, long elements) {
+    try {
+      Files.createDirectories(dir);
+      FileChannel channel = FileChannel.open(dir.resolve(LOCK), StandardOpenOption.CREATE,
+          StandardOpenOption.WRITE);
+      FileLock lock;
+      try {
+        lock = channel.tryLock();
+      } catch (OverlappingFileLockException e) {
+        lock = null;
+      }
+      if (lock == null) {
+        channel.close();
+        throw new IllegalStateException("state directory " + dir + " is in use by another "
+            + "worker process: give each worker a directory of its own");
+      }
+      return new StateDir(dir, runId, workerId, elements, channel, lock);
+    } catch (IOException e) {
+      throw new UncheckedIOException("cannot open state directory " + dir + ": " + e, e);
+    }
+  }
+
+  /** The saved state, or empty when none was saved yet; refuses a file that is not this one's. */
+  public Optional<Saved> load() {
+    if (!Files.exists(file)) {
+      return Optional.empty();
+    }
+    WorkerState s;
+    try {
+      s = serde.decode(Files.readAllBytes(file));
+    } catch (IOException e) {
+      throw new UncheckedIOException("cannot read worker state " + file + ": " + e, e);
+    } catch (RuntimeException e) {
+      throw refused("it cannot be decoded (" + e.getMessage() + ")");
+    }
+    if (!s.getRunId().equals(runId) || !s.getWorkerId().equals(workerId)) {
+      throw refused("it is worker " + s.getWorkerId() + "'s of run " + s.getRunId()
+          + ", not worker " + workerId + "'s of run " + runId);
+    }
+    if (s.getElements() != elements) {
+      throw refused("it holds " + s.getElements() + " parameters; this run's model has "
+          + elements);
+    }
+    byte[][] vectors = vectors(s);
+    if (!Arrays.equals(digest(vectors), s.getSha256().bytes())) {
+      throw refused("its vectors' SHA-256 is not the one it was written with (changed on disk)");
+    }
+    for (byte[] v : vectors) {
+      if (v.length != 4 * elements) {
+        throw refused("a vector of " + v.length + " bytes for " + elements + " parameters");
+      }
+    }
+    return Optional.of(new Saved(s.getRound(), new AdamW.State(s.getInnerSteps(),
+        floats(vectors[0]), floats(vectors[1])),
+        s.getResidual() == null ? null : floats(vectors[2]), floats(vectors[vectors.length - 1]),
+        s.getMeanInnerLoss()));
+  }
+
+  /** Replaces the saved state with {@code saved}, atomically and durably. */
+  public void save(Saved saved) {
+    if (saved.pseudoGradient().length != elements) {
+      throw new IllegalArgumentException("a state of " + saved.pseudoGradient().length
+          + " parameters for a model of " + elements);
+    }
+    byte[] m = bytes(saved.inner().firstMoment());
+    byte[] v = bytes(saved.inner().secondMoment());
+    byte[] residual = saved.residual() == null ? null : bytes(saved.residual());
+    byte[] delta = bytes(saved.pseudoGradient());
+    byte[] sha = digest(residual == null ? new byte[][] {m, v, delta}
+        : new byte[][] {m, v, residual, delta});
+    WorkerState s = new WorkerState(runId, workerId, saved.round(), elements,
+        saved.inner().steps(), ByteBuffer.wrap(m), ByteBuffer.wrap(v),
+        residual == null ? null : ByteBuffer.wrap(residual), ByteBuffer.wrap(delta),
+        saved.meanInnerLoss(), new StateDigest(sha), System.currentTimeMillis());
+    Path tmp = dir.resolve(FILE + ".tmp");
+    try (FileChannel out = FileChannel.open(tmp, StandardOpenOption.CREATE,
+        StandardOpenOption.WRITE, StandardOpenOption.TRUNCATE_EXISTING)) {
+      ByteBuffer body = ByteBuffer.wrap(serde.encode(s));
+      while (body.hasRemaining()) {
+        out.write(body);
+      }
+      out.force(true);
+    } catch (IOException e) {
+      throw new UncheckedIOException("cannot write worker state " + tmp + ": " + e, e);
+    }
+    try {
+      Files.move(tmp, file, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
+      try (FileChannel d = FileChannel.open(dir, StandardOpenOption.READ)) {
+        d.force(true); // the rename itself survives a power cut
+      }
+    } catch (IOException e) {
+      throw new UncheckedIOException("cannot replace worker state " + file + ": " + e, e);
+    }
+  }
+
+  private IllegalStateException refused(String why) {
+    return new IllegalStateException("worker state " + file + " is refused: " + why + ". Give "
+        + "this worker its own directory, or move the file away to rejoin from fresh inner "
+        + "state (the run then differs from one without the restart)");
+  }
+
+  /** The vectors in digest order: moments, the residual if present, Δ. */
+  private static byte[][] vectors(WorkerState s) {
+    return s.getResidual() == null
+        ? new byte[][] {array(s.getFirstMoment()), array(s.getSecondMoment()),
+            array(s.getPseudoGradient())}
+        : new byte[][] {array(s.getFirstMoment()), array(s.getSecondMoment()),
+            array(s.getResidual()), array(s.getPseudoGradient())};
+  }
+
+  private static byte[] digest(byte[][] vectors) {
+    try {
+      MessageDigest sha = MessageDigest.getInstance("SHA-256");
+      for (byte[] v : vectors) {
+        sha.update(v);
+      }
+      return sha.digest();
+    } catch (NoSuchAlgorithmException e) {
+      throw new IllegalStateException("this JVM has no SHA-256", e);
+    }
+  }
+
+  private static byte[] array(ByteBuffer b) {
+    byte[] out = new byte[b.remaining()];
+    b.duplicate().get(out);
+    return out;
+  }
+
+  private static byte[] bytes(float[] v) {
+    byte[] out = new byte[4 * v.length];
+    TensorCodec.FP32.encode(v, 0, v.length, out, 0);
+    return out;
+  }
+
+  private static float[] floats(byte[] b) {
+    float[] out = new float[b.length / 4];
+    TensorCodec.FP32.decode(b, 0, out.length, out, 0);
+    return out;
+  }
+
+  @Override
+  public void close() {
+    try {
+      lock.release();
+      lockChannel.close();
+    } catch (IOException e) {
+      throw new UncheckedIOException("cannot unlock state directory " + dir + ": " + e, e);
+    }
+  }
+}

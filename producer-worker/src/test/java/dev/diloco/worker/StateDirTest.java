@@ -1,0 +1,86 @@
+package dev.diloco.worker;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+class StateDirTest {
+
+  @TempDir
+  Path dir;
+
+  private static StateDir.Saved saved(int round, boolean residual) {
+    return new StateDir.Saved(round, new AdamW.State(7, new float[] {1f, -2f, 3e-9f},
+        new float[] {4f, 5f, 6f}), residual ? new float[] {-0.5f, 0f, 0.25f} : null,
+        new float[] {0.125f, Float.MIN_VALUE, -7f}, 2.5f);
+  }
+
+  @Test
+  void theLastSavedRoundComesBackBitForBit() {
+    try (StateDir state = StateDir.open(dir, "run", "w0", 3)) {
+      assertThat(state.load()).isEmpty();
+      state.save(saved(4, true));
+      state.save(saved(5, false));
+      StateDir.Saved back = state.load().orElseThrow();
+      assertThat(back.round()).isEqualTo(5);
+      assertThat(back.inner().steps()).isEqualTo(7);
+      assertThat(back.inner().firstMoment()).containsExactly(1f, -2f, 3e-9f);
+      assertThat(back.inner().secondMoment()).containsExactly(4f, 5f, 6f);
+      assertThat(back.residual()).isNull();
+      assertThat(back.pseudoGradient()).containsExactly(0.125f, Float.MIN_VALUE, -7f);
+      assertThat(back.meanInnerLoss()).isEqualTo(2.5f);
+      state.save(saved(6, true));
+      assertThat(state.load().orElseThrow().residual()).containsExactly(-0.5f, 0f, 0.25f);
+    }
+    // No temporary file is left; a later process reads what the earlier one wrote.
+    assertThat(dir.resolve(StateDir.FILE + ".tmp")).doesNotExist();
+    try (StateDir again = StateDir.open(dir, "run", "w0", 3)) {
+      assertThat(again.load().orElseThrow().round()).isEqualTo(6);
+    }
+  }
+
+  @Test
+  void aStateThatIsNotThisWorkersOrChangedOnDiskIsRefusedByName() throws Exception {
+    try (StateDir state = StateDir.open(dir, "run", "w0", 3)) {
+      state.save(saved(2, false));
+    }
+    try (StateDir other = StateDir.open(dir, "run", "w1", 3)) {
+      assertThatThrownBy(other::load).hasMessageContaining(StateDir.FILE)
+          .hasMessageContaining("it is worker w0's of run run, not worker w1's of run run")
+          .hasMessageContaining("move the file away");
+    }
+    try (StateDir other = StateDir.open(dir, "another", "w0", 3)) {
+      assertThatThrownBy(other::load).hasMessageContaining("not worker w0's of run another");
+    }
+    try (StateDir other = StateDir.open(dir, "run", "w0", 4)) {
+      assertThatThrownBy(other::load).hasMessageContaining("it holds 3 parameters; this run's "
+          + "model has 4");
+    }
+    Path file = dir.resolve(StateDir.FILE);
+    byte[] bytes = Files.readAllBytes(file);
+    bytes[bytes.length - 60] ^= 1; // a bit of the pseudo-gradient
+    Files.write(file, bytes);
+    try (StateDir state = StateDir.open(dir, "run", "w0", 3)) {
+      assertThatThrownBy(state::load).hasMessageContaining("SHA-256");
+      Files.write(file, java.util.Arrays.copyOf(bytes, 40)); // cut short
+      assertThatThrownBy(state::load).hasMessageContaining("cannot be decoded");
+      Files.write(file, new byte[] {1, 2, 3});
+      assertThatThrownBy(state::load).hasMessageContaining("cannot be decoded");
+    }
+  }
+
+  @Test
+  void oneDirectoryServesOneProcessAtATime() {
+    try (StateDir state = StateDir.open(dir, "run", "w0", 3)) {
+      assertThatThrownBy(() -> StateDir.open(dir, "run", "w0", 3))
+          .hasMessageContaining("is in use by another worker process");
+    }
+    StateDir.open(dir, "run", "w0", 3).close(); // released with the first
+    assertThatThrownBy(() -> new StateDir.Saved(0, new AdamW.State(0, new float[2],
+        new float[2]), null, new float[3], 0f)).hasMessageContaining("differ in length");
+  }
+}
