@@ -91,6 +91,6 @@ public final class ChunkPublisher implements AutoCloseable {
   @Override
   public void close() {
     records.close();
-    producer.close();
+    producer.close(Worker.CLOSE_BOUND); // every round it published was acknowledged already
   }
 }

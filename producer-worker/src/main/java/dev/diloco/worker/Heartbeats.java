@@ -9,13 +9,17 @@ import dev.diloco.schemas.WorkerHeartbeat;
 import java.net.InetAddress;
 import java.net.UnknownHostException;
 import java.nio.charset.StandardCharsets;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.Future;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
 import org.apache.kafka.clients.producer.KafkaProducer;
 import org.apache.kafka.clients.producer.ProducerRecord;
 import org.apache.kafka.clients.producer.RecordMetadata;
+import org.apache.kafka.common.KafkaException;
 import org.apache.kafka.common.serialization.ByteArraySerializer;
 
 /**
@@ -47,14 +51,8 @@ final class Heartbeats implements AutoCloseable {
 
   /** Announces {@code kind} for {@code round} and waits until every copy is written. */
   void announce(HeartbeatKind kind, int round, RoundStats report) {
-    byte[] value = serde.encode(heartbeat(kind, round, report, null));
-    List<Future<RecordMetadata>> sent = new ArrayList<>();
-    sent.add(producer.send(new ProducerRecord<>(topics.membership(), key(), value)));
-    for (int p = 0; ownTopic != null && p < ownPartitions; p++) {
-      sent.add(producer.send(new ProducerRecord<>(ownTopic, p, key(), value)));
-    }
     try {
-      for (Future<RecordMetadata> f : sent) {
+      for (Future<RecordMetadata> f : send(kind, round, report)) {
         f.get();
       }
     } catch (InterruptedException e) {
@@ -63,6 +61,35 @@ final class Heartbeats implements AutoCloseable {
       throw new IllegalStateException("worker " + workerId + " cannot announce " + kind
           + " for round " + round + ": " + e.getCause().getMessage(), e.getCause());
     }
+  }
+
+  /**
+   * Announces {@code kind} for {@code round}, waiting at most {@code bound}: whether every copy
+   * was written (a stopping worker does not wait on a cluster that does not answer).
+   */
+  boolean tryAnnounce(HeartbeatKind kind, int round, Duration bound) {
+    long deadline = System.nanoTime() + bound.toNanos();
+    try {
+      for (Future<RecordMetadata> f : send(kind, round, null)) {
+        f.get(Math.max(0, deadline - System.nanoTime()), TimeUnit.NANOSECONDS);
+      }
+      return true;
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      return false;
+    } catch (ExecutionException | TimeoutException | KafkaException e) {
+      return false;
+    }
+  }
+
+  private List<Future<RecordMetadata>> send(HeartbeatKind kind, int round, RoundStats report) {
+    byte[] value = serde.encode(heartbeat(kind, round, report, null));
+    List<Future<RecordMetadata>> sent = new ArrayList<>();
+    sent.add(producer.send(new ProducerRecord<>(topics.membership(), key(), value)));
+    for (int p = 0; ownTopic != null && p < ownPartitions; p++) {
+      sent.add(producer.send(new ProducerRecord<>(ownTopic, p, key(), value)));
+    }
+    return sent;
   }
 
   /** Inner steps done so far, for whoever shows progress; not waited for, not a membership. */
@@ -91,6 +118,6 @@ final class Heartbeats implements AutoCloseable {
 
   @Override
   public void close() {
-    producer.close();
+    producer.close(Worker.CLOSE_BOUND); // what is not out by then is a heartbeat, not a round
   }
 }

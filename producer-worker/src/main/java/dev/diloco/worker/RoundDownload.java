@@ -231,6 +231,6 @@ final class RoundDownload implements AutoCloseable {
 
   @Override
   public void close() {
-    consumer.close(Duration.ofSeconds(5));
+    consumer.close(Worker.CLOSE_BOUND);
   }
 }

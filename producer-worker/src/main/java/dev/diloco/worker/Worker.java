@@ -37,6 +37,10 @@ import org.slf4j.LoggerFactory;
 public final class Worker implements AutoCloseable {
 
   private static final Logger LOG = LoggerFactory.getLogger(Worker.class);
+  /** How long a stopping worker waits to say it leaves: the cluster may not answer. */
+  static final Duration LEAVE_BOUND = Duration.ofSeconds(4);
+  /** How long each of its clients may take to close. */
+  static final Duration CLOSE_BOUND = Duration.ofSeconds(1);
 
   /** What the worker does each round. */
   public record Settings(String runId, String workerId, int innerSteps, AdamW.Config inner,
@@ -246,7 +250,11 @@ public final class Worker implements AutoCloseable {
       done++;
       round++;
     }
-    heartbeats.announce(HeartbeatKind.LEAVE, round, null);
+    if (!heartbeats.tryAnnounce(HeartbeatKind.LEAVE, round, LEAVE_BOUND)) {
+      LOG.warn("worker {}: could not announce within {} that it leaves (before round {}): the "
+          + "cluster does not answer; the reducer waits its member grace for this worker",
+          settings.workerId(), LEAVE_BOUND, round);
+    }
     return done;
   }
 

@@ -16,6 +16,7 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.concurrent.Callable;
 import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
@@ -31,6 +32,9 @@ import picocli.CommandLine.Option;
         "It joins at the newest committed round; Ctrl-C or SIGTERM makes it leave cleanly. "
             + "With --state-dir a restarted worker continues where it stopped, bit for bit."})
 public final class WorkerCommand implements Callable<Integer> {
+
+  /** The longest SIGTERM takes to end a worker, whatever the cluster's state. */
+  static final Duration STOP_BOUND = Duration.ofSeconds(10);
 
   @Mixin
   RunOptions run;
@@ -109,7 +113,12 @@ public final class WorkerCommand implements Callable<Integer> {
       Runtime.getRuntime().addShutdownHook(new Thread(() -> {
         worker.stop();
         try {
-          finished.await();
+          if (!finished.await(STOP_BOUND.toSeconds(), TimeUnit.SECONDS)) {
+            // Its state directory holds its last trained round; nothing of a round is lost.
+            System.err.printf("worker %s: not stopped within %d s (it waits on a cluster that "
+                + "does not answer): exiting without announcing that it leaves; the reducer "
+                + "waits its member grace for it%n", id, STOP_BOUND.toSeconds());
+          }
         } catch (InterruptedException e) {
           Thread.currentThread().interrupt();
         }

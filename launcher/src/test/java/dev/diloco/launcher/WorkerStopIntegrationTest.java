@@ -1,0 +1,93 @@
+package dev.diloco.launcher;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
+
+import dev.diloco.broker.EmbeddedKafkaBroker;
+import dev.diloco.core.kafka.AvroSerde;
+import dev.diloco.core.kafka.KafkaClientConfig;
+import dev.diloco.core.kafka.RoundLog;
+import dev.diloco.core.kafka.RunTopics;
+import dev.diloco.schemas.WorkerHeartbeat;
+import java.io.IOException;
+import java.io.StringWriter;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+import org.apache.kafka.common.TopicPartition;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.api.extension.ExtendWith;
+import org.junit.jupiter.api.io.TempDir;
+
+/** SIGTERM ends a worker within a bound whatever the cluster's state, and it says what it lost. */
+@Timeout(value = 180, unit = TimeUnit.SECONDS)
+@ExtendWith(NoProcessLeftBehind.class)
+class WorkerStopIntegrationTest {
+
+  private static final String RUN = "stop";
+
+  @TempDir
+  Path dir;
+
+  @Test
+  void aWorkerWhoseBrokerIsGoneStopsWithinTenSecondsAndSaysItCouldNotAnnounceItsLeave()
+      throws Exception {
+    List<Process> started = new ArrayList<>();
+    EmbeddedKafkaBroker broker = EmbeddedKafkaBroker.builder().logDir(dir.resolve("kafka"))
+        .start();
+    try {
+      String bootstrap = broker.bootstrapServers();
+      KafkaClientConfig clients = KafkaClientConfig.of(bootstrap);
+      RunTopics topics = new RunTopics(RUN);
+      assertThat(Cli.run(new StringWriter(), new StringWriter(), "topics", "create", "--run",
+          RUN, "--bootstrap-servers", bootstrap)).isZero();
+      started.add(start(bootstrap, "optimizer", "--start", "--model", "tiny", "--inner-steps",
+          "400"));
+      RoundLog log = new RoundLog(topics, clients, Duration.ofSeconds(60));
+      await().atMost(Duration.ofSeconds(90)).until(() -> log.latestCommit().isPresent());
+      Process worker = start(bootstrap, "worker", "--worker-id", "w0");
+      started.add(worker);
+      // Training: its first progress heartbeat is out.
+      AvroSerde<WorkerHeartbeat> serde = AvroSerde.of(WorkerHeartbeat.class);
+      await().atMost(Duration.ofSeconds(90)).until(() -> {
+        boolean[] training = {false};
+        log.readToEnd(new TopicPartition(topics.membership(), 0), 0, r -> {
+          training[0] |= serde.decode(r.value()).getInnerStep() != null;
+          return true;
+        });
+        return training[0];
+      });
+
+      broker.close();
+      long stop = System.nanoTime();
+      worker.destroy(); // SIGTERM
+      boolean exited = worker.waitFor(20, TimeUnit.SECONDS);
+      double seconds = (System.nanoTime() - stop) / 1e9;
+      String output = Files.readString(dir.resolve("worker.log"));
+      System.out.printf("the worker exited %.1f s after SIGTERM%n", seconds);
+      assertThat(exited).as("exited within 20 s of SIGTERM; its log:%n%s", output).isTrue();
+      assertThat(seconds).as("seconds from SIGTERM to exit").isLessThanOrEqualTo(12.0);
+      assertThat(output).containsAnyOf("could not announce within PT4S that it leaves",
+          "exiting without announcing that it leaves");
+    } finally {
+      for (Process p : started) {
+        p.destroyForcibly().waitFor(10, TimeUnit.SECONDS);
+      }
+      broker.close();
+    }
+  }
+
+  private Process start(String bootstrap, String command, String... args) throws IOException {
+    List<String> line = new ArrayList<>(List.of(
+        Path.of(System.getProperty("java.home"), "bin", "java").toString(), "-Xmx512m", "-cp",
+        System.getProperty("java.class.path"), Diloco.class.getName(), command, "--run", RUN,
+        "--bootstrap-servers", bootstrap));
+    line.addAll(List.of(args));
+    return new ProcessBuilder(line).redirectErrorStream(true)
+        .redirectOutput(dir.resolve(command + ".log").toFile()).start();
+  }
+}
