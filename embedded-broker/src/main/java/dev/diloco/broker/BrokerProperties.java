@@ -12,15 +12,14 @@ import java.util.Map;
 import java.util.Properties;
 
 /**
- * The settings of a single-node KRaft broker (broker and controller in one process) on
- * 127.0.0.1, sized for records of {@code maxRecordBytes}, with SASL/SCRAM and ACLs when it has
- * users. Every broker setting the project relies on is here, once.
+ * The settings of a KRaft node (broker and controller in one process) on 127.0.0.1, alone or one
+ * of a {@link ClusterNode cluster}, sized for records of {@code maxRecordBytes}, with SASL/SCRAM
+ * and ACLs when it has users. Every broker setting the project relies on is here, once.
  */
 final class BrokerProperties {
 
   /** The SASL mechanism of a broker with authentication. */
   static final String SCRAM = "SCRAM-SHA-256";
-  static final int NODE_ID = 1;
 
   private BrokerProperties() {}
 
@@ -28,14 +27,15 @@ final class BrokerProperties {
    * {@code users}: name to password, {@link EmbeddedKafkaBroker#ADMIN} among them, or empty for
    * a broker without authentication; {@code overrides} win over everything else.
    */
-  static Properties of(Path root, int clientPort, int controllerPort, int maxRecordBytes,
+  static Properties of(Path root, int clientPort, ClusterNode node, int maxRecordBytes,
       Map<String, String> users, Map<String, String> overrides) {
     String loopback = Ports.LOOPBACK;
     String limit = Integer.toString(maxRecordBytes + KafkaClientConfig.RECORD_OVERHEAD_BYTES);
     Map<String, String> p = new HashMap<>();
     p.put("process.roles", "broker,controller");
-    p.put("node.id", Integer.toString(NODE_ID));
-    p.put("controller.quorum.voters", NODE_ID + "@" + loopback + ":" + controllerPort);
+    p.put("node.id", Integer.toString(node.nodeId()));
+    p.put("controller.quorum.voters", node.voters());
+    int controllerPort = node.controllerPort();
     String client = users.isEmpty() ? "PLAINTEXT" : "SASL_PLAINTEXT";
     p.put("listeners", client + "://" + loopback + ":" + clientPort
         + ",CONTROLLER://" + loopback + ":" + controllerPort);
@@ -58,14 +58,19 @@ final class BrokerProperties {
     // Topics are created explicitly with their settings, as on a managed cluster.
     p.put("auto.create.topics.enable", "false");
     p.put("num.partitions", "1");
-    p.put("default.replication.factor", "1");
-    p.put("offsets.topic.replication.factor", "1");
+    // Topics nobody gives a replication (Kafka Streams' own, the offsets and transactions) get
+    // the cluster's: three replicas, two of which must have a write, when there are three nodes.
+    String replicas = Integer.toString(node.replication());
+    String minIsr = Integer.toString(node.minInsyncReplicas());
+    p.put("default.replication.factor", replicas);
+    p.put("min.insync.replicas", minIsr);
+    p.put("offsets.topic.replication.factor", replicas);
     p.put("offsets.topic.num.partitions", "4");
-    p.put("transaction.state.log.replication.factor", "1");
-    p.put("transaction.state.log.min.isr", "1");
+    p.put("transaction.state.log.replication.factor", replicas);
+    p.put("transaction.state.log.min.isr", minIsr);
     p.put("transaction.state.log.num.partitions", "4");
-    p.put("share.coordinator.state.topic.replication.factor", "1");
-    p.put("share.coordinator.state.topic.min.isr", "1");
+    p.put("share.coordinator.state.topic.replication.factor", replicas);
+    p.put("share.coordinator.state.topic.min.isr", minIsr);
     p.put("group.initial.rebalance.delay.ms", "0");
     p.put("message.max.bytes", limit);
     p.put("replica.fetch.max.bytes", limit);

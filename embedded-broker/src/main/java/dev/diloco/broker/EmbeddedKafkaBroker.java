@@ -23,8 +23,9 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * A single-node Kafka cluster in this JVM: one KRaft process that is both broker and controller,
- * listening on 127.0.0.1 only ({@link BrokerProperties}). It keeps its log in a directory that
+ * A Kafka broker in this JVM: one KRaft node that is both broker and controller, listening on
+ * 127.0.0.1 only ({@link BrokerProperties}); a cluster of its own by default, or one node of an
+ * N-node cluster ({@link Builder#node}) whose other nodes run in other processes. It keeps its log in a directory that
  * survives a restart (a run directory), or in a temporary one that it deletes on close. Sized
  * for records of up to {@link KafkaClientConfig#DEFAULT_MAX_RECORD_BYTES}.
  *
@@ -124,6 +125,7 @@ public final class EmbeddedKafkaBroker implements AutoCloseable {
     private int port;
     private int maxRecordBytes = KafkaClientConfig.DEFAULT_MAX_RECORD_BYTES;
     private Duration startTimeout = Duration.ofSeconds(60);
+    private ClusterNode node;
     private final Map<String, String> overrides = new HashMap<>();
     private final Map<String, String> users = new TreeMap<>();
 
@@ -178,6 +180,16 @@ public final class EmbeddedKafkaBroker implements AutoCloseable {
       return this;
     }
 
+    /**
+     * Makes this broker one node of a cluster (unset: a cluster of its own). Its nodes are
+     * started each with its own log directory and client port; the first start of each formats
+     * it with the cluster's id, and a node answers once a majority of the controllers do.
+     */
+    public Builder node(ClusterNode node) {
+      this.node = Objects.requireNonNull(node, "node");
+      return this;
+    }
+
     /** Any other broker setting, over the defaults. */
     public Builder property(String key, String value) {
       overrides.put(Objects.requireNonNull(key), Objects.requireNonNull(value));
@@ -208,11 +220,12 @@ public final class EmbeddedKafkaBroker implements AutoCloseable {
       StorageFormat.requireUnlocked(BrokerProperties.logDirs(root), Ports.previous(root)
           .map(p -> " with --bootstrap-servers " + Ports.LOOPBACK + ":" + p).orElse(""));
       int clientPort = port != 0 ? Ports.requireFree(port) : Ports.previousIfFree(root);
-      Properties props = BrokerProperties.of(root, clientPort, Ports.free(), maxRecordBytes,
-          users, overrides);
+      ClusterNode self = node != null ? node : ClusterNode.single(Ports.free());
+      Properties props = BrokerProperties.of(root, clientPort, self, maxRecordBytes, users,
+          overrides);
       Path config = root.resolve("server.properties");
       BrokerProperties.write(config, props);
-      StorageFormat.formatIfNew(BrokerProperties.logDirs(root), config, users);
+      StorageFormat.formatIfNew(BrokerProperties.logDirs(root), config, self.clusterId(), users);
 
       KafkaRaftServer server = new KafkaRaftServer(new KafkaConfig(props, false), Time.SYSTEM);
       try {

@@ -15,7 +15,6 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import kafka.tools.StorageTool;
-import org.apache.kafka.common.Uuid;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -56,12 +55,13 @@ final class StorageFormat {
   }
 
   /** Formats {@code logDirs} for the broker of {@code config}, unless it is formatted already. */
-  static void formatIfNew(Path logDirs, Path config, Map<String, String> scramUsers) {
+  static void formatIfNew(Path logDirs, Path config, String clusterId,
+      Map<String, String> scramUsers) {
     if (Files.exists(logDirs.resolve("meta.properties"))) {
       return; // a restart: keep the log and its cluster id
     }
     List<String> args = new ArrayList<>(List.of("format", "--config", config.toString(),
-        "--cluster-id", Uuid.randomUuid().toString(), "--ignore-formatted"));
+        "--cluster-id", clusterId, "--ignore-formatted"));
     scramUsers.forEach((user, password) -> {
       args.add("--add-scram");
       args.add(BrokerProperties.SCRAM + "=[name=" + user + ",password=" + password + "]");

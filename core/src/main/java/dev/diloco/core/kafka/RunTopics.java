@@ -213,6 +213,10 @@ public record RunTopics(String runId) {
   private static NewTopic topic(String name, int partitions, short replication,
       KafkaClientConfig clients, String compact, long retentionMs) {
     Map<String, String> configs = new HashMap<>(clients.topic());
+    if (replication >= 3) { // a write waits for a majority, so one broker may be down
+      configs.put(TopicConfig.MIN_IN_SYNC_REPLICAS_CONFIG,
+          Integer.toString(replication / 2 + 1));
+    }
     if (compact != null) {
       configs.put(TopicConfig.CLEANUP_POLICY_CONFIG, compact);
     } else {

@@ -1,5 +1,6 @@
 package dev.diloco.launcher.command;
 
+import dev.diloco.broker.ClusterNode;
 import dev.diloco.broker.EmbeddedKafkaBroker;
 import dev.diloco.core.kafka.KafkaClientConfig;
 import java.io.IOException;
@@ -43,6 +44,21 @@ public final class BrokerCommand implements Callable<Integer> {
           + "service its user's client settings and apply 'diloco acls'.")
   Path users;
 
+  @Option(names = "--voters", paramLabel = "1@127.0.0.1:PORT,...",
+      description = "Make this broker one node of a cluster on 127.0.0.1: every node's id and "
+          + "controller port, the same on each (with --node-id and --cluster-id). A cluster of "
+          + "three or more keeps each topic on three replicas, two of which must have a write.")
+  String voters;
+
+  @Option(names = "--node-id", defaultValue = "1", paramLabel = "N",
+      description = "This node's id in --voters (default: ${DEFAULT-VALUE}).")
+  int nodeId;
+
+  @Option(names = "--cluster-id", paramLabel = "ID",
+      description = "The cluster's id, the same on each node of --voters (a Kafka UUID, as "
+          + "kafka-storage.sh random-uuid prints one).")
+  String clusterId;
+
   @Override
   public Integer call() throws Exception {
     if (port < 0 || port > 65535) {
@@ -50,6 +66,16 @@ public final class BrokerCommand implements Callable<Integer> {
     }
     EmbeddedKafkaBroker.Builder builder = EmbeddedKafkaBroker.builder()
         .logDir(dir).port(port).maxRecordBytes(maxRecordBytes);
+    if (voters != null) {
+      if (clusterId == null) {
+        throw new IllegalArgumentException("--voters needs --cluster-id: every node of a "
+            + "cluster formats its log with the same id");
+      }
+      builder.node(ClusterNode.of(nodeId, voters, clusterId));
+    } else if (clusterId != null) {
+      throw new IllegalArgumentException("--cluster-id is for a node of a cluster: give "
+          + "--voters too");
+    }
     if (users != null) {
       Map<String, String> passwords = readUsers(users);
       String admin = passwords.remove(EmbeddedKafkaBroker.ADMIN);

@@ -1,0 +1,141 @@
+package dev.diloco.bench;
+
+import dev.diloco.launcher.Diloco;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.TreeMap;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * The services of a soak as child processes of this JVM ({@code diloco broker}, {@code reducer},
+ * {@code optimizer}, {@code worker}), each with its log: started, killed with SIGKILL, started
+ * again with the same command line, and all stopped on {@link #close()} (also when this JVM is
+ * interrupted). One that exits without being killed is started again by {@link #supervise()} and
+ * counted: the soak reports it.
+ */
+final class Fleet implements AutoCloseable {
+
+  enum Kind { BROKER, REDUCER, OPTIMIZER, WORKER }
+
+  /** One service: a {@code diloco} command line, in a JVM with {@code heap}. */
+  record Service(String name, Kind kind, String heap, List<String> args) {}
+
+  private final Path logs;
+  private final Map<String, Service> services = new LinkedHashMap<>();
+  private final Map<String, Process> running = new LinkedHashMap<>();
+  private final Map<String, Integer> unplannedExits = new TreeMap<>();
+  private final Thread onInterrupt = new Thread(this::killAll, "fleet-shutdown");
+
+  Fleet(Path logs) {
+    this.logs = logs;
+    Runtime.getRuntime().addShutdownHook(onInterrupt);
+  }
+
+  synchronized void start(Service service) {
+    services.put(service.name(), service);
+    start(service.name());
+  }
+
+  synchronized void start(String name) {
+    Service s = services.get(name);
+    List<String> line = new ArrayList<>(List.of(
+        Path.of(System.getProperty("java.home"), "bin", "java").toString(), "-Xmx" + s.heap(),
+        "-cp", System.getProperty("java.class.path"), Diloco.class.getName()));
+    line.addAll(s.args());
+    try {
+      running.put(name, new ProcessBuilder(line).redirectErrorStream(true)
+          .redirectOutput(ProcessBuilder.Redirect.appendTo(logs.resolve(name + ".log").toFile()))
+          .start());
+    } catch (IOException e) {
+      throw new UncheckedIOException("cannot start " + name + ": " + e.getMessage(), e);
+    }
+  }
+
+  /** SIGKILL, and waits (bounded) until the process is gone. */
+  synchronized void kill(String name) {
+    Process p = running.remove(name);
+    if (p != null) {
+      p.destroyForcibly();
+      waitQuietly(p, 10);
+    }
+  }
+
+  boolean isRunning(String name) {
+    Process p = running.get(name);
+    return p != null && p.isAlive();
+  }
+
+  List<Service> services(Kind kind) {
+    return services.values().stream().filter(s -> s.kind() == kind).toList();
+  }
+
+  /** Starts again each service that exited without being killed; returns how many. */
+  synchronized int supervise() {
+    int restarted = 0;
+    for (Map.Entry<String, Process> e : new ArrayList<>(running.entrySet())) {
+      if (!e.getValue().isAlive()) {
+        unplannedExits.merge(e.getKey(), 1, Integer::sum);
+        start(e.getKey());
+        restarted++;
+      }
+    }
+    return restarted;
+  }
+
+  /** The services that exited on their own, with how often. */
+  synchronized Map<String, Integer> unplannedExits() {
+    return Map.copyOf(unplannedExits);
+  }
+
+  /** SIGTERM to each of {@code kinds}' services, a bounded wait, SIGKILL to what is left. */
+  synchronized void stop(Kind... kinds) {
+    List<Process> stopping = new ArrayList<>();
+    for (Kind kind : kinds) {
+      for (Service s : services(kind)) {
+        Process p = running.remove(s.name());
+        if (p != null) {
+          p.destroy();
+          stopping.add(p);
+        }
+        services.remove(s.name());
+      }
+    }
+    for (Process p : stopping) {
+      if (!waitQuietly(p, 15)) {
+        p.destroyForcibly();
+        waitQuietly(p, 10);
+      }
+    }
+  }
+
+  private synchronized void killAll() {
+    running.values().forEach(Process::destroyForcibly);
+    running.values().forEach(p -> waitQuietly(p, 10));
+    running.clear();
+  }
+
+  private static boolean waitQuietly(Process p, int seconds) {
+    try {
+      return p.waitFor(seconds, TimeUnit.SECONDS);
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      return false;
+    }
+  }
+
+  @Override
+  public void close() {
+    stop(Kind.WORKER, Kind.OPTIMIZER, Kind.REDUCER, Kind.BROKER);
+    killAll();
+    try {
+      Runtime.getRuntime().removeShutdownHook(onInterrupt);
+    } catch (IllegalStateException shuttingDown) {
+      // the hook is running or has run
+    }
+  }
+}
