@@ -54,7 +54,8 @@ final class FaultSoak {
 
   /**
    * @param faults how many to inject
-   * @param gap the pause between one fault's restart and the next fault, drawn in [gap, 2 gap]
+   * @param gap the pause between every service being back (serving again) and the next fault,
+   *     drawn in [gap, 2 gap]
    * @param maxDown the longest a killed service stays down, drawn in [0, maxDown]
    * @param stall the longest the run may go without a new commit before it counts as a hang
    * @param budget the longest the whole soak may take
@@ -93,7 +94,8 @@ final class FaultSoak {
       for (ClusterNode node : nodes) {
         int port = freePort();
         addresses.add("127.0.0.1:" + port);
-        fleet.start(new Service("broker-" + node.nodeId(), Kind.BROKER, "768m", List.of(
+        fleet.start(new Service("broker-" + node.nodeId(), Kind.BROKER, "768m",
+            "Kafka broker ready on", List.of(
             "broker", "--dir", settings.dir().resolve("broker-" + node.nodeId()).toString(),
             "--port", Integer.toString(port), "--node-id", Integer.toString(node.nodeId()),
             "--voters", node.voters(), "--cluster-id", node.clusterId())));
@@ -125,8 +127,10 @@ final class FaultSoak {
     RunTopics topics = new RunTopics(runId);
     Topics.create(clients, topics.newTopics(2, (short) BROKERS, clients));
     Path runDir = settings.dir().resolve(runId);
-    fleet.start(service(runId + ".optimizer", Kind.OPTIMIZER, "512m", runId, "optimizer",
-        "--start", "--model", "tiny", "--inner-steps", Integer.toString(settings.innerSteps()),
+    fleet.start(service(runId + ".optimizer", Kind.OPTIMIZER, "512m",
+        "outer optimizer of run " + runId + " at round", runId, "optimizer",
+        "--start", "--model", "tiny", "--batch", "4",
+        "--inner-steps", Integer.toString(settings.innerSteps()),
         "--seed", Long.toString(settings.seed()), "--chunk-elements",
         Integer.toString(CHUNK_ELEMENTS), "--key", runDir.resolve("optimizer.key").toString()));
     RoundLog log = new RoundLog(topics, clients, Duration.ofSeconds(30));
@@ -137,13 +141,16 @@ final class FaultSoak {
       }
       // Quorum = every worker: no round may close without one, so every round is comparable.
       for (int r = 1; r <= 2; r++) {
-        fleet.start(service(runId + ".reducer-" + r, Kind.REDUCER, "512m", runId, "reducer",
+        fleet.start(service(runId + ".reducer-" + r, Kind.REDUCER, "512m",
+            "reducer of run " + runId + " running on", runId, "reducer",
+            "--instance-id", "reducer-" + r,
             "--quorum", Integer.toString(settings.workers()), "--round-timeout", "30m",
             "--member-grace", "30m", "--state-dir", runDir.resolve("reducer-" + r).toString(),
             "--metrics-every", "1h"));
       }
       for (int w = 0; w < settings.workers(); w++) {
-        fleet.start(service(runId + ".w" + w, Kind.WORKER, "768m", runId, "worker",
+        fleet.start(service(runId + ".w" + w, Kind.WORKER, "768m",
+            "worker w" + w + " of run " + runId, runId, "worker",
             "--worker-id", "w" + w, "--shard", Integer.toString(w), "--shards",
             Integer.toString(settings.workers()), "--state-dir",
             runDir.resolve("w" + w).toString(), "--exit-with",
@@ -154,7 +161,7 @@ final class FaultSoak {
       Map<String, Long> restartAt = new HashMap<>();
       long started = System.nanoTime();
       long progressAt = started;
-      long nextFault = started + gap(random);
+      long nextFault = -1; // set once every service is ready
       int newest = 0;
       int end = until;
       while (end < 0 || newest < end) {
@@ -180,8 +187,14 @@ final class FaultSoak {
           return true;
         });
         fleet.supervise();
-        if (faulty && faults.size() < settings.faults() && restartAt.isEmpty()
-            && t >= nextFault) {
+        // The next fault comes a random gap after every service is back and serving.
+        boolean ready = restartAt.isEmpty() && fleet.allReady();
+        if (!ready) {
+          nextFault = -1;
+        } else if (nextFault < 0) {
+          nextFault = t + gap(random);
+        }
+        if (faulty && faults.size() < settings.faults() && ready && t >= nextFault) {
           if (turn.isEmpty()) {
             List<Kind> kinds = new ArrayList<>(List.of(KINDS));
             Collections.shuffle(kinds, random);
@@ -198,7 +211,6 @@ final class FaultSoak {
           long down = (long) (random.nextDouble() * settings.maxDown().toNanos());
           restartAt.put(victim.name(), t + down);
           faults.add(new Fault(seconds(), kind, victim.name(), newest, down / 1e9));
-          nextFault = t + down + gap(random);
         }
         if (faulty && end < 0 && faults.size() >= settings.faults() && restartAt.isEmpty()) {
           end = newest + 2;
@@ -225,12 +237,12 @@ final class FaultSoak {
     }
   }
 
-  private Service service(String name, Kind kind, String heap, String runId, String command,
-      String... args) {
+  private Service service(String name, Kind kind, String heap, String ready, String runId,
+      String command, String... args) {
     List<String> line = new ArrayList<>(List.of(command, "--run", runId, "--bootstrap-servers",
         bootstrap));
     line.addAll(List.of(args));
-    return new Service(name, kind, heap, line);
+    return new Service(name, kind, heap, ready, line);
   }
 
   /** Waits (within the stall bound) for a commit of round {@code round} or later. */

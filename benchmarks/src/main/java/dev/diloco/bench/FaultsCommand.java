@@ -35,17 +35,17 @@ final class FaultsCommand implements Callable<Integer> {
   int workers;
 
   @Option(names = "--inner-steps", defaultValue = "10", paramLabel = "H",
-      description = "Inner steps a round, tiny model (default: ${DEFAULT-VALUE}).")
+      description = "Inner steps a round, tiny model at batch 4 (default: ${DEFAULT-VALUE}).")
   int innerSteps;
 
   @Option(names = "--seed", defaultValue = "1", paramLabel = "S",
       description = "Seed of the run and of the faults (default: ${DEFAULT-VALUE}).")
   long seed;
 
-  @Option(names = "--gap", defaultValue = "2s", converter = Durations.class,
+  @Option(names = "--gap", defaultValue = "1s", converter = Durations.class,
       paramLabel = "DURATION",
-      description = "Between a restart and the next fault: a random time in [gap, 2 gap] "
-          + "(default: ${DEFAULT-VALUE}).")
+      description = "From every service serving again to the next fault: a random time in "
+          + "[gap, 2 gap] (default: ${DEFAULT-VALUE}).")
   Duration gap;
 
   @Option(names = "--max-down", defaultValue = "3s", converter = Durations.class,

@@ -2,9 +2,13 @@ package dev.diloco.bench;
 
 import dev.diloco.launcher.Diloco;
 import java.io.IOException;
+import java.io.RandomAccessFile;
 import java.io.UncheckedIOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -22,13 +26,25 @@ final class Fleet implements AutoCloseable {
 
   enum Kind { BROKER, REDUCER, OPTIMIZER, WORKER }
 
-  /** One service: a {@code diloco} command line, in a JVM with {@code heap}. */
-  record Service(String name, Kind kind, String heap, List<String> args) {}
+  /**
+   * One service: a {@code diloco} command line, in a JVM with {@code heap}; {@code ready}: what
+   * it prints once it serves (its start-up line).
+   */
+  record Service(String name, Kind kind, String heap, String ready, List<String> args) {}
+
+  /**
+   * JVM flags of every service: the client compiler only and the serial collector, so that
+   * eight JVMs restarting on two cores come back in seconds (the heavy arithmetic is native).
+   */
+  private static final List<String> JVM_FLAGS = List.of("-XX:TieredStopAtLevel=1",
+      "-XX:+UseSerialGC");
 
   private final Path logs;
   private final Map<String, Service> services = new LinkedHashMap<>();
   private final Map<String, Process> running = new LinkedHashMap<>();
   private final Map<String, Integer> unplannedExits = new TreeMap<>();
+  /** Where each service's log stood when it was last started: its ready line comes after. */
+  private final Map<String, Long> logFrom = new HashMap<>();
   private final Thread onInterrupt = new Thread(this::killAll, "fleet-shutdown");
 
   Fleet(Path logs) {
@@ -44,12 +60,17 @@ final class Fleet implements AutoCloseable {
   synchronized void start(String name) {
     Service s = services.get(name);
     List<String> line = new ArrayList<>(List.of(
-        Path.of(System.getProperty("java.home"), "bin", "java").toString(), "-Xmx" + s.heap(),
-        "-cp", System.getProperty("java.class.path"), Diloco.class.getName()));
+        Path.of(System.getProperty("java.home"), "bin", "java").toString(), "-Xmx" + s.heap()));
+    line.addAll(JVM_FLAGS);
+    line.addAll(List.of("-cp", System.getProperty("java.class.path"), Diloco.class.getName()));
     line.addAll(s.args());
     try {
-      running.put(name, new ProcessBuilder(line).redirectErrorStream(true)
-          .redirectOutput(ProcessBuilder.Redirect.appendTo(logs.resolve(name + ".log").toFile()))
+      Path log = logOf(name);
+      logFrom.put(name, Files.exists(log) ? Files.size(log) : 0L);
+      ProcessBuilder builder = new ProcessBuilder(line);
+      builder.environment().put("OMP_NUM_THREADS", "1"); // one core each: the JVMs share two
+      running.put(name, builder.redirectErrorStream(true)
+          .redirectOutput(ProcessBuilder.Redirect.appendTo(log.toFile()))
           .start());
     } catch (IOException e) {
       throw new UncheckedIOException("cannot start " + name + ": " + e.getMessage(), e);
@@ -65,9 +86,36 @@ final class Fleet implements AutoCloseable {
     }
   }
 
-  boolean isRunning(String name) {
-    Process p = running.get(name);
-    return p != null && p.isAlive();
+  /** Whether every service runs and has printed its ready line since it was last started. */
+  synchronized boolean allReady() {
+    for (Service s : services.values()) {
+      Process p = running.get(s.name());
+      if (p == null || !p.isAlive() || !printedSinceStart(s)) {
+        return false;
+      }
+    }
+    return true;
+  }
+
+  private boolean printedSinceStart(Service s) {
+    try (RandomAccessFile log = new RandomAccessFile(logOf(s.name()).toFile(), "r")) {
+      long from = logFrom.getOrDefault(s.name(), 0L);
+      byte[] since = new byte[(int) Math.max(0, log.length() - from)];
+      log.seek(from);
+      log.readFully(since);
+      return new String(since, StandardCharsets.UTF_8).contains(s.ready());
+    } catch (IOException e) {
+      return false;
+    }
+  }
+
+  /** The process id of a running service. */
+  synchronized long pid(String name) {
+    return running.get(name).pid();
+  }
+
+  Path logOf(String name) {
+    return logs.resolve(name + ".log");
   }
 
   List<Service> services(Kind kind) {

@@ -157,12 +157,27 @@ final class RunView {
     }
   }
 
-  /** Keeps who trains in each round: a join or heartbeat adds a worker, a leave removes it. */
+  /**
+   * Keeps who trains in each round: a join or heartbeat adds a worker, a leave removes it. Only
+   * rounds from the open one on: once a round is committed the rounds before it are closed, so
+   * their members are forgotten and a heartbeat for one of them is passed over. The open round
+   * is the newest commit that verifies with the run's key, so a forged heartbeat or commit of a
+   * far round makes it forget nothing.
+   */
   static final class MemberUpdater extends Updater {
     private final AvroSerde<WorkerHeartbeat> serde = AvroSerde.of(WorkerHeartbeat.class);
+    private RunView view;
+    /** Every member of a round before this one is forgotten. */
+    private int keptFrom;
 
     MemberUpdater(String runId) {
       super(runId, MEMBERS);
+    }
+
+    @Override
+    public void init(ProcessorContext<Void, Void> context) {
+      super.init(context);
+      view = new RunView(runId, context); // the global stores are all this thread's
     }
 
     @Override
@@ -171,12 +186,29 @@ final class RunView {
       if (!h.getRunId().equals(runId)) {
         return;
       }
+      OpenRound open = view.open();
+      if (open != null && open.round() > keptFrom) {
+        forgetBefore(open.round());
+      }
+      if (h.getRound() < keptFrom) {
+        return; // a closed round's: nobody waits for its members any more
+      }
       String key = RoundKeys.member(h.getRound(), h.getWorkerId());
       if (h.getKind() == HeartbeatKind.LEAVE) {
         store.delete(key);
       } else if (h.getKind() == HeartbeatKind.JOIN || h.getKind() == HeartbeatKind.ALIVE) {
         store.put(key, new byte[0]);
       }
+    }
+
+    private void forgetBefore(int round) {
+      java.util.List<String> old = new java.util.ArrayList<>();
+      try (KeyValueIterator<String, byte[]> it =
+          store.range(RoundKeys.roundStart(0), RoundKeys.roundStart(round))) {
+        it.forEachRemaining(kv -> old.add(kv.key));
+      }
+      old.forEach(store::delete);
+      keptFrom = round;
     }
   }
 

@@ -217,4 +217,35 @@ class ReducerRoundsTest {
     assertThat(reducer.readReduced()).as("w0 is still a member; its chunk completes the sum")
         .singleElement().satisfies(r -> assertThat(r.getContributors()).hasSize(2));
   }
+
+  /**
+   * Once a round is committed the members of the rounds before it are forgotten, and a
+   * heartbeat for one of them is passed over: the store holds the open rounds' members, not
+   * every (round, worker) of the run. The open round still waits for all of its own.
+   */
+  @Test
+  void theMembersOfClosedRoundsAreForgotten() {
+    for (int r = 1; r <= 5; r++) {
+      reducer.commit(r);
+      for (String w : WORKERS) {
+        reducer.join(w, r);
+      }
+    }
+    reducer.join("w0", 2); // late, for a closed round
+    reducer.heartbeat("w1", 6, HeartbeatKind.ALIVE); // the next round's: kept
+    List<String> keys = new java.util.ArrayList<>();
+    org.apache.kafka.streams.state.KeyValueStore<String, byte[]> members =
+        reducer.driver.getKeyValueStore(RunView.MEMBERS);
+    try (var it = members.all()) {
+      it.forEachRemaining(kv -> keys.add(kv.key));
+    }
+    assertThat(keys).containsExactly("0000000005/w0", "0000000005/w1", "0000000005/w2",
+        "0000000006/w1");
+    reducer.send(chunksOf("w0", 5, 3).get(0));
+    reducer.send(chunksOf("w1", 5, 3).get(0));
+    assertThat(reducer.readReduced()).as("waiting for w2").isEmpty();
+    reducer.send(chunksOf("w2", 5, 3).get(0));
+    assertThat(reducer.readReduced()).singleElement()
+        .satisfies(r -> assertThat(r.getComplete()).isTrue());
+  }
 }
