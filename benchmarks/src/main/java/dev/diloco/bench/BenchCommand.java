@@ -21,7 +21,7 @@ import picocli.CommandLine.Option;
     mixinStandardHelpOptions = true,
     description = "Benchmarks; each prints its figures beside a baseline measured in the same run.",
     subcommands = {BenchCommand.ConvergenceCommand.class, BenchCommand.PipelineCommand.class,
-        BenchCommand.ReducerBench.class, FaultsCommand.class})
+        BenchCommand.ReducerBench.class, BenchCommand.MemoryCommand.class, FaultsCommand.class, PartitionCommand.class})
 public final class BenchCommand implements Runnable {
 
   @picocli.CommandLine.Spec
@@ -58,6 +58,41 @@ public final class BenchCommand implements Runnable {
           synthetic.chunkElements, synthetic.partitions);
       onEmbeddedBroker((clients, state) -> ReducerBenchmark.run(settings, clients, state,
           streamsConfig).print(System.out, settings));
+      return 0;
+    }
+  }
+
+  @Command(
+      name = "memory",
+      mixinStandardHelpOptions = true,
+      description = "Runs N simulated workers (64 by default) for R rounds through the reducer "
+          + "and the optimizer, each a process of its own, on an embedded broker, and prints "
+          + "each one's heap in use and live heap (after a full GC, by jcmd) after every round: "
+          + "neither may grow with the rounds.")
+  static final class MemoryCommand implements Callable<Integer> {
+
+    @Option(names = "--workers", defaultValue = "64", paramLabel = "N",
+        description = "Simulated workers (default: ${DEFAULT-VALUE}).")
+    int workers;
+
+    @Option(names = "--rounds", defaultValue = "10", paramLabel = "R",
+        description = "Rounds (default: ${DEFAULT-VALUE}).")
+    int rounds;
+
+    @Option(names = "--params", defaultValue = "262144", paramLabel = "P",
+        description = "Parameters (default: ${DEFAULT-VALUE}).")
+    int parameters;
+
+    @Option(names = "--heap", defaultValue = "256m", paramLabel = "SIZE",
+        description = "-Xmx of the reducer and of the optimizer (default: ${DEFAULT-VALUE}).")
+    String heap;
+
+    @Override
+    public Integer call() throws Exception {
+      var settings = new MemoryBench.Settings(workers, rounds, parameters, 65_536, 4, heap);
+      MemoryBench bench = new MemoryBench(settings, System.out);
+      onEmbeddedBroker((clients, state) ->
+          System.out.printf("%n%s", bench.markdown(bench.run(clients, state))));
       return 0;
     }
   }

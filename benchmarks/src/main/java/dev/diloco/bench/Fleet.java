@@ -28,9 +28,15 @@ final class Fleet implements AutoCloseable {
 
   /**
    * One service: a {@code diloco} command line, in a JVM with {@code heap}; {@code ready}: what
-   * it prints once it serves (its start-up line).
+   * it prints once it serves (its start-up line); {@code prefix}: what the JVM is started under
+   * (e.g. {@code ip netns exec NS}: the service in a network namespace), or nothing.
    */
-  record Service(String name, Kind kind, String heap, String ready, List<String> args) {}
+  record Service(String name, Kind kind, String heap, String ready, List<String> args,
+      List<String> prefix) {
+    Service(String name, Kind kind, String heap, String ready, List<String> args) {
+      this(name, kind, heap, ready, args, List.of());
+    }
+  }
 
   /**
    * JVM flags of every service: the client compiler only and the serial collector, so that
@@ -59,8 +65,9 @@ final class Fleet implements AutoCloseable {
 
   synchronized void start(String name) {
     Service s = services.get(name);
-    List<String> line = new ArrayList<>(List.of(
-        Path.of(System.getProperty("java.home"), "bin", "java").toString(), "-Xmx" + s.heap()));
+    List<String> line = new ArrayList<>(s.prefix());
+    line.addAll(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
+        "-Xmx" + s.heap()));
     line.addAll(JVM_FLAGS);
     line.addAll(List.of("-cp", System.getProperty("java.class.path"), Diloco.class.getName()));
     line.addAll(s.args());
@@ -185,5 +192,15 @@ final class Fleet implements AutoCloseable {
     } catch (IllegalStateException shuttingDown) {
       // the hook is running or has run
     }
+  }
+
+  /** A command line from its parts. */
+  @SafeVarargs
+  static List<String> args(List<String>... parts) {
+    List<String> all = new ArrayList<>();
+    for (List<String> p : parts) {
+      all.addAll(p);
+    }
+    return all;
   }
 }

@@ -27,8 +27,8 @@ final class BrokerProperties {
    * {@code users}: name to password, {@link EmbeddedKafkaBroker#ADMIN} among them, or empty for
    * a broker without authentication; {@code overrides} win over everything else.
    */
-  static Properties of(Path root, int clientPort, ClusterNode node, int maxRecordBytes,
-      Map<String, String> users, Map<String, String> overrides) {
+  static Properties of(Path root, String host, int clientPort, ClusterNode node,
+      int maxRecordBytes, Map<String, String> users, Map<String, String> overrides) {
     String loopback = Ports.LOOPBACK;
     String limit = Integer.toString(maxRecordBytes + KafkaClientConfig.RECORD_OVERHEAD_BYTES);
     Map<String, String> p = new HashMap<>();
@@ -37,9 +37,10 @@ final class BrokerProperties {
     p.put("controller.quorum.voters", node.voters());
     int controllerPort = node.controllerPort();
     String client = users.isEmpty() ? "PLAINTEXT" : "SASL_PLAINTEXT";
-    p.put("listeners", client + "://" + loopback + ":" + clientPort
+    // Clients on {@code host} (loopback unless a test's own network); controllers on loopback.
+    p.put("listeners", client + "://" + host + ":" + clientPort
         + ",CONTROLLER://" + loopback + ":" + controllerPort);
-    p.put("advertised.listeners", client + "://" + loopback + ":" + clientPort);
+    p.put("advertised.listeners", client + "://" + host + ":" + clientPort);
     p.put("controller.listener.names", "CONTROLLER");
     p.put("inter.broker.listener.name", client);
     p.put("listener.security.protocol.map", client + ":" + client + ",CONTROLLER:PLAINTEXT");

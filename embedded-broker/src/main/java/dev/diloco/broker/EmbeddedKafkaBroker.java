@@ -45,15 +45,17 @@ public final class EmbeddedKafkaBroker implements AutoCloseable {
   public static final String SCRAM = BrokerProperties.SCRAM;
 
   private final Path root;
+  private final String host;
   private final boolean temporary;
   private final int port;
   private final KafkaRaftServer server;
   private final Map<String, String> users;
   private boolean closed;
 
-  private EmbeddedKafkaBroker(Path root, boolean temporary, int port, KafkaRaftServer server,
-      Map<String, String> users) {
+  private EmbeddedKafkaBroker(Path root, String host, boolean temporary, int port,
+      KafkaRaftServer server, Map<String, String> users) {
     this.root = root;
+    this.host = host;
     this.temporary = temporary;
     this.port = port;
     this.server = server;
@@ -66,7 +68,7 @@ public final class EmbeddedKafkaBroker implements AutoCloseable {
 
   /** {@code 127.0.0.1:port}, for clients' bootstrap.servers. */
   public String bootstrapServers() {
-    return Ports.LOOPBACK + ":" + port;
+    return host + ":" + port;
   }
 
   public int port() {
@@ -126,6 +128,7 @@ public final class EmbeddedKafkaBroker implements AutoCloseable {
     private int maxRecordBytes = KafkaClientConfig.DEFAULT_MAX_RECORD_BYTES;
     private Duration startTimeout = Duration.ofSeconds(60);
     private ClusterNode node;
+    private String host = Ports.LOOPBACK;
     private final Map<String, String> overrides = new HashMap<>();
     private final Map<String, String> users = new TreeMap<>();
 
@@ -190,6 +193,23 @@ public final class EmbeddedKafkaBroker implements AutoCloseable {
       return this;
     }
 
+    /**
+     * Serves clients on {@code address} instead of 127.0.0.1: an address of this machine on a
+     * network of the caller's own (a test's veth pair), never a public one.
+     */
+    public Builder listenAddress(String address) {
+      try {
+        java.net.InetAddress a = java.net.InetAddress.getByName(Objects.requireNonNull(address));
+        if (java.net.NetworkInterface.getByInetAddress(a) == null) {
+          throw new IllegalArgumentException(address + " is not an address of this machine");
+        }
+      } catch (java.io.IOException e) {
+        throw new IllegalArgumentException("cannot listen on " + address + ": " + e, e);
+      }
+      this.host = address;
+      return this;
+    }
+
     /** Any other broker setting, over the defaults. */
     public Builder property(String key, String value) {
       overrides.put(Objects.requireNonNull(key), Objects.requireNonNull(value));
@@ -221,8 +241,8 @@ public final class EmbeddedKafkaBroker implements AutoCloseable {
           .map(p -> " with --bootstrap-servers " + Ports.LOOPBACK + ":" + p).orElse(""));
       int clientPort = port != 0 ? Ports.requireFree(port) : Ports.previousIfFree(root);
       ClusterNode self = node != null ? node : ClusterNode.single(Ports.free());
-      Properties props = BrokerProperties.of(root, clientPort, self, maxRecordBytes, users,
-          overrides);
+      Properties props = BrokerProperties.of(root, host, clientPort, self, maxRecordBytes,
+          users, overrides);
       Path config = root.resolve("server.properties");
       BrokerProperties.write(config, props);
       StorageFormat.formatIfNew(BrokerProperties.logDirs(root), config, self.clusterId(), users);
@@ -236,8 +256,8 @@ public final class EmbeddedKafkaBroker implements AutoCloseable {
         throw new IllegalStateException("the embedded Kafka broker did not start on "
             + Ports.LOOPBACK + ":" + clientPort + ": " + e.getMessage(), e);
       }
-      EmbeddedKafkaBroker broker = new EmbeddedKafkaBroker(root, temporary, clientPort, server,
-          Map.copyOf(users));
+      EmbeddedKafkaBroker broker = new EmbeddedKafkaBroker(root, host, temporary, clientPort,
+          server, Map.copyOf(users));
       try {
         awaitReady(broker);
       } catch (RuntimeException e) {
