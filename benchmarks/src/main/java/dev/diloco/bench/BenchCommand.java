@@ -21,7 +21,8 @@ import picocli.CommandLine.Option;
     mixinStandardHelpOptions = true,
     description = "Benchmarks; each prints its figures beside a baseline measured in the same run.",
     subcommands = {BenchCommand.ConvergenceCommand.class, BenchCommand.PipelineCommand.class,
-        BenchCommand.ReducerBench.class, BenchCommand.MemoryCommand.class, FaultsCommand.class, PartitionCommand.class})
+        BenchCommand.ReducerBench.class, BenchCommand.MemoryCommand.class, FaultsCommand.class,
+        PartitionCommand.class})
 public final class BenchCommand implements Runnable {
 
   @picocli.CommandLine.Spec

@@ -38,8 +38,8 @@ import org.apache.kafka.clients.admin.TopicDescription;
  * the optimizer and the workers (each with its state directory), and beside it the same run
  * without faults, on a broker of its own, at the same time. From a seed it kills one service
  * at a time with SIGKILL at random moments, worker, reducer, optimizer and broker in turn (a
- * random order in each turn of four), starts it again after a random pause, and waits until
- * every service serves again and a random gap has passed before the next. Once the faults are
+ * random order in each turn of four), starts it again after a random pause, and kills the next
+ * a random gap later: one that serves (others may still be starting). Once the faults are
  * in, both runs go on two more rounds; then every round's SHA-256 is compared, every commit
  * checked for a lost worker, and the faulty run replayed from its topics.
  */
@@ -47,8 +47,7 @@ final class FaultSoak {
 
   /**
    * @param faults how many to inject
-   * @param gap the pause between every service being back (serving again) and the next fault,
-   *     drawn in [gap, 2 gap]
+   * @param gap the pause between a victim's restart and the next fault, drawn in [gap, 2 gap]
    * @param maxDown the longest a killed service stays down, drawn in [0, maxDown]
    * @param stall the longest the run may go without a new commit before it counts as a hang
    * @param budget the longest the whole soak may take
@@ -159,14 +158,13 @@ final class FaultSoak {
         return true;
       });
       fleet.supervise();
-      // The next fault comes a random gap after every service is back and serving.
-      boolean ready = restartAt.isEmpty() && fleet.allReady();
-      if (!ready) {
+      // The next fault comes a random gap after the last one's victim is started again.
+      if (!restartAt.isEmpty()) {
         nextFault = -1;
       } else if (nextFault < 0) {
         nextFault = t + gap(random);
       }
-      if (faults.size() < settings.faults() && ready && t >= nextFault) {
+      if (faults.size() < settings.faults() && restartAt.isEmpty() && t >= nextFault) {
         if (turn.isEmpty()) {
           List<Kind> kinds = new ArrayList<>(List.of(KINDS));
           Collections.shuffle(kinds, random);
@@ -175,9 +173,14 @@ final class FaultSoak {
         if (turn.peek() == Kind.BROKER && !healthy(clients)) {
           continue; // one broker at a time: the last one is not back in every ISR yet
         }
+        // A victim is serving: killing one that is still starting would prove little.
+        List<Service> candidates = fleet.services(turn.peek()).stream()
+            .filter(s -> faulty.owns(s.name()) || s.name().startsWith("broker-"))
+            .filter(s -> fleet.isReady(s.name())).toList();
+        if (candidates.isEmpty()) {
+          continue;
+        }
         Kind kind = turn.poll();
-        List<Service> candidates = fleet.services(kind).stream()
-            .filter(s -> faulty.owns(s.name()) || s.name().startsWith("broker-")).toList();
         Service victim = candidates.get(random.nextInt(candidates.size()));
         fleet.kill(victim.name());
         long down = (long) (random.nextDouble() * settings.maxDown().toNanos());

@@ -42,10 +42,10 @@ final class FaultsCommand implements Callable<Integer> {
       description = "Seed of the run and of the faults (default: ${DEFAULT-VALUE}).")
   long seed;
 
-  @Option(names = "--gap", defaultValue = "1s", converter = Durations.class,
+  @Option(names = "--gap", defaultValue = "2s", converter = Durations.class,
       paramLabel = "DURATION",
-      description = "From every service serving again to the next fault: a random time in "
-          + "[gap, 2 gap] (default: ${DEFAULT-VALUE}).")
+      description = "From a victim's restart to the next fault (of a service that serves): a "
+          + "random time in [gap, 2 gap] (default: ${DEFAULT-VALUE}).")
   Duration gap;
 
   @Option(names = "--max-down", defaultValue = "3s", converter = Durations.class,

@@ -93,15 +93,10 @@ final class Fleet implements AutoCloseable {
     }
   }
 
-  /** Whether every service runs and has printed its ready line since it was last started. */
-  synchronized boolean allReady() {
-    for (Service s : services.values()) {
-      Process p = running.get(s.name());
-      if (p == null || !p.isAlive() || !printedSinceStart(s)) {
-        return false;
-      }
-    }
-    return true;
+  /** Whether {@code name} runs and has printed its ready line since it was last started. */
+  synchronized boolean isReady(String name) {
+    Process p = running.get(name);
+    return p != null && p.isAlive() && printedSinceStart(services.get(name));
   }
 
   private boolean printedSinceStart(Service s) {

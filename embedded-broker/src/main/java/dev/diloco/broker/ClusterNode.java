@@ -48,7 +48,7 @@ public record ClusterNode(int nodeId, List<Integer> controllerPorts, String clus
     return nodes;
   }
 
-  /** Parses {@code controller.quorum.voters} ({@code 1@127.0.0.1:9101,2@...}) for node {@code id}. */
+  /** Node {@code id} of the cluster of {@code voters}: {@code 1@127.0.0.1:9101,2@...}. */
   public static ClusterNode of(int id, String voters, String clusterId) {
     List<Integer> ports = new ArrayList<>();
     for (String voter : voters.split(",")) {

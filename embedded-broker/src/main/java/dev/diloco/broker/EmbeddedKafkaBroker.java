@@ -25,8 +25,9 @@ import org.slf4j.LoggerFactory;
 /**
  * A Kafka broker in this JVM: one KRaft node that is both broker and controller, listening on
  * 127.0.0.1 only ({@link BrokerProperties}); a cluster of its own by default, or one node of an
- * N-node cluster ({@link Builder#node}) whose other nodes run in other processes. It keeps its log in a directory that
- * survives a restart (a run directory), or in a temporary one that it deletes on close. Sized
+ * N-node cluster ({@link Builder#node}) whose other nodes run in other processes. It keeps its
+ * log in a directory that survives a restart (a run directory), or in a temporary one that it
+ * deletes on close. Sized
  * for records of up to {@link KafkaClientConfig#DEFAULT_MAX_RECORD_BYTES}.
  *
  * <pre>{@code

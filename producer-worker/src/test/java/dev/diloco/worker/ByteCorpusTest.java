@@ -43,15 +43,15 @@ class ByteCorpusTest {
 
   @Test
   void aStepsWindowsDependOnSeedWorkerRoundAndStepAlone() {
-    int[][] w = ByteCorpus.windows(text, 4, 8, ByteCorpus.stepRandom(7, "w0", 3, 5));
+    int[][] w = windows(7, "w0", 3, 5);
     // The same step drawn again, in any order, by any process: the same windows.
-    ByteCorpus.windows(text, 4, 8, ByteCorpus.stepRandom(7, "w0", 3, 4));
-    assertThat(ByteCorpus.windows(text, 4, 8, ByteCorpus.stepRandom(7, "w0", 3, 5))).isEqualTo(w);
+    windows(7, "w0", 3, 4);
+    assertThat(windows(7, "w0", 3, 5)).isEqualTo(w);
     // Any one of the four changed: other windows (names that String.hashCode confuses too).
-    assertThat(ByteCorpus.windows(text, 4, 8, ByteCorpus.stepRandom(8, "w0", 3, 5))).isNotEqualTo(w);
-    assertThat(ByteCorpus.windows(text, 4, 8, ByteCorpus.stepRandom(7, "w1", 3, 5))).isNotEqualTo(w);
-    assertThat(ByteCorpus.windows(text, 4, 8, ByteCorpus.stepRandom(7, "w0", 4, 5))).isNotEqualTo(w);
-    assertThat(ByteCorpus.windows(text, 4, 8, ByteCorpus.stepRandom(7, "w0", 3, 6))).isNotEqualTo(w);
+    assertThat(windows(8, "w0", 3, 5)).isNotEqualTo(w);
+    assertThat(windows(7, "w1", 3, 5)).isNotEqualTo(w);
+    assertThat(windows(7, "w0", 4, 5)).isNotEqualTo(w);
+    assertThat(windows(7, "w0", 3, 6)).isNotEqualTo(w);
     assertThat("Aa".hashCode()).isEqualTo("BB".hashCode());
     assertThat(ByteCorpus.stepRandom(7, "Aa", 0, 0).nextLong())
         .isNotEqualTo(ByteCorpus.stepRandom(7, "BB", 0, 0).nextLong());
@@ -68,6 +68,10 @@ class ByteCorpusTest {
     assertThatThrownBy(() -> ByteCorpus.of(text, 1.5, "x")).hasMessageContaining("got 1.5");
     assertThatThrownBy(() -> ByteCorpus.windows(new byte[4], 1, 8, new SplittableRandom(1)))
         .hasMessageContaining("fewer than a window of 9");
+  }
+
+  private int[][] windows(long seed, String worker, int round, int step) {
+    return ByteCorpus.windows(text, 4, 8, ByteCorpus.stepRandom(seed, worker, round, step));
   }
 
   private static byte[] toBytes(int[] values) {
