@@ -152,7 +152,11 @@ final class ChunkSumProcessor implements Processor<byte[], byte[], byte[], byte[
       metrics.chunksSummed.increment();
       stores.point(contributionKey(chunk), where);
       PartialSum partial = a.value();
-      if (partial.sum.contributors().containsAll(members.of(current.round()))) {
+      // Complete: every member of the round is in it, and they are a quorum. Fewer members
+      // than the quorum means workers have not announced themselves yet (one restarting, say):
+      // they are waited for, up to the deadline, as the quorum says.
+      if (partial.sum.contributors().size() >= config.quorum()
+          && partial.sum.contributors().containsAll(members.of(current.round()))) {
         emit(current, chunk.getChunkIndex(), partial, true);
       }
     }

@@ -248,4 +248,23 @@ class ReducerRoundsTest {
     assertThat(reducer.readReduced()).singleElement()
         .satisfies(r -> assertThat(r.getComplete()).isTrue());
   }
+
+  /**
+   * Every member in is not enough while they are fewer than the quorum: a worker that died
+   * before it announced itself is waited for (the fault soak found a round closed without one).
+   */
+  @Test
+  void aSumOfEveryMemberWaitsWhileTheyAreFewerThanTheQuorum() {
+    reducer.commit(1);
+    reducer.join("w0", 1); // w1 has not announced itself yet; the quorum is 2
+    reducer.send(chunksOf("w0", 1, 4).get(0));
+    assertThat(reducer.readReduced()).as("one member, under the quorum").isEmpty();
+    reducer.join("w1", 1);
+    reducer.send(chunksOf("w1", 1, 4).get(0));
+    assertThat(reducer.readReduced()).singleElement().satisfies(r -> {
+      assertThat(r.getComplete()).isTrue();
+      assertThat(r.getContributors()).extracting(c -> c.getWorkerId())
+          .containsExactly("w0", "w1");
+    });
+  }
 }
