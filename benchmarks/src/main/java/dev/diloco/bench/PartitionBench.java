@@ -86,7 +86,7 @@ final class PartitionBench {
         int both = await(commits, "a round summed with both workers",
             c -> contributors(c).size() == 2).getRound();
         link.cut();
-        say("cut w1's link after round %d's commit", both);
+        say("cut w1's link after round %d's commit (its sums had both workers)", both);
         long cutAt = System.nanoTime();
         int newest = both;
         while (System.nanoTime() - cutAt < s.down().toNanos()) {
@@ -144,12 +144,21 @@ final class PartitionBench {
         + "w1 in %s; round deadline %d s, link down %d s.%n%n| round | sums | contributors | |%n"
         + "| ---: | --- | --- | --- |%n", r.link(), s.roundTimeout().toSeconds(),
         s.down().toSeconds()));
-    for (Row row : r.rows()) {
-      String note = row.round() == r.cutDuring() ? "link cut after this round's commit"
-          : row.round() == r.healedDuring() ? "link back during this round"
-          : row.round() == r.rejoinedIn() ? "w1 back" : "";
-      md.append(String.format("| %d | %s | %s | %s |%n", row.round(), row.outcome(),
-          String.join(", ", row.contributors()), note));
+    // Rows that say the same are one range.
+    List<Row> rows = r.rows();
+    for (int i = 0; i < rows.size(); ) {
+      Row row = rows.get(i);
+      int j = i;
+      while (j + 1 < rows.size() && note(r, rows.get(j + 1).round()).isEmpty()
+          && note(r, row.round()).isEmpty()
+          && rows.get(j + 1).contributors().equals(row.contributors())
+          && rows.get(j + 1).outcome().equals(row.outcome())) {
+        j++;
+      }
+      md.append(String.format("| %s | %s | %s | %s |%n", i == j ? Integer.toString(row.round())
+          : row.round() + "-" + rows.get(j).round(), row.outcome(),
+          String.join(", ", row.contributors()), note(r, row.round())));
+      i = j + 1;
     }
     List<Integer> without = r.rows().stream().filter(x -> !x.contributors().contains("w1"))
         .map(Row::round).toList();
@@ -159,6 +168,12 @@ final class PartitionBench {
         .map(Object::toString).orElse("?"), r.unplannedExits().isEmpty() ? "none"
         : r.unplannedExits()));
     return md.toString();
+  }
+
+  private static String note(Result r, int round) {
+    return round == r.cutDuring() ? "the link is cut while this round trains"
+        : round == r.healedDuring() ? "the link is back while this round trains"
+        : round == r.rejoinedIn() ? "w1 counted again" : "";
   }
 
   private void say(String format, Object... args) {

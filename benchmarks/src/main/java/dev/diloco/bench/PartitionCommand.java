@@ -23,7 +23,7 @@ import picocli.CommandLine.Option;
             + "interrupted. Exit 1 unless the worker rejoined and every round replays."})
 final class PartitionCommand implements Callable<Integer> {
 
-  @Option(names = "--inner-steps", defaultValue = "10", paramLabel = "H",
+  @Option(names = "--inner-steps", defaultValue = "40", paramLabel = "H",
       description = "Inner steps a round, tiny model at batch 4 (default: ${DEFAULT-VALUE}).")
   int innerSteps;
 
