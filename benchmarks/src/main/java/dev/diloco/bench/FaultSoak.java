@@ -47,12 +47,14 @@ final class FaultSoak {
 
   /**
    * @param faults how many to inject
+   * @param codec the pseudo-gradients' ({@code diloco optimizer --codec}): with int8 and int4
+   *     the workers' error-feedback residuals are state that must survive their restarts too
    * @param gap the pause between a victim's restart and the next fault, drawn in [gap, 2 gap]
    * @param maxDown the longest a killed service stays down, drawn in [0, maxDown]
    * @param stall the longest the run may go without a new commit before it counts as a hang
    * @param budget the longest the whole soak may take
    */
-  record Settings(int faults, int workers, int innerSteps, long seed, Duration gap,
+  record Settings(int faults, int workers, int innerSteps, String codec, long seed, Duration gap,
       Duration maxDown, Duration stall, Duration budget, Path dir) {
     Settings {
       if (faults < 0 || workers < 1 || innerSteps < 1 || gap.isNegative() || maxDown.isNegative()

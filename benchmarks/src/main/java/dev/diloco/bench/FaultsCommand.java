@@ -38,6 +38,12 @@ final class FaultsCommand implements Callable<Integer> {
       description = "Inner steps a round, tiny model at batch 4 (default: ${DEFAULT-VALUE}).")
   int innerSteps;
 
+  @Option(names = "--codec", defaultValue = "fp16", paramLabel = "CODEC",
+      description = "Pseudo-gradients: fp32, fp16, int8 or int4 (the last two with error "
+          + "feedback, whose residual must survive a worker's restart too) "
+          + "(default: ${DEFAULT-VALUE}).")
+  String codec;
+
   @Option(names = "--seed", defaultValue = "1", paramLabel = "S",
       description = "Seed of the run and of the faults (default: ${DEFAULT-VALUE}).")
   long seed;
@@ -78,8 +84,8 @@ final class FaultsCommand implements Callable<Integer> {
       throw new IllegalArgumentException("--out " + dir + " is not empty: a soak starts from "
           + "fresh brokers and runs");
     }
-    var settings = new FaultSoak.Settings(faults, workers, innerSteps, seed, gap, maxDown,
-        stall, budget, dir);
+    var settings = new FaultSoak.Settings(faults, workers, innerSteps, codec, seed, gap,
+        maxDown, stall, budget, dir);
     SoakReport report = new FaultSoak(settings, System.out).run();
     Files.writeString(dir.resolve("soak.md"), report.markdown());
     Files.writeString(dir.resolve("faults.csv"), report.faultsCsv());

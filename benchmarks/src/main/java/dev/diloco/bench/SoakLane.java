@@ -56,7 +56,7 @@ final class SoakLane implements AutoCloseable {
   void startOptimizer(Fleet fleet) {
     fleet.start(service("optimizer", Kind.OPTIMIZER, "512m", "outer optimizer of run " + runId
         + " at round", "optimizer", "--start", "--model", "tiny", "--batch", "4",
-        "--inner-steps", Integer.toString(settings.innerSteps()),
+        "--inner-steps", Integer.toString(settings.innerSteps()), "--codec", settings.codec(),
         "--seed", Long.toString(settings.seed()), "--chunk-elements",
         Integer.toString(CHUNK_ELEMENTS), "--key", dir.resolve("optimizer.key").toString()));
   }

@@ -55,9 +55,9 @@ record SoakReport(FaultSoak.Settings settings, Training faulty, Training steady,
   String markdown() {
     StringBuilder md = new StringBuilder();
     md.append(String.format("# Fault soak: %s%n%n", passed() ? "PASSED" : "FAILED"));
-    md.append(String.format("Seed %d, %d workers, H = %d, 3 brokers (replication 3, min ISR 2), "
-        + "2 reducer instances, 1 optimizer; %.0f s in all.%n%n", settings.seed(),
-        settings.workers(), settings.innerSteps(), seconds));
+    md.append(String.format("Seed %d, %d workers, H = %d, %s, 3 brokers (replication 3, min "
+        + "ISR 2), 2 reducer instances, 1 optimizer; %.0f s in all.%n%n", settings.seed(),
+        settings.workers(), settings.innerSteps(), settings.codec(), seconds));
     Map<Kind, Integer> byKind = new EnumMap<>(Kind.class);
     for (Kind k : Kind.values()) {
       byKind.put(k, 0);

@@ -16,7 +16,8 @@ import org.junit.jupiter.api.io.TempDir;
 
 /**
  * The fault soak, bounded: one SIGKILL of each kind (worker, reducer, optimizer, one of three
- * brokers), and every round's weights the same bits as the run without faults.
+ * brokers), and every round's weights the same bits as the run without faults. INT4 with error
+ * feedback, so a killed worker's residual must come back with it.
  */
 @ExtendWith(NoProcessLeftBehind.class)
 @Timeout(value = 600, unit = TimeUnit.SECONDS)
@@ -27,7 +28,7 @@ class FaultSoakIntegrationTest {
 
   @Test
   void aFaultOfEveryKindLeavesEveryRoundTheSameBitsAndTheRunReplays() throws Exception {
-    var settings = new FaultSoak.Settings(4, 2, 5, 3, Duration.ofMillis(500),
+    var settings = new FaultSoak.Settings(4, 2, 5, "int4", 3, Duration.ofMillis(500),
         Duration.ofSeconds(1), Duration.ofMinutes(3), Duration.ofMinutes(9), dir);
     ByteArrayOutputStream progress = new ByteArrayOutputStream();
     SoakReport report = new FaultSoak(settings, new PrintStream(progress, true,
@@ -42,6 +43,14 @@ class FaultSoakIntegrationTest {
         .hasSizeGreaterThanOrEqualTo(3).isEqualTo(report.steady().sha256());
     assertThat(report.faulty().lostRounds()).isEmpty();
     assertThat(report.replay().ok()).as(said).isTrue();
+    // What went over the wire, as the log holds it: half a byte a parameter and a byte of
+    // scale per 64, against FP16's two bytes. A round may hold a restarted worker's Δ twice
+    // (sent again, counted once), so the bound above holds for the smallest round.
+    long fp16 = 2 * 136_448;
+    long smallest = report.replay().rounds().stream().skip(1)
+        .mapToLong(r -> r.pseudoGradientBytes() / r.contributors().size()).min().orElseThrow();
+    assertThat(smallest).as("INT4 bytes per worker and round")
+        .isBetween(fp16 / 4 + fp16 / 256, (long) (fp16 * 0.27));
     assertThat(report.passed()).isTrue();
     assertThat(report.markdown()).contains("# Fault soak: PASSED", "| worker | 1 |",
         "| broker | 1 |");

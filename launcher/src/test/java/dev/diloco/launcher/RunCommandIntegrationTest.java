@@ -11,7 +11,6 @@ import java.io.PrintWriter;
 import java.io.StringWriter;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.time.Duration;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
@@ -149,62 +148,6 @@ class RunCommandIntegrationTest {
         .toFile()).get("rounds");
     assertThat(resumedRounds.get(0).get("weights_sha256").asText())
         .isEqualTo(rounds.get(2).get("weights_sha256").asText());
-  }
-
-  @Test
-  void anInt4RunWhoseWorkerIsKilledMidRunCompletesAndReplaysBitForBit() throws Exception {
-    // The run in a process of its own, as a user starts it, so that nothing of it can outlive
-    // the test: its workers are its children, and it is killed in the end whatever happens.
-    // INT4 pseudo-gradients with error feedback: the restarted worker starts with no residual.
-    Path out = dir.resolve("killed");
-    Path log = dir.resolve("killed.log");
-    String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
-    Process run = new ProcessBuilder(java, "-Xmx1g", "-cp", System.getProperty("java.class.path"),
-        Diloco.class.getName(), "run", "--workers", "2", "--rounds", "3", "--inner-steps", "6",
-        "--codec", "int4", "--out", out.toString())
-        .redirectErrorStream(true).redirectOutput(log.toFile()).start();
-    try {
-      await().atMost(Duration.ofMinutes(3)).until(() ->
-          !run.isAlive() || Files.readString(log).contains("round 1/3"));
-      assertThat(run.isAlive()).as("the run is going; its output:%n%s", Files.readString(log))
-          .isTrue();
-      ProcessHandle victim = run.children().findFirst().orElseThrow(); // the run's children are
-      // its workers
-      victim.destroyForcibly(); // SIGKILL: no goodbye
-      assertThat(run.waitFor(5, TimeUnit.MINUTES)).isTrue();
-      String output = Files.readString(log);
-      assertThat(run.exitValue()).as("exit code; output:%n%s", output).isZero();
-      assertThat(output).containsPattern("worker-[01] stopped").contains("starting it again")
-          .contains("round 3/3");
-    } finally {
-      run.descendants().forEach(ProcessHandle::destroyForcibly);
-      run.destroyForcibly().waitFor(30, TimeUnit.SECONDS);
-    }
-    JsonNode rounds = new ObjectMapper().readTree(out.resolve("summary.json").toFile())
-        .get("rounds");
-    assertThat(rounds).hasSize(4);
-    StringWriter replayed = new StringWriter();
-    assertThat(run(replayed, new StringWriter(), "replay", out.toString()))
-        .as("replay:%n%s", replayed).isZero();
-    assertThat(replayed.toString()).contains("rounds 0 to 3 of run killed verified bit for bit");
-
-    // What went over the wire, as the log holds it: half a byte a parameter and a byte of scale
-    // per 64, against FP16's two bytes.
-    StringWriter inspected = new StringWriter();
-    assertThat(run(inspected, new StringWriter(), "inspect", "--json", out.toString())).isZero();
-    JsonNode inspection = new ObjectMapper().readTree(inspected.toString());
-    JsonNode model = inspection.get("model");
-    assertThat(model.get("encoding").asText()).isEqualTo("INT4");
-    assertThat(model.get("blockSize").asInt()).isEqualTo(64);
-    assertThat(model.get("errorFeedback").asBoolean()).isTrue();
-    long fp16 = 2 * model.get("parameters").asLong();
-    for (int r = 1; r <= 3; r++) {
-      JsonNode round = inspection.get("rounds").get(r);
-      long perWorker = round.get("pseudoGradientBytes").asLong()
-          / round.get("contributors").size();
-      assertThat(perWorker).as("round %d: bytes per worker", r)
-          .isBetween(fp16 / 4 + fp16 / 256, (long) (fp16 * 0.27));
-    }
   }
 
   @Test
