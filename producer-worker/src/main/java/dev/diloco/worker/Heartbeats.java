@@ -14,6 +14,7 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.Future;
+import java.util.concurrent.FutureTask;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
 import org.apache.kafka.clients.producer.KafkaProducer;
@@ -68,12 +69,19 @@ final class Heartbeats implements AutoCloseable {
    * was written (a stopping worker does not wait on a cluster that does not answer).
    */
   boolean tryAnnounce(HeartbeatKind kind, int round, Duration bound) {
-    long deadline = System.nanoTime() + bound.toNanos();
-    try {
+    // On its own thread: without the cluster, send() itself blocks (on metadata) for up to the
+    // producer's max.block.ms. If the bound passes, closing the producer ends that thread.
+    FutureTask<Boolean> sending = new FutureTask<>(() -> {
       for (Future<RecordMetadata> f : send(kind, round, null)) {
-        f.get(Math.max(0, deadline - System.nanoTime()), TimeUnit.NANOSECONDS);
+        f.get();
       }
       return true;
+    });
+    Thread thread = new Thread(sending, "heartbeat-" + kind.name().toLowerCase());
+    thread.setDaemon(true);
+    thread.start();
+    try {
+      return sending.get(bound.toNanos(), TimeUnit.NANOSECONDS);
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
       return false;

@@ -38,7 +38,7 @@ public final class Worker implements AutoCloseable {
 
   private static final Logger LOG = LoggerFactory.getLogger(Worker.class);
   /** How long a stopping worker waits to say it leaves: the cluster may not answer. */
-  static final Duration LEAVE_BOUND = Duration.ofSeconds(4);
+  static final Duration LEAVE_BOUND = Duration.ofSeconds(3);
   /** How long each of its clients may take to close. */
   static final Duration CLOSE_BOUND = Duration.ofSeconds(1);
 

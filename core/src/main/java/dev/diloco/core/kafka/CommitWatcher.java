@@ -103,6 +103,6 @@ public final class CommitWatcher implements AutoCloseable {
 
   @Override
   public void close() {
-    consumer.close(Duration.ofSeconds(2)); // no group to leave: nothing worth waiting for
+    consumer.close(Duration.ofSeconds(1)); // no group to leave: nothing worth waiting for
   }
 }
