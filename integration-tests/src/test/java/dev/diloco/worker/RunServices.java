@@ -11,6 +11,7 @@ import dev.diloco.reducer.ReducerConfig;
 import dev.diloco.schemas.ModelDescription;
 import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
 import java.nio.file.Path;
+import java.security.KeyPair;
 import java.time.Duration;
 import java.util.Map;
 import java.util.concurrent.TimeUnit;
@@ -30,9 +31,15 @@ final class RunServices {
   /** The optimizer (started with {@code run}'s round 0) and the reducer, while {@code body}. */
   static void with(KafkaClientConfig clients, Path dir, ReducerConfig reducing,
       ModelDescription run, float[] initial, WhileRunning body) throws Exception {
+    with(clients, dir, reducing, run, initial, null, body);
+  }
+
+  /** As above, the optimizer signing its commits with {@code key} (null: unsigned). */
+  static void with(KafkaClientConfig clients, Path dir, ReducerConfig reducing,
+      ModelDescription run, float[] initial, KeyPair key, WhileRunning body) throws Exception {
     AtomicBoolean stop = new AtomicBoolean();
     try (OuterOptimizer optimizer = new OuterOptimizer(run.getRunId(), clients,
-            WarmupCosine.CONSTANT, OuterOptimizer.Hooks.NONE);
+            WarmupCosine.CONSTANT, OuterOptimizer.Hooks.NONE, key);
         Reducer reducer = new Reducer(reducing, clients, dir.resolve("reducer-" + run.getRunId()),
             new SimpleMeterRegistry(), Map.of())) {
       optimizer.open(run, initial);

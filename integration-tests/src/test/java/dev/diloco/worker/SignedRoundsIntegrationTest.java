@@ -16,22 +16,16 @@ import dev.diloco.core.kafka.RoundLog;
 import dev.diloco.core.kafka.RunTopics;
 import dev.diloco.core.kafka.Topics;
 import dev.diloco.core.layout.ChunkPlan;
-import dev.diloco.core.math.WarmupCosine;
 import dev.diloco.core.rules.CommitSignatures;
 import dev.diloco.core.testing.Forgeries;
 import dev.diloco.core.testing.TestRuns;
-import dev.diloco.optimizer.OuterOptimizer;
-import dev.diloco.reducer.Reducer;
 import dev.diloco.reducer.ReducerConfig;
 import dev.diloco.schemas.RoundCommit;
-import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.Map;
 import java.util.concurrent.TimeUnit;
-import java.util.concurrent.atomic.AtomicBoolean;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.extension.RegisterExtension;
@@ -68,40 +62,25 @@ class SignedRoundsIntegrationTest {
     model.parameters(initial);
     byte[] text = BuiltInCorpus.generate(1 << 16, 1);
 
-    byte[] forgedCommit;
-    AtomicBoolean stop = new AtomicBoolean();
-    try (OuterOptimizer optimizer = new OuterOptimizer(run, clients, WarmupCosine.CONSTANT,
-            OuterOptimizer.Hooks.NONE, CommitSignatures.keyPair(dir.resolve("run.key"), true));
-        Reducer reducer = new Reducer(new ReducerConfig(run, 1, Duration.ofMinutes(10),
-            ReducerConfig.DEFAULT_CHECK_EVERY, 2), clients, dir.resolve("reducer"),
-            new SimpleMeterRegistry(), Map.of())) {
-      optimizer.open(TestRuns.description(run, model.layout(), CHUNK, 3, 4e-4), initial);
-      reducer.start(WAIT);
-      // Before any worker trains: a forged round 1, signed with another key, and a forged last
-      // round, unsigned.
-      forgedCommit = Forgeries.forgeRound(clients, topics, plan, 1,
-          CommitSignatures.generate());
-      Forgeries.forgeRound(clients, topics, plan, Integer.MAX_VALUE, null);
-      Thread optimizing = new Thread(() -> {
-        while (!stop.get()) {
-          optimizer.pollOnce(Duration.ofMillis(100));
-        }
-      }, "optimizer");
-      optimizing.start();
-      try {
-        List<Worker.RoundReport> reports = new ArrayList<>();
-        try (Worker w = new Worker(new Worker.Settings(run, "w0", 3,
-            dev.diloco.worker.AdamW.Config.OPENDILOCO, PayloadFormat.FP16, 5, 1, WAIT), model,
-            text, text, clients)) {
-          assertThat(w.run(2, reports::add)).as("rounds trained").isEqualTo(2);
-        }
-        assertThat(reports).extracting(Worker.RoundReport::round).containsExactly(0, 1);
-        org.awaitility.Awaitility.await().atMost(WAIT).until(() -> optimizer.round() >= 2);
-      } finally {
-        stop.set(true);
-        optimizing.join(TimeUnit.SECONDS.toMillis(30));
-      }
-    }
+    byte[][] forgedCommit = new byte[1][];
+    RunServices.with(clients, dir, new ReducerConfig(run, 1, Duration.ofMinutes(10),
+            ReducerConfig.DEFAULT_CHECK_EVERY, 2),
+        TestRuns.description(run, model.layout(), CHUNK, 3, 4e-4), initial,
+        CommitSignatures.keyPair(dir.resolve("run.key"), true), () -> {
+          // Before any worker trains: a forged round 1, signed with another key, and a forged
+          // last round, unsigned.
+          forgedCommit[0] = Forgeries.forgeRound(clients, topics, plan, 1,
+              CommitSignatures.generate());
+          Forgeries.forgeRound(clients, topics, plan, Integer.MAX_VALUE, null);
+          List<Worker.RoundReport> reports = new ArrayList<>();
+          try (Worker w = new Worker(new Worker.Settings(run, "w0", 3,
+              AdamW.Config.OPENDILOCO, PayloadFormat.FP16, 5, 1, WAIT), model, text, text,
+              clients)) {
+            assertThat(w.run(2, reports::add)).as("rounds trained").isEqualTo(2);
+          }
+          assertThat(reports).extracting(Worker.RoundReport::round).containsExactly(0, 1);
+          RunServices.awaitRound(new RoundLog(topics, clients, WAIT), 2);
+        });
 
     // What the workers saw: the optimizer's rounds only, the forged ones named when asked for.
     RoundLog log = new RoundLog(topics, clients, WAIT);
@@ -110,7 +89,7 @@ class SignedRoundsIntegrationTest {
       org.awaitility.Awaitility.await().atMost(WAIT).until(() ->
           watcher.newest(Duration.ofMillis(200)).map(c -> c.getRound() == 2).orElse(false));
     }
-    RoundCommit forged = AvroSerde.of(RoundCommit.class).decode(forgedCommit);
+    RoundCommit forged = AvroSerde.of(RoundCommit.class).decode(forgedCommit[0]);
     assertThatThrownBy(() -> log.weights(forged, plan))
         .isInstanceOf(CorruptRoundException.class)
         .hasMessageContaining("round 1")
