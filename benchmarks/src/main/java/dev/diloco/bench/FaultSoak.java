@@ -132,7 +132,7 @@ final class FaultSoak {
     Random random = new Random(settings.seed());
     Deque<Kind> turn = new ArrayDeque<>();
     Map<String, Long> restartAt = new HashMap<>();
-    long nextFault = -1; // set once every service is ready
+    long nextFault = -1; // set once the last fault's victim is started again
     int end = -1;
     while (end < 0 || faulty.newest < end || steady.newest < end) {
       for (SoakLane lane : lanes) {

@@ -29,7 +29,7 @@ class FaultSoakIntegrationTest {
   @Test
   void aFaultOfEveryKindLeavesEveryRoundTheSameBitsAndTheRunReplays() throws Exception {
     var settings = new FaultSoak.Settings(4, 2, 5, "int4", 3, Duration.ofMillis(500),
-        Duration.ofSeconds(1), Duration.ofMinutes(3), Duration.ofMinutes(9), dir);
+        Duration.ofSeconds(1), Duration.ofMinutes(5), Duration.ofMinutes(9), dir);
     ByteArrayOutputStream progress = new ByteArrayOutputStream();
     SoakReport report = new FaultSoak(settings, new PrintStream(progress, true,
         StandardCharsets.UTF_8)).run();

@@ -98,6 +98,6 @@ public record ClusterNode(int nodeId, List<Integer> controllerPorts, String clus
 
   /** Replicas that must have a write before it is acknowledged: a majority of the replicas. */
   public int minInsyncReplicas() {
-    return replication() >= 3 ? replication() / 2 + 1 : 1;
+    return dev.diloco.core.kafka.RunTopics.minInsyncReplicas(replication());
   }
 }

@@ -210,12 +210,21 @@ public record RunTopics(String runId) {
     return list;
   }
 
+  /**
+   * Replicas that must have a write before it is acknowledged, for topics of
+   * {@code replication} replicas: a majority of three or more, so one broker may be down; one
+   * below three (the broker's own default decides then, for the run's topics).
+   */
+  public static int minInsyncReplicas(int replication) {
+    return replication >= 3 ? replication / 2 + 1 : 1;
+  }
+
   private static NewTopic topic(String name, int partitions, short replication,
       KafkaClientConfig clients, String compact, long retentionMs) {
     Map<String, String> configs = new HashMap<>(clients.topic());
-    if (replication >= 3) { // a write waits for a majority, so one broker may be down
+    if (replication >= 3) {
       configs.put(TopicConfig.MIN_IN_SYNC_REPLICAS_CONFIG,
-          Integer.toString(replication / 2 + 1));
+          Integer.toString(minInsyncReplicas(replication)));
     }
     if (compact != null) {
       configs.put(TopicConfig.CLEANUP_POLICY_CONFIG, compact);
