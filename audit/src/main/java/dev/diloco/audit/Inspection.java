@@ -32,7 +32,7 @@ public record Inspection(String runId, Model model, List<Row> rounds, Totals tot
   /** {@code blockSize}: elements per scale of INT8 and INT4, 0 for float encodings. */
   public record Model(String family, long parameters, int tensors, int chunks,
       String encoding, int blockSize, boolean errorFeedback, String compression,
-      int innerSteps) {}
+      int innerSteps, String overlap) {}
 
   /** One commit (or the open round, with {@code outcome} "OPEN"). */
   public record Row(int round, String outcome, String committedAt, Double roundSeconds,
@@ -51,7 +51,8 @@ public record Inspection(String runId, Model model, List<Row> rounds, Totals tot
     ParameterLayout layout = ParameterLayout.fromSpec(d.getLayout());
     Model model = new Model(d.getFamily(), layout.totalElements(), layout.tensors().size(),
         layout.chunks(d.getLayout().getChunkElements()).chunkCount(), d.getEncoding().name(),
-        d.getBlockSize(), d.getErrorFeedback(), d.getCompression().name(), d.getInnerSteps());
+        d.getBlockSize(), d.getErrorFeedback(), d.getCompression().name(), d.getInnerSteps(),
+        d.getOverlap().name());
     Map<Integer, Map<String, Integer>> letters = new TreeMap<>();
     Map<String, Integer> allLetters = new TreeMap<>();
     for (Located<DeadLetter> l : run.deadLetters()) {
@@ -99,11 +100,12 @@ public record Inspection(String runId, Model model, List<Row> rounds, Totals tot
   public String table() {
     StringBuilder out = new StringBuilder();
     out.append(String.format("run %s: %s model, %,d parameters in %d tensors and %d chunks, "
-        + "%s pseudo-gradients (%s%s%s), H = %d%n", runId, model.family(), model.parameters(),
+        + "%s pseudo-gradients (%s%s%s), H = %d%s%n", runId, model.family(), model.parameters(),
         model.tensors(), model.chunks(), model.encoding(),
         model.blockSize() > 0 ? "blocks of " + model.blockSize() + ", " : "",
         model.errorFeedback() ? "error feedback, " : "", model.compression(),
-        model.innerSteps()));
+        model.innerSteps(), model.overlap().equals("NONE") ? ""
+            : ", rounds overlapped (" + model.overlap().toLowerCase(java.util.Locale.ROOT) + ")"));
     String format = "%5s  %-11s  %-19s  %7s  %-24s  %10s  %14s  %12s  %12s  %s%n";
     out.append(String.format(format, "round", "outcome", "committed (UTC)", "seconds",
         "contributors", "tokens", "pseudo-grad B", "sums B", "weights B", "dead letters"));

@@ -4,12 +4,15 @@ import dev.diloco.broker.EmbeddedKafkaBroker;
 import dev.diloco.core.kafka.KafkaClientConfig;
 import dev.diloco.core.layout.ChunkPlan;
 import dev.diloco.launcher.options.RunSpecOptions;
+import dev.diloco.schemas.Overlap;
+import dev.diloco.worker.RunSpec;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.LocalDateTime;
 import java.time.format.DateTimeFormatter;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Locale;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
@@ -223,6 +226,16 @@ public final class BenchCommand implements Runnable {
             + "the arms single worker, data-parallel, FP16 and INT4 with error feedback.")
     boolean quick;
 
+    @Option(names = "--overlap-arms", split = ",", paramLabel = "MODE,...",
+        description = "Also DiLoCo FP16 with overlapped rounds in these modes (eager, delayed), "
+            + "over the same budget and seed.")
+    List<String> overlapArms = new ArrayList<>();
+
+    @Option(names = "--arms", split = ",", paramLabel = "NAME,...",
+        description = "Run only these arms, by name as the table prints them (data-parallel "
+            + "and DiLoCo FP16 always run: the table compares against them).")
+    List<String> arms = new ArrayList<>();
+
     @Mixin
     RunSpecOptions options;
 
@@ -241,8 +254,23 @@ public final class BenchCommand implements Runnable {
       }
       Path dir = out != null ? out : Path.of("runs", "bench-convergence-"
           + LocalDateTime.now().format(DateTimeFormatter.ofPattern("yyyyMMdd-HHmmss")));
-      var settings = new ConvergenceBench.Settings(options.model(), options.spec("bench"),
-          workers, rounds, data, dir, sweepH, nonIid, options.init(), options.blockSize(), quick);
+      RunSpec spec = options.spec("bench");
+      if (spec.overlap() != Overlap.NONE) {
+        throw new IllegalArgumentException("the convergence benchmark's arms choose their "
+            + "overlap: use --overlap-arms " + spec.overlap().name().toLowerCase(Locale.ROOT));
+      }
+      List<Overlap> modes = new ArrayList<>();
+      for (String mode : overlapArms) {
+        Overlap m = RunSpecOptions.overlap(mode, "--overlap-arms");
+        if (m == Overlap.NONE) {
+          throw new IllegalArgumentException("--overlap-arms takes eager or delayed: the FP16 "
+              + "arm is the one without overlap");
+        }
+        modes.add(m);
+      }
+      var settings = new ConvergenceBench.Settings(options.model(), spec, workers, rounds, data,
+          dir, sweepH, nonIid, options.init(), options.blockSize(), quick, modes,
+          new java.util.LinkedHashSet<>(arms));
       ConvergenceBench bench = new ConvergenceBench(settings, System.out);
       List<ConvergenceBench.Arm> arms = bench.run();
       String command = "./diloco " + String.join(" ",

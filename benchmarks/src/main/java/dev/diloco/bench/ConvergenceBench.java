@@ -8,6 +8,7 @@ import dev.diloco.launcher.local.LocalRun;
 import dev.diloco.launcher.local.RunSummary;
 import dev.diloco.launcher.options.RunSpecOptions;
 import dev.diloco.schemas.Compression;
+import dev.diloco.schemas.Overlap;
 import dev.diloco.schemas.TensorEncoding;
 import dev.diloco.worker.AdamW;
 import dev.diloco.worker.BuiltInCorpus;
@@ -22,7 +23,9 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Locale;
 import java.util.Map;
+import java.util.Set;
 import java.util.SplittableRandom;
 
 /**
@@ -38,7 +41,12 @@ final class ConvergenceBench {
 
   /** {@code spec}: the run (model, batch, H, optimizers, seed); {@code rounds} x H = budget. */
   record Settings(String model, RunSpec spec, int workers, int rounds, Path data, Path out,
-      List<Integer> sweepH, boolean nonIid, Path init, int blockSize, boolean quick) {
+      List<Integer> sweepH, boolean nonIid, Path init, int blockSize, boolean quick,
+      List<Overlap> overlapArms, Set<String> only) {
+
+    /** The arms every table compares against. */
+    static final Set<String> REFERENCES = Set.of("data-parallel", "DiLoCo FP16");
+
     Settings {
       if (workers < 2 || rounds < 1) {
         throw new IllegalArgumentException("the benchmark needs >= 2 workers and >= 1 round, got "
@@ -87,34 +95,55 @@ final class ConvergenceBench {
     this.initial = RunSpecOptions.initialWeights(model, settings.init());
   }
 
+  /** An arm to run, by name. */
+  private interface Runs {
+    Arm run(String name) throws Exception;
+  }
+
   List<Arm> run() throws Exception {
     Files.createDirectories(s.out());
-    List<Arm> arms = new ArrayList<>();
-    arms.add(local("single worker", 1));
-    arms.add(local("data-parallel", s.workers()));
+    Map<String, Runs> plan = new LinkedHashMap<>();
+    plan.put("single worker", name -> local(name, 1));
+    plan.put("data-parallel", name -> local(name, s.workers()));
     int h0 = s.spec().innerSteps();
+    PayloadFormat fp16 = PayloadFormat.FP16;
     PayloadFormat int8 = blocks(TensorEncoding.INT8);
     PayloadFormat int4 = blocks(TensorEncoding.INT4);
     if (!s.quick()) {
-      arms.add(diloco("DiLoCo FP32", PayloadFormat.FP32, false, h0, false));
+      plan.put("DiLoCo FP32", name -> diloco(name, PayloadFormat.FP32, false, h0, false));
     }
-    arms.add(diloco("DiLoCo FP16", PayloadFormat.FP16, false, h0, false));
+    plan.put("DiLoCo FP16", name -> diloco(name, fp16, false, h0, false));
+    for (Overlap mode : s.overlapArms()) {
+      plan.put("DiLoCo FP16 overlapped (" + mode.name().toLowerCase(Locale.ROOT) + ")",
+          name -> diloco(name, fp16, false, h0, false, mode));
+    }
     if (!s.quick()) {
-      arms.add(diloco("DiLoCo INT8 + error feedback", int8, true, h0, false));
+      plan.put("DiLoCo INT8 + error feedback", name -> diloco(name, int8, true, h0, false));
     }
-    arms.add(diloco("DiLoCo INT4 + error feedback", int4, true, h0, false));
+    plan.put("DiLoCo INT4 + error feedback", name -> diloco(name, int4, true, h0, false));
     if (!s.quick()) {
       // What the feedback buys: the same codes, the residual dropped each round.
-      arms.add(diloco("DiLoCo INT4", int4, false, h0, false));
+      plan.put("DiLoCo INT4", name -> diloco(name, int4, false, h0, false));
     }
     for (int h : s.sweepH()) {
       if (h != s.spec().innerSteps()) {
-        arms.add(diloco("DiLoCo FP16 H=" + h, PayloadFormat.FP16, false, h, false));
+        plan.put("DiLoCo FP16 H=" + h, name -> diloco(name, fp16, false, h, false));
       }
     }
     if (s.nonIid()) {
-      arms.add(diloco("DiLoCo FP16 non-iid", PayloadFormat.FP16, false, s.spec().innerSteps(),
-          true));
+      plan.put("DiLoCo FP16 non-iid", name -> diloco(name, fp16, false, h0, true));
+    }
+    List<String> unknown = s.only().stream().filter(a -> !plan.containsKey(a)).toList();
+    if (!unknown.isEmpty()) {
+      throw new IllegalArgumentException("--arms names no arm of this benchmark: " + unknown
+          + "; its arms are " + plan.keySet());
+    }
+    List<Arm> arms = new ArrayList<>();
+    for (Map.Entry<String, Runs> arm : plan.entrySet()) {
+      if (s.only().isEmpty() || s.only().contains(arm.getKey())
+          || Settings.REFERENCES.contains(arm.getKey())) {
+        arms.add(arm.getValue().run(arm.getKey()));
+      }
     }
     return arms;
   }
@@ -163,16 +192,21 @@ final class ConvergenceBench {
         perStep * s.budget(), (System.nanoTime() - start) / 1e9);
   }
 
-  /** DiLoCo through the whole pipeline, as {@code diloco run} runs it. */
   private Arm diloco(String name, PayloadFormat format, boolean feedback, int h, boolean nonIid)
       throws Exception {
+    return diloco(name, format, feedback, h, nonIid, Overlap.NONE);
+  }
+
+  /** DiLoCo through the whole pipeline, as {@code diloco run} runs it. */
+  private Arm diloco(String name, PayloadFormat format, boolean feedback, int h, boolean nonIid,
+      Overlap overlap) throws Exception {
     int rounds = s.budget() / h;
     console.printf("%n== %s: %d workers x %d rounds x H = %d%s%n", name, s.workers(), rounds, h,
         nonIid ? ", non-iid shards" : "");
     RunSpec base = s.spec();
     String id = name.toLowerCase().replaceAll("[^a-z0-9]+", "-");
     RunSpec spec = new RunSpec(id, base.model(), base.batch(), h, base.inner(), base.outer(),
-        format, feedback, base.seed(), base.chunkElements());
+        format, feedback, base.seed(), base.chunkElements(), overlap);
     long start = System.nanoTime();
     LocalRun run = new LocalRun(new LocalRun.Plan(spec, s.workers(), rounds, s.data(), nonIid,
         s.out().resolve(id), null, 2, s.init(), List.of(WorkerCommand.class.getName())), console);

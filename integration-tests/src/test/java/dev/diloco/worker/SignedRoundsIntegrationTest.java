@@ -72,13 +72,13 @@ class SignedRoundsIntegrationTest {
           forgedCommit[0] = Forgeries.forgeRound(clients, topics, plan, 1,
               CommitSignatures.generate());
           Forgeries.forgeRound(clients, topics, plan, Integer.MAX_VALUE, null);
-          List<Worker.RoundReport> reports = new ArrayList<>();
+          List<RoundReport> reports = new ArrayList<>();
           try (Worker w = new Worker(new Worker.Settings(run, "w0", 3,
               AdamW.Config.OPENDILOCO, PayloadFormat.FP16, 5, 1, WAIT), model, text, text,
               clients)) {
             assertThat(w.run(2, reports::add)).as("rounds trained").isEqualTo(2);
           }
-          assertThat(reports).extracting(Worker.RoundReport::round).containsExactly(0, 1);
+          assertThat(reports).extracting(RoundReport::round).containsExactly(0, 1);
           RunServices.awaitRound(new RoundLog(topics, clients, WAIT), 2);
         });
 

@@ -71,7 +71,7 @@ class WorkerIntegrationTest {
         new ReducerConfig(run, 1, Duration.ofMinutes(10), Duration.ofSeconds(1), 2),
         TestRuns.description(run, model.layout(), CHUNK, TRAINING_STEPS, TRAINING_LR), initial,
         () -> {
-          List<Worker.RoundReport> first = new ArrayList<>();
+          List<RoundReport> first = new ArrayList<>();
           try (Worker a = new Worker(training(run, "worker-a"), model, text, text, clients)) {
             assertThat(a.run(1, first::add)).isEqualTo(1);
           }
@@ -86,7 +86,7 @@ class WorkerIntegrationTest {
           RoundLog log = new RoundLog(topics, clients, WAIT);
           RunServices.awaitRound(log, 1);
 
-          List<Worker.RoundReport> later = new ArrayList<>();
+          List<RoundReport> later = new ArrayList<>();
           ByteTransformer modelB = new ByteTransformer(MODEL, BATCH, 99); // weights come from Kafka
           try (Worker b = new Worker(settings(run, "worker-b"), modelB, text, text, clients)) {
             assertThat(b.run(1, later::add)).isEqualTo(1);
@@ -127,7 +127,7 @@ class WorkerIntegrationTest {
     RunServices.with(KAFKA.clients(), dir,
         new ReducerConfig(run, 1, Duration.ofSeconds(3), Duration.ofSeconds(1), 2,
         1e-9), TestRuns.description(run, model.layout(), CHUNK), initial, () -> {
-          List<Worker.RoundReport> reports = new ArrayList<>();
+          List<RoundReport> reports = new ArrayList<>();
           try (Worker w = new Worker(settings(run, "w"), model, text, text, clients)) {
             assertThat(w.run(2, reports::add)).isEqualTo(2);
             assertThat(w.uncountedRounds()).containsExactly(0);

@@ -58,6 +58,15 @@ public final class ChunkPublisher implements AutoCloseable {
   /** Sends every chunk of {@code delta} for {@code round} and waits until all are acknowledged. */
   public Published publish(int round, float[] delta, int innerSteps, long tokens,
       float meanInnerLoss) {
+    return send(round, delta, innerSteps, tokens, meanInnerLoss).await();
+  }
+
+  /**
+   * Encodes and sends every chunk of {@code delta} for {@code round}, without waiting for the
+   * broker: {@link Sending#await()} does. {@code delta} may change once this returns.
+   */
+  public Sending send(int round, float[] delta, int innerSteps, long tokens,
+      float meanInnerLoss) {
     List<Future<RecordMetadata>> sent = new ArrayList<>(plan.chunkCount());
     long bytes = 0;
     var stats = new PseudoGradientRecords.Stats(innerSteps, tokens, meanInnerLoss);
@@ -67,25 +76,52 @@ public final class ChunkPublisher implements AutoCloseable {
       sent.add(producer.send(new ProducerRecord<>(topic, topics.partitionOf(i, partitions),
           RunTopics.chunkKey(i), value)));
     }
-    for (Future<RecordMetadata> f : sent) {
-      try {
-        f.get();
-      } catch (InterruptedException e) {
-        Thread.currentThread().interrupt();
-        throw new IllegalStateException("interrupted while publishing round " + round, e);
-      } catch (ExecutionException e) {
-        String hint = e.getCause() instanceof TopicAuthorizationException
-            ? " (on a cluster with ACLs a worker writes only its own topic "
-                + (RunTopics.canNameTopic(workerId) ? topics.workerPseudoGradients(workerId)
-                    : topics.pseudoGradients() + ".<worker id>")
-                + ": create it with 'diloco topics create --worker ID', grant it with "
-                + "'diloco acls --worker User:ID', and start the worker with --worker-id ID)"
-            : "";
-        throw new IllegalStateException("publishing round " + round + " of worker " + workerId
-            + " to " + topic + " failed: " + e.getCause().getMessage() + hint, e.getCause());
-      }
+    return new Sending(round, new Published(plan.chunkCount(), bytes), sent);
+  }
+
+  /** A round's chunks on their way to the broker. */
+  public final class Sending {
+    private final int round;
+    private final Published published;
+    private final List<Future<RecordMetadata>> sent;
+
+    private Sending(int round, Published published, List<Future<RecordMetadata>> sent) {
+      this.round = round;
+      this.published = published;
+      this.sent = sent;
     }
-    return new Published(plan.chunkCount(), bytes);
+
+    /** What was sent, acknowledged or not. */
+    public Published published() {
+      return published;
+    }
+
+    /** Waits until every chunk is acknowledged; a chunk the broker refused throws, saying why. */
+    public Published await() {
+      for (Future<RecordMetadata> f : sent) {
+        try {
+          f.get();
+        } catch (InterruptedException e) {
+          Thread.currentThread().interrupt();
+          throw new IllegalStateException("interrupted while publishing round " + round, e);
+        } catch (ExecutionException e) {
+          throw failed(round, e.getCause());
+        }
+      }
+      return published;
+    }
+  }
+
+  private IllegalStateException failed(int round, Throwable cause) {
+    String hint = cause instanceof TopicAuthorizationException
+        ? " (on a cluster with ACLs a worker writes only its own topic "
+            + (RunTopics.canNameTopic(workerId) ? topics.workerPseudoGradients(workerId)
+                : topics.pseudoGradients() + ".<worker id>")
+            + ": create it with 'diloco topics create --worker ID', grant it with "
+            + "'diloco acls --worker User:ID', and start the worker with --worker-id ID)"
+        : "";
+    return new IllegalStateException("publishing round " + round + " of worker " + workerId
+        + " to " + topic + " failed: " + cause.getMessage() + hint, cause);
   }
 
   @Override

@@ -122,6 +122,14 @@ final class RoundDownload implements AutoCloseable {
     return full(commit, 0);
   }
 
+  /**
+   * The optimizer's momentum after the round fetched last (shared, not to be changed: every
+   * round gets a new array), or null when this worker does not know it.
+   */
+  float[] momentum() {
+    return momentum;
+  }
+
   /** The full weights, checked, and the momentum when this worker does not have it. */
   private Fetched full(RoundCommit commit, long spent) {
     long before = log.bytesRead();

@@ -8,6 +8,7 @@ import dev.diloco.schemas.InnerOptimizerConfig;
 import dev.diloco.schemas.ModelArchitecture;
 import dev.diloco.schemas.ModelDescription;
 import dev.diloco.schemas.OuterOptimizerConfig;
+import dev.diloco.schemas.Overlap;
 
 /**
  * Everything a run fixes about its training, and its model description: the one record every
@@ -16,9 +17,20 @@ import dev.diloco.schemas.OuterOptimizerConfig;
  */
 public record RunSpec(String runId, ModelConfig model, int batch, int innerSteps,
     AdamW.Config inner, OuterOptimizerConfig outer, PayloadFormat format, boolean errorFeedback,
-    long seed, int chunkElements) {
+    long seed, int chunkElements, Overlap overlap) {
+
+  /** A run whose workers wait for each round's weights. */
+  public RunSpec(String runId, ModelConfig model, int batch, int innerSteps, AdamW.Config inner,
+      OuterOptimizerConfig outer, PayloadFormat format, boolean errorFeedback, long seed,
+      int chunkElements) {
+    this(runId, model, batch, innerSteps, inner, outer, format, errorFeedback, seed,
+        chunkElements, Overlap.NONE);
+  }
 
   public RunSpec {
+    if (overlap == null) {
+      throw new IllegalArgumentException("a run needs an overlap mode (NONE for none)");
+    }
     if (batch < 1) {
       throw new IllegalArgumentException("batch must be >= 1, got " + batch);
     }
@@ -29,6 +41,12 @@ public record RunSpec(String runId, ModelConfig model, int batch, int innerSteps
       throw new IllegalArgumentException("chunk elements must be >= 1, got " + chunkElements);
     }
     OuterStep.of(outer); // refuses outer settings that cannot step, before a run starts
+  }
+
+  /** The same run with its workers overlapping rounds as {@code mode} says. */
+  public RunSpec withOverlap(Overlap mode) {
+    return new RunSpec(runId, model, batch, innerSteps, inner, outer, format, errorFeedback,
+        seed, chunkElements, mode);
   }
 
   /** The model with the run's initial weights (from its seed) and its batch size. */
@@ -50,7 +68,7 @@ public record RunSpec(String runId, ModelConfig model, int batch, int innerSteps
         .setBlockSize(format.codec() instanceof BlockCodec b ? b.blockSize() : 0)
         .setErrorFeedback(errorFeedback).setSeed(seed)
         .setLayout(built.layout().toSpec(chunkElements))
-        .setCreatedAtMs(System.currentTimeMillis())
+        .setCreatedAtMs(System.currentTimeMillis()).setOverlap(overlap)
         .build();
   }
 
@@ -76,6 +94,6 @@ public record RunSpec(String runId, ModelConfig model, int batch, int innerSteps
             .withSchedule(new WarmupCosine(i.getWarmupSteps(), 0, 1.0)),
         d.getOuterOptimizer(),
         PayloadFormat.of(d), d.getErrorFeedback(),
-        d.getSeed(), d.getLayout().getChunkElements());
+        d.getSeed(), d.getLayout().getChunkElements(), d.getOverlap());
   }
 }

@@ -16,7 +16,9 @@ import java.nio.file.StandardCopyOption;
 import java.nio.file.StandardOpenOption;
 import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
+import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.List;
 import java.util.Optional;
 
 /**
@@ -26,7 +28,9 @@ import java.util.Optional;
  * and before publishing. So whenever the worker dies, the file holds either round r − 1 (it
  * trains round r again, to the same bits, since its data position is a function of the round)
  * or round r with its Δ (it publishes that Δ again if round r is still open; the reducer counts
- * it once). A lock keeps two processes from sharing one directory.
+ * it once). In an overlapped run it also holds where round r + 1's inner steps start (the
+ * estimate θ̂), so a restarted worker trains that round from the same weights. A lock keeps two
+ * processes from sharing one directory.
  */
 public final class StateDir implements AutoCloseable {
 
@@ -40,18 +44,29 @@ public final class StateDir implements AutoCloseable {
    * @param residual what the codec will leave out of {@code pseudoGradient}; null in a run
    *     without error feedback
    * @param pseudoGradient the round's Δ as it is encoded and sent
+   * @param nextStart in an overlapped run, the weights round + 1's inner steps start from; null
+   *     otherwise
    */
   public record Saved(int round, AdamW.State inner, float[] residual, float[] pseudoGradient,
-      float meanInnerLoss) {
+      float meanInnerLoss, float[] nextStart) {
+
+    /** A state of a run that does not overlap its rounds. */
+    public Saved(int round, AdamW.State inner, float[] residual, float[] pseudoGradient,
+        float meanInnerLoss) {
+      this(round, inner, residual, pseudoGradient, meanInnerLoss, null);
+    }
+
     public Saved {
       if (round < 0) {
         throw new IllegalArgumentException("a saved round must be >= 0, got " + round);
       }
       int n = pseudoGradient.length;
-      if (inner.firstMoment().length != n || (residual != null && residual.length != n)) {
+      if (inner.firstMoment().length != n || (residual != null && residual.length != n)
+          || (nextStart != null && nextStart.length != n)) {
         throw new IllegalArgumentException("a worker's saved vectors differ in length: Δ "
             + n + ", moments " + inner.firstMoment().length + ", residual "
-            + (residual == null ? "none" : residual.length));
+            + (residual == null ? "none" : residual.length) + ", next start "
+            + (nextStart == null ? "none" : nextStart.length));
       }
     }
   }
@@ -132,10 +147,11 @@ public final class StateDir implements AutoCloseable {
         throw refused("a vector of " + v.length + " bytes for " + elements + " parameters");
       }
     }
+    int last = vectors.length - (s.getNextStart() == null ? 1 : 2);
     return Optional.of(new Saved(s.getRound(), new AdamW.State(s.getInnerSteps(),
         floats(vectors[0]), floats(vectors[1])),
-        s.getResidual() == null ? null : floats(vectors[2]), floats(vectors[vectors.length - 1]),
-        s.getMeanInnerLoss()));
+        s.getResidual() == null ? null : floats(vectors[2]), floats(vectors[last]),
+        s.getMeanInnerLoss(), s.getNextStart() == null ? null : floats(vectors[last + 1])));
   }
 
   /** Replaces the saved state with {@code saved}, atomically and durably. */
@@ -148,12 +164,14 @@ public final class StateDir implements AutoCloseable {
     byte[] v = bytes(saved.inner().secondMoment());
     byte[] residual = saved.residual() == null ? null : bytes(saved.residual());
     byte[] delta = bytes(saved.pseudoGradient());
-    byte[] sha = digest(residual == null ? new byte[][] {m, v, delta}
-        : new byte[][] {m, v, residual, delta});
-    WorkerState s = new WorkerState(runId, workerId, saved.round(), elements,
+    byte[] next = saved.nextStart() == null ? null : bytes(saved.nextStart());
+    WorkerState unsigned = new WorkerState(runId, workerId, saved.round(), elements,
         saved.inner().steps(), ByteBuffer.wrap(m), ByteBuffer.wrap(v),
         residual == null ? null : ByteBuffer.wrap(residual), ByteBuffer.wrap(delta),
-        saved.meanInnerLoss(), new StateDigest(sha), System.currentTimeMillis());
+        saved.meanInnerLoss(), new StateDigest(new byte[32]), System.currentTimeMillis(),
+        next == null ? null : ByteBuffer.wrap(next));
+    WorkerState s = WorkerState.newBuilder(unsigned)
+        .setSha256(new StateDigest(digest(vectors(unsigned)))).build();
     Path tmp = dir.resolve(FILE + ".tmp");
     try (FileChannel out = FileChannel.open(tmp, StandardOpenOption.CREATE,
         StandardOpenOption.WRITE, StandardOpenOption.TRUNCATE_EXISTING)) {
@@ -181,13 +199,18 @@ public final class StateDir implements AutoCloseable {
         + "state (the run then differs from one without the restart)");
   }
 
-  /** The vectors in digest order: moments, the residual if present, Δ. */
+  /** The vectors in digest order: moments, the residual if present, Δ, the next start if any. */
   private static byte[][] vectors(WorkerState s) {
-    return s.getResidual() == null
-        ? new byte[][] {array(s.getFirstMoment()), array(s.getSecondMoment()),
-            array(s.getPseudoGradient())}
-        : new byte[][] {array(s.getFirstMoment()), array(s.getSecondMoment()),
-            array(s.getResidual()), array(s.getPseudoGradient())};
+    List<byte[]> v = new ArrayList<>(List.of(array(s.getFirstMoment()),
+        array(s.getSecondMoment())));
+    if (s.getResidual() != null) {
+      v.add(array(s.getResidual()));
+    }
+    v.add(array(s.getPseudoGradient()));
+    if (s.getNextStart() != null) {
+      v.add(array(s.getNextStart()));
+    }
+    return v.toArray(byte[][]::new);
   }
 
   private static byte[] digest(byte[][] vectors) {

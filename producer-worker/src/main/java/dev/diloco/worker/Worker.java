@@ -6,12 +6,13 @@ import dev.diloco.core.kafka.CommitWatcher;
 import dev.diloco.core.kafka.KafkaClientConfig;
 import dev.diloco.core.kafka.RoundLog;
 import dev.diloco.core.kafka.RunTopics;
-import dev.diloco.core.kafka.Topics;
 import dev.diloco.core.layout.ChunkPlan;
 import dev.diloco.core.layout.ParameterLayout;
+import dev.diloco.core.math.Lookahead;
 import dev.diloco.core.math.PseudoGradient;
 import dev.diloco.schemas.HeartbeatKind;
 import dev.diloco.schemas.ModelDescription;
+import dev.diloco.schemas.Overlap;
 import dev.diloco.schemas.RoundCommit;
 import dev.diloco.schemas.RoundStats;
 import java.nio.file.Path;
@@ -33,6 +34,13 @@ import org.slf4j.LoggerFactory;
  * and a worker restarted on the same directory goes on to the same bits. Its data position is
  * a function of (seed, worker, round, step) ({@link ByteCorpus#stepRandom}), so it draws the
  * same windows whenever it (re)starts.
+ *
+ * <p>In a run that overlaps its rounds (the description's {@link Overlap}) the worker does not
+ * wait after publishing Δ(r): it trains round r + 1 at once from an estimate θ̂ of its weights
+ * ({@link Lookahead}), while its own thread sends Δ(r) and fetches θ(r + 1) ({@link
+ * WeightsAhead}); once its inner steps are done it re-bases on θ(r + 1), so that Δ(r + 1) is
+ * defined against the committed weights as in every run. The re-base waits for the end of the
+ * inner steps, so the bits do not depend on when the commit arrived.
  */
 public final class Worker implements AutoCloseable {
 
@@ -66,33 +74,25 @@ public final class Worker implements AutoCloseable {
     }
   }
 
-  /** What one round measured. */
-  public record RoundReport(int round, float meanInnerLoss, float evalLoss, double tokensPerSecond,
-      long bytesPublished, long bytesReceived, double computeSeconds, double waitSeconds) {
-    /** The share of the round spent computing rather than waiting for weights. */
-    public double computeUtilisation() {
-      return computeSeconds / (computeSeconds + waitSeconds);
-    }
-  }
-
   private final Settings settings;
+  private final long tokensPerRound;
   private final ByteTransformer model;
   private final byte[] shard;
   private final EvalSet eval;
-  private final RunTopics topics;
-  private final RoundLog log;
+  private final WorkerLinks links;
   private final CommitWatcher commits;
   private final Heartbeats heartbeats;
-  private final ChunkPublisher publisher;
-  private final RoundDownload download;
-  private final ChunkPlan plan;
   private final AdamW adamw;
   /** What the codec left out of the last pseudo-gradient (null: the run sends it as it is). */
   private final ErrorFeedback feedback;
   /** Where the state above survives a restart; null: in memory only. */
   private final StateDir state;
+  /** Whether and how the worker trains on while a round's communication is in flight. */
+  private final Overlap overlap;
+  /** Where each round's inner steps start before its commit is known; null: no overlap. */
+  private final NextStart nextStart;
   private volatile boolean stopping;
-  private final List<Integer> uncounted = new java.util.concurrent.CopyOnWriteArrayList<>();
+  private final Uncounted uncounted;
 
   /**
    * Prepares a worker of {@code model} on {@code shard}, checking the run's model description
@@ -101,10 +101,12 @@ public final class Worker implements AutoCloseable {
   public Worker(Settings settings, ByteTransformer model, byte[] shard, byte[] evalSlice,
       KafkaClientConfig clients) {
     this.settings = settings;
+    this.tokensPerRound = (long) settings.innerSteps() * model.batch()
+        * model.config().contextLength();
     this.model = model;
     this.shard = shard;
-    this.topics = new RunTopics(settings.runId());
-    this.log = new RoundLog(topics, clients, Duration.ofSeconds(60));
+    RunTopics topics = new RunTopics(settings.runId());
+    RoundLog log = new RoundLog(topics, clients, Duration.ofSeconds(60));
     ModelDescription description = log.model().orElseThrow(() -> new IllegalStateException(
         "run " + settings.runId() + " has no model description yet on " + topics.model()
             + ": start its optimizer first"));
@@ -115,28 +117,28 @@ public final class Worker implements AutoCloseable {
           + " tensors; this worker's model has " + model.layout().totalElements() + " in "
           + model.layout().tensors().size() + ": start the worker with the run's model");
     }
-    this.plan = published.chunks(description.getLayout().getChunkElements());
+    ChunkPlan plan = published.chunks(description.getLayout().getChunkElements());
     this.adamw = new AdamW(settings.inner(), model.layout());
     this.feedback = description.getErrorFeedback()
         ? new ErrorFeedback(settings.format().codec(), plan) : null;
     this.eval = new EvalSet(evalSlice, settings.evalBatches(), model.batch(),
         model.config().contextLength(), description.getSeed());
-    // On a cluster with authentication the worker has a topic of its own, which only its
-    // principal may write; elsewhere all workers share one.
-    String chunkTopic = RunTopics.canNameTopic(settings.workerId())
-        && Topics.exists(clients, topics.workerPseudoGradients(settings.workerId()))
-        ? topics.workerPseudoGradients(settings.workerId()) : topics.pseudoGradients();
-    int partitions = Topics.partitions(clients, chunkTopic);
-    this.commits = new CommitWatcher(topics, clients);
-    this.heartbeats = new Heartbeats(topics, settings.workerId(),
-        chunkTopic.equals(topics.pseudoGradients()) ? null : chunkTopic, partitions, clients);
-    this.publisher = new ChunkPublisher(chunkTopic, topics, settings.workerId(), plan,
-        settings.format(), partitions, clients);
-    this.download = new RoundDownload(topics, plan, settings.format().codec(), log,
-        settings.workerId(), clients, Duration.ofSeconds(60));
-    this.state = settings.stateDir() == null ? null : StateDir.open(settings.stateDir(),
-        settings.runId(), settings.workerId(), model.layout().totalElements());
-    LOG.info("worker {}: publishing to {}", settings.workerId(), chunkTopic);
+    this.overlap = description.getOverlap();
+    this.nextStart = overlap == Overlap.NONE ? null : new NextStart(overlap,
+        settings.format().codec(), plan, description.getOuterOptimizer());
+    this.uncounted = new Uncounted(settings.workerId());
+    this.links = WorkerLinks.open(settings, topics, log, plan, clients);
+    this.commits = links.commits();
+    this.heartbeats = links.heartbeats();
+    try {
+      this.state = settings.stateDir() == null ? null : StateDir.open(settings.stateDir(),
+          settings.runId(), settings.workerId(), model.layout().totalElements());
+    } catch (RuntimeException e) {
+      links.close();
+      throw e;
+    }
+    LOG.info("worker {}: publishing {}", settings.workerId(), overlap == Overlap.NONE
+        ? "and waiting for each round's weights" : "and training on (overlap " + overlap + ")");
   }
 
   /**
@@ -168,84 +170,120 @@ public final class Worker implements AutoCloseable {
     int round = first.get().getRound();
     heartbeats.announce(HeartbeatKind.JOIN, round, null);
     int n = Math.toIntExact(model.layout().totalElements());
-    float[] global = new float[n];
+    float[] global = new float[n]; // θ(r), the committed weights of the round being trained
     float[] local = new float[n];
     float[] grad = new float[n];
     float[] delta = new float[n];
     int done = 0;
     int published = -1;
-    if (saved.isPresent() && resume(saved.get(), round)) {
-      published = round++;
+    // Overlapped: where this round's inner steps start before its commit is known (θ̂); null:
+    // the worker waits for the commit, as in synchronous DiLoCo.
+    float[] start = null;
+    if (saved.isPresent()) {
+      if (resume(saved.get(), round)) {
+        published = round++;
+      }
+      float[] next = saved.get().nextStart();
+      if (overlap != Overlap.NONE && next != null && round == saved.get().round() + 1) {
+        start = next; // the round it was about to train when it stopped, from the same weights
+        links.ahead().start(null, round, null);
+      }
     }
-    long waitStart = System.nanoTime();
     while (done < rounds && round < untilRound && !stopping) {
-      Optional<RoundCommit> commit = commits.await(round, settings.roundTimeout());
-      if (commit.isEmpty()) {
-        if (!stopping) {
-          LOG.warn("worker {}: no round {} within {}", settings.workerId(), round,
-              settings.roundTimeout());
+      long blocked = 0; // ns this thread spent on communication this round
+      RoundDownload.Fetched weights = null;
+      RoundCommit c = null;
+      boolean waited = true;
+      if (start == null) {
+        long t = System.nanoTime();
+        Optional<RoundCommit> commit = commits.await(round, settings.roundTimeout());
+        if (commit.isEmpty()) {
+          warnNoRound(round);
+          break;
         }
-        break;
+        c = commit.get();
+        uncounted.check(c, published);
+        if (c.getRound() >= untilRound) {
+          break;
+        }
+        if (c.getRound() > round) {
+          round = joinLater(c);
+        }
+        // Checked as a whole, and by chunk when read in full: corrupt weights throw here.
+        weights = links.download().fetch(c, global); // global: the last round's
+        System.arraycopy(weights.weights(), 0, global, 0, n);
+        blocked += System.nanoTime() - t;
+        System.arraycopy(global, 0, local, 0, n);
+      } else {
+        System.arraycopy(start, 0, local, 0, n);
       }
-      RoundCommit c = commit.get();
-      if (published >= 0 && c.getRound() == published + 1) {
-        checkCounted(c, published);
-      }
-      if (c.getRound() >= untilRound) {
-        break;
-      }
-      if (c.getRound() > round) {
-        LOG.info("worker {}: round {} is committed already; joining it", settings.workerId(),
-            c.getRound());
-        round = c.getRound();
-        heartbeats.announce(HeartbeatKind.JOIN, round, null);
-      }
-      // Checked as a whole, and by chunk when read in full: corrupt weights throw here.
-      RoundDownload.Fetched weights = download.fetch(c, global); // global: the last round's
-      double waitSeconds = (System.nanoTime() - waitStart) / 1e9;
-      System.arraycopy(weights.weights(), 0, global, 0, n);
-      System.arraycopy(global, 0, local, 0, n);
       model.setParameters(local);
 
       long computeStart = System.nanoTime();
-      double lossSum = 0;
-      int progressEvery = Math.max(1, settings.innerSteps() / 10);
-      for (int step = 0; step < settings.innerSteps() && !stopping; step++) {
-        lossSum += model.lossAndGradient(ByteCorpus.windows(shard, model.batch(),
-            model.config().contextLength(),
-            ByteCorpus.stepRandom(settings.seed(), settings.workerId(), round, step)), grad);
-        adamw.step(local, grad);
-        model.setParameters(local);
-        if ((step + 1) % progressEvery == 0) {
-          heartbeats.progress(round, step + 1);
-        }
-      }
+      double lossSum = train(round, local, grad);
       if (stopping) {
         break; // a half-finished round is not published
       }
       double computeSeconds = (System.nanoTime() - computeStart) / 1e9;
-      long tokens = tokensPerRound();
+      if (start != null) { // overlapped: the round's own commit is needed now, to re-base on it
+        long t = System.nanoTime();
+        WeightsAhead.Arrived a = links.ahead().join();
+        blocked += System.nanoTime() - t;
+        waited = a.waited();
+        if (a.commit() == null) {
+          warnNoRound(round);
+          break;
+        }
+        c = a.commit();
+        uncounted.check(c, published);
+        if (a.weights() == null) { // the run went on without this worker's last Δ
+          start = null;
+          if (c.getRound() >= untilRound) {
+            break;
+          }
+          LOG.info("worker {}: round {} is committed already; its inner steps of round {} are "
+              + "dropped", settings.workerId(), c.getRound(), round);
+          round = joinLater(c);
+          continue;
+        }
+        weights = a.weights();
+        System.arraycopy(weights.weights(), 0, global, 0, n);
+        Lookahead.rebase(local, start, global);
+        model.setParameters(local);
+      }
       float meanLoss = (float) (lossSum / settings.innerSteps());
-
       PseudoGradient.compute(global, local, delta);
       if (feedback != null) {
         feedback.compensate(delta); // Δ + what the codec left out last round
       }
+      boolean overlapNext = overlap != Overlap.NONE && round + 1 < untilRound
+          && done + 1 < rounds;
+      float[] next = overlapNext
+          ? nextStart.after(c, global, links.download().momentum(), delta) : null;
       if (state != null) { // before publishing: what is published can always be again
         state.save(new StateDir.Saved(round, adamw.state(),
-            feedback == null ? null : feedback.residual(), delta, meanLoss));
+            feedback == null ? null : feedback.residual(), delta, meanLoss, next));
       }
-      ChunkPublisher.Published sent = publisher.publish(round, delta,
-          settings.innerSteps(), tokens, meanLoss);
+      long t = System.nanoTime();
+      ChunkPublisher.Sending sending = links.publisher().send(round, delta, settings.innerSteps(),
+          tokensPerRound, meanLoss);
+      if (overlapNext) {
+        links.ahead().start(sending, round + 1, global); // global is θ(r + 1) when it is joined
+      } else {
+        sending.await();
+      }
+      blocked += System.nanoTime() - t;
+      start = next;
       published = round;
+      ChunkPublisher.Published sent = sending.published();
       float evalLoss = evalLoss();
-      RoundReport report = new RoundReport(round, meanLoss, evalLoss, tokens / computeSeconds,
-          sent.bytes(), weights.bytes(), computeSeconds, waitSeconds);
+      RoundReport report = new RoundReport(round, meanLoss, evalLoss,
+          tokensPerRound / computeSeconds, sent.bytes(), weights.bytes(), computeSeconds,
+          blocked / 1e9, waited);
       // Expect me in the next round; and here is what this one measured, for everyone to see.
       heartbeats.announce(HeartbeatKind.ALIVE, round + 1, new RoundStats(round, meanLoss,
-          evalLoss, report.tokensPerSecond(), sent.bytes(), computeSeconds, waitSeconds,
-          weights.bytes()));
-      waitStart = System.nanoTime();
+          evalLoss, report.tokensPerSecond(), sent.bytes(), computeSeconds,
+          report.waitSeconds(), weights.bytes()));
       reports.accept(report);
       done++;
       round++;
@@ -256,6 +294,37 @@ public final class Worker implements AutoCloseable {
           settings.workerId(), LEAVE_BOUND, round);
     }
     return done;
+  }
+
+  /** H inner AdamW steps on {@code local}, in place; returns the sum of their losses. */
+  private double train(int round, float[] local, float[] grad) {
+    double lossSum = 0;
+    int progressEvery = Math.max(1, settings.innerSteps() / 10);
+    for (int step = 0; step < settings.innerSteps() && !stopping; step++) {
+      lossSum += model.lossAndGradient(ByteCorpus.windows(shard, model.batch(),
+          model.config().contextLength(),
+          ByteCorpus.stepRandom(settings.seed(), settings.workerId(), round, step)), grad);
+      adamw.step(local, grad);
+      model.setParameters(local);
+      if ((step + 1) % progressEvery == 0) {
+        heartbeats.progress(round, step + 1);
+      }
+    }
+    return lossSum;
+  }
+
+  private int joinLater(RoundCommit c) {
+    LOG.info("worker {}: round {} is committed already; joining it", settings.workerId(),
+        c.getRound());
+    heartbeats.announce(HeartbeatKind.JOIN, c.getRound(), null);
+    return c.getRound();
+  }
+
+  private void warnNoRound(int round) {
+    if (!stopping) {
+      LOG.warn("worker {}: no round {} within {}", settings.workerId(), round,
+          settings.roundTimeout());
+    }
   }
 
   /**
@@ -274,50 +343,23 @@ public final class Worker implements AutoCloseable {
     if (feedback != null) {
       feedback.restore(s.residual());
     }
-    if (newest > s.round() + 1) {
-      LOG.warn("worker {}: its state is of round {}, the run is at round {}: rounds {} to {} "
-          + "went on without it; its inner state goes on from round {}", settings.workerId(),
-          s.round(), newest, s.round() + 1, newest - 1, s.round());
-    } else {
-      LOG.info("worker {}: resumes from its state of round {}", settings.workerId(), s.round());
-    }
+    LOG.info("worker {}: resumes from its state of round {}{}", settings.workerId(), s.round(),
+        newest <= s.round() + 1 ? "" : "; the run is at round " + newest + ": rounds "
+            + (s.round() + 1) + " to " + (newest - 1) + " went on without it");
     if (newest != s.round()) {
       return false;
     }
-    ChunkPublisher.Published sent = publisher.publish(s.round(), s.pseudoGradient(),
-        settings.innerSteps(), tokensPerRound(), s.meanInnerLoss());
+    ChunkPublisher.Published sent = links.publisher().publish(s.round(), s.pseudoGradient(),
+        settings.innerSteps(), tokensPerRound, s.meanInnerLoss());
     heartbeats.announce(HeartbeatKind.ALIVE, s.round() + 1, null);
     LOG.info("worker {}: round {} is still open; published its saved pseudo-gradient again "
         + "({} bytes)", settings.workerId(), s.round(), sent.bytes());
     return true;
   }
 
-  private long tokensPerRound() {
-    return (long) settings.innerSteps() * model.batch() * model.config().contextLength();
-  }
-
-  /**
-   * Whether {@code commit} counted this worker's pseudo-gradient of round {@code published}:
-   * the commit lists the workers in every one of its sums. A worker cannot read the dead-letter
-   * topic (its ACLs), but it reads every commit, so this is where it learns that its chunks
-   * came late or were rejected, and says so.
-   */
-  private void checkCounted(RoundCommit commit, int published) {
-    boolean counted = commit.getContributors().stream()
-        .anyMatch(c -> c.getWorkerId().equals(settings.workerId()));
-    if (!counted) {
-      uncounted.add(published);
-      LOG.warn("worker {}: round {} was committed ({}{}) without this worker's pseudo-gradient "
-          + "of round {}: its chunks came late or were rejected ({} of its rounds so far); "
-          + "`diloco inspect` shows the dead letters by reason", settings.workerId(),
-          commit.getRound(), commit.getOutcome(), commit.getReason() == null ? ""
-          : ": " + commit.getReason(), published, uncounted.size());
-    }
-  }
-
   /** The rounds whose pseudo-gradients this worker published and the next commit left out. */
   public List<Integer> uncountedRounds() {
-    return List.copyOf(uncounted);
+    return uncounted.rounds();
   }
 
   /** Mean loss of the local weights on the held-out batches. */
@@ -333,23 +375,9 @@ public final class Worker implements AutoCloseable {
 
   @Override
   public void close() {
-    try {
-      publisher.close();
-    } finally {
-      try {
-        heartbeats.close();
-      } finally {
-        try {
-          commits.close();
-        } finally {
-          try {
-            download.close();
-          } finally {
-            if (state != null) {
-              state.close();
-            }
-          }
-        }
+    try (links) {
+      if (state != null) {
+        state.close();
       }
     }
   }

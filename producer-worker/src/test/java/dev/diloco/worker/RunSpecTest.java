@@ -8,6 +8,7 @@ import dev.diloco.schemas.Averaging;
 import dev.diloco.schemas.ModelDescription;
 import dev.diloco.schemas.OuterMethod;
 import dev.diloco.schemas.OuterOptimizerConfig;
+import dev.diloco.schemas.Overlap;
 import org.junit.jupiter.api.Test;
 
 class RunSpecTest {
@@ -20,6 +21,8 @@ class RunSpecTest {
   void theDescriptionCarriesEverythingAWorkerNeeds() {
     ModelDescription d = spec.describe(spec.newModel());
     assertThat(RunSpec.of(d)).isEqualTo(spec);
+    RunSpec eager = spec.withOverlap(Overlap.EAGER);
+    assertThat(RunSpec.of(eager.describe(eager.newModel()))).isEqualTo(eager);
     assertThat(d.getLayout().getChunkCount()).isEqualTo(spec.newModel().layout().chunks(4096)
         .chunkCount());
   }

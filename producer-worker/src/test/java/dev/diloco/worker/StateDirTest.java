@@ -44,6 +44,24 @@ class StateDirTest {
   }
 
   @Test
+  void anOverlappedWorkersNextStartComesBackAndIsCoveredByTheDigest() throws Exception {
+    StateDir.Saved s = saved(3, true);
+    try (StateDir state = StateDir.open(dir, "run", "w0", 3)) {
+      state.save(new StateDir.Saved(3, s.inner(), s.residual(), s.pseudoGradient(), 2.5f,
+          new float[] {9f, -1f, 0.5f}));
+      StateDir.Saved back = state.load().orElseThrow();
+      assertThat(back.nextStart()).containsExactly(9f, -1f, 0.5f);
+      assertThat(back.pseudoGradient()).containsExactly(0.125f, Float.MIN_VALUE, -7f);
+      assertThat(back.residual()).containsExactly(-0.5f, 0f, 0.25f);
+      Path file = dir.resolve(StateDir.FILE);
+      byte[] bytes = Files.readAllBytes(file);
+      bytes[bytes.length - 2] ^= 1; // a bit of the next start, the file's last field
+      Files.write(file, bytes);
+      assertThatThrownBy(state::load).hasMessageContaining("SHA-256");
+    }
+  }
+
+  @Test
   void aStateThatIsNotThisWorkersOrChangedOnDiskIsRefusedByName() throws Exception {
     try (StateDir state = StateDir.open(dir, "run", "w0", 3)) {
       state.save(saved(2, false));

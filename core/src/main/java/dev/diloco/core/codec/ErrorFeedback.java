@@ -1,7 +1,6 @@
 package dev.diloco.core.codec;
 
 import dev.diloco.core.layout.ChunkPlan;
-import dev.diloco.core.layout.ChunkRange;
 
 /**
  * Error feedback for a lossy codec (as in LoCo, Xie et al. 2024, and the 1-bit/low-bit SGD line
@@ -16,19 +15,15 @@ import dev.diloco.core.layout.ChunkRange;
  */
 public final class ErrorFeedback {
 
-  private final ElementCodec codec;
-  private final ChunkPlan plan;
+  private final AsReceived wire;
   private final float[] residual;
-  private final byte[] encoded;
   private final float[] sent;
 
   /** A zero residual for pseudo-gradients of {@code plan}, sent in {@code codec}. */
   public ErrorFeedback(ElementCodec codec, ChunkPlan plan) {
-    this.codec = codec;
-    this.plan = plan;
+    this.wire = new AsReceived(codec, plan);
     this.residual = new float[Math.toIntExact(plan.totalElements())];
-    this.encoded = new byte[codec.encodedBytes(plan.chunkElements())];
-    this.sent = new float[plan.chunkElements()];
+    this.sent = new float[residual.length];
   }
 
   /**
@@ -43,14 +38,9 @@ public final class ErrorFeedback {
     for (int i = 0; i < delta.length; i++) {
       delta[i] += residual[i];
     }
-    for (int c = 0; c < plan.chunkCount(); c++) {
-      ChunkRange range = plan.range(c);
-      int from = Math.toIntExact(range.offset());
-      codec.encode(delta, from, range.count(), encoded, 0); // chunk by chunk, as it is sent
-      codec.decode(encoded, 0, range.count(), sent, 0);
-      for (int i = 0; i < range.count(); i++) {
-        residual[from + i] = delta[from + i] - sent[i];
-      }
+    wire.decode(delta, sent);
+    for (int i = 0; i < delta.length; i++) {
+      residual[i] = delta[i] - sent[i];
     }
   }
 

@@ -6,6 +6,8 @@ import dev.diloco.core.kafka.RunTopics;
 import dev.diloco.core.kafka.Topics;
 import dev.diloco.launcher.options.CommandLines;
 import dev.diloco.launcher.options.RunOptions;
+import dev.diloco.launcher.options.RunSpecOptions;
+import dev.diloco.schemas.Overlap;
 import dev.diloco.worker.BuiltInCorpus;
 import dev.diloco.worker.ByteCorpus;
 import dev.diloco.worker.ByteTransformer;
@@ -77,6 +79,13 @@ public final class WorkerCommand implements Callable<Integer> {
           + "state and the run differs from then on.")
   Path stateDir;
 
+  @Option(names = "--overlap", paramLabel = "MODE", arity = "0..1", fallbackValue = "eager",
+      description = "The overlap mode this worker expects (none, eager or delayed; alone: "
+          + "eager). Workers follow the run's description, which diloco run --overlap or "
+          + "diloco optimizer --start --overlap sets; a worker given another mode refuses to "
+          + "start (default: the run's).")
+  String overlap;
+
   @Option(names = "--exit-with", paramLabel = "PID", hidden = true,
       description = "Leave when process PID ends (diloco run passes its own, so that no worker "
           + "outlives it).")
@@ -100,6 +109,11 @@ public final class WorkerCommand implements Callable<Integer> {
     RunSpec spec = RunSpec.of(new RoundLog(topics, clients, Duration.ofSeconds(60)).model()
         .orElseThrow(() -> new IllegalStateException("run " + runId + " has not started: no "
             + "model description on " + topics.model() + " (start its optimizer first)")));
+    if (overlap != null && RunSpecOptions.overlap(overlap, "--overlap") != spec.overlap()) {
+      throw new IllegalArgumentException("run " + runId + " overlaps its rounds as "
+          + spec.overlap().name().toLowerCase(java.util.Locale.ROOT) + " (its description); "
+          + "this worker was given --overlap " + overlap + ": workers follow the run's mode");
+    }
     ByteCorpus corpus = data != null ? ByteCorpus.load(data, 0.1)
         : ByteCorpus.of(BuiltInCorpus.generate(1 << 22, 1), 0.1, "the built-in corpus");
     if (data == null) {
@@ -133,9 +147,10 @@ public final class WorkerCommand implements Callable<Integer> {
       }
       worker.run(rounds, untilRound, r -> System.out.printf(
           "round %d  train loss %.3f  eval loss %.3f  %,.0f tokens/s  %,d bytes sent  "
-              + "compute %.1f s  wait %.1f s  utilisation %.0f%%%n",
+              + "compute %.1f s  wait %.2f s  utilisation %.1f%%%s%n",
           r.round(), r.meanInnerLoss(), r.evalLoss(), r.tokensPerSecond(), r.bytesPublished(),
-          r.computeSeconds(), r.waitSeconds(), 100 * r.computeUtilisation()));
+          r.computeSeconds(), r.waitSeconds(), 100 * r.computeUtilisation(),
+          spec.overlap() != Overlap.NONE && !r.waited() ? "  (weights were there)" : ""));
     } finally {
       finished.countDown();
     }

@@ -12,6 +12,7 @@ import dev.diloco.schemas.Averaging;
 import dev.diloco.schemas.Compression;
 import dev.diloco.schemas.OuterMethod;
 import dev.diloco.schemas.OuterOptimizerConfig;
+import dev.diloco.schemas.Overlap;
 import dev.diloco.schemas.TensorEncoding;
 import dev.diloco.worker.AdamW;
 import dev.diloco.worker.ByteTransformer;
@@ -99,11 +100,32 @@ public final class RunSpecOptions {
       description = "Elements per chunk on the wire (default: ${DEFAULT-VALUE}).")
   int chunkElements;
 
+  @Option(names = "--overlap", paramLabel = "MODE", arity = "0..1", fallbackValue = "eager",
+      defaultValue = "none",
+      description = "Whether workers train on while a round's communication is in flight: "
+          + "none (wait for each round's weights), eager (start the next round from the outer "
+          + "step applied with the worker's own pseudo-gradient, Kale et al. 2025; what "
+          + "--overlap alone means) or delayed (from the last committed weights). Recorded in "
+          + "the run's description; the log and replay are the same in every mode "
+          + "(default: ${DEFAULT-VALUE}).")
+  String overlap;
+
   @Option(names = "--init", paramLabel = "FILE",
       description = "Start from the weights in this safetensors checkpoint (e.g. one written by "
           + "diloco export) instead of the seed's: its tensors must be the model's, by name "
           + "and shape.")
   Path init;
+
+  /** The overlap mode {@code value} names; {@code option} names the option in the error. */
+  public static Overlap overlap(String value, String option) {
+    return switch (value) {
+      case "none" -> Overlap.NONE;
+      case "eager" -> Overlap.EAGER;
+      case "delayed" -> Overlap.DELAYED;
+      default -> throw new IllegalArgumentException(option + " must be none, eager or delayed, "
+          + "got '" + value + "'");
+    };
+  }
 
   /** The model preset's name. */
   public String model() {
@@ -179,6 +201,6 @@ public final class RunSpecOptions {
         .withClip(innerClip).withSchedule(new WarmupCosine(innerWarmup, 0, 1.0));
     return new RunSpec(runId, ModelConfig.preset(model), batch, innerSteps, inner,
         new OuterOptimizerConfig(method, outerLr, outerMomentum, Averaging.COUNT),
-        format, feedback, seed, chunkElements);
+        format, feedback, seed, chunkElements, overlap(overlap, "--overlap"));
   }
 }

@@ -1,0 +1,53 @@
+package dev.diloco.core.math;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import dev.diloco.schemas.OuterMethod;
+import org.junit.jupiter.api.Test;
+
+class LookaheadTest {
+
+  private static final OuterStep NESTEROV = new OuterStep(OuterMethod.NESTEROV, 0.5f);
+
+  @Test
+  void theEagerEstimateIsTheOuterStepWithTheWorkersOwnDelta() {
+    // theta = 1, m = 0.5, own delta 1, lr 0.5, mu 0.5: m = 0.25 + 1 = 1.25,
+    // theta = 1 - 0.5 * (1 + 0.625) = 0.1875; the second element: m = 0, delta -0.5:
+    // m = -0.5, theta = 2 - 0.5 * (-0.5 - 0.25) = 2.375. All exact in binary.
+    float[] theta = {1f, 2f};
+    float[] momentum = {0.5f, 0f};
+    float[] out = new float[2];
+    Lookahead.eager(NESTEROV, 0.5f, theta, momentum, new float[] {1f, -0.5f}, out);
+    assertThat(out).containsExactly(0.1875f, 2.375f);
+    assertThat(theta).containsExactly(1f, 2f);
+    assertThat(momentum).containsExactly(0.5f, 0f);
+  }
+
+  @Test
+  void anUnknownMomentumCountsAsZero() {
+    // m = 0 + 1, theta = 1 - 0.5 * (1 + 0.5) = 0.25
+    float[] out = new float[1];
+    Lookahead.eager(NESTEROV, 0.5f, new float[] {1f}, null, new float[] {1f}, out);
+    assertThat(out).containsExactly(0.25f);
+  }
+
+  @Test
+  void aRebasedDeltaIsTheProgressFromTheStart() {
+    // trained from start 1 to 0.75; committed 0.5: local becomes 0.25, delta 0.5 - 0.25 = 0.25
+    float[] local = {0.75f};
+    Lookahead.rebase(local, new float[] {1f}, new float[] {0.5f});
+    assertThat(local).containsExactly(0.25f);
+    float[] delta = new float[1];
+    PseudoGradient.compute(new float[] {0.5f}, local, delta);
+    assertThat(delta).containsExactly(0.25f);
+  }
+
+  @Test
+  void vectorsOfDifferentLengthsAreRefused() {
+    assertThatThrownBy(() -> Lookahead.rebase(new float[2], new float[1], new float[2]))
+        .hasMessageContaining("a start of 1");
+    assertThatThrownBy(() -> Lookahead.eager(NESTEROV, 0.5f, new float[2], new float[3],
+        new float[2], new float[2])).hasMessageContaining("momentum of 3");
+  }
+}
