@@ -29,8 +29,13 @@ public final class BrokerCommand implements Callable<Integer> {
   Path dir;
 
   @Option(names = "--port", defaultValue = "9092", paramLabel = "PORT",
-      description = "Client port on 127.0.0.1; 0 picks a free one (default: ${DEFAULT-VALUE}).")
+      description = "Client port; 0 picks a free one (default: ${DEFAULT-VALUE}).")
   int port;
+
+  @Option(names = "--listen", paramLabel = "ADDRESS",
+      description = "Listen on this address of this machine instead of 127.0.0.1 (and "
+          + "advertise it): for clients on other machines or network namespaces.")
+  String listen;
 
   @Option(names = "--max-record-bytes", defaultValue = "" + KafkaClientConfig.DEFAULT_MAX_RECORD_BYTES,
       paramLabel = "BYTES",
@@ -66,6 +71,9 @@ public final class BrokerCommand implements Callable<Integer> {
     }
     EmbeddedKafkaBroker.Builder builder = EmbeddedKafkaBroker.builder()
         .logDir(dir).port(port).maxRecordBytes(maxRecordBytes);
+    if (listen != null) {
+      builder.listenAddress(listen);
+    }
     if (voters != null) {
       if (clusterId == null) {
         throw new IllegalArgumentException("--voters needs --cluster-id: every node of a "
