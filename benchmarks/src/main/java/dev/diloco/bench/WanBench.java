@@ -109,8 +109,8 @@ final class WanBench {
 
   private Arm arm(Fleet fleet, KafkaClientConfig clients, NetnsLink centre,
       List<NetnsLink> sites, long rate, Overlap mode) throws IOException {
-    String run = "wan-" + WanReport.rate(rate).replace(" ", "").toLowerCase(Locale.ROOT) + "-"
-        + mode.name().toLowerCase(Locale.ROOT);
+    String run = "wan-" + WanReport.rate(rate).replace(" ", "").replace("/s", "")
+        .toLowerCase(Locale.ROOT) + "-" + mode.name().toLowerCase(Locale.ROOT);
     say("== %s: %s, %d workers, %d rounds of H = %d", run, WanReport.rate(rate),
         s.workers(), s.rounds(), s.innerSteps());
     RunTopics topics = new RunTopics(run);
