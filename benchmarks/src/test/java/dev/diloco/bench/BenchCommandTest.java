@@ -37,5 +37,38 @@ class BenchCommandTest {
     assertThat(err.toString()).contains("data path no-such-corpus.txt does not exist");
     assertThat(run("bench", "pipeline", "--rounds", "1")).isEqualTo(1);
     assertThat(err.toString()).contains(">= 2 rounds (the first warms up)");
+    assertThat(run("bench", "convergence", "--overlap", "eager")).isEqualTo(1);
+    assertThat(err.toString()).contains("use --overlap-arms eager");
+    assertThat(run("bench", "convergence", "--overlap-arms", "none")).isEqualTo(1);
+    assertThat(err.toString()).contains("--overlap-arms takes eager or delayed");
+    assertThat(run("bench", "convergence", "--quick", "--arms", "DiLoCo FP64")).isEqualTo(1);
+    assertThat(err.toString()).contains("--arms names no arm of this benchmark: [DiLoCo FP64]");
+  }
+
+  @Test
+  void badWanSettingsAreRefusedBeforeAnyNamespaceIsMade() {
+    assertThat(run("bench", "wan", "--rates", "20mbps")).isEqualTo(1);
+    assertThat(err.toString()).contains("a link speed is a whole number and kbit, mbit or gbit "
+        + "(e.g. 20mbit), up to 100gbit; got '20mbps'");
+    assertThat(run("bench", "wan", "--rates", "0mbit")).isEqualTo(1);
+    assertThat(err.toString()).contains("got '0mbit'");
+    assertThat(run("bench", "wan", "--rates", "101gbit")).isEqualTo(1);
+    assertThat(err.toString()).contains("got '101gbit'");
+    assertThat(run("bench", "wan", "--modes", "none,sideways")).isEqualTo(1);
+    assertThat(err.toString()).contains("--modes must be none, eager or delayed, got 'sideways'");
+    assertThat(run("bench", "wan", "--rounds", "1")).isEqualTo(1);
+    assertThat(err.toString()).contains(">= 2 rounds");
+    assertThat(run("bench", "wan", "--data", "no-such-corpus.txt")).isEqualTo(1);
+    assertThat(err.toString()).contains("data path no-such-corpus.txt does not exist");
+  }
+
+  @Test
+  void linkSpeedsReadAndPrintInTheirUnits() {
+    assertThat(WanReport.parseRate("1gbit")).isEqualTo(1_000_000_000L);
+    assertThat(WanReport.parseRate("20MBIT")).isEqualTo(20_000_000L);
+    assertThat(WanReport.parseRate("512kbit")).isEqualTo(512_000L);
+    assertThat(WanReport.rate(1_000_000_000L)).isEqualTo("1 Gbit/s");
+    assertThat(WanReport.rate(5_000_000L)).isEqualTo("5 Mbit/s");
+    assertThat(WanReport.rate(512_000L)).isEqualTo("512 kbit/s");
   }
 }

@@ -187,6 +187,13 @@ class RunCommandIntegrationTest {
     assertThat(dir.resolve("block3")).doesNotExist();
 
     err = new StringWriter();
+    assertThat(run(err, "run", "--out", dir.resolve("sideways").toString(), "--overlap",
+        "sideways")).isEqualTo(1);
+    assertThat(err.toString()).contains("--overlap must be none, eager or delayed, got "
+        + "'sideways'");
+    assertThat(dir.resolve("sideways")).doesNotExist();
+
+    err = new StringWriter();
     assertThat(run(err, "run", "--init", dir.resolve("none.safetensors").toString()))
         .isEqualTo(1);
     assertThat(err.toString()).contains("none.safetensors (--init) is not a file");

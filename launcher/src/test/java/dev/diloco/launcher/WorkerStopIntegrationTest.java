@@ -65,6 +65,12 @@ class WorkerStopIntegrationTest {
         optimizer.open(spec.describe(model), weights);
       }
       RoundLog log = new RoundLog(topics, clients, Duration.ofSeconds(60));
+      // A worker follows the run's overlap mode; one told another refuses to start.
+      StringWriter err = new StringWriter();
+      assertThat(Cli.run(new StringWriter(), err, "worker", "--run", RUN, "--bootstrap-servers",
+          bootstrap, "--overlap", "eager")).isEqualTo(1);
+      assertThat(err.toString()).contains("run " + RUN + " overlaps its rounds as none (its "
+          + "description); this worker was given --overlap eager").doesNotContain("\tat ");
       Process worker = start(bootstrap, "worker", "--worker-id", "w0");
       started.add(worker);
       // Training: its first progress heartbeat is out.
