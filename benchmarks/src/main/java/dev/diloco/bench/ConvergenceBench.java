@@ -204,7 +204,7 @@ final class ConvergenceBench {
     console.printf("%n== %s: %d workers x %d rounds x H = %d%s%n", name, s.workers(), rounds, h,
         nonIid ? ", non-iid shards" : "");
     RunSpec base = s.spec();
-    String id = name.toLowerCase().replaceAll("[^a-z0-9]+", "-");
+    String id = name.toLowerCase().replaceAll("[^a-z0-9]+", "-").replaceAll("^-|-$", "");
     RunSpec spec = new RunSpec(id, base.model(), base.batch(), h, base.inner(), base.outer(),
         format, feedback, base.seed(), base.chunkElements(), overlap);
     long start = System.nanoTime();

@@ -151,12 +151,16 @@ final class WanReport {
 
   static String csv(List<Arm> arms) {
     StringBuilder csv = new StringBuilder("rate_bits,mode,worker,round,compute_s,wait_s,"
-        + "utilisation,bytes_sent,bytes_received\n");
+        + "utilisation,bytes_sent,bytes_received,round_s,floor_s\n");
     for (Arm a : arms) {
       for (WorkerRound r : a.rounds()) {
-        csv.append(String.format(Locale.ROOT, "%d,%s,%s,%d,%.4f,%.4f,%.5f,%d,%d%n", a.rate(),
-            a.mode(), r.worker(), r.round(), r.compute(), r.waitSeconds(), r.utilisation(), r.sent(),
-            r.received()));
+        // The round's wall time: from its commit to the next; its floor at the link's rate.
+        double round = (a.commits().get(r.round() + 1).getCommittedAtMs()
+            - a.commits().get(r.round()).getCommittedAtMs()) / 1e3;
+        csv.append(String.format(Locale.ROOT, "%d,%s,%s,%d,%.4f,%.4f,%.5f,%d,%d,%.3f,%.4f%n",
+            a.rate(), a.mode(), r.worker(), r.round(), r.compute(), r.waitSeconds(),
+            r.utilisation(), r.sent(), r.received(), round,
+            8.0 * (r.sent() + r.received()) / a.rate()));
       }
     }
     return csv.toString();

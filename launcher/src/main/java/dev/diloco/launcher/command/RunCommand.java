@@ -117,6 +117,7 @@ public final class RunCommand implements Callable<Integer> {
     configuration.put("outer_lr", spec.outer().getLearningRate());
     configuration.put("outer_momentum", spec.outer().getMomentum());
     configuration.put("seed", spec.seed());
+    configuration.put("overlap", spec.overlap().name().toLowerCase(java.util.Locale.ROOT));
     configuration.put("init", options.init() == null ? null : options.init().toString());
     configuration.put("kafka", clients == null ? "embedded" : clients.bootstrapServers());
 
