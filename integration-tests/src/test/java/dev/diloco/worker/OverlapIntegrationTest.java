@@ -56,6 +56,8 @@ class OverlapIntegrationTest {
    * r + 1 itself (the worker takes its Δ as the reducer decodes it, and steps with the
    * optimizer's momentum, which it has from the sums): the overlapped run commits the
    * synchronous run's bits, round for round, and after its first round the worker never waits.
+   * A worker that dies once round 0 is out (its state directory holds round 1's start) and is
+   * restarted on its directory commits the same bits too.
    */
   @Test
   void oneEagerWorkerNeverWaitsAfterItsFirstRoundAndCommitsTheSynchronousBits()
@@ -67,15 +69,19 @@ class OverlapIntegrationTest {
     for (Overlap mode : List.of(Overlap.NONE, Overlap.EAGER)) {
       String run = "one-" + mode.name().toLowerCase();
       List<RoundReport> seen = new CopyOnWriteArrayList<>();
-      hashes.put(mode, train(run, mode, List.of("w0"), text, seen));
+      hashes.put(mode, train(run, mode, List.of("w0"), false, text, seen));
       reports.put(mode, seen);
     }
+    List<String> restarted = train("one-eager-restarted", Overlap.EAGER, List.of("w0"), true,
+        text, new CopyOnWriteArrayList<>());
     List<RoundReport> eager = reports.get(Overlap.EAGER);
     assertThat(eager).extracting(RoundReport::round).containsExactly(0, 1, 2);
     assertThat(eager.get(0).waited()).as("round 0 waits for its weights").isTrue();
     assertThat(eager.subList(1, ROUNDS)).as("rounds 1 and 2 find their weights there")
         .allSatisfy(r -> assertThat(r.waited()).isFalse());
     assertThat(hashes.get(Overlap.EAGER)).isEqualTo(hashes.get(Overlap.NONE));
+    assertThat(restarted).as("restarted on its state directory").isEqualTo(
+        hashes.get(Overlap.NONE));
     assertReplays("one-eager");
   }
 
@@ -87,7 +93,7 @@ class OverlapIntegrationTest {
   void twoDelayedWorkersReBaseOnEveryCommitAndTheRunReplays() throws Exception {
     byte[] text = BuiltInCorpus.generate(1 << 14, 1);
     List<RoundReport> seen = new CopyOnWriteArrayList<>();
-    train("two-delayed", Overlap.DELAYED, List.of("w0", "w1"), text, seen);
+    train("two-delayed", Overlap.DELAYED, List.of("w0", "w1"), false, text, seen);
     assertThat(seen).hasSize(2 * ROUNDS);
     RoundLog log = new RoundLog(new RunTopics("two-delayed"), KAFKA.clients(), WAIT);
     for (int r = 1; r <= ROUNDS; r++) {
@@ -97,9 +103,13 @@ class OverlapIntegrationTest {
     assertReplays("two-delayed");
   }
 
-  /** Trains {@code ROUNDS} rounds of run {@code run}; returns the commits' SHA-256s. */
-  private List<String> train(String run, Overlap mode, List<String> workers, byte[] text,
-      List<RoundReport> reports) throws Exception {
+  /**
+   * Trains {@code ROUNDS} rounds of run {@code run}; returns the commits' SHA-256s.
+   * {@code restart}: each worker keeps a state directory, stops once it has published round 0,
+   * and a new worker process (another model object) goes on from the directory.
+   */
+  private List<String> train(String run, Overlap mode, List<String> workers, boolean restart,
+      byte[] text, List<RoundReport> reports) throws Exception {
     KafkaClientConfig clients = KAFKA.clients();
     ByteTransformer model = new ByteTransformer(MODEL, BATCH, 1);
     float[] initial = RunServices.initialWeights(model);
@@ -112,11 +122,21 @@ class OverlapIntegrationTest {
           List<Thread> threads = new ArrayList<>();
           List<Throwable> failures = new CopyOnWriteArrayList<>();
           for (String id : workers) {
+            Worker.Settings settings = new Worker.Settings(run, id, H, AdamW.Config.OPENDILOCO,
+                PayloadFormat.FP16, 5, 1, WAIT, restart ? dir.resolve("state-" + run + "-" + id) : null);
             Thread t = new Thread(() -> {
-              try (Worker w = new Worker(new Worker.Settings(run, id, H, AdamW.Config.OPENDILOCO,
-                  PayloadFormat.FP16, 5, 1, WAIT), new ByteTransformer(MODEL, BATCH, 1), text,
-                  text, clients)) {
-                assertThat(w.run(ROUNDS, ROUNDS, reports::add)).isEqualTo(ROUNDS);
+              try {
+                if (restart) {
+                  try (Worker w = new Worker(settings, new ByteTransformer(MODEL, BATCH, 7), text,
+                      text, clients)) {
+                    assertThat(w.run(ROUNDS, ROUNDS, r -> w.stop())).isEqualTo(1);
+                  }
+                }
+                try (Worker w = new Worker(settings, new ByteTransformer(MODEL, BATCH, 1), text,
+                    text, clients)) {
+                  assertThat(w.run(ROUNDS, ROUNDS, reports::add))
+                      .isEqualTo(restart ? ROUNDS - 1 : ROUNDS);
+                }
               } catch (Throwable e) {
                 failures.add(e);
               }
