@@ -51,12 +51,6 @@ final class RoundDownload implements AutoCloseable {
   /** A round's weights and the bytes read for them; {@code fromSums}: the cheap way worked. */
   record Fetched(float[] weights, long bytes, boolean fromSums) {}
 
-  /**
-   * The sums of round {@code round} that the weights fetched last were stepped from, as one
-   * vector: {@code workers} pseudo-gradients, this worker's among them or not.
-   */
-  record Sums(int round, double[] sum, int workers, boolean withThisWorker) {}
-
   private static final Logger LOG = LoggerFactory.getLogger(RoundDownload.class);
   /** Sums of round r come after commit r; how far before it to look, for clocks that differ. */
   private static final long CLOCK_SLACK_MS = 60_000;
@@ -74,8 +68,6 @@ final class RoundDownload implements AutoCloseable {
   private final Map<TopicPartition, Long> next = new HashMap<>();
   /** The optimizer's momentum after the round held; null while unknown. */
   private float[] momentum;
-  /** The sums the weights fetched last were stepped from; null: read in full. */
-  private Sums lastSums;
   private int heldRound = -1;
   /**
    * Whether to step from the sums: the run's sums are smaller than its weights (packed
@@ -138,42 +130,10 @@ final class RoundDownload implements AutoCloseable {
     return momentum;
   }
 
-  /** The sums the weights fetched last were stepped from (read too when in full), or null. */
-  Sums lastSums() {
-    return lastSums;
-  }
-
-  /** Round {@code r}'s sums as one vector; null unless all there, of the same workers. */
-  private Sums collect(int r, Map<Integer, CheckedSum> sums, int elements) {
-    double[] all = new double[elements];
-    java.util.Set<List<String>> who = new java.util.HashSet<>();
-    for (CheckedSum s : sums.values()) {
-      System.arraycopy(s.values(), 0, all, (int) s.range().offset(), s.range().count());
-      who.add(s.sum().getContributors().stream().map(c -> c.getWorkerId()).sorted().toList());
-    }
-    if (sums.size() < plan.chunkCount() || who.size() != 1) {
-      return null;
-    }
-    List<String> workers = who.iterator().next();
-    return new Sums(r, all, workers.size(), workers.contains(worker));
-  }
-
   /** The full weights, checked, and the momentum when this worker does not have it. */
   private Fetched full(RoundCommit commit, long spent) {
-    lastSums = null;
     long before = log.bytesRead();
     float[] weights = log.weights(commit, plan);
-    long[] sumBytes = {0};
-    if (useSums && commit.getOutcome() == RoundOutcome.STEPPED) {
-      // What the round was stepped from, for an overlapped worker's next estimate.
-      try {
-        lastSums = collect(commit.getRound() - 1, sums(commit.getRound() - 1, commit, sumBytes),
-            weights.length);
-      } catch (RuntimeException e) { // none to read (or not allowed to): the estimate does less
-        next.clear();
-      }
-    }
-    spent += sumBytes[0];
     OuterStep step = OuterStep.of(commit.getOuterOptimizer());
     if (commit.getOutcome() == RoundOutcome.INITIAL || step.method() == OuterMethod.SGD) {
       momentum = new float[weights.length];
@@ -218,11 +178,8 @@ final class RoundDownload implements AutoCloseable {
         step.apply(lr, s.values(), 0, s.sum().getContributors().size(), theta, m,
             (int) range.offset(), range.count());
       }
-      lastSums = collect(commit.getRound() - 1, sums, theta.length);
     } else if (commit.getOutcome() != RoundOutcome.REPUBLISHED) {
       return "its outcome is " + commit.getOutcome();
-    } else {
-      lastSums = null; // nothing was summed into this round
     }
     if (!Arrays.equals(Checksums.sha256(theta), Checksums.sha256Of(commit))) {
       return "the stepped weights' SHA-256 is not the commit's";

@@ -184,9 +184,6 @@ public final class Worker implements AutoCloseable {
         published = round++;
       }
       float[] next = saved.get().nextStart();
-      if (nextStart != null) {
-        nextStart.resumeAfter(saved.get().round(), saved.get().pseudoGradient());
-      }
       if (overlap != Overlap.NONE && next != null && round == saved.get().round() + 1
           && round < untilRound && rounds > 0) {
         start = next; // the round it was about to train when it stopped, from the same weights
@@ -263,8 +260,7 @@ public final class Worker implements AutoCloseable {
       boolean overlapNext = overlap != Overlap.NONE && round + 1 < untilRound
           && done + 1 < rounds;
       float[] next = overlapNext
-          ? nextStart.after(c, global, links.download().momentum(),
-              links.download().lastSums(), delta) : null;
+          ? nextStart.after(c, global, links.download().momentum(), delta) : null;
       if (state != null) { // before publishing: what is published can always be again
         state.save(new StateDir.Saved(round, adamw.state(),
             feedback == null ? null : feedback.residual(), delta, meanLoss, next));

@@ -4,10 +4,12 @@ package dev.diloco.core.math;
  * Where an overlapped worker starts round r + 1 while round r's average is still on the wire,
  * and how it gets back onto the committed weights once round r + 1 is committed.
  *
- * <p>Eager (Kale, Douillard, Donchev 2025, "Eager updates for overlapped communication and
- * computation in DiLoCo"): the outer step of round r applied with a stand-in for the missing
- * average, θ̂ = OuterStep(θ(r), m(r), ĝ): the worker's own pseudo-gradient of round r mixed with
- * the other workers' of round r − 1, ĝ = (Δ_own(r) + Σ_others Δ(r − 1)) / M ({@link #standIn}).
+ * <p>Eager (after Kale, Douillard, Donchev 2025, "Eager updates for overlapped communication
+ * and computation in DiLoCo"): the outer step of round r applied with the worker's own
+ * pseudo-gradient standing in for the missing average, θ̂ = OuterStep(θ(r), m(r), Δ_own(r)).
+ * (Kale et al. mix the worker's fresh Δ with the others' delayed ones, which in their scheme
+ * are not applied yet; here θ(r) holds round r − 1's average already, and mixing the others'
+ * Δ(r − 1) in once more made runs unstable: docs/RESULTS.md, section 6.)
  * Delayed: θ̂ = θ(r), the last committed weights (the naive one-step delay, which the paper
  * finds hurts). Either way the worker trains from θ̂ and, when θ(r + 1) arrives, re-bases its
  * local weights by θ(r + 1) − θ̂, so that its pseudo-gradient is again defined against the
@@ -17,35 +19,22 @@ public final class Lookahead {
   private Lookahead() {}
 
   /**
-   * Kale et al.'s stand-in for round r's average pseudo-gradient: {@code (own[i] + others[i]) /
-   * workers}, where {@code own} is this worker's Δ(r) and {@code others} the sum of the other
-   * workers' Δ(r − 1) (null: none known, so {@code own} alone, as with one worker).
-   */
-  public static double[] standIn(float[] own, double[] others, int workers) {
-    if (others != null && (others.length != own.length || workers < 1)) {
-      throw new IllegalArgumentException("a delta of " + own.length + " elements, others' sum of "
-          + others.length + ", " + workers + " workers");
-    }
-    double[] mean = new double[own.length];
-    for (int i = 0; i < own.length; i++) {
-      mean[i] = others == null ? own[i] : (own[i] + others[i]) / workers;
-    }
-    return mean;
-  }
-
-  /**
    * The eager estimate of round r + 1's weights, into {@code out}: {@code step} applied to
    * round r's weights {@code theta} and the optimizer's momentum after round r {@code momentum}
-   * (null: unknown, taken as zero) with {@code mean} standing in for the average. Nothing but
+   * (null: unknown, taken as zero) with {@code ownDelta} as the average. Nothing but
    * {@code out} changes.
    */
   public static void eager(OuterStep step, float learningRate, float[] theta, float[] momentum,
-      double[] mean, float[] out) {
+      float[] ownDelta, float[] out) {
     int n = theta.length;
-    if (mean.length != n || out.length != n || (momentum != null && momentum.length != n)) {
-      throw new IllegalArgumentException("weights of " + n + " elements with a mean of "
-          + mean.length + ", momentum of " + (momentum == null ? "none" : momentum.length)
+    if (ownDelta.length != n || out.length != n || (momentum != null && momentum.length != n)) {
+      throw new IllegalArgumentException("weights of " + n + " elements with a delta of "
+          + ownDelta.length + ", momentum of " + (momentum == null ? "none" : momentum.length)
           + ", into " + out.length);
+    }
+    double[] mean = new double[n];
+    for (int i = 0; i < n; i++) {
+      mean[i] = ownDelta[i];
     }
     float[] m = momentum == null ? new float[n] : momentum.clone();
     System.arraycopy(theta, 0, out, 0, n);

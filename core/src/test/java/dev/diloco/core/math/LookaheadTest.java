@@ -11,14 +11,14 @@ class LookaheadTest {
   private static final OuterStep NESTEROV = new OuterStep(OuterMethod.NESTEROV, 0.5f);
 
   @Test
-  void theEagerEstimateIsTheOuterStepWithTheStandInForTheAverage() {
+  void theEagerEstimateIsTheOuterStepWithTheWorkersOwnDelta() {
     // theta = 1, m = 0.5, own delta 1, lr 0.5, mu 0.5: m = 0.25 + 1 = 1.25,
     // theta = 1 - 0.5 * (1 + 0.625) = 0.1875; the second element: m = 0, delta -0.5:
     // m = -0.5, theta = 2 - 0.5 * (-0.5 - 0.25) = 2.375. All exact in binary.
     float[] theta = {1f, 2f};
     float[] momentum = {0.5f, 0f};
     float[] out = new float[2];
-    Lookahead.eager(NESTEROV, 0.5f, theta, momentum, new double[] {1, -0.5}, out);
+    Lookahead.eager(NESTEROV, 0.5f, theta, momentum, new float[] {1f, -0.5f}, out);
     assertThat(out).containsExactly(0.1875f, 2.375f);
     assertThat(theta).containsExactly(1f, 2f);
     assertThat(momentum).containsExactly(0.5f, 0f);
@@ -28,7 +28,7 @@ class LookaheadTest {
   void anUnknownMomentumCountsAsZero() {
     // m = 0 + 1, theta = 1 - 0.5 * (1 + 0.5) = 0.25
     float[] out = new float[1];
-    Lookahead.eager(NESTEROV, 0.5f, new float[] {1f}, null, new double[] {1}, out);
+    Lookahead.eager(NESTEROV, 0.5f, new float[] {1f}, null, new float[] {1f}, out);
     assertThat(out).containsExactly(0.25f);
   }
 
@@ -48,16 +48,6 @@ class LookaheadTest {
     assertThatThrownBy(() -> Lookahead.rebase(new float[2], new float[1], new float[2]))
         .hasMessageContaining("a start of 1");
     assertThatThrownBy(() -> Lookahead.eager(NESTEROV, 0.5f, new float[2], new float[3],
-        new double[2], new float[2])).hasMessageContaining("momentum of 3");
-    assertThatThrownBy(() -> Lookahead.standIn(new float[2], new double[3], 2))
-        .hasMessageContaining("others' sum of 3");
-  }
-
-  @Test
-  void theStandInMixesTheWorkersOwnDeltaWithTheOthersOfTheRoundBefore() {
-    // Four workers: own 1, the other three's sum last round 5: (1 + 5) / 4 = 1.5.
-    assertThat(Lookahead.standIn(new float[] {1f, -2f}, new double[] {5, 2}, 4))
-        .containsExactly(1.5, 0);
-    assertThat(Lookahead.standIn(new float[] {1f, -2f}, null, 4)).containsExactly(1, -2);
+        new float[2], new float[2])).hasMessageContaining("momentum of 3");
   }
 }
