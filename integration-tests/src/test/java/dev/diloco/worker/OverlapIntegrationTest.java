@@ -90,17 +90,17 @@ class OverlapIntegrationTest {
    * weights; both are in every round's sums and the run replays bit for bit.
    */
   @Test
-  void twoDelayedWorkersReBaseOnEveryCommitAndTheRunReplays() throws Exception {
+  void twoEagerWorkersReBaseOnEveryCommitAndTheRunReplays() throws Exception {
     byte[] text = BuiltInCorpus.generate(1 << 14, 1);
     List<RoundReport> seen = new CopyOnWriteArrayList<>();
-    train("two-delayed", Overlap.DELAYED, List.of("w0", "w1"), false, text, seen);
+    train("two-eager", Overlap.EAGER, List.of("w0", "w1"), false, text, seen);
     assertThat(seen).hasSize(2 * ROUNDS);
-    RoundLog log = new RoundLog(new RunTopics("two-delayed"), KAFKA.clients(), WAIT);
+    RoundLog log = new RoundLog(new RunTopics("two-eager"), KAFKA.clients(), WAIT);
     for (int r = 1; r <= ROUNDS; r++) {
       assertThat(log.commit(r).orElseThrow().getContributors())
           .extracting(Contribution::getWorkerId).containsOnly("w0", "w1");
     }
-    assertReplays("two-delayed");
+    assertReplays("two-eager");
   }
 
   /**
