@@ -31,7 +31,10 @@ import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.extension.ExtendWith;
 import org.junit.jupiter.api.io.TempDir;
 
-/** SIGTERM ends a worker within a bound whatever the cluster's state, and it says what it lost. */
+/**
+ * A worker started before its run waits for it; SIGTERM ends a worker within a bound whatever
+ * the cluster's state, and it says what it lost.
+ */
 @Timeout(value = 180, unit = TimeUnit.SECONDS)
 @ExtendWith(NoProcessLeftBehind.class)
 class WorkerStopIntegrationTest {
@@ -42,7 +45,7 @@ class WorkerStopIntegrationTest {
   Path dir;
 
   @Test
-  void aWorkerWhoseBrokerIsGoneStopsWithinTenSecondsAndSaysItCouldNotAnnounceItsLeave()
+  void aWorkerStartedBeforeItsRunWaitsAndOneWhoseBrokerIsGoneStopsWithinTenSeconds()
       throws Exception {
     List<Process> started = new ArrayList<>();
     EmbeddedKafkaBroker broker = EmbeddedKafkaBroker.builder().logDir(dir.resolve("kafka"))
@@ -53,6 +56,18 @@ class WorkerStopIntegrationTest {
       RunTopics topics = new RunTopics(RUN);
       assertThat(Cli.run(new StringWriter(), new StringWriter(), "topics", "create", "--run",
           RUN, "--bootstrap-servers", bootstrap)).isZero();
+      // Started before its run: it waits (a bounded wait, said once), then trains.
+      Process worker = start(bootstrap, "worker", "--worker-id", "w0");
+      started.add(worker);
+      await().atMost(Duration.ofSeconds(60)).until(() -> Files.exists(dir.resolve("worker.log"))
+          && Files.readString(dir.resolve("worker.log")).contains("run " + RUN + " has not "
+              + "started yet (no model description on diloco." + RUN + ".model): waiting up to "
+              + "10m for its optimizer"));
+      StringWriter gaveUp = new StringWriter();
+      assertThat(Cli.run(new StringWriter(), gaveUp, "worker", "--run", RUN,
+          "--bootstrap-servers", bootstrap, "--wait-for-run", "1s")).isEqualTo(1);
+      assertThat(gaveUp.toString()).contains("run " + RUN + " has not started within 1s: no "
+          + "model description on diloco." + RUN + ".model (start its optimizer with --start)");
       // Round 0 of a run of long rounds, published from here: the worker is what is tested.
       RunSpec spec = new RunSpec(RUN, ModelConfig.preset("tiny"), 8, 400,
           AdamW.Config.OPENDILOCO, OuterStep.dilocoConfig(), PayloadFormat.FP16, false, 1,
@@ -71,8 +86,6 @@ class WorkerStopIntegrationTest {
           bootstrap, "--overlap", "eager")).isEqualTo(1);
       assertThat(err.toString()).contains("run " + RUN + " overlaps its rounds as none (its "
           + "description); this worker was given --overlap eager").doesNotContain("\tat ");
-      Process worker = start(bootstrap, "worker", "--worker-id", "w0");
-      started.add(worker);
       // Training: its first progress heartbeat is out.
       AvroSerde<WorkerHeartbeat> serde = AvroSerde.of(WorkerHeartbeat.class);
       await().atMost(Duration.ofSeconds(90)).until(() -> {

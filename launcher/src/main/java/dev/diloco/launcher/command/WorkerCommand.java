@@ -5,8 +5,10 @@ import dev.diloco.core.kafka.RoundLog;
 import dev.diloco.core.kafka.RunTopics;
 import dev.diloco.core.kafka.Topics;
 import dev.diloco.launcher.options.CommandLines;
+import dev.diloco.launcher.options.Durations;
 import dev.diloco.launcher.options.RunOptions;
 import dev.diloco.launcher.options.RunSpecOptions;
+import dev.diloco.schemas.ModelDescription;
 import dev.diloco.schemas.Overlap;
 import dev.diloco.worker.BuiltInCorpus;
 import dev.diloco.worker.ByteCorpus;
@@ -16,6 +18,7 @@ import dev.diloco.worker.Worker;
 import java.net.InetAddress;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.Optional;
 import java.util.concurrent.Callable;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
@@ -86,6 +89,12 @@ public final class WorkerCommand implements Callable<Integer> {
           + "start (default: the run's).")
   String overlap;
 
+  @Option(names = "--wait-for-run", defaultValue = "10m", converter = Durations.class,
+      paramLabel = "DURATION",
+      description = "How long to wait for the run to start (its optimizer publishes the "
+          + "run's description with round 0) before giving up (default: ${DEFAULT-VALUE}).")
+  Duration waitForRun;
+
   @Option(names = "--exit-with", paramLabel = "PID", hidden = true,
       description = "Leave when process PID ends (diloco run passes its own, so that no worker "
           + "outlives it).")
@@ -106,9 +115,8 @@ public final class WorkerCommand implements Callable<Integer> {
     RunTopics topics = run.topics();
     String runId = run.runId();
     Topics.requireReady(clients, topics, null);
-    RunSpec spec = RunSpec.of(new RoundLog(topics, clients, Duration.ofSeconds(60)).model()
-        .orElseThrow(() -> new IllegalStateException("run " + runId + " has not started: no "
-            + "model description on " + topics.model() + " (start its optimizer first)")));
+    RunSpec spec = RunSpec.of(awaitRun(new RoundLog(topics, clients, Duration.ofSeconds(60)),
+        topics));
     if (overlap != null && RunSpecOptions.overlap(overlap, "--overlap") != spec.overlap()) {
       throw new IllegalArgumentException("run " + runId + " overlaps its rounds as "
           + spec.overlap().name().toLowerCase(java.util.Locale.ROOT) + " (its description); "
@@ -155,6 +163,36 @@ public final class WorkerCommand implements Callable<Integer> {
       finished.countDown();
     }
     return 0;
+  }
+
+  /**
+   * The run's description, once its optimizer has published it: a worker may be started first
+   * (a deployment starts its services in any order). Waits at most {@code --wait-for-run}.
+   */
+  private ModelDescription awaitRun(RoundLog log, RunTopics topics) throws InterruptedException {
+    long deadline = System.nanoTime() + waitForRun.toNanos();
+    boolean said = false;
+    while (true) {
+      Optional<ModelDescription> d = log.model();
+      if (d.isPresent()) {
+        if (said) {
+          System.out.printf("run %s has started%n", run.runId());
+        }
+        return d.get();
+      }
+      if (System.nanoTime() >= deadline) {
+        throw new IllegalStateException("run " + run.runId() + " has not started within "
+            + Durations.format(waitForRun) + ": no model description on " + topics.model()
+            + " (start its optimizer with --start)");
+      }
+      if (!said) {
+        System.out.printf("run %s has not started yet (no model description on %s): waiting "
+            + "up to %s for its optimizer%n", run.runId(), topics.model(),
+            Durations.format(waitForRun));
+        said = true;
+      }
+      Thread.sleep(Math.min(1000, Math.max(1, (deadline - System.nanoTime()) / 1_000_000)));
+    }
   }
 
   /** Stops the worker when its parent process ends, however it ended. */

@@ -31,4 +31,14 @@ public final class Durations implements ITypeConverter<Duration> {
     }
     return d;
   }
+
+  /** {@code d} as the options write it: 90s, 10m, 2h. */
+  public static String format(Duration d) {
+    long seconds = d.toSeconds();
+    if (d.toMillisPart() != 0 || seconds == 0) {
+      return d.toMillis() + "ms";
+    }
+    return seconds % 3600 == 0 ? seconds / 3600 + "h"
+        : seconds % 60 == 0 ? seconds / 60 + "m" : seconds + "s";
+  }
 }
