@@ -52,7 +52,11 @@ final class WanReport {
   }
 
   static double median(List<WorkerRound> rounds, ToDoubleFunction<WorkerRound> f) {
-    List<Double> v = new ArrayList<>(rounds.stream().mapToDouble(f).boxed().toList());
+    return median(rounds.stream().mapToDouble(f).boxed().toList());
+  }
+
+  private static double median(List<Double> values) {
+    List<Double> v = new ArrayList<>(values);
     if (v.isEmpty()) {
       return Double.NaN;
     }
@@ -68,8 +72,7 @@ final class WanReport {
       v.add((a.commits().get(r + 1).getCommittedAtMs() - a.commits().get(r).getCommittedAtMs())
           / 1e3);
     }
-    Collections.sort(v);
-    return v.isEmpty() ? Double.NaN : v.get(v.size() / 2);
+    return median(v);
   }
 
   /** Seconds the link needs for a round's bytes, up then down, at its bandwidth. */

@@ -23,6 +23,9 @@ final class NextStart {
   private final AsReceived wire;
   private final OuterStep step;
   private float learningRate;
+  /** Reused each round: the estimate (trained from, then no longer needed) and the decoded Δ. */
+  private final float[] next;
+  private final float[] sent;
 
   NextStart(Overlap mode, ElementCodec codec, ChunkPlan plan, OuterOptimizerConfig outer) {
     if (mode == Overlap.NONE) {
@@ -32,22 +35,26 @@ final class NextStart {
     this.wire = new AsReceived(codec, plan);
     this.step = OuterStep.of(outer);
     this.learningRate = (float) outer.getLearningRate();
+    int n = Math.toIntExact(plan.totalElements());
+    this.next = new float[n];
+    this.sent = mode == Overlap.EAGER ? new float[n] : null;
   }
 
   /**
    * The weights to train round r + 1 from, given round r's {@code commit} and weights
    * {@code theta}, the optimizer's momentum after round r ({@code momentum}; null: unknown, as
-   * zero) and this worker's Δ(r) as it sends it.
+   * zero) and this worker's Δ(r) as it sends it. The array is this object's, overwritten by
+   * the next call: the round it starts is re-based before then.
    */
   float[] after(RoundCommit commit, float[] theta, float[] momentum, float[] ownDelta) {
     if (commit.getOutcome() == RoundOutcome.STEPPED) {
       learningRate = (float) commit.getOuterLearningRate();
     }
-    float[] next = theta.clone();
     if (mode == Overlap.EAGER) {
-      float[] sent = new float[ownDelta.length];
       wire.decode(ownDelta, sent);
       Lookahead.eager(step, learningRate, theta, momentum, sent, next);
+    } else {
+      System.arraycopy(theta, 0, next, 0, next.length);
     }
     return next;
   }

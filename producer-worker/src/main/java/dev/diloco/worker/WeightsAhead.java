@@ -36,7 +36,10 @@ final class WeightsAhead implements AutoCloseable {
     t.setDaemon(true);
     return t;
   });
-  private Future<Arrived> pending;
+  /** What the thread found, before the worker asks for it. */
+  private record Came(RoundCommit commit, RoundDownload.Fetched weights) {}
+
+  private Future<Came> pending;
 
   WeightsAhead(CommitWatcher commits, RoundDownload download, Duration timeout) {
     this.commits = commits;
@@ -60,22 +63,21 @@ final class WeightsAhead implements AutoCloseable {
       }
       Optional<RoundCommit> c = commits.await(round, timeout);
       if (c.isEmpty()) {
-        return new Arrived(null, null, true);
+        return new Came(null, null);
       }
       RoundCommit commit = c.get();
-      return new Arrived(commit, commit.getRound() == round ? download.fetch(commit, held) : null,
-          true);
+      return new Came(commit, commit.getRound() == round ? download.fetch(commit, held) : null);
     });
   }
 
   /** What {@link #start} asked for, once it is there; a failure to publish or read throws. */
   Arrived join() {
-    Future<Arrived> f = pending;
+    Future<Came> f = pending;
     pending = null;
     boolean waited = !f.isDone();
     try {
-      Arrived a = f.get();
-      return new Arrived(a.commit(), a.weights(), waited);
+      Came c = f.get();
+      return new Arrived(c.commit(), c.weights(), waited);
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
       throw new IllegalStateException("interrupted while waiting for the next round", e);

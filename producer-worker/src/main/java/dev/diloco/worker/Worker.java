@@ -87,9 +87,10 @@ public final class Worker implements AutoCloseable {
   private final ErrorFeedback feedback;
   /** Where the state above survives a restart; null: in memory only. */
   private final StateDir state;
-  /** Whether and how the worker trains on while a round's communication is in flight. */
-  private final Overlap overlap;
-  /** Where each round's inner steps start before its commit is known; null: no overlap. */
+  /**
+   * Where each round's inner steps start before its commit is known, in a run that overlaps
+   * its rounds; null: the worker waits for each round's weights.
+   */
   private final NextStart nextStart;
   private volatile boolean stopping;
   private final Uncounted uncounted;
@@ -123,7 +124,7 @@ public final class Worker implements AutoCloseable {
         ? new ErrorFeedback(settings.format().codec(), plan) : null;
     this.eval = new EvalSet(evalSlice, settings.evalBatches(), model.batch(),
         model.config().contextLength(), description.getSeed());
-    this.overlap = description.getOverlap();
+    Overlap overlap = description.getOverlap();
     this.nextStart = overlap == Overlap.NONE ? null : new NextStart(overlap,
         settings.format().codec(), plan, description.getOuterOptimizer());
     this.uncounted = new Uncounted(settings.workerId());
@@ -184,7 +185,7 @@ public final class Worker implements AutoCloseable {
         published = round++;
       }
       float[] next = saved.get().nextStart();
-      if (overlap != Overlap.NONE && next != null && round == saved.get().round() + 1
+      if (nextStart != null && next != null && round == saved.get().round() + 1
           && round < untilRound && rounds > 0) {
         start = next; // the round it was about to train when it stopped, from the same weights
         links.ahead().start(null, round, null);
@@ -257,7 +258,7 @@ public final class Worker implements AutoCloseable {
       if (feedback != null) {
         feedback.compensate(delta); // Δ + what the codec left out last round
       }
-      boolean overlapNext = overlap != Overlap.NONE && round + 1 < untilRound
+      boolean overlapNext = nextStart != null && round + 1 < untilRound
           && done + 1 < rounds;
       float[] next = overlapNext
           ? nextStart.after(c, global, links.download().momentum(), delta) : null;
@@ -344,9 +345,13 @@ public final class Worker implements AutoCloseable {
     if (feedback != null) {
       feedback.restore(s.residual());
     }
-    LOG.info("worker {}: resumes from its state of round {}{}", settings.workerId(), s.round(),
-        newest <= s.round() + 1 ? "" : "; the run is at round " + newest + ": rounds "
-            + (s.round() + 1) + " to " + (newest - 1) + " went on without it");
+    if (newest > s.round() + 1) {
+      LOG.warn("worker {}: its state is of round {}, the run is at round {}: rounds {} to {} "
+          + "went on without it; its inner state goes on from round {}", settings.workerId(),
+          s.round(), newest, s.round() + 1, newest - 1, s.round());
+    } else {
+      LOG.info("worker {}: resumes from its state of round {}", settings.workerId(), s.round());
+    }
     if (newest != s.round()) {
       return false;
     }
