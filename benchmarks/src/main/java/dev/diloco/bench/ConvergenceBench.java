@@ -16,6 +16,7 @@ import dev.diloco.worker.ByteCorpus;
 import dev.diloco.worker.ByteTransformer;
 import dev.diloco.worker.EvalSet;
 import dev.diloco.worker.RunSpec;
+import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
 import java.io.IOException;
 import java.io.PrintStream;
 import java.nio.file.Files;
@@ -209,7 +210,8 @@ final class ConvergenceBench {
         format, feedback, base.seed(), base.chunkElements(), overlap);
     long start = System.nanoTime();
     LocalRun run = new LocalRun(new LocalRun.Plan(spec, s.workers(), rounds, s.data(), nonIid,
-        s.out().resolve(id), null, 2, s.init(), List.of(WorkerCommand.class.getName())), console);
+        s.out().resolve(id), null, 2, s.init(), List.of(WorkerCommand.class.getName())), console,
+        new SimpleMeterRegistry());
     Map<String, Object> configuration = new LinkedHashMap<>();
     configuration.put("arm", name);
     RunSummary summary = run.run(configuration);

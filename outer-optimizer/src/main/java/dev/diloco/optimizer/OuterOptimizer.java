@@ -95,6 +95,7 @@ public final class OuterOptimizer implements AutoCloseable {
   private SumRules rules;
   private RoundState state;
   private final List<ProducerRecord<byte[], byte[]>> deadLetters = new ArrayList<>();
+  private RoundCommit newest;
   private long roundOpenedAtMs;
   private long lastSumAtMs;
   /** The round last republished for a failure report: every reducer task reports it. */
@@ -131,8 +132,10 @@ public final class OuterOptimizer implements AutoCloseable {
    * Opens the run: when it has no committed round yet, publishes {@code description} and round
    * 0 with {@code initialWeights} (which may then not be null); otherwise resumes at the newest
    * committed round, after checking that {@code description}, when given, has the run's layout.
+   * Returns round 0 as {@link Published} when it started the run, {@link Nothing} when it
+   * resumed it.
    */
-  public void open(ModelDescription description, float[] initialWeights) {
+  public Polled open(ModelDescription description, float[] initialWeights) {
     Optional<RoundCommit> latest = log.latestCommit();
     if (latest.isEmpty()) {
       if (description == null || initialWeights == null) {
@@ -146,7 +149,9 @@ public final class OuterOptimizer implements AutoCloseable {
         throw new IllegalArgumentException("the initial weights have " + initialWeights.length
             + " elements, the layout " + rules.plan().totalElements());
       }
-      start(initialWeights);
+      Published first = start(initialWeights);
+      sums.assign();
+      return first;
     } else {
       ModelDescription published = log.model().orElseThrow(() -> new IllegalStateException(
           "run " + topics.runId() + " has commits but no model description on " + topics.model()));
@@ -159,6 +164,7 @@ public final class OuterOptimizer implements AutoCloseable {
       resume(latest.get());
     }
     sums.assign();
+    return new Nothing();
   }
 
   /** Makes a blocked {@link #pollOnce} return at once (from another thread, to stop). */
@@ -169,6 +175,11 @@ public final class OuterOptimizer implements AutoCloseable {
   /** The newest committed round. */
   public int round() {
     return state == null ? -1 : state.round();
+  }
+
+  /** The newest committed round's commit, once {@link #open}ed. */
+  public RoundCommit newestCommit() {
+    return newest;
   }
 
   /** Reads and processes what arrived within {@code timeout}. */
@@ -265,7 +276,7 @@ public final class OuterOptimizer implements AutoCloseable {
   }
 
   /** Round 0: the description and the initial weights, with zero momentum. */
-  private void start(float[] initialWeights) {
+  private Published start(float[] initialWeights) {
     ChunkPlan plan = rules.plan();
     state = RoundState.beforeRound0(plan, OuterStep.of(model.getOuterOptimizer()), schedule,
         (float) model.getOuterOptimizer().getLearningRate(), initialWeights);
@@ -276,6 +287,7 @@ public final class OuterOptimizer implements AutoCloseable {
     }
     LOG.info("run {}: published round 0 ({} parameters in {} chunks)", topics.runId(),
         plan.totalElements(), plan.chunkCount());
+    return (Published) first;
   }
 
   /** Publishes the next round as the state has it, and makes it the committed one. */
@@ -307,7 +319,8 @@ public final class OuterOptimizer implements AutoCloseable {
     lastSumAtMs = 0;
     LOG.info("run {}: committed round {} ({}) in {} ms", topics.runId(), next, outcome,
         roundOpenedAtMs - started);
-    return new Published(((RoundPublisher.Committed) result).commit());
+    newest = ((RoundPublisher.Committed) result).commit();
+    return new Published(newest);
   }
 
   /** The key to sign a run's commits with: the run's own, which this optimizer must hold. */
@@ -344,6 +357,7 @@ public final class OuterOptimizer implements AutoCloseable {
         (float) model.getOuterOptimizer().getLearningRate(), commit.getRound(),
         log.weights(commit, plan), log.momentum(commit.getRound(), plan));
     deadLetters.clear();
+    newest = commit;
     roundOpenedAtMs = commit.getCommittedAtMs();
     LOG.info("run {}: resumed at round {}", topics.runId(), commit.getRound());
   }

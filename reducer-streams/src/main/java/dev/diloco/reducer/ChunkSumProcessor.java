@@ -150,6 +150,7 @@ final class ChunkSumProcessor implements Processor<byte[], byte[], byte[], byte[
         context.currentSystemTimeMs()));
     if (fresh && added instanceof Verdict.Accept<PartialSum> a) {
       metrics.chunksSummed.increment();
+      metrics.contributed(chunk.getRound(), chunk.getWorkerId());
       stores.point(contributionKey(chunk), where);
       PartialSum partial = a.value();
       // Complete: every member of the round is in it, and they are a quorum. Fewer members

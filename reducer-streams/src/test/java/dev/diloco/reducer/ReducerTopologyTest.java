@@ -149,7 +149,7 @@ class ReducerTopologyTest {
     assertThat(reducer.reduced.isEmpty()).isTrue();
     // Nothing bad entered a sum; the stranger's good chunk waits for it to join the round.
     assertThat(reducer.pointerCount()).isOne();
-    assertThat(reducer.metrics.get("diloco.reducer.rejections").tag("reason", "WRONG_LENGTH")
+    assertThat(reducer.metrics.get("diloco.reducer.dead.letters").tag("reason", "WRONG_LENGTH")
         .counter().count()).isEqualTo(2.0);
 
     for (String w : WORKERS) {
@@ -201,6 +201,9 @@ class ReducerTopologyTest {
         .isEqualTo(PLAN.chunkCount());
     assertThat(reducer.metrics.get("diloco.reducer.chunks.summed").counter().count())
         .isEqualTo(3.0 * PLAN.chunkCount());
+    assertThat(reducer.metrics.get("diloco.reducer.open.round").gauge().value()).isEqualTo(0);
+    assertThat(reducer.metrics.get("diloco.reducer.open.round.contributors").gauge().value())
+        .isEqualTo(WORKERS.size());
     reducer.commit(1);
     reducer.advance(Duration.ofSeconds(2));
     assertThat(reducer.closedCount()).isZero();

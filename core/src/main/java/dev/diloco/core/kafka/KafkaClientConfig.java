@@ -91,9 +91,19 @@ public final class KafkaClientConfig {
     return maxRecordBytes + RECORD_OVERHEAD_BYTES;
   }
 
-  /** The connection settings alone, for an admin client. */
+  /**
+   * The connection settings alone, for an admin client; with every client's, the reporter that
+   * totals bytes by topic ({@link TopicBytes}), after any the properties file names.
+   */
   public Map<String, Object> admin() {
-    return new HashMap<>(connection);
+    Map<String, Object> a = new HashMap<>(connection);
+    String reporters = connection.getOrDefault(CommonClientConfigs.METRIC_REPORTER_CLASSES_CONFIG,
+        "").trim();
+    if (!reporters.contains(TopicBytes.class.getName())) {
+      a.put(CommonClientConfigs.METRIC_REPORTER_CLASSES_CONFIG, reporters.isEmpty()
+          ? TopicBytes.class.getName() : reporters + "," + TopicBytes.class.getName());
+    }
+    return a;
   }
 
   /** An idempotent producer that can send the largest record. */

@@ -3,6 +3,8 @@ package dev.diloco.launcher.command;
 import dev.diloco.core.kafka.Topics;
 import dev.diloco.core.math.WarmupCosine;
 import dev.diloco.core.rules.CommitSignatures;
+import dev.diloco.launcher.metrics.OptimizerMeters;
+import dev.diloco.launcher.options.MetricsOptions;
 import dev.diloco.launcher.options.RunOptions;
 import dev.diloco.launcher.options.RunSpecOptions;
 import dev.diloco.optimizer.OuterOptimizer;
@@ -62,6 +64,9 @@ public final class OptimizerCommand implements Callable<Integer> {
   @Mixin
   RunSpecOptions spec;
 
+  @Mixin
+  MetricsOptions metrics;
+
   @Override
   public Integer call() throws Exception {
     WarmupCosine schedule = new WarmupCosine(warmupRounds, decayRounds,
@@ -78,16 +83,21 @@ public final class OptimizerCommand implements Callable<Integer> {
           + "resume the run%n", runId, keyFile);
     }
     CountDownLatch finished = new CountDownLatch(1);
-    try (OuterOptimizer optimizer = new OuterOptimizer(runId, run.clients(), schedule,
-        OuterOptimizer.Hooks.NONE, signer)) {
+    try (MetricsOptions.Served served = metrics.serve(run.topics(), "optimizer");
+        OuterOptimizer optimizer = new OuterOptimizer(runId, run.clients(), schedule,
+            OuterOptimizer.Hooks.NONE, signer)) {
+      OptimizerMeters meters = new OptimizerMeters(served.registry(), runId);
+      OuterOptimizer.Polled opened;
       if (start) {
         RunSpec described = spec.spec(runId);
         ByteTransformer model = described.newModel();
-        optimizer.open(described.describe(model),
+        opened = optimizer.open(described.describe(model),
             RunSpecOptions.initialWeights(model, spec.init()));
       } else {
-        optimizer.open(null, null);
+        opened = optimizer.open(null, null);
       }
+      meters.opened(optimizer.newestCommit());
+      meters.record(opened);
       Thread stopper = new Thread(() -> {
         optimizer.wakeup();
         awaitQuietly(finished);
@@ -96,7 +106,7 @@ public final class OptimizerCommand implements Callable<Integer> {
       System.out.printf("outer optimizer of run %s at round %d%n", runId, optimizer.round());
       try {
         while (true) {
-          optimizer.pollOnce(Duration.ofSeconds(1));
+          meters.record(optimizer.pollOnce(Duration.ofSeconds(1)));
         }
       } catch (WakeupException stopping) {
         System.out.printf("outer optimizer of run %s stopped at round %d%n", runId,

@@ -3,9 +3,11 @@ package dev.diloco.launcher.command;
 import dev.diloco.core.kafka.KafkaClientConfig;
 import dev.diloco.core.kafka.Topics;
 import dev.diloco.launcher.options.Durations;
+import dev.diloco.launcher.options.MetricsOptions;
 import dev.diloco.launcher.options.RunOptions;
 import dev.diloco.reducer.Reducer;
 import dev.diloco.reducer.ReducerConfig;
+import io.micrometer.core.instrument.composite.CompositeMeterRegistry;
 import io.micrometer.core.instrument.logging.LoggingMeterRegistry;
 import io.micrometer.core.instrument.logging.LoggingRegistryConfig;
 import java.nio.file.Path;
@@ -97,6 +99,9 @@ public final class ReducerCommand implements Callable<Integer> {
       description = "How often the meters are written to the log (default: ${DEFAULT-VALUE}).")
   Duration metricsEvery;
 
+  @Mixin
+  MetricsOptions metrics;
+
   @Override
   public Integer call() throws InterruptedException {
     KafkaClientConfig clients = run.clients();
@@ -106,7 +111,7 @@ public final class ReducerCommand implements Callable<Integer> {
     int partitions = Topics.partitions(clients, topic);
     ReducerConfig config = new ReducerConfig(runId, quorum, roundTimeout,
         ReducerConfig.DEFAULT_CHECK_EVERY, partitions, chunkNormBound(), memberGrace);
-    LoggingMeterRegistry metrics = new LoggingMeterRegistry(new LoggingRegistryConfig() {
+    LoggingMeterRegistry logged = new LoggingMeterRegistry(new LoggingRegistryConfig() {
       @Override
       public String get(String key) {
         return null;
@@ -132,7 +137,10 @@ public final class ReducerCommand implements Callable<Integer> {
     Map<String, String> streams = instanceId == null ? Map.of()
         : Map.of(StreamsConfig.consumerPrefix(ConsumerConfig.GROUP_INSTANCE_ID_CONFIG),
             instanceId);
-    try (Reducer reducer = new Reducer(config, clients, stateDir, metrics, streams)) {
+    MetricsOptions.Served served = metrics.serve(run.topics(), "reducer");
+    CompositeMeterRegistry meters = new CompositeMeterRegistry().add(logged)
+        .add(served.registry());
+    try (served; Reducer reducer = new Reducer(config, clients, stateDir, meters, streams)) {
       Runtime.getRuntime().addShutdownHook(hook);
       reducer.start(Duration.ofMinutes(5));
       System.out.printf("reducer of run %s running on %d partitions%n", runId, partitions);
@@ -144,7 +152,7 @@ public final class ReducerCommand implements Callable<Integer> {
         }
       }
     } finally {
-      metrics.close();
+      logged.close();
       closed.countDown();
     }
     return 0;

@@ -1,9 +1,11 @@
 package dev.diloco.launcher.command;
 
 import dev.diloco.core.kafka.KafkaClientConfig;
+import dev.diloco.core.kafka.RunTopics;
 import dev.diloco.launcher.local.LocalRun;
 import dev.diloco.launcher.local.RunSummary;
 import dev.diloco.launcher.options.ClusterOptions;
+import dev.diloco.launcher.options.MetricsOptions;
 import dev.diloco.launcher.options.RunSpecOptions;
 import dev.diloco.worker.RunSpec;
 import java.nio.file.Files;
@@ -59,6 +61,9 @@ public final class RunCommand implements Callable<Integer> {
   /** A cluster to use instead of an embedded broker. */
   @Mixin
   ClusterOptions cluster;
+
+  @Mixin
+  MetricsOptions metrics;
 
   /** A run id from the directory's name: its letters and digits, '-' for the rest. */
   static String runIdOf(Path dir) {
@@ -124,9 +129,13 @@ public final class RunCommand implements Callable<Integer> {
     System.out.printf("run %s: %d workers x %d rounds x %d inner steps, model %s, data %s%n",
         runId, workers, rounds, spec.innerSteps(), options.model(), configuration.get("data"));
     long start = System.nanoTime();
-    LocalRun run = new LocalRun(new LocalRun.Plan(spec, workers, rounds, data, nonIid, dir,
-        clients, partitions, options.init(), List.of(WorkerCommand.class.getName())), System.out);
-    RunSummary summary = run.run(configuration);
+    RunSummary summary;
+    try (MetricsOptions.Served served = metrics.serve(new RunTopics(runId), "run")) {
+      LocalRun run = new LocalRun(new LocalRun.Plan(spec, workers, rounds, data, nonIid, dir,
+          clients, partitions, options.init(), List.of(WorkerCommand.class.getName())),
+          System.out, served.registry());
+      summary = run.run(configuration);
+    }
     double seconds = (System.nanoTime() - start) / 1e9;
     summary.writeJson(dir.resolve("summary.json"), Map.of("wall_seconds", seconds));
     RunSummary.Round first = summary.rounds().get(0);

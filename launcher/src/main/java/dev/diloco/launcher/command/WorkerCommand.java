@@ -4,8 +4,10 @@ import dev.diloco.core.kafka.KafkaClientConfig;
 import dev.diloco.core.kafka.RoundLog;
 import dev.diloco.core.kafka.RunTopics;
 import dev.diloco.core.kafka.Topics;
+import dev.diloco.launcher.metrics.WorkerMeters;
 import dev.diloco.launcher.options.CommandLines;
 import dev.diloco.launcher.options.Durations;
+import dev.diloco.launcher.options.MetricsOptions;
 import dev.diloco.launcher.options.RunOptions;
 import dev.diloco.launcher.options.RunSpecOptions;
 import dev.diloco.schemas.ModelDescription;
@@ -95,6 +97,9 @@ public final class WorkerCommand implements Callable<Integer> {
           + "run's description with round 0) before giving up (default: ${DEFAULT-VALUE}).")
   Duration waitForRun;
 
+  @Mixin
+  MetricsOptions metrics;
+
   @Option(names = "--exit-with", paramLabel = "PID", hidden = true,
       description = "Leave when process PID ends (diloco run passes its own, so that no worker "
           + "outlives it).")
@@ -133,8 +138,10 @@ public final class WorkerCommand implements Callable<Integer> {
     Worker.Settings settings = new Worker.Settings(runId, id, spec.innerSteps(), spec.inner(),
         spec.format(), spec.seed(), 4, Duration.ofHours(24), stateDir);
     CountDownLatch finished = new CountDownLatch(1);
-    try (Worker worker = new Worker(settings, model, corpus.shard(shard, shards, nonIid),
-        corpus.evalSlice(), clients)) {
+    try (MetricsOptions.Served served = metrics.serve(topics, "worker");
+        Worker worker = new Worker(settings, model, corpus.shard(shard, shards, nonIid),
+            corpus.evalSlice(), clients)) {
+      WorkerMeters meters = new WorkerMeters(served.registry(), runId);
       Runtime.getRuntime().addShutdownHook(new Thread(() -> {
         worker.stop();
         try {
@@ -153,12 +160,14 @@ public final class WorkerCommand implements Callable<Integer> {
       if (exitWith != null) {
         watchParent(exitWith, worker);
       }
-      worker.run(rounds, untilRound, r -> System.out.printf(
-          "round %d  train loss %.3f  eval loss %.3f  %,.0f tokens/s  %,d bytes sent  "
-              + "compute %.1f s  wait %.2f s  utilisation %.1f%%%s%n",
-          r.round(), r.meanInnerLoss(), r.evalLoss(), r.tokensPerSecond(), r.bytesPublished(),
-          r.computeSeconds(), r.waitSeconds(), 100 * r.computeUtilisation(),
-          spec.overlap() != Overlap.NONE && !r.waited() ? "  (weights were there)" : ""));
+      worker.run(rounds, untilRound, r -> {
+        meters.record(id, r);
+        System.out.printf("round %d  train loss %.3f  eval loss %.3f  %,.0f tokens/s  %,d bytes "
+                + "sent  compute %.1f s  wait %.2f s  utilisation %.1f%%%s%n",
+            r.round(), r.meanInnerLoss(), r.evalLoss(), r.tokensPerSecond(), r.bytesPublished(),
+            r.computeSeconds(), r.waitSeconds(), 100 * r.computeUtilisation(),
+            spec.overlap() != Overlap.NONE && !r.waited() ? "  (weights were there)" : "");
+      });
     } finally {
       finished.countDown();
     }

@@ -10,6 +10,8 @@ import dev.diloco.core.kafka.Topics;
 import dev.diloco.core.layout.ChunkPlan;
 import dev.diloco.core.math.WarmupCosine;
 import dev.diloco.core.rules.CommitSignatures;
+import dev.diloco.launcher.metrics.OptimizerMeters;
+import dev.diloco.launcher.metrics.WorkerMeters;
 import dev.diloco.launcher.options.RunSpecOptions;
 import dev.diloco.optimizer.OuterOptimizer;
 import dev.diloco.reducer.Reducer;
@@ -22,7 +24,8 @@ import dev.diloco.worker.ByteCorpus;
 import dev.diloco.worker.ByteTransformer;
 import dev.diloco.worker.EvalSet;
 import dev.diloco.worker.RunSpec;
-import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
+import io.micrometer.core.instrument.Gauge;
+import io.micrometer.core.instrument.MeterRegistry;
 import java.io.PrintStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -61,10 +64,13 @@ public final class LocalRun {
 
   private final Plan plan;
   private final PrintStream console;
+  private final MeterRegistry meters;
 
-  public LocalRun(Plan plan, PrintStream console) {
+  /** {@code meters}: where the run's services and its workers' reports are measured. */
+  public LocalRun(Plan plan, PrintStream console, MeterRegistry meters) {
     this.plan = plan;
     this.console = console;
+    this.meters = meters;
   }
 
   /** Runs it to the end; returns the summary, with {@code configuration} at its head. */
@@ -105,17 +111,21 @@ public final class LocalRun {
             WarmupCosine.CONSTANT, OuterOptimizer.Hooks.NONE, key);
         Reducer reducer = new Reducer(new ReducerConfig(spec.runId(), 1, ROUND_TIMEOUT,
             ReducerConfig.DEFAULT_CHECK_EVERY, plan.partitions()), clients,
-            plan.out().resolve("reducer-state"), new SimpleMeterRegistry(), Map.of());
+            plan.out().resolve("reducer-state"), meters, Map.of());
         CommitWatcher commits = new CommitWatcher(topics, clients);
-        RoundReports reports = new RoundReports(topics, clients);
+        RoundReports reports = new RoundReports(topics, clients,
+            new WorkerMeters(meters, spec.runId())::record);
         WorkerProcesses workers = new WorkerProcesses(plan, clients.bootstrapServers(),
             console)) {
-      optimizer.open(spec.describe(model), initial);
+      OptimizerMeters optimizerMeters = new OptimizerMeters(meters, spec.runId());
+      OuterOptimizer.Polled opened = optimizer.open(spec.describe(model), initial);
+      optimizerMeters.opened(optimizer.newestCommit());
+      optimizerMeters.record(opened);
       reducer.start(Duration.ofMinutes(2));
       Thread optimizing = new Thread(() -> {
         try {
           while (!stop.get()) {
-            optimizer.pollOnce(Duration.ofMillis(200));
+            optimizerMeters.record(optimizer.pollOnce(Duration.ofMillis(200)));
           }
         } catch (org.apache.kafka.common.errors.WakeupException stopping) {
           // the run is over
@@ -165,6 +175,11 @@ public final class LocalRun {
     RoundLog log = new RoundLog(new RunTopics(plan.spec().runId()), clients,
         Duration.ofSeconds(60));
     ChunkPlan chunks = model.layout().chunks(plan.spec().chunkElements());
+    AtomicReference<Double> evalLoss = new AtomicReference<>(Double.NaN);
+    Gauge.builder("diloco.run.eval.loss", evalLoss, AtomicReference::get)
+        .tag("run", plan.spec().runId()).strongReference(true)
+        .description("Eval loss of the newest committed weights, on the run's held-out set")
+        .register(meters);
     long previousCommitMs = 0;
     int next = 0;
     while (next <= plan.rounds()) {
@@ -181,7 +196,9 @@ public final class LocalRun {
         RoundCommit commit = commits.round(next).orElseThrow();
         float[] weights = log.weights(commit, chunks);
         model.setParameters(weights);
-        RunSummary.Round round = row(commit, eval.loss(model),
+        double loss = eval.loss(model);
+        evalLoss.set(loss);
+        RunSummary.Round round = row(commit, loss,
             reports.of(next - 1, commit.getContributors().size(), Duration.ofSeconds(15)),
             previousCommitMs);
         previousCommitMs = commit.getCommittedAtMs();

@@ -11,6 +11,7 @@ import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.TreeMap;
+import java.util.function.BiConsumer;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
 import org.apache.kafka.clients.consumer.KafkaConsumer;
 import org.apache.kafka.common.TopicPartition;
@@ -30,7 +31,12 @@ final class RoundReports implements AutoCloseable {
   private final Map<String, int[]> steps = new TreeMap<>();
   private final Map<Integer, List<RoundStats>> reports = new HashMap<>();
 
-  RoundReports(RunTopics topics, KafkaClientConfig clients) {
+  private final BiConsumer<String, RoundStats> onReport;
+
+  /** {@code onReport}: told of every worker's report as it arrives. */
+  RoundReports(RunTopics topics, KafkaClientConfig clients,
+      BiConsumer<String, RoundStats> onReport) {
+    this.onReport = onReport;
     this.consumer = new KafkaConsumer<>(clients.consumer(null), new ByteArrayDeserializer(),
         new ByteArrayDeserializer());
     consumer.assign(List.of(new TopicPartition(topics.membership(), 0)));
@@ -52,6 +58,7 @@ final class RoundReports implements AutoCloseable {
       if (h.getReport() != null) {
         reports.computeIfAbsent(h.getReport().getRound(), k -> new ArrayList<>())
             .add(h.getReport());
+        onReport.accept(h.getWorkerId(), h.getReport());
       }
     }
   }

@@ -1,0 +1,195 @@
+package dev.diloco.launcher;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
+
+import dev.diloco.broker.EmbeddedKafkaBroker;
+import java.io.IOException;
+import java.io.StringWriter;
+import java.net.ServerSocket;
+import java.net.URI;
+import java.net.URLEncoder;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.concurrent.TimeUnit;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+import org.junit.jupiter.api.Assumptions;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.api.extension.ExtendWith;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * Every service of a run, each a process of its own with {@code --metrics-port}: each scrape
+ * passes Prometheus's own linter ({@code promtool check metrics}), and a real Prometheus server
+ * scraping the three returns the committed-rounds series from its query API. Needs Debian's
+ * {@code prometheus} package (CI installs it; without it, and without DILOCO_REQUIRE_PROMETHEUS
+ * set, the test is skipped).
+ */
+@Timeout(value = 240, unit = TimeUnit.SECONDS)
+@ExtendWith(NoProcessLeftBehind.class)
+class MetricsIntegrationTest {
+
+  private static final String RUN = "metrics";
+  private static final Pattern SERVED = Pattern.compile("metrics on (http://\\S+/metrics)");
+
+  @TempDir
+  Path dir;
+
+  private final HttpClient http = HttpClient.newBuilder()
+      .connectTimeout(Duration.ofSeconds(5)).build();
+
+  @Test
+  void everyServiceServesMetricsThatPromtoolPassesAndPrometheusScrapes() throws Exception {
+    Optional<Path> promtool = onPath("promtool");
+    Optional<Path> prometheus = onPath("prometheus");
+    boolean required = System.getenv("DILOCO_REQUIRE_PROMETHEUS") != null;
+    if (!required) {
+      Assumptions.assumeTrue(promtool.isPresent() && prometheus.isPresent(),
+          "promtool and prometheus are not on PATH (apt-get install prometheus)");
+    }
+    assertThat(promtool).as("promtool on PATH").isPresent();
+    assertThat(prometheus).as("prometheus on PATH").isPresent();
+
+    List<Process> started = new ArrayList<>();
+    EmbeddedKafkaBroker broker = EmbeddedKafkaBroker.builder().logDir(dir.resolve("kafka"))
+        .start();
+    try {
+      String bootstrap = broker.bootstrapServers();
+      assertThat(Cli.run(new StringWriter(), new StringWriter(), "topics", "create", "--run",
+          RUN, "--bootstrap-servers", bootstrap)).isZero();
+      Map<String, Process> services = new LinkedHashMap<>();
+      services.put("optimizer", start(bootstrap, "optimizer", "--start", "--model", "tiny",
+          "--inner-steps", "5", "--key", dir.resolve("run.key").toString()));
+      services.put("reducer", start(bootstrap, "reducer", "--state-dir",
+          dir.resolve("reducer").toString()));
+      services.put("worker", start(bootstrap, "worker", "--worker-id", "w0"));
+      started.addAll(services.values());
+      Map<String, String> urls = new LinkedHashMap<>();
+      for (String service : services.keySet()) {
+        urls.put(service, await().atMost(Duration.ofSeconds(60))
+            .until(() -> servedAt(service), Optional::isPresent).orElseThrow());
+      }
+      // Two stepped rounds: every service has done its part at least once.
+      await().atMost(Duration.ofSeconds(120)).pollInterval(Duration.ofMillis(500))
+          .until(() -> value(scrape(urls.get("optimizer")),
+              "diloco_rounds_committed_total{outcome=\"stepped\",run=\"metrics\","
+                  + "service=\"optimizer\"}") >= 2);
+
+      for (Map.Entry<String, String> e : urls.entrySet()) {
+        Path scraped = dir.resolve(e.getKey() + ".prom");
+        Files.writeString(scraped, scrape(e.getValue()));
+        Process check = new ProcessBuilder(promtool.get().toString(), "check", "metrics")
+            .redirectInput(scraped.toFile()).redirectErrorStream(true).start();
+        String said = new String(check.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+        assertThat(check.waitFor(30, TimeUnit.SECONDS)).isTrue();
+        assertThat(check.exitValue()).as("promtool check metrics on the %s's scrape: %s",
+            e.getKey(), said).isZero();
+      }
+      String worker = Files.readString(dir.resolve("worker.prom"));
+      assertThat(value(worker, "diloco_worker_rounds_total{run=\"metrics\",service=\"worker\","
+          + "worker=\"w0\"}")).isGreaterThanOrEqualTo(1);
+      assertThat(value(worker, "diloco_kafka_sent_bytes_total{service=\"worker\","
+          + "topic=\"diloco.metrics.pseudograds\"}")).isGreaterThan(0);
+      assertThat(value(worker, "diloco_kafka_received_bytes_total{service=\"worker\","
+          + "topic=\"diloco.metrics.weights\"}")).isGreaterThan(0);
+      assertThat(worker).contains("diloco_worker_tokens_per_second{", "diloco_worker_eval_loss{",
+          "diloco_worker_wait_seconds_sum{", "diloco_worker_compute_utilisation_ratio{");
+      String reducer = Files.readString(dir.resolve("reducer.prom"));
+      assertThat(value(reducer, "diloco_reducer_open_round_contributors{run=\"metrics\","
+          + "service=\"reducer\"}")).isEqualTo(1);
+      assertThat(value(reducer, "diloco_reducer_input_bytes_total{run=\"metrics\","
+          + "service=\"reducer\"}")).isGreaterThan(0);
+
+      // A Prometheus server scrapes the three once a second; its query API has the series.
+      int port = freePort();
+      Path config = dir.resolve("prometheus.yml");
+      Files.writeString(config, "global:\n  scrape_interval: 1s\nscrape_configs:\n"
+          + "  - job_name: diloco\n    static_configs:\n      - targets: ["
+          + String.join(", ", urls.values().stream().map(u -> "'" + URI.create(u).getAuthority()
+              + "'").toList()) + "]\n");
+      Process server = new ProcessBuilder(prometheus.get().toString(),
+          "--config.file=" + config, "--storage.tsdb.path=" + dir.resolve("tsdb"),
+          "--web.listen-address=127.0.0.1:" + port).redirectErrorStream(true)
+          .redirectOutput(dir.resolve("prometheus.log").toFile()).start();
+      started.add(server);
+      String query = "http://127.0.0.1:" + port + "/api/v1/query?query="
+          + URLEncoder.encode("diloco_rounds_committed_total{outcome=\"stepped\"}",
+              StandardCharsets.UTF_8);
+      String answer = await().atMost(Duration.ofSeconds(60)).pollInterval(Duration.ofSeconds(1))
+          .ignoreExceptions().until(() -> get(query), a -> a.contains("\"result\":[{"));
+      assertThat(answer).contains("\"status\":\"success\"", "\"job\":\"diloco\"",
+          "\"run\":\"metrics\"", "\"service\":\"optimizer\"");
+    } finally {
+      for (Process p : started) {
+        p.destroy();
+      }
+      for (Process p : started) {
+        if (!p.waitFor(15, TimeUnit.SECONDS)) {
+          p.destroyForcibly().waitFor(10, TimeUnit.SECONDS);
+        }
+      }
+      broker.close();
+    }
+  }
+
+  /** The address a service said it serves its metrics on, once it has. */
+  private Optional<String> servedAt(String service) throws IOException {
+    Path log = dir.resolve(service + ".log");
+    if (!Files.exists(log)) {
+      return Optional.empty();
+    }
+    Matcher m = SERVED.matcher(Files.readString(log));
+    return m.find() ? Optional.of(m.group(1)) : Optional.empty();
+  }
+
+  private String scrape(String url) throws Exception {
+    return get(url);
+  }
+
+  private String get(String url) throws Exception {
+    HttpResponse<String> r = http.send(HttpRequest.newBuilder(URI.create(url))
+        .timeout(Duration.ofSeconds(10)).build(), HttpResponse.BodyHandlers.ofString());
+    assertThat(r.statusCode()).as("GET %s", url).isEqualTo(200);
+    return r.body();
+  }
+
+  /** The sample {@code series} (name and labels as written) of a scrape; -1 when absent. */
+  private static double value(String scrape, String series) {
+    return scrape.lines().filter(l -> l.startsWith(series + " ")).findFirst()
+        .map(l -> Double.parseDouble(l.substring(series.length() + 1).trim())).orElse(-1.0);
+  }
+
+  private static Optional<Path> onPath(String tool) {
+    return Arrays.stream(System.getenv().getOrDefault("PATH", "").split(":"))
+        .map(d -> Path.of(d, tool)).filter(Files::isExecutable).findFirst();
+  }
+
+  private static int freePort() throws IOException {
+    try (ServerSocket s = new ServerSocket(0, 1, java.net.InetAddress.getLoopbackAddress())) {
+      return s.getLocalPort();
+    }
+  }
+
+  private Process start(String bootstrap, String command, String... args) throws IOException {
+    List<String> line = new ArrayList<>(List.of(
+        Path.of(System.getProperty("java.home"), "bin", "java").toString(), "-Xmx512m", "-cp",
+        System.getProperty("java.class.path"), Diloco.class.getName(), command, "--run", RUN,
+        "--bootstrap-servers", bootstrap, "--metrics-port", "0"));
+    line.addAll(List.of(args));
+    return new ProcessBuilder(line).redirectErrorStream(true)
+        .redirectOutput(dir.resolve(command + ".log").toFile()).start();
+  }
+}
