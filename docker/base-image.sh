@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
-# Builds a Java 17 runtime image without a registry: a minimal Debian from the mirror apt
-# already uses (debootstrap), a JRE (and, with --with-prometheus, Debian's Prometheus) installed
-# into it with chroot, then `docker import`. For machines that cannot pull eclipse-temurin.
-#   sudo docker/base-image.sh [--name diloco-base:bookworm] [--with-prometheus]
+# Builds a base image without a registry: a minimal Debian from the mirror apt already uses
+# (debootstrap), Debian packages installed into it with chroot (a Java 17 runtime by default),
+# then `docker import`. For machines that cannot pull eclipse-temurin (or prom/prometheus:
+# --name diloco-prometheus:bookworm --packages prometheus).
+#   sudo docker/base-image.sh [--name diloco-base:bookworm] [--packages "PKG ..."]
 # Needs root, debootstrap and a running Docker engine. Skips the build when the image exists.
 set -euo pipefail
 
@@ -11,8 +12,9 @@ packages=openjdk-17-jre-headless
 while [ $# -gt 0 ]; do
   case "$1" in
     --name) name="$2"; shift 2 ;;
-    --with-prometheus) packages="$packages prometheus"; shift ;;
-    *) echo "base-image.sh: unknown option '$1' (takes --name NAME, --with-prometheus)" >&2; exit 2 ;;
+    --packages) packages="$2"; shift 2 ;;
+    *) echo "base-image.sh: unknown option '$1' (takes --name NAME, --packages \"PKG ...\")" >&2
+       exit 2 ;;
   esac
 done
 
@@ -37,8 +39,10 @@ rm -f "$root.log"
 mount -t proc proc "$root/proc"
 echo "installing $packages"
 chroot "$root" /bin/sh -c "apt-get update -qq && DEBIAN_FRONTEND=noninteractive \
-  apt-get install -y -qq --no-install-recommends $packages > /dev/null && apt-get clean \
-  && rm -rf /var/lib/apt/lists/*"
+  apt-get install -y -qq --no-install-recommends $packages && apt-get clean \
+  && rm -rf /var/lib/apt/lists/*" > "$root.log" 2>&1 \
+  || { tail -20 "$root.log" >&2; rm -f "$root.log"; exit 1; }
+rm -f "$root.log"
 umount "$root/proc"
 tar -C "$root" -c . | docker import - "$name" > /dev/null
 echo "base image $name built ($(docker image inspect -f '{{.Size}}' "$name" | numfmt --to=iec))"
