@@ -126,7 +126,7 @@ until [ "$(state "$reducer")" = "true 1" ]; do
 done
 say "the reducer came back (its restart policy; restarts: 1)"
 
-worker=$(compose ps -q worker | head -1)
+worker=$(compose ps -q worker | sed -n 1p)
 name=$(docker inspect -f '{{.Config.Hostname}}' "$worker")
 docker kill "$worker" > /dev/null
 say "docker kill of worker $name: $(state "$worker" | cut -d' ' -f1 | sed 's/false/stopped/')"
