@@ -47,6 +47,22 @@ if [ ${#need[@]} -gt 0 ]; then
 fi
 
 our_dockerd=
+work=$(mktemp -d /tmp/diloco-e2e.XXXXXX)
+# A table's rules as iptables-restore takes them; an empty table when it has none yet.
+save_table() {
+  local out
+  out=$(iptables-save -t "$1" 2> /dev/null || true)
+  if printf '%s\n' "$out" | grep "^\*$1" > /dev/null; then
+    printf '%s\n' "$out"
+  else
+    printf '*%s\n' "$1"
+    case "$1" in
+      filter) printf ':%s ACCEPT [0:0]\n' INPUT FORWARD OUTPUT ;;
+      nat) printf ':%s ACCEPT [0:0]\n' PREROUTING INPUT OUTPUT POSTROUTING ;;
+    esac
+    echo COMMIT
+  fi
+}
 cleanup() {
   local rc=$?
   trap - EXIT INT TERM
@@ -58,8 +74,14 @@ cleanup() {
   if [ -n "$our_dockerd" ]; then
     kill "$our_dockerd" 2> /dev/null || true
     wait "$our_dockerd" 2> /dev/null || true
-    say "stopped the dockerd it started"
+    # What dockerd leaves behind it: its bridge and its firewall rules.
+    ip link delete docker0 2> /dev/null || true
+    [ -s "$work/iptables" ] && iptables-restore < "$work/iptables" 2> /dev/null || true
+    say "stopped the dockerd it started, removed its bridge and firewall rules"
   fi
+  [ "$rc" -ne 0 ] && [ -s "$work/dockerd.log" ] && cp "$work/dockerd.log" /tmp/diloco-e2e-dockerd.log \
+    && say "dockerd's log: /tmp/diloco-e2e-dockerd.log"
+  rm -rf "$work"
   local verdict="FAILED ($rc)"
   [ "$rc" -eq 0 ] && verdict=PASSED
   [ "$rc" -eq 77 ] && verdict=SKIPPED
@@ -70,21 +92,25 @@ trap cleanup EXIT
 trap 'exit 130' INT TERM
 
 if ! docker info > /dev/null 2>&1; then
-  dockerd > "/tmp/diloco-e2e-dockerd.$$.log" 2>&1 &
+  if command -v iptables-save > /dev/null; then
+    { save_table filter; save_table nat; } > "$work/iptables"
+  fi
+  dockerd > "$work/dockerd.log" 2>&1 &
   our_dockerd=$!
   for _ in $(seq 60); do docker info > /dev/null 2>&1 && break; sleep 1; done
   if ! docker info > /dev/null 2>&1; then
     # A machine whose kernel or privileges run no Docker engine: nothing of the project's
     # was tried, which is not a failure of it. Exit 77 says so (.ci/run reports it).
     say "SKIPPED: dockerd does not run on this machine; its last lines:"
-    tail -5 "/tmp/diloco-e2e-dockerd.$$.log" | sed 's/^/    /'
+    tail -5 "$work/dockerd.log" | sed 's/^/    /'
     exit 77
   fi
   say "started dockerd (pid $our_dockerd)"
 fi
 
 say "building the jars (mvn package -pl launcher -am)"
-(cd "$repo" && mvn -B -ntp -q -Dstyle.color=never -DskipTests package -pl launcher -am)
+(cd "$repo" && mvn -B -ntp -DskipTests package -pl launcher -am > "$work/mvn.log" 2>&1) \
+  || { tail -30 "$work/mvn.log"; fail "the jars did not build"; }
 "$here/base-image.sh"
 "$here/base-image.sh" --name "$PROMETHEUS_IMAGE" --packages prometheus
 say "building the diloco image"
@@ -140,13 +166,12 @@ its saved|joining it|committed already)" | tail -2 | sed 's/^/    /' || true
 say "replay against the broker (diloco replay, in a container on the compose network)"
 set +e
 compose run --rm --no-deps -T optimizer replay --run "$RUN_ID" --bootstrap-servers kafka:9092 \
-  > "/tmp/diloco-e2e-replay.$$.txt" 2>&1
+  > "$work/replay.txt" 2>&1
 replayed=$?
 set -e
-sed 's/^/    /' "/tmp/diloco-e2e-replay.$$.txt"
-verdict=$(grep -c "verified bit for bit" "/tmp/diloco-e2e-replay.$$.txt" || true)
-last=$(awk '$1 ~ /^[0-9]+$/ { r = $0 } END { print r }' "/tmp/diloco-e2e-replay.$$.txt")
-rm -f "/tmp/diloco-e2e-replay.$$.txt"
+grep -v "^Creating" "$work/replay.txt" | sed 's/^/    /'
+verdict=$(grep -c "verified bit for bit" "$work/replay.txt" || true)
+last=$(awk '$1 ~ /^[0-9]+$/ { r = $0 } END { print r }' "$work/replay.txt")
 [ "$replayed" -eq 0 ] && [ "$verdict" -eq 1 ] || fail "the replay did not verify (exit $replayed)"
 contributors=$(echo "$last" | awk '{ print $3 }' | tr ',' '\n' | grep -c . || true)
 [ "$contributors" -eq 3 ] || fail "the last replayed round has $contributors contributors, not 3"
