@@ -59,11 +59,14 @@ class DockerComposeTest {
   void everyDilocoServiceCommandIsAcceptedByTheDilocoParser() {
     assertThat(dilocoServices(compose)).contains("topics", "optimizer", "reducer", "worker");
     assertThat(dilocoServices(read("docker-compose.local.yml"))).containsExactly("kafka");
+    assertThat(dilocoServices(read("docker-compose.cloud.yml")))
+        .containsExactly("optimizer", "reducer", "worker");
   }
 
   @Test
   void theFileHasNoKeyThatComposeV1RefusesOrIgnores() {
-    for (JsonNode file : List.of(compose, read("docker-compose.local.yml"))) {
+    for (JsonNode file : List.of(compose, read("docker-compose.local.yml"),
+        read("docker-compose.cloud.yml"))) {
       file.fieldNames().forEachRemaining(key -> assertThat(key).as("a top-level key")
           .matches("services|volumes|networks|x-.*"));
       file.get("services").properties().forEach(s -> assertThat(s.getValue().has("deploy"))
@@ -72,11 +75,14 @@ class DockerComposeTest {
     }
   }
 
-  private static List<String> dilocoServices(JsonNode file) {
+  /** The services of {@code file} (or of the file it overrides) that run the diloco image. */
+  private List<String> dilocoServices(JsonNode file) {
     List<String> checked = new ArrayList<>();
     for (Map.Entry<String, JsonNode> service : file.get("services").properties()) {
       JsonNode s = service.getValue();
-      if (!s.path("image").asText().startsWith("diloco") || !s.has("command")) {
+      String image = s.has("image") ? s.get("image").asText()
+          : compose.get("services").path(service.getKey()).path("image").asText();
+      if (!image.startsWith("diloco") || !s.has("command")) {
         continue;
       }
       List<String> args = args(s.get("command"));

@@ -89,7 +89,7 @@ class HostileInputIntegrationTest {
     Thread flood = null;
     try {
       services.put("optimizer", start("optimizer", "--start", "--model", "tiny",
-          "--inner-steps", "10", "--chunk-elements", "65536",
+          "--inner-steps", "5", "--chunk-elements", "65536",
           "--key", dir.resolve("optimizer.key").toString()));
       services.put("reducer", start("reducer", "--round-timeout", "120s", "--member-grace", "3s",
           "--state-dir", dir.resolve("reducer").toString(), "--metrics-every", "1h"));
@@ -238,9 +238,10 @@ class HostileInputIntegrationTest {
                 serde.encode(TestRuns.heartbeat(RUN, worker, round, HeartbeatKind.LEAVE))));
           }
           producer.flush();
-          // A pace, not a wait: a hundred LEAVEs a second outrun the worker's own heartbeats
-          // (one an inner step) without taking the machine's two cores from the run.
-          LockSupport.parkNanos(TimeUnit.MILLISECONDS.toNanos(10));
+          // A pace, not a wait: a hundred LEAVEs a second (five rounds' every 50 ms) outrun the
+          // worker's own heartbeats (one an inner step) without taking the machine's two cores
+          // from the run.
+          LockSupport.parkNanos(TimeUnit.MILLISECONDS.toNanos(50));
         }
       }
     }, "leave-flood");

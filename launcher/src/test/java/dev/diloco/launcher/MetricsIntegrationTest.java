@@ -17,7 +17,6 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
-import java.util.Arrays;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -25,7 +24,6 @@ import java.util.Optional;
 import java.util.concurrent.TimeUnit;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
-import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.extension.ExtendWith;
@@ -35,8 +33,7 @@ import org.junit.jupiter.api.io.TempDir;
  * Every service of a run, each a process of its own with {@code --metrics-port}: each scrape
  * passes Prometheus's own linter ({@code promtool check metrics}), and a real Prometheus server
  * scraping the three returns the committed-rounds series from its query API. Needs Debian's
- * {@code prometheus} package (CI installs it; without it, and without DILOCO_REQUIRE_PROMETHEUS
- * set, the test is skipped).
+ * {@code prometheus} package ({@link Prometheus}).
  */
 @Timeout(value = 240, unit = TimeUnit.SECONDS)
 @ExtendWith(NoProcessLeftBehind.class)
@@ -53,15 +50,8 @@ class MetricsIntegrationTest {
 
   @Test
   void everyServiceServesMetricsThatPromtoolPassesAndPrometheusScrapes() throws Exception {
-    Optional<Path> promtool = onPath("promtool");
-    Optional<Path> prometheus = onPath("prometheus");
-    boolean required = System.getenv("DILOCO_REQUIRE_PROMETHEUS") != null;
-    if (!required) {
-      Assumptions.assumeTrue(promtool.isPresent() && prometheus.isPresent(),
-          "promtool and prometheus are not on PATH (apt-get install prometheus)");
-    }
-    assertThat(promtool).as("promtool on PATH").isPresent();
-    assertThat(prometheus).as("prometheus on PATH").isPresent();
+    Prometheus.tool("promtool");
+    Path prometheus = Prometheus.tool("prometheus");
 
     List<Process> started = new ArrayList<>();
     EmbeddedKafkaBroker broker = EmbeddedKafkaBroker.builder().logDir(dir.resolve("kafka"))
@@ -89,14 +79,8 @@ class MetricsIntegrationTest {
                   + "service=\"optimizer\"}") >= 2);
 
       for (Map.Entry<String, String> e : urls.entrySet()) {
-        Path scraped = dir.resolve(e.getKey() + ".prom");
-        Files.writeString(scraped, scrape(e.getValue()));
-        Process check = new ProcessBuilder(promtool.get().toString(), "check", "metrics")
-            .redirectInput(scraped.toFile()).redirectErrorStream(true).start();
-        String said = new String(check.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
-        assertThat(check.waitFor(30, TimeUnit.SECONDS)).isTrue();
-        assertThat(check.exitValue()).as("promtool check metrics on the %s's scrape: %s",
-            e.getKey(), said).isZero();
+        Prometheus.lint("the " + e.getKey() + "'s scrape", scrape(e.getValue()),
+            dir.resolve(e.getKey() + ".prom"));
       }
       String worker = Files.readString(dir.resolve("worker.prom"));
       assertThat(value(worker, "diloco_worker_rounds_total{run=\"metrics\",service=\"worker\","
@@ -120,7 +104,7 @@ class MetricsIntegrationTest {
           + "  - job_name: diloco\n    static_configs:\n      - targets: ["
           + String.join(", ", urls.values().stream().map(u -> "'" + URI.create(u).getAuthority()
               + "'").toList()) + "]\n");
-      Process server = new ProcessBuilder(prometheus.get().toString(),
+      Process server = new ProcessBuilder(prometheus.toString(),
           "--config.file=" + config, "--storage.tsdb.path=" + dir.resolve("tsdb"),
           "--web.listen-address=127.0.0.1:" + port).redirectErrorStream(true)
           .redirectOutput(dir.resolve("prometheus.log").toFile()).start();
@@ -166,18 +150,12 @@ class MetricsIntegrationTest {
     return r.body();
   }
 
-  /** The sample {@code series} (name and labels as written) of a scrape; -1 when absent. */
   private static double value(String scrape, String series) {
-    return scrape.lines().filter(l -> l.startsWith(series + " ")).findFirst()
-        .map(l -> Double.parseDouble(l.substring(series.length() + 1).trim())).orElse(-1.0);
+    return Prometheus.value(scrape, series);
   }
 
-  private static Optional<Path> onPath(String tool) {
-    return Arrays.stream(System.getenv().getOrDefault("PATH", "").split(":"))
-        .map(d -> Path.of(d, tool)).filter(Files::isExecutable).findFirst();
-  }
-
-  private static int freePort() throws IOException {
+  /** A port free now, for a server that takes no port 0 (Prometheus). */
+  static int freePort() throws IOException {
     try (ServerSocket s = new ServerSocket(0, 1, java.net.InetAddress.getLoopbackAddress())) {
       return s.getLocalPort();
     }

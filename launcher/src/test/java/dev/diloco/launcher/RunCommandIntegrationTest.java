@@ -1,6 +1,7 @@
 package dev.diloco.launcher;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import static org.awaitility.Awaitility.await;
 
 import com.fasterxml.jackson.databind.JsonNode;
@@ -9,9 +10,16 @@ import dev.diloco.launcher.options.CommandLines;
 import java.io.IOException;
 import java.io.PrintWriter;
 import java.io.StringWriter;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicReference;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.extension.ExtendWith;
@@ -46,8 +54,29 @@ class RunCommandIntegrationTest {
     if (data() != null) {
       args.addAll(java.util.List.of("--data", data()));
     }
-    assertThat(run(new StringWriter(), args.toArray(String[]::new))).isZero();
+    // The whole run's meters, scraped while it runs: the newest scrape once every worker has
+    // reported a round.
+    int metricsPort = MetricsIntegrationTest.freePort();
+    args.addAll(java.util.List.of("--metrics-port", Integer.toString(metricsPort)));
+    AtomicReference<String> scraped = new AtomicReference<>();
+    AtomicBoolean running = new AtomicBoolean(true);
+    Thread scraper = new Thread(() -> scrapeWhile(running, metricsPort, scraped), "scraper");
+    scraper.start();
+    try {
+      assertThat(run(new StringWriter(), args.toArray(String[]::new))).isZero();
+    } finally {
+      running.set(false);
+      scraper.join(10_000);
+    }
     assertThat(ProcessHandle.current().descendants().count()).as("worker processes").isZero();
+    assertThat(scraped.get()).as("a scrape of the run with every worker's report").isNotNull();
+    assertThat(Prometheus.value(scraped.get(), "diloco_run_eval_loss{run=\"e2e\",service=\"run\"}"))
+        .isPositive();
+    assertThat(scraped.get()).contains("diloco_reducer_input_bytes_total{",
+        "diloco_kafka_sent_bytes_total{service=\"run\",topic=\"diloco.e2e.weights\"}");
+    Prometheus.lint("diloco run's scrape", scraped.get(), dir.resolve("run.prom"));
+    assertThatThrownBy(() -> new java.net.Socket("127.0.0.1", metricsPort).close())
+        .as("the metrics port is let go with the run").isInstanceOf(java.io.IOException.class);
 
     JsonNode summary = new ObjectMapper().readTree(out.resolve("summary.json").toFile());
     assertThat(summary.get("configuration").get("workers").asInt()).isEqualTo(3);
@@ -207,6 +236,37 @@ class RunCommandIntegrationTest {
     err = new StringWriter();
     assertThat(run(err, "replay", "--bootstrap-servers", "127.0.0.1:1")).isEqualTo(1);
     assertThat(err.toString()).contains("on a cluster, say which run with --run");
+  }
+
+  /** Scrapes the run every 200 ms while it runs, keeping the newest scrape with reports. */
+  private static void scrapeWhile(AtomicBoolean running, int port,
+      AtomicReference<String> scraped) {
+    HttpClient http = HttpClient.newHttpClient();
+    HttpRequest get = HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + port + "/metrics"))
+        .timeout(Duration.ofSeconds(5)).build();
+    while (running.get()) {
+      try {
+        String body = http.send(get, HttpResponse.BodyHandlers.ofString()).body();
+        boolean reported = true;
+        for (int w = 0; w < 3; w++) {
+          reported &= Prometheus.value(body, "diloco_worker_rounds_total{run=\"e2e\","
+              + "service=\"run\",worker=\"worker-" + w + "\"}") >= 1;
+        }
+        if (reported && Prometheus.value(body, "diloco_committed_round{run=\"e2e\","
+            + "service=\"run\"}") >= 1) {
+          scraped.set(body);
+        }
+      } catch (IOException notYet) {
+        // the run's server is not up yet, or gone
+      } catch (InterruptedException e) {
+        return;
+      }
+      try {
+        Thread.sleep(200); // the polling interval of a sampler, not a wait for a condition
+      } catch (InterruptedException e) {
+        return;
+      }
+    }
   }
 
   private static void copyTree(Path from, Path to) throws IOException {

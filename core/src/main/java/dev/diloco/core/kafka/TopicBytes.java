@@ -36,6 +36,9 @@ public final class TopicBytes implements MetricsReporter {
   private static final Set<Key> SEEN = ConcurrentHashMap.newKeySet();
   private static final List<Consumer<Key>> WATCHERS = new CopyOnWriteArrayList<>();
 
+  /** This client's metrics: a closing client does not remove them one by one. */
+  private final Set<KafkaMetric> mine = ConcurrentHashMap.newKeySet();
+
   /**
    * Calls {@code watcher} with every key seen so far and every new one from now on (a topic a
    * client first writes or reads), so that a meter can be made for it.
@@ -78,6 +81,7 @@ public final class TopicBytes implements MetricsReporter {
       return;
     }
     LIVE.put(metric, key);
+    mine.add(metric);
     if (SEEN.add(key)) {
       synchronized (TopicBytes.class) {
         WATCHERS.forEach(w -> w.accept(key));
@@ -87,15 +91,22 @@ public final class TopicBytes implements MetricsReporter {
 
   @Override
   public void metricRemoval(KafkaMetric metric) {
+    mine.remove(metric);
+    retire(metric);
+  }
+
+  /** The client closes: its totals stay, its metrics go. */
+  @Override
+  public void close() {
+    mine.forEach(TopicBytes::retire);
+    mine.clear();
+  }
+
+  private static void retire(KafkaMetric metric) {
     Key key = LIVE.remove(metric);
     if (key != null) {
       CLOSED.computeIfAbsent(key, k -> new DoubleAdder()).add(value(metric));
     }
-  }
-
-  @Override
-  public void close() {
-    // The totals are the process's: they stay.
   }
 
   @Override

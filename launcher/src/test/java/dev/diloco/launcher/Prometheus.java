@@ -1,0 +1,61 @@
+package dev.diloco.launcher;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Arrays;
+import java.util.Optional;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.Assumptions;
+
+/**
+ * Prometheus's own tools from Debian's {@code prometheus} package, for the tests of what the
+ * services serve. Without them a test is skipped, unless DILOCO_REQUIRE_PROMETHEUS is set (as
+ * {@code .ci/run} does), when it fails.
+ */
+final class Prometheus {
+  private Prometheus() {}
+
+  /** The tool's path; skips or fails the test when it is not on the PATH. */
+  static Path tool(String name) {
+    Optional<Path> found = find(name);
+    if (System.getenv("DILOCO_REQUIRE_PROMETHEUS") == null) {
+      Assumptions.assumeTrue(found.isPresent(),
+          name + " is not on the PATH (apt-get install prometheus)");
+    }
+    assertThat(found).as("%s on the PATH (DILOCO_REQUIRE_PROMETHEUS is set)", name).isPresent();
+    return found.get();
+  }
+
+  private static Optional<Path> find(String name) {
+    return Arrays.stream(System.getenv().getOrDefault("PATH", "").split(":"))
+        .map(d -> Path.of(d, name)).filter(Files::isExecutable).findFirst();
+  }
+
+  /**
+   * Fails unless {@code promtool check metrics} passes {@code scrape} (saved in {@code file});
+   * says so and checks nothing when promtool is not installed and not required.
+   */
+  static void lint(String what, String scrape, Path file) throws IOException,
+      InterruptedException {
+    if (find("promtool").isEmpty() && System.getenv("DILOCO_REQUIRE_PROMETHEUS") == null) {
+      System.out.printf("promtool is not on the PATH: %s not linted%n", what);
+      return;
+    }
+    Files.writeString(file, scrape);
+    Process check = new ProcessBuilder(tool("promtool").toString(), "check", "metrics")
+        .redirectInput(file.toFile()).redirectErrorStream(true).start();
+    String said = new String(check.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+    assertThat(check.waitFor(30, TimeUnit.SECONDS)).as("promtool ended").isTrue();
+    assertThat(check.exitValue()).as("promtool check metrics on %s: %s", what, said).isZero();
+  }
+
+  /** The sample {@code series} (name and labels as written) of a scrape; -1 when absent. */
+  static double value(String scrape, String series) {
+    return scrape.lines().filter(l -> l.startsWith(series + " ")).findFirst()
+        .map(l -> Double.parseDouble(l.substring(series.length() + 1).trim())).orElse(-1.0);
+  }
+}
