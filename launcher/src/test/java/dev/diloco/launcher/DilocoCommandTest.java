@@ -80,6 +80,18 @@ class DilocoCommandTest {
   }
 
   @Test
+  void aBadMetricsPortIsRefusedBeforeAnythingRuns() {
+    for (String service : new String[] {"worker", "reducer", "optimizer"}) {
+      assertThat(run(service, "--run", "r", "--bootstrap-servers", "127.0.0.1:1",
+          "--metrics-port", "70000")).as(service).isEqualTo(2);
+      assertThat(err.toString()).contains("error: Invalid value for option '--metrics-port': "
+          + "a port is in 0..65535, got 70000");
+    }
+    assertThat(run("run", "--metrics-port", "http")).isEqualTo(2);
+    assertThat(err.toString()).contains("'http' is not a port number");
+  }
+
+  @Test
   void theServicesHoldNoBenchmarks() {
     assertThat(run("bench")).isEqualTo(2);
     assertThat(err.toString()).contains("Unmatched argument at index 0: 'bench'");

@@ -4,12 +4,30 @@ import dev.diloco.core.kafka.RunTopics;
 import dev.diloco.launcher.metrics.MetricsServer;
 import io.micrometer.core.instrument.MeterRegistry;
 import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
+import picocli.CommandLine;
 import picocli.CommandLine.Option;
 
 /** Where a service serves its meters for Prometheus to scrape: nowhere unless asked. */
 public final class MetricsOptions {
 
-  @Option(names = "--metrics-port", paramLabel = "PORT",
+  /** A TCP port, refused when the command line is read rather than once the service runs. */
+  public static final class Port implements CommandLine.ITypeConverter<Integer> {
+    @Override
+    public Integer convert(String value) {
+      int port;
+      try {
+        port = Integer.parseInt(value.trim());
+      } catch (NumberFormatException e) {
+        throw new CommandLine.TypeConversionException("'" + value + "' is not a port number");
+      }
+      if (port < 0 || port > 65535) {
+        throw new CommandLine.TypeConversionException("a port is in 0..65535, got " + port);
+      }
+      return port;
+    }
+  }
+
+  @Option(names = "--metrics-port", paramLabel = "PORT", converter = Port.class,
       description = "Serve Prometheus metrics on http://ADDRESS:PORT/metrics (default: off; 0 "
           + "takes a free port).")
   Integer port;
@@ -38,9 +56,6 @@ public final class MetricsOptions {
   public Served serve(RunTopics topics, String service) {
     if (port == null) {
       return new Served(null, new SimpleMeterRegistry());
-    }
-    if (port < 0 || port > 65535) {
-      throw new IllegalArgumentException("--metrics-port must be in 0..65535, got " + port);
     }
     MetricsServer server = MetricsServer.start(address, port, topics, service);
     System.out.printf("%s metrics on %s%n", service, server.url());

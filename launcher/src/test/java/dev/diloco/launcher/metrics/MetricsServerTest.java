@@ -45,6 +45,14 @@ class MetricsServerTest {
     }
   }
 
+  @Test
+  void anAddressThatIsNotThisMachinesIsRefusedNamingIt() {
+    assertThatThrownBy(() -> MetricsServer.start("nowhere.invalid", 0, new RunTopics("t"),
+        "worker")).hasMessageStartingWith("cannot serve metrics on nowhere.invalid:0: ");
+    assertThatThrownBy(() -> MetricsServer.start("192.0.2.1", 0, new RunTopics("t"),
+        "worker")).hasMessageStartingWith("cannot serve metrics on 192.0.2.1:0: ");
+  }
+
   private HttpResponse<String> get(String url, String method) throws Exception {
     return http.send(HttpRequest.newBuilder(URI.create(url))
         .method(method, HttpRequest.BodyPublishers.noBody()).build(),
