@@ -25,7 +25,7 @@ import picocli.CommandLine.Option;
     description = "Benchmarks; each prints its figures beside a baseline measured in the same run.",
     subcommands = {BenchCommand.ConvergenceCommand.class, BenchCommand.PipelineCommand.class,
         BenchCommand.ReducerBench.class, BenchCommand.MemoryCommand.class, FaultsCommand.class,
-        PartitionCommand.class, WanCommand.class})
+        PartitionCommand.class, WanCommand.class, InnerLoopCommand.class})
 public final class BenchCommand implements Runnable {
 
   @picocli.CommandLine.Spec

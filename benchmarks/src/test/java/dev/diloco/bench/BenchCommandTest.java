@@ -43,6 +43,10 @@ class BenchCommandTest {
     assertThat(err.toString()).contains("--overlap-arms takes eager or delayed");
     assertThat(run("bench", "convergence", "--quick", "--arms", "DiLoCo FP64")).isEqualTo(1);
     assertThat(err.toString()).contains("--arms names no arm of this benchmark: [DiLoCo FP64]");
+    assertThat(run("bench", "worker", "--presets", "tiny,huge")).isEqualTo(1);
+    assertThat(err.toString()).contains("no model preset 'huge'");
+    assertThat(run("bench", "worker", "--batch", "0")).isEqualTo(1);
+    assertThat(err.toString()).contains("need presets, --batch >= 1");
   }
 
   @Test

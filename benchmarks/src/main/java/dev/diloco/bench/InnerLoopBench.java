@@ -1,0 +1,130 @@
+package dev.diloco.bench;
+
+import dev.diloco.core.layout.ParameterLayout;
+import dev.diloco.worker.AdamW;
+import dev.diloco.worker.BuiltInCorpus;
+import dev.diloco.worker.ByteCorpus;
+import dev.diloco.worker.ByteTransformer;
+import dev.diloco.worker.ModelConfig;
+import java.io.PrintStream;
+import java.util.List;
+import java.util.SplittableRandom;
+import org.nd4j.linalg.api.ndarray.INDArray;
+import org.nd4j.linalg.factory.Nd4j;
+
+/**
+ * The worker's inner step as the worker runs it (draw windows, forward and backward, AdamW,
+ * load the new weights into the model), timed part by part, beside a single-precision matrix
+ * product (sgemm) of the same ND4J measured in the same run: the machine's peak for this code.
+ * Model FLOPs per token are PaLM's count, 6 N + 12 L T C, with N the parameters of every
+ * matrix product (the embedding is one here: one-hot times the table).
+ */
+final class InnerLoopBench {
+
+  /** What to time: presets at a batch, so many steps after so many of warm-up. */
+  record Settings(List<String> presets, int batch, int steps, int warmup, int sgemmSize) {
+    Settings {
+      if (presets.isEmpty() || batch < 1 || steps < 1 || warmup < 0 || sgemmSize < 64) {
+        throw new IllegalArgumentException("need presets, --batch >= 1, --steps >= 1, "
+            + "--warmup >= 0 and --sgemm-size >= 64; got " + presets + ", " + batch + ", " + steps
+            + ", " + warmup + ", " + sgemmSize);
+      }
+    }
+  }
+
+  /** One preset's figures: seconds per step of each part, and what they come to. */
+  record Row(String preset, long parameters, int batch, int context, double drawSeconds,
+      double gradientSeconds, double adamwSeconds, double loadSeconds, double flopsPerToken) {
+    double stepSeconds() {
+      return drawSeconds + gradientSeconds + adamwSeconds + loadSeconds;
+    }
+
+    double tokensPerSecond() {
+      return batch * (double) context / stepSeconds();
+    }
+
+    double gflops() {
+      return tokensPerSecond() * flopsPerToken / 1e9;
+    }
+  }
+
+  private InnerLoopBench() {}
+
+  /** GFLOP/s of an n x n by n x n product, the best of five after two of warm-up. */
+  static double sgemmGflops(int n) {
+    INDArray a = Nd4j.rand(n, n);
+    INDArray b = Nd4j.rand(n, n);
+    INDArray c = Nd4j.create(n, n);
+    double best = Double.MAX_VALUE;
+    for (int i = 0; i < 7; i++) {
+      long t0 = System.nanoTime();
+      a.mmuli(b, c);
+      double s = (System.nanoTime() - t0) / 1e9;
+      if (i >= 2) {
+        best = Math.min(best, s);
+      }
+    }
+    return 2.0 * n * n * (double) n / best / 1e9;
+  }
+
+  static Row time(String preset, int batch, int steps, int warmup) {
+    ModelConfig config = ModelConfig.preset(preset);
+    ByteTransformer model = new ByteTransformer(config, batch, 1);
+    ParameterLayout layout = model.layout();
+    float[] params = new float[Math.toIntExact(layout.totalElements())];
+    float[] grad = new float[params.length];
+    model.parameters(params);
+    AdamW adamw = new AdamW(AdamW.Config.OPENDILOCO, layout);
+    byte[] data = BuiltInCorpus.generate(1 << 20, 1);
+    long draw = 0;
+    long gradient = 0;
+    long step = 0;
+    long load = 0;
+    for (int i = 0; i < warmup + steps; i++) {
+      long t0 = System.nanoTime();
+      int[][] windows = ByteCorpus.windows(data, batch, config.contextLength(),
+          new SplittableRandom(i));
+      long t1 = System.nanoTime();
+      model.lossAndGradient(windows, grad);
+      long t2 = System.nanoTime();
+      adamw.step(params, grad);
+      long t3 = System.nanoTime();
+      model.setParameters(params);
+      long t4 = System.nanoTime();
+      if (i >= warmup) {
+        draw += t1 - t0;
+        gradient += t2 - t1;
+        step += t3 - t2;
+        load += t4 - t3;
+      }
+    }
+    long matrices = layout.tensors().stream().filter(t -> t.shape().size() == 2
+        && !t.name().equals("wpe")).mapToLong(ParameterLayout.Tensor::elementCount).sum();
+    double flopsPerToken = 6.0 * matrices
+        + 12.0 * config.layers() * config.contextLength() * config.dModel();
+    return new Row(preset, layout.totalElements(), batch, config.contextLength(),
+        draw / 1e9 / steps, gradient / 1e9 / steps, step / 1e9 / steps, load / 1e9 / steps,
+        flopsPerToken);
+  }
+
+  /** Runs it and prints the table; returns the rows. */
+  static List<Row> run(Settings s, PrintStream out) {
+    out.printf("inner loop: batch %d, %d steps after %d of warm-up, ND4J on %d threads%n",
+        s.batch(), s.steps(), s.warmup(), Runtime.getRuntime().availableProcessors());
+    double peak = sgemmGflops(s.sgemmSize());
+    out.printf("sgemm %d x %d x %d: %.1f GFLOP/s (best of 5): the baseline%n%n", s.sgemmSize(),
+        s.sgemmSize(), s.sgemmSize(), peak);
+    out.println("| preset | parameters | batch x context | tokens/s | model GFLOP/s | of sgemm "
+        + "| ms/step: draw | forward+backward | AdamW | load weights |");
+    out.println("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+    List<Row> rows = s.presets().stream().map(p -> time(p, s.batch(), s.steps(), s.warmup()))
+        .toList();
+    for (Row r : rows) {
+      out.printf("| %s | %,d | %d x %d | %,.0f | %.2f | %.1f%% | %.2f | %.1f | %.2f | %.2f |%n",
+          r.preset(), r.parameters(), r.batch(), r.context(), r.tokensPerSecond(), r.gflops(),
+          100 * r.gflops() / peak, 1e3 * r.drawSeconds(), 1e3 * r.gradientSeconds(),
+          1e3 * r.adamwSeconds(), 1e3 * r.loadSeconds());
+    }
+    return rows;
+  }
+}
