@@ -86,4 +86,12 @@ class WorkerProcessesTest {
     return new LocalRun.Plan(spec, 2, 3, null, false, dir, null, 2, null,
         List.of(worker.getName()));
   }
+
+  @Test
+  void eachWorkerGetsItsShareOfTheCoresAndThisProcessOneAtTheLeast() {
+    assertThat(WorkerProcesses.threadsPerWorker(2, 1)).isEqualTo(1);
+    assertThat(WorkerProcesses.threadsPerWorker(2, 4)).isEqualTo(1);
+    assertThat(WorkerProcesses.threadsPerWorker(16, 3)).isEqualTo(4);
+    assertThat(WorkerProcesses.threadsPerWorker(16, 1)).isEqualTo(8);
+  }
 }
