@@ -75,29 +75,29 @@ class MetricsIntegrationTest {
       // A stepped round, and the worker's report of the round before: every service has done
       // its part at least once.
       await().atMost(Duration.ofSeconds(120)).pollInterval(Duration.ofMillis(500))
-          .until(() -> value(scrape(urls.get("optimizer")),
+          .until(() -> Prometheus.value(get(urls.get("optimizer")),
               "diloco_rounds_committed_total{outcome=\"stepped\",run=\"metrics\","
-                  + "service=\"optimizer\"}") >= 1 && value(scrape(urls.get("worker")),
+                  + "service=\"optimizer\"}") >= 1 && Prometheus.value(get(urls.get("worker")),
               "diloco_worker_rounds_total{run=\"metrics\",service=\"worker\",worker=\"w0\"}")
               >= 1);
 
       for (Map.Entry<String, String> e : urls.entrySet()) {
-        Prometheus.lint("the " + e.getKey() + "'s scrape", scrape(e.getValue()),
+        Prometheus.lint("the " + e.getKey() + "'s scrape", get(e.getValue()),
             dir.resolve(e.getKey() + ".prom"));
       }
       String worker = Files.readString(dir.resolve("worker.prom"));
-      assertThat(value(worker, "diloco_worker_rounds_total{run=\"metrics\",service=\"worker\","
-          + "worker=\"w0\"}")).isGreaterThanOrEqualTo(1);
-      assertThat(value(worker, "diloco_kafka_sent_bytes_total{service=\"worker\","
+      assertThat(Prometheus.value(worker, "diloco_worker_rounds_total{run=\"metrics\","
+          + "service=\"worker\",worker=\"w0\"}")).isGreaterThanOrEqualTo(1);
+      assertThat(Prometheus.value(worker, "diloco_kafka_sent_bytes_total{service=\"worker\","
           + "topic=\"diloco.metrics.pseudograds\"}")).isGreaterThan(0);
-      assertThat(value(worker, "diloco_kafka_received_bytes_total{service=\"worker\","
+      assertThat(Prometheus.value(worker, "diloco_kafka_received_bytes_total{service=\"worker\","
           + "topic=\"diloco.metrics.weights\"}")).isGreaterThan(0);
       assertThat(worker).contains("diloco_worker_tokens_per_second{", "diloco_worker_eval_loss{",
           "diloco_worker_wait_seconds_sum{", "diloco_worker_compute_utilisation_ratio{");
       String reducer = Files.readString(dir.resolve("reducer.prom"));
-      assertThat(value(reducer, "diloco_reducer_open_round_contributors{run=\"metrics\","
+      assertThat(Prometheus.value(reducer, "diloco_reducer_open_round_contributors{run=\"metrics\","
           + "service=\"reducer\"}")).isEqualTo(1);
-      assertThat(value(reducer, "diloco_reducer_input_bytes_total{run=\"metrics\","
+      assertThat(Prometheus.value(reducer, "diloco_reducer_input_bytes_total{run=\"metrics\","
           + "service=\"reducer\"}")).isGreaterThan(0);
 
       // A Prometheus server scrapes the three once a second; its query API has the series.
@@ -142,19 +142,11 @@ class MetricsIntegrationTest {
     return m.find() ? Optional.of(m.group(1)) : Optional.empty();
   }
 
-  private String scrape(String url) throws Exception {
-    return get(url);
-  }
-
   private String get(String url) throws Exception {
     HttpResponse<String> r = http.send(HttpRequest.newBuilder(URI.create(url))
         .timeout(Duration.ofSeconds(10)).build(), HttpResponse.BodyHandlers.ofString());
     assertThat(r.statusCode()).as("GET %s", url).isEqualTo(200);
     return r.body();
-  }
-
-  private static double value(String scrape, String series) {
-    return Prometheus.value(scrape, series);
   }
 
   /** A port free now, for a server that takes no port 0 (Prometheus). */

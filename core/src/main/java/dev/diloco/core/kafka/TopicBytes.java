@@ -40,8 +40,8 @@ public final class TopicBytes implements MetricsReporter {
   private final Set<KafkaMetric> mine = ConcurrentHashMap.newKeySet();
 
   /**
-   * Calls {@code watcher} with every key seen so far and every new one from now on (a topic a
-   * client first writes or reads), so that a meter can be made for it.
+   * Calls {@code watcher} once with every key seen so far and every new one from now on (a
+   * topic a client first writes or reads), so that a meter can be made for it.
    */
   public static synchronized void watch(Consumer<Key> watcher) {
     WATCHERS.add(watcher);
@@ -55,7 +55,8 @@ public final class TopicBytes implements MetricsReporter {
 
   /** Bytes so far for {@code key}, of open clients and of closed ones. */
   public static double total(Key key) {
-    double sum = CLOSED.getOrDefault(key, new DoubleAdder()).sum();
+    DoubleAdder closed = CLOSED.get(key);
+    double sum = closed == null ? 0 : closed.sum();
     for (Map.Entry<KafkaMetric, Key> e : LIVE.entrySet()) {
       if (e.getValue().equals(key)) {
         sum += value(e.getKey());
@@ -82,8 +83,9 @@ public final class TopicBytes implements MetricsReporter {
     }
     LIVE.put(metric, key);
     mine.add(metric);
-    if (SEEN.add(key)) {
-      synchronized (TopicBytes.class) {
+    // Under the lock watch() takes: a watcher added meanwhile hears of the key once, not twice.
+    synchronized (TopicBytes.class) {
+      if (SEEN.add(key)) {
         WATCHERS.forEach(w -> w.accept(key));
       }
     }

@@ -96,8 +96,7 @@ public final class OptimizerCommand implements Callable<Integer> {
       } else {
         opened = optimizer.open(null, null);
       }
-      meters.opened(optimizer.newestCommit());
-      meters.record(opened);
+      meters.opened(opened, optimizer.newestCommit());
       Thread stopper = new Thread(() -> {
         optimizer.wakeup();
         awaitQuietly(finished);

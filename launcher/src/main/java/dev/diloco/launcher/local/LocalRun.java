@@ -119,8 +119,7 @@ public final class LocalRun {
             console)) {
       OptimizerMeters optimizerMeters = new OptimizerMeters(meters, spec.runId());
       OuterOptimizer.Polled opened = optimizer.open(spec.describe(model), initial);
-      optimizerMeters.opened(optimizer.newestCommit());
-      optimizerMeters.record(opened);
+      optimizerMeters.opened(opened, optimizer.newestCommit());
       reducer.start(Duration.ofMinutes(2));
       Thread optimizing = new Thread(() -> {
         try {

@@ -4,8 +4,6 @@ import dev.diloco.core.kafka.RunTopics;
 import dev.diloco.core.kafka.TopicBytes;
 import io.micrometer.core.instrument.FunctionCounter;
 import io.micrometer.core.instrument.MeterRegistry;
-import java.util.Set;
-import java.util.concurrent.ConcurrentHashMap;
 import java.util.function.Consumer;
 
 /**
@@ -18,8 +16,6 @@ final class KafkaTopicMeters implements AutoCloseable {
   private final MeterRegistry registry;
   private final RunTopics topics;
   private final Consumer<TopicBytes.Key> watcher = this::register;
-  /** A key may be told twice (a client's first use racing the watch): one meter each. */
-  private final Set<TopicBytes.Key> registered = ConcurrentHashMap.newKeySet();
 
   KafkaTopicMeters(MeterRegistry registry, RunTopics topics) {
     this.registry = registry;
@@ -28,9 +24,6 @@ final class KafkaTopicMeters implements AutoCloseable {
   }
 
   private void register(TopicBytes.Key key) {
-    if (!registered.add(key)) {
-      return;
-    }
     boolean sent = key.direction() == TopicBytes.Direction.SENT;
     FunctionCounter.builder(sent ? "diloco.kafka.sent" : "diloco.kafka.received", key,
             TopicBytes::total)

@@ -50,9 +50,13 @@ public final class OptimizerMeters {
         .strongReference(true).register(registry);
   }
 
-  /** The optimizer opened the run at {@code commit} (round 0 of a new run, or the resumed one). */
-  public void opened(RoundCommit commit) {
-    newest = commit;
+  /**
+   * The optimizer opened the run: {@code opened} is what {@link OuterOptimizer#open} returned
+   * (round 0 published, or nothing when it resumed), {@code newest} its newest commit then.
+   */
+  public void opened(OuterOptimizer.Polled opened, RoundCommit newest) {
+    record(opened);
+    this.newest = newest;
   }
 
   /** What one poll did. */

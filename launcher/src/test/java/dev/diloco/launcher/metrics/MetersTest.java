@@ -50,8 +50,7 @@ class MetersTest {
     OptimizerMeters meters = new OptimizerMeters(registry, "r");
     ChunkPlan plan = new ChunkPlan(10, 10);
     RoundCommit round0 = TestRuns.commit("r", 0, plan, 1_000);
-    meters.opened(round0);
-    meters.record(new OuterOptimizer.Published(round0));
+    meters.opened(new OuterOptimizer.Published(round0), round0);
     RoundCommit round1 = RoundCommit.newBuilder(TestRuns.commit("r", 1, plan, 3_500))
         .setContributors(List.of(new Contribution("a", 10L, 5, 2.0f),
             new Contribution("b", 10L, 5, 3.0f))).build();
@@ -73,7 +72,7 @@ class MetersTest {
     assertThat(rounds.totalTime(java.util.concurrent.TimeUnit.MILLISECONDS)).isEqualTo(3000);
     assertThat(registry.get("diloco.committed.round").gauge().value()).isEqualTo(2);
     assertThat(registry.get("diloco.round.contributors").gauge().value()).isZero();
-    meters.opened(round1); // a resumed optimizer: its newest round, uncounted
+    meters.opened(new OuterOptimizer.Nothing(), round1); // resumed: its newest, uncounted
     assertThat(registry.get("diloco.round.train.loss").gauge().value()).isEqualTo(2.5);
     assertThat(registry.get("diloco.round.contributors").gauge().value()).isEqualTo(2);
     assertThat(registry.get("diloco.rounds.committed").tag("outcome", "stepped").counter()
