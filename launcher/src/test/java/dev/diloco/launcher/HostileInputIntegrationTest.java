@@ -89,7 +89,7 @@ class HostileInputIntegrationTest {
     Thread flood = null;
     try {
       services.put("optimizer", start("optimizer", "--start", "--model", "tiny",
-          "--inner-steps", "5", "--chunk-elements", "65536",
+          "--inner-steps", "10", "--chunk-elements", "65536",
           "--key", dir.resolve("optimizer.key").toString()));
       services.put("reducer", start("reducer", "--round-timeout", "120s", "--member-grace", "3s",
           "--state-dir", dir.resolve("reducer").toString(), "--metrics-every", "1h"));
@@ -107,13 +107,15 @@ class HostileInputIntegrationTest {
       awaitTraining(log, topics, open);
       milestone("round " + open + " training");
 
-      // The attack, while round `open` trains.
+      // The attack, while round `open` trains. The forged rounds first: the forged commit of
+      // round open + 1 must come before the real one, which a round of a second or two after
+      // this one's first inner step writes.
       ModelDescription run = log.model().orElseThrow();
       ChunkPlan plan = ParameterLayout.chunkPlan(run.getLayout());
-      List<Case> table = HostileRecords.table(run, plan, PARTITIONS, open, firstSum(log, topics));
-      Map<Case, Place> sent = send(clients, table);
       Forgeries.forgeRound(clients, topics, plan, forgedRound, CommitSignatures.generate());
       Forgeries.forgeRound(clients, topics, plan, Integer.MAX_VALUE, null);
+      List<Case> table = HostileRecords.table(run, plan, PARTITIONS, open, firstSum(log, topics));
+      Map<Case, Place> sent = send(clients, table);
       milestone(table.size() + " crafted records and two forged rounds sent");
       // A worker's own heartbeats say again that it is in the round, so a forged LEAVE must be
       // repeated to hold: as the reported attack did, until the run is checked.
