@@ -276,7 +276,8 @@ class SecureRunIntegrationTest {
     try (Admin acls = Admin.create(as(EmbeddedKafkaBroker.ADMIN).admin())) {
       // Running: it holds its Streams group's membership (the group exists once it joins).
       await().atMost(Duration.ofSeconds(90)).ignoreExceptions()
-          .failFast("the reducer ended before it ran", () -> !reducer.isAlive())
+          .failFast("the reducer ended before it ran", () -> assertThat(reducer.isAlive())
+              .as(() -> "the reducer, exit " + exit.get() + ", said: " + err).isTrue())
           .until(() -> !acls
           .describeConsumerGroups(List.of(RunAcls.reducerApplicationId(run))).all().get()
           .values().iterator().next().members().isEmpty());

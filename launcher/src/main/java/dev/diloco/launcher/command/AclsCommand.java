@@ -10,6 +10,7 @@ import java.util.concurrent.Callable;
 import java.util.concurrent.TimeUnit;
 import org.apache.kafka.clients.admin.Admin;
 import org.apache.kafka.common.acl.AclBinding;
+import org.apache.kafka.common.acl.AclBindingFilter;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Model.CommandSpec;
@@ -48,6 +49,8 @@ public final class AclsCommand implements Callable<Integer> {
       description = "A principal that may read the whole run (inspect, replay, export).")
   List<String> auditors = new ArrayList<>();
 
+  private static final int IN_EFFECT_SECONDS = 30;
+
   @Option(names = "--apply", description = "Create the ACLs on the cluster (default: print).")
   boolean apply;
 
@@ -71,6 +74,7 @@ public final class AclsCommand implements Callable<Integer> {
     if (apply) {
       try (Admin admin = Admin.create(run.clients().admin())) {
         admin.createAcls(bindings).all().get(60, TimeUnit.SECONDS);
+        awaitInEffect(admin, bindings);
       } catch (java.util.concurrent.ExecutionException e) {
         throw new IllegalStateException("creating the ACLs failed: " + e.getCause().getMessage()
             + " (apply them as a principal allowed to alter the cluster's ACLs)", e.getCause());
@@ -78,5 +82,24 @@ public final class AclsCommand implements Callable<Integer> {
       out.printf("%d ACLs created for run %s%n", bindings.size(), run.runId());
     }
     return 0;
+  }
+
+  /**
+   * Waits until the broker answering lists every binding: the controller acknowledges ACLs
+   * once it has committed them, and a broker applies them a moment later, so a service started
+   * right after could still be refused.
+   */
+  private static void awaitInEffect(Admin admin, List<AclBinding> bindings)
+      throws java.util.concurrent.ExecutionException, InterruptedException,
+      java.util.concurrent.TimeoutException {
+    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(IN_EFFECT_SECONDS);
+    while (!admin.describeAcls(AclBindingFilter.ANY).values().get(30, TimeUnit.SECONDS)
+        .containsAll(bindings)) {
+      if (System.nanoTime() > deadline) {
+        throw new IllegalStateException("the ACLs were created, but the broker did not list "
+            + "them within " + IN_EFFECT_SECONDS + " s");
+      }
+      Thread.sleep(100);
+    }
   }
 }
