@@ -184,15 +184,20 @@ public final class BenchCommand implements Runnable {
       name = "convergence",
       mixinStandardHelpOptions = true,
       description = {
-          "Trains the same model from the same seed with the same budget of inner steps per "
-              + "worker in several arms, and compares their eval loss on the same held-out "
-              + "windows: one worker alone; data-parallel with k times the batch, synchronised "
-              + "every step (in process, its bytes counted); DiLoCo with k workers over the real "
-              + "pipeline with FP32, FP16, INT8 and INT4 pseudo-gradients (the integer codes in "
-              + "blocks of --block-size, with error feedback, and INT4 also without); "
-              + "optionally other H (--sweep-h) and non-iid shards (--non-iid).",
-          "Writes convergence.md, convergence.csv and convergence.png, and each DiLoCo arm's run "
-              + "directory, under --out. The arms choose the codec; --codec is not used."})
+          "Trains the same model from the same weights (a shared warm start) with the same "
+              + "budget of inner steps per worker in several arms, each at its best learning "
+              + "rate from a sweep, and compares their eval loss on the same held-out windows, "
+              + "with standard errors: one worker alone and data-parallel with k times the "
+              + "batch (in process, its bytes counted), swept over the inner rate; DiLoCo with k "
+              + "workers swept over the outer rate in process (the pipeline's arithmetic, one "
+              + "process a point), its best then run over the real pipeline with FP16 "
+              + "pseudo-gradients. With --arms, also FP32, INT8 and INT4 over the pipeline "
+              + "(DiLoCo FP32, DiLoCo INT8 + error feedback, DiLoCo INT4 + error feedback, "
+              + "DiLoCo INT4); in process, other H (--sweep-h) and k (--sweep-k).",
+          "Writes convergence.md, convergence.csv, convergence-sweep.csv, convergence.png and "
+              + "each DiLoCo arm's run directory under --out. The arms choose the codec and "
+              + "the sweep the learning rates; --codec, --inner-lr (but for the warm start) "
+              + "and --outer-lr are not used."})
   static final class ConvergenceCommand implements Callable<Integer> {
 
     @Option(names = "--workers", defaultValue = "4", paramLabel = "K",
@@ -200,7 +205,7 @@ public final class BenchCommand implements Runnable {
             + "(default: ${DEFAULT-VALUE}).")
     int workers;
 
-    @Option(names = "--rounds", defaultValue = "8", paramLabel = "R",
+    @Option(names = "--rounds", defaultValue = "20", paramLabel = "R",
         description = "Rounds at the main H: the budget is R x H inner steps per worker "
             + "(default: ${DEFAULT-VALUE}).")
     int rounds;
@@ -215,8 +220,46 @@ public final class BenchCommand implements Runnable {
     Path out;
 
     @Option(names = "--sweep-h", split = ",", paramLabel = "H1,H2,...",
-        description = "Also DiLoCo FP16 with these H, each over the same budget, e.g. 10,50,200.")
+        description = "Also DiLoCo FP16 in process with these H, each over the same budget, "
+            + "at the sweep's learning rates, e.g. 10,50,200.")
     List<Integer> sweepH = new ArrayList<>();
+
+    @Option(names = "--sweep-k", split = ",", paramLabel = "K1,K2,...",
+        description = "Also DiLoCo FP16 in process with these numbers of workers, each beside "
+            + "data-parallel with k times the batch, at the sweep's learning rates, e.g. 2,8.")
+    List<Integer> sweepK = new ArrayList<>();
+
+    @Option(names = "--single-lr", split = ",", paramLabel = "LR,...",
+        defaultValue = ConvergenceBench.SINGLE_LR,
+        description = "The single worker's inner learning rates to sweep; the best is also "
+            + "DiLoCo's inner rate (default: ${DEFAULT-VALUE}).")
+    List<Double> singleLr;
+
+    @Option(names = "--data-parallel-lr", split = ",", paramLabel = "LR,...",
+        defaultValue = ConvergenceBench.DATA_PARALLEL_LR,
+        description = "Data-parallel's learning rates to sweep (default: ${DEFAULT-VALUE}).")
+    List<Double> dataParallelLr;
+
+    @Option(names = "--outer-lr-sweep", split = ",", paramLabel = "LR,...",
+        defaultValue = ConvergenceBench.OUTER_LR,
+        description = "DiLoCo's outer learning rates to sweep in process; the best runs through "
+            + "the pipeline (default: ${DEFAULT-VALUE}).")
+    List<Double> outerLr;
+
+    @Option(names = "--eval-windows", defaultValue = "512", paramLabel = "N",
+        description = "Held-out windows of the final losses, a multiple of the batch; as many "
+            + "others choose the sweep's points (default: ${DEFAULT-VALUE}).")
+    int evalWindows;
+
+    @Option(names = "--warm-start", defaultValue = "1000", paramLabel = "STEPS",
+        description = "First train one worker this many steps at --inner-lr, and start every "
+            + "arm from its weights, as the DiLoCo paper starts from a pretrained model; 0 "
+            + "starts from the seed's weights (default: ${DEFAULT-VALUE}).")
+    int warmStart;
+
+    @Option(names = "--threads", paramLabel = "N",
+        description = "Sweep points trained at once (default: the cores).")
+    Integer threads;
 
     @Option(names = "--non-iid", description = "Also DiLoCo FP16 on non-iid shards.")
     boolean nonIid;
@@ -250,6 +293,8 @@ public final class BenchCommand implements Runnable {
       if (quick) {
         workers = 2;
         rounds = 2;
+        evalWindows = 64;
+        warmStart = Math.min(warmStart, 5);
         options.setInnerSteps(5);
       }
       Path dir = out != null ? out : Path.of("runs", "bench-convergence-"
@@ -269,14 +314,18 @@ public final class BenchCommand implements Runnable {
         modes.add(m);
       }
       var settings = new ConvergenceBench.Settings(options.model(), spec, workers, rounds, data,
-          dir, sweepH, nonIid, options.init(), options.blockSize(), quick, modes,
-          new java.util.LinkedHashSet<>(arms));
+          dir, sweepH, sweepK, nonIid, options.init(), options.blockSize(), quick, modes,
+          new java.util.LinkedHashSet<>(arms),
+          new ConvergenceBench.Grids(singleLr, dataParallelLr, outerLr), evalWindows,
+          threads != null ? threads : Runtime.getRuntime().availableProcessors(), warmStart);
       ConvergenceBench bench = new ConvergenceBench(settings, System.out);
-      List<ConvergenceBench.Arm> arms = bench.run();
+      long start = System.nanoTime();
+      ConvergenceBench.Result result = bench.run();
       String command = "./diloco " + String.join(" ",
           this.command.commandLine().getParseResult().originalArgs());
-      System.out.printf("%n%s%nIn %s: convergence.md, convergence.csv, convergence.png%n",
-          bench.write(arms, command.trim()), dir);
+      System.out.printf("%n%s%nIn %s: convergence.md, convergence.csv, convergence-sweep.csv, "
+          + "convergence.png; %.0f s in all%n", bench.report().write(result, command.trim()),
+          dir, (System.nanoTime() - start) / 1e9);
       return 0;
     }
   }

@@ -2,15 +2,16 @@ package dev.diloco.bench;
 
 import dev.diloco.core.codec.BlockCodec;
 import dev.diloco.core.codec.PayloadFormat;
+import dev.diloco.core.layout.ParameterLayout;
+import dev.diloco.core.layout.Safetensors;
 import dev.diloco.launcher.command.WorkerCommand;
-import dev.diloco.launcher.local.Charts;
 import dev.diloco.launcher.local.LocalRun;
 import dev.diloco.launcher.local.RunSummary;
 import dev.diloco.launcher.options.RunSpecOptions;
 import dev.diloco.schemas.Compression;
+import dev.diloco.schemas.OuterOptimizerConfig;
 import dev.diloco.schemas.Overlap;
 import dev.diloco.schemas.TensorEncoding;
-import dev.diloco.worker.AdamW;
 import dev.diloco.worker.BuiltInCorpus;
 import dev.diloco.worker.ByteCorpus;
 import dev.diloco.worker.ByteTransformer;
@@ -27,26 +28,58 @@ import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.Set;
-import java.util.SplittableRandom;
 
 /**
- * DiLoCo against its baselines on one corpus, with one model, seed, eval set and budget of
- * inner steps per worker (Douillard et al. 2023, Table 2 and Figure 2, at small scale):
- * one worker alone; data-parallel training with k times the batch, synchronised every step
- * (in this process: it is the quality reference, and its communication is counted, not sent);
- * DiLoCo with k workers through the real pipeline (embedded broker, reducer, outer optimizer,
- * one process per worker), with FP32, FP16, INT8 and INT4 pseudo-gradients (the integer codes
- * with error feedback, and INT4 also without); optionally other H and non-iid shards. Writes a Markdown table, a CSV and a plot of eval loss against inner steps.
+ * DiLoCo against its baselines on one corpus, with one model, seed and budget of inner steps
+ * per worker (Douillard et al. 2023, Table 2 and Figure 2, at small scale), every arm at its
+ * best learning rate from a sweep: one worker alone and data-parallel training with k times the
+ * batch (in this process: quality references, their communication counted, not sent), swept
+ * over the inner learning rate; DiLoCo swept over the outer learning rate in process
+ * ({@link InProcessArms}: the pipeline's arithmetic), its best point then run through the real
+ * pipeline (embedded broker, reducer, outer optimizer, one process per worker) with FP16
+ * pseudo-gradients and, when asked, FP32, INT8, INT4 and overlapped rounds; in process, other
+ * H and other k. The sweep chooses on validation windows; every final loss is reported on
+ * other held-out windows with its standard error. Writes a Markdown table, CSVs and a plot.
  */
 final class ConvergenceBench {
 
-  /** {@code spec}: the run (model, batch, H, optimizers, seed); {@code rounds} x H = budget. */
+  /**
+   * The sweeps' grids by default, a factor of 2 apart: after the warm start the single worker
+   * is best at half its warm-start rate and data-parallel (4 times the batch) at twice that,
+   * each inside its grid; four outer rates around DiLoCo's 0.7, as many as two processes train
+   * in the time of three.
+   */
+  static final String SINGLE_LR = "7.5e-4,1.5e-3,3e-3";
+  static final String DATA_PARALLEL_LR = "1.5e-3,3e-3,6e-3";
+  static final String OUTER_LR = "0.5,0.7,0.85,1.0";
+  /** The name of the in-process DiLoCo arm, whose sweep chooses the pipeline's outer rate. */
+  static final String IN_PROCESS = "DiLoCo FP16 (in process)";
+
+  /** The grids of the sweep; each arm is trained at every value of its own. */
+  record Grids(List<Double> singleLr, List<Double> dataParallelLr, List<Double> outerLr) {
+    Grids {
+      for (List<Double> g : List.of(singleLr, dataParallelLr, outerLr)) {
+        if (g.isEmpty() || g.stream().anyMatch(v -> !(v > 0) || v.isInfinite())) {
+          throw new IllegalArgumentException("a sweep takes one or more learning rates > 0, got "
+              + g);
+        }
+      }
+    }
+  }
+
+  /**
+   * {@code spec}: the run (model, batch, H, optimizers, seed); {@code rounds} x H = budget;
+   * {@code evalWindows}: the held-out windows of the final losses (as many again, drawn with
+   * another seed, choose the sweep's points); {@code threads}: sweep points trained at once.
+   */
   record Settings(String model, RunSpec spec, int workers, int rounds, Path data, Path out,
-      List<Integer> sweepH, boolean nonIid, Path init, int blockSize, boolean quick,
-      List<Overlap> overlapArms, Set<String> only) {
+      List<Integer> sweepH, List<Integer> sweepK, boolean nonIid, Path init, int blockSize,
+      boolean quick, List<Overlap> overlapArms, Set<String> only, Grids grids, int evalWindows,
+      int threads, int warmStart) {
 
     /** The arms every table compares against. */
-    static final Set<String> REFERENCES = Set.of("data-parallel", "DiLoCo FP16");
+    static final Set<String> REFERENCES = Set.of("single worker", "data-parallel",
+        "DiLoCo FP16");
 
     Settings {
       if (workers < 2 || rounds < 1) {
@@ -59,6 +92,22 @@ final class ConvergenceBench {
               + rounds * spec.innerSteps() + " inner steps, got " + h);
         }
       }
+      for (int k : sweepK) {
+        if (k < 2) {
+          throw new IllegalArgumentException("each swept k must be >= 2 workers, got " + k);
+        }
+      }
+      if (evalWindows < 2 * spec.batch() || evalWindows % spec.batch() != 0) {
+        throw new IllegalArgumentException("eval windows must be a multiple of the batch ("
+            + spec.batch() + ") and at least two batches, got " + evalWindows);
+      }
+      if (threads < 1) {
+        throw new IllegalArgumentException("threads must be >= 1, got " + threads);
+      }
+      if (warmStart < 0) {
+        throw new IllegalArgumentException("the warm start must be >= 0 steps, got "
+            + warmStart);
+      }
     }
 
     int budget() {
@@ -66,12 +115,16 @@ final class ConvergenceBench {
     }
   }
 
-  /** One arm: eval loss at each point of {@code steps} (inner steps per worker), and its cost. */
+  /**
+   * One arm: eval loss at each point of {@code steps} (inner steps per worker, on the curve's
+   * few windows), the final loss on the held-out set ({@code test}), and its cost.
+   * {@code learningRate}: the swept rate it ran at (inner for the local arms, outer for DiLoCo).
+   */
   record Arm(String name, int workers, int h, PayloadFormat format, boolean feedback,
-      List<Integer> steps,
-      List<Double> evalLoss, long bytesUpPerWorker, long bytesDownPerWorker, double seconds) {
+      double learningRate, List<Integer> steps, List<Double> evalLoss, EvalSet.Measured test,
+      float[] weights, long bytesUpPerWorker, long bytesDownPerWorker, double seconds) {
     double finalLoss() {
-      return evalLoss.get(evalLoss.size() - 1);
+      return test.mean();
     }
 
     long bytesPerWorker() {
@@ -79,138 +132,245 @@ final class ConvergenceBench {
     }
   }
 
+  /** What {@link #run} found: the arms of the tables, and every point of the sweep. */
+  record Result(List<Arm> arms, List<Sweep.Point> sweep) {}
+
   private final Settings s;
   private final PrintStream console;
   private final ByteCorpus corpus;
-  private final EvalSet eval;
-  private final float[] initial;
+  private final EvalSet test;
+  private final EvalSet validation;
+  private final ParameterLayout layout;
+  /** θ(0) of every arm, and where the pipeline's arms read it (null: the seed's weights). */
+  private InProcessArms.Setup setup;
+  private Path init;
 
   ConvergenceBench(Settings settings, PrintStream console) throws IOException {
     this.s = settings;
     this.console = console;
     this.corpus = settings.data() != null ? ByteCorpus.load(settings.data(), 0.1)
         : ByteCorpus.of(BuiltInCorpus.generate(1 << 22, 1), 0.1, "built-in");
-    ByteTransformer model = settings.spec().newModel();
-    this.eval = new EvalSet(corpus.evalSlice(), LocalRun.EVAL_BATCHES, model.batch(),
-        settings.spec().model().contextLength(), settings.spec().seed());
-    this.initial = RunSpecOptions.initialWeights(model, settings.init());
+    RunSpec spec = settings.spec();
+    ByteTransformer model = spec.newModel();
+    this.layout = model.layout();
+    int batches = settings.evalWindows() / spec.batch();
+    int t = spec.model().contextLength();
+    // The test set's first windows are those every round of a run is evaluated on.
+    this.test = new EvalSet(corpus.evalSlice(), batches, spec.batch(), t, spec.seed());
+    this.validation = new EvalSet(corpus.evalSlice(), batches, spec.batch(), t, ~spec.seed());
+    EvalSet curve = new EvalSet(corpus.evalSlice(), LocalRun.EVAL_BATCHES, spec.batch(), t,
+        spec.seed());
+    this.setup = new InProcessArms.Setup(corpus, spec, RunSpecOptions.initialWeights(model,
+        settings.init()), settings.budget(), curve, spec.innerSteps());
+    this.init = settings.init();
   }
 
-  /** An arm to run, by name. */
+  /** The writer of this benchmark's files. */
+  ConvergenceReport report() {
+    return new ConvergenceReport(s, corpus.source(), corpus.trainBytes(), setup.initial().length);
+  }
+
+  /** An arm to run through the pipeline, by name. */
   private interface Runs {
-    Arm run(String name) throws Exception;
+    Arm run(String name, RunSpec tuned) throws Exception;
   }
 
-  List<Arm> run() throws Exception {
-    Files.createDirectories(s.out());
-    Map<String, Runs> plan = new LinkedHashMap<>();
-    plan.put("single worker", name -> local(name, 1));
-    plan.put("data-parallel", name -> local(name, s.workers()));
-    int h0 = s.spec().innerSteps();
-    PayloadFormat fp16 = PayloadFormat.FP16;
-    PayloadFormat int8 = blocks(TensorEncoding.INT8);
-    PayloadFormat int4 = blocks(TensorEncoding.INT4);
-    if (!s.quick()) {
-      plan.put("DiLoCo FP32", name -> diloco(name, PayloadFormat.FP32, false, h0, false));
-    }
-    plan.put("DiLoCo FP16", name -> diloco(name, fp16, false, h0, false));
-    for (Overlap mode : s.overlapArms()) {
-      plan.put("DiLoCo FP16 overlapped (" + mode.name().toLowerCase(Locale.ROOT) + ")",
-          name -> diloco(name, fp16, false, h0, false, mode));
-    }
-    if (!s.quick()) {
-      plan.put("DiLoCo INT8 + error feedback", name -> diloco(name, int8, true, h0, false));
-    }
-    plan.put("DiLoCo INT4 + error feedback", name -> diloco(name, int4, true, h0, false));
-    if (!s.quick()) {
-      // What the feedback buys: the same codes, the residual dropped each round.
-      plan.put("DiLoCo INT4", name -> diloco(name, int4, false, h0, false));
-    }
-    for (int h : s.sweepH()) {
-      if (h != s.spec().innerSteps()) {
-        plan.put("DiLoCo FP16 H=" + h, name -> diloco(name, fp16, false, h, false));
-      }
-    }
-    if (s.nonIid()) {
-      plan.put("DiLoCo FP16 non-iid", name -> diloco(name, fp16, false, h0, true));
-    }
-    List<String> unknown = s.only().stream().filter(a -> !plan.containsKey(a)).toList();
+  Result run() throws Exception {
+    Map<String, Runs> pipeline = pipelineArms();
+    List<String> known = new ArrayList<>(Settings.REFERENCES);
+    known.addAll(pipeline.keySet());
+    List<String> unknown = s.only().stream().filter(a -> !known.contains(a)).toList();
     if (!unknown.isEmpty()) {
       throw new IllegalArgumentException("--arms names no arm of this benchmark: " + unknown
-          + "; its arms are " + plan.keySet());
+          + "; its arms are " + known);
     }
+    Files.createDirectories(s.out());
+    RunSpec spec = s.spec();
+    int k = s.workers();
+    int h = spec.innerSteps();
+    double outer0 = spec.outer().getLearningRate();
+    if (s.warmStart() > 0) {
+      warmStart(spec);
+    }
+    Sweep sweep = new Sweep(s.out().resolve("sweep"), spec, setup.initial(), s.budget(),
+        s.data(), s.threads(), validation, console);
+    console.printf("%n== sweep: single worker and data-parallel (%d workers' batches) over the "
+        + "inner learning rate, %d steps each, %d at a time%n", k, s.budget(), s.threads());
+    // The longest first, so that two processes finish the lot together.
+    List<SweepPoint.Job> jobs = new ArrayList<>();
+    for (double lr : s.grids().dataParallelLr()) {
+      jobs.add(new SweepPoint.Job("data-parallel", lr, k, 0, lr, outer0,
+          "data-parallel".hashCode()));
+    }
+    for (double lr : s.grids().singleLr()) {
+      jobs.add(new SweepPoint.Job("single worker", lr, 1, 0, lr, outer0,
+          "single worker".hashCode()));
+    }
+    List<Sweep.Point> points = new ArrayList<>(sweep.run(jobs));
+    Sweep.Point single = Sweep.best(points, "single worker");
+    Sweep.Point dp = Sweep.best(points, "data-parallel");
+    // DiLoCo's workers are single workers between rounds: they take the single arm's rate.
+    double inner = single.learningRate();
+    console.printf("%n== sweep: DiLoCo FP16 in process (%d workers, H = %d, inner lr %s) over "
+        + "the outer learning rate%n", k, h, inner);
+    jobs.clear();
+    for (double lr : s.grids().outerLr()) {
+      jobs.add(new SweepPoint.Job(IN_PROCESS, lr, k, h, inner, lr, 0));
+    }
+    points.addAll(sweep.run(jobs));
+    Sweep.Point diloco = Sweep.best(points, IN_PROCESS);
+    RunSpec best = withLearningRates(spec, inner, diloco.learningRate());
+
     List<Arm> arms = new ArrayList<>();
-    for (Map.Entry<String, Runs> arm : plan.entrySet()) {
-      if (s.only().isEmpty() || s.only().contains(arm.getKey())
-          || Settings.REFERENCES.contains(arm.getKey())) {
-        arms.add(arm.getValue().run(arm.getKey()));
+    arms.add(local(single, 1));
+    arms.add(local(dp, k));
+    for (Map.Entry<String, Runs> arm : pipeline.entrySet()) {
+      if (Settings.REFERENCES.contains(arm.getKey()) || s.only().contains(arm.getKey())
+          || (s.only().isEmpty() && defaultArm(arm.getKey()))) {
+        arms.add(arm.getValue().run(arm.getKey(), best));
       }
     }
+    arms.add(inProcess(diloco, k, h));
+    arms.addAll(ablations(sweep, best, dp.learningRate()));
+    return new Result(arms, points);
+  }
+
+  /**
+   * The shared warm start (as the DiLoCo paper pretrains before it splits): one worker trains
+   * from θ(0) for the warm-start steps at the run's inner rate, and every arm starts from there.
+   */
+  private void warmStart(RunSpec spec) throws Exception {
+    double lr = spec.inner().learningRate();
+    console.printf("%n== warm start: one worker, %d steps at lr %s; every arm starts from its "
+        + "weights%n", s.warmStart(), lr);
+    Sweep warm = new Sweep(s.out().resolve("warm-start"), spec, setup.initial(), s.warmStart(),
+        s.data(), 1, validation, console);
+    float[] weights = warm.run(List.of(new SweepPoint.Job("warm start", lr, 1, 0, lr,
+        spec.outer().getLearningRate(), "warm start".hashCode()))).get(0).trained().weights();
+    init = s.out().resolve("warm-start.safetensors");
+    Safetensors.write(init, layout, weights);
+    setup = new InProcessArms.Setup(setup.corpus(), spec, weights, setup.budget(),
+        setup.curve(), setup.evalEvery());
+  }
+
+  /** Every arm that runs through the pipeline, each at the sweep's learning rates. */
+  private Map<String, Runs> pipelineArms() {
+    PayloadFormat int8 = blocks(TensorEncoding.INT8);
+    PayloadFormat int4 = blocks(TensorEncoding.INT4);
+    Map<String, Runs> plan = new LinkedHashMap<>();
+    plan.put("DiLoCo FP32", (n, t) -> diloco(n, t, PayloadFormat.FP32, false, false,
+        Overlap.NONE));
+    plan.put("DiLoCo FP16", (n, t) -> diloco(n, t, PayloadFormat.FP16, false, false,
+        Overlap.NONE));
+    for (Overlap mode : s.overlapArms()) {
+      plan.put("DiLoCo FP16 overlapped (" + mode.name().toLowerCase(Locale.ROOT) + ")",
+          (n, t) -> diloco(n, t, PayloadFormat.FP16, false, false, mode));
+    }
+    plan.put("DiLoCo INT8 + error feedback", (n, t) -> diloco(n, t, int8, true, false,
+        Overlap.NONE));
+    plan.put("DiLoCo INT4 + error feedback", (n, t) -> diloco(n, t, int4, true, false,
+        Overlap.NONE));
+    // What the feedback buys: the same codes, the residual dropped each round.
+    plan.put("DiLoCo INT4", (n, t) -> diloco(n, t, int4, false, false, Overlap.NONE));
+    if (s.nonIid()) {
+      plan.put("DiLoCo FP16 non-iid", (n, t) -> diloco(n, t, PayloadFormat.FP16, false, true,
+          Overlap.NONE));
+    }
+    return plan;
+  }
+
+  /** Arms run without --arms: the references, and what the options ask for. */
+  private boolean defaultArm(String name) {
+    return (s.quick() && name.equals("DiLoCo INT4 + error feedback"))
+        || name.startsWith("DiLoCo FP16 overlapped") || name.equals("DiLoCo FP16 non-iid");
+  }
+
+  /** DiLoCo in process at other H (the same budget) and other k, at the sweep's rates. */
+  private List<Arm> ablations(Sweep sweep, RunSpec best, double dpLr) throws Exception {
+    List<SweepPoint.Job> jobs = new ArrayList<>();
+    int h0 = best.innerSteps();
+    double inner = best.inner().learningRate();
+    double outer = best.outer().getLearningRate();
+    for (int h : s.sweepH()) {
+      if (h != h0) {
+        jobs.add(new SweepPoint.Job("DiLoCo FP16 H=" + h + " (in process)", outer,
+            s.workers(), h, inner, outer, 0));
+      }
+    }
+    for (int k : s.sweepK()) {
+      if (k != s.workers()) {
+        jobs.add(new SweepPoint.Job("data-parallel k=" + k, dpLr, k, 0, dpLr, outer,
+            "data-parallel".hashCode()));
+        jobs.add(new SweepPoint.Job("DiLoCo FP16 k=" + k + " (in process)", outer, k, h0,
+            inner, outer, 0));
+      }
+    }
+    if (jobs.isEmpty()) {
+      return List.of();
+    }
+    console.printf("%n== ablations in process, at the sweep's learning rates%n");
+    List<Arm> arms = new ArrayList<>();
+    List<Sweep.Point> points = sweep.run(jobs);
+    for (int i = 0; i < jobs.size(); i++) {
+      SweepPoint.Job job = jobs.get(i);
+      arms.add(job.h() == 0 ? local(points.get(i), job.workers())
+          : inProcess(points.get(i), job.workers(), job.h()));
+    }
     return arms;
+  }
+
+  private static RunSpec withLearningRates(RunSpec spec, double inner, double outer) {
+    OuterOptimizerConfig o = OuterOptimizerConfig.newBuilder(spec.outer())
+        .setLearningRate(outer).build();
+    return new RunSpec(spec.runId(), spec.model(), spec.batch(), spec.innerSteps(),
+        spec.inner().withLearningRate(inner), o, spec.format(), spec.errorFeedback(),
+        spec.seed(), spec.chunkElements(), spec.overlap());
   }
 
   private PayloadFormat blocks(TensorEncoding encoding) {
     return new PayloadFormat(new BlockCodec(encoding, s.blockSize()), Compression.NONE, false);
   }
 
-  /**
-   * Training in this process with {@code k} times the batch: one worker alone (k = 1), or
-   * data-parallel with k workers, whose averaged gradient over k batches of B is the gradient
-   * of one batch of k·B.
-   */
-  private Arm local(String name, int k) {
-    console.printf("%n== %s: batch %d x %d, %d steps%n", name, k, s.spec().batch(), s.budget());
-    long start = System.nanoTime();
-    int batch = k * s.spec().batch();
-    ByteTransformer model = new ByteTransformer(s.spec().model(), batch, s.spec().seed());
-    ByteTransformer evalModel = s.spec().newModel();
-    AdamW adamw = new AdamW(s.spec().inner(), model.layout());
-    float[] params = initial.clone();
-    float[] grad = new float[params.length];
-    byte[] train = corpus.shard(0, 1);
-    SplittableRandom random = new SplittableRandom(s.spec().seed() ^ name.hashCode());
-    List<Integer> steps = new ArrayList<>(List.of(0));
-    evalModel.setParameters(params);
-    List<Double> losses = new ArrayList<>(List.of((double) eval.loss(evalModel)));
-    model.setParameters(params);
-    int h = s.spec().innerSteps();
-    for (int step = 1; step <= s.budget(); step++) {
-      model.lossAndGradient(ByteCorpus.windows(train, batch, s.spec().model().contextLength(),
-          random), grad); // [k·B, T + 1] windows
-      adamw.step(params, grad);
-      model.setParameters(params);
-      if (step % h == 0) {
-        evalModel.setParameters(params);
-        steps.add(step);
-        losses.add((double) eval.loss(evalModel));
-        console.printf("  step %d/%d  eval loss %.3f%n", step, s.budget(),
-            losses.get(losses.size() - 1));
-      }
-    }
-    // A data-parallel worker sends its FP32 gradient each step and receives the mean.
-    long perStep = k == 1 ? 0 : 4L * params.length;
-    return new Arm(name, k, 1, PayloadFormat.FP32, false, steps, losses, perStep * s.budget(),
-        perStep * s.budget(), (System.nanoTime() - start) / 1e9);
+  private EvalSet.Measured measure(float[] weights) {
+    ByteTransformer model = s.spec().newModel();
+    model.setParameters(weights);
+    return test.measure(model);
   }
 
-  private Arm diloco(String name, PayloadFormat format, boolean feedback, int h, boolean nonIid)
-      throws Exception {
-    return diloco(name, format, feedback, h, nonIid, Overlap.NONE);
+  /**
+   * A single-worker or data-parallel point as an arm: a data-parallel worker sends its FP32
+   * gradient each step and receives the mean.
+   */
+  private Arm local(Sweep.Point p, int k) {
+    long perStep = k == 1 ? 0 : 4L * setup.initial().length;
+    InProcessArms.Trained t = p.trained();
+    return new Arm(p.arm(), k, 1, PayloadFormat.FP32, false, p.learningRate(), t.steps(),
+        t.curve(), measure(t.weights()), t.weights(), perStep * s.budget(),
+        perStep * s.budget(), t.seconds());
+  }
+
+  /** An in-process DiLoCo point as an arm; its bytes are the pipeline's, so not counted. */
+  private Arm inProcess(Sweep.Point p, int k, int h) {
+    InProcessArms.Trained t = p.trained();
+    return new Arm(p.arm(), k, h, PayloadFormat.FP16, false, p.learningRate(), t.steps(),
+        t.curve(), measure(t.weights()), t.weights(), 0, 0, t.seconds());
   }
 
   /** DiLoCo through the whole pipeline, as {@code diloco run} runs it. */
-  private Arm diloco(String name, PayloadFormat format, boolean feedback, int h, boolean nonIid,
-      Overlap overlap) throws Exception {
+  private Arm diloco(String name, RunSpec tuned, PayloadFormat format, boolean feedback,
+      boolean nonIid, Overlap overlap) throws Exception {
+    int h = tuned.innerSteps();
     int rounds = s.budget() / h;
-    console.printf("%n== %s: %d workers x %d rounds x H = %d%s%n", name, s.workers(), rounds, h,
+    console.printf("%n== %s: %d workers x %d rounds x H = %d, outer lr %s%s%n", name,
+        s.workers(), rounds, h, tuned.outer().getLearningRate(),
         nonIid ? ", non-iid shards" : "");
-    RunSpec base = s.spec();
     String id = name.toLowerCase().replaceAll("[^a-z0-9]+", "-").replaceAll("^-|-$", "");
-    RunSpec spec = new RunSpec(id, base.model(), base.batch(), h, base.inner(), base.outer(),
-        format, feedback, base.seed(), base.chunkElements(), overlap);
+    RunSpec spec = new RunSpec(id, tuned.model(), tuned.batch(), h, tuned.inner(),
+        tuned.outer(), format, feedback, tuned.seed(), tuned.chunkElements(), overlap);
     long start = System.nanoTime();
+    Path dir = s.out().resolve(id);
     LocalRun run = new LocalRun(new LocalRun.Plan(spec, s.workers(), rounds, s.data(), nonIid,
-        s.out().resolve(id), null, 2, s.init(), List.of(WorkerCommand.class.getName())), console,
+        dir, null, 2, init, List.of(WorkerCommand.class.getName())), console,
         new SimpleMeterRegistry());
     Map<String, Object> configuration = new LinkedHashMap<>();
     configuration.put("arm", name);
@@ -226,88 +386,9 @@ final class ConvergenceBench {
       // As the workers measured it: a row reports the reading of the round before its commit.
       down += Math.max(0, r.bytesReceived());
     }
-    return new Arm(name, s.workers(), h, format, feedback, steps, losses, up / s.workers(),
-        down / s.workers(),
+    float[] weights = Safetensors.read(dir.resolve("final-weights.safetensors"), layout);
+    return new Arm(name, s.workers(), h, format, feedback, tuned.outer().getLearningRate(),
+        steps, losses, measure(weights), weights, up / s.workers(), down / s.workers(),
         (System.nanoTime() - start) / 1e9);
-  }
-
-  /** Writes convergence.md, convergence.csv and convergence.png; returns the Markdown. */
-  String write(List<Arm> arms, String command) throws IOException {
-    Arm dp = arms.stream().filter(a -> a.name().equals("data-parallel")).findFirst()
-        .orElseThrow();
-    StringBuilder md = new StringBuilder();
-    md.append(String.format("Corpus %s (%,d training bytes), model %s (%,d parameters), batch %d "
-        + "x %d bytes, %d inner steps per worker, seed %d, eval on %d x %d held-out windows.%n%n",
-        corpus.source(), corpus.trainBytes(), s.model(), initial.length,
-        s.spec().batch(), s.spec().model().contextLength(), s.budget(), s.spec().seed(),
-        LocalRun.EVAL_BATCHES, s.spec().batch()));
-    Arm fp16 = arms.stream().filter(a -> a.name().equals("DiLoCo FP16")).findFirst()
-        .orElseThrow();
-    md.append("| arm | workers | H | pseudo-gradients | final eval loss | vs FP16 | perplexity "
-        + "| bytes sent per worker | bytes received per worker | sent vs FP16 "
-        + "| communication vs data-parallel | wall s |\n"
-        + "|---|---|---|---|---|---|---|---|---|---|---|---|\n");
-    StringBuilder csv = new StringBuilder("arm,workers,h,encoding,final_eval_loss,perplexity,"
-        + "bytes_sent_per_worker,bytes_received_per_worker,communication_reduction_vs_dp,"
-        + "wall_seconds,error_feedback,loss_vs_fp16,sent_vs_fp16\n");
-    for (Arm a : arms) {
-      boolean communicates = a.bytesPerWorker() > 0;
-      double reduction = communicates ? (double) dp.bytesPerWorker() / a.bytesPerWorker() : 0;
-      boolean diloco = a.name().startsWith("DiLoCo");
-      String h = diloco ? Integer.toString(a.h()) : "-";
-      String codec = !diloco ? "-" : a.format().codec() instanceof BlockCodec b
-          ? b.encoding() + " (" + b.blockSize() + ")" + (a.feedback() ? " + EF" : "")
-          : a.format().encoding().toString();
-      double lossVsFp16 = a.finalLoss() / fp16.finalLoss() - 1;
-      double sentVsFp16 = (double) a.bytesUpPerWorker() / fp16.bytesUpPerWorker();
-      md.append(String.format("| %s | %d | %s | %s | %.4f | %+.2f%% | %.3f | %,d | %,d | %s | %s "
-          + "| %.0f |%n", a.name(), a.workers(), h, codec, a.finalLoss(), 100 * lossVsFp16,
-          Math.exp(a.finalLoss()), a.bytesUpPerWorker(), a.bytesDownPerWorker(),
-          diloco ? String.format("%.3fx", sentVsFp16) : "-",
-          a == dp ? "1x (reference)" : communicates ? String.format("%.0fx less", reduction)
-              : "none", a.seconds()));
-      csv.append(String.format("%s,%d,%s,%s,%.6f,%.6f,%d,%d,%.3f,%.1f,%b,%.6f,%.4f%n", a.name(),
-          a.workers(), h, diloco ? a.format().encoding() : "", a.finalLoss(),
-          Math.exp(a.finalLoss()), a.bytesUpPerWorker(), a.bytesDownPerWorker(), reduction,
-          a.seconds(), a.feedback(), lossVsFp16, diloco ? sentVsFp16 : 0));
-    }
-    md.append(String.format("%nData-parallel bytes are counted, not sent: each step a worker "
-        + "sends its FP32 gradient (4 bytes a parameter) and receives the mean. DiLoCo's are "
-        + "what the workers measured: the pseudo-gradient records they published, and the "
-        + "records they read to get each round's weights (round 0's FP32 weights in full, then "
-        + "each round's exact sums, from which a worker steps itself).%n%nCommand: `%s`%n",
-        command));
-    Files.writeString(s.out().resolve("convergence.md"), md);
-    Files.writeString(s.out().resolve("convergence.csv"), csv);
-    StringBuilder curves = new StringBuilder("arm,inner_steps,eval_loss\n");
-    for (Arm a : arms) {
-      for (int i = 0; i < a.steps().size(); i++) {
-        curves.append(String.format("%s,%d,%.6f%n", a.name(), a.steps().get(i),
-            a.evalLoss().get(i)));
-      }
-    }
-    Files.writeString(s.out().resolve("convergence-curves.csv"), curves);
-    plot(arms, s.out().resolve("convergence.png"));
-    return md.toString();
-  }
-
-  /**
-   * Eval loss against inner steps, from the first eval after step 0 (where every arm has the
-   * same loss, and whose drop would flatten the differences that matter).
-   */
-  private static void plot(List<Arm> arms, Path file) throws IOException {
-    Map<String, List<double[]>> series = new LinkedHashMap<>();
-    for (Arm a : arms) {
-      List<double[]> points = new ArrayList<>();
-      for (int i = 1; i < a.steps().size(); i++) {
-        points.add(new double[] {a.steps().get(i), a.evalLoss().get(i)});
-      }
-      series.put(a.name(), points);
-    }
-    // FP16 lies on FP32 when it is lossless: dashed, so both show.
-    Charts.lines(file, "Eval loss against inner steps per worker (step 0: "
-        + String.format("%.3f", arms.get(0).evalLoss().get(0)) + " for every arm)",
-        "inner steps per worker", "eval loss (nats per byte)", series,
-        name -> name.contains("FP16"));
   }
 }

@@ -31,8 +31,20 @@ class BenchCommandTest {
     assertThat(run("bench", "convergence", "--workers", "1")).isEqualTo(1);
     assertThat(err.toString()).contains("the benchmark needs >= 2 workers and >= 1 round, got 1");
     assertThat(run("bench", "convergence", "--sweep-h", "7")).isEqualTo(1);
-    assertThat(err.toString()).contains("each swept H must divide the budget of 400 inner steps, "
-        + "got 7");
+    assertThat(err.toString()).contains("each swept H must divide the budget of 1000 inner "
+        + "steps, got 7");
+    assertThat(run("bench", "convergence", "--sweep-k", "1")).isEqualTo(1);
+    assertThat(err.toString()).contains("each swept k must be >= 2 workers, got 1");
+    assertThat(run("bench", "convergence", "--eval-windows", "100")).isEqualTo(1);
+    assertThat(err.toString()).contains("eval windows must be a multiple of the batch (8) and "
+        + "at least two batches, got 100");
+    assertThat(run("bench", "convergence", "--warm-start", "-1")).isEqualTo(1);
+    assertThat(err.toString()).contains("the warm start must be >= 0 steps, got -1");
+    assertThat(run("bench", "convergence", "--single-lr", "3e-3,0")).isEqualTo(1);
+    assertThat(err.toString()).contains("a sweep takes one or more learning rates > 0, got "
+        + "[0.003, 0.0]");
+    assertThat(run("bench", "convergence", "--threads", "0")).isEqualTo(1);
+    assertThat(err.toString()).contains("threads must be >= 1, got 0");
     assertThat(run("bench", "convergence", "--data", "no-such-corpus.txt")).isEqualTo(1);
     assertThat(err.toString()).contains("data path no-such-corpus.txt does not exist");
     assertThat(run("bench", "pipeline", "--rounds", "1")).isEqualTo(1);

@@ -92,6 +92,19 @@ class DilocoCommandTest {
   }
 
   @Test
+  void aBadInnerScheduleIsRefusedBeforeAnythingRuns(@TempDir Path dir) {
+    String out = dir.resolve("run").toString();
+    assertThat(run("run", "--out", out, "--inner-warmup-steps", "10", "--inner-decay-end", "5"))
+        .isEqualTo(1);
+    assertThat(err.toString()).contains("--inner-decay-end must be after the warm-up of 10 "
+        + "steps, or 0 for no decay; got 5");
+    assertThat(run("run", "--out", out, "--inner-decay-end", "100", "--inner-lr-floor", "2"))
+        .isEqualTo(1);
+    assertThat(err.toString()).contains("--inner-lr-floor must be in [0, 1], got 2.0");
+    assertThat(dir.resolve("run")).doesNotExist();
+  }
+
+  @Test
   void theServicesHoldNoBenchmarks() {
     assertThat(run("bench")).isEqualTo(2);
     assertThat(err.toString()).contains("Unmatched argument at index 0: 'bench'");

@@ -61,7 +61,8 @@ public record RunSpec(String runId, ModelConfig model, int batch, int innerSteps
             model.layers(), model.dModel(), model.heads(), model.mlpHidden()))
         .setInnerOptimizer(new InnerOptimizerConfig(inner.learningRate(), inner.beta1(),
             inner.beta2(), inner.epsilon(), inner.weightDecay(), inner.clip(),
-            inner.schedule().warmup(), batch))
+            inner.schedule().warmup(), batch, inner.schedule().decayEnd(),
+            inner.schedule().floor()))
         .setOuterOptimizer(outer).setInnerSteps(innerSteps)
         .setEncoding(format.encoding()).setCompression(format.compression())
         .setBytePlanes(format.bytePlanes())
@@ -91,7 +92,8 @@ public record RunSpec(String runId, ModelConfig model, int batch, int innerSteps
         AdamW.Config.OPENDILOCO.withLearningRate(i.getLearningRate())
             .withBetas(i.getBeta1(), i.getBeta2()).withEpsilon(i.getEpsilon())
             .withWeightDecay(i.getWeightDecay()).withClip(i.getGradientClip())
-            .withSchedule(new WarmupCosine(i.getWarmupSteps(), 0, 1.0)),
+            .withSchedule(new WarmupCosine(i.getWarmupSteps(), i.getDecayEnd(),
+                i.getDecayEnd() == 0 ? 1.0 : i.getDecayFloor())),
         d.getOuterOptimizer(),
         PayloadFormat.of(d), d.getErrorFeedback(),
         d.getSeed(), d.getLayout().getChunkElements(), d.getOverlap());

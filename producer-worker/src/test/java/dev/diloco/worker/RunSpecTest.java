@@ -28,6 +28,20 @@ class RunSpecTest {
   }
 
   @Test
+  void theInnerScheduleTravelsWithItsHorizonAndFloor() {
+    RunSpec decayed = new RunSpec("r2", spec.model(), spec.batch(), spec.innerSteps(),
+        AdamW.Config.OPENDILOCO.withSchedule(new dev.diloco.core.math.WarmupCosine(10, 500,
+            0.05)), spec.outer(), spec.format(), false, 7, 4096);
+    ModelDescription d = decayed.describe(decayed.newModel());
+    assertThat(d.getInnerOptimizer().getDecayEnd()).isEqualTo(500);
+    assertThat(d.getInnerOptimizer().getDecayFloor()).isEqualTo(0.05);
+    assertThat(RunSpec.of(d)).isEqualTo(decayed);
+    // A description written before the horizon was carried reads as no decay.
+    d.getInnerOptimizer().put("decayEnd", 0);
+    assertThat(RunSpec.of(d).inner().schedule().factor(10_000)).isEqualTo(1.0);
+  }
+
+  @Test
   void aRunOfAnotherFamilyIsRefused() {
     ModelDescription d = spec.describe(spec.newModel());
     d.put("family", "mixture-of-experts");

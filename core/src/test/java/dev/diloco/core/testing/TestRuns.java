@@ -35,7 +35,7 @@ public final class TestRuns {
         .setRunId(runId).setFamily("test")
         .setArchitecture(new ModelArchitecture(256, 8, 1, 8, 1, 32))
         .setInnerOptimizer(new InnerOptimizerConfig(innerLearningRate, 0.9, 0.95, 1e-8, 0.1, 1.0,
-            0, 4))
+            0, 4, 0, 1.0))
         .setOuterOptimizer(OuterStep.dilocoConfig())
         .setInnerSteps(innerSteps).setEncoding(TensorEncoding.FP16).setCompression(Compression.NONE)
         .setBytePlanes(false).setSeed(1).setLayout(layout.toSpec(chunkElements))

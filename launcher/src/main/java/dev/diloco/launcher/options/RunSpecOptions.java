@@ -62,6 +62,17 @@ public final class RunSpecOptions {
       description = "Inner learning-rate warm-up steps on each worker (default: ${DEFAULT-VALUE}).")
   int innerWarmup;
 
+  @Option(names = "--inner-decay-end", defaultValue = "0", paramLabel = "STEP",
+      description = "The worker's inner step at which a cosine decay after the warm-up reaches "
+          + "--inner-lr-floor times the rate, e.g. rounds x H for a decay over the whole run; "
+          + "0 keeps the rate (default: ${DEFAULT-VALUE}).")
+  int innerDecayEnd;
+
+  @Option(names = "--inner-lr-floor", defaultValue = "0.1", paramLabel = "FACTOR",
+      description = "The inner rate at the end of the decay, as a factor of --inner-lr "
+          + "(default: ${DEFAULT-VALUE}).")
+  double innerLrFloor;
+
   @Option(names = "--outer-method", defaultValue = "nesterov", paramLabel = "METHOD",
       description = "Outer update: nesterov, momentum or sgd (default: ${DEFAULT-VALUE}).")
   String outerMethod;
@@ -196,9 +207,18 @@ public final class RunSpecOptions {
       default -> throw new IllegalArgumentException("--outer-method must be nesterov, momentum "
           + "or sgd, got '" + outerMethod + "'");
     };
+    if (innerDecayEnd != 0 && innerDecayEnd <= innerWarmup) {
+      throw new IllegalArgumentException("--inner-decay-end must be after the warm-up of "
+          + innerWarmup + " steps, or 0 for no decay; got " + innerDecayEnd);
+    }
+    if (!(innerLrFloor >= 0 && innerLrFloor <= 1)) {
+      throw new IllegalArgumentException("--inner-lr-floor must be in [0, 1], got "
+          + innerLrFloor);
+    }
     AdamW.Config inner = AdamW.Config.OPENDILOCO.withLearningRate(innerLr)
         .withBetas(innerBetas[0], innerBetas[1]).withWeightDecay(innerWeightDecay)
-        .withClip(innerClip).withSchedule(new WarmupCosine(innerWarmup, 0, 1.0));
+        .withClip(innerClip).withSchedule(new WarmupCosine(innerWarmup, innerDecayEnd,
+            innerDecayEnd == 0 ? 1.0 : innerLrFloor));
     return new RunSpec(runId, ModelConfig.preset(model), batch, innerSteps, inner,
         new OuterOptimizerConfig(method, outerLr, outerMomentum, Averaging.COUNT),
         format, feedback, seed, chunkElements, overlap(overlap, "--overlap"));
