@@ -76,7 +76,7 @@ final class ConvergenceReport {
           diloco ? String.format("%.0f%%", 100 * gap) : "-",
           counted || !diloco ? String.format("%,d", a.bytesUpPerWorker()) : "-",
           counted || !diloco ? String.format("%,d", a.bytesDownPerWorker()) : "-",
-          a == dp ? "1x (reference)" : counted ? String.format("%.0fx less", reduction)
+          a == ref ? "1x (reference)" : counted ? String.format("%.0fx less", reduction)
               : diloco ? "-" : "none", a.seconds()));
       csv.append(String.format("%s,%d,%s,%s,%.6f,%.6f,%d,%d,%.3f,%.1f,%b,%.6f,%.4f,%s,%.6f,"
           + "%.6f,%.6f,%.4f%n", a.name(), a.workers(), diloco ? a.h() : "-",
