@@ -40,14 +40,17 @@ class BenchCommandIntegrationTest {
     assertThat(csv.subList(1, csv.size())).extracting(l -> l.split(",")[0])
         .containsExactly("single worker", "data-parallel", "DiLoCo FP16",
             "DiLoCo INT4 + error feedback", "DiLoCo FP16 (in process)");
-    // Every point of the three sweeps, one chosen in each: the one of lowest validation loss.
+    // Every point of the three default grids, one chosen in each: the lowest validation loss.
     List<String> sweep = Files.readAllLines(out.resolve("convergence-sweep.csv"));
     assertThat(sweep.get(0)).isEqualTo("arm,learning_rate,validation_loss,standard_error,"
         + "wall_seconds,chosen");
     for (String arm : List.of("single worker", "data-parallel", "DiLoCo FP16 (in process)")) {
       List<String[]> points = sweep.stream().skip(1).map(l -> l.split(","))
           .filter(p -> p[0].equals(arm)).toList();
-      assertThat(points).as(arm).hasSize(3);
+      String grid = arm.equals("single worker") ? ConvergenceBench.SINGLE_LR
+          : arm.equals("data-parallel") ? ConvergenceBench.DATA_PARALLEL_LR
+          : ConvergenceBench.OUTER_LR;
+      assertThat(points).as(arm).hasSize(grid.split(",").length);
       String[] best = points.stream().min(java.util.Comparator.comparingDouble(
           p -> Double.parseDouble(p[2]))).orElseThrow();
       assertThat(points).as(arm).allSatisfy(p -> assertThat(p[5]).isEqualTo(
