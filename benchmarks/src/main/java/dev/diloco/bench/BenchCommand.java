@@ -265,8 +265,9 @@ public final class BenchCommand implements Runnable {
     boolean nonIid;
 
     @Option(names = "--quick",
-        description = "A smoke test: 2 workers, 2 rounds of H = 5, whatever else is given, and "
-            + "the arms single worker, data-parallel, FP16 and INT4 with error feedback.")
+        description = "A smoke test: 2 workers, 2 rounds of H = 5 after a warm start of 5 "
+            + "steps, 64 eval windows, the first rate of each local grid and the first two "
+            + "outer rates, whatever else is given.")
     boolean quick;
 
     @Option(names = "--overlap-arms", split = ",", paramLabel = "MODE,...",
@@ -295,6 +296,9 @@ public final class BenchCommand implements Runnable {
         rounds = 2;
         evalWindows = 64;
         warmStart = Math.min(warmStart, 5);
+        singleLr = singleLr.subList(0, 1);
+        dataParallelLr = dataParallelLr.subList(0, 1);
+        outerLr = outerLr.subList(0, Math.min(2, outerLr.size()));
         options.setInnerSteps(5);
       }
       Path dir = out != null ? out : Path.of("runs", "bench-convergence-"
@@ -314,7 +318,7 @@ public final class BenchCommand implements Runnable {
         modes.add(m);
       }
       var settings = new ConvergenceBench.Settings(options.model(), spec, workers, rounds, data,
-          dir, sweepH, sweepK, nonIid, options.init(), options.blockSize(), quick, modes,
+          dir, sweepH, sweepK, nonIid, options.init(), options.blockSize(), modes,
           new java.util.LinkedHashSet<>(arms),
           new ConvergenceBench.Grids(singleLr, dataParallelLr, outerLr), evalWindows,
           threads != null ? threads : Runtime.getRuntime().availableProcessors(), warmStart);

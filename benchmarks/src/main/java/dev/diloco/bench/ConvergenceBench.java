@@ -74,7 +74,7 @@ final class ConvergenceBench {
    */
   record Settings(String model, RunSpec spec, int workers, int rounds, Path data, Path out,
       List<Integer> sweepH, List<Integer> sweepK, boolean nonIid, Path init, int blockSize,
-      boolean quick, List<Overlap> overlapArms, Set<String> only, Grids grids, int evalWindows,
+      List<Overlap> overlapArms, Set<String> only, Grids grids, int evalWindows,
       int threads, int warmStart) {
 
     /** The arms every table compares against. */
@@ -281,8 +281,7 @@ final class ConvergenceBench {
 
   /** Arms run without --arms: the references, and what the options ask for. */
   private boolean defaultArm(String name) {
-    return (s.quick() && name.equals("DiLoCo INT4 + error feedback"))
-        || name.startsWith("DiLoCo FP16 overlapped") || name.equals("DiLoCo FP16 non-iid");
+    return name.startsWith("DiLoCo FP16 overlapped") || name.equals("DiLoCo FP16 non-iid");
   }
 
   /** DiLoCo in process at other H (the same budget) and other k, at the sweep's rates. */
