@@ -141,8 +141,10 @@ final class ConvergenceBench {
   private final EvalSet test;
   private final EvalSet validation;
   private final ParameterLayout layout;
+  /** Measures every arm's final weights on the test set, one after the other. */
+  private final ByteTransformer evalModel;
   /** θ(0) of every arm, and where the pipeline's arms read it (null: the seed's weights). */
-  private InProcessArms.Setup setup;
+  private float[] initial;
   private Path init;
 
   ConvergenceBench(Settings settings, PrintStream console) throws IOException {
@@ -158,16 +160,14 @@ final class ConvergenceBench {
     // The test set's first windows are those every round of a run is evaluated on.
     this.test = new EvalSet(corpus.evalSlice(), batches, spec.batch(), t, spec.seed());
     this.validation = new EvalSet(corpus.evalSlice(), batches, spec.batch(), t, ~spec.seed());
-    EvalSet curve = new EvalSet(corpus.evalSlice(), LocalRun.EVAL_BATCHES, spec.batch(), t,
-        spec.seed());
-    this.setup = new InProcessArms.Setup(corpus, spec, RunSpecOptions.initialWeights(model,
-        settings.init()), settings.budget(), curve, spec.innerSteps());
+    this.initial = RunSpecOptions.initialWeights(model, settings.init());
+    this.evalModel = model;
     this.init = settings.init();
   }
 
   /** The writer of this benchmark's files. */
   ConvergenceReport report() {
-    return new ConvergenceReport(s, corpus.source(), corpus.trainBytes(), setup.initial().length);
+    return new ConvergenceReport(s, corpus.source(), corpus.trainBytes(), initial.length);
   }
 
   /** An arm to run through the pipeline, by name. */
@@ -192,7 +192,7 @@ final class ConvergenceBench {
     if (s.warmStart() > 0) {
       warmStart(spec);
     }
-    Sweep sweep = new Sweep(s.out().resolve("sweep"), spec, setup.initial(), s.budget(),
+    Sweep sweep = new Sweep(s.out().resolve("sweep"), spec, initial, s.budget(),
         s.data(), s.threads(), validation, console);
     console.printf("%n== sweep: single worker and data-parallel (%d workers' batches) over the "
         + "inner learning rate, %d steps each, %d at a time%n", k, s.budget(), s.threads());
@@ -243,14 +243,12 @@ final class ConvergenceBench {
     double lr = spec.inner().learningRate();
     console.printf("%n== warm start: one worker, %d steps at lr %s; every arm starts from its "
         + "weights%n", s.warmStart(), lr);
-    Sweep warm = new Sweep(s.out().resolve("warm-start"), spec, setup.initial(), s.warmStart(),
+    Sweep warm = new Sweep(s.out().resolve("warm-start"), spec, initial, s.warmStart(),
         s.data(), 1, validation, console);
-    float[] weights = warm.run(List.of(new SweepPoint.Job("warm start", lr, 1, 0, lr,
+    initial = warm.run(List.of(new SweepPoint.Job("warm start", lr, 1, 0, lr,
         spec.outer().getLearningRate(), "warm start".hashCode()))).get(0).trained().weights();
     init = s.out().resolve("warm-start.safetensors");
-    Safetensors.write(init, layout, weights);
-    setup = new InProcessArms.Setup(setup.corpus(), spec, weights, setup.budget(),
-        setup.curve(), setup.evalEvery());
+    Safetensors.write(init, layout, initial);
   }
 
   /** Every arm that runs through the pipeline, each at the sweep's learning rates. */
@@ -331,9 +329,8 @@ final class ConvergenceBench {
   }
 
   private EvalSet.Measured measure(float[] weights) {
-    ByteTransformer model = s.spec().newModel();
-    model.setParameters(weights);
-    return test.measure(model);
+    evalModel.setParameters(weights);
+    return test.measure(evalModel);
   }
 
   /**
@@ -341,7 +338,7 @@ final class ConvergenceBench {
    * gradient each step and receives the mean.
    */
   private Arm local(Sweep.Point p, int k) {
-    long perStep = k == 1 ? 0 : 4L * setup.initial().length;
+    long perStep = k == 1 ? 0 : 4L * initial.length;
     InProcessArms.Trained t = p.trained();
     return new Arm(p.arm(), k, 1, PayloadFormat.FP32, false, p.learningRate(), t.steps(),
         t.curve(), measure(t.weights()), t.weights(), perStep * s.budget(),

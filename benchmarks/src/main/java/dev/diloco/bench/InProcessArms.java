@@ -30,11 +30,10 @@ final class InProcessArms {
    *
    * @param spec model, batch per worker, seed, inner and outer settings
    * @param budget inner steps per worker
-   * @param curve the windows each point of a curve is measured on (batch: the spec's)
-   * @param evalEvery inner steps between points of the single and data-parallel curves
+   * @param curve the windows each point of a curve is measured on (batch: the spec's), every H
+   *     inner steps of the spec
    */
-  record Setup(ByteCorpus corpus, RunSpec spec, float[] initial, int budget, EvalSet curve,
-      int evalEvery) {}
+  record Setup(ByteCorpus corpus, RunSpec spec, float[] initial, int budget, EvalSet curve) {}
 
   /** An arm's curve (inner steps per worker, eval loss on the curve set) and its last weights. */
   record Trained(List<Integer> steps, List<Double> curve, float[] weights, double seconds) {}
@@ -60,7 +59,7 @@ final class InProcessArms {
           random), grad); // [k·B, T + 1] windows
       adamw.step(params, grad);
       model.setParameters(params);
-      if (step % s.evalEvery() == 0 || step == s.budget()) {
+      if (step % spec.innerSteps() == 0 || step == s.budget()) {
         curve.add(step, params);
       }
     }

@@ -35,6 +35,8 @@ final class Sweep {
   private final int processes;
   private final EvalSet validation;
   private final PrintStream console;
+  /** Reads and measures each finished point, one at a time. */
+  private final ByteTransformer model;
   private int next;
 
   /** Writes what every point shares into {@code dir}: the run's description and θ(0). */
@@ -47,7 +49,7 @@ final class Sweep {
     this.processes = processes;
     this.validation = validation;
     this.console = console;
-    ByteTransformer model = spec.newModel();
+    this.model = spec.newModel();
     ByteBuffer description = spec.describe(model).toByteBuffer();
     byte[] bytes = new byte[description.remaining()];
     description.get(bytes);
@@ -106,11 +108,10 @@ final class Sweep {
           + exit + "; the end of " + log + ":\n  " + String.join("\n  ",
               lines.subList(Math.max(0, lines.size() - 15), lines.size())));
     }
-    ByteTransformer model = spec.newModel();
-    InProcessArms.Trained trained = SweepPoint.read(out, model.layout());
-    model.setParameters(trained.weights());
     Point point;
     synchronized (this) { // measured one at a time, beside the points still training
+      InProcessArms.Trained trained = SweepPoint.read(out, model.layout());
+      model.setParameters(trained.weights());
       point = new Point(job.arm(), job.learningRate(), trained, validation.measure(model));
       console.printf("  sweep: %s at lr %s: validation loss %.4f ± %.4f (%.0f s)%n",
           point.arm(), point.learningRate(), point.validation().mean(),

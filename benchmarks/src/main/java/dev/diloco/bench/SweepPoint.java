@@ -88,8 +88,7 @@ final class SweepPoint {
     float[] initial = Safetensors.read(initial(dir), model.layout());
     EvalSet curve = new EvalSet(corpus.evalSlice(), LocalRun.EVAL_BATCHES, spec.batch(),
         spec.model().contextLength(), spec.seed());
-    InProcessArms.Setup setup = new InProcessArms.Setup(corpus, spec, initial, budget, curve,
-        spec.innerSteps());
+    InProcessArms.Setup setup = new InProcessArms.Setup(corpus, spec, initial, budget, curve);
     var inner = spec.inner().withLearningRate(job.innerLr());
     InProcessArms.Trained t;
     if (job.h() == 0) {
