@@ -8,6 +8,7 @@ import dev.diloco.audit.RunRecords;
 import dev.diloco.audit.TopicReader;
 import dev.diloco.broker.EmbeddedKafkaExtension;
 import dev.diloco.core.kafka.AvroSerde;
+import dev.diloco.core.kafka.DeadLetters;
 import dev.diloco.core.kafka.KafkaClientConfig;
 import dev.diloco.core.kafka.RoundLog;
 import dev.diloco.core.kafka.RunTopics;
@@ -38,6 +39,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
+import java.util.TreeMap;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.locks.LockSupport;
@@ -90,9 +92,10 @@ class HostileInputIntegrationTest {
     try {
       services.put("optimizer", start("optimizer", "--start", "--model", "tiny",
           "--inner-steps", "10", "--chunk-elements", "65536",
-          "--key", dir.resolve("optimizer.key").toString()));
+          "--key", dir.resolve("optimizer.key").toString(), "--metrics-port", "0"));
       services.put("reducer", start("reducer", "--round-timeout", "120s", "--member-grace", "3s",
-          "--state-dir", dir.resolve("reducer").toString(), "--metrics-every", "1h"));
+          "--state-dir", dir.resolve("reducer").toString(), "--metrics-every", "1h",
+          "--metrics-port", "0"));
       RoundLog log = new RoundLog(topics, clients, WAIT);
       awaitRound(log, services, 0); // a worker needs the run's description
       milestone("round 0 committed");
@@ -145,6 +148,20 @@ class HostileInputIntegrationTest {
         assertThat(commit.getOutcome()).as("round %d", round).isEqualTo(RoundOutcome.STEPPED);
         assertThat(commit.getContributors()).as("round %d", round)
             .extracting(Contribution::getWorkerId).containsExactly("w0", "w1");
+      }
+      // Each service's dead-letter meter counts by reason what it wrote to the topic (the flood
+      // stopped first: the reducer refuses some of its LEAVEs).
+      stopFlood.set(true);
+      flood.join(TimeUnit.SECONDS.toMillis(30));
+      Map<String, String> signatures = Map.of("optimizer", DeadLetters.OPTIMIZER,
+          "reducer", DeadLetters.REDUCER);
+      for (Map.Entry<String, String> service : signatures.entrySet()) {
+        String url = Prometheus.servedAt(logOf(service.getKey())).orElseThrow();
+        await().atMost(Duration.ofSeconds(30)).untilAsserted(() ->
+            assertThat(Prometheus.byLabel(Prometheus.get(url),
+                "diloco_" + service.getKey() + "_dead_letters_total", "reason"))
+                .as(service.getKey()).isNotEmpty()
+                .isEqualTo(reasonsBy(service.getValue(), deadLetters(log, topics))));
       }
       // The workers refused the forged round, and said which.
       for (String worker : List.of("w0", "w1")) {
@@ -209,6 +226,16 @@ class HostileInputIntegrationTest {
     await().atMost(WAIT.multipliedBy(2))
         .failFast("a service died", () -> services.values().stream().anyMatch(p -> !p.isAlive()))
         .until(() -> log.latestCommit().map(c -> c.getRound() >= round).orElse(false));
+  }
+
+  /** How many of {@code letters} were signed by {@code service}, by reason. */
+  private static Map<String, Double> reasonsBy(String service,
+      Map<Place, List<DeadLetter>> letters) {
+    Map<String, Double> reasons = new TreeMap<>();
+    letters.values().stream().flatMap(List::stream)
+        .filter(l -> l.getRejectedBy().equals(service))
+        .forEach(l -> reasons.merge(l.getReason().name(), 1.0, Double::sum));
+    return reasons;
   }
 
   /** Where a record lies. */

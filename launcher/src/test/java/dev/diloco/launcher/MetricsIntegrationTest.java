@@ -9,9 +9,6 @@ import java.io.StringWriter;
 import java.net.ServerSocket;
 import java.net.URI;
 import java.net.URLEncoder;
-import java.net.http.HttpClient;
-import java.net.http.HttpRequest;
-import java.net.http.HttpResponse;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -22,8 +19,6 @@ import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.concurrent.TimeUnit;
-import java.util.regex.Matcher;
-import java.util.regex.Pattern;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.extension.ExtendWith;
@@ -40,13 +35,9 @@ import org.junit.jupiter.api.io.TempDir;
 class MetricsIntegrationTest {
 
   private static final String RUN = "metrics";
-  private static final Pattern SERVED = Pattern.compile("metrics on (http://\\S+/metrics)");
 
   @TempDir
   Path dir;
-
-  private final HttpClient http = HttpClient.newBuilder()
-      .connectTimeout(Duration.ofSeconds(5)).build();
 
   @Test
   void everyServiceServesMetricsThatPromtoolPassesAndPrometheusScrapes() throws Exception {
@@ -69,20 +60,22 @@ class MetricsIntegrationTest {
       started.addAll(services.values());
       Map<String, String> urls = new LinkedHashMap<>();
       for (String service : services.keySet()) {
-        urls.put(service, await().atMost(Duration.ofSeconds(60))
-            .until(() -> servedAt(service), Optional::isPresent).orElseThrow());
+        urls.put(service, await().atMost(Duration.ofSeconds(60)).until(
+            () -> Prometheus.servedAt(dir.resolve(service + ".log")), Optional::isPresent)
+            .orElseThrow());
       }
       // A stepped round, and the worker's report of the round before: every service has done
       // its part at least once.
       await().atMost(Duration.ofSeconds(120)).pollInterval(Duration.ofMillis(500))
-          .until(() -> Prometheus.value(get(urls.get("optimizer")),
+          .until(() -> Prometheus.value(Prometheus.get(urls.get("optimizer")),
               "diloco_rounds_committed_total{outcome=\"stepped\",run=\"metrics\","
-                  + "service=\"optimizer\"}") >= 1 && Prometheus.value(get(urls.get("worker")),
+                  + "service=\"optimizer\"}") >= 1
+              && Prometheus.value(Prometheus.get(urls.get("worker")),
               "diloco_worker_rounds_total{run=\"metrics\",service=\"worker\",worker=\"w0\"}")
               >= 1);
 
       for (Map.Entry<String, String> e : urls.entrySet()) {
-        Prometheus.lint("the " + e.getKey() + "'s scrape", get(e.getValue()),
+        Prometheus.lint("the " + e.getKey() + "'s scrape", Prometheus.get(e.getValue()),
             dir.resolve(e.getKey() + ".prom"));
       }
       String worker = Files.readString(dir.resolve("worker.prom"));
@@ -116,7 +109,8 @@ class MetricsIntegrationTest {
           + URLEncoder.encode("diloco_rounds_committed_total{outcome=\"stepped\"}",
               StandardCharsets.UTF_8);
       String answer = await().atMost(Duration.ofSeconds(60)).pollInterval(Duration.ofSeconds(1))
-          .ignoreExceptions().until(() -> get(query), a -> a.contains("\"result\":[{"));
+          .ignoreExceptions()
+          .until(() -> Prometheus.get(query), a -> a.contains("\"result\":[{"));
       assertThat(answer).contains("\"status\":\"success\"", "\"job\":\"diloco\"",
           "\"run\":\"metrics\"", "\"service\":\"optimizer\"");
     } finally {
@@ -130,23 +124,6 @@ class MetricsIntegrationTest {
       }
       broker.close();
     }
-  }
-
-  /** The address a service said it serves its metrics on, once it has. */
-  private Optional<String> servedAt(String service) throws IOException {
-    Path log = dir.resolve(service + ".log");
-    if (!Files.exists(log)) {
-      return Optional.empty();
-    }
-    Matcher m = SERVED.matcher(Files.readString(log));
-    return m.find() ? Optional.of(m.group(1)) : Optional.empty();
-  }
-
-  private String get(String url) throws Exception {
-    HttpResponse<String> r = http.send(HttpRequest.newBuilder(URI.create(url))
-        .timeout(Duration.ofSeconds(10)).build(), HttpResponse.BodyHandlers.ofString());
-    assertThat(r.statusCode()).as("GET %s", url).isEqualTo(200);
-    return r.body();
   }
 
   /** A port free now, for a server that takes no port 0 (Prometheus). */

@@ -25,7 +25,9 @@ import java.nio.ByteBuffer;
 import java.security.KeyPair;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.EnumMap;
 import java.util.List;
+import java.util.Map;
 import java.util.Optional;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
 import org.apache.kafka.clients.producer.ProducerRecord;
@@ -72,8 +74,16 @@ public final class OuterOptimizer implements AutoCloseable {
   /** No round was completed. */
   public record Nothing() implements Polled {}
 
-  /** Round {@code commit} was published. */
-  public record Published(RoundCommit commit) implements Polled {}
+  /**
+   * Round {@code commit} was published, with {@code deadLetters}: how many records of each
+   * reason the optimizer refused in the same transaction (empty for most rounds).
+   */
+  public record Published(RoundCommit commit, Map<DeadLetterReason, Integer> deadLetters)
+      implements Polled {
+    public Published {
+      deadLetters = Map.copyOf(deadLetters);
+    }
+  }
 
   /**
    * Publishing round {@code round} aborted ({@code cause}): the optimizer went back to the last
@@ -95,6 +105,8 @@ public final class OuterOptimizer implements AutoCloseable {
   private SumRules rules;
   private RoundState state;
   private final List<ProducerRecord<byte[], byte[]>> deadLetters = new ArrayList<>();
+  private final Map<DeadLetterReason, Integer> deadLetterReasons =
+      new EnumMap<>(DeadLetterReason.class);
   private RoundCommit newest;
   private long roundOpenedAtMs;
   private long lastSumAtMs;
@@ -273,6 +285,13 @@ public final class OuterOptimizer implements AutoCloseable {
     // reject it twice.
     deadLetters.add(new ProducerRecord<>(topics.deadLetters(), r.key(),
         deadLetterSerde.encode(letter.build())));
+    deadLetterReasons.merge(verdict.reason(), 1, Integer::sum);
+  }
+
+  /** Dead letters go out with a round's transaction only: one that aborted reads them again. */
+  private void clearDeadLetters() {
+    deadLetters.clear();
+    deadLetterReasons.clear();
   }
 
   /** Round 0: the description and the initial weights, with zero momentum. */
@@ -301,7 +320,8 @@ public final class OuterOptimizer implements AutoCloseable {
         lastSumAtMs == 0 ? started : lastSumAtMs);
     RoundPublisher.Result result = publisher.publish(model, withModel, state.plan(), round,
         deadLetters, sums.consumed(), sums.group());
-    deadLetters.clear();
+    Map<DeadLetterReason, Integer> refused = Map.copyOf(deadLetterReasons);
+    clearDeadLetters();
     if (result instanceof RoundPublisher.Fenced fenced) {
       throw new FencedException(topics.runId(), fenced.cause());
     }
@@ -320,7 +340,7 @@ public final class OuterOptimizer implements AutoCloseable {
     LOG.info("run {}: committed round {} ({}) in {} ms", topics.runId(), next, outcome,
         roundOpenedAtMs - started);
     newest = ((RoundPublisher.Committed) result).commit();
-    return new Published(newest);
+    return new Published(newest, refused);
   }
 
   /** The key to sign a run's commits with: the run's own, which this optimizer must hold. */
@@ -356,7 +376,7 @@ public final class OuterOptimizer implements AutoCloseable {
     state = new RoundState(plan, OuterStep.of(model.getOuterOptimizer()), schedule,
         (float) model.getOuterOptimizer().getLearningRate(), commit.getRound(),
         log.weights(commit, plan), log.momentum(commit.getRound(), plan));
-    deadLetters.clear();
+    clearDeadLetters();
     newest = commit;
     roundOpenedAtMs = commit.getCommittedAtMs();
     LOG.info("run {}: resumed at round {}", topics.runId(), commit.getRound());

@@ -2,6 +2,7 @@ package dev.diloco.launcher.metrics;
 
 import dev.diloco.optimizer.OuterOptimizer;
 import dev.diloco.schemas.Contribution;
+import dev.diloco.schemas.DeadLetterReason;
 import dev.diloco.schemas.RoundCommit;
 import dev.diloco.schemas.RoundOutcome;
 import io.micrometer.core.instrument.Counter;
@@ -15,16 +16,22 @@ import java.util.Map;
 /**
  * What the outer optimizer's polls came to, as meters tagged with the run: rounds committed by
  * outcome, the time from one commit to the next, the newest round's number, contributors and
- * mean training loss, and publications that aborted.
+ * mean training loss, publications that aborted, and the records it refused by reason.
  */
 public final class OptimizerMeters {
 
   private final Map<RoundOutcome, Counter> committed = new EnumMap<>(RoundOutcome.class);
   private final Timer roundTime;
   private final Counter aborted;
+  private final Map<DeadLetterReason, Counter> deadLetters =
+      new EnumMap<>(DeadLetterReason.class);
+  private final MeterRegistry registry;
+  private final String runId;
   private volatile RoundCommit newest;
 
   public OptimizerMeters(MeterRegistry registry, String runId) {
+    this.registry = registry;
+    this.runId = runId;
     for (RoundOutcome outcome : RoundOutcome.values()) {
       if (outcome != RoundOutcome.UNKNOWN) {
         committed.put(outcome, Counter.builder("diloco.rounds.committed").tag("run", runId)
@@ -63,6 +70,11 @@ public final class OptimizerMeters {
   public void record(OuterOptimizer.Polled polled) {
     if (polled instanceof OuterOptimizer.Published p) {
       committed(p.commit());
+      p.deadLetters().forEach((reason, count) -> deadLetters.computeIfAbsent(reason,
+          r -> Counter.builder("diloco.optimizer.dead.letters").tag("run", runId)
+              .tag("reason", r.name())
+              .description("Records the optimizer sent to the dead-letter topic, by reason")
+              .register(registry)).increment(count));
     } else if (polled instanceof OuterOptimizer.Aborted) {
       aborted.increment();
     }

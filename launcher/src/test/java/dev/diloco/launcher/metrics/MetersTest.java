@@ -6,12 +6,14 @@ import dev.diloco.core.layout.ChunkPlan;
 import dev.diloco.core.testing.TestRuns;
 import dev.diloco.optimizer.OuterOptimizer;
 import dev.diloco.schemas.Contribution;
+import dev.diloco.schemas.DeadLetterReason;
 import dev.diloco.schemas.RoundCommit;
 import dev.diloco.schemas.RoundOutcome;
 import dev.diloco.schemas.RoundStats;
 import dev.diloco.worker.RoundReport;
 import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
 import java.util.List;
+import java.util.Map;
 import org.junit.jupiter.api.Test;
 
 /** The services' meters, from values worked out by hand. */
@@ -50,15 +52,18 @@ class MetersTest {
     OptimizerMeters meters = new OptimizerMeters(registry, "r");
     ChunkPlan plan = new ChunkPlan(10, 10);
     RoundCommit round0 = TestRuns.commit("r", 0, plan, 1_000);
-    meters.opened(new OuterOptimizer.Published(round0), round0);
+    meters.opened(new OuterOptimizer.Published(round0, Map.of()), round0);
     RoundCommit round1 = RoundCommit.newBuilder(TestRuns.commit("r", 1, plan, 3_500))
         .setContributors(List.of(new Contribution("a", 10L, 5, 2.0f),
             new Contribution("b", 10L, 5, 3.0f))).build();
-    meters.record(new OuterOptimizer.Published(round1));
+    // Round 1 went out with three refused records: two of another run, one malformed.
+    meters.record(new OuterOptimizer.Published(round1, Map.of(DeadLetterReason.RUN_MISMATCH, 2,
+        DeadLetterReason.MALFORMED_RECORD, 1)));
     meters.record(new OuterOptimizer.Nothing());
     meters.record(new OuterOptimizer.Aborted(2, new IllegalStateException("x")));
     meters.record(new OuterOptimizer.Published(RoundCommit.newBuilder(TestRuns.commit("r", 2,
-        plan, 4_000)).setOutcome(RoundOutcome.REPUBLISHED).build()));
+        plan, 4_000)).setOutcome(RoundOutcome.REPUBLISHED).build(),
+        Map.of(DeadLetterReason.RUN_MISMATCH, 1)));
 
     assertThat(registry.get("diloco.rounds.committed").tag("outcome", "initial").counter()
         .count()).isEqualTo(1);
@@ -67,6 +72,11 @@ class MetersTest {
     assertThat(registry.get("diloco.rounds.committed").tag("outcome", "republished").counter()
         .count()).isEqualTo(1);
     assertThat(registry.get("diloco.optimizer.aborted").counter().count()).isEqualTo(1);
+    assertThat(registry.get("diloco.optimizer.dead.letters").tag("reason", "RUN_MISMATCH")
+        .counter().count()).isEqualTo(3);
+    assertThat(registry.get("diloco.optimizer.dead.letters").tag("reason", "MALFORMED_RECORD")
+        .counter().count()).isEqualTo(1);
+    assertThat(registry.find("diloco.optimizer.dead.letters").counters()).hasSize(2);
     var rounds = registry.get("diloco.round").timer();
     assertThat(rounds.count()).isEqualTo(2);
     assertThat(rounds.totalTime(java.util.concurrent.TimeUnit.MILLISECONDS)).isEqualTo(3000);
