@@ -125,7 +125,7 @@ class ByteTransformerTest {
   }
 
   @Test
-  void aFewHundredStepsTakeTheEvalLossWellBelowUniformBytes() {
+  void aHundredStepsTakeTheEvalLossWellBelowUniformBytes() {
     ByteCorpus corpus = tinyShakespeare()
         .map(p -> ByteCorpus.load(p, 0.1))
         .orElseGet(() -> ByteCorpus.of(BuiltInCorpus.generate(1 << 20, 1), 0.1, "built-in"));
@@ -144,14 +144,16 @@ class ByteTransformerTest {
         new SplittableRandom(3));
     float start = model.loss(eval);
     SplittableRandom random = new SplittableRandom(2);
-    for (int step = 0; step < 200; step++) {
+    for (int step = 0; step < 100; step++) {
       model.lossAndGradient(ByteCorpus.windows(train, batch, config.contextLength(), random), grad);
       adamw.step(params, grad);
       model.setParameters(params);
     }
     float end = model.loss(eval);
-    assertThat(start).isGreaterThan(5.0f); // about ln 256 = 5.55 for an untrained model
-    assertThat(end).as("eval loss after 200 steps on %s", corpus.source()).isLessThan(3.0f);
+    // About ln 256 = 5.55 for an untrained model; after 100 steps 2.55 on Tiny Shakespeare, 1.53
+    // on the built-in corpus (as measured).
+    assertThat(start).isGreaterThan(5.0f);
+    assertThat(end).as("eval loss after 100 steps on %s", corpus.source()).isLessThan(3.0f);
   }
 
   static java.util.Optional<Path> tinyShakespeare() {
