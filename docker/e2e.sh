@@ -71,6 +71,9 @@ cleanup() {
     compose logs --no-color --tail 15 2> /dev/null || true
   fi
   compose down -v --remove-orphans --timeout 10 > /dev/null 2>&1 || true
+  # The diloco image this run rebuilt stays as diloco:latest (and the base images, slow to
+  # build, for the next run); the one it replaced would stay untagged, a few hundred MB a run.
+  docker image prune -f --filter label=dev.diloco.image > /dev/null 2>&1 || true
   if [ -n "$our_dockerd" ]; then
     kill "$our_dockerd" 2> /dev/null || true
     wait "$our_dockerd" 2> /dev/null || true
