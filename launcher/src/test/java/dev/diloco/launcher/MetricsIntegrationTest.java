@@ -19,6 +19,8 @@ import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.concurrent.TimeUnit;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.extension.ExtendWith;
@@ -28,7 +30,8 @@ import org.junit.jupiter.api.io.TempDir;
  * Every service of a run, each a process of its own with {@code --metrics-port}: each scrape
  * passes Prometheus's own linter ({@code promtool check metrics}), and a real Prometheus server
  * scraping the three returns the committed-rounds series from its query API. Needs Debian's
- * {@code prometheus} package ({@link Prometheus}).
+ * {@code prometheus} package ({@link Prometheus}). Every series the Grafana dashboard draws is
+ * in one of the scrapes.
  */
 @Timeout(value = 240, unit = TimeUnit.SECONDS)
 @ExtendWith(NoProcessLeftBehind.class)
@@ -78,6 +81,25 @@ class MetricsIntegrationTest {
         Prometheus.lint("the " + e.getKey() + "'s scrape", Prometheus.get(e.getValue()),
             dir.resolve(e.getKey() + ".prom"));
       }
+      // Every series the Grafana dashboard draws is in a scrape: Prometheus accepts a query of
+      // a misspelt name (e2e.sh checks that it accepts each), which draws nothing. All but the
+      // dead-letter counters, made at a service's first refusal (HostileInputIntegrationTest).
+      StringBuilder scrapes = new StringBuilder();
+      for (String service : urls.keySet()) {
+        scrapes.append(Files.readString(dir.resolve(service + ".prom")));
+      }
+      Matcher drawn = Pattern.compile("diloco_[a-z_]+").matcher(Files.readString(
+          Path.of("..", "docker", "grafana", "dashboards", "diloco.json")));
+      int names = 0;
+      while (drawn.find()) {
+        String name = drawn.group();
+        if (!name.endsWith("_dead_letters_total")) {
+          assertThat(scrapes.toString().lines()).as("the dashboard's %s in a scrape", name)
+              .anyMatch(l -> l.startsWith(name + "{") || l.startsWith(name + " "));
+          names++;
+        }
+      }
+      assertThat(names).as("series the dashboard draws").isGreaterThan(10);
       String worker = Files.readString(dir.resolve("worker.prom"));
       assertThat(Prometheus.value(worker, "diloco_worker_rounds_total{run=\"metrics\","
           + "service=\"worker\",worker=\"w0\"}")).isGreaterThanOrEqualTo(1);
