@@ -43,16 +43,18 @@ final class NextStart {
   /**
    * The weights to train round r + 1 from, given round r's {@code commit} and weights
    * {@code theta}, the optimizer's momentum after round r ({@code momentum}; null: unknown, as
-   * zero) and this worker's Δ(r) as it sends it. The array is this object's, overwritten by
-   * the next call: the round it starts is re-based before then.
+   * zero), this worker's Δ(r) as it sends it, and the estimate round r was trained from
+   * ({@code trainedFrom}; null when it waited for θ(r)). The array is this object's,
+   * overwritten by the next call: the round it starts is re-based before then.
    */
-  float[] after(RoundCommit commit, float[] theta, float[] momentum, float[] ownDelta) {
+  float[] after(RoundCommit commit, float[] theta, float[] momentum, float[] ownDelta,
+      float[] trainedFrom) {
     if (commit.getOutcome() == RoundOutcome.STEPPED) {
       learningRate = (float) commit.getOuterLearningRate();
     }
     if (mode == Overlap.EAGER) {
       wire.decode(ownDelta, sent);
-      Lookahead.eager(step, learningRate, theta, momentum, sent, next);
+      Lookahead.eager(step, learningRate, theta, momentum, sent, trainedFrom, next);
     } else {
       System.arraycopy(theta, 0, next, 0, next.length);
     }

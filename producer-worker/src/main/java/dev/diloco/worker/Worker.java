@@ -261,7 +261,7 @@ public final class Worker implements AutoCloseable {
       boolean overlapNext = nextStart != null && round + 1 < untilRound
           && done + 1 < rounds;
       float[] next = overlapNext
-          ? nextStart.after(c, global, links.download().momentum(), delta) : null;
+          ? nextStart.after(c, global, links.download().momentum(), delta, start) : null;
       if (state != null) { // before publishing: what is published can always be again
         state.save(new StateDir.Saved(round, adamw.state(),
             feedback == null ? null : feedback.residual(), delta, meanLoss, next));

@@ -18,17 +18,30 @@ class LookaheadTest {
     float[] theta = {1f, 2f};
     float[] momentum = {0.5f, 0f};
     float[] out = new float[2];
-    Lookahead.eager(NESTEROV, 0.5f, theta, momentum, new float[] {1f, -0.5f}, out);
+    Lookahead.eager(NESTEROV, 0.5f, theta, momentum, new float[] {1f, -0.5f}, null, out);
     assertThat(out).containsExactly(0.1875f, 2.375f);
     assertThat(theta).containsExactly(1f, 2f);
     assertThat(momentum).containsExactly(0.5f, 0f);
   }
 
   @Test
+  void halfOfTheOffsetTheLastRoundWasTrainedFromComesOutOfTheStandIn() {
+    // The first element's round started 0.5 above theta: the stand-in is 1 - 0.5 * 0.5 = 0.75,
+    // m = 0.25 + 0.75 = 1, theta = 1 - 0.5 * (0.75 + 0.5) = 0.375. The second started at theta
+    // itself: as without a start, 2.375. The estimate is written over the start it reads.
+    float[] theta = {1f, 2f};
+    float[] start = {1.5f, 2f};
+    Lookahead.eager(NESTEROV, 0.5f, theta, new float[] {0.5f, 0f}, new float[] {1f, -0.5f},
+        start, start);
+    assertThat(start).containsExactly(0.375f, 2.375f);
+    assertThat(theta).containsExactly(1f, 2f);
+  }
+
+  @Test
   void anUnknownMomentumCountsAsZero() {
     // m = 0 + 1, theta = 1 - 0.5 * (1 + 0.5) = 0.25
     float[] out = new float[1];
-    Lookahead.eager(NESTEROV, 0.5f, new float[] {1f}, null, new float[] {1f}, out);
+    Lookahead.eager(NESTEROV, 0.5f, new float[] {1f}, null, new float[] {1f}, null, out);
     assertThat(out).containsExactly(0.25f);
   }
 
@@ -48,6 +61,8 @@ class LookaheadTest {
     assertThatThrownBy(() -> Lookahead.rebase(new float[2], new float[1], new float[2]))
         .hasMessageContaining("a start of 1");
     assertThatThrownBy(() -> Lookahead.eager(NESTEROV, 0.5f, new float[2], new float[3],
-        new float[2], new float[2])).hasMessageContaining("momentum of 3");
+        new float[2], null, new float[2])).hasMessageContaining("momentum of 3");
+    assertThatThrownBy(() -> Lookahead.eager(NESTEROV, 0.5f, new float[2], null,
+        new float[2], new float[1], new float[2])).hasMessageContaining("a start of 1");
   }
 }
