@@ -87,13 +87,20 @@ class OverlapIntegrationTest {
 
   /**
    * Two workers: each estimate misses the other worker's Δ, so each re-bases on the committed
-   * weights; both are in every round's sums and the run replays bit for bit.
+   * weights; both are in every round's sums and the run replays bit for bit. Each round after
+   * the first starts from an estimate that takes half of the last round's offset back out,
+   * which a worker restarted on its state directory knows too: two workers that die once round
+   * 0 is out and go on from their directories commit the same bits.
    */
   @Test
   void twoEagerWorkersReBaseOnEveryCommitAndTheRunReplays() throws Exception {
     byte[] text = BuiltInCorpus.generate(1 << 14, 1);
     List<RoundReport> seen = new CopyOnWriteArrayList<>();
-    train("two-eager", Overlap.EAGER, List.of("w0", "w1"), false, text, seen);
+    List<String> steady = train("two-eager", Overlap.EAGER, List.of("w0", "w1"), false, text,
+        seen);
+    List<String> restarted = train("two-eager-restarted", Overlap.EAGER, List.of("w0", "w1"),
+        true, text, new CopyOnWriteArrayList<>());
+    assertThat(restarted).as("restarted on their state directories").isEqualTo(steady);
     assertThat(seen).hasSize(2 * ROUNDS);
     RoundLog log = new RoundLog(new RunTopics("two-eager"), KAFKA.clients(), WAIT);
     for (int r = 1; r <= ROUNDS; r++) {
