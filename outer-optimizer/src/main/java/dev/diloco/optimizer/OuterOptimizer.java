@@ -29,6 +29,7 @@ import java.util.EnumMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
+import java.util.stream.Collectors;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
 import org.apache.kafka.clients.producer.ProducerRecord;
 import org.slf4j.Logger;
@@ -91,6 +92,9 @@ public final class OuterOptimizer implements AutoCloseable {
    */
   public record Aborted(int round, Exception cause) implements Polled {}
 
+  /** A dead letter waiting for the next round's transaction, and why it was written. */
+  private record Refusal(DeadLetterReason reason, ProducerRecord<byte[], byte[]> letter) {}
+
   private final RunTopics topics;
   private final WarmupCosine schedule;
   private final KeyPair key;
@@ -104,9 +108,7 @@ public final class OuterOptimizer implements AutoCloseable {
   private ModelDescription model;
   private SumRules rules;
   private RoundState state;
-  private final List<ProducerRecord<byte[], byte[]>> deadLetters = new ArrayList<>();
-  private final Map<DeadLetterReason, Integer> deadLetterReasons =
-      new EnumMap<>(DeadLetterReason.class);
+  private final List<Refusal> refusals = new ArrayList<>();
   private RoundCommit newest;
   private long roundOpenedAtMs;
   private long lastSumAtMs;
@@ -283,15 +285,8 @@ public final class OuterOptimizer implements AutoCloseable {
     }
     // Sent with the round's transaction, so a restart that reads the record again does not
     // reject it twice.
-    deadLetters.add(new ProducerRecord<>(topics.deadLetters(), r.key(),
-        deadLetterSerde.encode(letter.build())));
-    deadLetterReasons.merge(verdict.reason(), 1, Integer::sum);
-  }
-
-  /** Dead letters go out with a round's transaction only: one that aborted reads them again. */
-  private void clearDeadLetters() {
-    deadLetters.clear();
-    deadLetterReasons.clear();
+    refusals.add(new Refusal(verdict.reason(), new ProducerRecord<>(topics.deadLetters(),
+        r.key(), deadLetterSerde.encode(letter.build()))));
   }
 
   /** Round 0: the description and the initial weights, with zero momentum. */
@@ -319,9 +314,12 @@ public final class OuterOptimizer implements AutoCloseable {
         roundOpenedAtMs == 0 ? started : roundOpenedAtMs,
         lastSumAtMs == 0 ? started : lastSumAtMs);
     RoundPublisher.Result result = publisher.publish(model, withModel, state.plan(), round,
-        deadLetters, sums.consumed(), sums.group());
-    Map<DeadLetterReason, Integer> refused = Map.copyOf(deadLetterReasons);
-    clearDeadLetters();
+        refusals.stream().map(Refusal::letter).toList(), sums.consumed(), sums.group());
+    Map<DeadLetterReason, Integer> refused = refusals.stream().collect(Collectors.groupingBy(
+        Refusal::reason, () -> new EnumMap<>(DeadLetterReason.class),
+        Collectors.summingInt(x -> 1)));
+    // Out with this transaction, or (aborted) read again with the records they refuse.
+    refusals.clear();
     if (result instanceof RoundPublisher.Fenced fenced) {
       throw new FencedException(topics.runId(), fenced.cause());
     }
@@ -376,7 +374,7 @@ public final class OuterOptimizer implements AutoCloseable {
     state = new RoundState(plan, OuterStep.of(model.getOuterOptimizer()), schedule,
         (float) model.getOuterOptimizer().getLearningRate(), commit.getRound(),
         log.weights(commit, plan), log.momentum(commit.getRound(), plan));
-    clearDeadLetters();
+    refusals.clear();
     newest = commit;
     roundOpenedAtMs = commit.getCommittedAtMs();
     LOG.info("run {}: resumed at round {}", topics.runId(), commit.getRound());
