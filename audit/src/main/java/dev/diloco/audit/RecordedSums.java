@@ -6,7 +6,7 @@ import dev.diloco.core.kafka.AvroSerde;
 import dev.diloco.core.layout.ChunkPlan;
 import dev.diloco.core.rules.CheckedSum;
 import dev.diloco.core.rules.Records;
-import dev.diloco.core.rules.SumRules;
+import dev.diloco.core.round.RoundSums;
 import dev.diloco.core.rules.Verdict;
 import dev.diloco.schemas.Contribution;
 import dev.diloco.schemas.DeadLetterReason;
@@ -18,9 +18,9 @@ import java.util.Map;
 import java.util.TreeMap;
 
 /**
- * The reducer's sums of one round as the optimizer applied them: of the round's sum records,
- * in log order, the first one of each chunk that passes {@link SumRules} (the optimizer's own
- * checks); the others it rejected too. A later sum of a chunk whose bytes differ from the
+ * The reducer's sums of one round as the optimizer applied them: the round's sum records, in
+ * log order, offered to {@link RoundSums} (the optimizer's own choice); the others it rejected
+ * too. A later sum of a chunk whose bytes differ from the
  * applied one is a finding: the reducer emits one sum per chunk. Fed one record at a time.
  */
 final class RecordedSums {
@@ -30,14 +30,14 @@ final class RecordedSums {
       ReducedChunk record, Location at) {}
 
   private final int round;
-  private final SumRules rules;
+  private final RoundSums chosen;
   private final AvroSerde<ReducedChunk> serde = AvroSerde.of(ReducedChunk.class);
   private final Map<Integer, Recorded> applied = new TreeMap<>();
   private final List<Replay.Finding> findings = new ArrayList<>();
 
   RecordedSums(String runId, ChunkPlan plan, int round) {
     this.round = round;
-    this.rules = new SumRules(runId, plan);
+    this.chosen = new RoundSums(runId, plan, round);
   }
 
   /** The applied sums of round {@code r} in {@code run}, by chunk; findings are of commit r + 1. */
@@ -51,7 +51,7 @@ final class RecordedSums {
   /** Takes the next sum record of the round, read from {@code at}; returns its verdict. */
   Verdict<CheckedSum> add(Location at, byte[] value) {
     Verdict<ReducedChunk> decoded = Records.decode(serde, value);
-    Verdict<CheckedSum> checked = decoded.then(s -> rules.check(s, round, applied::containsKey));
+    Verdict<CheckedSum> checked = decoded.then(chosen::offer);
     if (checked instanceof Verdict.Accept<CheckedSum> ok) {
       CheckedSum s = ok.value();
       applied.put(s.range().index(), new Recorded(s.range().index(), s.sum().getContributors(),
@@ -73,6 +73,11 @@ final class RecordedSums {
   /** The applied sum of each chunk, by chunk. */
   Map<Integer, Recorded> applied() {
     return applied;
+  }
+
+  /** The round's contributors, as its commit should list them ({@link RoundSums}). */
+  List<Contribution> contributors() {
+    return chosen.contributors();
   }
 
   /** Sums that contradict the applied ones. */

@@ -9,9 +9,8 @@ import dev.diloco.core.codec.ElementCodec;
 import dev.diloco.core.layout.ChunkPlan;
 import dev.diloco.core.layout.ChunkRange;
 import dev.diloco.core.layout.ParameterLayout;
-import dev.diloco.core.math.OuterStep;
+import dev.diloco.core.round.RoundStep;
 import dev.diloco.core.rules.CommitSignatures;
-import dev.diloco.core.rules.SumRules;
 import dev.diloco.core.rules.Verdict;
 import dev.diloco.core.sum.ExactSum;
 import dev.diloco.schemas.Contribution;
@@ -31,8 +30,8 @@ import java.util.function.Consumer;
 /**
  * Re-executes a run's rounds from its log and checks them bit for bit: for each round commit,
  * the reducer's sums are recomputed ({@link ReplayedReduction}: the reducer's own rules and
- * {@link ExactSum}) from the recorded pseudo-gradient chunks, the outer step is applied with
- * {@link OuterStep} at the learning rate the commit records, and the result is compared with
+ * {@link ExactSum}) from the recorded pseudo-gradient chunks, the round is stepped by
+ * {@link RoundStep} at the learning rate the commit records, and the result is compared with
  * every published weights chunk, with the commit's SHA-256, and with the optimizer's momentum
  * where the compacted state topic still has it ({@link PublishedRound}). A recorded sum that
  * differs from the recomputed one is explained where one contribution can ({@link Forensics}).
@@ -155,11 +154,10 @@ public final class Replay {
       if (commit == null || commit.getOutcome() != RoundOutcome.STEPPED) {
         continue;
       }
-      OuterStep step = OuterStep.of(commit.getOuterOptimizer());
+      RoundStep step = RoundStep.madeBy(commit);
       for (Recorded s : RecordedSums.of(run, reader, plan, n - 1).applied().values()) {
-        ChunkRange range = plan.range(s.chunk());
-        step.apply((float) commit.getOuterLearningRate(), s.values(), 0, s.contributors().size(),
-            scratch, momentum, (int) range.offset(), range.count());
+        step.apply(plan.range(s.chunk()), s.values(), s.contributors().size(), scratch,
+            momentum);
       }
     }
   }
@@ -254,8 +252,7 @@ public final class Replay {
    */
   private Stepped step(int r, RoundCommit commit, List<Finding> findings) {
     int n = r + 1;
-    OuterStep step = OuterStep.of(commit.getOuterOptimizer());
-    float lr = (float) commit.getOuterLearningRate();
+    RoundStep step = RoundStep.madeBy(commit);
     RecordedSums sums = RecordedSums.of(run, reader, plan, r);
     findings.addAll(sums.findings());
     Map<Integer, Recorded> recorded = sums.applied();
@@ -266,7 +263,6 @@ public final class Replay {
     float[] expectedMomentum = momentum.clone();
     float[] scratch = theta.clone();
     float[] carried = momentum.clone();
-    List<List<Contribution>> sumsContributors = new ArrayList<>();
     try (ReplayedReduction reduction = new ReplayedReduction(run.topics(), r, plan, codec,
         run.chunkPartitions(), named, refused)) {
       reader.fetch(run.pseudoGradients(r).stream()
@@ -280,7 +276,6 @@ public final class Replay {
           findings.add(new Finding(n, c, "no valid sum of round " + r + " for this chunk in "
               + run.topics().reduced()));
         } else {
-          sumsContributors.add(sum.contributors());
           checkContributions(n, c, sum, exact, reduction, findings);
         }
         if (exact == null) {
@@ -293,21 +288,19 @@ public final class Replay {
         double[] recomputed = new double[range.count()];
         exact.sumTo(recomputed, 0);
         int count = sum != null ? sum.contributors().size() : exact.contributors().size();
-        step.apply(lr, recomputed, 0, count, expected, expectedMomentum, (int) range.offset(),
-            range.count());
+        step.apply(range, recomputed, count, expected, expectedMomentum);
         if (sum != null) {
           if (exact.contributors().size() == sum.contributors().size()) {
             compareSums(n, c, sum.values(), recomputed, reduction, findings);
           }
-          step.apply(lr, sum.values(), 0, count, scratch, carried, (int) range.offset(),
-              range.count());
+          step.apply(range, sum.values(), count, scratch, carried);
         } else {
           System.arraycopy(expectedMomentum, (int) range.offset(), carried, (int) range.offset(),
               range.count());
         }
       }
     }
-    return new Stepped(expected, carried, SumRules.roundContributors(sumsContributors).stream()
+    return new Stepped(expected, carried, sums.contributors().stream()
         .map(Contribution::getWorkerId).toList());
   }
 

@@ -1,12 +1,11 @@
 package dev.diloco.bench;
 
-import dev.diloco.core.codec.ElementCodec;
-import dev.diloco.core.math.OuterStep;
-import dev.diloco.core.math.PseudoGradient;
+import dev.diloco.core.codec.PayloadFormat;
 import dev.diloco.schemas.OuterOptimizerConfig;
 import dev.diloco.worker.AdamW;
 import dev.diloco.worker.ByteCorpus;
 import dev.diloco.worker.ByteTransformer;
+import dev.diloco.worker.DiLoCo;
 import dev.diloco.worker.EvalSet;
 import dev.diloco.worker.RunSpec;
 import java.util.ArrayList;
@@ -15,13 +14,10 @@ import java.util.SplittableRandom;
 
 /**
  * The arms a learning-rate sweep trains in this process: one worker alone, data-parallel (k
- * times the batch, the mean gradient of k workers' batches), and DiLoCo simulated: k models
- * stepped one after the other on the windows the pipeline's workers draw (their shard, and
- * {@link ByteCorpus#stepRandom} of worker-i, round, step), each pseudo-gradient through the
- * run's codec, the decoded values summed in double (exact for FP16 and BF16 values of a few
- * workers, as the reducer's sum is) and the outer step of {@link OuterStep}. It is the
- * pipeline's arithmetic without its processes, so a sweep can afford many points; the chosen
- * point then runs through the pipeline, and the benchmark prints both results.
+ * times the batch, the mean gradient of k workers' batches), and DiLoCo as the project's
+ * reference runs it ({@link DiLoCo}: the pipeline's arithmetic without its processes), so a
+ * sweep can afford many points; the chosen point then runs through the pipeline, and the
+ * benchmark prints both results.
  */
 final class InProcessArms {
 
@@ -67,60 +63,25 @@ final class InProcessArms {
   }
 
   /**
-   * DiLoCo with {@code k} workers and H = {@code h} over the budget, its pseudo-gradients
-   * through {@code codec} (a float codec: block codecs work chunk by chunk and run in the
-   * pipeline only).
+   * DiLoCo with {@code k} workers and H = {@code h} over the budget, its pseudo-gradients in
+   * FP16: the project's reference ({@link DiLoCo}), with the pipeline's worker ids and shards.
    */
-  static Trained diloco(Setup s, int k, int h, AdamW.Config inner, OuterOptimizerConfig outer,
-      ElementCodec codec) {
-    if (codec.planeWidth() == 0) {
-      throw new IllegalArgumentException("the in-process DiLoCo takes a float codec, not "
-          + codec.encoding());
-    }
+  static Trained diloco(Setup s, int k, int h, AdamW.Config inner, OuterOptimizerConfig outer) {
     long start = System.nanoTime();
-    RunSpec spec = s.spec();
-    ByteTransformer model = spec.newModel();
-    ByteTransformer evalModel = spec.newModel();
-    int n = s.initial().length;
-    float[] global = s.initial().clone(); // θ(r)
-    float[] momentum = new float[n];
-    float[] local = new float[n];
-    float[] grad = new float[n];
-    float[] delta = new float[n];
-    float[] decoded = new float[n];
-    double[] sum = new double[n];
-    byte[] encoded = new byte[codec.encodedBytes(n)];
-    AdamW[] optimizers = new AdamW[k];
-    byte[][] shards = new byte[k][];
+    RunSpec base = s.spec();
+    RunSpec spec = new RunSpec(base.runId(), base.model(), base.batch(), h, inner, outer,
+        PayloadFormat.FP16, false, base.seed(), base.chunkElements());
+    List<DiLoCo.Member> members = new ArrayList<>();
     for (int w = 0; w < k; w++) {
-      optimizers[w] = new AdamW(inner, model.layout()); // each worker keeps its own moments
-      shards[w] = s.corpus().shard(w, k);
+      members.add(new DiLoCo.Member("worker-" + w, s.corpus().shard(w, k)));
     }
-    OuterStep outerStep = OuterStep.of(outer);
-    Curve curve = new Curve(s.curve(), evalModel, global);
-    int t = spec.model().contextLength();
+    DiLoCo diloco = new DiLoCo(spec, members, s.initial());
+    Curve curve = new Curve(s.curve(), spec.newModel(), s.initial());
     for (int round = 0; round < s.budget() / h; round++) {
-      java.util.Arrays.fill(sum, 0);
-      for (int w = 0; w < k; w++) {
-        System.arraycopy(global, 0, local, 0, n);
-        model.setParameters(local);
-        for (int step = 0; step < h; step++) {
-          model.lossAndGradient(ByteCorpus.windows(shards[w], spec.batch(), t,
-              ByteCorpus.stepRandom(spec.seed(), "worker-" + w, round, step)), grad);
-          optimizers[w].step(local, grad);
-          model.setParameters(local);
-        }
-        PseudoGradient.compute(global, local, delta);
-        codec.encode(delta, 0, n, encoded, 0);
-        codec.decode(encoded, 0, n, decoded, 0);
-        for (int i = 0; i < n; i++) {
-          sum[i] += decoded[i];
-        }
-      }
-      outerStep.apply((float) outer.getLearningRate(), sum, 0, k, global, momentum, 0, n);
-      curve.add((round + 1) * h, global);
+      diloco.step();
+      curve.add((round + 1) * h, diloco.weights());
     }
-    return curve.done(global, start);
+    return curve.done(diloco.weights(), start);
   }
 
   /** Eval loss at step 0 and wherever {@link #add} is called. */

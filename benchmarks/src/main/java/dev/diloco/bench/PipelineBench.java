@@ -9,6 +9,7 @@ import dev.diloco.core.kafka.RunTopics;
 import dev.diloco.core.layout.ChunkPlan;
 import dev.diloco.core.layout.ChunkRange;
 import dev.diloco.core.math.OuterStep;
+import dev.diloco.core.round.RoundStep;
 import dev.diloco.core.math.WarmupCosine;
 import dev.diloco.optimizer.OuterOptimizer;
 import dev.diloco.reducer.Reducer;
@@ -205,14 +206,12 @@ final class PipelineBench {
     double[] sum = new double[plan.chunkElements()];
     float[] theta = new float[n];
     float[] m = new float[n];
-    OuterStep step = OuterStep.of(OuterStep.dilocoConfig());
-    float lr = (float) OuterStep.DILOCO_LEARNING_RATE;
+    RoundStep step = RoundStep.of(OuterStep.dilocoConfig(), OuterStep.DILOCO_LEARNING_RATE);
     double[] runs = new double[3];
     for (int k = -1; k < runs.length; k++) {
       long t0 = System.nanoTime();
       for (int i = 0; i < plan.chunkCount(); i++) {
-        ChunkRange range = plan.range(i);
-        step.apply(lr, sum, 0, s.workers(), theta, m, (int) range.offset(), range.count());
+        step.apply(plan.range(i), sum, s.workers(), theta, m);
       }
       if (k >= 0) {
         runs[k] = (System.nanoTime() - t0) / 1e9;

@@ -1,6 +1,5 @@
 package dev.diloco.bench;
 
-import dev.diloco.core.codec.TensorCodec;
 import dev.diloco.core.layout.Safetensors;
 import dev.diloco.launcher.local.LocalRun;
 import dev.diloco.schemas.ModelDescription;
@@ -96,7 +95,7 @@ final class SweepPoint {
     } else {
       OuterOptimizerConfig outer = OuterOptimizerConfig.newBuilder(spec.outer())
           .setLearningRate(job.outerLr()).build();
-      t = InProcessArms.diloco(setup, job.workers(), job.h(), inner, outer, TensorCodec.FP16);
+      t = InProcessArms.diloco(setup, job.workers(), job.h(), inner, outer);
     }
     Safetensors.write(Path.of(out + ".safetensors"), model.layout(), t.weights());
     StringBuilder csv = new StringBuilder();

@@ -11,7 +11,6 @@ import dev.diloco.core.math.OuterStep;
 import dev.diloco.core.math.WarmupCosine;
 import dev.diloco.core.rules.CheckedSum;
 import dev.diloco.core.rules.Records;
-import dev.diloco.core.rules.SumRules;
 import dev.diloco.core.rules.Verdict;
 import dev.diloco.schemas.Averaging;
 import dev.diloco.schemas.DeadLetter;
@@ -37,8 +36,8 @@ import org.slf4j.LoggerFactory;
 
 /**
  * The outer optimizer of one run, as a service: reads the reducer's sums of round r as they
- * arrive, checks each ({@link SumRules}, as the replay does), applies it to the next round
- * ({@link RoundState}), and when every chunk is in publishes round r + 1 in one transaction
+ * arrive, offers each to the next round ({@link RoundState}: the sums {@code RoundSums} takes,
+ * as the worker and the replay do, stepped by {@code RoundStep}), and when every chunk is in publishes round r + 1 in one transaction
  * with the offsets of the sums it consumed ({@link RoundPublisher}). A crash at any point
  * resumes at the last committed round with the same bits: the state is rebuilt from the
  * committed weights and momentum, and the sums of the open round are read again. So is a
@@ -106,7 +105,7 @@ public final class OuterOptimizer implements AutoCloseable {
   private final AvroSerde<DeadLetter> deadLetterSerde = AvroSerde.of(DeadLetter.class);
 
   private ModelDescription model;
-  private SumRules rules;
+  private ChunkPlan plan;
   private RoundState state;
   private final List<Refusal> refusals = new ArrayList<>();
   private RoundCommit newest;
@@ -159,9 +158,9 @@ public final class OuterOptimizer implements AutoCloseable {
       adopt(key == null ? description : ModelDescription.newBuilder(description)
           .setCommitKey(ByteBuffer.wrap(key.getPublic().getEncoded())).build());
       publisher.signWith(key == null ? null : key.getPrivate());
-      if (initialWeights.length != rules.plan().totalElements()) {
+      if (initialWeights.length != plan.totalElements()) {
         throw new IllegalArgumentException("the initial weights have " + initialWeights.length
-            + " elements, the layout " + rules.plan().totalElements());
+            + " elements, the layout " + plan.totalElements());
       }
       Published first = start(initialWeights);
       sums.assign();
@@ -226,13 +225,16 @@ public final class OuterOptimizer implements AutoCloseable {
 
   private Polled onSum(ConsumerRecord<byte[], byte[]> r) {
     Verdict<ReducedChunk> decoded = Records.decode(reducedSerde, r.value());
-    Verdict<CheckedSum> checked = decoded.then(s -> rules.check(s, state.round(),
-        state::applied));
-    if (checked instanceof Verdict.Reject<CheckedSum> bad) {
-      reject(r, bad, decoded.accepted() ? decoded.value() : null);
+    if (decoded instanceof Verdict.Reject<ReducedChunk> bad) {
+      reject(r, bad, null);
       return new Nothing();
     }
-    Optional<String> cannotStep = state.apply(checked.value());
+    RoundState.Offered offered = state.offer(decoded.value());
+    if (offered.verdict() instanceof Verdict.Reject<CheckedSum> bad) {
+      reject(r, bad, decoded.value());
+      return new Nothing();
+    }
+    Optional<String> cannotStep = offered.cannotStep();
     lastSumAtMs = System.currentTimeMillis();
     if (cannotStep.isPresent()) {
       // Never publish non-finite weights: the round fails, and its weights are published again.
@@ -291,8 +293,8 @@ public final class OuterOptimizer implements AutoCloseable {
 
   /** Round 0: the description and the initial weights, with zero momentum. */
   private Published start(float[] initialWeights) {
-    ChunkPlan plan = rules.plan();
-    state = RoundState.beforeRound0(plan, OuterStep.of(model.getOuterOptimizer()), schedule,
+    state = RoundState.beforeRound0(topics.runId(), plan,
+        OuterStep.of(model.getOuterOptimizer()), schedule,
         (float) model.getOuterOptimizer().getLearningRate(), initialWeights);
     Polled first = publish(RoundOutcome.INITIAL, null, true);
     if (first instanceof Aborted failed) {
@@ -365,13 +367,13 @@ public final class OuterOptimizer implements AutoCloseable {
     }
     OuterStep.of(outer); // refuses settings that cannot step, at the start
     this.model = description;
-    this.rules = new SumRules(topics.runId(), ParameterLayout.chunkPlan(description.getLayout()));
+    this.plan = ParameterLayout.chunkPlan(description.getLayout());
   }
 
   /** Loads the committed weights and momentum of {@code commit}: the state after a restart. */
   private void resume(RoundCommit commit) {
-    ChunkPlan plan = rules.plan();
-    state = new RoundState(plan, OuterStep.of(model.getOuterOptimizer()), schedule,
+    state = new RoundState(topics.runId(), plan, OuterStep.of(model.getOuterOptimizer()),
+        schedule,
         (float) model.getOuterOptimizer().getLearningRate(), commit.getRound(),
         log.weights(commit, plan), log.momentum(commit.getRound(), plan));
     refusals.clear();

@@ -3,11 +3,12 @@ package dev.diloco.optimizer;
 import dev.diloco.core.layout.ChunkPlan;
 import dev.diloco.core.math.OuterStep;
 import dev.diloco.core.math.WarmupCosine;
+import dev.diloco.core.round.RoundStep;
+import dev.diloco.core.round.RoundSums;
 import dev.diloco.core.rules.CheckedSum;
-import dev.diloco.core.rules.SumRules;
+import dev.diloco.core.rules.Verdict;
 import dev.diloco.schemas.Contribution;
-import java.util.ArrayList;
-import java.util.BitSet;
+import dev.diloco.schemas.ReducedChunk;
 import java.util.List;
 import java.util.Optional;
 
@@ -15,12 +16,13 @@ import java.util.Optional;
  * The outer optimizer's rounds as plain state, without Kafka (after torchft's {@code
  * LocalSGD}/{@code DiLoCo}: a round is applied into a copy, then committed or rolled back).
  * It holds the committed round r, its weights θ and momentum m, and round r + 1 as it is
- * built: each checked sum is applied with the {@link OuterStep} to its chunk of a copy of θ and
- * m, so that when every chunk is in, the copy is round r + 1. {@link #commit()} makes it the
+ * built: each sum {@link RoundSums} takes is applied by the {@link RoundStep} to its chunk of a
+ * copy of θ and m, so that when every chunk is in, the copy is round r + 1. {@link #commit()} makes it the
  * committed round once it is published; {@link #rollback()} drops it when publishing failed.
  */
 public final class RoundState {
 
+  private final String runId;
   private final ChunkPlan plan;
   private final OuterStep step;
   private final WarmupCosine schedule;
@@ -31,20 +33,20 @@ public final class RoundState {
   private float[] momentum;
   private float[] nextTheta;
   private float[] nextMomentum;
-  private final BitSet applied = new BitSet();
-  /** The contributors of each applied sum. */
-  private final List<List<Contribution>> sums = new ArrayList<>();
+  /** The sums of this round taken so far. */
+  private RoundSums sums;
 
   /**
-   * Committed round {@code round} with weights {@code theta} and momentum {@code momentum}
+   * Committed round {@code round} of run {@code runId} with weights {@code theta} and momentum {@code momentum}
    * (taken, not copied), stepping at {@code peakLearningRate} times {@code schedule}.
    */
-  public RoundState(ChunkPlan plan, OuterStep step, WarmupCosine schedule,
+  public RoundState(String runId, ChunkPlan plan, OuterStep step, WarmupCosine schedule,
       float peakLearningRate, int round, float[] theta, float[] momentum) {
     if (theta.length != plan.totalElements() || momentum.length != theta.length) {
       throw new IllegalArgumentException("weights of " + theta.length + " and momentum of "
           + momentum.length + " elements for a layout of " + plan.totalElements());
     }
+    this.runId = runId;
     this.plan = plan;
     this.step = step;
     this.schedule = schedule;
@@ -54,19 +56,19 @@ public final class RoundState {
     this.momentum = momentum;
     this.nextTheta = theta.clone();
     this.nextMomentum = momentum.clone();
+    this.sums = new RoundSums(runId, plan, round);
   }
 
   /**
    * A run with no committed round: round -1, whose next round, 0, is {@code initialWeights}
    * with zero momentum, ready to be published.
    */
-  public static RoundState beforeRound0(ChunkPlan plan, OuterStep step, WarmupCosine schedule,
-      float peakLearningRate, float[] initialWeights) {
+  public static RoundState beforeRound0(String runId, ChunkPlan plan, OuterStep step,
+      WarmupCosine schedule, float peakLearningRate, float[] initialWeights) {
     int n = initialWeights.length;
-    RoundState state = new RoundState(plan, step, schedule, peakLearningRate, -1, new float[n],
-        new float[n]);
+    RoundState state = new RoundState(runId, plan, step, schedule, peakLearningRate, -1,
+        new float[n], new float[n]);
     System.arraycopy(initialWeights, 0, state.nextTheta, 0, n);
-    state.applied.set(0, plan.chunkCount());
     return state;
   }
 
@@ -84,29 +86,29 @@ public final class RoundState {
     return (float) (peakLearningRate * schedule.factor(round));
   }
 
-  /** Whether the sum of chunk {@code index} of this round has been applied. */
-  public boolean applied(int index) {
-    return applied.get(index);
+  /**
+   * Offers a sum of this round: when {@link RoundSums} takes it, it is applied, and its chunk
+   * of the next round is done. The verdict says whether it was taken; a taken sum whose step
+   * would make a weight or its momentum non-finite (finite sums can still overflow a float,
+   * and a learning rate can be absurd) comes back with {@code cannotStep} set: the round is
+   * then to be rolled back and failed, never published.
+   */
+  public Offered offer(ReducedChunk sum) {
+    Verdict<CheckedSum> verdict = sums.offer(sum);
+    if (!verdict.accepted()) {
+      return new Offered(verdict, Optional.empty());
+    }
+    CheckedSum taken = verdict.value();
+    new RoundStep(step, learningRate()).apply(taken, nextTheta, nextMomentum);
+    return new Offered(verdict, nonFinite(taken));
   }
 
-  /**
-   * Applies a checked sum of this round's chunk: its part of the next round is then done.
-   * Returns why the round cannot step instead, when the step would make a weight or its
-   * momentum non-finite (finite sums can still overflow a float, and a learning rate can be
-   * absurd): the round is then to be rolled back and failed, never published.
-   */
-  public Optional<String> apply(CheckedSum sum) {
+  /** What became of a sum offered: the rules' verdict, and why the round cannot step. */
+  public record Offered(Verdict<CheckedSum> verdict, Optional<String> cannotStep) {}
+
+  private Optional<String> nonFinite(CheckedSum sum) {
     int index = sum.range().index();
-    if (sum.sum().getRound() != round || applied.get(index)) {
-      throw new IllegalStateException("the sum of round " + sum.sum().getRound() + ", chunk "
-          + index + " is not one to apply now: the rules let only a first sum of round "
-          + round + " through");
-    }
     int from = Math.toIntExact(sum.range().offset());
-    step.apply(learningRate(), sum.values(), 0, sum.contributors(), nextTheta, nextMomentum,
-        from, sum.range().count());
-    applied.set(index);
-    sums.add(sum.sum().getContributors());
     for (int i = from; i < from + sum.range().count(); i++) {
       if (!Float.isFinite(nextTheta[i]) || !Float.isFinite(nextMomentum[i])) {
         return Optional.of("the outer step on the sum of chunk " + index + " makes element "
@@ -119,7 +121,7 @@ public final class RoundState {
 
   /** Whether every chunk's sum is in: the next round can be published. */
   public boolean complete() {
-    return applied.cardinality() == plan.chunkCount();
+    return round < 0 || sums.complete();
   }
 
   /** The next round's weights as built so far (the committed ones where no sum is applied). */
@@ -145,15 +147,14 @@ public final class RoundState {
    * contributor of the round.
    */
   public List<Contribution> contributors() {
-    return SumRules.roundContributors(sums);
+    return round < 0 ? List.of() : sums.contributors();
   }
 
   /** Drops what was applied of the next round: it starts again from the committed round. */
   public void rollback() {
     System.arraycopy(theta, 0, nextTheta, 0, theta.length);
     System.arraycopy(momentum, 0, nextMomentum, 0, momentum.length);
-    applied.clear();
-    sums.clear();
+    sums = new RoundSums(runId, plan, round);
   }
 
   /** The next round, as built, becomes the committed one, once it is published. */

@@ -1,17 +1,19 @@
 package dev.diloco.optimizer;
 
 import static org.assertj.core.api.Assertions.assertThat;
-import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import dev.diloco.core.layout.ChunkPlan;
 import dev.diloco.core.math.OuterStep;
 import dev.diloco.core.math.WarmupCosine;
-import dev.diloco.core.rules.CheckedSum;
+import dev.diloco.core.codec.Checksums;
+import dev.diloco.core.rules.Verdict;
+import dev.diloco.schemas.DeadLetterReason;
 import dev.diloco.schemas.Contribution;
 import dev.diloco.schemas.OuterMethod;
 import dev.diloco.schemas.ReducedChunk;
 import dev.diloco.schemas.SumEncoding;
 import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
 import java.util.List;
 import org.junit.jupiter.api.Test;
 
@@ -23,24 +25,30 @@ class RoundStateTest {
   private static final OuterStep NESTEROV = new OuterStep(OuterMethod.NESTEROV, 0.5f);
 
   private static RoundState round0() {
-    return new RoundState(PLAN, NESTEROV, WarmupCosine.CONSTANT, 0.5f, 0,
+    return new RoundState("r", PLAN, NESTEROV, WarmupCosine.CONSTANT, 0.5f, 0,
         new float[] {1f, 1f, 1f, 1f}, new float[4]);
   }
 
-  /** A checked sum of {@code round}, chunk {@code index}, of two workers' pseudo-gradients. */
-  private static CheckedSum sum(int round, int index, double... values) {
+  /** A sum of {@code round}, chunk {@code index}, of two workers' pseudo-gradients, as FP64. */
+  private static ReducedChunk sum(int round, int index, double... values) {
     return sum(round, index, List.of("w0", "w1"), values);
   }
 
-  private static CheckedSum sum(int round, int index, List<String> workers, double... values) {
-    ReducedChunk record = ReducedChunk.newBuilder()
+  private static ReducedChunk sum(int round, int index, List<String> workers,
+      double... values) {
+    ByteBuffer bytes = ByteBuffer.allocate(8 * values.length).order(ByteOrder.LITTLE_ENDIAN);
+    for (double v : values) {
+      bytes.putDouble(v);
+    }
+    bytes.flip();
+    return ReducedChunk.newBuilder()
         .setRunId("r").setRound(round).setChunkIndex(index).setChunkCount(2)
         .setElementOffset(2L * index).setElementCount(2)
         .setContributors(workers.stream().map(w -> new Contribution(w, 10L, 1, 2f)).toList())
-        .setSumEncoding(SumEncoding.FP64).setSum(ByteBuffer.allocate(16)).setCrc32c(0)
+        .setSumEncoding(SumEncoding.FP64).setSum(bytes)
+        .setCrc32c(Checksums.crc32c(bytes.duplicate()))
         .setComplete(true).setEmittedAtMs(0)
         .build();
-    return new CheckedSum(record, PLAN.range(index), values);
   }
 
   @Test
@@ -48,15 +56,13 @@ class RoundStateTest {
     RoundState state = round0();
     // Chunk 0: sum (1, -0.5) of 2 -> g = (0.5, -0.25); m = g;
     // theta = 1 - 0.5 * (g + 0.5 g) = 1 - 0.75 g = (0.625, 1.1875).
-    state.apply(sum(0, 0, 1.0, -0.5));
+    assertThat(taken(state.offer(sum(0, 0, 1.0, -0.5)))).isTrue();
     assertThat(state.complete()).isFalse();
-    assertThat(state.applied(0)).isTrue();
-    assertThat(state.applied(1)).isFalse();
     assertThat(state.weights()).containsExactly(1f, 1f, 1f, 1f);
     assertThat(state.nextWeights()).containsExactly(0.625f, 1.1875f, 1f, 1f);
 
     // Chunk 1: sum (2, 0) -> g = (1, 0); theta = (1 - 0.75, 1) = (0.25, 1).
-    state.apply(sum(0, 1, 2.0, 0.0));
+    state.offer(sum(0, 1, 2.0, 0.0));
     assertThat(state.complete()).isTrue();
     assertThat(state.contributors()).extracting(Contribution::getWorkerId)
         .containsExactly("w0", "w1");
@@ -71,7 +77,7 @@ class RoundStateTest {
 
     // Round 1, chunk 0: sum (0, 0) -> g = 0; m = 0.5 m = (0.25, -0.125);
     // theta = theta - 0.5 * (0 + 0.5 m) = (0.625 - 0.0625, 1.1875 + 0.03125).
-    state.apply(sum(1, 0, 0.0, 0.0));
+    state.offer(sum(1, 0, 0.0, 0.0));
     assertThat(state.nextMomentum()).containsExactly(0.25f, -0.125f, 1f, 0f);
     assertThat(state.nextWeights()).containsExactly(0.5625f, 1.21875f, 0.25f, 1f);
   }
@@ -80,18 +86,18 @@ class RoundStateTest {
   void aStepThatWouldMakeAWeightNonFiniteIsRefusedWithItsReason() {
     RoundState state = round0();
     // Finite sums, whose mean overflows a float: the weight would be -Infinity.
-    assertThat(state.apply(sum(0, 0, 1e39, 0.0))).hasValueSatisfying(why -> assertThat(why)
+    assertThat(state.offer(sum(0, 0, 1e39, 0.0)).cannotStep()).hasValueSatisfying(why -> assertThat(why)
         .contains("chunk 0 makes element 0 non-finite"));
     state.rollback();
     assertThat(state.nextWeights()).containsExactly(1f, 1f, 1f, 1f);
-    assertThat(state.apply(sum(0, 0, 1.0, -0.5))).isEmpty();
+    assertThat(state.offer(sum(0, 0, 1.0, -0.5)).cannotStep()).isEmpty();
   }
 
   @Test
   void theRoundsContributorsAreThoseInEverySum() {
     RoundState state = round0();
-    state.apply(sum(0, 0, List.of("w0", "w1", "w2"), 1.0, 1.0));
-    state.apply(sum(0, 1, List.of("w0", "w2"), 1.0, 1.0)); // w1's chunk 1 did not make it
+    state.offer(sum(0, 0, List.of("w0", "w1", "w2"), 1.0, 1.0));
+    state.offer(sum(0, 1, List.of("w0", "w2"), 1.0, 1.0)); // w1's chunk 1 did not make it
     assertThat(state.contributors()).extracting(Contribution::getWorkerId)
         .containsExactly("w0", "w2");
   }
@@ -99,31 +105,40 @@ class RoundStateTest {
   @Test
   void aRollbackDropsWhatWasAppliedOfTheNextRound() {
     RoundState state = round0();
-    state.apply(sum(0, 0, 1.0, -0.5));
+    state.offer(sum(0, 0, 1.0, -0.5));
     state.rollback();
     assertThat(state.round()).isZero();
-    assertThat(state.applied(0)).isFalse();
     assertThat(state.contributors()).isEmpty();
     assertThat(state.nextWeights()).containsExactly(1f, 1f, 1f, 1f);
     assertThat(state.nextMomentum()).containsExactly(0f, 0f, 0f, 0f);
     // The same sum applies again, to the same bits.
-    state.apply(sum(0, 0, 1.0, -0.5));
+    state.offer(sum(0, 0, 1.0, -0.5));
     assertThat(state.nextWeights()).containsExactly(0.625f, 1.1875f, 1f, 1f);
   }
 
   @Test
   void onlyAFirstSumOfTheOpenRoundIsApplied() {
     RoundState state = round0();
-    state.apply(sum(0, 1, 2.0, 0.0));
-    assertThatThrownBy(() -> state.apply(sum(0, 1, 2.0, 0.0)))
-        .isInstanceOf(IllegalStateException.class).hasMessageContaining("round 0, chunk 1");
-    assertThatThrownBy(() -> state.apply(sum(3, 0, 2.0, 0.0)))
-        .isInstanceOf(IllegalStateException.class).hasMessageContaining("round 3");
+    assertThat(taken(state.offer(sum(0, 1, 2.0, 0.0)))).isTrue();
+    float[] after = state.nextWeights().clone();
+    assertThat(state.offer(sum(0, 1, 2.0, 0.0)).verdict()).isEqualTo(reject(
+        DeadLetterReason.DUPLICATE, "the sum of chunk 1 of round 0 was applied already"));
+    assertThat(state.offer(sum(3, 0, 2.0, 0.0)).verdict()).isEqualTo(reject(
+        DeadLetterReason.ROUND_NOT_OPEN, "round 3 is not open: the open round is 0"));
+    assertThat(state.nextWeights()).containsExactly(after);
+  }
+
+  private static boolean taken(RoundState.Offered offered) {
+    return offered.verdict().accepted() && offered.cannotStep().isEmpty();
+  }
+
+  private static Verdict<?> reject(DeadLetterReason reason, String detail) {
+    return new Verdict.Reject<>(reason, detail);
   }
 
   @Test
   void beforeRound0TheNextRoundIsTheInitialWeightsAndTheRateFollowsTheSchedule() {
-    RoundState state = RoundState.beforeRound0(PLAN, NESTEROV, new WarmupCosine(3, 0, 1), 0.5f,
+    RoundState state = RoundState.beforeRound0("r", PLAN, NESTEROV, new WarmupCosine(3, 0, 1), 0.5f,
         new float[] {4f, 3f, 2f, 1f});
     assertThat(state.round()).isEqualTo(-1);
     assertThat(state.complete()).isTrue();

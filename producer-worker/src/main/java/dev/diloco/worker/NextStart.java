@@ -3,8 +3,8 @@ package dev.diloco.worker;
 import dev.diloco.core.codec.AsReceived;
 import dev.diloco.core.codec.ElementCodec;
 import dev.diloco.core.layout.ChunkPlan;
-import dev.diloco.core.math.Lookahead;
-import dev.diloco.core.math.OuterStep;
+import dev.diloco.core.round.EagerEstimate;
+import dev.diloco.core.round.RoundStep;
 import dev.diloco.schemas.OuterOptimizerConfig;
 import dev.diloco.schemas.Overlap;
 import dev.diloco.schemas.RoundCommit;
@@ -12,7 +12,7 @@ import dev.diloco.schemas.RoundOutcome;
 
 /**
  * Where an overlapped worker starts round r + 1 while round r is still being summed
- * ({@link Lookahead}): eager, the outer step from θ(r) and the optimizer's momentum with the
+ * ({@link EagerEstimate}): eager, the outer step from θ(r) and the optimizer's momentum with the
  * worker's own Δ(r) as the reducer will decode it; delayed, θ(r) itself. The learning rate is
  * the last one the optimizer stepped with (the run's, before its first step): a schedule's
  * next value is the optimizer's to know.
@@ -21,8 +21,8 @@ final class NextStart {
 
   private final Overlap mode;
   private final AsReceived wire;
-  private final OuterStep step;
-  private float learningRate;
+  /** The last step the optimizer took (the run's settings, before its first step). */
+  private RoundStep step;
   /** Reused each round: the estimate (trained from, then no longer needed) and the decoded Δ. */
   private final float[] next;
   private final float[] sent;
@@ -33,8 +33,7 @@ final class NextStart {
     }
     this.mode = mode;
     this.wire = new AsReceived(codec, plan);
-    this.step = OuterStep.of(outer);
-    this.learningRate = (float) outer.getLearningRate();
+    this.step = RoundStep.of(outer, outer.getLearningRate());
     int n = Math.toIntExact(plan.totalElements());
     this.next = new float[n];
     this.sent = mode == Overlap.EAGER ? new float[n] : null;
@@ -50,11 +49,11 @@ final class NextStart {
   float[] after(RoundCommit commit, float[] theta, float[] momentum, float[] ownDelta,
       float[] trainedFrom) {
     if (commit.getOutcome() == RoundOutcome.STEPPED) {
-      learningRate = (float) commit.getOuterLearningRate();
+      step = RoundStep.madeBy(commit);
     }
     if (mode == Overlap.EAGER) {
       wire.decode(ownDelta, sent);
-      Lookahead.eager(step, learningRate, theta, momentum, sent, trainedFrom, next);
+      EagerEstimate.eager(step, theta, momentum, sent, trainedFrom, next);
     } else {
       System.arraycopy(theta, 0, next, 0, next.length);
     }

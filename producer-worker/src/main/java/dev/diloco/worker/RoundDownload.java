@@ -10,11 +10,11 @@ import dev.diloco.core.kafka.RoundLog;
 import dev.diloco.core.kafka.RunTopics;
 import dev.diloco.core.kafka.Topics;
 import dev.diloco.core.layout.ChunkPlan;
-import dev.diloco.core.layout.ChunkRange;
 import dev.diloco.core.math.OuterStep;
+import dev.diloco.core.round.RoundStep;
+import dev.diloco.core.round.RoundSums;
 import dev.diloco.core.rules.CheckedSum;
 import dev.diloco.core.rules.Records;
-import dev.diloco.core.rules.SumRules;
 import dev.diloco.core.rules.Verdict;
 import dev.diloco.core.sum.ExactSum;
 import dev.diloco.schemas.OuterMethod;
@@ -24,7 +24,6 @@ import dev.diloco.schemas.RoundOutcome;
 import dev.diloco.schemas.SumEncoding;
 import java.time.Duration;
 import java.util.Arrays;
-import java.util.BitSet;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
@@ -63,7 +62,6 @@ final class RoundDownload implements AutoCloseable {
   private final KafkaConsumer<byte[], byte[]> consumer;
   private final List<TopicPartition> partitions;
   private final AvroSerde<ReducedChunk> serde = AvroSerde.of(ReducedChunk.class);
-  private final SumRules rules;
   /** Per partition of the sums topic, the next offset to read; empty until first needed. */
   private final Map<TopicPartition, Long> next = new HashMap<>();
   /** The optimizer's momentum after the round held; null while unknown. */
@@ -82,7 +80,6 @@ final class RoundDownload implements AutoCloseable {
     this.log = log;
     this.worker = worker;
     this.timeout = timeout;
-    this.rules = new SumRules(topics.runId(), plan);
     // FP32 and BF16 sums are doubles, 8 bytes an element: the weights (4) are cheaper.
     this.useSums = ExactSum.create(codec, 1).sumEncoding() != SumEncoding.FP64;
     this.consumer = new KafkaConsumer<>(clients.scanner(), new ByteArrayDeserializer(),
@@ -161,22 +158,39 @@ final class RoundDownload implements AutoCloseable {
   }
 
   /**
-   * Steps {@code theta} (round r's) to {@code commit}'s round in place, from round r's sums;
-   * null when the result is the commit's, else why not ({@code theta} is then spoilt).
+   * Steps {@code theta} (round r's) to {@code commit}'s round in place, from round r's sums as
+   * {@link RoundSums} takes them, read on from where the last round's left off (the bytes read
+   * are added to {@code bytes}); null when the result is the commit's, else why not
+   * ({@code theta} is then spoilt).
    */
   private String fromSums(RoundCommit commit, float[] theta, long[] bytes) {
     float[] m = momentum.clone();
     if (commit.getOutcome() == RoundOutcome.STEPPED) {
-      Map<Integer, CheckedSum> sums = sums(commit.getRound() - 1, commit, bytes);
-      if (sums.size() < plan.chunkCount()) {
-        return "a sum of round " + (commit.getRound() - 1) + " is missing";
+      int r = commit.getRound() - 1;
+      RoundSums sums = new RoundSums(topics.runId(), plan, r);
+      RoundStep step = RoundStep.madeBy(commit);
+      if (next.isEmpty()) {
+        start(commit);
       }
-      OuterStep step = OuterStep.of(commit.getOuterOptimizer());
-      float lr = (float) commit.getOuterLearningRate();
-      for (CheckedSum s : sums.values()) {
-        ChunkRange range = s.range();
-        step.apply(lr, s.values(), 0, s.sum().getContributors().size(), theta, m,
-            (int) range.offset(), range.count());
+      for (TopicPartition p : partitions) {
+        PartitionReader.read(consumer, p, next.get(p), Long.MAX_VALUE, timeout, record -> {
+          if (record.value() != null) {
+            bytes[0] += record.value().length;
+          }
+          Verdict<ReducedChunk> decoded = Records.decode(serde, record.value());
+          if (decoded.accepted() && decoded.value().getRound() > r) {
+            return false; // the next round's: read it next time
+          }
+          next.put(p, record.offset() + 1);
+          if (decoded.accepted() && decoded.value().getRound() == r
+              && sums.offer(decoded.value()) instanceof Verdict.Accept<CheckedSum> taken) {
+            step.apply(taken.value(), theta, m);
+          }
+          return true;
+        });
+      }
+      if (!sums.complete()) {
+        return "a sum of round " + r + " is missing";
       }
     } else if (commit.getOutcome() != RoundOutcome.REPUBLISHED) {
       return "its outcome is " + commit.getOutcome();
@@ -186,42 +200,6 @@ final class RoundDownload implements AutoCloseable {
     }
     momentum = m;
     return null;
-  }
-
-  /**
-   * Round {@code r}'s sums as the optimizer applied them (the first of each chunk that passes
-   * {@link SumRules}, in log order), read on from where the last round's left off; the bytes
-   * read are added to {@code bytes}.
-   */
-  private Map<Integer, CheckedSum> sums(int r, RoundCommit commit, long[] bytes) {
-    if (next.isEmpty()) {
-      start(commit);
-    }
-    Map<Integer, CheckedSum> found = new HashMap<>();
-    BitSet applied = new BitSet(plan.chunkCount());
-    for (TopicPartition p : partitions) {
-      PartitionReader.read(consumer, p, next.get(p), Long.MAX_VALUE, timeout, record -> {
-        if (record.value() != null) {
-          bytes[0] += record.value().length;
-        }
-        Verdict<ReducedChunk> decoded = Records.decode(serde, record.value());
-        if (decoded.accepted() && decoded.value().getRound() > r) {
-          return false; // the next round's: read it next time
-        }
-        next.put(p, record.offset() + 1);
-        if (decoded.accepted() && decoded.value().getRound() == r) {
-          Verdict<CheckedSum> checked = rules.check(decoded.value(), r, applied::get);
-          if (checked.accepted()) {
-            CheckedSum s = checked.value();
-            found.put(s.range().index(), new CheckedSum(s.sum(), s.range(),
-                Arrays.copyOf(s.values(), s.range().count())));
-            applied.set(s.range().index());
-          }
-        }
-        return true;
-      });
-    }
-    return found;
   }
 
   /** Where to start reading sums: shortly before the commit of the round they are of. */

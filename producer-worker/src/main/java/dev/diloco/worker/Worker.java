@@ -8,7 +8,7 @@ import dev.diloco.core.kafka.RoundLog;
 import dev.diloco.core.kafka.RunTopics;
 import dev.diloco.core.layout.ChunkPlan;
 import dev.diloco.core.layout.ParameterLayout;
-import dev.diloco.core.math.Lookahead;
+import dev.diloco.core.round.EagerEstimate;
 import dev.diloco.core.math.PseudoGradient;
 import dev.diloco.schemas.HeartbeatKind;
 import dev.diloco.schemas.ModelDescription;
@@ -37,7 +37,7 @@ import org.slf4j.LoggerFactory;
  *
  * <p>In a run that overlaps its rounds (the description's {@link Overlap}) the worker does not
  * wait after publishing Δ(r): it trains round r + 1 at once from an estimate θ̂ of its weights
- * ({@link Lookahead}), while its own thread sends Δ(r) and fetches θ(r + 1) ({@link
+ * ({@link EagerEstimate}), while its own thread sends Δ(r) and fetches θ(r + 1) ({@link
  * WeightsAhead}); once its inner steps are done it re-bases on θ(r + 1), so that Δ(r + 1) is
  * defined against the committed weights as in every run. The re-base waits for the end of the
  * inner steps, so the bits do not depend on when the commit arrived.
@@ -77,12 +77,12 @@ public final class Worker implements AutoCloseable {
   private final Settings settings;
   private final long tokensPerRound;
   private final ByteTransformer model;
-  private final byte[] shard;
   private final EvalSet eval;
   private final WorkerLinks links;
   private final CommitWatcher commits;
   private final Heartbeats heartbeats;
   private final AdamW adamw;
+  private final InnerSteps innerSteps;
   /** What the codec left out of the last pseudo-gradient (null: the run sends it as it is). */
   private final ErrorFeedback feedback;
   /** Where the state above survives a restart; null: in memory only. */
@@ -105,7 +105,6 @@ public final class Worker implements AutoCloseable {
     this.tokensPerRound = (long) settings.innerSteps() * model.batch()
         * model.config().contextLength();
     this.model = model;
-    this.shard = shard;
     RunTopics topics = new RunTopics(settings.runId());
     RoundLog log = new RoundLog(topics, clients, Duration.ofSeconds(60));
     ModelDescription description = log.model().orElseThrow(() -> new IllegalStateException(
@@ -120,6 +119,8 @@ public final class Worker implements AutoCloseable {
     }
     ChunkPlan plan = published.chunks(description.getLayout().getChunkElements());
     this.adamw = new AdamW(settings.inner(), model.layout());
+    this.innerSteps = new InnerSteps(model, adamw, shard, settings.seed(), settings.workerId(),
+        settings.innerSteps());
     this.feedback = description.getErrorFeedback()
         ? new ErrorFeedback(settings.format().codec(), plan) : null;
     this.eval = new EvalSet(evalSlice, settings.evalBatches(), model.batch(),
@@ -219,7 +220,6 @@ public final class Worker implements AutoCloseable {
       } else {
         System.arraycopy(start, 0, local, 0, n);
       }
-      model.setParameters(local);
 
       long computeStart = System.nanoTime();
       double lossSum = train(round, local, grad);
@@ -250,7 +250,7 @@ public final class Worker implements AutoCloseable {
         }
         weights = a.weights();
         System.arraycopy(weights.weights(), 0, global, 0, n);
-        Lookahead.rebase(local, start, global);
+        EagerEstimate.rebase(local, start, global);
         model.setParameters(local);
       }
       float meanLoss = (float) (lossSum / settings.innerSteps());
@@ -300,19 +300,12 @@ public final class Worker implements AutoCloseable {
 
   /** H inner AdamW steps on {@code local}, in place; returns the sum of their losses. */
   private double train(int round, float[] local, float[] grad) {
-    double lossSum = 0;
     int progressEvery = Math.max(1, settings.innerSteps() / 10);
-    for (int step = 0; step < settings.innerSteps() && !stopping; step++) {
-      lossSum += model.lossAndGradient(ByteCorpus.windows(shard, model.batch(),
-          model.config().contextLength(),
-          ByteCorpus.stepRandom(settings.seed(), settings.workerId(), round, step)), grad);
-      adamw.step(local, grad);
-      model.setParameters(local);
-      if ((step + 1) % progressEvery == 0) {
-        heartbeats.progress(round, step + 1);
+    return innerSteps.run(round, local, grad, step -> {
+      if (step % progressEvery == 0) {
+        heartbeats.progress(round, step);
       }
-    }
-    return lossSum;
+    }, () -> stopping);
   }
 
   private int joinLater(RoundCommit c) {

@@ -61,10 +61,11 @@ public record OuterStep(OuterMethod method, float momentum) {
 
   /**
    * One step on {@code n} elements: {@code theta[off + i]} and {@code m[off + i]} change in
-   * place, from the sum {@code sum[sumOff + i]} of {@code count} pseudo-gradients.
+   * place, from the sum {@code sum[i]} of {@code count} pseudo-gradients. Rounds apply it through
+   * {@code RoundStep}, its one caller.
    */
-  public void apply(float learningRate, double[] sum, int sumOff, double count, float[] theta,
-      float[] m, int off, int n) {
+  public void apply(float learningRate, double[] sum, double count, float[] theta, float[] m,
+      int off, int n) {
     if (!(learningRate >= 0f) || Float.isInfinite(learningRate)) {
       throw new IllegalArgumentException("outer learning rate must be >= 0, got " + learningRate);
     }
@@ -73,7 +74,7 @@ public record OuterStep(OuterMethod method, float momentum) {
     }
     float mu = momentum;
     for (int i = 0; i < n; i++) {
-      float g = (float) (sum[sumOff + i] / count);
+      float g = (float) (sum[i] / count);
       int j = off + i;
       switch (method) {
         case NESTEROV -> {

@@ -7,12 +7,6 @@ import dev.diloco.core.layout.ChunkRange;
 import dev.diloco.core.sum.ExactSum;
 import dev.diloco.schemas.DeadLetterReason;
 import dev.diloco.schemas.ReducedChunk;
-import dev.diloco.schemas.Contribution;
-import java.util.ArrayList;
-import java.util.HashMap;
-import java.util.List;
-import java.util.Map;
-import java.util.TreeMap;
 import java.util.function.IntPredicate;
 
 /**
@@ -39,29 +33,6 @@ public final class SumRules {
 
   public ChunkPlan plan() {
     return plan;
-  }
-
-  /**
-   * A round's contributors, as its commit lists them: the workers in every one of its sums
-   * ({@code sums}: each sum's contributors), in ascending worker-id order, each with what its
-   * first sum says of it. A worker missing from a sum (its chunk refused, or late) is not one.
-   */
-  public static List<Contribution> roundContributors(List<List<Contribution>> sums) {
-    Map<String, Contribution> first = new TreeMap<>();
-    Map<String, Integer> in = new HashMap<>();
-    for (List<Contribution> sum : sums) {
-      for (Contribution c : sum) {
-        first.putIfAbsent(c.getWorkerId(), c);
-        in.merge(c.getWorkerId(), 1, Integer::sum);
-      }
-    }
-    List<Contribution> inEvery = new ArrayList<>();
-    first.forEach((worker, c) -> {
-      if (in.get(worker) == sums.size()) {
-        inEvery.add(c);
-      }
-    });
-    return inEvery;
   }
 
   /**

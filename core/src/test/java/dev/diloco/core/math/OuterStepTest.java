@@ -23,7 +23,7 @@ class OuterStepTest {
     float[] m = {0f};
     float[][] trace = new float[3][];
     for (int r = 0; r < 3; r++) {
-      step.apply(0.5f, SUMS[r], 0, 2, theta, m, 0, 1);
+      step.apply(0.5f, SUMS[r], 2, theta, m, 0, 1);
       trace[r] = new float[] {theta[0], m[0]};
     }
     return trace;
@@ -74,12 +74,12 @@ class OuterStepTest {
     OuterStep step = new OuterStep(method, 0.9f);
     float[] wholeTheta = theta.clone();
     float[] wholeM = m.clone();
-    step.apply(0.7f, sum, 0, 3, wholeTheta, wholeM, 0, n);
+    step.apply(0.7f, sum, 3, wholeTheta, wholeM, 0, n);
     double[] chunkSum = new double[chunk];
     for (int from = 0; from < n; from += chunk) {
       int len = Math.min(chunk, n - from);
       System.arraycopy(sum, from, chunkSum, 0, len); // a chunk's sum arrives on its own
-      step.apply(0.7f, chunkSum, 0, 3, theta, m, from, len);
+      step.apply(0.7f, chunkSum, 3, theta, m, from, len);
     }
     assertThat(theta).containsExactly(wholeTheta);
     assertThat(m).containsExactly(wholeM);
@@ -92,9 +92,9 @@ class OuterStepTest {
     assertThatThrownBy(() -> new OuterStep(OuterMethod.NESTEROV, 1f))
         .hasMessageContaining("got 1.0");
     OuterStep step = new OuterStep(OuterMethod.NESTEROV, 0.9f);
-    assertThatThrownBy(() -> step.apply(Float.NaN, new double[1], 0, 1, new float[1],
+    assertThatThrownBy(() -> step.apply(Float.NaN, new double[1], 1, new float[1],
         new float[1], 0, 1)).hasMessageContaining("got NaN");
-    assertThatThrownBy(() -> step.apply(0.7f, new double[1], 0, 0, new float[1], new float[1],
+    assertThatThrownBy(() -> step.apply(0.7f, new double[1], 0, new float[1], new float[1],
         0, 1)).hasMessageContaining("positive count");
   }
 }

@@ -1,4 +1,5 @@
-package dev.diloco.core.math;
+package dev.diloco.core.round;
+
 
 /**
  * Where an overlapped worker starts round r + 1 while round r's average is still on the wire,
@@ -6,7 +7,7 @@ package dev.diloco.core.math;
  *
  * <p>Eager (after Kale, Douillard, Donchev 2025, "Eager updates for overlapped communication
  * and computation in DiLoCo"): the outer step of round r applied with the worker's own
- * pseudo-gradient standing in for the missing average, θ̂ = OuterStep(θ(r), m(r), s) with
+ * pseudo-gradient standing in for the missing average, θ̂ = RoundStep(θ(r), m(r), s) with
  * s = Δ_own(r) − ½·(θ̂(r) − θ(r)), θ̂(r) the estimate round r was trained from.
  * (Kale et al. mix the worker's fresh Δ with the others' delayed ones, which in their scheme
  * are not applied yet; here θ(r) holds round r − 1's average already, and mixing the others'
@@ -25,8 +26,8 @@ package dev.diloco.core.math;
  * local weights by θ(r + 1) − θ̂, so that its pseudo-gradient is again defined against the
  * committed weights.
  */
-public final class Lookahead {
-  private Lookahead() {}
+public final class EagerEstimate {
+  private EagerEstimate() {}
 
   /** The share of the last round's offset taken out of the stand-in (see the class comment). */
   public static final float SELF_CORRECTION = 0.5f;
@@ -39,8 +40,8 @@ public final class Lookahead {
    * round r was trained from (null: it was trained from {@code theta}). {@code out} may be
    * {@code trainedFrom}; nothing else changes.
    */
-  public static void eager(OuterStep step, float learningRate, float[] theta, float[] momentum,
-      float[] ownDelta, float[] trainedFrom, float[] out) {
+  public static void eager(RoundStep step, float[] theta, float[] momentum, float[] ownDelta,
+      float[] trainedFrom, float[] out) {
     int n = theta.length;
     if (ownDelta.length != n || out.length != n || (momentum != null && momentum.length != n)
         || (trainedFrom != null && trainedFrom.length != n)) {
@@ -56,7 +57,7 @@ public final class Lookahead {
     }
     float[] m = momentum == null ? new float[n] : momentum.clone();
     System.arraycopy(theta, 0, out, 0, n);
-    step.apply(learningRate, mean, 0, 1, out, m, 0, n);
+    step.applyMean(mean, out, m);
   }
 
   /**

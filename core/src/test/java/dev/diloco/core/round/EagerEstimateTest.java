@@ -1,14 +1,17 @@
-package dev.diloco.core.math;
+package dev.diloco.core.round;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
+import dev.diloco.core.math.OuterStep;
+import dev.diloco.core.math.PseudoGradient;
 import dev.diloco.schemas.OuterMethod;
 import org.junit.jupiter.api.Test;
 
-class LookaheadTest {
+class EagerEstimateTest {
 
-  private static final OuterStep NESTEROV = new OuterStep(OuterMethod.NESTEROV, 0.5f);
+  private static final RoundStep NESTEROV =
+      new RoundStep(new OuterStep(OuterMethod.NESTEROV, 0.5f), 0.5f);
 
   @Test
   void theEagerEstimateIsTheOuterStepWithTheWorkersOwnDelta() {
@@ -18,7 +21,7 @@ class LookaheadTest {
     float[] theta = {1f, 2f};
     float[] momentum = {0.5f, 0f};
     float[] out = new float[2];
-    Lookahead.eager(NESTEROV, 0.5f, theta, momentum, new float[] {1f, -0.5f}, null, out);
+    EagerEstimate.eager(NESTEROV, theta, momentum, new float[] {1f, -0.5f}, null, out);
     assertThat(out).containsExactly(0.1875f, 2.375f);
     assertThat(theta).containsExactly(1f, 2f);
     assertThat(momentum).containsExactly(0.5f, 0f);
@@ -31,7 +34,7 @@ class LookaheadTest {
     // itself: as without a start, 2.375. The estimate is written over the start it reads.
     float[] theta = {1f, 2f};
     float[] start = {1.5f, 2f};
-    Lookahead.eager(NESTEROV, 0.5f, theta, new float[] {0.5f, 0f}, new float[] {1f, -0.5f},
+    EagerEstimate.eager(NESTEROV, theta, new float[] {0.5f, 0f}, new float[] {1f, -0.5f},
         start, start);
     assertThat(start).containsExactly(0.375f, 2.375f);
     assertThat(theta).containsExactly(1f, 2f);
@@ -41,7 +44,7 @@ class LookaheadTest {
   void anUnknownMomentumCountsAsZero() {
     // m = 0 + 1, theta = 1 - 0.5 * (1 + 0.5) = 0.25
     float[] out = new float[1];
-    Lookahead.eager(NESTEROV, 0.5f, new float[] {1f}, null, new float[] {1f}, null, out);
+    EagerEstimate.eager(NESTEROV, new float[] {1f}, null, new float[] {1f}, null, out);
     assertThat(out).containsExactly(0.25f);
   }
 
@@ -49,7 +52,7 @@ class LookaheadTest {
   void aRebasedDeltaIsTheProgressFromTheStart() {
     // trained from start 1 to 0.75; committed 0.5: local becomes 0.25, delta 0.5 - 0.25 = 0.25
     float[] local = {0.75f};
-    Lookahead.rebase(local, new float[] {1f}, new float[] {0.5f});
+    EagerEstimate.rebase(local, new float[] {1f}, new float[] {0.5f});
     assertThat(local).containsExactly(0.25f);
     float[] delta = new float[1];
     PseudoGradient.compute(new float[] {0.5f}, local, delta);
@@ -58,11 +61,11 @@ class LookaheadTest {
 
   @Test
   void vectorsOfDifferentLengthsAreRefused() {
-    assertThatThrownBy(() -> Lookahead.rebase(new float[2], new float[1], new float[2]))
+    assertThatThrownBy(() -> EagerEstimate.rebase(new float[2], new float[1], new float[2]))
         .hasMessageContaining("a start of 1");
-    assertThatThrownBy(() -> Lookahead.eager(NESTEROV, 0.5f, new float[2], new float[3],
+    assertThatThrownBy(() -> EagerEstimate.eager(NESTEROV, new float[2], new float[3],
         new float[2], null, new float[2])).hasMessageContaining("momentum of 3");
-    assertThatThrownBy(() -> Lookahead.eager(NESTEROV, 0.5f, new float[2], null,
+    assertThatThrownBy(() -> EagerEstimate.eager(NESTEROV, new float[2], null,
         new float[2], new float[1], new float[2])).hasMessageContaining("a start of 1");
   }
 }
