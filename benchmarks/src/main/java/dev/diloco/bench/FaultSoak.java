@@ -198,7 +198,7 @@ final class FaultSoak {
     fleet.stop(Kind.WORKER, Kind.OPTIMIZER, Kind.REDUCER);
     Training withFaults = faulty.result(end, faults, unplanned);
     Training without = steady.result(end, List.of(), Map.of());
-    try (TopicReader reader = new TopicReader(clients, Duration.ofSeconds(60))) {
+    try (TopicReader reader = new TopicReader(clients, KafkaClientConfig.READ_TIMEOUT)) {
       RunTopics topics = new RunTopics(faulty.runId);
       Replay.Report replay = Replay.replay(RunRecords.read(topics, reader), reader, 0, -1,
           r -> { });

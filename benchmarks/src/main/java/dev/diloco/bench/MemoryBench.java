@@ -61,8 +61,7 @@ final class MemoryBench {
         s.chunkElements(), s.partitions(), clients);
     String runId = run.topics.runId();
     run.createTopics();
-    try (OuterOptimizer round0 = new OuterOptimizer(runId, clients, WarmupCosine.CONSTANT,
-        OuterOptimizer.Hooks.NONE)) {
+    try (OuterOptimizer round0 = new OuterOptimizer(runId, clients, WarmupCosine.CONSTANT, null)) {
       round0.open(run.description(), SyntheticRun.gaussian(new Random(-1), s.parameters(),
           0.02f));
     }

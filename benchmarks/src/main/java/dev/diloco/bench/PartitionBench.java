@@ -108,7 +108,7 @@ final class PartitionBench {
           RoundCommit c = log.commit(r).orElseThrow();
           rows.add(new Row(r - 1, c.getOutcome().toString(), contributors(c)));
         }
-        try (TopicReader reader = new TopicReader(clients, Duration.ofSeconds(60))) {
+        try (TopicReader reader = new TopicReader(clients, KafkaClientConfig.READ_TIMEOUT)) {
           Replay.Report replay = Replay.replay(RunRecords.read(topics, reader), reader, 0, -1,
               r -> { });
           return new Result(link.toString(), both, healed, rejoined - 1, rows, replay,

@@ -89,8 +89,7 @@ final class PipelineBench {
     long upBytes = 0;
     ExecutorService pool = Executors.newFixedThreadPool(s.workers());
     AtomicBoolean stop = new AtomicBoolean();
-    try (OuterOptimizer optimizer = new OuterOptimizer(runId, clients, WarmupCosine.CONSTANT,
-            OuterOptimizer.Hooks.NONE);
+    try (OuterOptimizer optimizer = new OuterOptimizer(runId, clients, WarmupCosine.CONSTANT, null);
         Reducer reducer = new Reducer(new ReducerConfig(runId, 1, Duration.ofHours(1),
             ReducerConfig.DEFAULT_CHECK_EVERY, s.partitions()), clients, stateDir.resolve(runId),
             new SimpleMeterRegistry(), java.util.Map.of());

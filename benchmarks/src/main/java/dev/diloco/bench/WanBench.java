@@ -148,7 +148,7 @@ final class WanBench {
     for (int r = 0; r <= s.rounds(); r++) {
       commits.add(log.commit(r).orElseThrow());
     }
-    try (TopicReader reader = new TopicReader(clients, Duration.ofSeconds(60))) {
+    try (TopicReader reader = new TopicReader(clients, KafkaClientConfig.READ_TIMEOUT)) {
       Replay.Report replay = Replay.replay(RunRecords.read(topics, reader), reader, 0,
           s.rounds(), r -> { });
       Arm arm = new Arm(rate, mode, commits, rounds, replay);
@@ -163,7 +163,7 @@ final class WanBench {
    */
   private List<WorkerRound> reports(RunTopics topics, KafkaClientConfig clients) {
     AvroSerde<WorkerHeartbeat> serde = AvroSerde.of(WorkerHeartbeat.class);
-    long deadline = System.nanoTime() + Duration.ofSeconds(60).toNanos();
+    long deadline = System.nanoTime() + KafkaClientConfig.READ_TIMEOUT.toNanos();
     List<WorkerRound> rounds = new ArrayList<>();
     while (true) {
       rounds.clear();

@@ -15,6 +15,7 @@ import dev.diloco.core.layout.ChunkPlan;
 import dev.diloco.core.layout.ParameterLayout;
 import dev.diloco.core.math.WarmupCosine;
 import dev.diloco.core.testing.TestRuns;
+import dev.diloco.optimizer.OptimizerLoop;
 import dev.diloco.optimizer.OuterOptimizer;
 import dev.diloco.reducer.Reducer;
 import dev.diloco.reducer.ReducerConfig;
@@ -179,8 +180,7 @@ class AuditIntegrationTest {
     try (Reducer reducer = new Reducer(new ReducerConfig(run, 1, Duration.ofMinutes(30),
             Duration.ofSeconds(1), PARTITIONS), clients, dir.resolve("state-" + run),
             new SimpleMeterRegistry(), Map.of());
-        OuterOptimizer optimizer = new OuterOptimizer(run, clients, WarmupCosine.CONSTANT,
-            OuterOptimizer.Hooks.NONE);
+        OuterOptimizer optimizer = new OuterOptimizer(run, clients, WarmupCosine.CONSTANT, null);
         var producer = producer(clients)) {
       optimizer.open(TestRuns.description(run, LAYOUT, CHUNK), initial);
       // Every round's members before the reducer starts: its global stores load them first,
@@ -203,7 +203,7 @@ class AuditIntegrationTest {
             resend(topics, clients, producer, round, 2, w); // while chunk 2's sum is open
           }
         }
-        optimizer.runUntil(round + 1, WAIT);
+        OptimizerLoop.runUntil(optimizer, round + 1, WAIT);
       }
     }
     return topics;

@@ -20,6 +20,7 @@ import dev.diloco.core.math.WarmupCosine;
 import dev.diloco.core.rules.Verdict;
 import dev.diloco.core.sum.ExactSum;
 import dev.diloco.core.testing.TestRuns;
+import dev.diloco.optimizer.OptimizerLoop;
 import dev.diloco.optimizer.OuterOptimizer;
 import dev.diloco.reducer.ReducerConfig;
 import dev.diloco.reducer.ReducerTopology;
@@ -189,8 +190,7 @@ class SharedRulesIntegrationTest {
   private static Map<String, DeadLetter> optimize(List<Case> table) throws Exception {
     KafkaClientConfig clients = KAFKA.clients();
     Topics.create(clients, TOPICS.newTopics(1, (short) 1, clients));
-    try (OuterOptimizer optimizer = new OuterOptimizer(RUN, clients, WarmupCosine.CONSTANT,
-        OuterOptimizer.Hooks.NONE)) {
+    try (OuterOptimizer optimizer = new OuterOptimizer(RUN, clients, WarmupCosine.CONSTANT, null)) {
       optimizer.open(TestRuns.description(RUN, LAYOUT, CHUNK), new float[30]);
       try (var producer = new KafkaProducer<>(clients.producer(), new ByteArraySerializer(),
           new ByteArraySerializer())) {
@@ -206,7 +206,7 @@ class SharedRulesIntegrationTest {
           }
         }
       }
-      optimizer.runUntil(1, Duration.ofSeconds(60));
+      OptimizerLoop.runUntil(optimizer, 1, Duration.ofSeconds(60));
     }
     List<DeadLetter> letters = new ArrayList<>();
     new RoundLog(TOPICS, clients, Duration.ofSeconds(60)).readToEnd(

@@ -50,30 +50,24 @@ class OuterOptimizerIntegrationTest {
     // Reference: three rounds with no crash.
     OptimizerFixture clean = new OptimizerFixture(KAFKA, "clean");
     try (var optimizer =
-        new OuterOptimizer("clean", clean.clients, LR, OuterOptimizer.Hooks.NONE)) {
+        new OuterOptimizer("clean", clean.clients, LR, null)) {
       optimizer.open(OptimizerFixture.description("clean"), OptimizerFixture.initialWeights());
       for (int r = 0; r < 3; r++) {
         clean.reduce(r);
-        optimizer.runUntil(r + 1, WAIT);
+        OptimizerLoop.runUntil(optimizer, r + 1, WAIT);
       }
     }
 
     // The same inputs, with the optimizer dying after two weights chunks of round 2.
     OptimizerFixture crashed = new OptimizerFixture(KAFKA, "crashed");
-    OuterOptimizer.Hooks dieInRound2 = new OuterOptimizer.Hooks() {
-      @Override
-      public void afterWeightsChunkSent(int round, int chunkIndex) {
-        if (round == 2 && chunkIndex == 1) {
-          throw new Crash();
-        }
-      }
-    };
-    OuterOptimizer dead = new OuterOptimizer("crashed", crashed.clients, LR, dieInRound2);
+    // Rounds 0 and 1 are 5 weights chunks each: the 12th is round 2's chunk 1.
+    OuterOptimizer dead = new OuterOptimizer("crashed", crashed.clients, LR, null,
+        OptimizerLoop.failingAfterWeights("crashed", 12, Crash::new));
     dead.open(OptimizerFixture.description("crashed"), OptimizerFixture.initialWeights());
     crashed.reduce(0);
-    dead.runUntil(1, WAIT);
+    OptimizerLoop.runUntil(dead, 1, WAIT);
     crashed.reduce(1);
-    assertThatThrownBy(() -> dead.runUntil(2, WAIT)).isInstanceOf(Crash.class);
+    assertThatThrownBy(() -> OptimizerLoop.runUntil(dead, 2, WAIT)).isInstanceOf(Crash.class);
 
     // Its chunks of round 2 reach the log (its producer's sender still runs), but a
     // read_committed reader does not see them.
@@ -81,13 +75,12 @@ class OuterOptimizerIntegrationTest {
         .until(() -> weightsChunks(crashed, "read_uncommitted") == 2 * 5 + 2);
     assertThat(weightsChunks(crashed, "read_committed")).isEqualTo(2 * 5);
 
-    try (var restarted = new OuterOptimizer("crashed", crashed.clients, LR,
-        OuterOptimizer.Hooks.NONE)) {
+    try (var restarted = new OuterOptimizer("crashed", crashed.clients, LR, null)) {
       restarted.open(null, null); // resumes: the description and weights come from the log
       assertThat(restarted.round()).isEqualTo(1);
-      restarted.runUntil(2, WAIT);
+      OptimizerLoop.runUntil(restarted, 2, WAIT);
       crashed.reduce(2);
-      restarted.runUntil(3, WAIT);
+      OptimizerLoop.runUntil(restarted, 3, WAIT);
     } finally {
       closeQuietly(dead);
     }
@@ -111,51 +104,45 @@ class OuterOptimizerIntegrationTest {
   void anAbortedTransactionIsAnOutcomeAndTheRoundIsPublishedAgainWithTheSameBits()
       throws Exception {
     OptimizerFixture clean = new OptimizerFixture(KAFKA, "abort-clean");
-    try (var optimizer = new OuterOptimizer("abort-clean", clean.clients, LR,
-        OuterOptimizer.Hooks.NONE)) {
+    try (var optimizer = new OuterOptimizer("abort-clean", clean.clients, LR, null)) {
       optimizer.open(OptimizerFixture.description("abort-clean"),
           OptimizerFixture.initialWeights());
       for (int r = 0; r < 3; r++) {
         clean.reduce(r);
-        optimizer.runUntil(r + 1, WAIT);
+        OptimizerLoop.runUntil(optimizer, r + 1, WAIT);
       }
     }
 
     // The same inputs; publishing round 2 fails once, after two of its weights chunks were sent.
     OptimizerFixture run = new OptimizerFixture(KAFKA, "aborting");
     AtomicBoolean failOnce = new AtomicBoolean(true);
-    OuterOptimizer.Hooks failInRound2 = new OuterOptimizer.Hooks() {
-      @Override
-      public void afterWeightsChunkSent(int round, int chunkIndex) {
-        if (round == 2 && chunkIndex == 1 && failOnce.getAndSet(false)) {
-          throw new KafkaException("injected: the broker went away");
-        }
-      }
-    };
-    List<OuterOptimizer.Polled> polled = new ArrayList<>();
-    try (var optimizer = new OuterOptimizer("aborting", run.clients, LR, failInRound2)) {
+    OuterOptimizer.Producers failInRound2 = OptimizerLoop.failingAfterWeights("aborting", 12,
+        () -> failOnce.getAndSet(false) ? new KafkaException("injected: the broker went away")
+            : null);
+    List<Outcome> polled = new ArrayList<>();
+    try (var optimizer = new OuterOptimizer("aborting", run.clients, LR, null, failInRound2)) {
       optimizer.open(OptimizerFixture.description("aborting"), OptimizerFixture.initialWeights());
       run.reduce(0);
-      optimizer.runUntil(1, WAIT);
+      OptimizerLoop.runUntil(optimizer, 1, WAIT);
       run.reduce(1);
       org.awaitility.Awaitility.await().atMost(WAIT).until(() -> {
         polled.add(optimizer.pollOnce(Duration.ofMillis(200)));
         return optimizer.round() == 2;
       });
       run.reduce(2);
-      optimizer.runUntil(3, WAIT);
+      OptimizerLoop.runUntil(optimizer, 3, WAIT);
     }
 
     // The abort was a value the service acted on: it went back to round 1 and read its sums
     // again, and the next try committed round 2.
-    assertThat(polled).filteredOn(p -> p instanceof OuterOptimizer.Aborted).singleElement()
+    assertThat(polled).filteredOn(p -> p instanceof Outcome.Aborted).singleElement()
         .satisfies(p -> {
-          OuterOptimizer.Aborted aborted = (OuterOptimizer.Aborted) p;
+          Outcome.Aborted aborted = (Outcome.Aborted) p;
           assertThat(aborted.round()).isEqualTo(2);
           assertThat(aborted.cause()).hasMessageContaining("injected");
         });
-    assertThat(polled).filteredOn(p -> p instanceof OuterOptimizer.Published).singleElement()
-        .satisfies(p -> assertThat(((OuterOptimizer.Published) p).commit().getRound())
+    assertThat(polled).filteredOn(p -> p instanceof Outcome.Committed).singleElement()
+        .satisfies(p -> assertThat(((Outcome.Committed) p).commit().getRound())
             .isEqualTo(2));
     assertThat(failOnce).isFalse();
     // Nothing of the aborted transaction is visible (its records may or may not have reached
@@ -168,15 +155,19 @@ class OuterOptimizerIntegrationTest {
   @Test
   void aSecondOptimizerForTheSameRunFencesTheFirst() throws Exception {
     OptimizerFixture run = new OptimizerFixture(KAFKA, "fenced");
-    try (var first = new OuterOptimizer("fenced", run.clients, LR, OuterOptimizer.Hooks.NONE)) {
+    try (var first = new OuterOptimizer("fenced", run.clients, LR, null)) {
       first.open(OptimizerFixture.description("fenced"), OptimizerFixture.initialWeights());
-      try (var second = new OuterOptimizer("fenced", run.clients, LR, OuterOptimizer.Hooks.NONE)) {
+      try (var second = new OuterOptimizer("fenced", run.clients, LR, null)) {
         second.open(OptimizerFixture.description("fenced"), null);
         run.reduce(0);
-        assertThatThrownBy(() -> first.runUntil(1, WAIT))
-            .isInstanceOf(OuterOptimizer.FencedException.class)
-            .hasMessageContaining("another outer optimizer for run fenced has taken over");
-        second.runUntil(1, WAIT);
+        // The first one's transaction of round 1 is fenced: a value, and for good.
+        org.awaitility.Awaitility.await().atMost(WAIT)
+            .until(() -> first.pollOnce(Duration.ofMillis(200)) instanceof Outcome.Fenced);
+        assertThat(first.pollOnce(Duration.ZERO)).isInstanceOfSatisfying(Outcome.Fenced.class,
+            f -> assertThat(f.message())
+                .isEqualTo("another outer optimizer for run fenced has taken over; this one stops"));
+        assertThat(first.round()).isZero();
+        OptimizerLoop.runUntil(second, 1, WAIT);
       }
     }
     assertThat(commitShas(run)).containsOnlyKeys(0, 1); // one commit per round, no more
@@ -186,8 +177,7 @@ class OuterOptimizerIntegrationTest {
   void badSumsGoToTheDeadLetterTopicAndTheRoundGoesOn() throws Exception {
     OptimizerFixture run = new OptimizerFixture(KAFKA, "badinput");
     AvroSerde<ReducedChunk> serde = AvroSerde.of(ReducedChunk.class);
-    try (var optimizer = new OuterOptimizer("badinput", run.clients, LR,
-        OuterOptimizer.Hooks.NONE)) {
+    try (var optimizer = new OuterOptimizer("badinput", run.clients, LR, null)) {
       optimizer.open(OptimizerFixture.description("badinput"), OptimizerFixture.initialWeights());
 
       ReducedChunk wrongLength = run.sum(0, 1);
@@ -201,11 +191,11 @@ class OuterOptimizerIntegrationTest {
       run.sendRaw(run.topics.reduced(), List.of(serde.encode(wrongLength), serde.encode(notOpen),
           serde.encode(corrupt), serde.encode(shortSum), new byte[] {1, 2, 3}));
       run.reduce(0);
-      optimizer.runUntil(1, WAIT);
+      OptimizerLoop.runUntil(optimizer, 1, WAIT);
       // The duplicates of round 0's good sums come in round 1: the round is closed.
       run.reduce(0);
       run.reduce(1);
-      optimizer.runUntil(2, WAIT);
+      OptimizerLoop.runUntil(optimizer, 2, WAIT);
     }
     List<DeadLetter> letters = deadLetters(run);
     assertThat(letters).extracting(DeadLetter::getReason).containsExactly(
@@ -223,11 +213,10 @@ class OuterOptimizerIntegrationTest {
   @Test
   void aFailedRoundIsRepublishedWithTheSameWeightsAndMomentum() throws Exception {
     OptimizerFixture run = new OptimizerFixture(KAFKA, "failing");
-    try (var optimizer = new OuterOptimizer("failing", run.clients, LR,
-        OuterOptimizer.Hooks.NONE)) {
+    try (var optimizer = new OuterOptimizer("failing", run.clients, LR, null)) {
       optimizer.open(OptimizerFixture.description("failing"), OptimizerFixture.initialWeights());
       run.reduce(0);
-      optimizer.runUntil(1, WAIT);
+      OptimizerLoop.runUntil(optimizer, 1, WAIT);
       // Some sums of round 1 arrive, then the reducer gives up on the round.
       List<byte[]> partial = new ArrayList<>();
       partial.add(AvroSerde.of(ReducedChunk.class).encode(run.sum(1, 0)));
@@ -237,9 +226,9 @@ class OuterOptimizerIntegrationTest {
       // Each reducer task reports the failure: the round fails once.
       byte[] report = AvroSerde.of(RoundFailure.class).encode(failure);
       run.sendRaw(run.topics.roundFailures(), List.of(report, report));
-      optimizer.runUntil(2, WAIT);
+      OptimizerLoop.runUntil(optimizer, 2, WAIT);
       run.reduce(2);
-      optimizer.runUntil(3, WAIT);
+      OptimizerLoop.runUntil(optimizer, 3, WAIT);
     }
     assertThat(deadLetters(run)).as("the second report is no error").isEmpty();
     RoundLog log = new RoundLog(run.topics, run.clients, WAIT);

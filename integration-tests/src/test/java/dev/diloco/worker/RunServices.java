@@ -39,7 +39,7 @@ final class RunServices {
       ModelDescription run, float[] initial, KeyPair key, WhileRunning body) throws Exception {
     AtomicBoolean stop = new AtomicBoolean();
     try (OuterOptimizer optimizer = new OuterOptimizer(run.getRunId(), clients,
-            WarmupCosine.CONSTANT, OuterOptimizer.Hooks.NONE, key);
+            WarmupCosine.CONSTANT, key);
         Reducer reducer = new Reducer(reducing, clients, dir.resolve("reducer-" + run.getRunId()),
             new SimpleMeterRegistry(), Map.of())) {
       optimizer.open(run, initial);

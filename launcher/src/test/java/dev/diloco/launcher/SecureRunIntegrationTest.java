@@ -120,7 +120,7 @@ class SecureRunIntegrationTest {
     AtomicBoolean stop = new AtomicBoolean();
     List<Thread> threads = new ArrayList<>();
     try (OuterOptimizer optimizer = new OuterOptimizer(RUN, as("optimizer"),
-            WarmupCosine.CONSTANT, OuterOptimizer.Hooks.NONE);
+            WarmupCosine.CONSTANT, null);
         Reducer reducer = new Reducer(new ReducerConfig(RUN, 1, Duration.ofMinutes(5),
             Duration.ofSeconds(1), 4), as("reducer"), dir.resolve("reducer-state"),
             new SimpleMeterRegistry(), Map.of())) {

@@ -75,8 +75,7 @@ class WorkerStopIntegrationTest {
       ByteTransformer model = spec.newModel();
       float[] weights = new float[Math.toIntExact(model.layout().totalElements())];
       model.parameters(weights);
-      try (OuterOptimizer optimizer = new OuterOptimizer(RUN, clients, WarmupCosine.CONSTANT,
-          OuterOptimizer.Hooks.NONE)) {
+      try (OuterOptimizer optimizer = new OuterOptimizer(RUN, clients, WarmupCosine.CONSTANT, null)) {
         optimizer.open(spec.describe(model), weights);
       }
       RoundLog log = new RoundLog(topics, clients, Duration.ofSeconds(60));

@@ -1,98 +1,47 @@
 package dev.diloco.optimizer;
 
-import dev.diloco.core.kafka.AvroSerde;
-import dev.diloco.core.kafka.DeadLetters;
 import dev.diloco.core.kafka.KafkaClientConfig;
 import dev.diloco.core.kafka.RoundLog;
+import dev.diloco.core.kafka.RunAcls;
 import dev.diloco.core.kafka.RunTopics;
-import dev.diloco.core.layout.ChunkPlan;
-import dev.diloco.core.layout.ParameterLayout;
-import dev.diloco.core.math.OuterStep;
 import dev.diloco.core.math.WarmupCosine;
-import dev.diloco.core.rules.CheckedSum;
-import dev.diloco.core.rules.Records;
-import dev.diloco.core.rules.Verdict;
-import dev.diloco.schemas.Averaging;
-import dev.diloco.schemas.DeadLetter;
-import dev.diloco.schemas.DeadLetterReason;
 import dev.diloco.schemas.ModelDescription;
-import dev.diloco.schemas.ReducedChunk;
 import dev.diloco.schemas.RoundCommit;
-import dev.diloco.schemas.RoundFailure;
-import dev.diloco.schemas.RoundOutcome;
 import java.nio.ByteBuffer;
 import java.security.KeyPair;
+import java.security.PrivateKey;
 import java.time.Duration;
-import java.util.ArrayList;
-import java.util.EnumMap;
-import java.util.List;
 import java.util.Map;
 import java.util.Optional;
-import java.util.stream.Collectors;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
-import org.apache.kafka.clients.producer.ProducerRecord;
+import org.apache.kafka.clients.producer.KafkaProducer;
+import org.apache.kafka.clients.producer.Producer;
+import org.apache.kafka.common.serialization.ByteArraySerializer;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * The outer optimizer of one run, as a service: reads the reducer's sums of round r as they
- * arrive, offers each to the next round ({@link RoundState}: the sums {@code RoundSums} takes,
- * as the worker and the replay do, stepped by {@code RoundStep}), and when every chunk is in publishes round r + 1 in one transaction
- * with the offsets of the sums it consumed ({@link RoundPublisher}). A crash at any point
- * resumes at the last committed round with the same bits: the state is rebuilt from the
- * committed weights and momentum, and the sums of the open round are read again. So is a
- * transaction that aborted.
- *
- * <p>One instance acts for a run at a time: a second one fences the first, whose next
- * transaction is {@code Fenced} and which then throws {@link FencedException} and stops.
+ * The outer optimizer of one run, as a service: reads the reducer's sums and failure reports
+ * from where its last committed round left off, hands each to its decisions
+ * ({@link OuterRounds}), and publishes a round when they say so ({@link RoundPublisher}), in
+ * one transaction with the offsets of what it consumed. Every poll ends in an {@link Outcome}:
+ * an aborted transaction sends it back to the last committed round, whose sums it reads
+ * again, and a crash resumes there too, with the same bits (weights and momentum from the
+ * log). One instance acts for a run at a time: a second one fences the first, whose next
+ * transaction is {@code Fenced}; it then publishes nothing more.
  */
 public final class OuterOptimizer implements AutoCloseable {
 
   private static final Logger LOG = LoggerFactory.getLogger(OuterOptimizer.class);
-  private static final String SERVICE = DeadLetters.OPTIMIZER;
 
-  /** Thrown when another optimizer instance for the same run has taken over. */
-  public static final class FencedException extends IllegalStateException {
-    private static final long serialVersionUID = 1L;
-
-    FencedException(String runId, Throwable cause) {
-      super("another outer optimizer for run " + runId + " has taken over; this one stops", cause);
-    }
+  /** Makes the service's transactional producer from its settings. */
+  public interface Producers {
+    Producer<byte[], byte[]> create(Map<String, Object> config);
   }
 
-  /** Points in publishing a round where tests make the service fail or die. */
-  public interface Hooks {
-    Hooks NONE = new Hooks() {};
-
-    /** Called after weights chunk {@code chunkIndex} of {@code round} was sent, uncommitted. */
-    default void afterWeightsChunkSent(int round, int chunkIndex) {}
-  }
-
-  /** What one poll did: nothing to publish, or the outcome of the round it published. */
-  public sealed interface Polled permits Nothing, Published, Aborted {}
-
-  /** No round was completed. */
-  public record Nothing() implements Polled {}
-
-  /**
-   * Round {@code commit} was published, with {@code deadLetters}: how many records of each
-   * reason the optimizer refused in the same transaction (empty for most rounds).
-   */
-  public record Published(RoundCommit commit, Map<DeadLetterReason, Integer> deadLetters)
-      implements Polled {
-    public Published {
-      deadLetters = Map.copyOf(deadLetters);
-    }
-  }
-
-  /**
-   * Publishing round {@code round} aborted ({@code cause}): the optimizer went back to the last
-   * committed round and reads its sums again.
-   */
-  public record Aborted(int round, Exception cause) implements Polled {}
-
-  /** A dead letter waiting for the next round's transaction, and why it was written. */
-  private record Refusal(DeadLetterReason reason, ProducerRecord<byte[], byte[]> letter) {}
+  /** Kafka's own producer: what the service runs with. */
+  public static final Producers KAFKA = config -> new KafkaProducer<>(config,
+      new ByteArraySerializer(), new ByteArraySerializer());
 
   private final RunTopics topics;
   private final WarmupCosine schedule;
@@ -100,25 +49,9 @@ public final class OuterOptimizer implements AutoCloseable {
   private final RoundPublisher publisher;
   private final SumsConsumer sums;
   private final RoundLog log;
-  private final AvroSerde<ReducedChunk> reducedSerde = AvroSerde.of(ReducedChunk.class);
-  private final AvroSerde<RoundFailure> failureSerde = AvroSerde.of(RoundFailure.class);
-  private final AvroSerde<DeadLetter> deadLetterSerde = AvroSerde.of(DeadLetter.class);
-
-  private ModelDescription model;
-  private ChunkPlan plan;
-  private RoundState state;
-  private final List<Refusal> refusals = new ArrayList<>();
+  private OuterRounds rounds;
   private RoundCommit newest;
-  private long roundOpenedAtMs;
-  private long lastSumAtMs;
-  /** The round last republished for a failure report: every reducer task reports it. */
-  private int republishedFor = -1;
-
-  /** An optimizer of an unsigned run. */
-  public OuterOptimizer(String runId, KafkaClientConfig clients, WarmupCosine schedule,
-      Hooks hooks) {
-    this(runId, clients, schedule, hooks, null);
-  }
+  private Outcome.Fenced fenced;
 
   /**
    * {@code schedule}: the outer learning rate by round, as a factor of the run's;
@@ -127,14 +60,21 @@ public final class OuterOptimizer implements AutoCloseable {
    * an unsigned run.
    */
   public OuterOptimizer(String runId, KafkaClientConfig clients, WarmupCosine schedule,
-      Hooks hooks, KeyPair key) {
+      KeyPair key) {
+    this(runId, clients, schedule, key, KAFKA);
+  }
+
+  /** As above, with its producer made by {@code producers}. */
+  public OuterOptimizer(String runId, KafkaClientConfig clients, WarmupCosine schedule,
+      KeyPair key, Producers producers) {
     this.topics = new RunTopics(runId);
     this.key = key;
     this.schedule = schedule;
-    this.log = new RoundLog(topics, clients, Duration.ofSeconds(60));
+    this.log = new RoundLog(topics, clients, KafkaClientConfig.READ_TIMEOUT);
     this.sums = new SumsConsumer(topics, clients);
     try {
-      this.publisher = new RoundPublisher(topics, clients, hooks);
+      this.publisher = new RoundPublisher(topics, producers.create(
+          clients.transactionalProducer(RunAcls.optimizerId(runId))));
     } catch (RuntimeException e) {
       sums.close();
       throw e;
@@ -145,26 +85,26 @@ public final class OuterOptimizer implements AutoCloseable {
    * Opens the run: when it has no committed round yet, publishes {@code description} and round
    * 0 with {@code initialWeights} (which may then not be null); otherwise resumes at the newest
    * committed round, after checking that {@code description}, when given, has the run's layout.
-   * Returns round 0 as {@link Published} when it started the run, {@link Nothing} when it
-   * resumed it.
+   * Returns round 0 as {@code Committed} when it started the run, {@code Idle} when it resumed
+   * it, {@code Fenced} when another optimizer took over first.
    */
-  public Polled open(ModelDescription description, float[] initialWeights) {
+  public Outcome open(ModelDescription description, float[] initialWeights) {
     Optional<RoundCommit> latest = log.latestCommit();
+    Outcome opened = new Outcome.Idle();
     if (latest.isEmpty()) {
       if (description == null || initialWeights == null) {
         throw new IllegalStateException("run " + topics.runId() + " has not started: it has no "
             + "committed round, and starting it needs its model description and initial weights");
       }
-      adopt(key == null ? description : ModelDescription.newBuilder(description)
-          .setCommitKey(ByteBuffer.wrap(key.getPublic().getEncoded())).build());
+      rounds = new OuterRounds(key == null ? description : ModelDescription.newBuilder(
+          description).setCommitKey(ByteBuffer.wrap(key.getPublic().getEncoded())).build(),
+          schedule, System::currentTimeMillis);
       publisher.signWith(key == null ? null : key.getPrivate());
-      if (initialWeights.length != plan.totalElements()) {
-        throw new IllegalArgumentException("the initial weights have " + initialWeights.length
-            + " elements, the layout " + plan.totalElements());
+      opened = publish(rounds.start(initialWeights), true);
+      if (opened instanceof Outcome.Aborted failed) {
+        throw new IllegalStateException("publishing round 0 of run " + topics.runId()
+            + " failed: " + failed.cause().getMessage(), failed.cause());
       }
-      Published first = start(initialWeights);
-      sums.assign();
-      return first;
     } else {
       ModelDescription published = log.model().orElseThrow(() -> new IllegalStateException(
           "run " + topics.runId() + " has commits but no model description on " + topics.model()));
@@ -172,12 +112,12 @@ public final class OuterOptimizer implements AutoCloseable {
         throw new IllegalStateException("run " + topics.runId() + " exists with another parameter "
             + "layout than the one given: start a new run id, or resume without a description");
       }
-      adopt(published);
+      rounds = new OuterRounds(published, schedule, System::currentTimeMillis);
       publisher.signWith(signerFor(published));
       resume(latest.get());
     }
     sums.assign();
-    return new Nothing();
+    return opened;
   }
 
   /** Makes a blocked {@link #pollOnce} return at once (from another thread, to stop). */
@@ -187,7 +127,7 @@ public final class OuterOptimizer implements AutoCloseable {
 
   /** The newest committed round. */
   public int round() {
-    return state == null ? -1 : state.round();
+    return rounds == null ? -1 : rounds.round();
   }
 
   /** The newest committed round's commit, once {@link #open}ed. */
@@ -195,156 +135,55 @@ public final class OuterOptimizer implements AutoCloseable {
     return newest;
   }
 
-  /** Reads and processes what arrived within {@code timeout}. */
-  public Polled pollOnce(Duration timeout) {
-    Polled polled = new Nothing();
+  /** Reads and acts on what arrived within {@code timeout}; {@code Fenced} for good once fenced. */
+  public Outcome pollOnce(Duration timeout) {
+    if (fenced != null) {
+      return fenced;
+    }
+    Outcome polled = new Outcome.Idle();
     for (ConsumerRecord<byte[], byte[]> r : sums.poll(timeout)) {
       sums.consumed(r);
-      Polled now = r.topic().equals(topics.reduced()) ? onSum(r) : onFailure(r);
-      if (now instanceof Aborted) {
-        return now; // the consumer went back to the committed offsets: this batch is stale
-      }
-      if (now instanceof Published) {
+      OuterRounds.Place at = new OuterRounds.Place(r.topic(), r.partition(), r.offset(), r.key());
+      OuterRounds.Decision decision = r.topic().equals(topics.reduced())
+          ? rounds.onSum(at, r.value()) : rounds.onFailure(at, r.value());
+      if (decision instanceof OuterRounds.Publish publish) {
+        Outcome now = publish(publish, false);
+        if (!(now instanceof Outcome.Committed)) {
+          return now; // aborted: the consumer went back, this batch is stale; or fenced
+        }
         polled = now;
       }
     }
     return polled;
   }
 
-  /** Processes until round {@code target} is committed or {@code timeout} passes. */
-  public void runUntil(int target, Duration timeout) {
-    long deadline = System.nanoTime() + timeout.toNanos();
-    while (round() < target) {
-      if (System.nanoTime() > deadline) {
-        throw new IllegalStateException("round " + target + " was not reached within " + timeout
-            + "; the newest committed round is " + round());
-      }
-      pollOnce(Duration.ofMillis(200));
-    }
-  }
-
-  private Polled onSum(ConsumerRecord<byte[], byte[]> r) {
-    Verdict<ReducedChunk> decoded = Records.decode(reducedSerde, r.value());
-    if (decoded instanceof Verdict.Reject<ReducedChunk> bad) {
-      reject(r, bad, null);
-      return new Nothing();
-    }
-    RoundState.Offered offered = state.offer(decoded.value());
-    if (offered.verdict() instanceof Verdict.Reject<CheckedSum> bad) {
-      reject(r, bad, decoded.value());
-      return new Nothing();
-    }
-    Optional<String> cannotStep = offered.cannotStep();
-    lastSumAtMs = System.currentTimeMillis();
-    if (cannotStep.isPresent()) {
-      // Never publish non-finite weights: the round fails, and its weights are published again.
-      LOG.warn("run {}: round {} failed: {}", topics.runId(), state.round(), cannotStep.get());
-      state.rollback();
-      return publish(RoundOutcome.REPUBLISHED, "round " + state.round() + " failed: "
-          + cannotStep.get(), false);
-    }
-    return state.complete() ? publish(RoundOutcome.STEPPED, null, false) : new Nothing();
-  }
-
-  private Polled onFailure(ConsumerRecord<byte[], byte[]> r) {
-    Verdict<RoundFailure> decoded = Records.decode(failureSerde, r.value());
-    if (decoded instanceof Verdict.Reject<RoundFailure> bad) {
-      reject(r, bad, null);
-      return new Nothing();
-    }
-    RoundFailure failure = decoded.value();
-    if (failure.getRunId().equals(topics.runId()) && failure.getRound() == republishedFor) {
-      LOG.debug("run {}: another report of round {}'s failure", topics.runId(), republishedFor);
-      return new Nothing();
-    }
-    if (!failure.getRunId().equals(topics.runId()) || failure.getRound() != state.round()) {
-      reject(r, new Verdict.Reject<>(failure.getRunId().equals(topics.runId())
-          ? DeadLetterReason.ROUND_NOT_OPEN : DeadLetterReason.RUN_MISMATCH,
-          "a failure report for round " + failure.getRound() + " of run " + failure.getRunId()
-              + "; the open round is " + state.round() + " of run " + topics.runId()), null);
-      return new Nothing();
-    }
-    LOG.warn("run {}: round {} failed ({}); republishing its weights as round {}",
-        topics.runId(), state.round(), failure.getReason(), state.round() + 1);
-    state.rollback();
-    int failed = state.round();
-    Polled published = publish(RoundOutcome.REPUBLISHED, "round " + failed + " failed: "
-        + failure.getReason(), false);
-    if (published instanceof Published) {
-      republishedFor = failed;
-    }
-    return published;
-  }
-
-  private void reject(ConsumerRecord<byte[], byte[]> r, Verdict.Reject<?> verdict,
-      ReducedChunk sum) {
-    LOG.warn("run {}: rejected {}-{}@{}: {}", topics.runId(), r.topic(), r.partition(),
-        r.offset(), verdict.message());
-    DeadLetter.Builder letter = DeadLetters.of(r.topic(), r.partition(), r.offset(), r.key(),
-        verdict.reason(), verdict.message(), SERVICE);
-    if (sum != null) {
-      letter.setRunId(sum.getRunId()).setRound(sum.getRound()).setChunkIndex(sum.getChunkIndex());
-    }
-    // Sent with the round's transaction, so a restart that reads the record again does not
-    // reject it twice.
-    refusals.add(new Refusal(verdict.reason(), new ProducerRecord<>(topics.deadLetters(),
-        r.key(), deadLetterSerde.encode(letter.build()))));
-  }
-
-  /** Round 0: the description and the initial weights, with zero momentum. */
-  private Published start(float[] initialWeights) {
-    state = RoundState.beforeRound0(topics.runId(), plan,
-        OuterStep.of(model.getOuterOptimizer()), schedule,
-        (float) model.getOuterOptimizer().getLearningRate(), initialWeights);
-    Polled first = publish(RoundOutcome.INITIAL, null, true);
-    if (first instanceof Aborted failed) {
-      throw new IllegalStateException("publishing round 0 of run " + topics.runId()
-          + " failed: " + failed.cause().getMessage(), failed.cause());
-    }
-    LOG.info("run {}: published round 0 ({} parameters in {} chunks)", topics.runId(),
-        plan.totalElements(), plan.chunkCount());
-    return (Published) first;
-  }
-
-  /** Publishes the next round as the state has it, and makes it the committed one. */
-  private Polled publish(RoundOutcome outcome, String reason, boolean withModel) {
-    int next = state.round() + 1;
+  /** Publishes the round {@code decision} asks for, and acts on what became of it. */
+  private Outcome publish(OuterRounds.Publish decision, boolean withModel) {
+    RoundPublisher.Round round = rounds.next(decision);
     long started = System.currentTimeMillis();
-    RoundPublisher.Round round = new RoundPublisher.Round(next, outcome, reason,
-        state.nextWeights(), state.nextMomentum(), state.contributors(),
-        outcome == RoundOutcome.STEPPED ? state.learningRate() : 0,
-        roundOpenedAtMs == 0 ? started : roundOpenedAtMs,
-        lastSumAtMs == 0 ? started : lastSumAtMs);
-    RoundPublisher.Result result = publisher.publish(model, withModel, state.plan(), round,
-        refusals.stream().map(Refusal::letter).toList(), sums.consumed(), sums.group());
-    Map<DeadLetterReason, Integer> refused = refusals.stream().collect(Collectors.groupingBy(
-        Refusal::reason, () -> new EnumMap<>(DeadLetterReason.class),
-        Collectors.summingInt(x -> 1)));
-    // Out with this transaction, or (aborted) read again with the records they refuse.
-    refusals.clear();
-    if (result instanceof RoundPublisher.Fenced fenced) {
-      throw new FencedException(topics.runId(), fenced.cause());
-    }
-    if (result instanceof RoundPublisher.Aborted aborted) {
+    Outcome outcome = publisher.publish(rounds.model(), withModel, rounds.plan(), round,
+        rounds.refusals(), sums.consumed(), sums.group());
+    if (outcome instanceof Outcome.Committed c) {
+      rounds.committed(decision);
+      newest = c.commit();
+      LOG.info("run {}: committed round {} ({}) in {} ms", topics.runId(), round.number(),
+          round.outcome(), System.currentTimeMillis() - started);
+    } else if (outcome instanceof Outcome.Aborted a) {
       LOG.warn("run {}: publishing round {} aborted ({}); back to round {}", topics.runId(),
-          next, aborted.cause().toString(), state.round());
-      if (state.round() >= 0) {
+          round.number(), a.cause().toString(), rounds.round());
+      if (rounds.round() >= 0) {
         resume(log.latestCommit().orElseThrow());
         sums.seekToCommitted();
       }
-      return new Aborted(next, aborted.cause());
+    } else if (outcome instanceof Outcome.Fenced f) {
+      LOG.error("run {}: {}", topics.runId(), f.message());
+      fenced = f;
     }
-    state.commit();
-    roundOpenedAtMs = System.currentTimeMillis();
-    lastSumAtMs = 0;
-    LOG.info("run {}: committed round {} ({}) in {} ms", topics.runId(), next, outcome,
-        roundOpenedAtMs - started);
-    newest = ((RoundPublisher.Committed) result).commit();
-    return new Published(newest, refused);
+    return outcome;
   }
 
   /** The key to sign a run's commits with: the run's own, which this optimizer must hold. */
-  private java.security.PrivateKey signerFor(ModelDescription run) {
+  private PrivateKey signerFor(ModelDescription run) {
     if (run.getCommitKey() == null) {
       if (key != null) {
         LOG.warn("run {} was started unsigned: its commits stay unsigned", topics.runId());
@@ -359,26 +198,11 @@ public final class OuterOptimizer implements AutoCloseable {
     return key.getPrivate();
   }
 
-  private void adopt(ModelDescription description) {
-    var outer = description.getOuterOptimizer();
-    if (outer.getAveraging() != Averaging.COUNT) {
-      throw new IllegalArgumentException("outer averaging " + outer.getAveraging() + " is not "
-          + "supported: the reducer's sums are unweighted, so only COUNT averages them exactly");
-    }
-    OuterStep.of(outer); // refuses settings that cannot step, at the start
-    this.model = description;
-    this.plan = ParameterLayout.chunkPlan(description.getLayout());
-  }
-
   /** Loads the committed weights and momentum of {@code commit}: the state after a restart. */
   private void resume(RoundCommit commit) {
-    state = new RoundState(topics.runId(), plan, OuterStep.of(model.getOuterOptimizer()),
-        schedule,
-        (float) model.getOuterOptimizer().getLearningRate(), commit.getRound(),
-        log.weights(commit, plan), log.momentum(commit.getRound(), plan));
-    refusals.clear();
+    rounds.resume(commit, log.weights(commit, rounds.plan()),
+        log.momentum(commit.getRound(), rounds.plan()));
     newest = commit;
-    roundOpenedAtMs = commit.getCommittedAtMs();
     LOG.info("run {}: resumed at round {}", topics.runId(), commit.getRound());
   }
 

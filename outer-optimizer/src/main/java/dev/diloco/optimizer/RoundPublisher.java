@@ -4,13 +4,13 @@ import dev.diloco.core.codec.Checksums;
 import dev.diloco.core.codec.ChunkEncoder;
 import dev.diloco.core.codec.PayloadFormat;
 import dev.diloco.core.kafka.AvroSerde;
-import dev.diloco.core.kafka.KafkaClientConfig;
-import dev.diloco.core.kafka.RunAcls;
 import dev.diloco.core.kafka.RunTopics;
 import dev.diloco.core.layout.ChunkPlan;
 import dev.diloco.core.layout.ChunkRange;
 import dev.diloco.core.rules.CommitSignatures;
 import dev.diloco.schemas.Contribution;
+import dev.diloco.schemas.DeadLetter;
+import dev.diloco.schemas.DeadLetterReason;
 import dev.diloco.schemas.ModelDescription;
 import dev.diloco.schemas.OptimizerStateChunk;
 import dev.diloco.schemas.RoundCommit;
@@ -20,44 +20,33 @@ import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
 import java.security.PrivateKey;
 import java.time.Duration;
+import java.util.EnumMap;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.Future;
 import org.apache.kafka.clients.consumer.ConsumerGroupMetadata;
 import org.apache.kafka.clients.consumer.OffsetAndMetadata;
-import org.apache.kafka.clients.producer.KafkaProducer;
+import org.apache.kafka.clients.producer.Producer;
 import org.apache.kafka.clients.producer.ProducerRecord;
 import org.apache.kafka.clients.producer.RecordMetadata;
 import org.apache.kafka.common.KafkaException;
 import org.apache.kafka.common.TopicPartition;
 import org.apache.kafka.common.errors.InvalidProducerEpochException;
 import org.apache.kafka.common.errors.ProducerFencedException;
-import org.apache.kafka.common.serialization.ByteArraySerializer;
 
 /**
  * Publishes a round in one Kafka transaction: its weights chunks, its momentum chunks (the
  * optimizer's durable state), the dead letters of the round, the round commit (SHA-256 of the
  * weights, contributors, hyper-parameters, timing, and the offset of the round's first weights
  * chunk), and the consumed offsets of the sums. A read_committed reader sees a whole round or
- * none. What became of the transaction is a value: {@link Committed}, {@link Fenced} (another
- * optimizer of the run took over) or {@link Aborted} (nothing of it is visible).
+ * none. What became of the transaction is an {@link Outcome}: {@code Committed}, {@code Fenced}
+ * (another optimizer of the run took over) or {@code Aborted} (nothing of it is visible).
  *
- * <p>The transactional id is the run's: a new instance fences the previous one.
+ * <p>The producer is given (a {@code KafkaProducer} whose transactional id is the run's, so a
+ * new instance fences the previous one; a {@code MockProducer} in the unit tests).
  */
 final class RoundPublisher implements AutoCloseable {
-
-  /** What became of a round's transaction. */
-  sealed interface Result permits Committed, Fenced, Aborted {}
-
-  /** The round is on the log, as {@code commit} says. */
-  record Committed(RoundCommit commit) implements Result {}
-
-  /** Another optimizer of the run has taken over; this one must stop. */
-  record Fenced(KafkaException cause) implements Result {}
-
-  /** The transaction was aborted: nothing of the round is visible, and it can be tried again. */
-  record Aborted(Exception cause) implements Result {}
 
   /** A round to publish: the next round's number, state and commit fields. */
   record Round(int number, RoundOutcome outcome, String reason, float[] weights,
@@ -65,27 +54,27 @@ final class RoundPublisher implements AutoCloseable {
       long openedAtMs, long reductionDoneAtMs) {}
 
   private final RunTopics topics;
-  private final OuterOptimizer.Hooks hooks;
   /** The key the run's commits are signed with; null for an unsigned run. */
   private PrivateKey signer;
-  private final KafkaProducer<byte[], byte[]> producer;
+  private final Producer<byte[], byte[]> producer;
   private final AvroSerde<WeightsChunk> weightsSerde = AvroSerde.of(WeightsChunk.class);
   private final AvroSerde<OptimizerStateChunk> stateSerde = AvroSerde.of(OptimizerStateChunk.class);
   private final AvroSerde<RoundCommit> commitSerde = AvroSerde.of(RoundCommit.class);
   private final AvroSerde<ModelDescription> modelSerde = AvroSerde.of(ModelDescription.class);
+  private final AvroSerde<DeadLetter> letterSerde = AvroSerde.of(DeadLetter.class);
 
   /** Signs every commit from now on with {@code key} (null: none). */
   void signWith(PrivateKey key) {
     this.signer = key;
   }
 
-  /** Aborts whatever a previous instance of the run left open, and fences it. */
-  RoundPublisher(RunTopics topics, KafkaClientConfig clients, OuterOptimizer.Hooks hooks) {
+  /**
+   * Takes {@code producer} (transactional) and aborts whatever a previous instance of the run
+   * left open, fencing it; closes the producer when that fails.
+   */
+  RoundPublisher(RunTopics topics, Producer<byte[], byte[]> producer) {
     this.topics = topics;
-    this.hooks = hooks;
-    this.producer = new KafkaProducer<>(
-        clients.transactionalProducer(RunAcls.optimizerId(topics.runId())),
-        new ByteArraySerializer(), new ByteArraySerializer());
+    this.producer = producer;
     try {
       producer.initTransactions();
     } catch (RuntimeException e) {
@@ -96,19 +85,22 @@ final class RoundPublisher implements AutoCloseable {
 
   /**
    * Publishes {@code round} of run {@code model} (whose description goes with it when
-   * {@code withModel}), with {@code deadLetters} and the {@code consumed} offsets of
+   * {@code withModel}), with {@code refusals} and the {@code consumed} offsets of
    * {@code group}.
    */
-  Result publish(ModelDescription model, boolean withModel, ChunkPlan plan, Round round,
-      List<ProducerRecord<byte[], byte[]>> deadLetters,
-      Map<TopicPartition, OffsetAndMetadata> consumed, ConsumerGroupMetadata group) {
+  Outcome publish(ModelDescription model, boolean withModel, ChunkPlan plan, Round round,
+      List<OuterRounds.Refusal> refusals, Map<TopicPartition, OffsetAndMetadata> consumed,
+      ConsumerGroupMetadata group) {
     try {
       producer.beginTransaction();
       byte[] runKey = topics.runId().getBytes(StandardCharsets.UTF_8);
       if (withModel) {
         producer.send(new ProducerRecord<>(topics.model(), runKey, modelSerde.encode(model)));
       }
-      deadLetters.forEach(producer::send);
+      for (OuterRounds.Refusal r : refusals) {
+        producer.send(new ProducerRecord<>(topics.deadLetters(), r.key(),
+            letterSerde.encode(r.letter())));
+      }
       long weightsOffset = sendChunks(plan, round);
       RoundCommit commit = RoundCommit.newBuilder()
           .setRunId(topics.runId()).setRound(round.number())
@@ -129,14 +121,16 @@ final class RoundPublisher implements AutoCloseable {
         producer.sendOffsetsToTransaction(consumed, group);
       }
       producer.commitTransaction();
-      return new Committed(commit);
+      Map<DeadLetterReason, Integer> refused = new EnumMap<>(DeadLetterReason.class);
+      refusals.forEach(r -> refused.merge(r.reason(), 1, Integer::sum));
+      return new Outcome.Committed(commit, refused);
     } catch (ProducerFencedException | InvalidProducerEpochException e) {
-      return new Fenced(e);
+      return new Outcome.Fenced(topics.runId(), e);
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
-      return abort(e);
+      return abort(round.number(), e);
     } catch (ExecutionException | KafkaException e) {
-      return abort(e);
+      return abort(round.number(), e);
     }
   }
 
@@ -155,7 +149,6 @@ final class RoundPublisher implements AutoCloseable {
                 plan.chunkCount(), range.offset(), range.count(), PayloadFormat.FP32.encoding(),
                 w.payload(), w.crc32c()))));
         first = first == null ? sent : first;
-        hooks.afterWeightsChunkSent(round.number(), i);
         ChunkEncoder.Encoded m = encoder.encode(round.momentum(), from, range.count());
         producer.send(new ProducerRecord<>(topics.optimizerState(), key,
             stateSerde.encode(new OptimizerStateChunk(topics.runId(), round.number(), i,
@@ -166,13 +159,13 @@ final class RoundPublisher implements AutoCloseable {
     return first.get().offset();
   }
 
-  private Result abort(Exception cause) {
+  private Outcome abort(int round, Exception cause) {
     try {
       producer.abortTransaction();
     } catch (ProducerFencedException | InvalidProducerEpochException e) {
-      return new Fenced(e);
+      return new Outcome.Fenced(topics.runId(), e);
     }
-    return new Aborted(cause);
+    return new Outcome.Aborted(round, cause);
   }
 
   @Override

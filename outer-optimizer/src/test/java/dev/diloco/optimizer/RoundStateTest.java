@@ -5,15 +5,11 @@ import static org.assertj.core.api.Assertions.assertThat;
 import dev.diloco.core.layout.ChunkPlan;
 import dev.diloco.core.math.OuterStep;
 import dev.diloco.core.math.WarmupCosine;
-import dev.diloco.core.codec.Checksums;
 import dev.diloco.core.rules.Verdict;
 import dev.diloco.schemas.DeadLetterReason;
 import dev.diloco.schemas.Contribution;
 import dev.diloco.schemas.OuterMethod;
 import dev.diloco.schemas.ReducedChunk;
-import dev.diloco.schemas.SumEncoding;
-import java.nio.ByteBuffer;
-import java.nio.ByteOrder;
 import java.util.List;
 import org.junit.jupiter.api.Test;
 
@@ -29,26 +25,13 @@ class RoundStateTest {
         new float[] {1f, 1f, 1f, 1f}, new float[4]);
   }
 
-  /** A sum of {@code round}, chunk {@code index}, of two workers' pseudo-gradients, as FP64. */
   private static ReducedChunk sum(int round, int index, double... values) {
-    return sum(round, index, List.of("w0", "w1"), values);
+    return TestSums.fp64(round, index, List.of("w0", "w1"), values);
   }
 
   private static ReducedChunk sum(int round, int index, List<String> workers,
       double... values) {
-    ByteBuffer bytes = ByteBuffer.allocate(8 * values.length).order(ByteOrder.LITTLE_ENDIAN);
-    for (double v : values) {
-      bytes.putDouble(v);
-    }
-    bytes.flip();
-    return ReducedChunk.newBuilder()
-        .setRunId("r").setRound(round).setChunkIndex(index).setChunkCount(2)
-        .setElementOffset(2L * index).setElementCount(2)
-        .setContributors(workers.stream().map(w -> new Contribution(w, 10L, 1, 2f)).toList())
-        .setSumEncoding(SumEncoding.FP64).setSum(bytes)
-        .setCrc32c(Checksums.crc32c(bytes.duplicate()))
-        .setComplete(true).setEmittedAtMs(0)
-        .build();
+    return TestSums.fp64(round, index, workers, values);
   }
 
   @Test

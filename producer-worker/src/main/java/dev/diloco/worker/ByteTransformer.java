@@ -173,55 +173,6 @@ public final class ByteTransformer {
     return sd.output(feed(windows), "logits").get("logits").data().asFloat();
   }
 
-  /**
-   * {@code length} bytes sampled one after another at {@code temperature}, each from the model's
-   * distribution over the next byte given the last T, starting from T spaces that end in a
-   * newline (nanoGPT's {@code generate}); the same text for the same weights and {@code seed}.
-   * Needs a model of batch 1.
-   */
-  public String sample(int length, double temperature, long seed) {
-    if (batch != 1 || length < 0 || !(temperature > 0)) {
-      throw new IllegalArgumentException("sampling takes a model of batch 1, a length >= 0 and "
-          + "a temperature > 0; got batch " + batch + ", length " + length + ", temperature "
-          + temperature);
-    }
-    int t = config.contextLength();
-    int v = ModelConfig.VOCAB;
-    byte[] text = new byte[t + length];
-    java.util.Arrays.fill(text, 0, t, (byte) ' ');
-    text[t - 1] = '\n';
-    SplittableRandom random = new SplittableRandom(seed);
-    double[] p = new double[v];
-    for (int i = 0; i < length; i++) {
-      int[][] window = new int[1][t + 1];
-      for (int j = 0; j < t; j++) {
-        window[0][j] = text[i + j] & 0xff;
-      }
-      float[] logits = logits(window); // [T, V]: the last row predicts the next byte
-      int last = (t - 1) * v;
-      double max = Double.NEGATIVE_INFINITY;
-      for (int k = 0; k < v; k++) {
-        max = Math.max(max, logits[last + k] / temperature);
-      }
-      double total = 0;
-      for (int k = 0; k < v; k++) {
-        p[k] = Math.exp(logits[last + k] / temperature - max);
-        total += p[k];
-      }
-      double u = random.nextDouble() * total;
-      int chosen = v - 1;
-      for (int k = 0; k < v; k++) {
-        u -= p[k];
-        if (u <= 0) {
-          chosen = k;
-          break;
-        }
-      }
-      text[t + i] = (byte) chosen;
-    }
-    return new String(text, t, length, java.nio.charset.StandardCharsets.UTF_8);
-  }
-
   private Map<String, INDArray> feed(int[][] windows) {
     int t = config.contextLength();
     int v = ModelConfig.VOCAB;

@@ -106,7 +106,7 @@ public final class Worker implements AutoCloseable {
         * model.config().contextLength();
     this.model = model;
     RunTopics topics = new RunTopics(settings.runId());
-    RoundLog log = new RoundLog(topics, clients, Duration.ofSeconds(60));
+    RoundLog log = new RoundLog(topics, clients, KafkaClientConfig.READ_TIMEOUT);
     ModelDescription description = log.model().orElseThrow(() -> new IllegalStateException(
         "run " + settings.runId() + " has no model description yet on " + topics.model()
             + ": start its optimizer first"));

@@ -28,7 +28,7 @@ record WorkerLinks(CommitWatcher commits, Heartbeats heartbeats, ChunkPublisher 
     int partitions = Topics.partitions(clients, chunkTopic);
     CommitWatcher commits = new CommitWatcher(topics, clients);
     RoundDownload download = new RoundDownload(topics, plan, settings.format().codec(), log,
-        worker, clients, Duration.ofSeconds(60));
+        worker, clients, KafkaClientConfig.READ_TIMEOUT);
     return new WorkerLinks(commits, new Heartbeats(topics, worker,
         chunkTopic.equals(topics.pseudoGradients()) ? null : chunkTopic, partitions, clients),
         new ChunkPublisher(chunkTopic, topics, worker, plan, settings.format(), partitions,

@@ -30,7 +30,7 @@ interface ContributionReader extends AutoCloseable {
       public byte[] read(TopicPartition partition, long offset) {
         consumer.assign(List.of(partition));
         consumer.seek(partition, offset);
-        long deadline = System.nanoTime() + Duration.ofSeconds(60).toNanos();
+        long deadline = System.nanoTime() + KafkaClientConfig.READ_TIMEOUT.toNanos();
         while (System.nanoTime() < deadline) {
           for (ConsumerRecord<byte[], byte[]> r : consumer.poll(Duration.ofMillis(500))) {
             if (r.offset() == offset) {

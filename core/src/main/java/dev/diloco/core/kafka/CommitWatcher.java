@@ -35,7 +35,7 @@ public final class CommitWatcher implements AutoCloseable {
 
   public CommitWatcher(RunTopics topics, KafkaClientConfig clients) {
     this.topics = topics;
-    this.log = new RoundLog(topics, clients, Duration.ofSeconds(60));
+    this.log = new RoundLog(topics, clients, KafkaClientConfig.READ_TIMEOUT);
     this.partition = new TopicPartition(topics.commits(), 0);
     this.consumer = new KafkaConsumer<>(clients.consumer(null), new ByteArrayDeserializer(),
         new ByteArrayDeserializer());

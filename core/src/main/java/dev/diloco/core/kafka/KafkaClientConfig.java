@@ -28,6 +28,12 @@ public final class KafkaClientConfig {
 
   /** The largest record the system writes by default: a reduced chunk is 8 bytes an element. */
   public static final int DEFAULT_MAX_RECORD_BYTES = 16 * 1024 * 1024;
+  /**
+   * How long a reader waits for the broker before it gives up on a read (a round's weights, a
+   * partition to its end): long enough for a slow or remote cluster, short enough that a lost
+   * one is named within a minute.
+   */
+  public static final java.time.Duration READ_TIMEOUT = java.time.Duration.ofSeconds(60);
 
   /** Room above a record's value for its key, headers and batch framing. */
   public static final int RECORD_OVERHEAD_BYTES = 1024 * 1024;

@@ -108,7 +108,7 @@ public final class Topics {
     } else {
       problems = problems(clients, topics, 1); // existence and partitions
       if (problems.isEmpty()) {
-        problems = new RoundLog(topics, clients, java.time.Duration.ofSeconds(60)).model()
+        problems = new RoundLog(topics, clients, KafkaClientConfig.READ_TIMEOUT).model()
             .map(d -> problems(clients, topics, d.getLayout().getChunkElements()))
             .orElse(List.of()); // a run not started yet: its optimizer checks with its chunk size
       }

@@ -1,5 +1,6 @@
 package dev.diloco.launcher.command;
 
+import dev.diloco.core.kafka.KafkaClientConfig;
 import dev.diloco.core.kafka.RoundLog;
 import dev.diloco.core.layout.ParameterLayout;
 import dev.diloco.core.layout.Safetensors;
@@ -42,7 +43,7 @@ public final class ExportCommand implements Callable<Integer> {
   public Integer call() throws Exception {
     try (RunSource opened = source.open(dir)) {
       String id = opened.runId();
-      RoundLog log = new RoundLog(opened.topics(), opened.clients(), Duration.ofSeconds(60));
+      RoundLog log = new RoundLog(opened.topics(), opened.clients(), KafkaClientConfig.READ_TIMEOUT);
       ModelDescription model = log.model().orElseThrow(() -> new IllegalStateException(
           "run " + id + " has no model description"));
       RoundCommit commit = log.commit(round).orElseThrow(() -> new IllegalStateException(

@@ -8,6 +8,7 @@ import dev.diloco.launcher.options.MetricsOptions;
 import dev.diloco.launcher.options.RunOptions;
 import dev.diloco.launcher.options.RunSpecOptions;
 import dev.diloco.optimizer.OuterOptimizer;
+import dev.diloco.optimizer.Outcome;
 import dev.diloco.worker.ByteTransformer;
 import dev.diloco.worker.RunSpec;
 import java.nio.file.Files;
@@ -84,10 +85,9 @@ public final class OptimizerCommand implements Callable<Integer> {
     }
     CountDownLatch finished = new CountDownLatch(1);
     try (MetricsOptions.Served served = metrics.serve(run.topics(), "optimizer");
-        OuterOptimizer optimizer = new OuterOptimizer(runId, run.clients(), schedule,
-            OuterOptimizer.Hooks.NONE, signer)) {
+        OuterOptimizer optimizer = new OuterOptimizer(runId, run.clients(), schedule, signer)) {
       OptimizerMeters meters = new OptimizerMeters(served.registry(), runId);
-      OuterOptimizer.Polled opened;
+      Outcome opened;
       if (start) {
         RunSpec described = spec.spec(runId);
         ByteTransformer model = described.newModel();
@@ -104,9 +104,13 @@ public final class OptimizerCommand implements Callable<Integer> {
       Runtime.getRuntime().addShutdownHook(stopper);
       System.out.printf("outer optimizer of run %s at round %d%n", runId, optimizer.round());
       try {
-        while (true) {
-          meters.record(optimizer.pollOnce(Duration.ofSeconds(1)));
+        Outcome polled = opened;
+        while (!(polled instanceof Outcome.Fenced)) {
+          polled = optimizer.pollOnce(Duration.ofSeconds(1));
+          meters.record(polled);
         }
+        System.err.println(((Outcome.Fenced) polled).message());
+        return 1;
       } catch (WakeupException stopping) {
         System.out.printf("outer optimizer of run %s stopped at round %d%n", runId,
             optimizer.round());

@@ -120,7 +120,7 @@ public final class WorkerCommand implements Callable<Integer> {
     RunTopics topics = run.topics();
     String runId = run.runId();
     Topics.requireReady(clients, topics, null);
-    RunSpec spec = RunSpec.of(awaitRun(new RoundLog(topics, clients, Duration.ofSeconds(60)),
+    RunSpec spec = RunSpec.of(awaitRun(new RoundLog(topics, clients, KafkaClientConfig.READ_TIMEOUT),
         topics));
     if (overlap != null && RunSpecOptions.overlap(overlap, "--overlap") != spec.overlap()) {
       throw new IllegalArgumentException("run " + runId + " overlaps its rounds as "

@@ -14,6 +14,7 @@ import dev.diloco.launcher.metrics.OptimizerMeters;
 import dev.diloco.launcher.metrics.WorkerMeters;
 import dev.diloco.launcher.options.RunSpecOptions;
 import dev.diloco.optimizer.OuterOptimizer;
+import dev.diloco.optimizer.Outcome;
 import dev.diloco.reducer.Reducer;
 import dev.diloco.reducer.ReducerConfig;
 import dev.diloco.schemas.Contribution;
@@ -108,7 +109,7 @@ public final class LocalRun {
     // The run's commits are signed with a key kept in its directory.
     KeyPair key = CommitSignatures.keyPair(plan.out().resolve("optimizer.key"), true);
     try (OuterOptimizer optimizer = new OuterOptimizer(spec.runId(), clients,
-            WarmupCosine.CONSTANT, OuterOptimizer.Hooks.NONE, key);
+            WarmupCosine.CONSTANT, key);
         Reducer reducer = new Reducer(new ReducerConfig(spec.runId(), 1, ROUND_TIMEOUT,
             ReducerConfig.DEFAULT_CHECK_EVERY, plan.partitions()), clients,
             plan.out().resolve("reducer-state"), meters, Map.of());
@@ -118,13 +119,17 @@ public final class LocalRun {
         WorkerProcesses workers = new WorkerProcesses(plan, clients.bootstrapServers(),
             console)) {
       OptimizerMeters optimizerMeters = new OptimizerMeters(meters, spec.runId());
-      OuterOptimizer.Polled opened = optimizer.open(spec.describe(model), initial);
+      Outcome opened = optimizer.open(spec.describe(model), initial);
       optimizerMeters.opened(opened, optimizer.newestCommit());
       reducer.start(Duration.ofMinutes(2));
       Thread optimizing = new Thread(() -> {
         try {
           while (!stop.get()) {
-            optimizerMeters.record(optimizer.pollOnce(Duration.ofMillis(200)));
+            Outcome polled = optimizer.pollOnce(Duration.ofMillis(200));
+            optimizerMeters.record(polled);
+            if (polled instanceof Outcome.Fenced fenced) {
+              throw new IllegalStateException(fenced.message(), fenced.cause());
+            }
           }
         } catch (org.apache.kafka.common.errors.WakeupException stopping) {
           // the run is over
@@ -172,7 +177,7 @@ public final class LocalRun {
     ConsoleProgress progress = new ConsoleProgress(console, plan.rounds(),
         plan.spec().innerSteps());
     RoundLog log = new RoundLog(new RunTopics(plan.spec().runId()), clients,
-        Duration.ofSeconds(60));
+        KafkaClientConfig.READ_TIMEOUT);
     ChunkPlan chunks = model.layout().chunks(plan.spec().chunkElements());
     AtomicReference<Double> evalLoss = new AtomicReference<>(Double.NaN);
     Gauge.builder("diloco.run.eval.loss", evalLoss, AtomicReference::get)
@@ -204,7 +209,7 @@ public final class LocalRun {
         summary.add(round);
         progress.round(round);
         if (next == plan.rounds()) {
-          RunOutputs.write(plan.out(), plan.spec(), summary, model, weights);
+          RunOutputs.write(plan.out(), plan.spec(), summary, model, weights, console);
         }
       }
     }

@@ -1,9 +1,11 @@
 package dev.diloco.launcher.local;
 
 import dev.diloco.core.layout.Safetensors;
+import dev.diloco.worker.ByteSampler;
 import dev.diloco.worker.ByteTransformer;
 import dev.diloco.worker.RunSpec;
 import java.io.IOException;
+import java.io.PrintStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
 
@@ -15,14 +17,18 @@ final class RunOutputs {
   private static final int SAMPLE_BYTES = 300;
   private static final double SAMPLE_TEMPERATURE = 0.8;
 
-  /** final-weights.safetensors, sample.txt and loss.png. */
+  /** final-weights.safetensors, sample.txt and loss.png; says so on {@code console}. */
   static void write(Path dir, RunSpec spec, RunSummary summary, ByteTransformer model,
-      float[] weights) throws IOException {
+      float[] weights, PrintStream console) throws IOException {
+    long start = System.nanoTime();
+    console.printf("writing the final weights, %d bytes of text sampled from them, and the loss "
+        + "plot%n", SAMPLE_BYTES);
     Safetensors.write(dir.resolve("final-weights.safetensors"), model.layout(), weights);
-    ByteTransformer sampler = new ByteTransformer(spec.model(), 1, spec.seed());
-    sampler.setParameters(weights);
+    ByteSampler sampler = new ByteSampler(spec.model(), model.layout(), weights);
     Files.writeString(dir.resolve("sample.txt"),
         sampler.sample(SAMPLE_BYTES, SAMPLE_TEMPERATURE, spec.seed()) + "\n");
     summary.writeLossPng(dir.resolve("loss.png"), "DiLoCo run " + spec.runId());
+    console.printf("wrote final-weights.safetensors, sample.txt and loss.png in %.1f s; "
+        + "stopping the workers and the broker%n", (System.nanoTime() - start) / 1e9);
   }
 }

@@ -1,6 +1,7 @@
 package dev.diloco.launcher.metrics;
 
 import dev.diloco.optimizer.OuterOptimizer;
+import dev.diloco.optimizer.Outcome;
 import dev.diloco.schemas.Contribution;
 import dev.diloco.schemas.DeadLetterReason;
 import dev.diloco.schemas.RoundCommit;
@@ -61,21 +62,21 @@ public final class OptimizerMeters {
    * The optimizer opened the run: {@code opened} is what {@link OuterOptimizer#open} returned
    * (round 0 published, or nothing when it resumed), {@code newest} its newest commit then.
    */
-  public void opened(OuterOptimizer.Polled opened, RoundCommit newest) {
+  public void opened(Outcome opened, RoundCommit newest) {
     record(opened);
     this.newest = newest;
   }
 
   /** What one poll did. */
-  public void record(OuterOptimizer.Polled polled) {
-    if (polled instanceof OuterOptimizer.Published p) {
+  public void record(Outcome polled) {
+    if (polled instanceof Outcome.Committed p) {
       committed(p.commit());
       p.deadLetters().forEach((reason, count) -> deadLetters.computeIfAbsent(reason,
           r -> Counter.builder("diloco.optimizer.dead.letters").tag("run", runId)
               .tag("reason", r.name())
               .description("Records the optimizer sent to the dead-letter topic, by reason")
               .register(registry)).increment(count));
-    } else if (polled instanceof OuterOptimizer.Aborted) {
+    } else if (polled instanceof Outcome.Aborted) {
       aborted.increment();
     }
   }

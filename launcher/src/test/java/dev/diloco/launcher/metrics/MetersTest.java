@@ -5,6 +5,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import dev.diloco.core.layout.ChunkPlan;
 import dev.diloco.core.testing.TestRuns;
 import dev.diloco.optimizer.OuterOptimizer;
+import dev.diloco.optimizer.Outcome;
 import dev.diloco.schemas.Contribution;
 import dev.diloco.schemas.DeadLetterReason;
 import dev.diloco.schemas.RoundCommit;
@@ -52,16 +53,16 @@ class MetersTest {
     OptimizerMeters meters = new OptimizerMeters(registry, "r");
     ChunkPlan plan = new ChunkPlan(10, 10);
     RoundCommit round0 = TestRuns.commit("r", 0, plan, 1_000);
-    meters.opened(new OuterOptimizer.Published(round0, Map.of()), round0);
+    meters.opened(new Outcome.Committed(round0, Map.of()), round0);
     RoundCommit round1 = RoundCommit.newBuilder(TestRuns.commit("r", 1, plan, 3_500))
         .setContributors(List.of(new Contribution("a", 10L, 5, 2.0f),
             new Contribution("b", 10L, 5, 3.0f))).build();
     // Round 1 went out with three refused records: two of another run, one malformed.
-    meters.record(new OuterOptimizer.Published(round1, Map.of(DeadLetterReason.RUN_MISMATCH, 2,
+    meters.record(new Outcome.Committed(round1, Map.of(DeadLetterReason.RUN_MISMATCH, 2,
         DeadLetterReason.MALFORMED_RECORD, 1)));
-    meters.record(new OuterOptimizer.Nothing());
-    meters.record(new OuterOptimizer.Aborted(2, new IllegalStateException("x")));
-    meters.record(new OuterOptimizer.Published(RoundCommit.newBuilder(TestRuns.commit("r", 2,
+    meters.record(new Outcome.Idle());
+    meters.record(new Outcome.Aborted(2, new IllegalStateException("x")));
+    meters.record(new Outcome.Committed(RoundCommit.newBuilder(TestRuns.commit("r", 2,
         plan, 4_000)).setOutcome(RoundOutcome.REPUBLISHED).build(),
         Map.of(DeadLetterReason.RUN_MISMATCH, 1)));
 
@@ -82,7 +83,7 @@ class MetersTest {
     assertThat(rounds.totalTime(java.util.concurrent.TimeUnit.MILLISECONDS)).isEqualTo(3000);
     assertThat(registry.get("diloco.committed.round").gauge().value()).isEqualTo(2);
     assertThat(registry.get("diloco.round.contributors").gauge().value()).isZero();
-    meters.opened(new OuterOptimizer.Nothing(), round1); // resumed: its newest, uncounted
+    meters.opened(new Outcome.Idle(), round1); // resumed: its newest, uncounted
     assertThat(registry.get("diloco.round.train.loss").gauge().value()).isEqualTo(2.5);
     assertThat(registry.get("diloco.round.contributors").gauge().value()).isEqualTo(2);
     assertThat(registry.get("diloco.rounds.committed").tag("outcome", "stepped").counter()

@@ -1,0 +1,218 @@
+package dev.diloco.optimizer;
+
+import dev.diloco.core.kafka.AvroSerde;
+import dev.diloco.core.kafka.DeadLetters;
+import dev.diloco.core.layout.ChunkPlan;
+import dev.diloco.core.layout.ParameterLayout;
+import dev.diloco.core.math.OuterStep;
+import dev.diloco.core.math.WarmupCosine;
+import dev.diloco.core.rules.CheckedSum;
+import dev.diloco.core.rules.Records;
+import dev.diloco.core.rules.Verdict;
+import dev.diloco.schemas.Averaging;
+import dev.diloco.schemas.DeadLetter;
+import dev.diloco.schemas.DeadLetterReason;
+import dev.diloco.schemas.ModelDescription;
+import dev.diloco.schemas.ReducedChunk;
+import dev.diloco.schemas.RoundCommit;
+import dev.diloco.schemas.RoundFailure;
+import dev.diloco.schemas.RoundOutcome;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Optional;
+import java.util.function.LongSupplier;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The outer optimizer's decisions, with no client of Kafka (as torchft keeps DiLoCo's round
+ * apart from its transport): it is handed the records it reads, one at a time, and says what
+ * to do. A sum is offered to the open round ({@link RoundState}); one the round refuses, and
+ * any record that is not one, becomes a dead letter with its reason, held for the round's
+ * transaction; when every chunk's sum is in, the answer is {@link Publish} (STEPPED). A round
+ * whose step would make a weight non-finite, or a reducer's report that the open round failed,
+ * is {@link Publish} (REPUBLISHED: the committed weights again). The service publishes what
+ * {@link #next} gives and tells the outcome back ({@link #committed}, {@link #resume}).
+ */
+final class OuterRounds {
+
+  private static final Logger LOG = LoggerFactory.getLogger(OuterRounds.class);
+
+  /** What to do after a record. */
+  sealed interface Decision permits Wait, Publish {}
+
+  /** Nothing yet: the round is not complete. */
+  record Wait() implements Decision {}
+
+  /**
+   * Publish the next round with {@code outcome} and {@code reason}; {@code failedRound} is the
+   * round a reducer's failure report is about (-1: none), so that its other reports are
+   * passed over once it is published.
+   */
+  record Publish(RoundOutcome outcome, String reason, int failedRound) implements Decision {}
+
+  /** Where a record was read: what its dead letter names. */
+  record Place(String topic, int partition, long offset, byte[] key) {}
+
+  /** A dead letter for the next round's transaction, with its key. */
+  record Refusal(DeadLetterReason reason, byte[] key, DeadLetter letter) {}
+
+  private final String runId;
+  private final ModelDescription model;
+  private final ChunkPlan plan;
+  private final WarmupCosine schedule;
+  private final LongSupplier clock;
+  private final AvroSerde<ReducedChunk> sumSerde = AvroSerde.of(ReducedChunk.class);
+  private final AvroSerde<RoundFailure> failureSerde = AvroSerde.of(RoundFailure.class);
+  private final List<Refusal> refusals = new ArrayList<>();
+  private RoundState state;
+  private long roundOpenedAtMs;
+  private long lastSumAtMs;
+  /** The round last republished for a failure report: every reducer task reports it. */
+  private int republishedFor = -1;
+
+  /**
+   * The decisions for run {@code model}, stepping at its outer learning rate times
+   * {@code schedule}, with {@code clock} for the commit's times; refuses settings it cannot
+   * step with, naming them.
+   */
+  OuterRounds(ModelDescription model, WarmupCosine schedule, LongSupplier clock) {
+    var outer = model.getOuterOptimizer();
+    if (outer.getAveraging() != Averaging.COUNT) {
+      throw new IllegalArgumentException("outer averaging " + outer.getAveraging() + " is not "
+          + "supported: the reducer's sums are unweighted, so only COUNT averages them exactly");
+    }
+    OuterStep.of(outer); // refuses settings that cannot step, at the start
+    this.runId = model.getRunId();
+    this.model = model;
+    this.plan = ParameterLayout.chunkPlan(model.getLayout());
+    this.schedule = schedule;
+    this.clock = clock;
+  }
+
+  ModelDescription model() {
+    return model;
+  }
+
+  ChunkPlan plan() {
+    return plan;
+  }
+
+  /** The committed round (-1 before round 0). */
+  int round() {
+    return state == null ? -1 : state.round();
+  }
+
+  /** A run to start: round 0 is {@code initialWeights} with zero momentum, to publish now. */
+  Publish start(float[] initialWeights) {
+    if (initialWeights.length != plan.totalElements()) {
+      throw new IllegalArgumentException("the initial weights have " + initialWeights.length
+          + " elements, the layout " + plan.totalElements());
+    }
+    state = RoundState.beforeRound0(runId, plan, step(), schedule, peakRate(), initialWeights);
+    return new Publish(RoundOutcome.INITIAL, null, -1);
+  }
+
+  /** Goes on from committed round {@code commit}, its weights and momentum (a restart). */
+  void resume(RoundCommit commit, float[] weights, float[] momentum) {
+    state = new RoundState(runId, plan, step(), schedule, peakRate(), commit.getRound(), weights,
+        momentum);
+    refusals.clear();
+    roundOpenedAtMs = commit.getCommittedAtMs();
+    lastSumAtMs = 0;
+  }
+
+  /** Takes a record of the sums topic. */
+  Decision onSum(Place at, byte[] value) {
+    Verdict<ReducedChunk> decoded = Records.decode(sumSerde, value);
+    if (decoded instanceof Verdict.Reject<ReducedChunk> bad) {
+      return refuse(at, bad, null);
+    }
+    RoundState.Offered offered = state.offer(decoded.value());
+    if (offered.verdict() instanceof Verdict.Reject<CheckedSum> bad) {
+      return refuse(at, bad, decoded.value());
+    }
+    lastSumAtMs = clock.getAsLong();
+    Optional<String> cannotStep = offered.cannotStep();
+    if (cannotStep.isPresent()) {
+      // Never publish non-finite weights: the round fails, and its weights are published again.
+      LOG.warn("run {}: round {} failed: {}", runId, state.round(), cannotStep.get());
+      state.rollback();
+      return new Publish(RoundOutcome.REPUBLISHED, "round " + state.round() + " failed: "
+          + cannotStep.get(), -1);
+    }
+    return state.complete() ? new Publish(RoundOutcome.STEPPED, null, -1) : new Wait();
+  }
+
+  /** Takes a record of the round-failures topic. */
+  Decision onFailure(Place at, byte[] value) {
+    Verdict<RoundFailure> decoded = Records.decode(failureSerde, value);
+    if (decoded instanceof Verdict.Reject<RoundFailure> bad) {
+      return refuse(at, bad, null);
+    }
+    RoundFailure failure = decoded.value();
+    boolean ours = failure.getRunId().equals(runId);
+    if (ours && failure.getRound() == republishedFor) {
+      LOG.debug("run {}: another report of round {}'s failure", runId, republishedFor);
+      return new Wait();
+    }
+    if (!ours || failure.getRound() != state.round()) {
+      return refuse(at, new Verdict.Reject<>(ours ? DeadLetterReason.ROUND_NOT_OPEN
+          : DeadLetterReason.RUN_MISMATCH, "a failure report for round " + failure.getRound()
+          + " of run " + failure.getRunId() + "; the open round is " + state.round() + " of run "
+          + runId), null);
+    }
+    LOG.warn("run {}: round {} failed ({}); republishing its weights as round {}", runId,
+        state.round(), failure.getReason(), state.round() + 1);
+    state.rollback();
+    return new Publish(RoundOutcome.REPUBLISHED, "round " + state.round() + " failed: "
+        + failure.getReason(), state.round());
+  }
+
+  /** The round that {@code decision} publishes, as the state has it now. */
+  RoundPublisher.Round next(Publish decision) {
+    long now = clock.getAsLong();
+    return new RoundPublisher.Round(state.round() + 1, decision.outcome(), decision.reason(),
+        state.nextWeights(), state.nextMomentum(), state.contributors(),
+        decision.outcome() == RoundOutcome.STEPPED ? state.learningRate() : 0,
+        roundOpenedAtMs == 0 ? now : roundOpenedAtMs, lastSumAtMs == 0 ? now : lastSumAtMs);
+  }
+
+  /** The dead letters that go with the next round's transaction. */
+  List<Refusal> refusals() {
+    return List.copyOf(refusals);
+  }
+
+  /** The round {@code decision} published is committed: it is the committed round now. */
+  void committed(Publish decision) {
+    state.commit();
+    refusals.clear();
+    roundOpenedAtMs = clock.getAsLong();
+    lastSumAtMs = 0;
+    if (decision.failedRound() >= 0) {
+      republishedFor = decision.failedRound();
+    }
+  }
+
+  private Decision refuse(Place at, Verdict.Reject<?> verdict, ReducedChunk sum) {
+    LOG.warn("run {}: rejected {}-{}@{}: {}", runId, at.topic(), at.partition(), at.offset(),
+        verdict.message());
+    DeadLetter.Builder letter = DeadLetters.of(at.topic(), at.partition(), at.offset(), at.key(),
+        verdict.reason(), verdict.message(), DeadLetters.OPTIMIZER);
+    if (sum != null) {
+      letter.setRunId(sum.getRunId()).setRound(sum.getRound()).setChunkIndex(sum.getChunkIndex());
+    }
+    // Sent with the round's transaction, so a restart that reads the record again does not
+    // reject it twice.
+    refusals.add(new Refusal(verdict.reason(), at.key(), letter.build()));
+    return new Wait();
+  }
+
+  private OuterStep step() {
+    return OuterStep.of(model.getOuterOptimizer());
+  }
+
+  private float peakRate() {
+    return (float) model.getOuterOptimizer().getLearningRate();
+  }
+}
