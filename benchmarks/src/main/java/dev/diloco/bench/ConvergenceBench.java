@@ -9,7 +9,6 @@ import dev.diloco.launcher.local.LocalRun;
 import dev.diloco.launcher.local.RunSummary;
 import dev.diloco.launcher.options.RunSpecOptions;
 import dev.diloco.schemas.Compression;
-import dev.diloco.schemas.OuterOptimizerConfig;
 import dev.diloco.schemas.Overlap;
 import dev.diloco.schemas.TensorEncoding;
 import dev.diloco.worker.BuiltInCorpus;
@@ -27,7 +26,6 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
-import java.util.Set;
 
 /**
  * DiLoCo against its baselines on one corpus, with one model, seed and budget of inner steps
@@ -55,87 +53,10 @@ final class ConvergenceBench {
   /** The name of the in-process DiLoCo arm, whose sweep chooses the pipeline's outer rate. */
   static final String IN_PROCESS = "DiLoCo FP16 (in process)";
 
-  /** The grids of the sweep; each arm is trained at every value of its own. */
-  record Grids(List<Double> singleLr, List<Double> dataParallelLr, List<Double> outerLr) {
-    Grids {
-      for (List<Double> g : List.of(singleLr, dataParallelLr, outerLr)) {
-        if (g.isEmpty() || g.stream().anyMatch(v -> !(v > 0) || v.isInfinite())) {
-          throw new IllegalArgumentException("a sweep takes one or more learning rates > 0, got "
-              + g);
-        }
-      }
-    }
-  }
-
-  /**
-   * {@code spec}: the run (model, batch, H, optimizers, seed); {@code rounds} x H = budget;
-   * {@code evalWindows}: the held-out windows of the final losses (as many again, drawn with
-   * another seed, choose the sweep's points); {@code threads}: sweep points trained at once.
-   */
-  record Settings(String model, RunSpec spec, int workers, int rounds, Path data, Path out,
-      List<Integer> sweepH, List<Integer> sweepK, boolean nonIid, Path init, int blockSize,
-      List<Overlap> overlapArms, Set<String> only, Grids grids, int evalWindows,
-      int threads, int warmStart) {
-
-    /** The arms every table compares against. */
-    static final Set<String> REFERENCES = Set.of("single worker", "data-parallel",
-        "DiLoCo FP16");
-
-    Settings {
-      if (workers < 2 || rounds < 1) {
-        throw new IllegalArgumentException("the benchmark needs >= 2 workers and >= 1 round, got "
-            + workers + " and " + rounds);
-      }
-      for (int h : sweepH) {
-        if (h < 1 || (long) rounds * spec.innerSteps() % h != 0) {
-          throw new IllegalArgumentException("each swept H must divide the budget of "
-              + rounds * spec.innerSteps() + " inner steps, got " + h);
-        }
-      }
-      for (int k : sweepK) {
-        if (k < 2) {
-          throw new IllegalArgumentException("each swept k must be >= 2 workers, got " + k);
-        }
-      }
-      if (evalWindows < 2 * spec.batch() || evalWindows % spec.batch() != 0) {
-        throw new IllegalArgumentException("eval windows must be a multiple of the batch ("
-            + spec.batch() + ") and at least two batches, got " + evalWindows);
-      }
-      if (threads < 1) {
-        throw new IllegalArgumentException("threads must be >= 1, got " + threads);
-      }
-      if (warmStart < 0) {
-        throw new IllegalArgumentException("the warm start must be >= 0 steps, got "
-            + warmStart);
-      }
-    }
-
-    int budget() {
-      return rounds * spec.innerSteps();
-    }
-  }
-
-  /**
-   * One arm: eval loss at each point of {@code steps} (inner steps per worker, on the curve's
-   * few windows), the final loss on the held-out set ({@code test}), and its cost.
-   * {@code learningRate}: the swept rate it ran at (inner for the local arms, outer for DiLoCo).
-   */
-  record Arm(String name, int workers, int h, PayloadFormat format, boolean feedback,
-      double learningRate, List<Integer> steps, List<Double> evalLoss, EvalSet.Measured test,
-      float[] weights, long bytesUpPerWorker, long bytesDownPerWorker, double seconds) {
-    double finalLoss() {
-      return test.mean();
-    }
-
-    long bytesPerWorker() {
-      return bytesUpPerWorker + bytesDownPerWorker;
-    }
-  }
-
   /** What {@link #run} found: the arms of the tables, and every point of the sweep. */
-  record Result(List<Arm> arms, List<Sweep.Point> sweep) {}
+  record Result(List<ConvergenceArm> arms, List<Sweep.Point> sweep) {}
 
-  private final Settings s;
+  private final ConvergenceSettings s;
   private final PrintStream console;
   private final ByteCorpus corpus;
   private final EvalSet test;
@@ -147,7 +68,7 @@ final class ConvergenceBench {
   private float[] initial;
   private Path init;
 
-  ConvergenceBench(Settings settings, PrintStream console) throws IOException {
+  ConvergenceBench(ConvergenceSettings settings, PrintStream console) throws IOException {
     this.s = settings;
     this.console = console;
     this.corpus = settings.data() != null ? ByteCorpus.load(settings.data(), 0.1)
@@ -172,12 +93,12 @@ final class ConvergenceBench {
 
   /** An arm to run through the pipeline, by name. */
   private interface Runs {
-    Arm run(String name, RunSpec tuned) throws Exception;
+    ConvergenceArm run(String name, RunSpec tuned) throws Exception;
   }
 
   Result run() throws Exception {
     Map<String, Runs> pipeline = pipelineArms();
-    List<String> known = new ArrayList<>(Settings.REFERENCES);
+    List<String> known = new ArrayList<>(ConvergenceSettings.REFERENCES);
     known.addAll(pipeline.keySet());
     List<String> unknown = s.only().stream().filter(a -> !known.contains(a)).toList();
     if (!unknown.isEmpty()) {
@@ -219,13 +140,13 @@ final class ConvergenceBench {
     }
     points.addAll(sweep.run(jobs));
     Sweep.Point diloco = Sweep.best(points, IN_PROCESS);
-    RunSpec best = withLearningRates(spec, inner, diloco.learningRate());
+    RunSpec best = spec.withLearningRates(inner, diloco.learningRate());
 
-    List<Arm> arms = new ArrayList<>();
+    List<ConvergenceArm> arms = new ArrayList<>();
     arms.add(local(single, 1));
     arms.add(local(dp, k));
     for (Map.Entry<String, Runs> arm : pipeline.entrySet()) {
-      if (Settings.REFERENCES.contains(arm.getKey()) || s.only().contains(arm.getKey())
+      if (ConvergenceSettings.REFERENCES.contains(arm.getKey()) || s.only().contains(arm.getKey())
           || (s.only().isEmpty() && defaultArm(arm.getKey()))) {
         arms.add(arm.getValue().run(arm.getKey(), best));
       }
@@ -283,7 +204,7 @@ final class ConvergenceBench {
   }
 
   /** DiLoCo in process at other H (the same budget) and other k, at the sweep's rates. */
-  private List<Arm> ablations(Sweep sweep, RunSpec best, double dpLr) throws Exception {
+  private List<ConvergenceArm> ablations(Sweep sweep, RunSpec best, double dpLr) throws Exception {
     List<SweepPoint.Job> jobs = new ArrayList<>();
     int h0 = best.innerSteps();
     double inner = best.inner().learningRate();
@@ -306,7 +227,7 @@ final class ConvergenceBench {
       return List.of();
     }
     console.printf("%n== ablations in process, at the sweep's learning rates%n");
-    List<Arm> arms = new ArrayList<>();
+    List<ConvergenceArm> arms = new ArrayList<>();
     List<Sweep.Point> points = sweep.run(jobs);
     for (int i = 0; i < jobs.size(); i++) {
       SweepPoint.Job job = jobs.get(i);
@@ -314,14 +235,6 @@ final class ConvergenceBench {
           : inProcess(points.get(i), job.workers(), job.h()));
     }
     return arms;
-  }
-
-  private static RunSpec withLearningRates(RunSpec spec, double inner, double outer) {
-    OuterOptimizerConfig o = OuterOptimizerConfig.newBuilder(spec.outer())
-        .setLearningRate(outer).build();
-    return new RunSpec(spec.runId(), spec.model(), spec.batch(), spec.innerSteps(),
-        spec.inner().withLearningRate(inner), o, spec.format(), spec.errorFeedback(),
-        spec.seed(), spec.chunkElements(), spec.overlap());
   }
 
   private PayloadFormat blocks(TensorEncoding encoding) {
@@ -333,28 +246,17 @@ final class ConvergenceBench {
     return test.measure(evalModel);
   }
 
-  /**
-   * A single-worker or data-parallel point as an arm: a data-parallel worker sends its FP32
-   * gradient each step and receives the mean.
-   */
-  private Arm local(Sweep.Point p, int k) {
-    long perStep = k == 1 ? 0 : 4L * initial.length;
-    InProcessArms.Trained t = p.trained();
-    return new Arm(p.arm(), k, 1, PayloadFormat.FP32, false, p.learningRate(), t.steps(),
-        t.curve(), measure(t.weights()), t.weights(), perStep * s.budget(),
-        perStep * s.budget(), t.seconds());
+  private ConvergenceArm local(Sweep.Point p, int k) {
+    return ConvergenceArm.local(p, k, measure(p.trained().weights()), initial.length, s.budget());
   }
 
-  /** An in-process DiLoCo point as an arm; its bytes are the pipeline's, so not counted. */
-  private Arm inProcess(Sweep.Point p, int k, int h) {
-    InProcessArms.Trained t = p.trained();
-    return new Arm(p.arm(), k, h, PayloadFormat.FP16, false, p.learningRate(), t.steps(),
-        t.curve(), measure(t.weights()), t.weights(), 0, 0, t.seconds());
+  private ConvergenceArm inProcess(Sweep.Point p, int k, int h) {
+    return ConvergenceArm.inProcess(p, k, h, measure(p.trained().weights()));
   }
 
   /** DiLoCo through the whole pipeline, as {@code diloco run} runs it. */
-  private Arm diloco(String name, RunSpec tuned, PayloadFormat format, boolean feedback,
-      boolean nonIid, Overlap overlap) throws Exception {
+  private ConvergenceArm diloco(String name, RunSpec tuned, PayloadFormat format,
+      boolean feedback, boolean nonIid, Overlap overlap) throws Exception {
     int h = tuned.innerSteps();
     int rounds = s.budget() / h;
     console.printf("%n== %s: %d workers x %d rounds x H = %d, outer lr %s%s%n", name,
@@ -383,8 +285,8 @@ final class ConvergenceBench {
       down += Math.max(0, r.bytesReceived());
     }
     float[] weights = Safetensors.read(dir.resolve("final-weights.safetensors"), layout);
-    return new Arm(name, s.workers(), h, format, feedback, tuned.outer().getLearningRate(),
-        steps, losses, measure(weights), weights, up / s.workers(), down / s.workers(),
-        (System.nanoTime() - start) / 1e9);
+    return new ConvergenceArm(name, s.workers(), h, format, feedback,
+        tuned.outer().getLearningRate(), steps, losses, measure(weights), weights,
+        up / s.workers(), down / s.workers(), (System.nanoTime() - start) / 1e9);
   }
 }

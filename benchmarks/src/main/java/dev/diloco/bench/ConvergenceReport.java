@@ -19,12 +19,12 @@ import java.util.Optional;
  */
 final class ConvergenceReport {
 
-  private final ConvergenceBench.Settings s;
+  private final ConvergenceSettings s;
   private final String corpus;
   private final int trainBytes;
   private final int parameters;
 
-  ConvergenceReport(ConvergenceBench.Settings settings, String corpus, int trainBytes,
+  ConvergenceReport(ConvergenceSettings settings, String corpus, int trainBytes,
       int parameters) {
     this.s = settings;
     this.corpus = corpus;
@@ -34,10 +34,10 @@ final class ConvergenceReport {
 
   /** Writes every file; returns the Markdown. */
   String write(ConvergenceBench.Result result, String command) throws IOException {
-    List<ConvergenceBench.Arm> arms = result.arms();
-    ConvergenceBench.Arm single = arm(arms, "single worker");
-    ConvergenceBench.Arm dp = arm(arms, "data-parallel");
-    ConvergenceBench.Arm fp16 = arm(arms, "DiLoCo FP16");
+    List<ConvergenceArm> arms = result.arms();
+    ConvergenceArm single = arm(arms, "single worker");
+    ConvergenceArm dp = arm(arms, "data-parallel");
+    ConvergenceArm fp16 = arm(arms, "DiLoCo FP16");
     StringBuilder md = new StringBuilder();
     md.append(String.format("Corpus %s (%,d training bytes), model %s (%,d parameters), batch %d "
         + "x %d bytes per worker, %d inner steps per worker, seed %d. Final losses on %d "
@@ -58,8 +58,8 @@ final class ConvergenceReport {
         + "bytes_sent_per_worker,bytes_received_per_worker,communication_reduction_vs_dp,"
         + "wall_seconds,error_feedback,loss_vs_fp16,sent_vs_fp16,learning_rate,"
         + "standard_error,loss_vs_dp,paired_error_vs_dp,gap_closed\n");
-    for (ConvergenceBench.Arm a : arms) {
-      ConvergenceBench.Arm ref = reference(arms, a, dp);
+    for (ConvergenceArm a : arms) {
+      ConvergenceArm ref = reference(arms, a, dp);
       boolean diloco = a.name().startsWith("DiLoCo");
       boolean counted = a.bytesPerWorker() > 0;
       double reduction = counted ? (double) dp.bytesPerWorker() / a.bytesPerWorker() : 0;
@@ -104,7 +104,7 @@ final class ConvergenceReport {
     Files.writeString(s.out().resolve("convergence.csv"), csv);
     Files.writeString(s.out().resolve("convergence-sweep.csv"), sweepCsv(result.sweep()));
     StringBuilder curves = new StringBuilder("arm,inner_steps,eval_loss\n");
-    for (ConvergenceBench.Arm a : arms) {
+    for (ConvergenceArm a : arms) {
       for (int i = 0; i < a.steps().size(); i++) {
         curves.append(String.format("%s,%d,%.6f%n", a.name(), a.steps().get(i),
             a.evalLoss().get(i)));
@@ -116,8 +116,8 @@ final class ConvergenceReport {
   }
 
   /** The headline: the gap FP16 DiLoCo closes, and its difference to data-parallel. */
-  private static String verdict(ConvergenceBench.Arm single, ConvergenceBench.Arm dp,
-      ConvergenceBench.Arm fp16) {
+  private static String verdict(ConvergenceArm single, ConvergenceArm dp,
+      ConvergenceArm fp16) {
     double diff = fp16.finalLoss() - dp.finalLoss();
     double paired = fp16.test().pairedError(dp.test());
     double unpaired = Math.hypot(fp16.test().standardError(), dp.test().standardError());
@@ -131,7 +131,7 @@ final class ConvergenceReport {
   }
 
   /** Whether the in-process arithmetic reached the pipeline's weights. */
-  private static String agreement(ConvergenceBench.Arm pipeline, ConvergenceBench.Arm in) {
+  private static String agreement(ConvergenceArm pipeline, ConvergenceArm in) {
     float[] a = pipeline.weights();
     float[] b = in.weights();
     int differ = 0;
@@ -186,24 +186,24 @@ final class ConvergenceReport {
   }
 
   /** (single − arm) / (single − reference): 1 when the arm reaches data-parallel. */
-  private static double closed(ConvergenceBench.Arm single, ConvergenceBench.Arm reference,
-      ConvergenceBench.Arm arm) {
+  private static double closed(ConvergenceArm single, ConvergenceArm reference,
+      ConvergenceArm arm) {
     return (single.finalLoss() - arm.finalLoss()) / (single.finalLoss() - reference.finalLoss());
   }
 
   /** The data-parallel arm with as many workers as {@code a}; the main one when none. */
-  private static ConvergenceBench.Arm reference(List<ConvergenceBench.Arm> arms,
-      ConvergenceBench.Arm a, ConvergenceBench.Arm dp) {
+  private static ConvergenceArm reference(List<ConvergenceArm> arms,
+      ConvergenceArm a, ConvergenceArm dp) {
     if (a.name().equals("single worker")) {
       return dp;
     }
-    Optional<ConvergenceBench.Arm> same = arms.stream()
+    Optional<ConvergenceArm> same = arms.stream()
         .filter(x -> x.name().startsWith("data-parallel") && x.workers() == a.workers())
         .findFirst();
     return same.orElse(dp);
   }
 
-  private static ConvergenceBench.Arm arm(List<ConvergenceBench.Arm> arms, String name) {
+  private static ConvergenceArm arm(List<ConvergenceArm> arms, String name) {
     return arms.stream().filter(a -> a.name().equals(name)).findFirst().orElseThrow();
   }
 
@@ -211,9 +211,9 @@ final class ConvergenceReport {
    * Eval loss against inner steps, from the first eval after step 0 (where every arm has the
    * same loss, and whose drop would flatten the differences that matter).
    */
-  private static void plot(List<ConvergenceBench.Arm> arms, Path file) throws IOException {
+  private static void plot(List<ConvergenceArm> arms, Path file) throws IOException {
     Map<String, List<double[]>> series = new LinkedHashMap<>();
-    for (ConvergenceBench.Arm a : arms) {
+    for (ConvergenceArm a : arms) {
       List<double[]> points = new ArrayList<>();
       for (int i = 1; i < a.steps().size(); i++) {
         points.add(new double[] {a.steps().get(i), a.evalLoss().get(i)});

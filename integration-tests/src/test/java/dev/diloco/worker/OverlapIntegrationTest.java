@@ -129,7 +129,7 @@ class OverlapIntegrationTest {
           List<Thread> threads = new ArrayList<>();
           List<Throwable> failures = new CopyOnWriteArrayList<>();
           for (String id : workers) {
-            Worker.Settings settings = new Worker.Settings(run, id, H, AdamW.Config.OPENDILOCO,
+            WorkerSettings settings = new WorkerSettings(run, id, H, AdamW.Config.OPENDILOCO,
                 PayloadFormat.FP16, 5, 1, WAIT, restart ? dir.resolve("state-" + run + "-" + id) : null);
             Thread t = new Thread(() -> {
               try {

@@ -76,7 +76,7 @@ class ReferenceDiLoCoIntegrationTest {
           List<Thread> threads = new ArrayList<>();
           List<Throwable> failures = new CopyOnWriteArrayList<>();
           for (int w = 0; w < ids.size(); w++) {
-            Worker.Settings settings = new Worker.Settings(run, ids.get(w), H, spec.inner(),
+            WorkerSettings settings = new WorkerSettings(run, ids.get(w), H, spec.inner(),
                 format, spec.seed(), 1, WAIT);
             byte[] shard = corpus.shard(w, ids.size());
             Thread t = new Thread(() -> {

@@ -73,7 +73,7 @@ class SignedRoundsIntegrationTest {
               CommitSignatures.generate());
           Forgeries.forgeRound(clients, topics, plan, Integer.MAX_VALUE, null);
           List<RoundReport> reports = new ArrayList<>();
-          try (Worker w = new Worker(new Worker.Settings(run, "w0", 3,
+          try (Worker w = new Worker(new WorkerSettings(run, "w0", 3,
               AdamW.Config.OPENDILOCO, PayloadFormat.FP16, 5, 1, WAIT), model, text, text,
               clients)) {
             assertThat(w.run(2, reports::add)).as("rounds trained").isEqualTo(2);

@@ -329,8 +329,8 @@ class WorkerIntegrationTest {
   }
 
   /** A round long and fast enough to teach the small model the built-in corpus's structure. */
-  private static Worker.Settings training(String run, String worker) {
-    return new Worker.Settings(run, worker, TRAINING_STEPS,
+  private static WorkerSettings training(String run, String worker) {
+    return new WorkerSettings(run, worker, TRAINING_STEPS,
         AdamW.Config.OPENDILOCO.withLearningRate(TRAINING_LR), PayloadFormat.FP16, 5, 1, WAIT);
   }
 
@@ -338,12 +338,12 @@ class WorkerIntegrationTest {
   private static final double TRAINING_LR = 1e-2;
 
 
-  private static Worker.Settings settings(String run, String worker) {
+  private static WorkerSettings settings(String run, String worker) {
     return settings(run, worker, null);
   }
 
-  private static Worker.Settings settings(String run, String worker, Path state) {
-    return new Worker.Settings(run, worker, 3, AdamW.Config.OPENDILOCO, PayloadFormat.FP16, 5,
+  private static WorkerSettings settings(String run, String worker, Path state) {
+    return new WorkerSettings(run, worker, 3, AdamW.Config.OPENDILOCO, PayloadFormat.FP16, 5,
         1, WAIT, state);
   }
 

@@ -41,6 +41,7 @@ import dev.diloco.worker.ChunkPublisher;
 import dev.diloco.worker.ModelConfig;
 import dev.diloco.worker.RunSpec;
 import dev.diloco.worker.Worker;
+import dev.diloco.worker.WorkerSettings;
 import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
 import java.io.StringWriter;
 import java.nio.ByteBuffer;
@@ -139,7 +140,7 @@ class SecureRunIntegrationTest {
         String id = "worker-" + w;
         byte[] shard = corpus.shard(w, 2);
         threads.add(new Thread(() -> {
-          try (Worker worker = new Worker(new Worker.Settings(RUN, id, spec.innerSteps(),
+          try (Worker worker = new Worker(new WorkerSettings(RUN, id, spec.innerSteps(),
               spec.inner(), spec.format(), spec.seed(), 1, Duration.ofMinutes(2)),
               spec.newModel(), shard, corpus.evalSlice(), as(id))) {
             worker.run(2, 2, r -> {});

@@ -49,6 +49,13 @@ public record RunSpec(String runId, ModelConfig model, int batch, int innerSteps
         seed, chunkElements, mode);
   }
 
+  /** The same run with the inner and outer learning rates {@code inner} and {@code outer}. */
+  public RunSpec withLearningRates(double inner, double outer) {
+    return new RunSpec(runId, model, batch, innerSteps, this.inner.withLearningRate(inner),
+        OuterOptimizerConfig.newBuilder(this.outer).setLearningRate(outer).build(), format,
+        errorFeedback, seed, chunkElements, overlap);
+  }
+
   /** The model with the run's initial weights (from its seed) and its batch size. */
   public ByteTransformer newModel() {
     return new ByteTransformer(model, batch, seed);

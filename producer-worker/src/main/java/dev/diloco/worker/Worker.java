@@ -1,8 +1,6 @@
 package dev.diloco.worker;
 
 import dev.diloco.core.codec.ErrorFeedback;
-import dev.diloco.core.codec.PayloadFormat;
-import dev.diloco.core.kafka.CommitWatcher;
 import dev.diloco.core.kafka.KafkaClientConfig;
 import dev.diloco.core.kafka.RoundLog;
 import dev.diloco.core.kafka.RunTopics;
@@ -15,7 +13,6 @@ import dev.diloco.schemas.ModelDescription;
 import dev.diloco.schemas.Overlap;
 import dev.diloco.schemas.RoundCommit;
 import dev.diloco.schemas.RoundStats;
-import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
 import java.util.Optional;
@@ -38,7 +35,7 @@ import org.slf4j.LoggerFactory;
  * <p>In a run that overlaps its rounds (the description's {@link Overlap}) the worker does not
  * wait after publishing Δ(r): it trains round r + 1 at once from an estimate θ̂ of its weights
  * ({@link EagerEstimate}), while its own thread sends Δ(r) and fetches θ(r + 1) ({@link
- * WeightsAhead}); once its inner steps are done it re-bases on θ(r + 1), so that Δ(r + 1) is
+ * NextRoundFetch}); once its inner steps are done it re-bases on θ(r + 1), so that Δ(r + 1) is
  * defined against the committed weights as in every run. The re-base waits for the end of the
  * inner steps, so the bits do not depend on when the commit arrived.
  */
@@ -50,36 +47,10 @@ public final class Worker implements AutoCloseable {
   /** How long each of its clients may take to close. */
   static final Duration CLOSE_BOUND = Duration.ofSeconds(1);
 
-  /** What the worker does each round. */
-  public record Settings(String runId, String workerId, int innerSteps, AdamW.Config inner,
-      PayloadFormat format, long seed, int evalBatches, Duration roundTimeout, Path stateDir) {
-
-    /** Settings of a worker that keeps its state in memory only. */
-    public Settings(String runId, String workerId, int innerSteps, AdamW.Config inner,
-        PayloadFormat format, long seed, int evalBatches, Duration roundTimeout) {
-      this(runId, workerId, innerSteps, inner, format, seed, evalBatches, roundTimeout, null);
-    }
-
-    public Settings {
-      new RunTopics(runId);
-      if (workerId == null || workerId.isBlank()) {
-        throw new IllegalArgumentException("a worker needs an id");
-      }
-      if (innerSteps < 1) {
-        throw new IllegalArgumentException("inner steps must be >= 1, got " + innerSteps);
-      }
-      if (evalBatches < 1) {
-        throw new IllegalArgumentException("eval batches must be >= 1, got " + evalBatches);
-      }
-    }
-  }
-
-  private final Settings settings;
-  private final long tokensPerRound;
+  private final WorkerSettings settings;
   private final ByteTransformer model;
   private final EvalSet eval;
-  private final WorkerLinks links;
-  private final CommitWatcher commits;
+  private final WorkerClients clients;
   private final Heartbeats heartbeats;
   private final AdamW adamw;
   private final InnerSteps innerSteps;
@@ -91,22 +62,20 @@ public final class Worker implements AutoCloseable {
    * Where each round's inner steps start before its commit is known, in a run that overlaps
    * its rounds; null: the worker waits for each round's weights.
    */
-  private final NextStart nextStart;
+  private final OverlapEstimate overlap;
+  private final LeftOutRounds leftOut;
   private volatile boolean stopping;
-  private final Uncounted uncounted;
 
   /**
    * Prepares a worker of {@code model} on {@code shard}, checking the run's model description
    * against the model: a different layout is refused before anything is trained.
    */
-  public Worker(Settings settings, ByteTransformer model, byte[] shard, byte[] evalSlice,
-      KafkaClientConfig clients) {
+  public Worker(WorkerSettings settings, ByteTransformer model, byte[] shard, byte[] evalSlice,
+      KafkaClientConfig kafka) {
     this.settings = settings;
-    this.tokensPerRound = (long) settings.innerSteps() * model.batch()
-        * model.config().contextLength();
     this.model = model;
     RunTopics topics = new RunTopics(settings.runId());
-    RoundLog log = new RoundLog(topics, clients, KafkaClientConfig.READ_TIMEOUT);
+    RoundLog log = new RoundLog(topics, kafka, KafkaClientConfig.READ_TIMEOUT);
     ModelDescription description = log.model().orElseThrow(() -> new IllegalStateException(
         "run " + settings.runId() + " has no model description yet on " + topics.model()
             + ": start its optimizer first"));
@@ -125,22 +94,21 @@ public final class Worker implements AutoCloseable {
         ? new ErrorFeedback(settings.format().codec(), plan) : null;
     this.eval = new EvalSet(evalSlice, settings.evalBatches(), model.batch(),
         model.config().contextLength(), description.getSeed());
-    Overlap overlap = description.getOverlap();
-    this.nextStart = overlap == Overlap.NONE ? null : new NextStart(overlap,
+    Overlap mode = description.getOverlap();
+    this.overlap = mode == Overlap.NONE ? null : new OverlapEstimate(mode,
         settings.format().codec(), plan, description.getOuterOptimizer());
-    this.uncounted = new Uncounted(settings.workerId());
-    this.links = WorkerLinks.open(settings, topics, log, plan, clients);
-    this.commits = links.commits();
-    this.heartbeats = links.heartbeats();
+    this.leftOut = new LeftOutRounds(settings.workerId());
+    this.clients = WorkerClients.open(settings, topics, log, plan, kafka);
+    this.heartbeats = clients.heartbeats();
     try {
       this.state = settings.stateDir() == null ? null : StateDir.open(settings.stateDir(),
           settings.runId(), settings.workerId(), model.layout().totalElements());
     } catch (RuntimeException e) {
-      links.close();
+      clients.close();
       throw e;
     }
-    LOG.info("worker {}: publishing {}", settings.workerId(), overlap == Overlap.NONE
-        ? "and waiting for each round's weights" : "and training on (overlap " + overlap + ")");
+    LOG.info("worker {}: publishing {}", settings.workerId(), mode == Overlap.NONE
+        ? "and waiting for each round's weights" : "and training on (overlap " + mode + ")");
   }
 
   /**
@@ -159,7 +127,7 @@ public final class Worker implements AutoCloseable {
     Optional<StateDir.Saved> saved = state == null ? Optional.empty() : state.load();
     // A saved round was committed (the worker trained from it): the log must show it.
     int savedRound = saved.map(StateDir.Saved::round).orElse(0);
-    Optional<RoundCommit> first = commits.await(savedRound, settings.roundTimeout());
+    Optional<RoundCommit> first = clients.commits().await(savedRound, settings.roundTimeout());
     if (first.isEmpty()) {
       if (saved.isPresent() && !stopping) {
         throw new IllegalStateException("worker " + settings.workerId() + " has a state of "
@@ -172,121 +140,67 @@ public final class Worker implements AutoCloseable {
     int round = first.get().getRound();
     heartbeats.announce(HeartbeatKind.JOIN, round, null);
     int n = Math.toIntExact(model.layout().totalElements());
-    float[] global = new float[n]; // θ(r), the committed weights of the round being trained
+    RoundStarts starts = new RoundStarts(settings.workerId(), clients, leftOut,
+        settings.roundTimeout(), n, r -> heartbeats.announce(HeartbeatKind.JOIN, r, null),
+        () -> stopping);
+    starts.until(untilRound);
+    if (saved.isPresent()) {
+      round = resume(saved.get(), round, starts, rounds, untilRound);
+    }
     float[] local = new float[n];
     float[] grad = new float[n];
     float[] delta = new float[n];
     int done = 0;
-    int published = -1;
-    // Overlapped: where this round's inner steps start before its commit is known (θ̂); null:
-    // the worker waits for the commit, as in synchronous DiLoCo.
-    float[] start = null;
-    if (saved.isPresent()) {
-      if (resume(saved.get(), round)) {
-        published = round++;
-      }
-      float[] next = saved.get().nextStart();
-      if (nextStart != null && next != null && round == saved.get().round() + 1
-          && round < untilRound && rounds > 0) {
-        start = next; // the round it was about to train when it stopped, from the same weights
-        links.ahead().start(null, round, null);
-      }
-    }
     while (done < rounds && round < untilRound && !stopping) {
-      long blocked = 0; // ns this thread spent on communication this round
-      RoundDownload.Fetched weights = null;
-      RoundCommit c = null;
-      boolean waited = true;
-      if (start == null) {
-        long t = System.nanoTime();
-        Optional<RoundCommit> commit = commits.await(round, settings.roundTimeout());
-        if (commit.isEmpty()) {
-          warnNoRound(round);
-          break;
-        }
-        c = commit.get();
-        uncounted.check(c, published);
-        if (c.getRound() >= untilRound) {
-          break;
-        }
-        if (c.getRound() > round) {
-          round = joinLater(c);
-        }
-        // Checked as a whole, and by chunk when read in full: corrupt weights throw here.
-        weights = links.download().fetch(c, global); // global: the last round's
-        System.arraycopy(weights.weights(), 0, global, 0, n);
-        blocked += System.nanoTime() - t;
-        System.arraycopy(global, 0, local, 0, n);
-      } else {
-        System.arraycopy(start, 0, local, 0, n);
+      // θ_local ← θ(r), or the estimate θ̂(r) while θ(r) is on its way.
+      RoundStarts.Start start = starts.begin(round);
+      if (start instanceof RoundStarts.NoRound) {
+        break;
       }
-
+      round = start instanceof RoundStarts.Awaited a ? a.round() : round;
+      System.arraycopy(start instanceof RoundStarts.Estimated e ? e.estimate()
+          : starts.weights(), 0, local, 0, n);
       long computeStart = System.nanoTime();
-      double lossSum = train(round, local, grad);
+      double lossSum = train(round, local, grad); // H inner AdamW steps
       if (stopping) {
         break; // a half-finished round is not published
       }
       double computeSeconds = (System.nanoTime() - computeStart) / 1e9;
-      if (start != null) { // overlapped: the round's own commit is needed now, to re-base on it
-        long t = System.nanoTime();
-        WeightsAhead.Arrived a = links.ahead().join();
-        blocked += System.nanoTime() - t;
-        waited = a.waited();
-        if (a.commit() == null) {
-          warnNoRound(round);
-          break;
-        }
-        c = a.commit();
-        uncounted.check(c, published);
-        if (a.weights() == null) { // the run went on without this worker's last Δ
-          start = null;
-          if (c.getRound() >= untilRound) {
-            break;
-          }
-          LOG.info("worker {}: round {} is committed already; its inner steps of round {} are "
-              + "dropped", settings.workerId(), c.getRound(), round);
-          round = joinLater(c);
-          continue;
-        }
-        weights = a.weights();
-        System.arraycopy(weights.weights(), 0, global, 0, n);
-        EagerEstimate.rebase(local, start, global);
-        model.setParameters(local);
+      RoundStarts.Landed landed = starts.land(start, local); // θ(r), and local on it
+      if (landed instanceof RoundStarts.Overtaken o) {
+        round = o.commit().getRound();
+        continue;
+      }
+      if (!(landed instanceof RoundStarts.Known known)) {
+        break;
+      }
+      if (start instanceof RoundStarts.Estimated) {
+        model.setParameters(local); // re-based: what the round's eval loss is of
       }
       float meanLoss = (float) (lossSum / settings.innerSteps());
-      PseudoGradient.compute(global, local, delta);
+      PseudoGradient.compute(starts.weights(), local, delta); // Δ = θ(r) − θ_local
       if (feedback != null) {
         feedback.compensate(delta); // Δ + what the codec left out last round
       }
-      boolean overlapNext = nextStart != null && round + 1 < untilRound
-          && done + 1 < rounds;
-      float[] next = overlapNext
-          ? nextStart.after(c, global, links.download().momentum(), delta, start) : null;
+      boolean overlapNext = overlap != null && round + 1 < untilRound && done + 1 < rounds;
+      float[] next = overlapNext ? overlap.after(known.commit(), starts.weights(),
+          clients.download().momentum(), delta, start instanceof RoundStarts.Estimated e
+          ? e.estimate() : null) : null;
       if (state != null) { // before publishing: what is published can always be again
         state.save(new StateDir.Saved(round, adamw.state(),
             feedback == null ? null : feedback.residual(), delta, meanLoss, next));
       }
+      // Expect me in the next round, said before Δ(r) goes out: on a worker's own topic the
+      // reducer reads it ahead of Δ(r), so no round r + 1 sum can close without this worker
+      // however slow it is to start that round (announced after, it lost that race under load).
+      heartbeats.announce(HeartbeatKind.ALIVE, round + 1, null);
       long t = System.nanoTime();
-      ChunkPublisher.Sending sending = links.publisher().send(round, delta, settings.innerSteps(),
-          tokensPerRound, meanLoss);
-      if (overlapNext) {
-        links.ahead().start(sending, round + 1, global); // global is θ(r + 1) when it is joined
-      } else {
-        sending.await();
-      }
-      blocked += System.nanoTime() - t;
-      start = next;
-      published = round;
-      ChunkPublisher.Published sent = sending.published();
-      float evalLoss = evalLoss();
-      RoundReport report = new RoundReport(round, meanLoss, evalLoss,
-          tokensPerRound / computeSeconds, sent.bytes(), weights.bytes(), computeSeconds,
-          blocked / 1e9, waited);
-      // Expect me in the next round; and here is what this one measured, for everyone to see.
-      heartbeats.announce(HeartbeatKind.ALIVE, round + 1, new RoundStats(round, meanLoss,
-          evalLoss, report.tokensPerSecond(), sent.bytes(), computeSeconds,
-          report.waitSeconds(), weights.bytes()));
-      reports.accept(report);
+      ChunkPublisher.Published sent = starts.publish(round, delta, settings.innerSteps(),
+          innerSteps.tokensPerRound(), meanLoss, next).published();
+      long blocked = known.blockedNanos() + System.nanoTime() - t;
+      report(new RoundReport(round, meanLoss, evalLoss(),
+          innerSteps.tokensPerRound() / computeSeconds, sent.bytes(), known.weights().bytes(),
+          computeSeconds, blocked / 1e9, known.waited()), reports);
       done++;
       round++;
     }
@@ -296,6 +210,14 @@ public final class Worker implements AutoCloseable {
           settings.workerId(), LEAVE_BOUND, round);
     }
     return done;
+  }
+
+  /** What this round measured, for everyone to see. */
+  private void report(RoundReport r, Consumer<RoundReport> reports) {
+    heartbeats.announce(HeartbeatKind.ALIVE, r.round() + 1, new RoundStats(r.round(),
+        r.meanInnerLoss(), r.evalLoss(), r.tokensPerSecond(), r.bytesPublished(),
+        r.computeSeconds(), r.waitSeconds(), r.bytesReceived()));
+    reports.accept(r);
   }
 
   /** H inner AdamW steps on {@code local}, in place; returns the sum of their losses. */
@@ -308,27 +230,15 @@ public final class Worker implements AutoCloseable {
     }, () -> stopping);
   }
 
-  private int joinLater(RoundCommit c) {
-    LOG.info("worker {}: round {} is committed already; joining it", settings.workerId(),
-        c.getRound());
-    heartbeats.announce(HeartbeatKind.JOIN, c.getRound(), null);
-    return c.getRound();
-  }
-
-  private void warnNoRound(int round) {
-    if (!stopping) {
-      LOG.warn("worker {}: no round {} within {}", settings.workerId(), round,
-          settings.roundTimeout());
-    }
-  }
-
   /**
    * Takes up the state saved after round s: the inner optimizer's moments and step count, and
    * the residual. If round s is still the newest committed one ({@code newest}), the worker may
    * have died before its Δ was all sent: it publishes Δ again (the reducer counts each chunk
-   * once) and returns true.
+   * once). Returns the round to train next; in an overlapped run that is the one the saved
+   * estimate starts, when it is still to come.
    */
-  private boolean resume(StateDir.Saved s, int newest) {
+  private int resume(StateDir.Saved s, int newest, RoundStarts starts, int rounds,
+      int untilRound) {
     adamw.restore(s.inner());
     if ((feedback != null) != (s.residual() != null)) {
       throw new IllegalStateException("worker state in " + settings.stateDir() + " was saved "
@@ -345,20 +255,26 @@ public final class Worker implements AutoCloseable {
     } else {
       LOG.info("worker {}: resumes from its state of round {}", settings.workerId(), s.round());
     }
-    if (newest != s.round()) {
-      return false;
+    int round = newest;
+    int published = -1;
+    if (newest == s.round()) {
+      heartbeats.announce(HeartbeatKind.ALIVE, s.round() + 1, null); // before Δ, as every round
+      ChunkPublisher.Published sent = clients.publisher().publish(s.round(), s.pseudoGradient(),
+          settings.innerSteps(), innerSteps.tokensPerRound(), s.meanInnerLoss());
+      LOG.info("worker {}: round {} is still open; published its saved pseudo-gradient again "
+          + "({} bytes)", settings.workerId(), s.round(), sent.bytes());
+      published = round++;
     }
-    ChunkPublisher.Published sent = links.publisher().publish(s.round(), s.pseudoGradient(),
-        settings.innerSteps(), tokensPerRound, s.meanInnerLoss());
-    heartbeats.announce(HeartbeatKind.ALIVE, s.round() + 1, null);
-    LOG.info("worker {}: round {} is still open; published its saved pseudo-gradient again "
-        + "({} bytes)", settings.workerId(), s.round(), sent.bytes());
-    return true;
+    // The round it was about to train when it stopped, from the same weights.
+    boolean estimated = overlap != null && s.nextStart() != null && round == s.round() + 1
+        && round < untilRound && rounds > 0;
+    starts.resumed(published, round, estimated ? s.nextStart() : null);
+    return round;
   }
 
   /** The rounds whose pseudo-gradients this worker published and the next commit left out. */
   public List<Integer> uncountedRounds() {
-    return uncounted.rounds();
+    return leftOut.rounds();
   }
 
   /** Mean loss of the local weights on the held-out batches. */
@@ -369,12 +285,12 @@ public final class Worker implements AutoCloseable {
   /** Asks a running {@link #run} to finish: it says it leaves, and returns. */
   public void stop() {
     stopping = true;
-    commits.wakeup();
+    clients.commits().wakeup();
   }
 
   @Override
   public void close() {
-    try (links) {
+    try (clients) {
       if (state != null) {
         state.close();
       }

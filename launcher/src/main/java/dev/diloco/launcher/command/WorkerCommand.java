@@ -17,6 +17,7 @@ import dev.diloco.worker.ByteCorpus;
 import dev.diloco.worker.ByteTransformer;
 import dev.diloco.worker.RunSpec;
 import dev.diloco.worker.Worker;
+import dev.diloco.worker.WorkerSettings;
 import java.net.InetAddress;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -135,7 +136,7 @@ public final class WorkerCommand implements Callable<Integer> {
     String id = workerId != null ? workerId
         : InetAddress.getLocalHost().getHostName() + "-" + shard;
     ByteTransformer model = spec.newModel();
-    Worker.Settings settings = new Worker.Settings(runId, id, spec.innerSteps(), spec.inner(),
+    WorkerSettings settings = new WorkerSettings(runId, id, spec.innerSteps(), spec.inner(),
         spec.format(), spec.seed(), 4, Duration.ofHours(24), stateDir);
     CountDownLatch finished = new CountDownLatch(1);
     try (MetricsOptions.Served served = metrics.serve(topics, "worker");

@@ -12,14 +12,14 @@ import org.slf4j.LoggerFactory;
  * the workers in every one of its sums: so this is where it learns that its chunks came late or
  * were rejected, and says so.
  */
-final class Uncounted {
+final class LeftOutRounds {
 
-  private static final Logger LOG = LoggerFactory.getLogger(Uncounted.class);
+  private static final Logger LOG = LoggerFactory.getLogger(LeftOutRounds.class);
 
   private final String workerId;
   private final List<Integer> rounds = new CopyOnWriteArrayList<>();
 
-  Uncounted(String workerId) {
+  LeftOutRounds(String workerId) {
     this.workerId = workerId;
   }
 

@@ -13,11 +13,11 @@ import java.time.Duration;
  * pseudo-gradient chunks), and the thread that does both while an overlapped worker trains.
  * Closed together, each within {@link Worker#CLOSE_BOUND}.
  */
-record WorkerLinks(CommitWatcher commits, Heartbeats heartbeats, ChunkPublisher publisher,
-    RoundDownload download, WeightsAhead ahead) implements AutoCloseable {
+record WorkerClients(CommitWatcher commits, Heartbeats heartbeats, ChunkPublisher publisher,
+    RoundDownload download, NextRoundFetch ahead) implements AutoCloseable {
 
   /** The clients of worker {@code settings.workerId()} of a run chunked as {@code plan}. */
-  static WorkerLinks open(Worker.Settings settings, RunTopics topics, RoundLog log,
+  static WorkerClients open(WorkerSettings settings, RunTopics topics, RoundLog log,
       ChunkPlan plan, KafkaClientConfig clients) {
     // On a cluster with authentication the worker has a topic of its own, which only its
     // principal may write; elsewhere all workers share one.
@@ -29,10 +29,10 @@ record WorkerLinks(CommitWatcher commits, Heartbeats heartbeats, ChunkPublisher 
     CommitWatcher commits = new CommitWatcher(topics, clients);
     RoundDownload download = new RoundDownload(topics, plan, settings.format().codec(), log,
         worker, clients, KafkaClientConfig.READ_TIMEOUT);
-    return new WorkerLinks(commits, new Heartbeats(topics, worker,
+    return new WorkerClients(commits, new Heartbeats(topics, worker,
         chunkTopic.equals(topics.pseudoGradients()) ? null : chunkTopic, partitions, clients),
         new ChunkPublisher(chunkTopic, topics, worker, plan, settings.format(), partitions,
-            clients), download, new WeightsAhead(commits, download, settings.roundTimeout()));
+            clients), download, new NextRoundFetch(commits, download, settings.roundTimeout()));
   }
 
   @Override

@@ -17,7 +17,7 @@ import dev.diloco.schemas.RoundOutcome;
  * the last one the optimizer stepped with (the run's, before its first step): a schedule's
  * next value is the optimizer's to know.
  */
-final class NextStart {
+final class OverlapEstimate {
 
   private final Overlap mode;
   private final AsReceived wire;
@@ -27,7 +27,7 @@ final class NextStart {
   private final float[] next;
   private final float[] sent;
 
-  NextStart(Overlap mode, ElementCodec codec, ChunkPlan plan, OuterOptimizerConfig outer) {
+  OverlapEstimate(Overlap mode, ElementCodec codec, ChunkPlan plan, OuterOptimizerConfig outer) {
     if (mode == Overlap.NONE) {
       throw new IllegalArgumentException("a run that does not overlap has no next start");
     }

@@ -17,7 +17,7 @@ import java.util.concurrent.TimeUnit;
  * has not waited at all. Only this thread touches the commit watcher and the download between
  * {@link #start} and {@link #join}.
  */
-final class WeightsAhead implements AutoCloseable {
+final class NextRoundFetch implements AutoCloseable {
 
   /**
    * What came while the worker trained: the newest commit (null: none within the timeout, or
@@ -41,7 +41,7 @@ final class WeightsAhead implements AutoCloseable {
 
   private Future<Came> pending;
 
-  WeightsAhead(CommitWatcher commits, RoundDownload download, Duration timeout) {
+  NextRoundFetch(CommitWatcher commits, RoundDownload download, Duration timeout) {
     this.commits = commits;
     this.download = download;
     this.timeout = timeout;
