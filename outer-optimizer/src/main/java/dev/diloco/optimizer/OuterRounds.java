@@ -198,7 +198,7 @@ final class OuterRounds {
     LOG.warn("run {}: rejected {}-{}@{}: {}", runId, at.topic(), at.partition(), at.offset(),
         verdict.message());
     DeadLetter.Builder letter = DeadLetters.of(at.topic(), at.partition(), at.offset(), at.key(),
-        verdict.reason(), verdict.message(), DeadLetters.OPTIMIZER);
+        verdict.reason(), verdict.message(), DeadLetters.OPTIMIZER, clock.getAsLong());
     if (sum != null) {
       letter.setRunId(sum.getRunId()).setRound(sum.getRound()).setChunkIndex(sum.getChunkIndex());
     }

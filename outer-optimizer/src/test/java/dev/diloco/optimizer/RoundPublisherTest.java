@@ -46,7 +46,7 @@ class RoundPublisherTest {
 
   private static OuterRounds.Refusal refusal(DeadLetterReason reason) {
     return new OuterRounds.Refusal(reason, new byte[] {1}, DeadLetters.of(TOPICS.reduced(), 0,
-        3, new byte[] {1}, reason, "test", DeadLetters.OPTIMIZER).build());
+        3, new byte[] {1}, reason, "test", DeadLetters.OPTIMIZER, 0L).build());
   }
 
   @Test

@@ -1,21 +1,17 @@
 package dev.diloco.reducer;
 
 import dev.diloco.core.kafka.AvroSerde;
-import dev.diloco.core.kafka.DeadLetters;
 import dev.diloco.core.kafka.RunTopics;
 import dev.diloco.core.rules.CheckedChunk;
 import dev.diloco.core.rules.ChunkRules;
 import dev.diloco.core.rules.Records;
 import dev.diloco.core.rules.RoundWindow;
 import dev.diloco.core.rules.Verdict;
-import dev.diloco.schemas.DeadLetter;
 import dev.diloco.schemas.DeadLetterReason;
 import dev.diloco.schemas.PseudoGradientChunk;
 import dev.diloco.schemas.ReducedChunk;
 import dev.diloco.schemas.RoundFailure;
-import dev.diloco.schemas.WorkerHeartbeat;
 import java.nio.charset.StandardCharsets;
-import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
@@ -30,7 +26,8 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * Sums the pseudo-gradient chunks of the open round, one exact sum per (round, chunk), and
+ * Sums the pseudo-gradient chunks of the open round (the topology routes the heartbeats of
+ * workers' own topics to {@link AnnouncementProcessor}), one exact sum per (round, chunk), and
  * emits it as soon as every member of the round has contributed; at the round's deadline, emits
  * what meets the quorum or reports the round failed ({@link Deadline}). Every chunk gets its
  * verdict from {@link ChunkRules}, the checks the replay applies too: accepted, it joins its
@@ -46,10 +43,8 @@ final class ChunkSumProcessor implements Processor<byte[], byte[], byte[], byte[
 
   static final String REDUCED_SINK = "reduced";
   static final String FAILURES_SINK = "round-failures";
-  static final String DEAD_LETTER_SINK = "dead-letters";
 
   private static final Logger LOG = LoggerFactory.getLogger(ChunkSumProcessor.class);
-  private static final String SERVICE = DeadLetters.REDUCER;
 
   private final ReducerConfig config;
   private final RunTopics topics;
@@ -58,12 +53,12 @@ final class ChunkSumProcessor implements Processor<byte[], byte[], byte[], byte[
   private final AvroSerde<PseudoGradientChunk> chunkSerde = AvroSerde.of(PseudoGradientChunk.class);
   private final AvroSerde<ReducedChunk> reducedSerde = AvroSerde.of(ReducedChunk.class);
   private final AvroSerde<RoundFailure> failureSerde = AvroSerde.of(RoundFailure.class);
-  private final AvroSerde<DeadLetter> deadLetterSerde = AvroSerde.of(DeadLetter.class);
   private final OpenSums sums = new OpenSums();
   private ProcessorContext<byte[], byte[]> context;
   private ReducerStores stores;
   private RunView run;
   private Members members;
+  private DeadLetterSink deadLetters;
   private final ChunkRules rules;
   /** Where sums are written before they are encoded into a record: reused. */
   private byte[] sumBuffer = new byte[0];
@@ -83,6 +78,7 @@ final class ChunkSumProcessor implements Processor<byte[], byte[], byte[], byte[
     this.stores = new ReducerStores(context);
     this.run = new RunView(config.runId(), context);
     this.members = new Members(topics, run, stores);
+    this.deadLetters = new DeadLetterSink(topics, metrics, context);
     sums.clear();
     rebuild();
     context.schedule(config.checkEvery(), PunctuationType.WALL_CLOCK_TIME, this::onClock);
@@ -94,25 +90,16 @@ final class ChunkSumProcessor implements Processor<byte[], byte[], byte[], byte[
     metrics.inputBytes.increment(record.value() == null ? 0 : record.value().length);
     PartialSum.Pointer where = new PartialSum.Pointer(topics.workerOf(meta.topic()).orElse(null),
         meta.partition(), meta.offset());
-    if (members.isAnnouncement(meta.topic(), record.value())) {
-      RunView.OpenRound open = run.open();
-      Verdict<WorkerHeartbeat> heard = members.hear(meta.topic(), record.value(),
-          open == null ? null : open.round());
-      if (heard instanceof Verdict.Reject<WorkerHeartbeat> bad) {
-        reject(where, record.key(), record.timestamp(), bad, null);
-      }
-      return;
-    }
     Verdict<PseudoGradientChunk> decoded = Records.decode(chunkSerde, record.value());
     if (decoded instanceof Verdict.Reject<PseudoGradientChunk> bad) {
-      reject(where, record.key(), record.timestamp(), bad, null);
+      deadLetters.reject(where, record.key(), record.timestamp(), bad, null);
       return;
     }
     PseudoGradientChunk chunk = decoded.value();
-    String key = contributionKey(chunk);
+    String key = RoundKeys.contribution(chunk);
     if (sums.isWaiting(key)) {
       // The first chunk of a worker is the one that counts, even while it waits.
-      reject(where, record.key(), record.timestamp(), new Verdict.Reject<>(
+      deadLetters.reject(where, record.key(), record.timestamp(), new Verdict.Reject<>(
           DeadLetterReason.DUPLICATE, chunk.getWorkerId() + " has a chunk waiting for this sum "
           + "already"), chunk);
       return;
@@ -125,12 +112,8 @@ final class ChunkSumProcessor implements Processor<byte[], byte[], byte[], byte[
       LOG.info("run {}: {}: its chunk {} waits", config.runId(), wait.why(),
           chunk.getChunkIndex());
     } else if (added instanceof Verdict.Reject<PartialSum> bad) {
-      reject(where, record.key(), record.timestamp(), bad, chunk);
+      deadLetters.reject(where, record.key(), record.timestamp(), bad, chunk);
     }
-  }
-
-  private static String contributionKey(PseudoGradientChunk chunk) {
-    return RoundKeys.contribution(chunk.getRound(), chunk.getChunkIndex(), chunk.getWorkerId());
   }
 
   /**
@@ -151,7 +134,7 @@ final class ChunkSumProcessor implements Processor<byte[], byte[], byte[], byte[
     if (fresh && added instanceof Verdict.Accept<PartialSum> a) {
       metrics.chunksSummed.increment();
       metrics.contributed(chunk.getRound(), chunk.getWorkerId());
-      stores.point(contributionKey(chunk), where);
+      stores.point(RoundKeys.contribution(chunk), where);
       PartialSum partial = a.value();
       // Complete: every member of the round is in it, and they are a quorum. Fewer members
       // than the quorum means workers have not announced themselves yet (one restarting, say):
@@ -169,7 +152,7 @@ final class ChunkSumProcessor implements Processor<byte[], byte[], byte[], byte[
     if (sumBuffer.length < partial.sum.maxSumBytes()) {
       sumBuffer = new byte[partial.sum.maxSumBytes()];
     }
-    long now = System.currentTimeMillis();
+    long now = context.currentSystemTimeMs();
     int round = current.round();
     ReducedChunk reduced = partial.record(config.runId(), round, current.plan().range(index),
         current.plan().chunkCount(), complete, sumBuffer, now);
@@ -229,7 +212,7 @@ final class ChunkSumProcessor implements Processor<byte[], byte[], byte[], byte[
     if (stores.deadlinePassed(round)) {
       return;
     }
-    Deadline decided = Deadline.decide(ownedChunks(current),
+    Deadline decided = Deadline.decide(owned(current),
         index -> stores.isClosed(round, index), index -> sums.get(round, index), config.quorum());
     decided.emit().forEach(index -> emit(current, index, sums.get(round, index), false));
     stores.markDeadline(round, now);
@@ -246,7 +229,7 @@ final class ChunkSumProcessor implements Processor<byte[], byte[], byte[], byte[
   private void endGraces(RunView.OpenRound current, long now) {
     int round = current.round();
     Set<String> inRound = members.of(round);
-    for (int index : ownedChunks(current)) {
+    for (int index : owned(current)) {
       PartialSum partial = sums.get(round, index);
       if (partial == null || stores.isClosed(round, index)) {
         continue;
@@ -297,35 +280,14 @@ final class ChunkSumProcessor implements Processor<byte[], byte[], byte[], byte[
   }
 
   /** The chunks whose records land in this task's partition. */
-  private List<Integer> ownedChunks(RunView.OpenRound current) {
-    int partition = context.taskId().partition();
-    List<Integer> owned = new ArrayList<>();
-    for (int i = 0; i < current.plan().chunkCount(); i++) {
-      if (topics.partitionOf(i, config.chunkPartitions()) == partition) {
-        owned.add(i);
-      }
-    }
-    return owned;
+  private List<Integer> owned(RunView.OpenRound current) {
+    return current.chunksOf(topics, context.taskId().partition(), config.chunkPartitions());
   }
 
   /** A waiting chunk's rejection, from a punctuation: no record is being processed. */
   private void reject(OpenSums.Waiting w, Verdict.Reject<?> verdict) {
-    reject(w.where(), RunTopics.chunkKey(w.chunk().getChunkIndex()), System.currentTimeMillis(),
-        verdict, w.chunk());
-  }
-
-  private void reject(PartialSum.Pointer where, byte[] key, long timestamp,
-      Verdict.Reject<?> verdict, PseudoGradientChunk chunk) {
-    LOG.warn("run {}: rejected a chunk: {}", config.runId(), verdict.message());
-    metrics.rejected(verdict.reason());
-    DeadLetter.Builder letter = DeadLetters.of(where.topic(topics), where.partition(),
-        where.offset(), key, verdict.reason(), verdict.message(), SERVICE);
-    if (chunk != null) {
-      letter.setRunId(chunk.getRunId()).setRound(chunk.getRound())
-          .setWorkerId(chunk.getWorkerId()).setChunkIndex(chunk.getChunkIndex());
-    }
-    context.forward(new Record<>(key, deadLetterSerde.encode(letter.build()), timestamp),
-        DEAD_LETTER_SINK);
+    deadLetters.reject(w.where(), RunTopics.chunkKey(w.chunk().getChunkIndex()),
+        context.currentSystemTimeMs(), verdict, w.chunk());
   }
 
   @Override

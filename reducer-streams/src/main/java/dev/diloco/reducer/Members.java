@@ -31,11 +31,6 @@ final class Members {
     this.stores = stores;
   }
 
-  /** Whether {@code value}, read from {@code topic}, is a heartbeat on a worker's own topic. */
-  boolean isAnnouncement(String topic, byte[] value) {
-    return topics.workerOf(topic).isPresent() && serde.isWrittenAs(value);
-  }
-
   /**
    * Takes a heartbeat from a worker's own {@code topic}: it must decode, name the topic's
    * worker and this run, and be for the open round or the next (a worker announces nothing

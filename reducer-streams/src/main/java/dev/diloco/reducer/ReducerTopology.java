@@ -19,9 +19,10 @@ import org.apache.kafka.streams.state.Stores;
  *
  * <pre>
  *   model, commits, membership ──► global stores (every task sees the run's plan, open round, members)
- *   pseudograds[.worker] ──► sum ──► reduced one exact sum per (round, chunk)
- *                       ├─► round-failures   a round that missed its quorum
- *                       └─► deadletter       a chunk that must not be summed, with the reason
+ *   pseudograds[.worker] ──► route ──► sum ──► reduced    one exact sum per (round, chunk)
+ *                              │          ├─► round-failures   a round that missed its quorum
+ *                              │          └─► deadletter       a chunk not to sum, and why
+ *                              └─► announcements ──► deadletter   a worker's own heartbeats
  * </pre>
  */
 public final class ReducerTopology {
@@ -59,7 +60,14 @@ public final class ReducerTopology {
     // partitioned alike: chunk i of every worker meets in the task of partition i % P.
     topology.addSource("chunks", bytes, bytes, topics.pseudoGradientTopics());
     ReducerMetrics meters = new ReducerMetrics(metrics, config.runId());
-    topology.addProcessor("sum", () -> new ChunkSumProcessor(config, readers, meters), "chunks");
+    // A worker's own topic carries its heartbeats and its chunks: each to its own processor,
+    // in the order they came.
+    topology.addProcessor("route", () -> new RecordRouter(topics), "chunks");
+    topology.addProcessor(RecordRouter.SUMS, () -> new ChunkSumProcessor(config, readers,
+        meters), "route");
+    topology.addProcessor(RecordRouter.ANNOUNCEMENTS, () -> new AnnouncementProcessor(config,
+        meters), "route");
+    String[] both = {RecordRouter.SUMS, RecordRouter.ANNOUNCEMENTS};
 
     // Changelogged for exactly-once recovery, and small: a pointer into the input topic per
     // open contribution, and a mark per closed chunk. Caching coalesces a sum's pointers and
@@ -67,24 +75,24 @@ public final class ReducerTopology {
     topology.addStateStore(Stores.keyValueStoreBuilder(
             Stores.persistentKeyValueStore(ReducerStores.POINTERS), Serdes.String(),
             Serdes.ByteArray())
-        .withCachingEnabled().withLoggingEnabled(Map.of()), "sum");
+        .withCachingEnabled().withLoggingEnabled(Map.of()), both);
     topology.addStateStore(Stores.keyValueStoreBuilder(
             Stores.persistentKeyValueStore(ReducerStores.CLOSED), Serdes.String(),
             Serdes.Long())
-        .withCachingEnabled().withLoggingEnabled(Map.of()), "sum");
+        .withCachingEnabled().withLoggingEnabled(Map.of()), both);
     // Who announced itself on its own topic, and for which rounds: a restarted task resumes
     // after the announcements, so it must find them here (see Members).
     topology.addStateStore(Stores.keyValueStoreBuilder(
             Stores.persistentKeyValueStore(ReducerStores.OWN_MEMBERS), Serdes.String(),
             Serdes.ByteArray())
-        .withCachingEnabled().withLoggingEnabled(Map.of()), "sum");
+        .withCachingEnabled().withLoggingEnabled(Map.of()), both);
 
     ByteArraySerializer out = new ByteArraySerializer();
     // Sum i goes to the partition of chunk i, as the chunks came.
     topology.addSink(ChunkSumProcessor.REDUCED_SINK, topics.reduced(), out, out,
         new ChunkPartitioner(topics), "sum");
     topology.addSink(ChunkSumProcessor.FAILURES_SINK, topics.roundFailures(), out, out, "sum");
-    topology.addSink(ChunkSumProcessor.DEAD_LETTER_SINK, topics.deadLetters(), out, out, "sum");
+    topology.addSink(DeadLetterSink.NAME, topics.deadLetters(), out, out, both);
     return topology;
   }
 

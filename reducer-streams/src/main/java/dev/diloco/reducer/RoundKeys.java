@@ -58,4 +58,9 @@ final class RoundKeys {
   static String afterSlash(String key) {
     return key.substring(11);
   }
+
+  /** The key of {@code chunk}'s contribution: its round, chunk index and worker. */
+  static String contribution(dev.diloco.schemas.PseudoGradientChunk chunk) {
+    return contribution(chunk.getRound(), chunk.getChunkIndex(), chunk.getWorkerId());
+  }
 }

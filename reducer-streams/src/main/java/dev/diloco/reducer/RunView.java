@@ -3,6 +3,7 @@ package dev.diloco.reducer;
 import dev.diloco.core.codec.ChunkRejectedException;
 import dev.diloco.core.codec.ElementCodec;
 import dev.diloco.core.kafka.AvroSerde;
+import dev.diloco.core.kafka.RunTopics;
 import dev.diloco.core.layout.ChunkPlan;
 import dev.diloco.core.layout.ParameterLayout;
 import dev.diloco.core.rules.CommitSignatures;
@@ -35,7 +36,19 @@ final class RunView {
   private static final Logger LOG = LoggerFactory.getLogger(RunView.class);
   /** The open round of the run, with what is needed to check and sum its chunks. */
   record OpenRound(int round, long openedAtMs, ModelDescription model, ChunkPlan plan,
-      ElementCodec codec) {}
+      ElementCodec codec) {
+
+    /** The round's chunks whose records land in {@code partition} of {@code partitions}. */
+    java.util.List<Integer> chunksOf(RunTopics topics, int partition, int partitions) {
+      java.util.List<Integer> owned = new java.util.ArrayList<>();
+      for (int i = 0; i < plan.chunkCount(); i++) {
+        if (topics.partitionOf(i, partitions) == partition) {
+          owned.add(i);
+        }
+      }
+      return owned;
+    }
+  }
 
   private final String runId;
   private final KeyValueStore<String, byte[]> models;

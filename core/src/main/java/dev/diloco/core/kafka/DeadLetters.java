@@ -15,14 +15,15 @@ public final class DeadLetters {
 
   /**
    * A dead letter for the record at {@code topic}-{@code partition}@{@code offset} with
-   * {@code key}; the caller adds the run, round, worker and chunk where it could read them.
+   * {@code key}, written by {@code rejectedBy} at {@code atMs}; the caller adds the run, round,
+   * worker and chunk where it could read them.
    */
   public static DeadLetter.Builder of(String topic, int partition, long offset, byte[] key,
-      DeadLetterReason reason, String detail, String rejectedBy) {
+      DeadLetterReason reason, String detail, String rejectedBy, long atMs) {
     return DeadLetter.newBuilder()
         .setOriginalTopic(topic).setOriginalPartition(partition).setOriginalOffset(offset)
         .setOriginalKey(key == null ? null : ByteBuffer.wrap(key))
         .setReason(reason).setDetail(String.valueOf(detail))
-        .setRejectedBy(rejectedBy).setRejectedAtMs(System.currentTimeMillis());
+        .setRejectedBy(rejectedBy).setRejectedAtMs(atMs);
   }
 }

@@ -75,7 +75,7 @@ class DecoderFuzzTest {
       new Sample<>(new WorkerHeartbeat("fuzz", "w0", HeartbeatKind.ALIVE, 3, 1L, "host", 2L,
           new RoundStats(2, 2.5f, 2.4f, 100.0, 1000L, 1.5, 0.5, 4000L), 7)),
       new Sample<>(DeadLetters.of("t", 0, 5L, new byte[] {1}, DeadLetterReason.LATE, "late",
-          "test").setRunId("fuzz").setRound(1).build()),
+          "test", 9L).setRunId("fuzz").setRound(1).build()),
       new Sample<>(new RoundFailure("fuzz", 1, "no quorum", List.of("w0"), 2, 3L)),
       new Sample<>(new dev.diloco.schemas.WorkerState("fuzz", "w0", 3, 1L, 9,
           ByteBuffer.wrap(new byte[4]), ByteBuffer.wrap(new byte[4]), null,
