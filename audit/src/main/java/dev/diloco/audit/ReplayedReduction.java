@@ -1,7 +1,7 @@
 package dev.diloco.audit;
 
 import dev.diloco.audit.TopicReader.Location;
-import dev.diloco.core.codec.ChunkRejectedException;
+import dev.diloco.core.layout.ChunkRejectedException;
 import dev.diloco.core.codec.ElementCodec;
 import dev.diloco.core.kafka.AvroSerde;
 import dev.diloco.core.kafka.RunTopics;

@@ -3,7 +3,7 @@ package dev.diloco.bench;
 import dev.diloco.bench.Fleet.Kind;
 import dev.diloco.bench.Fleet.Service;
 import dev.diloco.core.kafka.AvroSerde;
-import dev.diloco.core.kafka.CommitWatcher;
+import dev.diloco.core.log.CommitWatcher;
 import dev.diloco.core.kafka.KafkaClientConfig;
 import dev.diloco.core.math.WarmupCosine;
 import dev.diloco.core.testing.TestRuns;

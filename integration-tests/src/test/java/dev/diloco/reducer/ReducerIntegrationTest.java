@@ -8,7 +8,7 @@ import dev.diloco.core.codec.ChunkEncoder;
 import dev.diloco.core.codec.PayloadFormat;
 import dev.diloco.core.kafka.AvroSerde;
 import dev.diloco.core.kafka.KafkaClientConfig;
-import dev.diloco.core.kafka.RoundLog;
+import dev.diloco.core.log.RoundLog;
 import dev.diloco.core.kafka.RunTopics;
 import dev.diloco.core.kafka.Topics;
 import dev.diloco.core.layout.ChunkPlan;

@@ -7,7 +7,7 @@ import dev.diloco.core.codec.ChunkDecoder;
 import dev.diloco.core.codec.Fp16;
 import dev.diloco.core.codec.PayloadFormat;
 import dev.diloco.core.kafka.AvroSerde;
-import dev.diloco.core.kafka.RoundLog;
+import dev.diloco.core.log.RoundLog;
 import dev.diloco.core.kafka.RunTopics;
 import dev.diloco.core.kafka.Topics;
 import dev.diloco.core.layout.ChunkPlan;

@@ -9,7 +9,7 @@ import dev.diloco.broker.EmbeddedKafkaExtension;
 import dev.diloco.core.codec.Checksums;
 import dev.diloco.core.codec.PayloadFormat;
 import dev.diloco.core.kafka.KafkaClientConfig;
-import dev.diloco.core.kafka.RoundLog;
+import dev.diloco.core.log.RoundLog;
 import dev.diloco.core.kafka.RunTopics;
 import dev.diloco.core.testing.TestRuns;
 import dev.diloco.reducer.ReducerConfig;

@@ -6,7 +6,7 @@ import dev.diloco.broker.EmbeddedKafkaExtension;
 import dev.diloco.core.codec.BlockCodec;
 import dev.diloco.core.codec.PayloadFormat;
 import dev.diloco.core.kafka.KafkaClientConfig;
-import dev.diloco.core.kafka.RoundLog;
+import dev.diloco.core.log.RoundLog;
 import dev.diloco.core.math.OuterStep;
 import dev.diloco.reducer.ReducerConfig;
 import dev.diloco.schemas.Compression;

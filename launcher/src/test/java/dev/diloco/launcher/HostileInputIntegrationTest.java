@@ -10,7 +10,7 @@ import dev.diloco.broker.EmbeddedKafkaExtension;
 import dev.diloco.core.kafka.AvroSerde;
 import dev.diloco.core.kafka.DeadLetters;
 import dev.diloco.core.kafka.KafkaClientConfig;
-import dev.diloco.core.kafka.RoundLog;
+import dev.diloco.core.log.RoundLog;
 import dev.diloco.core.kafka.RunTopics;
 import dev.diloco.core.layout.ChunkPlan;
 import dev.diloco.core.layout.ParameterLayout;

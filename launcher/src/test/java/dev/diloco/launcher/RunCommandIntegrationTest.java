@@ -34,7 +34,7 @@ class RunCommandIntegrationTest {
   Path dir;
 
   private static String data() {
-    Path shakespeare = Path.of("..", "..", "shared", "data", "tinyshakespeare.txt");
+    Path shakespeare = Path.of("..", "data", "tinyshakespeare.txt"); // the repository's copy
     return Files.isRegularFile(shakespeare) ? shakespeare.toString() : null;
   }
 

@@ -7,7 +7,7 @@ import dev.diloco.broker.EmbeddedKafkaBroker;
 import dev.diloco.core.codec.PayloadFormat;
 import dev.diloco.core.kafka.AvroSerde;
 import dev.diloco.core.kafka.KafkaClientConfig;
-import dev.diloco.core.kafka.RoundLog;
+import dev.diloco.core.log.RoundLog;
 import dev.diloco.core.kafka.RunTopics;
 import dev.diloco.core.math.OuterStep;
 import dev.diloco.core.math.WarmupCosine;

@@ -1,7 +1,7 @@
 package dev.diloco.optimizer;
 
 import dev.diloco.core.kafka.KafkaClientConfig;
-import dev.diloco.core.kafka.RoundLog;
+import dev.diloco.core.log.RoundLog;
 import dev.diloco.core.kafka.RunAcls;
 import dev.diloco.core.kafka.RunTopics;
 import dev.diloco.core.math.WarmupCosine;

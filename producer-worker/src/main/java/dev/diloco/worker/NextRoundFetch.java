@@ -1,6 +1,6 @@
 package dev.diloco.worker;
 
-import dev.diloco.core.kafka.CommitWatcher;
+import dev.diloco.core.log.CommitWatcher;
 import dev.diloco.schemas.RoundCommit;
 import java.time.Duration;
 import java.util.Optional;

@@ -1,8 +1,8 @@
 package dev.diloco.worker;
 
-import dev.diloco.core.kafka.CommitWatcher;
+import dev.diloco.core.log.CommitWatcher;
 import dev.diloco.core.kafka.KafkaClientConfig;
-import dev.diloco.core.kafka.RoundLog;
+import dev.diloco.core.log.RoundLog;
 import dev.diloco.core.kafka.RunTopics;
 import dev.diloco.core.kafka.Topics;
 import dev.diloco.core.layout.ChunkPlan;

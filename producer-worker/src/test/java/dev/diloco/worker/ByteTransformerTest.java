@@ -157,8 +157,7 @@ class ByteTransformerTest {
   }
 
   static java.util.Optional<Path> tinyShakespeare() {
-    return Stream.of(Path.of("..", "..", "shared", "data", "tinyshakespeare.txt"),
-            Path.of("..", "shared", "data", "tinyshakespeare.txt"))
+    return Stream.of(Path.of("..", "data", "tinyshakespeare.txt")) // the repository's copy
         .filter(Files::isRegularFile).findFirst();
   }
 }

@@ -1,6 +1,6 @@
 package dev.diloco.reducer;
 
-import dev.diloco.core.codec.ChunkRejectedException;
+import dev.diloco.core.layout.ChunkRejectedException;
 import dev.diloco.core.rules.CheckedChunk;
 import dev.diloco.core.rules.Verdict;
 import java.util.HashMap;

@@ -1,5 +1,6 @@
 package dev.diloco.core.codec;
 
+import dev.diloco.core.layout.ChunkRejectedException;
 import com.github.luben.zstd.ZstdDecompressCtx;
 import com.github.luben.zstd.ZstdException;
 import dev.diloco.schemas.Compression;

@@ -1,5 +1,6 @@
 package dev.diloco.core.codec;
 
+import dev.diloco.core.layout.ChunkRejectedException;
 import dev.diloco.schemas.Compression;
 import dev.diloco.schemas.DeadLetterReason;
 import dev.diloco.schemas.ModelDescription;

@@ -1,5 +1,6 @@
 package dev.diloco.core.codec;
 
+import dev.diloco.core.layout.ChunkRejectedException;
 import dev.diloco.schemas.DeadLetterReason;
 import dev.diloco.schemas.TensorEncoding;
 import java.lang.invoke.MethodHandles;

@@ -96,23 +96,13 @@ public final class Topics {
 
   /**
    * Fails, naming every problem, unless run {@code topics} is ready on the cluster: every topic
-   * there, with room for its chunk records ({@code chunkElements}, or when null the run's own,
-   * from its model description) and the partitions its ordering needs. Every service asks
-   * this before it produces anything.
+   * there, with room for its chunk records of {@code chunkElements} and the partitions its
+   * ordering needs. Every service asks this (or {@code RoundLog.requireReady}, with the run's
+   * own chunk size) before it produces anything.
    */
   public static void requireReady(KafkaClientConfig clients, RunTopics topics,
-      Integer chunkElements) {
-    List<String> problems;
-    if (chunkElements != null) {
-      problems = problems(clients, topics, chunkElements);
-    } else {
-      problems = problems(clients, topics, 1); // existence and partitions
-      if (problems.isEmpty()) {
-        problems = new RoundLog(topics, clients, KafkaClientConfig.READ_TIMEOUT).model()
-            .map(d -> problems(clients, topics, d.getLayout().getChunkElements()))
-            .orElse(List.of()); // a run not started yet: its optimizer checks with its chunk size
-      }
-    }
+      int chunkElements) {
+    List<String> problems = problems(clients, topics, chunkElements);
     if (!problems.isEmpty()) {
       throw new IllegalStateException("the topics of run " + topics.runId() + " on "
           + clients.bootstrapServers() + " are not ready:\n  " + String.join("\n  ", problems));

@@ -1,6 +1,5 @@
 package dev.diloco.core.layout;
 
-import dev.diloco.core.codec.ChunkRejectedException;
 import dev.diloco.schemas.DeadLetterReason;
 
 /**

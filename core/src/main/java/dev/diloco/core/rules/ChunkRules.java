@@ -1,7 +1,7 @@
 package dev.diloco.core.rules;
 
 import dev.diloco.core.codec.ChunkDecoder;
-import dev.diloco.core.codec.ChunkRejectedException;
+import dev.diloco.core.layout.ChunkRejectedException;
 import dev.diloco.core.codec.ElementCodec;
 import dev.diloco.core.codec.PayloadFormat;
 import dev.diloco.core.kafka.RunTopics;

@@ -1,7 +1,7 @@
 package dev.diloco.core.rules;
 
 import dev.diloco.core.codec.Checksums;
-import dev.diloco.core.codec.ChunkRejectedException;
+import dev.diloco.core.layout.ChunkRejectedException;
 import dev.diloco.core.layout.ChunkPlan;
 import dev.diloco.core.layout.ChunkRange;
 import dev.diloco.core.sum.ExactSum;

@@ -1,6 +1,6 @@
 package dev.diloco.core.rules;
 
-import dev.diloco.core.codec.ChunkRejectedException;
+import dev.diloco.core.layout.ChunkRejectedException;
 import dev.diloco.schemas.DeadLetterReason;
 import java.util.Objects;
 import java.util.function.Function;

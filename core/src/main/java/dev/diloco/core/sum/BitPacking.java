@@ -1,6 +1,6 @@
 package dev.diloco.core.sum;
 
-import dev.diloco.core.codec.ChunkRejectedException;
+import dev.diloco.core.layout.ChunkRejectedException;
 import dev.diloco.schemas.DeadLetterReason;
 import java.nio.ByteBuffer;
 

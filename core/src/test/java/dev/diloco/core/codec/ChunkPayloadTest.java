@@ -1,5 +1,6 @@
 package dev.diloco.core.codec;
 
+import dev.diloco.core.layout.ChunkRejectedException;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 

@@ -3,7 +3,6 @@ package dev.diloco.core.layout;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
-import dev.diloco.core.codec.ChunkRejectedException;
 import dev.diloco.schemas.DeadLetterReason;
 import net.jqwik.api.ForAll;
 import net.jqwik.api.Property;

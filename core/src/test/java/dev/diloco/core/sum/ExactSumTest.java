@@ -4,7 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import dev.diloco.core.codec.BlockCodec;
-import dev.diloco.core.codec.ChunkRejectedException;
+import dev.diloco.core.layout.ChunkRejectedException;
 import dev.diloco.core.codec.ElementCodec;
 import dev.diloco.core.codec.Fp16;
 import dev.diloco.core.codec.TensorCodec;

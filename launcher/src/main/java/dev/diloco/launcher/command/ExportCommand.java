@@ -1,7 +1,7 @@
 package dev.diloco.launcher.command;
 
 import dev.diloco.core.kafka.KafkaClientConfig;
-import dev.diloco.core.kafka.RoundLog;
+import dev.diloco.core.log.RoundLog;
 import dev.diloco.core.layout.ParameterLayout;
 import dev.diloco.core.layout.Safetensors;
 import dev.diloco.launcher.options.RunSource;

@@ -1,6 +1,7 @@
 package dev.diloco.launcher.command;
 
 import dev.diloco.core.kafka.Topics;
+import dev.diloco.core.log.RoundLog;
 import dev.diloco.core.math.WarmupCosine;
 import dev.diloco.core.rules.CommitSignatures;
 import dev.diloco.launcher.metrics.OptimizerMeters;
@@ -73,8 +74,11 @@ public final class OptimizerCommand implements Callable<Integer> {
     WarmupCosine schedule = new WarmupCosine(warmupRounds, decayRounds,
         decayRounds == 0 ? 1.0 : minFactor);
     String runId = run.runId();
-    Topics.requireReady(run.clients(), run.topics(),
-        start ? Integer.valueOf(spec.chunkElements()) : null);
+    if (start) {
+      Topics.requireReady(run.clients(), run.topics(), spec.chunkElements());
+    } else {
+      RoundLog.requireReady(run.clients(), run.topics());
+    }
     Path keyFile = key != null ? key : Path.of("runs", "keys", runId + ".key");
     boolean made = start && !Files.exists(keyFile);
     KeyPair signer = start || Files.exists(keyFile)

@@ -2,6 +2,7 @@ package dev.diloco.launcher.command;
 
 import dev.diloco.core.kafka.KafkaClientConfig;
 import dev.diloco.core.kafka.Topics;
+import dev.diloco.core.log.RoundLog;
 import dev.diloco.launcher.options.Durations;
 import dev.diloco.launcher.options.MetricsOptions;
 import dev.diloco.launcher.options.RunOptions;
@@ -106,7 +107,7 @@ public final class ReducerCommand implements Callable<Integer> {
   public Integer call() throws InterruptedException {
     KafkaClientConfig clients = run.clients();
     String runId = run.runId();
-    Topics.requireReady(clients, run.topics(), null);
+    RoundLog.requireReady(clients, run.topics());
     String topic = run.topics().pseudoGradients();
     int partitions = Topics.partitions(clients, topic);
     ReducerConfig config = new ReducerConfig(runId, quorum, roundTimeout,

@@ -2,6 +2,7 @@ package dev.diloco.launcher.command;
 
 import dev.diloco.core.kafka.RunTopics;
 import dev.diloco.core.kafka.Topics;
+import dev.diloco.core.log.RoundLog;
 import dev.diloco.launcher.options.Durations;
 import dev.diloco.launcher.options.RunOptions;
 import java.util.ArrayList;
@@ -90,7 +91,11 @@ public final class TopicsCommand implements Runnable {
 
     @Override
     public Integer call() {
-      Topics.requireReady(run.clients(), run.topics(), chunkElements);
+      if (chunkElements != null) {
+        Topics.requireReady(run.clients(), run.topics(), chunkElements);
+      } else {
+        RoundLog.requireReady(run.clients(), run.topics());
+      }
       command.commandLine().getOut().printf("the %d topics of run %s are ready%n",
           run.topics().all().size(), run.runId());
       return 0;

@@ -1,7 +1,7 @@
 package dev.diloco.launcher.command;
 
 import dev.diloco.core.kafka.KafkaClientConfig;
-import dev.diloco.core.kafka.RoundLog;
+import dev.diloco.core.log.RoundLog;
 import dev.diloco.core.kafka.RunTopics;
 import dev.diloco.core.kafka.Topics;
 import dev.diloco.launcher.metrics.WorkerMeters;
@@ -120,7 +120,7 @@ public final class WorkerCommand implements Callable<Integer> {
     KafkaClientConfig clients = run.clients();
     RunTopics topics = run.topics();
     String runId = run.runId();
-    Topics.requireReady(clients, topics, null);
+    RoundLog.requireReady(clients, topics);
     RunSpec spec = RunSpec.of(awaitRun(new RoundLog(topics, clients, KafkaClientConfig.READ_TIMEOUT),
         topics));
     if (overlap != null && RunSpecOptions.overlap(overlap, "--overlap") != spec.overlap()) {

@@ -38,8 +38,8 @@ public final class RunSpecOptions {
       description = "Inner steps per round, H (default: ${DEFAULT-VALUE}).")
   int innerSteps;
 
-  // The tiny model trains at a higher rate than OpenDiLoCo's 150M model (4e-4).
-  @Option(names = "--inner-lr", defaultValue = "3e-3", paramLabel = "LR",
+  @Option(names = "--inner-lr", defaultValue = "" + AdamW.Config.DEFAULT_LEARNING_RATE,
+      paramLabel = "LR",
       description = "Inner AdamW learning rate (default: ${DEFAULT-VALUE}).")
   double innerLr;
 

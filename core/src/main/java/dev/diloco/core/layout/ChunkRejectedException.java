@@ -1,4 +1,4 @@
-package dev.diloco.core.codec;
+package dev.diloco.core.layout;
 
 import dev.diloco.schemas.DeadLetterReason;
 import java.util.Objects;

@@ -1,5 +1,8 @@
-package dev.diloco.core.kafka;
+package dev.diloco.core.log;
 
+import dev.diloco.core.kafka.AvroSerde;
+import dev.diloco.core.kafka.KafkaClientConfig;
+import dev.diloco.core.kafka.RunTopics;
 import dev.diloco.core.rules.CommitSignatures;
 import dev.diloco.core.rules.Verdict;
 import dev.diloco.schemas.ModelDescription;

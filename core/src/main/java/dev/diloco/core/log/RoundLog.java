@@ -1,7 +1,12 @@
-package dev.diloco.core.kafka;
+package dev.diloco.core.log;
 
 import dev.diloco.core.codec.Checksums;
 import dev.diloco.core.codec.ChunkDecoder;
+import dev.diloco.core.kafka.AvroSerde;
+import dev.diloco.core.kafka.KafkaClientConfig;
+import dev.diloco.core.kafka.PartitionReader;
+import dev.diloco.core.kafka.RunTopics;
+import dev.diloco.core.kafka.Topics;
 import dev.diloco.core.layout.ChunkPlan;
 import dev.diloco.core.rules.CommitSignatures;
 import dev.diloco.core.rules.PublishedChunks.Slice;
@@ -232,5 +237,16 @@ public final class RoundLog {
           r.offset(), e.getMessage());
       return null;
     }
+  }
+
+  /**
+   * Fails, naming every problem, unless run {@code topics} is ready on the cluster for its own
+   * chunk size, from its description ({@link Topics#requireReady}); a run not started yet has
+   * its topics' existence and partitions checked, and its optimizer checks the rest.
+   */
+  public static void requireReady(KafkaClientConfig clients, RunTopics topics) {
+    Topics.requireReady(clients, topics, 1);
+    new RoundLog(topics, clients, KafkaClientConfig.READ_TIMEOUT).model().ifPresent(d ->
+        Topics.requireReady(clients, topics, d.getLayout().getChunkElements()));
   }
 }

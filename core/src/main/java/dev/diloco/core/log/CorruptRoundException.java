@@ -1,4 +1,4 @@
-package dev.diloco.core.kafka;
+package dev.diloco.core.log;
 
 /**
  * A committed round whose records do not check out: a chunk missing or failing its CRC, or the
