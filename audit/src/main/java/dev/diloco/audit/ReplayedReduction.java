@@ -1,11 +1,12 @@
 package dev.diloco.audit;
 
 import dev.diloco.audit.TopicReader.Location;
-import dev.diloco.core.layout.ChunkRejectedException;
 import dev.diloco.core.codec.ElementCodec;
 import dev.diloco.core.kafka.AvroSerde;
+import dev.diloco.core.kafka.RecordPlace;
 import dev.diloco.core.kafka.RunTopics;
 import dev.diloco.core.layout.ChunkPlan;
+import dev.diloco.core.layout.ChunkRejectedException;
 import dev.diloco.core.rules.CheckedChunk;
 import dev.diloco.core.rules.ChunkRules;
 import dev.diloco.core.rules.Records;
@@ -37,7 +38,7 @@ final class ReplayedReduction implements AutoCloseable {
   private final Map<Integer, Set<String>> named;
   private final int partitions;
   /** The reducer's dead letters, by where the record they refused lies. */
-  private final Map<RunRecords.Place, DeadLetter> refused;
+  private final Map<RecordPlace, DeadLetter> refused;
   private final ChunkRules rules;
   private final AvroSerde<PseudoGradientChunk> serde = AvroSerde.of(PseudoGradientChunk.class);
 
@@ -62,7 +63,7 @@ final class ReplayedReduction implements AutoCloseable {
    * {@code refused}: the reducer's dead letters.
    */
   ReplayedReduction(RunTopics topics, int round, ChunkPlan plan, ElementCodec codec,
-      int partitions, Map<Integer, Set<String>> named, Map<RunRecords.Place, DeadLetter> refused) {
+      int partitions, Map<Integer, Set<String>> named, Map<RecordPlace, DeadLetter> refused) {
     this.round = round;
     this.plan = plan;
     this.codec = codec;
@@ -93,7 +94,7 @@ final class ReplayedReduction implements AutoCloseable {
     }
     PseudoGradientChunk chunk = decoded.value();
     String key = key(chunk.getChunkIndex(), chunk.getWorkerId());
-    DeadLetter letter = refused.get(new RunRecords.Place(at.topic(), at.partition(), at.offset()));
+    DeadLetter letter = refused.get(new RecordPlace(at.topic(), at.partition(), at.offset()));
     if (letter != null) {
       return Verdict.reject(letter.getReason(), "the reducer refused it: " + letter.getDetail());
     }

@@ -4,6 +4,7 @@ import dev.diloco.audit.RecordedSums.Recorded;
 import dev.diloco.audit.RunRecords.Entry;
 import dev.diloco.core.codec.ChunkDecoder;
 import dev.diloco.core.codec.ElementCodec;
+import dev.diloco.core.kafka.RecordPlace;
 import dev.diloco.core.layout.ChunkPlan;
 import dev.diloco.core.layout.ChunkRange;
 import dev.diloco.core.round.RoundStep;
@@ -31,7 +32,7 @@ final class ReplayedStep {
   private final ChunkPlan plan;
   private final ElementCodec codec;
   private final ChunkDecoder decoder;
-  private final Map<RunRecords.Place, DeadLetter> refused;
+  private final Map<RecordPlace, DeadLetter> refused;
 
   ReplayedStep(RunRecords run, TopicReader reader, ChunkPlan plan, ElementCodec codec,
       ChunkDecoder decoder) {
@@ -114,7 +115,8 @@ final class ReplayedStep {
       if (exact != null && exact.contributors().contains(named.getWorkerId())) {
         if (reduction.tokens.get(key) != named.getTokens()) {
           findings.add(new Replay.Finding(n, c, "the sum records " + named.getTokens()
-              + " tokens for worker " + named.getWorkerId() + ", its chunk " + reduction.tokens.get(key)));
+              + " tokens for worker " + named.getWorkerId() + ", its chunk "
+              + reduction.tokens.get(key)));
         }
         continue;
       }

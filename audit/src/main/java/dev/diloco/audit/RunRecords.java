@@ -3,6 +3,7 @@ package dev.diloco.audit;
 import dev.diloco.audit.TopicReader.Location;
 import dev.diloco.core.kafka.AvroSerde;
 import dev.diloco.core.kafka.DeadLetters;
+import dev.diloco.core.kafka.RecordPlace;
 import dev.diloco.core.kafka.RunTopics;
 import dev.diloco.core.rules.CommitSignatures;
 import dev.diloco.schemas.DeadLetter;
@@ -37,7 +38,6 @@ public final class RunRecords {
   public record Located<T>(T value, Location at) {}
 
   /** Where a record lies: topic, partition and offset. */
-  public record Place(String topic, int partition, long offset) {}
 
   private final RunTopics topics;
   private ModelDescription model;
@@ -175,13 +175,12 @@ public final class RunRecords {
   }
 
   /** The records the reducer refused (its dead letters), by where they lie. */
-  public Map<Place, DeadLetter> refusedByReducer() {
-    Map<Place, DeadLetter> refused = new java.util.HashMap<>();
+  public Map<RecordPlace, DeadLetter> refusedByReducer() {
+    Map<RecordPlace, DeadLetter> refused = new java.util.HashMap<>();
     for (Located<DeadLetter> l : deadLetters) {
       DeadLetter d = l.value();
       if (DeadLetters.REDUCER.equals(d.getRejectedBy())) {
-        refused.putIfAbsent(new Place(d.getOriginalTopic(), d.getOriginalPartition(),
-            d.getOriginalOffset()), d);
+        refused.putIfAbsent(RecordPlace.refusedBy(d), d);
       }
     }
     return refused;

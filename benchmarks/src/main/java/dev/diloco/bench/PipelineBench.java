@@ -2,15 +2,15 @@ package dev.diloco.bench;
 
 import dev.diloco.core.codec.ChunkEncoder;
 import dev.diloco.core.codec.PayloadFormat;
-import dev.diloco.core.log.CommitWatcher;
 import dev.diloco.core.kafka.KafkaClientConfig;
-import dev.diloco.core.log.RoundLog;
 import dev.diloco.core.kafka.RunTopics;
 import dev.diloco.core.layout.ChunkPlan;
 import dev.diloco.core.layout.ChunkRange;
+import dev.diloco.core.log.CommitWatcher;
+import dev.diloco.core.log.RoundLog;
 import dev.diloco.core.math.OuterStep;
-import dev.diloco.core.round.RoundStep;
 import dev.diloco.core.math.WarmupCosine;
+import dev.diloco.core.round.RoundStep;
 import dev.diloco.optimizer.OuterOptimizer;
 import dev.diloco.reducer.Reducer;
 import dev.diloco.reducer.ReducerConfig;

@@ -27,8 +27,9 @@ import org.junit.jupiter.params.provider.ValueSource;
 /**
  * The Kafka pipeline (workers, reducer, optimizer, each round through the topics) ends on the
  * weights of the reference DiLoCo ({@link DiLoCo}: the same workers, shards and seed, in one
- * loop with no Kafka), bit for bit, round after round: FP16, and INT4 with error feedback (a
- * block codec, chunk by chunk, with the worker's residual).
+ * loop with no Kafka), bit for bit, round after round: FP16; BF16 sent as byte planes under
+ * zstd (its sums in FP64, in worker order); INT4 with error feedback (a block codec, chunk by
+ * chunk, with the worker's residual).
  */
 @Timeout(value = 300, unit = TimeUnit.SECONDS)
 class ReferenceDiLoCoIntegrationTest {
@@ -47,11 +48,15 @@ class ReferenceDiLoCoIntegrationTest {
   Path dir;
 
   @ParameterizedTest
-  @ValueSource(strings = {"FP16", "INT4"})
+  @ValueSource(strings = {"FP16", "BF16", "INT4"})
   void thePipelineEndsOnTheReferencesWeightsBitForBit(String encoding) throws Exception {
-    boolean blocks = !encoding.equals("FP16");
-    PayloadFormat format = blocks ? PayloadFormat.of(TensorEncoding.INT4,
-        BlockCodec.DEFAULT_BLOCK, Compression.NONE, false) : PayloadFormat.FP16;
+    boolean blocks = encoding.equals("INT4");
+    PayloadFormat format = switch (encoding) {
+      case "INT4" -> PayloadFormat.of(TensorEncoding.INT4, BlockCodec.DEFAULT_BLOCK,
+          Compression.NONE, false);
+      case "BF16" -> PayloadFormat.of(TensorEncoding.BF16, 0, Compression.ZSTD, true);
+      default -> PayloadFormat.FP16;
+    };
     String run = "reference-" + encoding.toLowerCase();
     RunSpec spec = new RunSpec(run, MODEL, BATCH, H, AdamW.Config.OPENDILOCO.withLearningRate(1e-2),
         OuterStep.dilocoConfig(), format, blocks, 1, CHUNK);

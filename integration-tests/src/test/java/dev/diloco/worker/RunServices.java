@@ -1,9 +1,9 @@
 package dev.diloco.worker;
 
 import dev.diloco.core.kafka.KafkaClientConfig;
-import dev.diloco.core.log.RoundLog;
 import dev.diloco.core.kafka.RunTopics;
 import dev.diloco.core.kafka.Topics;
+import dev.diloco.core.log.RoundLog;
 import dev.diloco.core.math.WarmupCosine;
 import dev.diloco.optimizer.OuterOptimizer;
 import dev.diloco.reducer.Reducer;

@@ -9,16 +9,17 @@ import dev.diloco.audit.TopicReader;
 import dev.diloco.broker.EmbeddedKafkaExtension;
 import dev.diloco.core.codec.PayloadFormat;
 import dev.diloco.core.kafka.AvroSerde;
-import dev.diloco.core.log.CommitWatcher;
-import dev.diloco.core.log.CorruptRoundException;
 import dev.diloco.core.kafka.KafkaClientConfig;
-import dev.diloco.core.log.RoundLog;
 import dev.diloco.core.kafka.RunTopics;
 import dev.diloco.core.kafka.Topics;
 import dev.diloco.core.layout.ChunkPlan;
+import dev.diloco.core.log.CommitWatcher;
+import dev.diloco.core.log.CorruptRoundException;
+import dev.diloco.core.log.RoundLog;
 import dev.diloco.core.rules.CommitSignatures;
 import dev.diloco.core.testing.Forgeries;
 import dev.diloco.core.testing.TestRuns;
+import dev.diloco.optimizer.KeyFile;
 import dev.diloco.reducer.ReducerConfig;
 import dev.diloco.schemas.RoundCommit;
 import java.nio.file.Path;
@@ -66,7 +67,7 @@ class SignedRoundsIntegrationTest {
     RunServices.with(clients, dir, new ReducerConfig(run, 1, Duration.ofMinutes(10),
             ReducerConfig.DEFAULT_CHECK_EVERY, 2),
         TestRuns.description(run, model.layout(), CHUNK, 3, 4e-4), initial,
-        CommitSignatures.keyPair(dir.resolve("run.key"), true), () -> {
+        KeyFile.load(dir.resolve("run.key"), true), () -> {
           // Before any worker trains: a forged round 1, signed with another key, and a forged
           // last round, unsigned.
           forgedCommit[0] = Forgeries.forgeRound(clients, topics, plan, 1,

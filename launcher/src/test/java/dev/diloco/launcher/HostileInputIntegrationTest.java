@@ -10,10 +10,11 @@ import dev.diloco.broker.EmbeddedKafkaExtension;
 import dev.diloco.core.kafka.AvroSerde;
 import dev.diloco.core.kafka.DeadLetters;
 import dev.diloco.core.kafka.KafkaClientConfig;
-import dev.diloco.core.log.RoundLog;
+import dev.diloco.core.kafka.RecordPlace;
 import dev.diloco.core.kafka.RunTopics;
 import dev.diloco.core.layout.ChunkPlan;
 import dev.diloco.core.layout.ParameterLayout;
+import dev.diloco.core.log.RoundLog;
 import dev.diloco.core.rules.CommitSignatures;
 import dev.diloco.core.testing.Forgeries;
 import dev.diloco.core.testing.TestRuns;
@@ -118,7 +119,7 @@ class HostileInputIntegrationTest {
       Forgeries.forgeRound(clients, topics, plan, forgedRound, CommitSignatures.generate());
       Forgeries.forgeRound(clients, topics, plan, Integer.MAX_VALUE, null);
       List<Case> table = HostileRecords.table(run, plan, PARTITIONS, open, firstSum(log, topics));
-      Map<Case, Place> sent = send(clients, table);
+      Map<Case, RecordPlace> sent = send(clients, table);
       milestone(table.size() + " crafted records and two forged rounds sent");
       // A worker's own heartbeats say again that it is in the round, so a forged LEAVE must be
       // repeated to hold: as the reported attack did, until the run is checked.
@@ -129,8 +130,8 @@ class HostileInputIntegrationTest {
       services.forEach((name, p) -> assertThat(p.isAlive()).as(name + " is alive").isTrue());
 
       // Each record's fate.
-      Map<Place, List<DeadLetter>> letters = deadLetters(log, topics);
-      for (Map.Entry<Case, Place> e : sent.entrySet()) {
+      Map<RecordPlace, List<DeadLetter>> letters = deadLetters(log, topics);
+      for (Map.Entry<Case, RecordPlace> e : sent.entrySet()) {
         Case c = e.getKey();
         List<DeadLetter> got = letters.getOrDefault(e.getValue(), List.of());
         if (c.expect() instanceof DeadLettered want) {
@@ -230,7 +231,7 @@ class HostileInputIntegrationTest {
 
   /** How many of {@code letters} were signed by {@code service}, by reason. */
   private static Map<String, Double> reasonsBy(String service,
-      Map<Place, List<DeadLetter>> letters) {
+      Map<RecordPlace, List<DeadLetter>> letters) {
     Map<String, Double> reasons = new TreeMap<>();
     letters.values().stream().flatMap(List::stream)
         .filter(l -> l.getRejectedBy().equals(service))
@@ -238,17 +239,15 @@ class HostileInputIntegrationTest {
     return reasons;
   }
 
-  /** Where a record lies. */
-  private record Place(String topic, int partition, long offset) {}
-
-  private Map<Case, Place> send(KafkaClientConfig clients, List<Case> table) throws Exception {
-    Map<Case, Place> sent = new LinkedHashMap<>();
+  private Map<Case, RecordPlace> send(KafkaClientConfig clients, List<Case> table)
+      throws Exception {
+    Map<Case, RecordPlace> sent = new LinkedHashMap<>();
     try (var producer = new KafkaProducer<>(clients.producer(), new ByteArraySerializer(),
         new ByteArraySerializer())) {
       for (Case c : table) {
         var at = producer.send(new ProducerRecord<>(c.topic(), c.partition(),
             "attacker".getBytes(), c.value())).get();
-        sent.put(c, new Place(at.topic(), at.partition(), at.offset()));
+        sent.put(c, new RecordPlace(at.topic(), at.partition(), at.offset()));
       }
     }
     return sent;
@@ -307,14 +306,13 @@ class HostileInputIntegrationTest {
     return sums.get(0);
   }
 
-  private static Map<Place, List<DeadLetter>> deadLetters(RoundLog log, RunTopics topics) {
-    Map<Place, List<DeadLetter>> byPlace = new HashMap<>();
+  private static Map<RecordPlace, List<DeadLetter>> deadLetters(RoundLog log, RunTopics topics) {
+    Map<RecordPlace, List<DeadLetter>> byPlace = new HashMap<>();
     AvroSerde<DeadLetter> serde = AvroSerde.of(DeadLetter.class);
     log.readToEnd(new TopicPartition(topics.deadLetters(), 0), 0, r -> {
       if (serde.isWrittenAs(r.value())) {
         DeadLetter l = serde.decode(r.value());
-        byPlace.computeIfAbsent(new Place(l.getOriginalTopic(), l.getOriginalPartition(),
-            l.getOriginalOffset()), k -> new ArrayList<>()).add(l);
+        byPlace.computeIfAbsent(RecordPlace.refusedBy(l), k -> new ArrayList<>()).add(l);
       }
       return true;
     });

@@ -1,9 +1,10 @@
 package dev.diloco.optimizer;
 
 import dev.diloco.core.kafka.KafkaClientConfig;
-import dev.diloco.core.log.RoundLog;
+import dev.diloco.core.kafka.RecordPlace;
 import dev.diloco.core.kafka.RunAcls;
 import dev.diloco.core.kafka.RunTopics;
+import dev.diloco.core.log.RoundLog;
 import dev.diloco.core.math.WarmupCosine;
 import dev.diloco.schemas.ModelDescription;
 import dev.diloco.schemas.RoundCommit;
@@ -143,9 +144,9 @@ public final class OuterOptimizer implements AutoCloseable {
     Outcome polled = new Outcome.Idle();
     for (ConsumerRecord<byte[], byte[]> r : sums.poll(timeout)) {
       sums.consumed(r);
-      OuterRounds.Place at = new OuterRounds.Place(r.topic(), r.partition(), r.offset(), r.key());
+      RecordPlace at = new RecordPlace(r.topic(), r.partition(), r.offset());
       OuterRounds.Decision decision = r.topic().equals(topics.reduced())
-          ? rounds.onSum(at, r.value()) : rounds.onFailure(at, r.value());
+          ? rounds.onSum(at, r.key(), r.value()) : rounds.onFailure(at, r.key(), r.value());
       if (decision instanceof OuterRounds.Publish publish) {
         Outcome now = publish(publish, false);
         if (!(now instanceof Outcome.Committed)) {

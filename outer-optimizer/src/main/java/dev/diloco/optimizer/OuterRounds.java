@@ -2,11 +2,11 @@ package dev.diloco.optimizer;
 
 import dev.diloco.core.kafka.AvroSerde;
 import dev.diloco.core.kafka.DeadLetters;
+import dev.diloco.core.kafka.RecordPlace;
 import dev.diloco.core.layout.ChunkPlan;
 import dev.diloco.core.layout.ParameterLayout;
 import dev.diloco.core.math.OuterStep;
 import dev.diloco.core.math.WarmupCosine;
-import dev.diloco.core.rules.CheckedSum;
 import dev.diloco.core.rules.Records;
 import dev.diloco.core.rules.Verdict;
 import dev.diloco.schemas.Averaging;
@@ -19,7 +19,6 @@ import dev.diloco.schemas.RoundFailure;
 import dev.diloco.schemas.RoundOutcome;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.Optional;
 import java.util.function.LongSupplier;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -50,9 +49,6 @@ final class OuterRounds {
    * passed over once it is published.
    */
   record Publish(RoundOutcome outcome, String reason, int failedRound) implements Decision {}
-
-  /** Where a record was read: what its dead letter names. */
-  record Place(String topic, int partition, long offset, byte[] key) {}
 
   /** A dead letter for the next round's transaction, with its key. */
   record Refusal(DeadLetterReason reason, byte[] key, DeadLetter letter) {}
@@ -122,33 +118,32 @@ final class OuterRounds {
     lastSumAtMs = 0;
   }
 
-  /** Takes a record of the sums topic. */
-  Decision onSum(Place at, byte[] value) {
+  /** Takes a record of the sums topic, read at {@code at} with {@code key}. */
+  Decision onSum(RecordPlace at, byte[] key, byte[] value) {
     Verdict<ReducedChunk> decoded = Records.decode(sumSerde, value);
     if (decoded instanceof Verdict.Reject<ReducedChunk> bad) {
-      return refuse(at, bad, null);
+      return refuse(at, key, bad, null);
     }
     RoundState.Offered offered = state.offer(decoded.value());
-    if (offered.verdict() instanceof Verdict.Reject<CheckedSum> bad) {
-      return refuse(at, bad, decoded.value());
+    if (offered instanceof RoundState.Refused refused) {
+      return refuse(at, key, refused.why(), decoded.value());
     }
     lastSumAtMs = clock.getAsLong();
-    Optional<String> cannotStep = offered.cannotStep();
-    if (cannotStep.isPresent()) {
+    if (offered instanceof RoundState.Unsteppable cannot) {
       // Never publish non-finite weights: the round fails, and its weights are published again.
-      LOG.warn("run {}: round {} failed: {}", runId, state.round(), cannotStep.get());
+      LOG.warn("run {}: round {} failed: {}", runId, state.round(), cannot.why());
       state.rollback();
       return new Publish(RoundOutcome.REPUBLISHED, "round " + state.round() + " failed: "
-          + cannotStep.get(), -1);
+          + cannot.why(), -1);
     }
     return state.complete() ? new Publish(RoundOutcome.STEPPED, null, -1) : new Wait();
   }
 
-  /** Takes a record of the round-failures topic. */
-  Decision onFailure(Place at, byte[] value) {
+  /** Takes a record of the round-failures topic, read at {@code at} with {@code key}. */
+  Decision onFailure(RecordPlace at, byte[] key, byte[] value) {
     Verdict<RoundFailure> decoded = Records.decode(failureSerde, value);
     if (decoded instanceof Verdict.Reject<RoundFailure> bad) {
-      return refuse(at, bad, null);
+      return refuse(at, key, bad, null);
     }
     RoundFailure failure = decoded.value();
     boolean ours = failure.getRunId().equals(runId);
@@ -157,7 +152,7 @@ final class OuterRounds {
       return new Wait();
     }
     if (!ours || failure.getRound() != state.round()) {
-      return refuse(at, new Verdict.Reject<>(ours ? DeadLetterReason.ROUND_NOT_OPEN
+      return refuse(at, key, new Verdict.Reject<>(ours ? DeadLetterReason.ROUND_NOT_OPEN
           : DeadLetterReason.RUN_MISMATCH, "a failure report for round " + failure.getRound()
           + " of run " + failure.getRunId() + "; the open round is " + state.round() + " of run "
           + runId), null);
@@ -194,17 +189,17 @@ final class OuterRounds {
     }
   }
 
-  private Decision refuse(Place at, Verdict.Reject<?> verdict, ReducedChunk sum) {
-    LOG.warn("run {}: rejected {}-{}@{}: {}", runId, at.topic(), at.partition(), at.offset(),
-        verdict.message());
-    DeadLetter.Builder letter = DeadLetters.of(at.topic(), at.partition(), at.offset(), at.key(),
+  private Decision refuse(RecordPlace at, byte[] key, Verdict.Reject<?> verdict,
+      ReducedChunk sum) {
+    LOG.warn("run {}: rejected {}: {}", runId, at, verdict.message());
+    DeadLetter.Builder letter = DeadLetters.of(at.topic(), at.partition(), at.offset(), key,
         verdict.reason(), verdict.message(), DeadLetters.OPTIMIZER, clock.getAsLong());
     if (sum != null) {
       letter.setRunId(sum.getRunId()).setRound(sum.getRound()).setChunkIndex(sum.getChunkIndex());
     }
     // Sent with the round's transaction, so a restart that reads the record again does not
     // reject it twice.
-    refusals.add(new Refusal(verdict.reason(), at.key(), letter.build()));
+    refusals.add(new Refusal(verdict.reason(), key, letter.build()));
     return new Wait();
   }
 

@@ -88,23 +88,32 @@ public final class RoundState {
 
   /**
    * Offers a sum of this round: when {@link RoundSums} takes it, it is applied, and its chunk
-   * of the next round is done. The verdict says whether it was taken; a taken sum whose step
-   * would make a weight or its momentum non-finite (finite sums can still overflow a float,
-   * and a learning rate can be absurd) comes back with {@code cannotStep} set: the round is
+   * of the next round is done, unless the step would make a weight or its momentum non-finite
+   * (finite sums can still overflow a float, and a learning rate can be absurd): the round is
    * then to be rolled back and failed, never published.
    */
   public Offered offer(ReducedChunk sum) {
     Verdict<CheckedSum> verdict = sums.offer(sum);
-    if (!verdict.accepted()) {
-      return new Offered(verdict, Optional.empty());
+    if (verdict instanceof Verdict.Reject<CheckedSum> refused) {
+      return new Refused(refused);
     }
     CheckedSum taken = verdict.value();
     new RoundStep(step, learningRate()).apply(taken, nextTheta, nextMomentum);
-    return new Offered(verdict, nonFinite(taken));
+    Optional<String> nonFinite = nonFinite(taken);
+    return nonFinite.isPresent() ? new Unsteppable(nonFinite.get()) : new Taken(taken);
   }
 
-  /** What became of a sum offered: the rules' verdict, and why the round cannot step. */
-  public record Offered(Verdict<CheckedSum> verdict, Optional<String> cannotStep) {}
+  /** What became of a sum offered to the round. */
+  public sealed interface Offered permits Taken, Refused, Unsteppable {}
+
+  /** Taken and applied: its chunk of the next round is done. */
+  public record Taken(CheckedSum sum) implements Offered {}
+
+  /** Not a sum this round takes: the rules' rejection, for its dead letter. */
+  public record Refused(Verdict.Reject<CheckedSum> why) implements Offered {}
+
+  /** Taken, but its step would make a weight or its momentum non-finite: the round fails. */
+  public record Unsteppable(String why) implements Offered {}
 
   private Optional<String> nonFinite(CheckedSum sum) {
     int index = sum.range().index();

@@ -4,6 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import dev.diloco.core.kafka.AvroSerde;
+import dev.diloco.core.kafka.RecordPlace;
 import dev.diloco.core.layout.ParameterLayout;
 import dev.diloco.core.math.WarmupCosine;
 import dev.diloco.core.testing.TestRuns;
@@ -30,7 +31,7 @@ class OuterRoundsTest {
       TestRuns.description("r", ParameterLayout.builder().add("w", 4).build(), 2))
       .setOuterOptimizer(new OuterOptimizerConfig(OuterMethod.NESTEROV, 0.5, 0.5,
           Averaging.COUNT)).build();
-  private static final OuterRounds.Place AT = new OuterRounds.Place("sums", 0, 9, null);
+  private static final RecordPlace AT = new RecordPlace("sums", 0, 9);
   private static final AvroSerde<ReducedChunk> SUMS = AvroSerde.of(ReducedChunk.class);
 
   private long now = 1_000;
@@ -51,9 +52,9 @@ class OuterRoundsTest {
   void whenEveryChunksSumIsInTheRoundIsPublishedAndCommittedItIsTheNewest() {
     atRound0();
     now = 2_000;
-    assertThat(rounds.onSum(AT, sum(0, 0, 1.0, -0.5))).isEqualTo(new OuterRounds.Wait());
+    assertThat(rounds.onSum(AT, null, sum(0, 0, 1.0, -0.5))).isEqualTo(new OuterRounds.Wait());
     now = 3_000;
-    OuterRounds.Decision last = rounds.onSum(AT, sum(0, 1, 2.0, 0.0));
+    OuterRounds.Decision last = rounds.onSum(AT, null, sum(0, 1, 2.0, 0.0));
     assertThat(last).isEqualTo(new OuterRounds.Publish(RoundOutcome.STEPPED, null, -1));
     // g = sum / 2; m = g; theta = 1 - 0.5 * (g + 0.5 g) = 1 - 0.75 g
     RoundPublisher.Round next = rounds.next((OuterRounds.Publish) last);
@@ -71,11 +72,11 @@ class OuterRoundsTest {
   @Test
   void aRecordThatIsNoSumOrNotOneOfTheOpenRoundIsRefusedWithItsReason() {
     atRound0();
-    assertThat(rounds.onSum(AT, new byte[] {1, 2, 3})).isEqualTo(new OuterRounds.Wait());
-    assertThat(rounds.onSum(new OuterRounds.Place("sums", 1, 4, new byte[] {7}),
+    assertThat(rounds.onSum(AT, null, new byte[] {1, 2, 3})).isEqualTo(new OuterRounds.Wait());
+    assertThat(rounds.onSum(new RecordPlace("sums", 1, 4), new byte[] {7},
         sum(5, 0, 1.0, 1.0))).isEqualTo(new OuterRounds.Wait());
-    assertThat(rounds.onSum(AT, sum(0, 0, 1.0, 1.0))).isEqualTo(new OuterRounds.Wait());
-    assertThat(rounds.onSum(AT, sum(0, 0, 1.0, 1.0))).isEqualTo(new OuterRounds.Wait());
+    assertThat(rounds.onSum(AT, null, sum(0, 0, 1.0, 1.0))).isEqualTo(new OuterRounds.Wait());
+    assertThat(rounds.onSum(AT, null, sum(0, 0, 1.0, 1.0))).isEqualTo(new OuterRounds.Wait());
     assertThat(rounds.refusals()).extracting(OuterRounds.Refusal::reason).containsExactly(
         DeadLetterReason.MALFORMED_RECORD, DeadLetterReason.ROUND_NOT_OPEN,
         DeadLetterReason.DUPLICATE);
@@ -87,7 +88,7 @@ class OuterRoundsTest {
     assertThat(notOpen.letter().getDetail()).isEqualTo("ROUND_NOT_OPEN: round 5 is not open: "
         + "the open round is 0");
     // They go out with the round that commits, once.
-    OuterRounds.Decision publish = rounds.onSum(AT, sum(0, 1, 1.0, 1.0));
+    OuterRounds.Decision publish = rounds.onSum(AT, null, sum(0, 1, 1.0, 1.0));
     rounds.committed((OuterRounds.Publish) publish);
     assertThat(rounds.refusals()).isEmpty();
   }
@@ -95,10 +96,10 @@ class OuterRoundsTest {
   @Test
   void aFailureReportRepublishesTheCommittedWeightsOnceWhateverTheNumberOfReports() {
     atRound0();
-    rounds.onSum(AT, sum(0, 0, 1.0, -0.5)); // applied to the next round, then dropped
+    rounds.onSum(AT, null, sum(0, 0, 1.0, -0.5)); // applied to the next round, then dropped
     byte[] report = AvroSerde.of(RoundFailure.class).encode(new RoundFailure("r", 0,
         "1 of 3 workers", List.of("w0"), 2, 0L));
-    OuterRounds.Decision decision = rounds.onFailure(AT, report);
+    OuterRounds.Decision decision = rounds.onFailure(AT, null, report);
     assertThat(decision).isEqualTo(new OuterRounds.Publish(RoundOutcome.REPUBLISHED,
         "round 0 failed: 1 of 3 workers", 0));
     RoundPublisher.Round next = rounds.next((OuterRounds.Publish) decision);
@@ -107,10 +108,10 @@ class OuterRoundsTest {
     assertThat(next.learningRate()).isZero();
     rounds.committed((OuterRounds.Publish) decision);
     // Every reducer task reports it: the others change nothing and are no error.
-    assertThat(rounds.onFailure(AT, report)).isEqualTo(new OuterRounds.Wait());
+    assertThat(rounds.onFailure(AT, null, report)).isEqualTo(new OuterRounds.Wait());
     assertThat(rounds.refusals()).isEmpty();
     // A report of a round that is not open is.
-    rounds.onFailure(AT, AvroSerde.of(RoundFailure.class).encode(new RoundFailure("r", 7, "x",
+    rounds.onFailure(AT, null, AvroSerde.of(RoundFailure.class).encode(new RoundFailure("r", 7, "x",
         List.of(), 2, 0L)));
     assertThat(rounds.refusals()).extracting(OuterRounds.Refusal::reason)
         .containsExactly(DeadLetterReason.ROUND_NOT_OPEN);
@@ -119,7 +120,7 @@ class OuterRoundsTest {
   @Test
   void aStepThatWouldMakeAWeightNonFiniteIsNeverPublished() {
     atRound0();
-    OuterRounds.Decision decision = rounds.onSum(AT, sum(0, 0, 1e39, 0.0));
+    OuterRounds.Decision decision = rounds.onSum(AT, null, sum(0, 0, 1e39, 0.0));
     assertThat(decision).isInstanceOfSatisfying(OuterRounds.Publish.class, p -> {
       assertThat(p.outcome()).isEqualTo(RoundOutcome.REPUBLISHED);
       assertThat(p.reason()).startsWith("round 0 failed: the outer step on the sum of chunk 0 "
@@ -132,17 +133,17 @@ class OuterRoundsTest {
   @Test
   void anAbortedRoundGoesBackToTheCommittedStateAndReadsItsSumsAgainToTheSameBits() {
     atRound0();
-    rounds.onSum(AT, new byte[] {1});
-    rounds.onSum(AT, sum(0, 0, 1.0, -0.5));
-    OuterRounds.Publish publish = (OuterRounds.Publish) rounds.onSum(AT, sum(0, 1, 2.0, 0.0));
+    rounds.onSum(AT, null, new byte[] {1});
+    rounds.onSum(AT, null, sum(0, 0, 1.0, -0.5));
+    OuterRounds.Publish publish = (OuterRounds.Publish) rounds.onSum(AT, null, sum(0, 1, 2.0, 0.0));
     float[] first = rounds.next(publish).weights().clone();
     // The transaction aborted: the service reloads round 0 from the log and reads again.
     RoundCommit round0 = TestRuns.commit("r", 0, rounds.plan(), 1_000);
     rounds.resume(round0, new float[] {1f, 1f, 1f, 1f}, new float[4]);
     assertThat(rounds.round()).isZero();
     assertThat(rounds.refusals()).as("sent again with the records they refuse").isEmpty();
-    rounds.onSum(AT, sum(0, 0, 1.0, -0.5));
-    OuterRounds.Decision again = rounds.onSum(AT, sum(0, 1, 2.0, 0.0));
+    rounds.onSum(AT, null, sum(0, 0, 1.0, -0.5));
+    OuterRounds.Decision again = rounds.onSum(AT, null, sum(0, 1, 2.0, 0.0));
     assertThat(rounds.next((OuterRounds.Publish) again).weights()).containsExactly(first);
   }
 

@@ -5,9 +5,10 @@ import static org.assertj.core.api.Assertions.assertThat;
 import dev.diloco.core.layout.ChunkPlan;
 import dev.diloco.core.math.OuterStep;
 import dev.diloco.core.math.WarmupCosine;
+import dev.diloco.core.rules.CheckedSum;
 import dev.diloco.core.rules.Verdict;
-import dev.diloco.schemas.DeadLetterReason;
 import dev.diloco.schemas.Contribution;
+import dev.diloco.schemas.DeadLetterReason;
 import dev.diloco.schemas.OuterMethod;
 import dev.diloco.schemas.ReducedChunk;
 import java.util.List;
@@ -69,11 +70,12 @@ class RoundStateTest {
   void aStepThatWouldMakeAWeightNonFiniteIsRefusedWithItsReason() {
     RoundState state = round0();
     // Finite sums, whose mean overflows a float: the weight would be -Infinity.
-    assertThat(state.offer(sum(0, 0, 1e39, 0.0)).cannotStep()).hasValueSatisfying(why -> assertThat(why)
-        .contains("chunk 0 makes element 0 non-finite"));
+    assertThat(state.offer(sum(0, 0, 1e39, 0.0))).isInstanceOfSatisfying(
+        RoundState.Unsteppable.class, u -> assertThat(u.why())
+            .contains("chunk 0 makes element 0 non-finite"));
     state.rollback();
     assertThat(state.nextWeights()).containsExactly(1f, 1f, 1f, 1f);
-    assertThat(state.offer(sum(0, 0, 1.0, -0.5)).cannotStep()).isEmpty();
+    assertThat(state.offer(sum(0, 0, 1.0, -0.5))).isInstanceOf(RoundState.Taken.class);
   }
 
   @Test
@@ -104,18 +106,18 @@ class RoundStateTest {
     RoundState state = round0();
     assertThat(taken(state.offer(sum(0, 1, 2.0, 0.0)))).isTrue();
     float[] after = state.nextWeights().clone();
-    assertThat(state.offer(sum(0, 1, 2.0, 0.0)).verdict()).isEqualTo(reject(
-        DeadLetterReason.DUPLICATE, "the sum of chunk 1 of round 0 was applied already"));
-    assertThat(state.offer(sum(3, 0, 2.0, 0.0)).verdict()).isEqualTo(reject(
-        DeadLetterReason.ROUND_NOT_OPEN, "round 3 is not open: the open round is 0"));
+    assertThat(state.offer(sum(0, 1, 2.0, 0.0))).isEqualTo(new RoundState.Refused(reject(
+        DeadLetterReason.DUPLICATE, "the sum of chunk 1 of round 0 was applied already")));
+    assertThat(state.offer(sum(3, 0, 2.0, 0.0))).isEqualTo(new RoundState.Refused(reject(
+        DeadLetterReason.ROUND_NOT_OPEN, "round 3 is not open: the open round is 0")));
     assertThat(state.nextWeights()).containsExactly(after);
   }
 
   private static boolean taken(RoundState.Offered offered) {
-    return offered.verdict().accepted() && offered.cannotStep().isEmpty();
+    return offered instanceof RoundState.Taken;
   }
 
-  private static Verdict<?> reject(DeadLetterReason reason, String detail) {
+  private static Verdict.Reject<CheckedSum> reject(DeadLetterReason reason, String detail) {
     return new Verdict.Reject<>(reason, detail);
   }
 

@@ -1,6 +1,6 @@
 package dev.diloco.worker;
 
-import dev.diloco.core.codec.AsReceived;
+import dev.diloco.core.codec.WireRoundTrip;
 import dev.diloco.core.codec.ElementCodec;
 import dev.diloco.core.codec.ErrorFeedback;
 import dev.diloco.core.layout.ChunkPlan;
@@ -16,7 +16,7 @@ import java.util.List;
  * Each round, every worker in turn starts from the global weights θ(r), takes H inner AdamW
  * steps on its shard ({@link InnerSteps}) and computes its pseudo-gradient Δ = θ(r) − θ_local
  * (plus, with error feedback, what the codec left out of its last one); the Δs, as the run's
- * codec delivers them chunk by chunk ({@link AsReceived}), are summed and the outer step
+ * codec delivers them chunk by chunk ({@link WireRoundTrip}), are summed and the outer step
  * ({@link RoundStep}) turns their mean into θ(r + 1).
  *
  * <p>The sum is in double, in worker order: exact for every codec of the project at the
@@ -34,7 +34,7 @@ public final class DiLoCo {
   private final RunSpec spec;
   private final ByteTransformer model;
   private final RoundStep outer;
-  private final AsReceived wire;
+  private final WireRoundTrip wire;
   private final List<Member> members;
   private final InnerSteps[] inner;
   private final ErrorFeedback[] feedback;
@@ -60,7 +60,7 @@ public final class DiLoCo {
     ChunkPlan plan = model.layout().chunks(spec.chunkElements());
     ElementCodec codec = spec.format().codec();
     this.outer = RoundStep.of(spec.outer(), spec.outer().getLearningRate());
-    this.wire = new AsReceived(codec, plan);
+    this.wire = new WireRoundTrip(codec, plan);
     this.members = List.copyOf(members);
     this.inner = new InnerSteps[members.size()];
     this.feedback = new ErrorFeedback[members.size()];

@@ -1,6 +1,6 @@
 package dev.diloco.worker;
 
-import dev.diloco.core.codec.AsReceived;
+import dev.diloco.core.codec.WireRoundTrip;
 import dev.diloco.core.codec.ElementCodec;
 import dev.diloco.core.layout.ChunkPlan;
 import dev.diloco.core.round.EagerEstimate;
@@ -20,7 +20,7 @@ import dev.diloco.schemas.RoundOutcome;
 final class OverlapEstimate {
 
   private final Overlap mode;
-  private final AsReceived wire;
+  private final WireRoundTrip wire;
   /** The last step the optimizer took (the run's settings, before its first step). */
   private RoundStep step;
   /** Reused each round: the estimate (trained from, then no longer needed) and the decoded Δ. */
@@ -32,7 +32,7 @@ final class OverlapEstimate {
       throw new IllegalArgumentException("a run that does not overlap has no next start");
     }
     this.mode = mode;
-    this.wire = new AsReceived(codec, plan);
+    this.wire = new WireRoundTrip(codec, plan);
     this.step = RoundStep.of(outer, outer.getLearningRate());
     int n = Math.toIntExact(plan.totalElements());
     this.next = new float[n];

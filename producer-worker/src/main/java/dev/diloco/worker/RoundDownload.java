@@ -3,13 +3,13 @@ package dev.diloco.worker;
 import dev.diloco.core.codec.Checksums;
 import dev.diloco.core.codec.ElementCodec;
 import dev.diloco.core.kafka.AvroSerde;
-import dev.diloco.core.log.CorruptRoundException;
 import dev.diloco.core.kafka.KafkaClientConfig;
 import dev.diloco.core.kafka.PartitionReader;
-import dev.diloco.core.log.RoundLog;
 import dev.diloco.core.kafka.RunTopics;
 import dev.diloco.core.kafka.Topics;
 import dev.diloco.core.layout.ChunkPlan;
+import dev.diloco.core.log.CorruptRoundException;
+import dev.diloco.core.log.RoundLog;
 import dev.diloco.core.math.OuterStep;
 import dev.diloco.core.round.RoundStep;
 import dev.diloco.core.round.RoundSums;
@@ -67,6 +67,8 @@ final class RoundDownload implements AutoCloseable {
   /** The optimizer's momentum after the round held; null while unknown. */
   private float[] momentum;
   private int heldRound = -1;
+  /** Bytes of sums read for the round being fetched. */
+  private long sumBytes;
   /**
    * Whether to step from the sums: the run's sums are smaller than its weights (packed
    * integers, not FP64), and this worker may read them and the momentum.
@@ -95,29 +97,38 @@ final class RoundDownload implements AutoCloseable {
    */
   Fetched fetch(RoundCommit commit, float[] held) {
     int round = commit.getRound();
-    if (useSums && held != null && momentum != null && heldRound == round - 1) {
-      long[] bytes = {0};
-      String why;
-      try {
-        why = fromSums(commit, held, bytes);
-      } catch (AuthorizationException e) {
-        refused(e);
-        why = e.getMessage();
-      } catch (RuntimeException e) { // the sums could not be read: the weights still can
-        why = e.toString();
-        next.clear(); // start again from the next round's commit time
-      }
-      if (why == null) {
-        heldRound = round;
-        return new Fetched(held, bytes[0], true);
-      }
-      LOG.info("worker {}: round {} from its sums failed ({}); reading its weights", worker,
-          round, why);
-      momentum = null;
-      return full(commit, bytes[0]);
+    if (!(useSums && held != null && momentum != null && heldRound == round - 1)) {
+      return full(commit, 0);
     }
-    return full(commit, 0);
+    sumBytes = 0;
+    FromSums stepped;
+    try {
+      stepped = fromSums(commit, held);
+    } catch (AuthorizationException e) {
+      refused(e);
+      stepped = new Unusable(e.getMessage());
+    } catch (RuntimeException e) { // the sums could not be read: the weights still can
+      stepped = new Unusable(e.toString());
+      next.clear(); // start again from the next round's commit time
+    }
+    if (stepped instanceof Unusable u) {
+      LOG.info("worker {}: round {} from its sums failed ({}); reading its weights", worker,
+          round, u.why());
+      momentum = null;
+      return full(commit, sumBytes);
+    }
+    heldRound = round;
+    return new Fetched(held, sumBytes, true);
   }
+
+  /** What came of stepping a round from its sums. */
+  private sealed interface FromSums permits Stepped, Unusable {}
+
+  /** The held weights are the commit's now, and the momentum too. */
+  private record Stepped() implements FromSums {}
+
+  /** The sums did not give the commit's weights, and why (the held weights are spoilt). */
+  private record Unusable(String why) implements FromSums {}
 
   /**
    * The optimizer's momentum after the round fetched last (shared, not to be changed: every
@@ -160,10 +171,9 @@ final class RoundDownload implements AutoCloseable {
   /**
    * Steps {@code theta} (round r's) to {@code commit}'s round in place, from round r's sums as
    * {@link RoundSums} takes them, read on from where the last round's left off (the bytes read
-   * are added to {@code bytes}); null when the result is the commit's, else why not
-   * ({@code theta} is then spoilt).
+   * are counted in {@link #sumBytes}).
    */
-  private String fromSums(RoundCommit commit, float[] theta, long[] bytes) {
+  private FromSums fromSums(RoundCommit commit, float[] theta) {
     float[] m = momentum.clone();
     if (commit.getOutcome() == RoundOutcome.STEPPED) {
       int r = commit.getRound() - 1;
@@ -175,7 +185,7 @@ final class RoundDownload implements AutoCloseable {
       for (TopicPartition p : partitions) {
         PartitionReader.read(consumer, p, next.get(p), Long.MAX_VALUE, timeout, record -> {
           if (record.value() != null) {
-            bytes[0] += record.value().length;
+            sumBytes += record.value().length;
           }
           Verdict<ReducedChunk> decoded = Records.decode(serde, record.value());
           if (decoded.accepted() && decoded.value().getRound() > r) {
@@ -190,16 +200,16 @@ final class RoundDownload implements AutoCloseable {
         });
       }
       if (!sums.complete()) {
-        return "a sum of round " + r + " is missing";
+        return new Unusable("a sum of round " + r + " is missing");
       }
     } else if (commit.getOutcome() != RoundOutcome.REPUBLISHED) {
-      return "its outcome is " + commit.getOutcome();
+      return new Unusable("its outcome is " + commit.getOutcome());
     }
     if (!Arrays.equals(Checksums.sha256(theta), Checksums.sha256Of(commit))) {
-      return "the stepped weights' SHA-256 is not the commit's";
+      return new Unusable("the stepped weights' SHA-256 is not the commit's");
     }
     momentum = m;
-    return null;
+    return new Stepped();
   }
 
   /** Where to start reading sums: shortly before the commit of the round they are of. */

@@ -2,12 +2,12 @@ package dev.diloco.worker;
 
 import dev.diloco.core.codec.ErrorFeedback;
 import dev.diloco.core.kafka.KafkaClientConfig;
-import dev.diloco.core.log.RoundLog;
 import dev.diloco.core.kafka.RunTopics;
 import dev.diloco.core.layout.ChunkPlan;
 import dev.diloco.core.layout.ParameterLayout;
-import dev.diloco.core.round.EagerEstimate;
+import dev.diloco.core.log.RoundLog;
 import dev.diloco.core.math.PseudoGradient;
+import dev.diloco.core.round.EagerEstimate;
 import dev.diloco.schemas.HeartbeatKind;
 import dev.diloco.schemas.ModelDescription;
 import dev.diloco.schemas.Overlap;

@@ -1,11 +1,11 @@
 package dev.diloco.worker;
 
-import dev.diloco.core.log.CommitWatcher;
 import dev.diloco.core.kafka.KafkaClientConfig;
-import dev.diloco.core.log.RoundLog;
 import dev.diloco.core.kafka.RunTopics;
 import dev.diloco.core.kafka.Topics;
 import dev.diloco.core.layout.ChunkPlan;
+import dev.diloco.core.log.CommitWatcher;
+import dev.diloco.core.log.RoundLog;
 import java.time.Duration;
 
 /**

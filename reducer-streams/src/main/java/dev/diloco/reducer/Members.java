@@ -43,8 +43,9 @@ final class Members {
       return decoded;
     }
     WorkerHeartbeat h = ok.value();
-    Verdict<WorkerHeartbeat> origin = Origin.check(topics, topic, "heartbeat", h.getWorkerId());
-    if (origin != null) {
+    Verdict<WorkerHeartbeat> origin = Origin.check(topics, topic, "heartbeat", h.getWorkerId(),
+        h);
+    if (!origin.accepted()) {
       return origin;
     }
     if (!h.getRunId().equals(topics.runId())) {

@@ -1,10 +1,10 @@
 package dev.diloco.reducer;
 
-import dev.diloco.core.layout.ChunkRejectedException;
 import dev.diloco.core.codec.ElementCodec;
 import dev.diloco.core.kafka.AvroSerde;
 import dev.diloco.core.kafka.RunTopics;
 import dev.diloco.core.layout.ChunkPlan;
+import dev.diloco.core.layout.ChunkRejectedException;
 import dev.diloco.core.layout.ParameterLayout;
 import dev.diloco.core.rules.CommitSignatures;
 import dev.diloco.schemas.HeartbeatKind;

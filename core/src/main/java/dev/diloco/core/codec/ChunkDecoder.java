@@ -1,8 +1,8 @@
 package dev.diloco.core.codec;
 
-import dev.diloco.core.layout.ChunkRejectedException;
 import com.github.luben.zstd.ZstdDecompressCtx;
 import com.github.luben.zstd.ZstdException;
+import dev.diloco.core.layout.ChunkRejectedException;
 import dev.diloco.schemas.Compression;
 import dev.diloco.schemas.DeadLetterReason;
 import java.nio.ByteBuffer;

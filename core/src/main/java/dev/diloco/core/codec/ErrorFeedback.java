@@ -15,13 +15,13 @@ import dev.diloco.core.layout.ChunkPlan;
  */
 public final class ErrorFeedback {
 
-  private final AsReceived wire;
+  private final WireRoundTrip wire;
   private final float[] residual;
   private final float[] sent;
 
   /** A zero residual for pseudo-gradients of {@code plan}, sent in {@code codec}. */
   public ErrorFeedback(ElementCodec codec, ChunkPlan plan) {
-    this.wire = new AsReceived(codec, plan);
+    this.wire = new WireRoundTrip(codec, plan);
     this.residual = new float[Math.toIntExact(plan.totalElements())];
     this.sent = new float[residual.length];
   }

@@ -1,12 +1,12 @@
 package dev.diloco.core.rules;
 
 import dev.diloco.core.codec.ChunkDecoder;
-import dev.diloco.core.layout.ChunkRejectedException;
 import dev.diloco.core.codec.ElementCodec;
 import dev.diloco.core.codec.PayloadFormat;
 import dev.diloco.core.kafka.RunTopics;
 import dev.diloco.core.layout.ChunkPlan;
 import dev.diloco.core.layout.ChunkRange;
+import dev.diloco.core.layout.ChunkRejectedException;
 import dev.diloco.schemas.DeadLetterReason;
 import dev.diloco.schemas.PseudoGradientChunk;
 import dev.diloco.schemas.TensorEncoding;
@@ -55,33 +55,24 @@ public final class ChunkRules implements AutoCloseable {
    */
   public Verdict<CheckedChunk> check(String topic, int partition, PseudoGradientChunk chunk,
       RoundWindow window) {
-    Verdict<CheckedChunk> origin = Origin.check(topics, topic, "chunk", chunk.getWorkerId());
-    if (origin != null) {
-      return origin;
-    }
-    if (!chunk.getRunId().equals(topics.runId())) {
-      return Verdict.reject(DeadLetterReason.RUN_MISMATCH, "the chunk is of run "
-          + chunk.getRunId() + ", this reducer's run is " + topics.runId());
-    }
-    Verdict<CheckedChunk> timing = round(chunk, window);
-    if (timing != null) {
-      return timing;
-    }
-    Verdict<CheckedChunk> checked;
-    try {
-      checked = Verdict.accept(payload(partition, chunk, window));
-    } catch (ChunkRejectedException e) {
-      return Verdict.of(e);
-    }
-    if (!window.member().test(chunk.getWorkerId())) {
-      return new Verdict.Wait<>(DeadLetterReason.WORKER_NOT_IN_ROUND, "worker "
-          + chunk.getWorkerId() + " has not joined round " + chunk.getRound());
-    }
-    return checked;
+    return Origin.check(topics, topic, "chunk", chunk.getWorkerId(), chunk)
+        .then(this::ofThisRun)
+        .then(c -> inOpenRound(c, window))
+        .then(c -> payload(partition, c, window))
+        .then(c -> window.member().test(chunk.getWorkerId()) ? Verdict.accept(c)
+            : new Verdict.Wait<>(DeadLetterReason.WORKER_NOT_IN_ROUND, "worker "
+                + chunk.getWorkerId() + " has not joined round " + chunk.getRound()));
   }
 
-  /** The round rules: null when the chunk is for the open round and its sum still open. */
-  private static Verdict<CheckedChunk> round(PseudoGradientChunk chunk, RoundWindow window) {
+  private Verdict<PseudoGradientChunk> ofThisRun(PseudoGradientChunk chunk) {
+    return chunk.getRunId().equals(topics.runId()) ? Verdict.accept(chunk)
+        : Verdict.reject(DeadLetterReason.RUN_MISMATCH, "the chunk is of run "
+            + chunk.getRunId() + ", this reducer's run is " + topics.runId());
+  }
+
+  /** The round rules: the chunk is for the open round and its sum still open. */
+  private static Verdict<PseudoGradientChunk> inOpenRound(PseudoGradientChunk chunk,
+      RoundWindow window) {
     int round = chunk.getRound();
     int index = chunk.getChunkIndex();
     if (window == null) {
@@ -106,10 +97,24 @@ public final class ChunkRules implements AutoCloseable {
       return Verdict.reject(DeadLetterReason.LATE, "round " + round + ", chunk " + index
           + " is closed: its sum was emitted or its deadline passed");
     }
-    return null;
+    return Verdict.accept(chunk);
   }
 
-  private CheckedChunk payload(int partition, PseudoGradientChunk chunk, RoundWindow window) {
+  /**
+   * The payload rules: layout, partition, encoding, CRC, values, bound. The layout's and the
+   * codec's checks below throw their rejection; this is where it becomes a verdict.
+   */
+  private Verdict<CheckedChunk> payload(int partition, PseudoGradientChunk chunk,
+      RoundWindow window) {
+    try {
+      return Verdict.accept(checkedPayload(partition, chunk, window));
+    } catch (ChunkRejectedException e) {
+      return Verdict.of(e);
+    }
+  }
+
+  private CheckedChunk checkedPayload(int partition, PseudoGradientChunk chunk,
+      RoundWindow window) {
     ChunkPlan plan = window.plan();
     ChunkRange range = plan.check(chunk.getChunkIndex(), chunk.getChunkCount(),
         chunk.getElementOffset(), chunk.getElementCount());
@@ -141,10 +146,7 @@ public final class ChunkRules implements AutoCloseable {
       }
       format.codec().decode(canonical.array(), canonical.arrayOffset() + canonical.position(),
           range.count(), values, 0);
-      String beyond = window.bound().check(values, range.count());
-      if (beyond != null) {
-        throw new ChunkRejectedException(DeadLetterReason.NORM_BOUND_EXCEEDED, beyond);
-      }
+      window.bound().require(values, range.count());
     }
     return new CheckedChunk(chunk, range, format, canonical);
   }

@@ -1,5 +1,7 @@
 package dev.diloco.core.rules;
 
+import dev.diloco.core.layout.ChunkRejectedException;
+import dev.diloco.schemas.DeadLetterReason;
 import dev.diloco.schemas.InnerOptimizerConfig;
 import dev.diloco.schemas.ModelDescription;
 
@@ -52,21 +54,21 @@ public record NormBound(double maxElement, double maxNorm) {
     return maxElement == 0 && maxNorm == 0;
   }
 
-  /** Why {@code values[0 .. count)} break the bound, or null when they keep it. */
-  String check(float[] values, int count) {
+  /** Throws NORM_BOUND_EXCEEDED, saying why, unless {@code values[0 .. count)} keep the bound. */
+  void require(float[] values, int count) {
     double squares = 0;
     for (int i = 0; i < count; i++) {
       float v = values[i];
       if (maxElement > 0 && Math.abs(v) > maxElement) {
-        return "element " + i + " of the chunk is " + v + ", beyond the bound " + maxElement
-            + " on every value";
+        throw new ChunkRejectedException(DeadLetterReason.NORM_BOUND_EXCEEDED, "element " + i
+            + " of the chunk is " + v + ", beyond the bound " + maxElement + " on every value");
       }
       squares += (double) v * v;
     }
     double norm = Math.sqrt(squares);
     if (maxNorm > 0 && norm > maxNorm) {
-      return "the chunk's L2 norm is " + norm + ", above the bound " + maxNorm;
+      throw new ChunkRejectedException(DeadLetterReason.NORM_BOUND_EXCEEDED, "the chunk's L2 "
+          + "norm is " + norm + ", above the bound " + maxNorm);
     }
-    return null;
   }
 }

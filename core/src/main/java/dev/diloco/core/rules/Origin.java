@@ -14,16 +14,16 @@ public final class Origin {
 
   /**
    * PRINCIPAL_MISMATCH when {@code topic} is a worker's own and {@code what} (a chunk, a
-   * heartbeat) names another worker; null when it may speak for {@code workerId}.
+   * heartbeat), {@code value}, names another worker, {@code workerId}; else {@code value}.
    */
   public static <T> Verdict<T> check(RunTopics topics, String topic, String what,
-      String workerId) {
+      String workerId, T value) {
     String owner = topics.workerOf(topic).orElse(null);
     if (owner != null && !owner.equals(workerId)) {
       return Verdict.reject(DeadLetterReason.PRINCIPAL_MISMATCH, "the " + what + " names worker "
           + workerId + " but came on " + topic + ", which only worker " + owner
           + "'s principal may write");
     }
-    return null;
+    return Verdict.accept(value);
   }
 }

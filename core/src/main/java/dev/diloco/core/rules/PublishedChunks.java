@@ -1,11 +1,11 @@
 package dev.diloco.core.rules;
 
 import dev.diloco.core.codec.ChunkDecoder;
-import dev.diloco.core.layout.ChunkRejectedException;
 import dev.diloco.core.codec.PayloadFormat;
 import dev.diloco.core.codec.TensorCodec;
 import dev.diloco.core.layout.ChunkPlan;
 import dev.diloco.core.layout.ChunkRange;
+import dev.diloco.core.layout.ChunkRejectedException;
 import dev.diloco.schemas.Compression;
 import dev.diloco.schemas.OptimizerStateChunk;
 import dev.diloco.schemas.TensorEncoding;

@@ -1,9 +1,9 @@
 package dev.diloco.core.rules;
 
 import dev.diloco.core.codec.Checksums;
-import dev.diloco.core.layout.ChunkRejectedException;
 import dev.diloco.core.layout.ChunkPlan;
 import dev.diloco.core.layout.ChunkRange;
+import dev.diloco.core.layout.ChunkRejectedException;
 import dev.diloco.core.sum.ExactSum;
 import dev.diloco.schemas.DeadLetterReason;
 import dev.diloco.schemas.ReducedChunk;

@@ -1,8 +1,8 @@
 package dev.diloco.core.sum;
 
 import dev.diloco.core.codec.BlockCodec;
-import dev.diloco.core.layout.ChunkRejectedException;
 import dev.diloco.core.codec.ElementCodec;
+import dev.diloco.core.layout.ChunkRejectedException;
 import dev.diloco.schemas.DeadLetterReason;
 import dev.diloco.schemas.SumEncoding;
 import dev.diloco.schemas.TensorEncoding;

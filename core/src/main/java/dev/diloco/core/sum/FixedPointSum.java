@@ -1,7 +1,7 @@
 package dev.diloco.core.sum;
 
-import dev.diloco.core.layout.ChunkRejectedException;
 import dev.diloco.core.codec.Fp16;
+import dev.diloco.core.layout.ChunkRejectedException;
 import dev.diloco.schemas.DeadLetterReason;
 import dev.diloco.schemas.SumEncoding;
 

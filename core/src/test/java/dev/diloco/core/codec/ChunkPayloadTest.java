@@ -1,10 +1,10 @@
 package dev.diloco.core.codec;
 
-import dev.diloco.core.layout.ChunkRejectedException;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import com.github.luben.zstd.Zstd;
+import dev.diloco.core.layout.ChunkRejectedException;
 import dev.diloco.schemas.Compression;
 import dev.diloco.schemas.DeadLetterReason;
 import dev.diloco.schemas.TensorEncoding;

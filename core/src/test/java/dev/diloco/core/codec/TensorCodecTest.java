@@ -1,9 +1,9 @@
 package dev.diloco.core.codec;
 
-import dev.diloco.core.layout.ChunkRejectedException;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
+import dev.diloco.core.layout.ChunkRejectedException;
 import dev.diloco.core.rules.PublishedChunks;
 import dev.diloco.core.rules.Verdict;
 import dev.diloco.schemas.DeadLetterReason;

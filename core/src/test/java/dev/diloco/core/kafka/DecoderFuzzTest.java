@@ -4,8 +4,8 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import dev.diloco.core.codec.ChunkDecoder;
-import dev.diloco.core.layout.ChunkRejectedException;
 import dev.diloco.core.codec.PayloadFormat;
+import dev.diloco.core.layout.ChunkRejectedException;
 import dev.diloco.core.layout.ParameterLayout;
 import dev.diloco.core.sum.ExactSum;
 import dev.diloco.core.testing.Forgeries;

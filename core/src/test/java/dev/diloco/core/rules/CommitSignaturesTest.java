@@ -1,7 +1,6 @@
 package dev.diloco.core.rules;
 
 import static org.assertj.core.api.Assertions.assertThat;
-import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import dev.diloco.core.layout.ChunkPlan;
 import dev.diloco.core.layout.ParameterLayout;
@@ -11,12 +10,9 @@ import dev.diloco.schemas.DeadLetterReason;
 import dev.diloco.schemas.ModelDescription;
 import dev.diloco.schemas.RoundCommit;
 import java.nio.ByteBuffer;
-import java.nio.file.Files;
-import java.nio.file.Path;
 import java.security.KeyPair;
 import java.util.List;
 import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.io.TempDir;
 
 class CommitSignaturesTest {
 
@@ -60,29 +56,5 @@ class CommitSignaturesTest {
   void anUnsignedRunTakesItsCommitsAsTheyAre() {
     ModelDescription unsigned = ModelDescription.newBuilder(SIGNED).setCommitKey(null).build();
     assertThat(CommitSignatures.check(unsigned, commit()).accepted()).isTrue();
-  }
-
-  @Test
-  void theKeyIsMadeOnceKeptInItsFileAndReadBack(@TempDir Path dir) throws Exception {
-    Path file = dir.resolve("keys").resolve("run.key");
-    assertThatThrownBy(() -> CommitSignatures.keyPair(file, false))
-        .hasMessageContaining("run.key does not exist");
-    KeyPair made = CommitSignatures.keyPair(file, true);
-    KeyPair read = CommitSignatures.keyPair(file, true);
-    assertThat(read.getPublic().getEncoded()).isEqualTo(made.getPublic().getEncoded());
-    assertThat(read.getPrivate().getEncoded()).isEqualTo(made.getPrivate().getEncoded());
-    assertThat(Files.getPosixFilePermissions(file)).extracting(Object::toString)
-        .containsExactlyInAnyOrder("OWNER_READ", "OWNER_WRITE");
-
-    // A file whose halves are not one key pair, or that is no key file, is refused.
-    List<String> lines = Files.readAllLines(file);
-    String otherPublic = java.util.Base64.getEncoder().encodeToString(CommitSignatures
-        .generate().getPublic().getEncoded());
-    Files.write(file, List.of(lines.get(0), lines.get(1), otherPublic));
-    assertThatThrownBy(() -> CommitSignatures.keyPair(file, false))
-        .hasMessageContaining("its private and public keys are not a pair");
-    Files.writeString(file, "hello\n");
-    assertThatThrownBy(() -> CommitSignatures.keyPair(file, false))
-        .hasMessageContaining("is not a key file of diloco");
   }
 }

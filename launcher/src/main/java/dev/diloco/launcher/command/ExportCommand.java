@@ -1,9 +1,9 @@
 package dev.diloco.launcher.command;
 
 import dev.diloco.core.kafka.KafkaClientConfig;
-import dev.diloco.core.log.RoundLog;
 import dev.diloco.core.layout.ParameterLayout;
 import dev.diloco.core.layout.Safetensors;
+import dev.diloco.core.log.RoundLog;
 import dev.diloco.launcher.options.RunSource;
 import dev.diloco.launcher.options.RunSourceOptions;
 import dev.diloco.schemas.ModelDescription;

@@ -3,13 +3,13 @@ package dev.diloco.launcher.command;
 import dev.diloco.core.kafka.Topics;
 import dev.diloco.core.log.RoundLog;
 import dev.diloco.core.math.WarmupCosine;
-import dev.diloco.core.rules.CommitSignatures;
 import dev.diloco.launcher.metrics.OptimizerMeters;
 import dev.diloco.launcher.options.MetricsOptions;
 import dev.diloco.launcher.options.RunOptions;
 import dev.diloco.launcher.options.RunSpecOptions;
-import dev.diloco.optimizer.OuterOptimizer;
+import dev.diloco.optimizer.KeyFile;
 import dev.diloco.optimizer.Outcome;
+import dev.diloco.optimizer.OuterOptimizer;
 import dev.diloco.worker.ByteTransformer;
 import dev.diloco.worker.RunSpec;
 import java.nio.file.Files;
@@ -82,7 +82,7 @@ public final class OptimizerCommand implements Callable<Integer> {
     Path keyFile = key != null ? key : Path.of("runs", "keys", runId + ".key");
     boolean made = start && !Files.exists(keyFile);
     KeyPair signer = start || Files.exists(keyFile)
-        ? CommitSignatures.keyPair(keyFile, start) : null;
+        ? KeyFile.load(keyFile, start) : null;
     if (made) {
       System.out.printf("made the key of run %s in %s: keep it, the optimizer needs it to "
           + "resume the run%n", runId, keyFile);

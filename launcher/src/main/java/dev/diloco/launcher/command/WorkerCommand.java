@@ -1,9 +1,9 @@
 package dev.diloco.launcher.command;
 
 import dev.diloco.core.kafka.KafkaClientConfig;
-import dev.diloco.core.log.RoundLog;
 import dev.diloco.core.kafka.RunTopics;
 import dev.diloco.core.kafka.Topics;
+import dev.diloco.core.log.RoundLog;
 import dev.diloco.launcher.metrics.WorkerMeters;
 import dev.diloco.launcher.options.CommandLines;
 import dev.diloco.launcher.options.Durations;

@@ -2,19 +2,19 @@ package dev.diloco.launcher.local;
 
 import dev.diloco.broker.EmbeddedKafkaBroker;
 import dev.diloco.core.codec.Checksums;
-import dev.diloco.core.log.CommitWatcher;
 import dev.diloco.core.kafka.KafkaClientConfig;
-import dev.diloco.core.log.RoundLog;
 import dev.diloco.core.kafka.RunTopics;
 import dev.diloco.core.kafka.Topics;
 import dev.diloco.core.layout.ChunkPlan;
+import dev.diloco.core.log.CommitWatcher;
+import dev.diloco.core.log.RoundLog;
 import dev.diloco.core.math.WarmupCosine;
-import dev.diloco.core.rules.CommitSignatures;
 import dev.diloco.launcher.metrics.OptimizerMeters;
 import dev.diloco.launcher.metrics.WorkerMeters;
 import dev.diloco.launcher.options.RunSpecOptions;
-import dev.diloco.optimizer.OuterOptimizer;
+import dev.diloco.optimizer.KeyFile;
 import dev.diloco.optimizer.Outcome;
+import dev.diloco.optimizer.OuterOptimizer;
 import dev.diloco.reducer.Reducer;
 import dev.diloco.reducer.ReducerConfig;
 import dev.diloco.schemas.Contribution;
@@ -107,7 +107,7 @@ public final class LocalRun {
     AtomicBoolean stop = new AtomicBoolean();
     AtomicReference<Throwable> optimizerFailed = new AtomicReference<>();
     // The run's commits are signed with a key kept in its directory.
-    KeyPair key = CommitSignatures.keyPair(plan.out().resolve("optimizer.key"), true);
+    KeyPair key = KeyFile.load(plan.out().resolve("optimizer.key"), true);
     try (OuterOptimizer optimizer = new OuterOptimizer(spec.runId(), clients,
             WarmupCosine.CONSTANT, key);
         Reducer reducer = new Reducer(new ReducerConfig(spec.runId(), 1, ROUND_TIMEOUT,

@@ -1,7 +1,7 @@
 package dev.diloco.launcher.metrics;
 
-import dev.diloco.optimizer.OuterOptimizer;
 import dev.diloco.optimizer.Outcome;
+import dev.diloco.optimizer.OuterOptimizer;
 import dev.diloco.schemas.Contribution;
 import dev.diloco.schemas.DeadLetterReason;
 import dev.diloco.schemas.RoundCommit;

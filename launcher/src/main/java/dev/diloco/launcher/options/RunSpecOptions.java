@@ -88,9 +88,19 @@ public final class RunSpecOptions {
   double outerMomentum;
 
   @Option(names = "--codec", defaultValue = "fp16", paramLabel = "CODEC",
-      description = "Pseudo-gradient encoding: fp32, fp16, int8 or int4 (integer codes with one "
-          + "power-of-two scale per block; default: ${DEFAULT-VALUE}).")
+      description = "Pseudo-gradient encoding: fp32, fp16, bf16, int8 or int4 (integer codes "
+          + "with one power-of-two scale per block; default: ${DEFAULT-VALUE}).")
   String codec;
+
+  @Option(names = "--compression", defaultValue = "none", paramLabel = "none|zstd",
+      description = "Compression of each pseudo-gradient chunk (default: ${DEFAULT-VALUE}; "
+          + "zstd barely shrinks float pseudo-gradients unless --byte-planes).")
+  String compression;
+
+  @Option(names = "--byte-planes",
+      description = "Send a float codec's element bytes as planes (all high bytes, then all low "
+          + "ones), which zstd compresses better.")
+  boolean bytePlanes;
 
   @Option(names = "--block-size", paramLabel = "N", defaultValue = "" + BlockCodec.DEFAULT_BLOCK,
       description = "Elements per scale of int8 and int4 pseudo-gradients, " + BlockCodec.MIN_BLOCK
@@ -185,6 +195,7 @@ public final class RunSpecOptions {
     ElementCodec elements = switch (codec) {
       case "fp16" -> TensorCodec.FP16;
       case "fp32" -> TensorCodec.FP32;
+      case "bf16" -> TensorCodec.BF16;
       case "int8", "int4" -> {
         if (blockSize < BlockCodec.MIN_BLOCK || blockSize > BlockCodec.MAX_BLOCK) {
           throw new IllegalArgumentException("--block-size must be in [" + BlockCodec.MIN_BLOCK
@@ -192,10 +203,20 @@ public final class RunSpecOptions {
         }
         yield new BlockCodec(TensorEncoding.valueOf(codec.toUpperCase(Locale.ROOT)), blockSize);
       }
-      default -> throw new IllegalArgumentException("--codec must be fp32, fp16, int8 or int4, "
-          + "got '" + codec + "'");
+      default -> throw new IllegalArgumentException("--codec must be fp32, fp16, bf16, int8 or "
+          + "int4, got '" + codec + "'");
     };
-    PayloadFormat format = new PayloadFormat(elements, Compression.NONE, false);
+    Compression compressed = switch (compression) {
+      case "none" -> Compression.NONE;
+      case "zstd" -> Compression.ZSTD;
+      default -> throw new IllegalArgumentException("--compression must be none or zstd, got '"
+          + compression + "'");
+    };
+    if (bytePlanes && elements.planeWidth() == 0) {
+      throw new IllegalArgumentException("--byte-planes is for float codecs (fp32, fp16, bf16); "
+          + "--codec is " + codec);
+    }
+    PayloadFormat format = new PayloadFormat(elements, compressed, bytePlanes);
     boolean feedback = errorFeedback != null ? errorFeedback : elements instanceof BlockCodec;
     if (innerBetas.length != 2) {
       throw new IllegalArgumentException("--inner-betas takes two numbers, e.g. 0.9,0.95");

@@ -4,8 +4,8 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.diloco.core.layout.ChunkPlan;
 import dev.diloco.core.testing.TestRuns;
-import dev.diloco.optimizer.OuterOptimizer;
 import dev.diloco.optimizer.Outcome;
+import dev.diloco.optimizer.OuterOptimizer;
 import dev.diloco.schemas.Contribution;
 import dev.diloco.schemas.DeadLetterReason;
 import dev.diloco.schemas.RoundCommit;

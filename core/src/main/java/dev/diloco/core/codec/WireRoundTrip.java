@@ -7,13 +7,13 @@ import dev.diloco.core.layout.ChunkRange;
  * What the receivers of a vector decode: each chunk of {@code plan} encoded with the codec and
  * decoded again, as it goes over the wire. The codec's loss is {@code values − out}.
  */
-public final class AsReceived {
+public final class WireRoundTrip {
 
   private final ElementCodec codec;
   private final ChunkPlan plan;
   private final byte[] encoded;
 
-  public AsReceived(ElementCodec codec, ChunkPlan plan) {
+  public WireRoundTrip(ElementCodec codec, ChunkPlan plan) {
     this.codec = codec;
     this.plan = plan;
     this.encoded = new byte[codec.encodedBytes(plan.chunkElements())];
