@@ -127,6 +127,6 @@ public final class ChunkPublisher implements AutoCloseable {
   @Override
   public void close() {
     records.close();
-    producer.close(Worker.CLOSE_BOUND); // every round it published was acknowledged already
+    producer.close(WorkerClients.CLOSE_BOUND); // every round it published was acknowledged already
   }
 }

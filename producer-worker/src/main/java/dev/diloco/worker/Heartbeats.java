@@ -30,6 +30,9 @@ import org.apache.kafka.common.serialization.ByteArraySerializer;
  * any worker, so there one could speak for another).
  */
 final class Heartbeats implements AutoCloseable {
+  /** How long a stopping worker waits to say it leaves: the cluster may not answer. */
+  static final Duration LEAVE_BOUND = Duration.ofSeconds(3);
+
   private final RunTopics topics;
   private final String workerId;
   private final String ownTopic;
@@ -125,6 +128,6 @@ final class Heartbeats implements AutoCloseable {
 
   @Override
   public void close() {
-    producer.close(Worker.CLOSE_BOUND); // what is not out by then is a heartbeat, not a round
+    producer.close(WorkerClients.CLOSE_BOUND); // what is not out by then is a heartbeat, not a round
   }
 }

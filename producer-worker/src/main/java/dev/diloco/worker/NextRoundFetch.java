@@ -91,7 +91,7 @@ final class NextRoundFetch implements AutoCloseable {
   public void close() {
     io.shutdownNow(); // a publication in flight is in the state directory, if there is one
     try {
-      io.awaitTermination(Worker.CLOSE_BOUND.toMillis(), TimeUnit.MILLISECONDS);
+      io.awaitTermination(WorkerClients.CLOSE_BOUND.toMillis(), TimeUnit.MILLISECONDS);
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
     }

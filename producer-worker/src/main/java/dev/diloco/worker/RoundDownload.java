@@ -227,6 +227,6 @@ final class RoundDownload implements AutoCloseable {
 
   @Override
   public void close() {
-    consumer.close(Worker.CLOSE_BOUND);
+    consumer.close(WorkerClients.CLOSE_BOUND);
   }
 }

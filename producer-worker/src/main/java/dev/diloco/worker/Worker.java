@@ -7,13 +7,11 @@ import dev.diloco.core.layout.ChunkPlan;
 import dev.diloco.core.layout.ParameterLayout;
 import dev.diloco.core.log.RoundLog;
 import dev.diloco.core.math.PseudoGradient;
-import dev.diloco.core.round.EagerEstimate;
 import dev.diloco.schemas.HeartbeatKind;
 import dev.diloco.schemas.ModelDescription;
 import dev.diloco.schemas.Overlap;
 import dev.diloco.schemas.RoundCommit;
 import dev.diloco.schemas.RoundStats;
-import java.time.Duration;
 import java.util.List;
 import java.util.Optional;
 import java.util.function.Consumer;
@@ -22,30 +20,20 @@ import org.slf4j.LoggerFactory;
 
 /**
  * A DiLoCo worker (Douillard et al. 2023, Algorithm 1, lines 3-9), round after round:
- * load the committed weights θ(r) → H inner AdamW steps on its own shard → Δ = θ(r) − θ_local →
- * publish Δ in chunks → wait for round r + 1. It joins at the newest committed round, announces
- * itself for each round it trains, and says it leaves when stopped. The inner optimizer's state
- * stays with it across rounds, and so does, in a run with error feedback, what the codec left
- * out of its last Δ (added to the next one before it is encoded). With a {@link StateDir} that
- * state survives a restart: the worker saves it after training each round, before publishing,
- * and a worker restarted on the same directory goes on to the same bits. Its data position is
- * a function of (seed, worker, round, step) ({@link ByteCorpus#stepRandom}), so it draws the
- * same windows whenever it (re)starts.
- *
- * <p>In a run that overlaps its rounds (the description's {@link Overlap}) the worker does not
- * wait after publishing Δ(r): it trains round r + 1 at once from an estimate θ̂ of its weights
- * ({@link EagerEstimate}), while its own thread sends Δ(r) and fetches θ(r + 1) ({@link
- * NextRoundFetch}); once its inner steps are done it re-bases on θ(r + 1), so that Δ(r + 1) is
- * defined against the committed weights as in every run. The re-base waits for the end of the
- * inner steps, so the bits do not depend on when the commit arrived.
+ * θ_local ← θ(r) → H inner AdamW steps on its own shard → Δ = θ(r) − θ_local → publish Δ in
+ * chunks. It joins at the newest committed round, announces itself for each round it trains,
+ * and says it leaves when stopped. Its AdamW state stays with it across rounds, and so does, in
+ * a run with error feedback, what the codec left out of its last Δ. With a {@link StateDir}
+ * that state survives a restart: saved after each round's inner steps, before publishing, so a
+ * worker restarted on the same directory goes on to the same bits (its windows are a function
+ * of (seed, worker, round, step)). In a run that overlaps its rounds it trains round r + 1 at
+ * once from an estimate while θ(r + 1) travels, and re-bases on it when its steps are done
+ * ({@link RoundStarts}); the re-base waits for the end of the steps, so the bits do not depend
+ * on when the commit arrived.
  */
 public final class Worker implements AutoCloseable {
 
   private static final Logger LOG = LoggerFactory.getLogger(Worker.class);
-  /** How long a stopping worker waits to say it leaves: the cluster may not answer. */
-  static final Duration LEAVE_BOUND = Duration.ofSeconds(3);
-  /** How long each of its clients may take to close. */
-  static final Duration CLOSE_BOUND = Duration.ofSeconds(1);
 
   private final WorkerSettings settings;
   private final ByteTransformer model;
@@ -66,19 +54,26 @@ public final class Worker implements AutoCloseable {
   private final LeftOutRounds leftOut;
   private volatile boolean stopping;
 
-  /**
-   * Prepares a worker of {@code model} on {@code shard}, checking the run's model description
-   * against the model: a different layout is refused before anything is trained.
-   */
+  /** A worker of the run its model topic describes: see below. */
   public Worker(WorkerSettings settings, ByteTransformer model, byte[] shard, byte[] evalSlice,
       KafkaClientConfig kafka) {
+    this(settings, null, model, shard, evalSlice, kafka);
+  }
+
+  /**
+   * Prepares a worker of {@code model} on {@code shard}, checking the run's model description
+   * ({@code run}, as its caller read it; null: read here) against the model: a different
+   * layout is refused before anything is trained.
+   */
+  public Worker(WorkerSettings settings, ModelDescription run, ByteTransformer model,
+      byte[] shard, byte[] evalSlice, KafkaClientConfig kafka) {
     this.settings = settings;
     this.model = model;
     RunTopics topics = new RunTopics(settings.runId());
     RoundLog log = new RoundLog(topics, kafka, KafkaClientConfig.READ_TIMEOUT);
-    ModelDescription description = log.model().orElseThrow(() -> new IllegalStateException(
-        "run " + settings.runId() + " has no model description yet on " + topics.model()
-            + ": start its optimizer first"));
+    ModelDescription description = run != null ? run : log.model().orElseThrow(() ->
+        new IllegalStateException("run " + settings.runId() + " has no model description yet "
+            + "on " + topics.model() + ": start its optimizer first"));
     ParameterLayout published = ParameterLayout.fromSpec(description.getLayout());
     if (!published.equals(model.layout())) {
       throw new IllegalStateException("run " + settings.runId() + " trains a model of "
@@ -204,10 +199,10 @@ public final class Worker implements AutoCloseable {
       done++;
       round++;
     }
-    if (!heartbeats.tryAnnounce(HeartbeatKind.LEAVE, round, LEAVE_BOUND)) {
+    if (!heartbeats.tryAnnounce(HeartbeatKind.LEAVE, round, Heartbeats.LEAVE_BOUND)) {
       LOG.warn("worker {}: could not announce within {} that it leaves (before round {}): the "
           + "cluster does not answer; the reducer waits its member grace for this worker",
-          settings.workerId(), LEAVE_BOUND, round);
+          settings.workerId(), Heartbeats.LEAVE_BOUND, round);
     }
     return done;
   }

@@ -11,10 +11,13 @@ import java.time.Duration;
 /**
  * A worker's Kafka clients: what it reads (commits, weights) and writes (heartbeats, its
  * pseudo-gradient chunks), and the thread that does both while an overlapped worker trains.
- * Closed together, each within {@link Worker#CLOSE_BOUND}.
+ * Closed together, each within {@link #CLOSE_BOUND}.
  */
 record WorkerClients(CommitWatcher commits, Heartbeats heartbeats, ChunkPublisher publisher,
     RoundDownload download, NextRoundFetch ahead) implements AutoCloseable {
+
+  /** How long each client may take to close. */
+  static final Duration CLOSE_BOUND = Duration.ofSeconds(1);
 
   /** The clients of worker {@code settings.workerId()} of a run chunked as {@code plan}. */
   static WorkerClients open(WorkerSettings settings, RunTopics topics, RoundLog log,

@@ -121,8 +121,9 @@ public final class WorkerCommand implements Callable<Integer> {
     RunTopics topics = run.topics();
     String runId = run.runId();
     RoundLog.requireReady(clients, topics);
-    RunSpec spec = RunSpec.of(awaitRun(new RoundLog(topics, clients, KafkaClientConfig.READ_TIMEOUT),
-        topics));
+    ModelDescription described = awaitRun(new RoundLog(topics, clients,
+        KafkaClientConfig.READ_TIMEOUT), topics);
+    RunSpec spec = RunSpec.of(described);
     if (overlap != null && RunSpecOptions.overlap(overlap, "--overlap") != spec.overlap()) {
       throw new IllegalArgumentException("run " + runId + " overlaps its rounds as "
           + spec.overlap().name().toLowerCase(java.util.Locale.ROOT) + " (its description); "
@@ -140,8 +141,8 @@ public final class WorkerCommand implements Callable<Integer> {
         spec.format(), spec.seed(), 4, Duration.ofHours(24), stateDir);
     CountDownLatch finished = new CountDownLatch(1);
     try (MetricsOptions.Served served = metrics.serve(topics, "worker");
-        Worker worker = new Worker(settings, model, corpus.shard(shard, shards, nonIid),
-            corpus.evalSlice(), clients)) {
+        Worker worker = new Worker(settings, described, model,
+            corpus.shard(shard, shards, nonIid), corpus.evalSlice(), clients)) {
       WorkerMeters meters = new WorkerMeters(served.registry(), runId);
       Runtime.getRuntime().addShutdownHook(new Thread(() -> {
         worker.stop();
