@@ -102,10 +102,16 @@ final class Heartbeats implements AutoCloseable {
     return sent;
   }
 
-  /** Inner steps done so far, for whoever shows progress; not waited for, not a membership. */
+  /**
+   * Inner steps done so far, not waited for: for whoever shows progress, and on the worker's
+   * own topic for the reducer, which then knows it is training and waits for it, however slow.
+   */
   void progress(int round, int step) {
-    producer.send(new ProducerRecord<>(topics.membership(), key(),
-        serde.encode(heartbeat(HeartbeatKind.ALIVE, round, null, step))));
+    byte[] value = serde.encode(heartbeat(HeartbeatKind.ALIVE, round, null, step));
+    producer.send(new ProducerRecord<>(topics.membership(), key(), value));
+    for (int p = 0; ownTopic != null && p < ownPartitions; p++) {
+      producer.send(new ProducerRecord<>(ownTopic, p, key(), value));
+    }
   }
 
   private WorkerHeartbeat heartbeat(HeartbeatKind kind, int round, RoundStats report,

@@ -44,7 +44,7 @@ final class AnnouncementProcessor implements Processor<byte[], byte[], byte[], b
     metrics.inputBytes.increment(record.value() == null ? 0 : record.value().length);
     RunView.OpenRound open = run.open();
     Verdict<WorkerHeartbeat> heard = members.hear(meta.topic(), record.value(),
-        open == null ? null : open.round());
+        open == null ? null : open.round(), context.currentSystemTimeMs());
     if (heard instanceof Verdict.Reject<WorkerHeartbeat> bad) {
       deadLetters.reject(new PartialSum.Pointer(topics.workerOf(meta.topic()).orElse(null),
           meta.partition(), meta.offset()), record.key(), record.timestamp(), bad, null);

@@ -229,12 +229,16 @@ final class ChunkSumProcessor implements Processor<byte[], byte[], byte[], byte[
   private void endGraces(RunView.OpenRound current, long now) {
     int round = current.round();
     Set<String> inRound = members.of(round);
+    // Not silent: a member that sent this task a chunk of the round, or was heard training
+    // on its own topic within the grace.
+    Set<String> heard = new java.util.TreeSet<>(sums.heard(round));
+    heard.addAll(members.heardSince(round, now - config.memberGrace().toMillis()));
     for (int index : owned(current)) {
       PartialSum partial = sums.get(round, index);
       if (partial == null || stores.isClosed(round, index)) {
         continue;
       }
-      if (Deadline.graceIsOver(partial, inRound, sums.heard(round), config.quorum(),
+      if (Deadline.graceIsOver(partial, inRound, heard, config.quorum(),
           config.memberGrace(), current.openedAtMs(), now)) {
         LOG.info("run {}: round {}, chunk {}: its silent members {} had their grace; summed "
             + "without them", config.runId(), round, index, inRound.stream()

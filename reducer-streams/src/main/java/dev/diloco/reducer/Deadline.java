@@ -48,11 +48,12 @@ record Deadline(List<Integer> emit, List<Integer> missed, SortedSet<String> seen
 
   /**
    * Whether a sum need wait no longer for its missing members before the deadline: it has a
-   * quorum, none of its missing members has sent this task a chunk of the round (a member that
-   * is sending is waited for), and since its first contribution, {@code grace} has passed, at
-   * least {@code minGrace} and as long as the first contribution took after the
-   * round opened: a member may be twice as slow as the fastest. A member that joined and never
-   * sends (a forged JOIN, a worker gone) holds a round no longer than that.
+   * quorum, none of its missing members is {@code heard} (it has sent this task a chunk of the
+   * round, or said on its own topic within the grace that it trains: a member that is sending
+   * or training is waited for, however slow), and since its first contribution, {@code grace}
+   * has passed, at least {@code minGrace} and as long as the first contribution took after the
+   * round opened. A member that joined and is never heard from (a forged JOIN, a worker gone)
+   * holds a round no longer than that.
    */
   static boolean graceIsOver(PartialSum partial, java.util.Set<String> members,
       java.util.Set<String> heard, int quorum, Duration minGrace, long openedAtMs, long nowMs) {

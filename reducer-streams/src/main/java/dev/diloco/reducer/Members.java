@@ -37,7 +37,7 @@ final class Members {
    * further ahead; a later round would only fill the store). One for an earlier round changes
    * nothing and is accepted.
    */
-  Verdict<WorkerHeartbeat> hear(String topic, byte[] value, Integer openRound) {
+  Verdict<WorkerHeartbeat> hear(String topic, byte[] value, Integer openRound, long nowMs) {
     Verdict<WorkerHeartbeat> decoded = Records.decode(serde, value);
     if (!(decoded instanceof Verdict.Accept<WorkerHeartbeat> ok)) {
       return decoded;
@@ -60,7 +60,7 @@ final class Members {
     }
     if (h.getRound() >= open && (h.getKind() == HeartbeatKind.JOIN
         || h.getKind() == HeartbeatKind.ALIVE || h.getKind() == HeartbeatKind.LEAVE)) {
-      stores.announced(h.getWorkerId(), h.getRound(), h.getKind() != HeartbeatKind.LEAVE);
+      stores.announced(h.getWorkerId(), h.getRound(), h.getKind() != HeartbeatKind.LEAVE, nowMs);
     }
     return ok;
   }
@@ -78,5 +78,15 @@ final class Members {
       }
     }
     return members;
+  }
+
+  /**
+   * The members of {@code round} heard on their own topics at {@code sinceMs} or later: a
+   * worker training there says so every few inner steps, so one that is merely slow is not
+   * silent. The shared topic does not count: anyone may write there, for a worker that does
+   * not exist.
+   */
+  Set<String> heardSince(int round, long sinceMs) {
+    return stores.ownTopicMembersHeardSince(round, sinceMs);
   }
 }

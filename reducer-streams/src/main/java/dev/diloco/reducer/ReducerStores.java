@@ -30,11 +30,15 @@ final class ReducerStores {
     this.ownMembers = context.getStateStore(OWN_MEMBERS);
   }
 
-  /** Records that {@code worker}, on its own topic, joined (true) or left {@code round}. */
-  void announced(String worker, int round, boolean member) {
+  /**
+   * Records that {@code worker}, on its own topic, joined (true) or left {@code round}, heard
+   * at {@code atMs}: a member's value is when it was last heard in the round.
+   */
+  void announced(String worker, int round, boolean member, long atMs) {
     ownMembers.put(RoundKeys.ownTopic(worker), new byte[0]);
     if (member) {
-      ownMembers.put(RoundKeys.member(round, worker), new byte[0]);
+      ownMembers.put(RoundKeys.member(round, worker),
+          java.nio.ByteBuffer.allocate(Long.BYTES).putLong(atMs).array());
     } else {
       ownMembers.delete(RoundKeys.member(round, worker));
     }
@@ -55,6 +59,21 @@ final class ReducerStores {
     try (KeyValueIterator<String, byte[]> it =
         ownMembers.range(RoundKeys.roundStart(round), RoundKeys.roundEnd(round))) {
       it.forEachRemaining(kv -> workers.add(RoundKeys.afterSlash(kv.key)));
+    }
+    return workers;
+  }
+
+  /** The workers of {@code round} on their own topics last heard at {@code sinceMs} or later. */
+  java.util.Set<String> ownTopicMembersHeardSince(int round, long sinceMs) {
+    java.util.Set<String> workers = new java.util.TreeSet<>();
+    try (KeyValueIterator<String, byte[]> it =
+        ownMembers.range(RoundKeys.roundStart(round), RoundKeys.roundEnd(round))) {
+      it.forEachRemaining(kv -> {
+        if (kv.value.length == Long.BYTES
+            && java.nio.ByteBuffer.wrap(kv.value).getLong() >= sinceMs) {
+          workers.add(RoundKeys.afterSlash(kv.key));
+        }
+      });
     }
     return workers;
   }

@@ -126,6 +126,16 @@ final class ReducerDriver implements AutoCloseable {
             TestRuns.heartbeat(RUN, worker, round, kind)));
   }
 
+  /** A progress heartbeat of {@code worker} on its own topic: it trains {@code round}. */
+  void progressOnOwnTopic(String worker, int round, int innerStep) {
+    ByteArraySerializer s = new ByteArraySerializer();
+    WorkerHeartbeat training = WorkerHeartbeat.newBuilder(
+        TestRuns.heartbeat(RUN, worker, round, HeartbeatKind.ALIVE)).setInnerStep(innerStep)
+        .build();
+    driver.createInputTopic(TOPICS.workerPseudoGradients(worker), s, s)
+        .pipeInput(worker.getBytes(), AvroSerde.of(WorkerHeartbeat.class).encode(training));
+  }
+
   static float[] delta(String worker, int round, long seed) {
     Random random = new Random(seed * 31 + worker.hashCode() * 7L + round);
     float[] d = new float[(int) PLAN.totalElements()];

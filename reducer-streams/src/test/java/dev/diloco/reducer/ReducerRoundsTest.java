@@ -143,6 +143,29 @@ class ReducerRoundsTest {
     });
   }
 
+  /**
+   * A member that has sent nothing of the round but says on its own topic that it trains (a
+   * slow worker) is waited for past the grace, as long as it keeps saying so; once it falls
+   * silent for a grace, the sum goes out without it. The shared topic does not count.
+   */
+  @Test
+  void aMemberHeardTrainingOnItsOwnTopicIsWaitedForAndOneThatFallsSilentIsNot() {
+    reducer.announceOnTopicOf("w1", "w1", 0, HeartbeatKind.JOIN);
+    reducer.send(chunksOf("w0", 0, 14).get(0));
+    reducer.send(chunksOf("w2", 0, 14).get(0));
+    reducer.advance(Duration.ofSeconds(100));
+    reducer.progressOnOwnTopic("w1", 0, 5);
+    reducer.heartbeat("w0", 0, HeartbeatKind.ALIVE); // the shared topic: no news of w1
+    reducer.advance(Duration.ofSeconds(30)); // 130 s: past the grace, w1 heard 30 s ago
+    assertThat(reducer.readReduced()).as("w1 trains: waited for").isEmpty();
+    reducer.advance(Duration.ofSeconds(91)); // w1 heard 121 s ago: silent for a grace
+    assertThat(reducer.readReduced()).singleElement().satisfies(r -> {
+      assertThat(r.getComplete()).isFalse();
+      assertThat(r.getContributors()).extracting(c -> c.getWorkerId())
+          .containsExactly("w0", "w2");
+    });
+  }
+
   @Test
   void atTheDeadlineAQuorumIsSummedAndNoQuorumFailsTheRound() {
     // Chunks 0-2 get two contributors (the quorum), chunk 3 only one.
