@@ -134,6 +134,7 @@ final class Heartbeats implements AutoCloseable {
 
   @Override
   public void close() {
-    producer.close(WorkerClients.CLOSE_BOUND); // what is not out by then is a heartbeat, not a round
+    // What is not out by then is a heartbeat, not a round.
+    producer.close(WorkerClients.CLOSE_BOUND);
   }
 }

@@ -229,8 +229,7 @@ final class ChunkSumProcessor implements Processor<byte[], byte[], byte[], byte[
   private void endGraces(RunView.OpenRound current, long now) {
     int round = current.round();
     Set<String> inRound = members.of(round);
-    // Not silent: a member that sent this task a chunk of the round, or was heard training
-    // on its own topic within the grace.
+    // Not silent: it sent this task a chunk of the round, or trains (its own topic says so).
     Set<String> heard = new java.util.TreeSet<>(sums.heard(round));
     heard.addAll(members.heardSince(round, now - config.memberGrace().toMillis()));
     for (int index : owned(current)) {
