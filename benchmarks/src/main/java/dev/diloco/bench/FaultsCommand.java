@@ -39,7 +39,7 @@ final class FaultsCommand implements Callable<Integer> {
   int innerSteps;
 
   @Option(names = "--codec", defaultValue = "fp16", paramLabel = "CODEC",
-      description = "Pseudo-gradients: fp32, fp16, int8 or int4 (the last two with error "
+      description = "Pseudo-gradients: fp32, fp16, bf16, int8 or int4 (the last two with error "
           + "feedback, whose residual must survive a worker's restart too) "
           + "(default: ${DEFAULT-VALUE}).")
   String codec;

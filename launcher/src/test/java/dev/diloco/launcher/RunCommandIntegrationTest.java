@@ -207,7 +207,8 @@ class RunCommandIntegrationTest {
     err = new StringWriter();
     assertThat(run(err, "run", "--out", dir.resolve("int3").toString(), "--codec", "int3"))
         .isEqualTo(1);
-    assertThat(err.toString()).contains("--codec must be fp32, fp16, int8 or int4, got 'int3'");
+    assertThat(err.toString())
+        .contains("--codec must be fp32, fp16, bf16, int8 or int4, got 'int3'");
     err = new StringWriter();
     assertThat(run(err, "run", "--out", dir.resolve("block3").toString(), "--codec", "int4",
         "--block-size", "3")).isEqualTo(1);
