@@ -3,6 +3,7 @@ package dev.diloco.audit;
 import dev.diloco.audit.RunRecords.Entry;
 import dev.diloco.audit.TopicReader.Location;
 import dev.diloco.core.kafka.AvroSerde;
+import dev.diloco.core.kafka.RecordPlace;
 import dev.diloco.core.layout.ChunkPlan;
 import dev.diloco.core.round.RoundSums;
 import dev.diloco.core.rules.CheckedSum;
@@ -40,11 +41,18 @@ final class RecordedSums {
     this.chosen = new RoundSums(runId, plan, round);
   }
 
-  /** The applied sums of round {@code r} in {@code run}, by chunk; findings are of commit r + 1. */
+  /**
+   * The applied sums of round {@code r} in {@code run}, by chunk; findings are of commit r + 1.
+   * A sum the optimizer refused live (its dead letter says where it lies) is not offered: it
+   * says it is of round r, but came while the round before was open, say, and the optimizer
+   * read past it; the optimizer's own record decides which sums it could take.
+   */
   static RecordedSums of(RunRecords run, TopicReader reader, ChunkPlan plan, int r) {
     RecordedSums sums = new RecordedSums(run.topics().runId(), plan, r);
-    reader.fetch(run.sums(r).stream().map(Entry::at).toList(),
-        record -> sums.add(Location.of(record), record.value()));
+    java.util.Set<RecordPlace> refused = run.refusedByOptimizer().keySet();
+    reader.fetch(run.sums(r).stream().map(Entry::at)
+        .filter(at -> !refused.contains(new RecordPlace(at.topic(), at.partition(), at.offset())))
+        .toList(), record -> sums.add(Location.of(record), record.value()));
     return sums;
   }
 

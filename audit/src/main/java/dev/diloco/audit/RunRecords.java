@@ -176,10 +176,19 @@ public final class RunRecords {
 
   /** The records the reducer refused (its dead letters), by where they lie. */
   public Map<RecordPlace, DeadLetter> refusedByReducer() {
+    return refusedBy(DeadLetters.REDUCER);
+  }
+
+  /** The records the optimizer refused (its dead letters, one per round's transaction). */
+  public Map<RecordPlace, DeadLetter> refusedByOptimizer() {
+    return refusedBy(DeadLetters.OPTIMIZER);
+  }
+
+  private Map<RecordPlace, DeadLetter> refusedBy(String service) {
     Map<RecordPlace, DeadLetter> refused = new java.util.HashMap<>();
     for (Located<DeadLetter> l : deadLetters) {
       DeadLetter d = l.value();
-      if (DeadLetters.REDUCER.equals(d.getRejectedBy())) {
+      if (service.equals(d.getRejectedBy())) {
         refused.putIfAbsent(RecordPlace.refusedBy(d), d);
       }
     }

@@ -21,6 +21,7 @@ import dev.diloco.reducer.Reducer;
 import dev.diloco.reducer.ReducerConfig;
 import dev.diloco.schemas.HeartbeatKind;
 import dev.diloco.schemas.PseudoGradientChunk;
+import dev.diloco.schemas.ReducedChunk;
 import dev.diloco.schemas.RoundCommit;
 import dev.diloco.schemas.WeightsChunk;
 import dev.diloco.schemas.WorkerHeartbeat;
@@ -111,6 +112,22 @@ class AuditIntegrationTest {
     assertThat(range.ok()).isTrue();
   }
 
+  /**
+   * A well-formed sum of round 2 written while round 1 is open: the optimizer refuses it
+   * (ROUND_NOT_OPEN) and goes on; the replay takes the sums the optimizer could take, so every
+   * round still verifies (an outside probe had it take that sum as round 2's, and report honest
+   * rounds as wrong).
+   */
+  @Test
+  void aSumTheOptimizerRefusedBeforeItsRoundOpenedIsNoneOfTheRoundsInTheReplay()
+      throws Exception {
+    RunTopics topics = train("premature", true);
+    Replay.Report report = replay(topics, 0, -1);
+    assertThat(report.ok()).as(report.firstFinding().map(Object::toString).orElse("")).isTrue();
+    assertThat(report.rounds().get(3).contributors()).containsExactlyElementsOf(WORKERS);
+    assertThat(inspect(topics).totals().deadLetters()).containsEntry("ROUND_NOT_OPEN", 1);
+  }
+
   @Test
   void aForgedWeightsChunkAndAForgedCommitAreNamed() throws Exception {
     RunTopics topics = train("forged");
@@ -173,6 +190,14 @@ class AuditIntegrationTest {
 
   /** 4 rounds of 3 workers; w1 restarts in round 1, and one chunk of w0 is sent twice in 2. */
   private static RunTopics train(String run) throws Exception {
+    return train(run, false);
+  }
+
+  /**
+   * As above; {@code premature}: while round 1 is open, a well-formed sum of round 2, chunk 0,
+   * naming another worker, is written to the sums topic before the reducer's.
+   */
+  private static RunTopics train(String run, boolean premature) throws Exception {
     KafkaClientConfig clients = KafkaClientConfig.of(broker.bootstrapServers());
     RunTopics topics = new RunTopics(run);
     Topics.create(clients, topics.newTopics(PARTITIONS, (short) 1, clients));
@@ -196,6 +221,10 @@ class AuditIntegrationTest {
       for (int round = 0; round < ROUNDS; round++) {
         if (round == 1) {
           publish(topics, clients, "w1", round, 100); // dies after publishing, restarts:
+          if (premature) {
+            producer.send(new ProducerRecord<>(topics.reduced(), 0, RunTopics.chunkKey(0),
+                AvroSerde.of(ReducedChunk.class).encode(sumOfRound2(run)))).get();
+          }
         }
         for (String w : WORKERS) {
           publish(topics, clients, w, round, 0);
@@ -207,6 +236,22 @@ class AuditIntegrationTest {
       }
     }
     return topics;
+  }
+
+  /** A sum of round 2, chunk 0, as the reducer writes one, of a worker "mallory". */
+  private static ReducedChunk sumOfRound2(String run) {
+    java.nio.ByteBuffer values = java.nio.ByteBuffer.allocate(8 * CHUNK)
+        .order(java.nio.ByteOrder.LITTLE_ENDIAN);
+    for (int i = 0; i < CHUNK; i++) {
+      values.putDouble(0.001);
+    }
+    values.flip();
+    return ReducedChunk.newBuilder().setRunId(run).setRound(2).setChunkIndex(0)
+        .setChunkCount(PLAN.chunkCount()).setElementOffset(0).setElementCount(CHUNK)
+        .setContributors(List.of(new dev.diloco.schemas.Contribution("mallory", 1L, 1, 1f)))
+        .setSumEncoding(dev.diloco.schemas.SumEncoding.FP64).setSum(values)
+        .setCrc32c(dev.diloco.core.codec.Checksums.crc32c(values.duplicate()))
+        .setComplete(true).setEmittedAtMs(0).build();
   }
 
   private static void publish(RunTopics topics, KafkaClientConfig clients, String worker,
