@@ -77,10 +77,6 @@ public final class RoundState {
     return round;
   }
 
-  public ChunkPlan plan() {
-    return plan;
-  }
-
   /** The learning rate of the step from this round to the next. */
   public float learningRate() {
     return (float) (peakLearningRate * schedule.factor(round));

@@ -55,22 +55,21 @@ final class ReducerStores {
 
   /** The workers that joined {@code round} on their own topics and have not left it. */
   java.util.Set<String> ownTopicMembers(int round) {
-    java.util.Set<String> workers = new java.util.TreeSet<>();
-    try (KeyValueIterator<String, byte[]> it =
-        ownMembers.range(RoundKeys.roundStart(round), RoundKeys.roundEnd(round))) {
-      it.forEachRemaining(kv -> workers.add(RoundKeys.afterSlash(kv.key)));
-    }
-    return workers;
+    return ownTopicMembersHeardSince(round, Long.MIN_VALUE);
   }
 
-  /** The workers of {@code round} on their own topics last heard at {@code sinceMs} or later. */
+  /**
+   * The workers of {@code round} on their own topics last heard at {@code sinceMs} or later (a
+   * member kept by an earlier version, without the time, counts as heard at 0).
+   */
   java.util.Set<String> ownTopicMembersHeardSince(int round, long sinceMs) {
     java.util.Set<String> workers = new java.util.TreeSet<>();
     try (KeyValueIterator<String, byte[]> it =
         ownMembers.range(RoundKeys.roundStart(round), RoundKeys.roundEnd(round))) {
       it.forEachRemaining(kv -> {
-        if (kv.value.length == Long.BYTES
-            && java.nio.ByteBuffer.wrap(kv.value).getLong() >= sinceMs) {
+        long heard = kv.value.length == Long.BYTES ? java.nio.ByteBuffer.wrap(kv.value).getLong()
+            : 0;
+        if (heard >= sinceMs) {
           workers.add(RoundKeys.afterSlash(kv.key));
         }
       });
