@@ -31,7 +31,6 @@ public final class DiLoCo {
   /** One worker of the reference: its id (which seeds its windows) and its shard. */
   public record Member(String id, byte[] shard) {}
 
-  private final RunSpec spec;
   private final ByteTransformer model;
   private final RoundStep outer;
   private final WireRoundTrip wire;
@@ -48,7 +47,6 @@ public final class DiLoCo {
 
   /** The run {@code spec} with {@code members}, from {@code initial} weights at round 0. */
   public DiLoCo(RunSpec spec, List<Member> members, float[] initial) {
-    this.spec = spec;
     this.model = spec.newModel();
     if (initial.length != model.layout().totalElements()) {
       throw new IllegalArgumentException("initial weights of " + initial.length + " elements "
@@ -99,18 +97,8 @@ public final class DiLoCo {
     round++;
   }
 
-  /** The rounds trained so far: the global weights are θ(round). */
-  public int round() {
-    return round;
-  }
-
-  /** θ(round), the global weights (a copy). */
+  /** θ(r) after the rounds stepped so far, the global weights (a copy). */
   public float[] weights() {
     return global.clone();
-  }
-
-  /** The run this reference trains. */
-  public RunSpec spec() {
-    return spec;
   }
 }

@@ -36,11 +36,6 @@ public final class RoundSums {
     this.taken = new BitSet(plan.chunkCount());
   }
 
-  /** The round whose sums these are. */
-  public int round() {
-    return round;
-  }
-
   /** Takes {@code sum} if it is the first valid sum of its chunk this round; else why not. */
   public Verdict<CheckedSum> offer(ReducedChunk sum) {
     Verdict<CheckedSum> checked = rules.check(sum, round, taken::get);
@@ -49,11 +44,6 @@ public final class RoundSums {
       contributors.add(sum.getContributors());
     }
     return checked;
-  }
-
-  /** Whether the sum of chunk {@code index} has been taken. */
-  public boolean taken(int index) {
-    return taken.get(index);
   }
 
   /** Whether every chunk's sum has been taken: the round can step. */
