@@ -7,14 +7,17 @@ import dev.diloco.broker.EmbeddedKafkaExtension;
 import dev.diloco.core.kafka.AvroSerde;
 import dev.diloco.core.log.RoundLog;
 import dev.diloco.core.math.WarmupCosine;
+import dev.diloco.core.rules.CommitSignatures;
 import dev.diloco.schemas.DeadLetter;
 import dev.diloco.schemas.DeadLetterReason;
+import dev.diloco.schemas.ModelDescription;
 import dev.diloco.schemas.OptimizerStateChunk;
 import dev.diloco.schemas.ReducedChunk;
 import dev.diloco.schemas.RoundCommit;
 import dev.diloco.schemas.RoundFailure;
 import dev.diloco.schemas.RoundOutcome;
 import java.nio.ByteBuffer;
+import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.HexFormat;
@@ -24,9 +27,12 @@ import java.util.TreeMap;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 import org.apache.kafka.clients.consumer.KafkaConsumer;
+import org.apache.kafka.clients.producer.KafkaProducer;
+import org.apache.kafka.clients.producer.ProducerRecord;
 import org.apache.kafka.common.KafkaException;
 import org.apache.kafka.common.TopicPartition;
 import org.apache.kafka.common.serialization.ByteArrayDeserializer;
+import org.apache.kafka.common.serialization.ByteArraySerializer;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.extension.RegisterExtension;
@@ -171,6 +177,28 @@ class OuterOptimizerIntegrationTest {
       }
     }
     assertThat(commitShas(run)).containsOnlyKeys(0, 1); // one commit per round, no more
+  }
+
+  @Test
+  void aDescriptionWrittenBeforeTheStartIsRefusedNotAdopted() throws Exception {
+    OptimizerFixture run = new OptimizerFixture(KAFKA, "squatted");
+    ModelDescription squatter = ModelDescription.newBuilder(OptimizerFixture.description(
+        "squatted")).setCommitKey(ByteBuffer.wrap(CommitSignatures.generate().getPublic()
+        .getEncoded())).build();
+    try (var producer = new KafkaProducer<>(run.clients.producer(), new ByteArraySerializer(),
+        new ByteArraySerializer())) {
+      producer.send(new ProducerRecord<>(run.topics.model(), "squatted".getBytes(
+          StandardCharsets.UTF_8), AvroSerde.of(ModelDescription.class).encode(squatter))).get();
+    }
+    try (var optimizer = new OuterOptimizer("squatted", run.clients, LR,
+        CommitSignatures.generate())) {
+      assertThatThrownBy(() -> optimizer.open(OptimizerFixture.description("squatted"),
+          OptimizerFixture.initialWeights()))
+          .isInstanceOf(IllegalStateException.class)
+          .hasMessageContaining("run squatted already has a model description on "
+              + "diloco.squatted.model but no committed round: this optimizer did not write it");
+    }
+    assertThat(commitShas(run)).isEmpty(); // nothing started under the squatter's key
   }
 
   @Test

@@ -4,6 +4,7 @@ import com.github.luben.zstd.Zstd;
 import dev.diloco.core.codec.PayloadFormat;
 import dev.diloco.core.codec.PseudoGradientRecords;
 import dev.diloco.core.kafka.AvroSerde;
+import dev.diloco.core.kafka.DeadLetters;
 import dev.diloco.core.kafka.RunTopics;
 import dev.diloco.core.layout.ChunkPlan;
 import dev.diloco.core.layout.ParameterLayout;
@@ -15,6 +16,7 @@ import dev.diloco.schemas.HeartbeatKind;
 import dev.diloco.schemas.ModelDescription;
 import dev.diloco.schemas.PseudoGradientChunk;
 import dev.diloco.schemas.ReducedChunk;
+import dev.diloco.schemas.RoundCommit;
 import dev.diloco.schemas.RoundFailure;
 import dev.diloco.schemas.TensorEncoding;
 import dev.diloco.schemas.WorkerHeartbeat;
@@ -45,6 +47,8 @@ final class HostileRecords {
 
   private static final String REDUCER = "reducer";
   private static final String OPTIMIZER = "outer-optimizer";
+  /** Longer than any string on the wire may be, and than Java's writeUTF writes. */
+  private static final String LONG_ID = "m".repeat(70_000);
 
   private final RunTopics topics;
   private final ChunkPlan plan;
@@ -113,6 +117,8 @@ final class HostileRecords {
         encode(misplaced), DeadLetterReason.WRONG_PARTITION);
     chunk("a worker that never joins the round", chunk(mallory(), next, 0, 1e-3f),
         DeadLetterReason.LATE);
+    reducer("a worker id of 70,000 characters", shared, topics.partitionOf(0, partitions),
+        Forgeries.unbounded(chunk(LONG_ID, next, 0, 1e-3f)), DeadLetterReason.MALFORMED_RECORD);
   }
 
   private void ownTopics() {
@@ -135,6 +141,9 @@ final class HostileRecords {
       ignored("w1's LEAVE of round " + round + ", on the shared topic", members,
           heartbeat("w1", round, HeartbeatKind.LEAVE), "every later commit lists w1");
     }
+    ignored("a JOIN of a worker id of 70,000 characters", members, Forgeries.unbounded(
+        TestRuns.heartbeat(topics.runId(), LONG_ID, open + 1, HeartbeatKind.JOIN)),
+        "the reducer skips it");
     for (int round = open + 1; round <= open + 2; round++) {
       ignored("a JOIN of round " + round + " for a worker that never sends", members,
           heartbeat("ghost", round, HeartbeatKind.JOIN), "the round commits after the grace");
@@ -145,6 +154,9 @@ final class HostileRecords {
     ignored("a commit whose contributors claim 2^31 - 9 items, in 61 bytes", topics.commits(),
         Forgeries.commitClaimingHugeContributors(topics.runId()), "workers and services skip it");
     ignored("random bytes", topics.commits(), garbage(), "workers and services skip it");
+    ignored("a commit with a reason of 64 KiB", topics.commits(), Forgeries.unbounded(
+        RoundCommit.newBuilder(TestRuns.commit(topics.runId(), open + 1, plan, 0L))
+            .setReason("r".repeat(64 << 10)).build()), "workers and services skip it");
     ignored("a tombstone", topics.commits(), null, "workers and services skip it");
     ignored("a second description: another layout, no key", topics.model(),
         AvroSerde.of(ModelDescription.class).encode(TestRuns.description(topics.runId(),
@@ -163,6 +175,12 @@ final class HostileRecords {
     AvroSerde<RoundFailure> failures = AvroSerde.of(RoundFailure.class);
     optimizer("random bytes", topics.roundFailures(), garbage(),
         DeadLetterReason.MALFORMED_RECORD);
+    optimizer("a failure with a reason of 64 KiB", topics.roundFailures(), Forgeries.unbounded(
+        new RoundFailure(topics.runId(), open, "r".repeat(64 << 10), List.of(), 1, 0L)),
+        DeadLetterReason.MALFORMED_RECORD);
+    ignored("a dead letter with a detail of 64 KiB", topics.deadLetters(), Forgeries.unbounded(
+        DeadLetters.of(topics.pseudoGradients(), 0, 0L, null, DeadLetterReason.LATE, "", "x", 0L)
+            .setDetail("d".repeat(64 << 10)).build()), "inspect counts it unreadable");
     optimizer("a failure of round 0", topics.roundFailures(), failures.encode(
         new RoundFailure(topics.runId(), 0, "forged", List.of(), 1, 0L)),
         DeadLetterReason.ROUND_NOT_OPEN);

@@ -97,6 +97,7 @@ public final class OuterOptimizer implements AutoCloseable {
         throw new IllegalStateException("run " + topics.runId() + " has not started: it has no "
             + "committed round, and starting it needs its model description and initial weights");
       }
+      refuseADescriptionWrittenByAnother();
       rounds = new OuterRounds(key == null ? description : ModelDescription.newBuilder(
           description).setCommitKey(ByteBuffer.wrap(key.getPublic().getEncoded())).build(),
           schedule, System::currentTimeMillis);
@@ -105,6 +106,11 @@ public final class OuterOptimizer implements AutoCloseable {
       if (opened instanceof Outcome.Aborted failed) {
         throw new IllegalStateException("publishing round 0 of run " + topics.runId()
             + " failed: " + failed.cause().getMessage(), failed.cause());
+      }
+      if (opened instanceof Outcome.Committed && !rounds.model().equals(log.model().orElse(null))) {
+        throw new IllegalStateException("run " + topics.runId() + ": another model description "
+            + "reached " + topics.model() + " just before this optimizer's, and the first one "
+            + "counts: start the run again under a new run id");
       }
     } else {
       ModelDescription published = log.model().orElseThrow(() -> new IllegalStateException(
@@ -119,6 +125,20 @@ public final class OuterOptimizer implements AutoCloseable {
     }
     sums.assign();
     return opened;
+  }
+
+  /**
+   * A run that has no committed round cannot have a description of its optimizer's: the
+   * optimizer writes its description and round 0 in one transaction. One already there was
+   * written by someone else, and would be the run's (the first one counts), with its key.
+   */
+  private void refuseADescriptionWrittenByAnother() {
+    if (log.model().isPresent()) {
+      throw new IllegalStateException("run " + topics.runId() + " already has a model "
+          + "description on " + topics.model() + " but no committed round: this optimizer did "
+          + "not write it (it writes both at once), and readers would trust its key. Start the "
+          + "run under a new run id, or delete the run's topics first");
+    }
   }
 
   /** Makes a blocked {@link #pollOnce} return at once (from another thread, to stop). */

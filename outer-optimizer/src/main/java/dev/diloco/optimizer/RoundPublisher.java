@@ -5,6 +5,7 @@ import dev.diloco.core.codec.ChunkEncoder;
 import dev.diloco.core.codec.PayloadFormat;
 import dev.diloco.core.kafka.AvroSerde;
 import dev.diloco.core.kafka.RunTopics;
+import dev.diloco.core.kafka.WireBounds;
 import dev.diloco.core.layout.ChunkPlan;
 import dev.diloco.core.layout.ChunkRange;
 import dev.diloco.core.rules.CommitSignatures;
@@ -106,7 +107,8 @@ final class RoundPublisher implements AutoCloseable {
           .setRunId(topics.runId()).setRound(round.number())
           .setWeightsSha256(ByteBuffer.wrap(Checksums.sha256(round.weights())))
           .setTotalElements(plan.totalElements()).setChunkCount(plan.chunkCount())
-          .setWeightsOffset(weightsOffset).setOutcome(round.outcome()).setReason(round.reason())
+          .setWeightsOffset(weightsOffset).setOutcome(round.outcome())
+          .setReason(WireBounds.fit(RoundCommit.SCHEMA$, "reason", round.reason()))
           .setContributors(round.contributors())
           .setOuterOptimizer(model.getOuterOptimizer())
           .setOuterLearningRate(round.learningRate())

@@ -4,6 +4,8 @@ import dev.diloco.core.codec.TensorCodec;
 import dev.diloco.core.kafka.AvroSerde;
 import dev.diloco.schemas.StateDigest;
 import dev.diloco.schemas.WorkerState;
+import java.io.ByteArrayOutputStream;
+import java.io.DataOutputStream;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.ByteBuffer;
@@ -37,6 +39,8 @@ public final class StateDir implements AutoCloseable {
   /** The state file's name in the directory. */
   public static final String FILE = "worker-state.avro";
   private static final String LOCK = "lock";
+  /** What the digested bytes start with: this layout of them (docs/FORMAT.md, section 9). */
+  private static final String DIGEST_DOMAIN = "diloco worker state v2";
 
   /**
    * A worker's state once it has trained {@code round}.
@@ -76,26 +80,31 @@ public final class StateDir implements AutoCloseable {
   private final String runId;
   private final String workerId;
   private final long elements;
+  /** When the run's description was written: which run of {@code runId} this is. */
+  private final long runDescribedAtMs;
   private final FileChannel lockChannel;
   private final FileLock lock;
   private final AvroSerde<WorkerState> serde = AvroSerde.of(WorkerState.class);
 
   private StateDir(Path dir, String runId, String workerId, long elements,
-      FileChannel lockChannel, FileLock lock) {
+      long runDescribedAtMs, FileChannel lockChannel, FileLock lock) {
     this.dir = dir;
     this.file = dir.resolve(FILE);
     this.runId = runId;
     this.workerId = workerId;
     this.elements = elements;
+    this.runDescribedAtMs = runDescribedAtMs;
     this.lockChannel = lockChannel;
     this.lock = lock;
   }
 
   /**
    * Opens (creating it if need be) the state directory of worker {@code workerId} of run
-   * {@code runId}, whose model has {@code elements} parameters, and locks it for this process.
+   * {@code runId}, whose model has {@code elements} parameters and whose description was
+   * written at {@code runDescribedAtMs}, and locks it for this process.
    */
-  public static StateDir open(Path dir, String runId, String workerId, long elements) {
+  public static StateDir open(Path dir, String runId, String workerId, long elements,
+      long runDescribedAtMs) {
     try {
       Files.createDirectories(dir);
       FileChannel channel = FileChannel.open(dir.resolve(LOCK), StandardOpenOption.CREATE,
@@ -111,14 +120,18 @@ public final class StateDir implements AutoCloseable {
         throw new IllegalStateException("state directory " + dir + " is in use by another "
             + "worker process: give each worker a directory of its own");
       }
-      return new StateDir(dir, runId, workerId, elements, channel, lock);
+      return new StateDir(dir, runId, workerId, elements, runDescribedAtMs, channel, lock);
     } catch (IOException e) {
       throw new UncheckedIOException("cannot open state directory " + dir + ": " + e, e);
     }
   }
 
-  /** The saved state, or empty when none was saved yet; refuses a file that is not this one's. */
-  public Optional<Saved> load() {
+  /**
+   * The saved state, or empty when none was saved yet; refuses a file that is not this one's,
+   * or of a round past {@code newestCommitted}, the run's newest committed round (a worker
+   * trains only committed rounds: waiting for that one could take as long as the round timeout).
+   */
+  public Optional<Saved> load(int newestCommitted) {
     if (!Files.exists(file)) {
       return Optional.empty();
     }
@@ -139,8 +152,20 @@ public final class StateDir implements AutoCloseable {
           + elements);
     }
     byte[][] vectors = vectors(s);
-    if (!Arrays.equals(digest(vectors), s.getSha256().bytes())) {
-      throw refused("its vectors' SHA-256 is not the one it was written with (changed on disk)");
+    if (!Arrays.equals(digest(s, vectors), s.getSha256().bytes())) {
+      throw refused("its SHA-256 is not the one it was written with (changed on disk, or "
+          + "written by a version of diloco before 0.2, whose digest left its counts out)");
+    }
+    if (!Long.valueOf(runDescribedAtMs).equals(s.getRunDescribedAtMs())) {
+      throw refused("it is of an earlier run under the same run id (described at "
+          + s.getRunDescribedAtMs() + " ms; this run at " + runDescribedAtMs + " ms)");
+    }
+    if (s.getInnerSteps() < 0 || s.getRound() < 0) {
+      throw refused("it counts " + s.getInnerSteps() + " inner steps in round " + s.getRound());
+    }
+    if (s.getRound() > newestCommitted) {
+      throw refused("it is of round " + s.getRound() + ", and the run has committed rounds up "
+          + "to " + newestCommitted + " only");
     }
     for (byte[] v : vectors) {
       if (v.length != 4 * elements) {
@@ -169,9 +194,9 @@ public final class StateDir implements AutoCloseable {
         saved.inner().steps(), ByteBuffer.wrap(m), ByteBuffer.wrap(v),
         residual == null ? null : ByteBuffer.wrap(residual), ByteBuffer.wrap(delta),
         saved.meanInnerLoss(), new StateDigest(new byte[32]), System.currentTimeMillis(),
-        next == null ? null : ByteBuffer.wrap(next));
+        next == null ? null : ByteBuffer.wrap(next), runDescribedAtMs);
     WorkerState s = WorkerState.newBuilder(unsigned)
-        .setSha256(new StateDigest(digest(vectors(unsigned)))).build();
+        .setSha256(new StateDigest(digest(unsigned, vectors(unsigned)))).build();
     Path tmp = dir.resolve(FILE + ".tmp");
     try (FileChannel out = FileChannel.open(tmp, StandardOpenOption.CREATE,
         StandardOpenOption.WRITE, StandardOpenOption.TRUNCATE_EXISTING)) {
@@ -213,15 +238,35 @@ public final class StateDir implements AutoCloseable {
     return v.toArray(byte[][]::new);
   }
 
-  private static byte[] digest(byte[][] vectors) {
+  /**
+   * SHA-256 of every field but the digest and the time of writing: the counts as well as the
+   * vectors, so a changed step count or round is refused like a changed moment.
+   */
+  private static byte[] digest(WorkerState s, byte[][] vectors) {
     try {
       MessageDigest sha = MessageDigest.getInstance("SHA-256");
+      ByteArrayOutputStream head = new ByteArrayOutputStream();
+      try (DataOutputStream out = new DataOutputStream(head)) {
+        out.writeUTF(DIGEST_DOMAIN);
+        out.writeUTF(s.getRunId()); // bounded on the wire: far below writeUTF's 65,535 bytes
+        out.writeUTF(s.getWorkerId());
+        out.writeLong(s.getRunDescribedAtMs() == null ? -1 : s.getRunDescribedAtMs());
+        out.writeInt(s.getRound());
+        out.writeLong(s.getElements());
+        out.writeInt(s.getInnerSteps());
+        out.writeInt(Float.floatToRawIntBits(s.getMeanInnerLoss()));
+        out.writeBoolean(s.getResidual() != null);
+        out.writeBoolean(s.getNextStart() != null);
+      }
+      sha.update(head.toByteArray());
       for (byte[] v : vectors) {
         sha.update(v);
       }
       return sha.digest();
     } catch (NoSuchAlgorithmException e) {
       throw new IllegalStateException("this JVM has no SHA-256", e);
+    } catch (IOException e) {
+      throw new UncheckedIOException(e);
     }
   }
 

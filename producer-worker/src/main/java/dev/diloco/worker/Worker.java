@@ -97,7 +97,8 @@ public final class Worker implements AutoCloseable {
     this.heartbeats = clients.heartbeats();
     try {
       this.state = settings.stateDir() == null ? null : StateDir.open(settings.stateDir(),
-          settings.runId(), settings.workerId(), model.layout().totalElements());
+          settings.runId(), settings.workerId(), model.layout().totalElements(),
+          log.describedAtMs());
     } catch (RuntimeException e) {
       clients.close();
       throw e;
@@ -119,7 +120,8 @@ public final class Worker implements AutoCloseable {
    * rounds ends when round R is committed), or until {@link #stop()}.
    */
   public int run(int rounds, int untilRound, Consumer<RoundReport> reports) {
-    Optional<StateDir.Saved> saved = state == null ? Optional.empty() : state.load();
+    Optional<StateDir.Saved> saved = state == null ? Optional.empty()
+        : state.load(clients.log().latestCommit().map(RoundCommit::getRound).orElse(-1));
     // A saved round was committed (the worker trained from it): the log must show it.
     int savedRound = saved.map(StateDir.Saved::round).orElse(0);
     Optional<RoundCommit> first = clients.commits().await(savedRound, settings.roundTimeout());

@@ -13,8 +13,9 @@ import java.time.Duration;
  * pseudo-gradient chunks), and the thread that does both while an overlapped worker trains.
  * Closed together, each within {@link #CLOSE_BOUND}.
  */
-record WorkerClients(CommitWatcher commits, Heartbeats heartbeats, ChunkPublisher publisher,
-    RoundDownload download, NextRoundFetch ahead) implements AutoCloseable {
+record WorkerClients(RoundLog log, CommitWatcher commits, Heartbeats heartbeats,
+    ChunkPublisher publisher, RoundDownload download, NextRoundFetch ahead)
+    implements AutoCloseable {
 
   /** How long each client may take to close. */
   static final Duration CLOSE_BOUND = Duration.ofSeconds(1);
@@ -32,7 +33,7 @@ record WorkerClients(CommitWatcher commits, Heartbeats heartbeats, ChunkPublishe
     CommitWatcher commits = new CommitWatcher(topics, clients);
     RoundDownload download = new RoundDownload(topics, plan, settings.format().codec(), log,
         worker, clients, KafkaClientConfig.READ_TIMEOUT);
-    return new WorkerClients(commits, new Heartbeats(topics, worker,
+    return new WorkerClients(log, commits, new Heartbeats(topics, worker,
         chunkTopic.equals(topics.pseudoGradients()) ? null : chunkTopic, partitions, clients),
         new ChunkPublisher(chunkTopic, topics, worker, plan, settings.format(), partitions,
             clients), download, new NextRoundFetch(commits, download, settings.roundTimeout()));

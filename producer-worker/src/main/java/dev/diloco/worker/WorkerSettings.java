@@ -2,6 +2,8 @@ package dev.diloco.worker;
 
 import dev.diloco.core.codec.PayloadFormat;
 import dev.diloco.core.kafka.RunTopics;
+import dev.diloco.core.kafka.WireBounds;
+import dev.diloco.schemas.PseudoGradientChunk;
 import java.nio.file.Path;
 import java.time.Duration;
 
@@ -19,6 +21,11 @@ public record WorkerSettings(String runId, String workerId, int innerSteps, Adam
     new RunTopics(runId);
     if (workerId == null || workerId.isBlank()) {
       throw new IllegalArgumentException("a worker needs an id");
+    }
+    WireBounds.requireFits(PseudoGradientChunk.SCHEMA$, "workerId", workerId, "worker id");
+    if (stateDir != null && stateDir.toString().isEmpty()) {
+      throw new IllegalArgumentException("the state directory is an empty path: name a "
+          + "directory, or leave it out to keep the state in memory");
     }
     if (innerSteps < 1) {
       throw new IllegalArgumentException("inner steps must be >= 1, got " + innerSteps);

@@ -1,5 +1,6 @@
 package dev.diloco.reducer;
 
+import dev.diloco.core.kafka.WireBounds;
 import dev.diloco.schemas.RoundFailure;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -78,6 +79,7 @@ record Deadline(List<Integer> emit, List<Integer> missed, SortedSet<String> seen
   RoundFailure failure(String runId, int round, int quorum, Duration timeout, long now) {
     String reason = "chunks " + missed + " had fewer than " + quorum + " contributors when the "
         + "deadline passed, " + timeout + " after the round opened";
-    return new RoundFailure(runId, round, reason, new ArrayList<>(seen), quorum, now);
+    return new RoundFailure(runId, round, WireBounds.fit(RoundFailure.SCHEMA$, "reason", reason),
+        new ArrayList<>(seen), quorum, now);
   }
 }

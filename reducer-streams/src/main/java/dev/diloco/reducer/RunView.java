@@ -3,6 +3,7 @@ package dev.diloco.reducer;
 import dev.diloco.core.codec.ElementCodec;
 import dev.diloco.core.kafka.AvroSerde;
 import dev.diloco.core.kafka.RunTopics;
+import dev.diloco.core.kafka.WireBounds;
 import dev.diloco.core.layout.ChunkPlan;
 import dev.diloco.core.layout.ChunkRejectedException;
 import dev.diloco.core.layout.ParameterLayout;
@@ -175,13 +176,24 @@ final class RunView {
    * rounds from the open one on: once a round is committed the rounds before it are closed, so
    * their members are forgotten and a heartbeat for one of them is passed over. The open round
    * is the newest commit that verifies with the run's key, so a forged heartbeat or commit of a
-   * far round makes it forget nothing.
+   * far round makes it forget nothing. What it holds is bounded whatever the shared topic
+   * carries: rounds up to {@link #AHEAD} past the open one, {@link #MAX_MEMBERS} per round.
    */
   static final class MemberUpdater extends Updater {
+    /**
+     * How far past the open round a heartbeat is kept: a worker announces the open round or
+     * the next, and this thread's view of the commits may be a round behind a worker's.
+     */
+    static final int AHEAD = 2;
+    static final int MAX_MEMBERS = WireBounds.maxItems(RoundCommit.SCHEMA$, "contributors");
+
     private final AvroSerde<WorkerHeartbeat> serde = AvroSerde.of(WorkerHeartbeat.class);
     private RunView view;
     /** Every member of a round before this one is forgotten. */
     private int keptFrom;
+    /** Members held by round: a round has no more than a commit can name. */
+    private final java.util.TreeMap<Integer, Integer> members = new java.util.TreeMap<>();
+    private final java.util.Set<String> refusedKinds = new java.util.HashSet<>();
 
     MemberUpdater(String runId) {
       super(runId, MEMBERS);
@@ -206,11 +218,32 @@ final class RunView {
       if (h.getRound() < keptFrom) {
         return; // a closed round's: nobody waits for its members any more
       }
+      if (open != null && h.getRound() > open.round() + AHEAD) {
+        // Kept, it would stay until the run got there: a round 2^31 - 1 never comes.
+        refused("heartbeats for rounds more than " + AHEAD + " past the open one");
+        return;
+      }
       String key = RoundKeys.member(h.getRound(), h.getWorkerId());
       if (h.getKind() == HeartbeatKind.LEAVE) {
-        store.delete(key);
+        if (store.delete(key) != null) {
+          members.merge(h.getRound(), -1, Integer::sum);
+        }
       } else if (h.getKind() == HeartbeatKind.JOIN || h.getKind() == HeartbeatKind.ALIVE) {
-        store.put(key, new byte[0]);
+        if (store.get(key) == null) {
+          if (members.getOrDefault(h.getRound(), 0) >= MAX_MEMBERS) {
+            refused("more than " + MAX_MEMBERS + " members of round " + h.getRound());
+            return;
+          }
+          members.merge(h.getRound(), 1, Integer::sum);
+          store.put(key, new byte[0]);
+        }
+      }
+    }
+
+    /** Says once per kind what the shared topic's heartbeats were refused for. */
+    private void refused(String what) {
+      if (refusedKinds.add(what.replaceAll("\\d+", "N"))) {
+        LOG.warn("{}: passing over {} on the shared membership topic (said once)", runId, what);
       }
     }
 
@@ -221,6 +254,7 @@ final class RunView {
         it.forEachRemaining(kv -> old.add(kv.key));
       }
       old.forEach(store::delete);
+      members.headMap(round).clear();
       keptFrom = round;
     }
   }

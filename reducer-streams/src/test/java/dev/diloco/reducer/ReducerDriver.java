@@ -220,6 +220,19 @@ final class ReducerDriver implements AutoCloseable {
     return count(driver.getKeyValueStore(ReducerStores.CLOSED));
   }
 
+  /** How many members of round {@code round} the shared membership topic gave. */
+  long sharedMembers(int round) {
+    KeyValueStore<String, byte[]> store = driver.getKeyValueStore(RunView.MEMBERS);
+    try (var it = store.range(RoundKeys.roundStart(round), RoundKeys.roundEnd(round))) {
+      long n = 0;
+      while (it.hasNext()) {
+        it.next();
+        n++;
+      }
+      return n;
+    }
+  }
+
   private static long count(KeyValueStore<String, ?> store) {
     try (var it = store.all()) {
       long n = 0;

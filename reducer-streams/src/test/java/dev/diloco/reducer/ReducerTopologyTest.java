@@ -191,6 +191,30 @@ class ReducerTopologyTest {
   }
 
   @Test
+  void theSharedMembershipTopicKeepsNoFarRoundAndNoMoreMembersThanACommitNames() {
+    reducer.join("w0", Integer.MAX_VALUE);
+    reducer.join("ghost", 3); // the open round is 0: 3 is past the next two
+    reducer.join("early", 2);
+    assertThat(reducer.sharedMembers(Integer.MAX_VALUE)).isZero();
+    assertThat(reducer.sharedMembers(3)).isZero();
+    assertThat(reducer.sharedMembers(2)).isOne();
+    int max = RunView.MemberUpdater.MAX_MEMBERS;
+    assertThat(max).isEqualTo(10_000);
+    for (int i = 0; i < max + 100; i++) {
+      reducer.join("ghost-" + i, 1);
+    }
+    assertThat(reducer.sharedMembers(1)).isEqualTo(max);
+    reducer.leave("ghost-0", 1);
+    reducer.join("w0", 1); // a place freed by a leave is taken again
+    assertThat(reducer.sharedMembers(1)).isEqualTo(max);
+    // The open round is untouched: its members' sums complete.
+    for (String w : WORKERS) {
+      chunksOf(w, 0, 9).forEach(reducer::send);
+    }
+    assertThat(reducer.readReduced()).hasSize(PLAN.chunkCount());
+  }
+
+  @Test
   void stateIsEmptyOnceARoundIsOver() {
     for (String w : WORKERS) {
       chunksOf(w, 0, 9).forEach(reducer::send);

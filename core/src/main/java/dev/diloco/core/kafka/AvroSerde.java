@@ -28,7 +28,8 @@ import org.apache.kafka.common.serialization.Serializer;
  *
  * <p>Decoding never allocates more than the record's bytes can hold ({@link BoundedDecoder}):
  * whatever a record claims, a bad one is a {@link SerializationException}, never an
- * {@link OutOfMemoryError}.
+ * {@link OutOfMemoryError}. A record beyond its schema's bounds ({@link WireBounds}) is neither
+ * read nor written.
  */
 public final class AvroSerde<T extends SpecificRecord> implements Serde<T> {
 
@@ -59,7 +60,7 @@ public final class AvroSerde<T extends SpecificRecord> implements Serde<T> {
 
   public byte[] encode(T value) {
     try {
-      ByteBuffer buffer = encoder.encode(value);
+      ByteBuffer buffer = encoder.encode(WireBounds.check(value));
       byte[] bytes = new byte[buffer.remaining()];
       buffer.get(bytes);
       return bytes;
@@ -81,8 +82,8 @@ public final class AvroSerde<T extends SpecificRecord> implements Serde<T> {
       long fingerprint = ByteBuffer.wrap(bytes, MARKER.length, 8)
           .order(ByteOrder.LITTLE_ENDIAN).getLong();
       DatumReader<T> reader = readers.computeIfAbsent(fingerprint, this::readerFor);
-      return reader.read(null, new BoundedDecoder(bytes, HEADER_BYTES,
-          bytes.length - HEADER_BYTES));
+      return WireBounds.check(reader.read(null, new BoundedDecoder(bytes, HEADER_BYTES,
+          bytes.length - HEADER_BYTES)));
     } catch (IOException | RuntimeException e) {
       // Decoding is a function of the bytes alone: whatever fails on them, they are not a
       // record of this type (Avro's own limits throw UnsupportedOperationException, say).

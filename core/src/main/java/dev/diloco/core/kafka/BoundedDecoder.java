@@ -16,6 +16,8 @@ import org.apache.avro.util.Utf8;
  * the heap, and an {@link OutOfMemoryError} passes every catch of a bad record. Here a claim
  * beyond the bytes left is an {@link AvroRuntimeException} like any other malformed record.
  *
+ * <p>No string is longer than {@link WireBounds#MAX_STRING_BYTES}, whatever it claims.
+ *
  * <p>An item of an array or map takes at least one byte in every schema of this project (none
  * has arrays of nulls or of empty records), so a count above the bytes left is a lie too.
  */
@@ -44,14 +46,25 @@ final class BoundedDecoder extends Decoder {
     return bytes;
   }
 
+  private byte[] string() throws IOException {
+    long claimed = binary.readLong();
+    if (claimed > WireBounds.MAX_STRING_BYTES) {
+      throw new AvroRuntimeException("the record holds a string of " + claimed + " bytes; no "
+          + "field allows more than " + WireBounds.MAX_STRING_BYTES);
+    }
+    byte[] bytes = new byte[claim(claimed, "a string")];
+    binary.readFixed(bytes, 0, bytes.length);
+    return bytes;
+  }
+
   @Override
   public Utf8 readString(Utf8 old) throws IOException {
-    return new Utf8(lengthPrefixed("a string"));
+    return new Utf8(string());
   }
 
   @Override
   public String readString() throws IOException {
-    return new Utf8(lengthPrefixed("a string")).toString();
+    return new Utf8(string()).toString();
   }
 
   @Override

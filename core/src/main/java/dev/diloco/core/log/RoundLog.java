@@ -50,6 +50,7 @@ public final class RoundLog {
   private final AvroSerde<OptimizerStateChunk> stateSerde = AvroSerde.of(OptimizerStateChunk.class);
   private final AvroSerde<ModelDescription> modelSerde = AvroSerde.of(ModelDescription.class);
   private ModelDescription description;
+  private long describedAtMs = -1;
   private long bytesRead;
 
   /** {@code timeout}: how long any one read may take before it fails. */
@@ -71,6 +72,7 @@ public final class RoundLog {
       if (d != null && d.getRunId().equals(topics.runId())) {
         if (first[0] == null) {
           first[0] = d;
+          describedAtMs = r.timestamp();
         } else if (!d.equals(first[0])) {
           LOG.warn("ignoring a second description of run {} at offset {}: the first counts",
               topics.runId(), r.offset());
@@ -79,6 +81,17 @@ public final class RoundLog {
       return true;
     });
     return Optional.ofNullable(first[0]);
+  }
+
+  /**
+   * When the run's description was written (its record's timestamp), or -1 before it was: a
+   * run id started again, on new topics, is another run, told apart by this.
+   */
+  public long describedAtMs() {
+    if (describedAtMs < 0) {
+      model();
+    }
+    return describedAtMs;
   }
 
   /** The newest committed round of the run, if any, among the commits that verify. */

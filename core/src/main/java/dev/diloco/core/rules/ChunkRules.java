@@ -23,7 +23,8 @@ import java.nio.ByteBuffer;
  *   <li>it is of this run (RUN_MISMATCH);
  *   <li>its round is the open one (ROUND_NOT_OPEN before the first commit or for a later round;
  *       LATE for an earlier round, or a chunk whose sum was emitted or whose deadline passed);
- *       a chunk of the next round waits for its round's commit, which it may have overtaken;
+ *       a chunk of the next round waits for its round's commit, which it may have overtaken,
+ *       once it has passed the checks of 4 to 6 (the layout is the run's, whatever the round);
  *   <li>its header agrees with the run's chunk plan (LAYOUT_MISMATCH, INDEX_OUT_OF_RANGE,
  *       WRONG_LENGTH), it came on its chunk's partition (WRONG_PARTITION), and its encoding
  *       agrees with the run's (UNKNOWN_ENCODING, UNKNOWN_COMPRESSION, LAYOUT_MISMATCH);
@@ -55,9 +56,15 @@ public final class ChunkRules implements AutoCloseable {
    */
   public Verdict<CheckedChunk> check(String topic, int partition, PseudoGradientChunk chunk,
       RoundWindow window) {
-    return Origin.check(topics, topic, "chunk", chunk.getWorkerId(), chunk)
-        .then(this::ofThisRun)
-        .then(c -> inOpenRound(c, window))
+    Verdict<PseudoGradientChunk> round = Origin.check(topics, topic, "chunk",
+        chunk.getWorkerId(), chunk).then(this::ofThisRun).then(c -> inOpenRound(c, window));
+    if (round instanceof Verdict.Wait<PseudoGradientChunk> next) {
+      // What waits for its round's commit is kept whole until then: only a chunk the layout,
+      // the codec and the bound take (one per index, of the run's length) may wait.
+      return payload(partition, chunk, window) instanceof Verdict.Reject<CheckedChunk> bad
+          ? bad : new Verdict.Wait<>(next.reason(), next.why());
+    }
+    return round
         .then(c -> payload(partition, c, window))
         .then(c -> window.member().test(chunk.getWorkerId()) ? Verdict.accept(c)
             : new Verdict.Wait<>(DeadLetterReason.WORKER_NOT_IN_ROUND, "worker "

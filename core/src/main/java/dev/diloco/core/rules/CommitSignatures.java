@@ -8,6 +8,7 @@ import dev.diloco.schemas.RoundCommit;
 import java.io.ByteArrayOutputStream;
 import java.io.DataOutputStream;
 import java.io.IOException;
+import java.io.UTFDataFormatException;
 import java.io.UncheckedIOException;
 import java.nio.ByteBuffer;
 import java.security.GeneralSecurityException;
@@ -117,6 +118,10 @@ public final class CommitSignatures {
       out.writeLong(c.getRoundOpenedAtMs());
       out.writeLong(c.getReductionDoneAtMs());
       out.writeLong(c.getCommittedAtMs());
+    } catch (UTFDataFormatException e) {
+      // Only a commit built outside AvroSerde's bounds has a string this long.
+      throw new IllegalArgumentException("the commit of round " + c.getRound() + " holds a "
+          + "string too long to sign: " + e.getMessage(), e);
     } catch (IOException e) {
       throw new UncheckedIOException(e);
     }

@@ -80,7 +80,7 @@ class DecoderFuzzTest {
       new Sample<>(new dev.diloco.schemas.WorkerState("fuzz", "w0", 3, 1L, 9,
           ByteBuffer.wrap(new byte[4]), ByteBuffer.wrap(new byte[4]), null,
           ByteBuffer.wrap(new byte[4]), 2.5f, new dev.diloco.schemas.StateDigest(new byte[32]),
-          4L, ByteBuffer.wrap(new byte[4]))));
+          4L, ByteBuffer.wrap(new byte[4]), 5L)));
 
   private record Sample<T extends SpecificRecord>(T record, AvroSerde<T> serde, byte[] bytes) {
     @SuppressWarnings("unchecked")

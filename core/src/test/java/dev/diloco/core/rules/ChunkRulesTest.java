@@ -65,6 +65,27 @@ class ChunkRulesTest {
   }
 
   @Test
+  void aChunkOfTheNextRoundWaitsOnlyOnceItsPayloadPassed() {
+    // It is kept whole until its round opens: one per index of the run's length, in bounds.
+    PseudoGradientChunk next = chunk("w0", 4, 0.25f);
+    assertThat(check(TOPICS.workerPseudoGradients("w0"), PseudoGradientChunk.newBuilder(next)
+        .setChunkIndex(70_000).build(), round3()))
+        .isInstanceOfSatisfying(Verdict.Reject.class, r -> assertThat(r.reason())
+            .isEqualTo(DeadLetterReason.INDEX_OUT_OF_RANGE));
+    assertThat(check(TOPICS.pseudoGradients(), PseudoGradientChunk.newBuilder(next)
+        .setElementCount(4).build(), round3()))
+        .isInstanceOfSatisfying(Verdict.Reject.class, r -> assertThat(r.reason())
+            .isEqualTo(DeadLetterReason.WRONG_LENGTH));
+    assertThat(check(TOPICS.pseudoGradients(), PseudoGradientChunk.newBuilder(next)
+        .setCrc32c(next.getCrc32c() ^ 1).build(), round3()))
+        .isInstanceOfSatisfying(Verdict.Reject.class, r -> assertThat(r.reason())
+            .isEqualTo(DeadLetterReason.CRC_MISMATCH));
+    assertThat(check(TOPICS.pseudoGradients(), chunk("w0", 4, 9f), round3()))
+        .isInstanceOfSatisfying(Verdict.Reject.class, r -> assertThat(r.reason())
+            .isEqualTo(DeadLetterReason.NORM_BOUND_EXCEEDED));
+  }
+
+  @Test
   void earlierRoundsClosedChunksAndRoundsFarAheadAreRejected() {
     assertThat(check(TOPICS.pseudoGradients(), chunk("w0", 2, 0.25f), round3()))
         .isEqualTo(Verdict.reject(DeadLetterReason.LATE,

@@ -24,6 +24,8 @@ import java.security.KeyPair;
 import java.util.concurrent.ExecutionException;
 import org.apache.avro.io.BinaryEncoder;
 import org.apache.avro.io.EncoderFactory;
+import org.apache.avro.message.BinaryMessageEncoder;
+import org.apache.avro.specific.SpecificData;
 import org.apache.avro.specific.SpecificRecord;
 import org.apache.kafka.clients.producer.KafkaProducer;
 import org.apache.kafka.clients.producer.ProducerRecord;
@@ -77,6 +79,23 @@ public final class Forgeries {
   public static byte[] heartbeatClaimingAHugeName(String runId) {
     return record(TestRuns.heartbeat(runId, "w0", 0, HeartbeatKind.JOIN),
         e -> e.writeLong(CLAIM));
+  }
+
+  /**
+   * {@code record} in the single-object encoding without the bounds of its schema
+   * ({@code WireBounds}): what an attacker's own Avro writes.
+   */
+  @SuppressWarnings("unchecked")
+  public static <T extends SpecificRecord> byte[] unbounded(T record) {
+    try {
+      ByteBuffer b = new BinaryMessageEncoder<T>(SpecificData.getForClass(record.getClass()),
+          record.getSchema()).encode(record);
+      byte[] bytes = new byte[b.remaining()];
+      b.get(bytes);
+      return bytes;
+    } catch (IOException e) {
+      throw new UncheckedIOException(e);
+    }
   }
 
   private interface Fields {
