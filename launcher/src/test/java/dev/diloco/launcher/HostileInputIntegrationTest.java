@@ -21,15 +21,20 @@ import dev.diloco.core.testing.TestRuns;
 import dev.diloco.launcher.HostileRecords.Case;
 import dev.diloco.launcher.HostileRecords.DeadLettered;
 import dev.diloco.schemas.Contribution;
+import dev.diloco.schemas.Compression;
 import dev.diloco.schemas.DeadLetter;
+import dev.diloco.schemas.DeadLetterReason;
 import dev.diloco.schemas.HeartbeatKind;
 import dev.diloco.schemas.ModelDescription;
+import dev.diloco.schemas.PseudoGradientChunk;
 import dev.diloco.schemas.ReducedChunk;
 import dev.diloco.schemas.RoundCommit;
 import dev.diloco.schemas.RoundOutcome;
+import dev.diloco.schemas.TensorEncoding;
 import dev.diloco.schemas.WorkerHeartbeat;
 import java.io.IOException;
 import java.io.StringWriter;
+import java.nio.ByteBuffer;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -121,6 +126,9 @@ class HostileInputIntegrationTest {
       List<Case> table = HostileRecords.table(run, plan, PARTITIONS, open, firstSum(log, topics));
       Map<Case, RecordPlace> sent = send(clients, table);
       milestone(table.size() + " crafted records and two forged rounds sent");
+      floodMemory(clients, topics, plan, open + 1);
+      milestone(FLOOD_CHUNKS + " MiB of chunks and " + (FLOOD_GHOSTS + FLOOD_FAR)
+          + " heartbeats flooded");
       // A worker's own heartbeats say again that it is in the round, so a forged LEAVE must be
       // repeated to hold: as the reported attack did, until the run is checked.
       flood = floodLeaves(clients, topics, "w1", open, open + AFTER, stopFlood);
@@ -128,6 +136,14 @@ class HostileInputIntegrationTest {
       awaitRound(log, services, open + AFTER);
       milestone("round " + (open + AFTER) + " committed");
       services.forEach((name, p) -> assertThat(p.isAlive()).as(name + " is alive").isTrue());
+      // The flood was refused, and said so: each chunk has its dead letter, the heartbeats
+      // beyond the reducer's bounds a line in its log.
+      assertThat(deadLetters(log, topics).values().stream().flatMap(List::stream)
+          .filter(l -> l.getOriginalTopic().equals(topics.workerPseudoGradients("w0"))
+              && l.getReason() == DeadLetterReason.INDEX_OUT_OF_RANGE)).hasSize(FLOOD_CHUNKS);
+      assertThat(Files.readString(logOf("reducer")))
+          .contains("passing over more than 10000 members of round " + (open + 1))
+          .contains("passing over heartbeats for rounds more than 2 past the open one");
 
       // Each record's fate.
       Map<RecordPlace, List<DeadLetter>> letters = deadLetters(log, topics);
@@ -251,6 +267,43 @@ class HostileInputIntegrationTest {
       }
     }
     return sent;
+  }
+
+  /** Chunks of the flood, of 1 MiB each: what the probe killed a -Xmx512m reducer with, and more. */
+  private static final int FLOOD_CHUNKS = 400;
+  /** JOINs of the next round by workers that never send: more than a round may have. */
+  private static final int FLOOD_GHOSTS = 10_500;
+  /** JOINs of rounds far ahead, by workers of the longest id the wire holds. */
+  private static final int FLOOD_FAR = 5_000;
+
+  /**
+   * What an authenticated worker may write to its own topic and the shared membership topic
+   * to fill the reducer's heap: chunks of the next round at chunk indexes past the run's, which
+   * a reducer once kept whole while they waited for their round, and heartbeats it once kept
+   * for ever.
+   */
+  private static void floodMemory(KafkaClientConfig clients, RunTopics topics, ChunkPlan plan,
+      int next) {
+    AvroSerde<PseudoGradientChunk> chunks = AvroSerde.of(PseudoGradientChunk.class);
+    AvroSerde<WorkerHeartbeat> beats = AvroSerde.of(WorkerHeartbeat.class);
+    ByteBuffer mib = ByteBuffer.wrap(new byte[1 << 20]);
+    try (var producer = new KafkaProducer<>(clients.producer(), new ByteArraySerializer(),
+        new ByteArraySerializer())) {
+      for (int i = 0; i < FLOOD_CHUNKS; i++) {
+        int index = plan.chunkCount() + i;
+        producer.send(new ProducerRecord<>(topics.workerPseudoGradients("w0"), 0,
+            "flood".getBytes(), chunks.encode(new PseudoGradientChunk(RUN, next, "w0", index,
+                plan.chunkCount(), (long) index << 19, 1 << 19, TensorEncoding.FP16,
+                Compression.NONE, false, mib.duplicate(), 0, 1, 1L, 1f, 0L))));
+      }
+      for (int i = 0; i < FLOOD_GHOSTS + FLOOD_FAR; i++) {
+        int round = i < FLOOD_GHOSTS ? next : next + 2 + i;
+        String worker = i < FLOOD_GHOSTS ? "ghost-" + i : "g".repeat(245) + i; // <= 250 bytes
+        producer.send(new ProducerRecord<>(topics.membership(), worker.getBytes(),
+            beats.encode(TestRuns.heartbeat(RUN, worker, round, HeartbeatKind.JOIN))));
+      }
+      producer.flush();
+    }
   }
 
   /** LEAVEs of {@code worker} for rounds {@code from} to {@code to}, again and again. */
