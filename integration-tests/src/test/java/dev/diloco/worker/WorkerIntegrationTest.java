@@ -293,6 +293,46 @@ class WorkerIntegrationTest {
     assertThat(Checksums.sha256Of(twice)).isEqualTo(Checksums.sha256Of(round1.get("sent-once")));
   }
 
+  /**
+   * A worker whose inner steps go non-finite (here: a learning rate whose step size is no
+   * float) says where, leaves the round out and goes on: the rounds commit with the other
+   * worker alone, at once (its LEAVE closes the sums), and nothing of it is published or saved.
+   */
+  @Test
+  void aWorkerWhoseStepsGoNonFiniteLeavesTheRoundOutAndTheRunGoesOn() throws Exception {
+    String run = "diverging";
+    KafkaClientConfig clients = KAFKA.clients();
+    RoundLog log = new RoundLog(RunServices.createTopics(run, clients), clients, WAIT);
+    ByteTransformer model = new ByteTransformer(MODEL, BATCH, 1);
+    float[] initial = RunServices.initialWeights(model);
+    byte[] text = BuiltInCorpus.generate(1 << 14, 1);
+    Path wildState = dir.resolve("wild");
+    RunServices.with(clients, dir,
+        new ReducerConfig(run, 1, Duration.ofMinutes(10), Duration.ofSeconds(1), 2),
+        TestRuns.description(run, model.layout(), CHUNK), initial, () -> {
+          WorkerSettings wild = new WorkerSettings(run, "wild", 3,
+              AdamW.Config.OPENDILOCO.withLearningRate(1e39), PayloadFormat.FP16, 5, 1, WAIT,
+              wildState);
+          List<RoundReport> wildReports = new java.util.concurrent.CopyOnWriteArrayList<>();
+          try (Worker steady = new Worker(settings(run, "steady"), model, text, text, clients);
+              Worker w = new Worker(wild, new ByteTransformer(MODEL, BATCH, 1), text, text,
+                  clients)) {
+            var wildRun = java.util.concurrent.CompletableFuture.supplyAsync(
+                () -> w.run(2, 2, wildReports::add));
+            assertThat(steady.run(2, 2, r -> { })).isEqualTo(2);
+            assertThat(wildRun.get(WAIT.toSeconds(), TimeUnit.SECONDS)).isEqualTo(2);
+          }
+          assertThat(wildReports).isEmpty();
+          for (int round = 1; round <= 2; round++) {
+            RoundCommit c = log.commit(round).orElseThrow();
+            assertThat(c.getOutcome()).isEqualTo(RoundOutcome.STEPPED);
+            assertThat(c.getContributors()).extracting(x -> x.getWorkerId())
+                .containsExactly("steady");
+          }
+        });
+    assertThat(wildState.resolve(StateDir.FILE)).doesNotExist();
+  }
+
   @Test
   void aWorkerRefusesCorruptWeightsAndAnotherModelsLayout() throws Exception {
     KafkaClientConfig clients = KAFKA.clients();

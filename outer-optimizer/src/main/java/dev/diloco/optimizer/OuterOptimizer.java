@@ -107,7 +107,7 @@ public final class OuterOptimizer implements AutoCloseable {
         throw new IllegalStateException("publishing round 0 of run " + topics.runId()
             + " failed: " + failed.cause().getMessage(), failed.cause());
       }
-      if (opened instanceof Outcome.Committed && !rounds.model().equals(log.model().orElse(null))) {
+      if (opened instanceof Outcome.Committed && !rounds.model().equals(firstDescription())) {
         throw new IllegalStateException("run " + topics.runId() + ": another model description "
             + "reached " + topics.model() + " just before this optimizer's, and the first one "
             + "counts: start the run again under a new run id");
@@ -139,6 +139,20 @@ public final class OuterOptimizer implements AutoCloseable {
           + "not write it (it writes both at once), and readers would trust its key. Start the "
           + "run under a new run id, or delete the run's topics first");
     }
+  }
+
+  /**
+   * The run's first description, once this optimizer's own is readable: a committed
+   * transaction's records reach read_committed readers a moment after the commit returns.
+   */
+  private ModelDescription firstDescription() {
+    long deadline = System.nanoTime() + KafkaClientConfig.READ_TIMEOUT.toNanos();
+    Optional<ModelDescription> first = log.model();
+    while (first.isEmpty() && System.nanoTime() < deadline) {
+      java.util.concurrent.locks.LockSupport.parkNanos(50_000_000L);
+      first = log.model();
+    }
+    return first.orElse(null);
   }
 
   /** Makes a blocked {@link #pollOnce} return at once (from another thread, to stop). */

@@ -127,6 +127,15 @@ public final class AdamW {
     step = s.steps();
   }
 
+  /**
+   * Zeroes the moments and keeps the step count (the schedule's position): the fresh start of
+   * a worker whose inner steps went non-finite, and took its moments with them.
+   */
+  public void resetMoments() {
+    java.util.Arrays.fill(m, 0f);
+    java.util.Arrays.fill(v, 0f);
+  }
+
   /** The learning rate of step {@code s} (1-based). */
   public double learningRate(int s) {
     return config.learningRate() * config.schedule().factor(s - 1);

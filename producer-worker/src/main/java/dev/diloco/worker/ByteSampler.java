@@ -15,9 +15,6 @@ import java.util.SplittableRandom;
  */
 public final class ByteSampler {
 
-  /** ND4J's layer norm divides by sqrt(variance + 1e-5). */
-  private static final float LN_EPS = 1e-5f;
-
   private final ModelConfig cfg;
   private final ParameterLayout layout;
   private final float[] w;
@@ -141,7 +138,7 @@ public final class ByteSampler {
     for (float f : x) {
       var += (f - mean) * (f - mean);
     }
-    double std = Math.sqrt(var / x.length + LN_EPS);
+    double std = Math.sqrt(var / x.length + ByteTransformer.LN_EPS);
     float[] out = new float[x.length];
     for (int i = 0; i < x.length; i++) {
       out[i] = (float) ((x[i] - mean) / std) * w[gain + i] + w[bias + i];

@@ -18,11 +18,14 @@ import org.nd4j.linalg.factory.Nd4j;
  * and an output projection. The parameters are one flat vector in a fixed {@link #layout()}
  * order, so that the same bytes move between the model, the inner optimizer and Kafka.
  *
- * <p>Two ND4J pitfalls shape it: the embedding is a one-hot matrix times the embedding table
- * (a gather fails in backprop), and the causal mask is added by hand (the built-in attention has
- * none).
+ * <p>Three ND4J pitfalls shape it: the embedding is a one-hot matrix times the embedding table
+ * (a gather fails in backprop), the causal mask is added by hand (the built-in attention has
+ * none), and so is the layer norm (the built-in one has no epsilon: see {@link #layerNorm}).
  */
 public final class ByteTransformer {
+
+  /** The layer norms' epsilon, inside the square root, as PyTorch's and GPT-2's. */
+  static final float LN_EPS = 1e-5f;
 
   private final ModelConfig config;
   private final int batch;
@@ -77,7 +80,7 @@ public final class ByteTransformer {
       SDVariable w2 = param(shapes, random, p + "mlp.w2", residualStd, config.mlpHidden(), c);
       SDVariable b2 = zeros(shapes, p + "mlp.b2", c);
 
-      SDVariable a = sd.nn.layerNorm(x, ln1g, ln1b, false, 1); // [B*T, C]
+      SDVariable a = layerNorm(x, ln1g, ln1b); // [B*T, C]
       SDVariable q = heads(sd.mmul(a, wq), t, h, hd); // [B*H, T, hd]
       SDVariable k = heads(sd.mmul(a, wk), t, h, hd); // [B*H, T, hd]
       SDVariable vv = heads(sd.mmul(a, wv), t, h, hd); // [B*H, T, hd]
@@ -87,14 +90,14 @@ public final class ByteTransformer {
       y = y.reshape(batch, h, t, hd).permute(0, 2, 1, 3).reshape(batch * t, c); // [B*T, C]
       x = x.add(sd.mmul(y, wo)); // [B*T, C]
 
-      SDVariable m = sd.nn.layerNorm(x, ln2g, ln2b, false, 1); // [B*T, C]
+      SDVariable m = layerNorm(x, ln2g, ln2b); // [B*T, C]
       m = sd.nn.gelu(sd.mmul(m, w1).add(b1)); // [B*T, M]
       x = x.add(sd.mmul(m, w2).add(b2)); // [B*T, C]
     }
     SDVariable lnfg = ones(shapes, "ln_f.weight", c);
     SDVariable lnfb = zeros(shapes, "ln_f.bias", c);
     SDVariable head = param(shapes, random, "lm_head", 0.02, c, v);
-    x = sd.nn.layerNorm(x, lnfg, lnfb, false, 1); // [B*T, C]
+    x = layerNorm(x, lnfg, lnfb); // [B*T, C]
     this.logits = sd.mmul(x, head).rename("logits"); // [B*T, V]
     this.loss = sd.loss.softmaxCrossEntropy("loss", targets, logits, null); // mean over B*T
     this.layout = shapes.build();
@@ -236,6 +239,19 @@ public final class ByteTransformer {
   }
 
   /** Box-Muller from a SplittableRandom: the same bits on every machine and JVM. */
+  /**
+   * Layer norm over the last axis of {@code x} [N, C]: (x − mean) / sqrt(var + ε) · gain + bias.
+   * SameDiff's own {@code nn.layerNorm} divides by the bare standard deviation: on a row of
+   * nearly equal values its gradient grows as 1/stdev (1.3e7 at a spread of 2.4e-7 about 3), and
+   * a row of equal values is 0/0, which long INT4 runs reached as NaN. With ε the gradient is
+   * bounded by 1/sqrt(ε) ≈ 316 times the incoming one.
+   */
+  private SDVariable layerNorm(SDVariable x, SDVariable gain, SDVariable bias) {
+    SDVariable centred = x.sub(x.mean(true, 1)); // [N, C]
+    SDVariable variance = centred.mul(centred).mean(true, 1); // [N, 1]
+    return centred.mul(sd.math.rsqrt(variance.add(LN_EPS))).mul(gain).add(bias); // [N, C]
+  }
+
   private static double gaussian(SplittableRandom random) {
     double u1 = random.nextDouble();
     double u2 = random.nextDouble();

@@ -36,7 +36,7 @@ public final class DiLoCo {
   private final WireRoundTrip wire;
   private final List<Member> members;
   private final InnerSteps[] inner;
-  private final ErrorFeedback[] feedback;
+  private final Carried[] carried;
   private final float[] global; // θ(r)
   private final float[] momentum;
   private final float[] local;
@@ -61,13 +61,14 @@ public final class DiLoCo {
     this.wire = new WireRoundTrip(codec, plan);
     this.members = List.copyOf(members);
     this.inner = new InnerSteps[members.size()];
-    this.feedback = new ErrorFeedback[members.size()];
+    this.carried = new Carried[members.size()];
     for (int w = 0; w < members.size(); w++) {
       Member m = members.get(w);
       // Each worker keeps its own AdamW moments and residual; the model is only a function.
-      inner[w] = new InnerSteps(model, new AdamW(spec.inner(), model.layout()), m.shard(),
-          spec.seed(), m.id(), spec.innerSteps());
-      feedback[w] = spec.errorFeedback() ? new ErrorFeedback(codec, plan) : null;
+      AdamW adamw = new AdamW(spec.inner(), model.layout());
+      inner[w] = new InnerSteps(model, adamw, m.shard(), spec.seed(), m.id(), spec.innerSteps());
+      carried[w] = new Carried(adamw, spec.errorFeedback() ? new ErrorFeedback(codec, plan)
+          : null);
     }
     int n = initial.length;
     this.global = initial.clone();
@@ -78,22 +79,32 @@ public final class DiLoCo {
     this.sum = new double[n];
   }
 
-  /** Trains round r: every worker's inner steps, then the outer step to θ(r + 1). */
+  /**
+   * Trains round r: every worker's inner steps, then the outer step to θ(r + 1) from the mean
+   * of the pseudo-gradients that came. A worker whose steps went non-finite is left out of the
+   * round, its moments and residual reset, as the pipeline's worker does; a round nobody
+   * contributed to keeps θ and the momentum, as the optimizer republishes it.
+   */
   public void step() {
     Arrays.fill(sum, 0);
+    int contributors = 0;
     for (int w = 0; w < members.size(); w++) {
       System.arraycopy(global, 0, local, 0, global.length);
-      inner[w].run(round, local, grad);
-      PseudoGradient.compute(global, local, delta); // [n]
-      if (feedback[w] != null) {
-        feedback[w].compensate(delta);
+      if (inner[w].run(round, local, grad) instanceof InnerSteps.NonFinite) {
+        carried[w].reset();
+        continue;
       }
+      contributors++;
+      PseudoGradient.compute(global, local, delta); // [n]
+      carried[w].compensate(delta);
       wire.decode(delta, delta); // what the reducer receives
       for (int i = 0; i < delta.length; i++) {
         sum[i] += delta[i];
       }
     }
-    outer.apply(new ChunkRange(0, 0, global.length), sum, members.size(), global, momentum);
+    if (contributors > 0) {
+      outer.apply(new ChunkRange(0, 0, global.length), sum, contributors, global, momentum);
+    }
     round++;
   }
 

@@ -21,6 +21,8 @@ import org.apache.kafka.clients.producer.KafkaProducer;
 import org.apache.kafka.clients.producer.ProducerRecord;
 import org.apache.kafka.clients.producer.RecordMetadata;
 import org.apache.kafka.common.serialization.ByteArraySerializer;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * A worker's heartbeats: JOIN, ALIVE (with its last round's report) and LEAVE, on the run's
@@ -30,6 +32,7 @@ import org.apache.kafka.common.serialization.ByteArraySerializer;
  * any worker, so there one could speak for another).
  */
 final class Heartbeats implements AutoCloseable {
+  private static final Logger LOG = LoggerFactory.getLogger(Heartbeats.class);
   /** How long a stopping worker waits to say it leaves: the cluster may not answer. */
   static final Duration LEAVE_BOUND = Duration.ofSeconds(3);
 
@@ -67,10 +70,19 @@ final class Heartbeats implements AutoCloseable {
   }
 
   /**
-   * Announces {@code kind} for {@code round}, waiting at most {@code bound}: whether every copy
-   * was written (a stopping worker does not wait on a cluster that does not answer).
+   * Announces that the worker leaves before {@code round}, waiting at most {@link #LEAVE_BOUND}
+   * (a stopping worker does not wait on a cluster that does not answer), and says so if not.
    */
-  boolean tryAnnounce(HeartbeatKind kind, int round, Duration bound) {
+  void leave(int round) {
+    if (!tryAnnounce(HeartbeatKind.LEAVE, round, LEAVE_BOUND)) {
+      LOG.warn("worker {}: could not announce within {} that it leaves (before round {}): the "
+          + "cluster does not answer; the reducer waits its member grace for this worker",
+          workerId, LEAVE_BOUND, round);
+    }
+  }
+
+  /** Announces {@code kind} for {@code round}, waiting at most {@code bound}: whether it went. */
+  private boolean tryAnnounce(HeartbeatKind kind, int round, Duration bound) {
     // On its own thread: without the cluster, send() itself blocks (on metadata) for up to the
     // producer's max.block.ms. If the bound passes, closing the producer ends that thread.
     FutureTask<Boolean> sending = new FutureTask<>(() -> {

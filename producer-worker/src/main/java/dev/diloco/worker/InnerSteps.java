@@ -1,5 +1,6 @@
 package dev.diloco.worker;
 
+import dev.diloco.core.layout.ParameterLayout;
 import java.util.function.BooleanSupplier;
 import java.util.function.IntConsumer;
 
@@ -37,8 +38,21 @@ public final class InnerSteps {
     return (long) steps * model.batch() * model.config().contextLength();
   }
 
-  /** The round's H steps on {@code local}, in place; returns the sum of their losses. */
-  public double run(int round, float[] local, float[] grad) {
+  /** What a round's inner steps came to. */
+  public sealed interface Outcome permits Trained, NonFinite {}
+
+  /** The steps ran (all of them, unless stopped); {@code lossSum}: their losses summed. */
+  public record Trained(double lossSum) implements Outcome {}
+
+  /**
+   * Inner step {@code step} (1-based) left the finite numbers, as {@code what} says, and the
+   * steps ended there. The round's pseudo-gradient is no use, nor are the AdamW moments that
+   * took in what went wrong: the worker leaves the round out and starts afresh ({@link Carried}).
+   */
+  public record NonFinite(int step, String what) implements Outcome {}
+
+  /** The round's H steps on {@code local}, in place. */
+  public Outcome run(int round, float[] local, float[] grad) {
     return run(round, local, grad, step -> { }, () -> false);
   }
 
@@ -46,18 +60,40 @@ public final class InnerSteps {
    * As above; {@code afterStep} sees the number of each step done, and the loop ends early
    * when {@code stop} says so (checked before each step): a stopped round is half trained.
    */
-  public double run(int round, float[] local, float[] grad, IntConsumer afterStep,
+  public Outcome run(int round, float[] local, float[] grad, IntConsumer afterStep,
       BooleanSupplier stop) {
     model.setParameters(local);
     double lossSum = 0;
     for (int step = 0; step < steps && !stop.getAsBoolean(); step++) {
-      lossSum += model.lossAndGradient(ByteCorpus.windows(shard, model.batch(),
+      float loss = model.lossAndGradient(ByteCorpus.windows(shard, model.batch(),
           model.config().contextLength(), ByteCorpus.stepRandom(seed, workerId, round, step)),
           grad); // [B, T + 1] windows
-      adamw.step(local, grad);
+      // Checked before the step: one non-finite gradient element makes the clipped norm's
+      // scale 0 and every element NaN, and the moments keep it.
+      String bad = !Float.isFinite(loss) ? "the loss is " + loss
+          : nonFinite(grad, "the gradient of ", "");
+      if (bad == null) {
+        adamw.step(local, grad);
+        bad = nonFinite(local, "", " after the step");
+      }
+      if (bad != null) {
+        return new NonFinite(step + 1, bad);
+      }
+      lossSum += loss;
       model.setParameters(local);
       afterStep.accept(step + 1);
     }
-    return lossSum;
+    return new Trained(lossSum);
+  }
+
+  /** Where {@code values} first holds a NaN or an infinity, by tensor; null when nowhere. */
+  private String nonFinite(float[] values, String before, String after) {
+    for (int i = 0; i < values.length; i++) {
+      if (!Float.isFinite(values[i])) {
+        ParameterLayout.Tensor t = model.layout().tensorAt(i);
+        return before + t.name() + "[" + (i - t.offset()) + "] is " + values[i] + after;
+      }
+    }
+    return null;
   }
 }

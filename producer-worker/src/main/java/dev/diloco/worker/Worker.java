@@ -40,10 +40,9 @@ public final class Worker implements AutoCloseable {
   private final EvalSet eval;
   private final WorkerClients clients;
   private final Heartbeats heartbeats;
-  private final AdamW adamw;
   private final InnerSteps innerSteps;
-  /** What the codec left out of the last pseudo-gradient (null: the run sends it as it is). */
-  private final ErrorFeedback feedback;
+  /** The AdamW state and the residual, carried from round to round. */
+  private final Carried carried;
   /** Where the state above survives a restart; null: in memory only. */
   private final StateDir state;
   /**
@@ -82,11 +81,11 @@ public final class Worker implements AutoCloseable {
           + model.layout().tensors().size() + ": start the worker with the run's model");
     }
     ChunkPlan plan = published.chunks(description.getLayout().getChunkElements());
-    this.adamw = new AdamW(settings.inner(), model.layout());
+    AdamW adamw = new AdamW(settings.inner(), model.layout());
     this.innerSteps = new InnerSteps(model, adamw, shard, settings.seed(), settings.workerId(),
         settings.innerSteps());
-    this.feedback = description.getErrorFeedback()
-        ? new ErrorFeedback(settings.format().codec(), plan) : null;
+    this.carried = new Carried(adamw, description.getErrorFeedback()
+        ? new ErrorFeedback(settings.format().codec(), plan) : null);
     this.eval = new EvalSet(evalSlice, settings.evalBatches(), model.batch(),
         model.config().contextLength(), description.getSeed());
     Overlap mode = description.getOverlap();
@@ -158,7 +157,7 @@ public final class Worker implements AutoCloseable {
       System.arraycopy(start instanceof RoundStarts.Estimated e ? e.estimate()
           : starts.weights(), 0, local, 0, n);
       long computeStart = System.nanoTime();
-      double lossSum = train(round, local, grad); // H inner AdamW steps
+      InnerSteps.Outcome trained = train(round, local, grad); // H inner AdamW steps
       if (stopping) {
         break; // a half-finished round is not published
       }
@@ -171,21 +170,23 @@ public final class Worker implements AutoCloseable {
       if (!(landed instanceof RoundStarts.Known known)) {
         break;
       }
+      if (trained instanceof InnerSteps.NonFinite bad) {
+        leaveOut(round++, bad);
+        done++;
+        continue;
+      }
       if (start instanceof RoundStarts.Estimated) {
         model.setParameters(local); // re-based: what the round's eval loss is of
       }
-      float meanLoss = (float) (lossSum / settings.innerSteps());
+      float meanLoss = (float) (((InnerSteps.Trained) trained).lossSum() / settings.innerSteps());
       PseudoGradient.compute(starts.weights(), local, delta); // Δ = θ(r) − θ_local
-      if (feedback != null) {
-        feedback.compensate(delta); // Δ + what the codec left out last round
-      }
+      carried.compensate(delta); // Δ + what the codec left out last round
       boolean overlapNext = overlap != null && round + 1 < untilRound && done + 1 < rounds;
       float[] next = overlapNext ? overlap.after(known.commit(), starts.weights(),
           clients.download().momentum(), delta, start instanceof RoundStarts.Estimated e
           ? e.estimate() : null) : null;
       if (state != null) { // before publishing: what is published can always be again
-        state.save(new StateDir.Saved(round, adamw.state(),
-            feedback == null ? null : feedback.residual(), delta, meanLoss, next));
+        state.save(carried.saved(round, delta, meanLoss, next));
       }
       // Expect me in the next round, said before Δ(r) goes out: on a worker's own topic the
       // reducer reads it ahead of Δ(r), so no round r + 1 sum can close without this worker
@@ -201,11 +202,7 @@ public final class Worker implements AutoCloseable {
       done++;
       round++;
     }
-    if (!heartbeats.tryAnnounce(HeartbeatKind.LEAVE, round, Heartbeats.LEAVE_BOUND)) {
-      LOG.warn("worker {}: could not announce within {} that it leaves (before round {}): the "
-          + "cluster does not answer; the reducer waits its member grace for this worker",
-          settings.workerId(), Heartbeats.LEAVE_BOUND, round);
-    }
+    heartbeats.leave(round);
     return done;
   }
 
@@ -217,8 +214,21 @@ public final class Worker implements AutoCloseable {
     reports.accept(r);
   }
 
-  /** H inner AdamW steps on {@code local}, in place; returns the sum of their losses. */
-  private double train(int round, float[] local, float[] grad) {
+  /**
+   * A round whose inner steps went non-finite is said so and left out: not published, nor
+   * saved (a restart would send it); its LEAVE lets the round's sums close without this worker.
+   */
+  private void leaveOut(int round, InnerSteps.NonFinite bad) {
+    LOG.error("worker {}: round {}, inner step {}: {}. Its pseudo-gradient is left out; it "
+        + "starts round {} from the committed weights, its AdamW moments and residual reset",
+        settings.workerId(), round, bad.step(), bad.what(), round + 1);
+    carried.reset();
+    heartbeats.announce(HeartbeatKind.LEAVE, round, null);
+    heartbeats.announce(HeartbeatKind.JOIN, round + 1, null);
+  }
+
+  /** H inner AdamW steps on {@code local}, in place. */
+  private InnerSteps.Outcome train(int round, float[] local, float[] grad) {
     int progressEvery = Math.max(1, settings.innerSteps() / 10);
     return innerSteps.run(round, local, grad, step -> {
       if (step % progressEvery == 0) {
@@ -236,15 +246,7 @@ public final class Worker implements AutoCloseable {
    */
   private int resume(StateDir.Saved s, int newest, RoundStarts starts, int rounds,
       int untilRound) {
-    adamw.restore(s.inner());
-    if ((feedback != null) != (s.residual() != null)) {
-      throw new IllegalStateException("worker state in " + settings.stateDir() + " was saved "
-          + (s.residual() == null ? "without" : "with") + " an error-feedback residual; run "
-          + settings.runId() + (feedback == null ? " has none" : " has error feedback"));
-    }
-    if (feedback != null) {
-      feedback.restore(s.residual());
-    }
+    carried.restore(s, settings.stateDir(), settings.runId());
     if (newest > s.round() + 1) {
       LOG.warn("worker {}: its state is of round {}, the run is at round {}: rounds {} to {} "
           + "went on without it; its inner state goes on from round {}", settings.workerId(),

@@ -98,7 +98,8 @@ class ByteTransformerTest {
     float eps = 1e-2f;
     int checked = 0;
     for (String tensor : java.util.List.of("wte", "wpe", "blocks.0.attn.wq", "blocks.1.attn.wo",
-        "blocks.0.mlp.w1", "blocks.1.mlp.b2", "blocks.1.ln2.weight", "ln_f.bias", "lm_head")) {
+        "blocks.0.mlp.w1", "blocks.1.mlp.b2", "blocks.0.ln1.weight", "blocks.1.ln2.weight",
+        "blocks.0.ln2.bias", "ln_f.weight", "ln_f.bias", "lm_head")) {
       ParameterLayout.Tensor t = model.layout().tensor(tensor);
       // The element of the tensor with the largest gradient: where the check means most.
       int at = (int) t.offset();
@@ -121,7 +122,34 @@ class ByteTransformerTest {
           .isGreaterThan(1e-4f);
       checked++;
     }
-    assertThat(checked).isEqualTo(9);
+    assertThat(checked).isEqualTo(12);
+  }
+
+  @Test
+  void aRowOfNearlyEqualValuesKeepsTheGradientBoundedByTheNormsEpsilon() {
+    // Every position's embedding is 3 ± 2.4e-7: the first norm's rows have a spread of one
+    // float step. SameDiff's own layer norm (no epsilon) gave gradients of 2.1e4 here.
+    ByteTransformer model = new ByteTransformer(SMALL, 2, 11);
+    float[] params = new float[(int) model.layout().totalElements()];
+    model.parameters(params);
+    ParameterLayout.Tensor wte = model.layout().tensor("wte");
+    ParameterLayout.Tensor wpe = model.layout().tensor("wpe");
+    java.util.Arrays.fill(params, (int) wte.offset(), (int) (wte.offset() + wte.elementCount()),
+        0f);
+    for (long i = wpe.offset(); i < wpe.offset() + wpe.elementCount(); i++) {
+      params[(int) i] = 3f + (i % 2 == 0 ? 2.4e-7f : -2.4e-7f);
+    }
+    model.setParameters(params);
+    float[] grad = new float[params.length];
+    float loss = model.lossAndGradient(ByteCorpus.windows(BuiltInCorpus.generate(4096, 1), 2,
+        16, new SplittableRandom(5)), grad);
+    assertThat(loss).isFinite();
+    double largest = 0;
+    for (float g : grad) {
+      assertThat(g).isFinite();
+      largest = Math.max(largest, Math.abs(g));
+    }
+    assertThat(largest).isLessThan(100);
   }
 
   @Test

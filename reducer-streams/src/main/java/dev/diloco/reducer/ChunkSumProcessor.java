@@ -239,9 +239,9 @@ final class ChunkSumProcessor implements Processor<byte[], byte[], byte[], byte[
       }
       if (Deadline.graceIsOver(partial, inRound, heard, config.quorum(),
           config.memberGrace(), current.openedAtMs(), now)) {
-        LOG.info("run {}: round {}, chunk {}: its silent members {} had their grace; summed "
-            + "without them", config.runId(), round, index, inRound.stream()
-            .filter(m -> !partial.sum.contributors().contains(m)).toList());
+        LOG.info("run {}: round {}, chunk {}: its silent members (up to ten named: {}) had "
+            + "their grace; summed without them", config.runId(), round, index, inRound.stream()
+            .filter(m -> !partial.sum.contributors().contains(m)).limit(10).toList());
         emit(current, index, partial, false);
       }
     }

@@ -53,6 +53,11 @@ public final class ErrorFeedback {
     System.arraycopy(saved, 0, residual, 0, residual.length);
   }
 
+  /** Forgets the residual: a worker that re-syncs after non-finite inner steps. */
+  public void reset() {
+    java.util.Arrays.fill(residual, 0f);
+  }
+
   /** The residual now: what the last {@link #compensate} left out. A copy. */
   public float[] residual() {
     return residual.clone();

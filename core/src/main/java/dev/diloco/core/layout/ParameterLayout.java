@@ -79,6 +79,15 @@ public record ParameterLayout(List<Tensor> tensors) {
         .orElseThrow(() -> new IllegalArgumentException("no tensor named " + name));
   }
 
+  /** The tensor that holds element {@code index} of the flat vector. */
+  public Tensor tensorAt(long index) {
+    return tensors.stream()
+        .filter(t -> index >= t.offset() && index < t.offset() + t.elementCount())
+        .findFirst()
+        .orElseThrow(() -> new IllegalArgumentException("element " + index + " is outside the "
+            + totalElements() + " of the layout"));
+  }
+
   public ChunkPlan chunks(int chunkElements) {
     return new ChunkPlan(totalElements(), chunkElements);
   }
