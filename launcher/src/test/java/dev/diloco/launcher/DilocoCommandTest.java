@@ -114,5 +114,27 @@ class DilocoCommandTest {
   void aBadRetentionIsRefusedBeforeAnythingRuns() {
     assertThat(run("topics", "create", "--run", "r", "--retention", "soon")).isEqualTo(1);
     assertThat(err.toString()).contains("'soon' is not a duration");
+    assertThat(run("topics", "create", "--run", "r", "--retention", "1ms")).isEqualTo(1);
+    assertThat(err.toString()).contains("retention must be at least 1 h (3600000 ms) or for "
+        + "ever, got 1 ms");
+  }
+
+  @Test
+  void aNonFiniteLearningRateIsRefusedByName(@TempDir Path dir) {
+    String out = dir.resolve("run").toString();
+    assertThat(run("run", "--out", out, "--inner-lr", "NaN")).isEqualTo(1);
+    assertThat(err.toString()).contains("--inner-lr must be a positive number, got NaN");
+    assertThat(run("run", "--out", out, "--outer-lr", "Infinity")).isEqualTo(1);
+    assertThat(err.toString()).contains("--outer-lr must be a positive number, got Infinity");
+    assertThat(dir.resolve("run")).doesNotExist();
+  }
+
+  @Test
+  void anEmptyStateDirectoryIsRefused() {
+    for (String service : new String[] {"worker", "reducer"}) {
+      assertThat(run(service, "--run", "r", "--state-dir", "")).isEqualTo(2);
+      assertThat(err.toString()).contains("Invalid value for option '--state-dir': an empty "
+          + "path: name a directory");
+    }
   }
 }

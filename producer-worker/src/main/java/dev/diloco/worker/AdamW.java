@@ -48,7 +48,10 @@ public final class AdamW {
     public Config {
       if (!(learningRate > 0) || !(beta1 >= 0 && beta1 < 1) || !(beta2 >= 0 && beta2 < 1)
           || !(epsilon > 0) || !(weightDecay >= 0) || !(clip >= 0) || schedule == null) {
-        throw new IllegalArgumentException("AdamW settings out of range: " + this);
+        throw new IllegalArgumentException("AdamW settings out of range: learning rate "
+            + learningRate + " (> 0), betas " + beta1 + ", " + beta2 + " (in [0, 1)), epsilon "
+            + epsilon + " (> 0), weight decay " + weightDecay + " (>= 0), clip " + clip
+            + " (>= 0), schedule " + schedule);
       }
     }
 

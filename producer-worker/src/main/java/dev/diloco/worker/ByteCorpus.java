@@ -38,6 +38,11 @@ public final class ByteCorpus {
     if (!Files.exists(path)) {
       throw new IllegalArgumentException("data path " + path + " does not exist");
     }
+    if (!Files.isDirectory(path) && !Files.isRegularFile(path)) {
+      // A FIFO or a device would be read until it ends, which it may never do.
+      throw new IllegalArgumentException("data path " + path + " is neither a regular file nor "
+          + "a directory");
+    }
     try {
       byte[] bytes;
       if (Files.isDirectory(path)) {

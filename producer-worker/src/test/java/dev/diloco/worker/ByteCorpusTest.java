@@ -61,9 +61,16 @@ class ByteCorpusTest {
   }
 
   @Test
-  void badDataOrShardsGetAClearError(@TempDir Path dir) {
+  void badDataOrShardsGetAClearError(@TempDir Path dir) throws Exception {
     assertThatThrownBy(() -> ByteCorpus.load(dir.resolve("missing.txt"), 0.1))
         .hasMessageContaining("missing.txt does not exist");
+    // A FIFO nobody writes: read, it would never end.
+    Path fifo = dir.resolve("fifo");
+    Process mkfifo = new ProcessBuilder("mkfifo", fifo.toString()).start();
+    assertThat(mkfifo.waitFor(30, java.util.concurrent.TimeUnit.SECONDS)).isTrue();
+    assertThat(mkfifo.exitValue()).isZero();
+    assertThatThrownBy(() -> ByteCorpus.load(fifo, 0.1))
+        .hasMessageContaining("fifo is neither a regular file nor a directory");
     assertThatThrownBy(() -> corpus.shard(3, 3)).hasMessageContaining("shard 3 of 3");
     assertThatThrownBy(() -> ByteCorpus.of(text, 1.5, "x")).hasMessageContaining("got 1.5");
     assertThatThrownBy(() -> ByteCorpus.windows(new byte[4], 1, 8, new SplittableRandom(1)))

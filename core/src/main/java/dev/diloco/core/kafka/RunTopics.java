@@ -169,6 +169,19 @@ public record RunTopics(String runId) {
   /** Retention that keeps records forever: the audit trail of a run. */
   public static final long KEEP_FOREVER = -1;
 
+  /** The shortest retention a run's topics may have. */
+  public static final long MIN_RETENTION_MS = 3_600_000L;
+
+  /** {@code retentionMs} if a run's topics may have it: for ever, or at least an hour. */
+  public static long requireRetention(long retentionMs) {
+    if (retentionMs != KEEP_FOREVER && retentionMs < MIN_RETENTION_MS) {
+      throw new IllegalArgumentException("retention must be at least 1 h (" + MIN_RETENTION_MS
+          + " ms) or for ever, got " + retentionMs + " ms: a round's chunks, sums and weights "
+          + "must outlive the round, and a restarted reducer reads its open chunks again");
+    }
+    return retentionMs;
+  }
+
   /**
    * As {@link #newTopics(int, short, KafkaClientConfig)}, with the audit trail kept
    * {@code retentionMs} milliseconds ({@link #KEEP_FOREVER}: for ever). A run whose chunks have
@@ -182,10 +195,7 @@ public record RunTopics(String runId) {
   /** As above, and each of {@code workers}' own pseudo-gradient topic. */
   public List<NewTopic> newTopics(int chunkPartitions, short replication,
       KafkaClientConfig clients, long retentionMs, List<String> workers) {
-    if (retentionMs != KEEP_FOREVER && retentionMs < 1) {
-      throw new IllegalArgumentException("retention must be positive or KEEP_FOREVER (-1), got "
-          + retentionMs);
-    }
+    requireRetention(retentionMs);
     if (chunkPartitions < 1) {
       throw new IllegalArgumentException("chunkPartitions must be >= 1, got " + chunkPartitions);
     }

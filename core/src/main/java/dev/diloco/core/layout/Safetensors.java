@@ -55,6 +55,14 @@ public final class Safetensors {
     }
   }
 
+  /**
+   * The header is one JSON object, whole: trailing text after it, or a tensor named twice (of
+   * which a lenient reader would take the last), is a malformed header, not a checkpoint.
+   */
+  private static final ObjectMapper HEADER_READER = new ObjectMapper()
+      .enable(com.fasterxml.jackson.databind.DeserializationFeature.FAIL_ON_TRAILING_TOKENS)
+      .enable(com.fasterxml.jackson.core.JsonParser.Feature.STRICT_DUPLICATE_DETECTION);
+
   /** The header may not be larger than this (the format's reference implementation: 100 MB). */
   private static final long MAX_HEADER_BYTES = 100_000_000L;
 
@@ -80,7 +88,7 @@ public final class Safetensors {
       readFully(channel, header, file);
       JsonNode json;
       try {
-        json = new ObjectMapper().readTree(new String(header.array(), StandardCharsets.UTF_8));
+        json = HEADER_READER.readTree(new String(header.array(), StandardCharsets.UTF_8));
       } catch (IOException e) {
         throw new IllegalArgumentException("checkpoint " + file + ": its header is not JSON: "
             + e.getMessage());

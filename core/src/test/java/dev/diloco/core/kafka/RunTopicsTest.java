@@ -51,6 +51,8 @@ class RunTopicsTest {
         .satisfies(t -> assertThat(t.configs()).as("the run's description, with its key")
             .containsEntry(TopicConfig.RETENTION_MS_CONFIG, "-1"));
     assertThatThrownBy(() -> topics.newTopics(4, (short) 1, clients, 0))
-        .hasMessageContaining("retention must be positive or KEEP_FOREVER (-1), got 0");
+        .hasMessageContaining("retention must be at least 1 h (3600000 ms) or for ever, got 0");
+    assertThatThrownBy(() -> topics.newTopics(4, (short) 1, clients, 1))
+        .hasMessageContaining("got 1 ms: a round's chunks");
   }
 }

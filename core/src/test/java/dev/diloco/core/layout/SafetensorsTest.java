@@ -120,6 +120,15 @@ class SafetensorsTest {
         TWO)).hasMessageContaining("has tensors the model does not: [c]");
     assertThatThrownBy(() -> Safetensors.read(file("{" + a + "," + b, forty), TWO))
         .hasMessageContaining("its header is not JSON");
+    // Trailing text after the object, or a tensor named twice: not one whole header.
+    assertThatThrownBy(() -> Safetensors.read(file("{" + a + "," + b + "}{\"x\":1}", forty),
+        TWO)).hasMessageContaining("its header is not JSON").hasMessageContaining("Trailing");
+    String bAgain = b.replace("[24,40]", "[0,16]");
+    assertThatThrownBy(() -> Safetensors.read(file("{" + a + "," + b + "," + bAgain + "}",
+        forty), TWO)).hasMessageContaining("its header is not JSON")
+        .hasMessageContaining("Duplicate field 'b'");
+    // Spaces after the object are the format's padding.
+    assertThat(Safetensors.read(file("{" + a + "," + b + "}   ", forty), TWO)).hasSize(10);
     assertThatThrownBy(() -> Safetensors.read(file("{" + a + "," + b + "}",
         new byte[30]), TWO)).hasMessageContaining("tensor b: data offsets [24,40] do not hold 4 F32 "
         + "values within the 30 data bytes");

@@ -3,6 +3,7 @@ package dev.diloco.launcher.command;
 import dev.diloco.core.kafka.KafkaClientConfig;
 import dev.diloco.core.kafka.Topics;
 import dev.diloco.core.log.RoundLog;
+import dev.diloco.launcher.options.DirectoryPath;
 import dev.diloco.launcher.options.Durations;
 import dev.diloco.launcher.options.MetricsOptions;
 import dev.diloco.launcher.options.RunOptions;
@@ -86,7 +87,7 @@ public final class ReducerCommand implements Callable<Integer> {
   }
 
   @Option(names = "--state-dir", defaultValue = "runs/reducer-state", paramLabel = "DIR",
-      description = "Local state of the reducer (default: ${DEFAULT-VALUE}).")
+      converter = DirectoryPath.class, description = "Local state of the reducer (default: ${DEFAULT-VALUE}).")
   Path stateDir;
 
   @Option(names = "--instance-id", paramLabel = "ID",

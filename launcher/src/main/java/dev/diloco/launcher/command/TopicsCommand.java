@@ -63,8 +63,8 @@ public final class TopicsCommand implements Runnable {
 
     @Override
     public Integer call() {
-      long retentionMs = retention.equals("forever") ? RunTopics.KEEP_FOREVER
-          : new Durations().convert(retention).toMillis();
+      long retentionMs = RunTopics.requireRetention(retention.equals("forever")
+          ? RunTopics.KEEP_FOREVER : new Durations().convert(retention).toMillis());
       var clients = run.clients();
       Topics.create(clients, run.topics().newTopics(partitions, replication, clients,
           retentionMs, workers)).forEach((topic, created) ->

@@ -6,6 +6,7 @@ import dev.diloco.core.kafka.Topics;
 import dev.diloco.core.log.RoundLog;
 import dev.diloco.launcher.metrics.WorkerMeters;
 import dev.diloco.launcher.options.CommandLines;
+import dev.diloco.launcher.options.DirectoryPath;
 import dev.diloco.launcher.options.Durations;
 import dev.diloco.launcher.options.MetricsOptions;
 import dev.diloco.launcher.options.RunOptions;
@@ -78,7 +79,7 @@ public final class WorkerCommand implements Callable<Integer> {
       description = "Leave once round R is committed: the run's last round (default: never).")
   int untilRound;
 
-  @Option(names = "--state-dir", paramLabel = "DIR",
+  @Option(names = "--state-dir", paramLabel = "DIR", converter = DirectoryPath.class,
       description = "Keep this worker's state (inner optimizer, error-feedback residual, last "
           + "pseudo-gradient) here, saved each round, so that a restart on the same directory "
           + "goes on to the same bits. Without it a restarted worker rejoins from fresh inner "

@@ -232,6 +232,8 @@ public final class RunSpecOptions {
       throw new IllegalArgumentException("--inner-decay-end must be after the warm-up of "
           + innerWarmup + " steps, or 0 for no decay; got " + innerDecayEnd);
     }
+    positive("--inner-lr", innerLr);
+    positive("--outer-lr", outerLr);
     if (!(innerLrFloor >= 0 && innerLrFloor <= 1)) {
       throw new IllegalArgumentException("--inner-lr-floor must be in [0, 1], got "
           + innerLrFloor);
@@ -243,5 +245,11 @@ public final class RunSpecOptions {
     return new RunSpec(runId, ModelConfig.preset(model), batch, innerSteps, inner,
         new OuterOptimizerConfig(method, outerLr, outerMomentum, Averaging.COUNT),
         format, feedback, seed, chunkElements, overlap(overlap, "--overlap"));
+  }
+
+  private static void positive(String option, double value) {
+    if (!(value > 0 && Double.isFinite(value))) {
+      throw new IllegalArgumentException(option + " must be a positive number, got " + value);
+    }
   }
 }
