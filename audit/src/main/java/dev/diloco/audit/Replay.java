@@ -95,9 +95,11 @@ public final class Replay {
     if (last < 0) {
       throw new IllegalStateException("run " + run.topics().runId() + " has no committed round");
     }
-    if (from < 0 || from > last) {
+    if (from < 0 || from > last || last > run.lastRound()) {
+      // Past the newest round there is nothing to check, however many rounds it names.
       throw new IllegalArgumentException("rounds " + from + " to " + last + " are not a range of "
-          + "this run, whose newest committed round is " + run.lastRound());
+          + "run " + run.topics().runId() + ", whose newest committed round is "
+          + run.lastRound());
     }
     Replay replay = new Replay(run, reader);
     try {

@@ -9,8 +9,10 @@ import dev.diloco.bench.SoakReport.Fault;
 import dev.diloco.bench.SoakReport.Training;
 import dev.diloco.broker.ClusterNode;
 import dev.diloco.broker.EmbeddedKafkaBroker;
+import dev.diloco.core.codec.BlockCodec;
 import dev.diloco.core.kafka.KafkaClientConfig;
 import dev.diloco.core.kafka.RunTopics;
+import dev.diloco.launcher.options.RunSpecOptions;
 import java.io.IOException;
 import java.io.PrintStream;
 import java.io.UncheckedIOException;
@@ -63,6 +65,8 @@ final class FaultSoak {
             + " faults, " + workers + " workers, " + innerSteps + " inner steps, gap " + gap
             + ", down at most " + maxDown + ", stall " + stall + ", budget " + budget);
       }
+      // Before any broker starts: the optimizer would refuse it only once the cluster is up.
+      RunSpecOptions.codec(codec, BlockCodec.DEFAULT_BLOCK);
     }
   }
 

@@ -36,6 +36,22 @@ final class Fleet implements AutoCloseable {
     Service(String name, Kind kind, String heap, String ready, List<String> args) {
       this(name, kind, heap, ready, args, List.of());
     }
+
+    Service {
+      requireHeap(heap);
+    }
+  }
+
+  /**
+   * {@code heap} if it is a JVM heap size (-Xmx): a JVM refuses a bad one and exits, and its
+   * ready line would then be awaited for ever.
+   */
+  static String requireHeap(String heap) {
+    if (!heap.matches("[1-9][0-9]*[kKmMgG]?")) {
+      throw new IllegalArgumentException("heap '" + heap + "' is not a JVM heap size: write "
+          + "a number and k, m or g, e.g. 256m or 2g");
+    }
+    return heap;
   }
 
   /**

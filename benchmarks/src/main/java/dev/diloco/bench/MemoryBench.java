@@ -39,6 +39,7 @@ final class MemoryBench {
         throw new IllegalArgumentException("the memory benchmark needs >= 1 worker, >= 2 rounds "
             + "and >= 1 parameter, got " + workers + ", " + rounds + ", " + parameters);
       }
+      Fleet.requireHeap(heap);
     }
   }
 

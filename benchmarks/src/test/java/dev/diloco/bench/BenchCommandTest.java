@@ -58,6 +58,12 @@ class BenchCommandTest {
     assertThat(run("bench", "worker", "--presets", "tiny,huge")).isEqualTo(1);
     assertThat(err.toString()).contains("no model preset 'huge'");
     assertThat(run("bench", "worker", "--batch", "0")).isEqualTo(1);
+    assertThat(run("bench", "memory", "--heap", "bogus")).isEqualTo(1);
+    assertThat(err.toString()).contains("heap 'bogus' is not a JVM heap size");
+    assertThat(run("bench", "faults", "--codec", "bogus", "--out", "runs/never")).isEqualTo(1);
+    assertThat(err.toString()).contains("--codec must be fp32, fp16, bf16, int8 or int4, got "
+        + "'bogus'");
+    assertThat(java.nio.file.Path.of("runs/never")).doesNotExist();
     assertThat(err.toString()).contains("need presets, --batch >= 1");
   }
 

@@ -1,6 +1,7 @@
 package dev.diloco.audit;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import dev.diloco.broker.EmbeddedKafkaBroker;
 import dev.diloco.core.codec.Checksums;
@@ -110,6 +111,10 @@ class AuditIntegrationTest {
     Replay.Report range = replay(topics, 3, 4);
     assertThat(range.rounds()).extracting(Replay.RoundResult::round).containsExactly(3, 4);
     assertThat(range.ok()).isTrue();
+    // A range past the run is refused at once, not replayed as a million empty rounds.
+    assertThatThrownBy(() -> replay(topics, 0, 999_999))
+        .hasMessage("rounds 0 to 999999 are not a range of run clean, whose newest committed "
+            + "round is 4");
   }
 
   /**

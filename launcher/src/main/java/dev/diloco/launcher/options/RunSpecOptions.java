@@ -192,20 +192,7 @@ public final class RunSpecOptions {
 
   /** The run these options describe, as run {@code runId}; bad values are refused, named. */
   public RunSpec spec(String runId) {
-    ElementCodec elements = switch (codec) {
-      case "fp16" -> TensorCodec.FP16;
-      case "fp32" -> TensorCodec.FP32;
-      case "bf16" -> TensorCodec.BF16;
-      case "int8", "int4" -> {
-        if (blockSize < BlockCodec.MIN_BLOCK || blockSize > BlockCodec.MAX_BLOCK) {
-          throw new IllegalArgumentException("--block-size must be in [" + BlockCodec.MIN_BLOCK
-              + ", " + BlockCodec.MAX_BLOCK + "], got " + blockSize);
-        }
-        yield new BlockCodec(TensorEncoding.valueOf(codec.toUpperCase(Locale.ROOT)), blockSize);
-      }
-      default -> throw new IllegalArgumentException("--codec must be fp32, fp16, bf16, int8 or "
-          + "int4, got '" + codec + "'");
-    };
+    ElementCodec elements = codec(codec, blockSize);
     Compression compressed = switch (compression) {
       case "none" -> Compression.NONE;
       case "zstd" -> Compression.ZSTD;
@@ -251,5 +238,26 @@ public final class RunSpecOptions {
     if (!(value > 0 && Double.isFinite(value))) {
       throw new IllegalArgumentException(option + " must be a positive number, got " + value);
     }
+  }
+
+  /**
+   * The codec {@code --codec} names, with {@code --block-size} elements a scale for int8 and
+   * int4: what a run sends its pseudo-gradients as. Bad names are refused here, by option.
+   */
+  public static ElementCodec codec(String codec, int blockSize) {
+    return switch (codec) {
+      case "fp16" -> TensorCodec.FP16;
+      case "fp32" -> TensorCodec.FP32;
+      case "bf16" -> TensorCodec.BF16;
+      case "int8", "int4" -> {
+        if (blockSize < BlockCodec.MIN_BLOCK || blockSize > BlockCodec.MAX_BLOCK) {
+          throw new IllegalArgumentException("--block-size must be in [" + BlockCodec.MIN_BLOCK
+              + ", " + BlockCodec.MAX_BLOCK + "], got " + blockSize);
+        }
+        yield new BlockCodec(TensorEncoding.valueOf(codec.toUpperCase(Locale.ROOT)), blockSize);
+      }
+      default -> throw new IllegalArgumentException("--codec must be fp32, fp16, bf16, int8 or "
+          + "int4, got '" + codec + "'");
+    };
   }
 }
