@@ -21,8 +21,10 @@ import dev.diloco.reducer.ReducerConfig;
 import dev.diloco.schemas.HeartbeatKind;
 import dev.diloco.schemas.ModelDescription;
 import dev.diloco.schemas.PseudoGradientChunk;
+import dev.diloco.schemas.ReducedChunk;
 import dev.diloco.schemas.RoundCommit;
 import dev.diloco.schemas.RoundOutcome;
+import dev.diloco.schemas.SumEncoding;
 import dev.diloco.schemas.WeightsChunk;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
@@ -157,6 +159,7 @@ class WorkerIntegrationTest {
     RunServices.with(KAFKA.clients(), dir,
         new ReducerConfig(run, 1, Duration.ofMinutes(10), Duration.ofSeconds(1), 2),
         TestRuns.description(run, model.layout(), CHUNK), initial, () -> {
+          forgeFarSums(topics, clients, plan); // ahead of every honest sum: passed over
           try (Worker w = new Worker(settings(run, "w"), model, text, text, clients)) {
             assertThat(w.run(2, r -> { })).isEqualTo(2);
           }
@@ -188,6 +191,24 @@ class WorkerIntegrationTest {
             assertThat(fallback.weights()).containsExactly(weights[2]);
           }
         });
+  }
+
+  /** A well-formed sum of round 2^31 - 1 on every partition of the sums topic, as forged. */
+  private static void forgeFarSums(RunTopics topics, KafkaClientConfig clients, ChunkPlan plan)
+      throws Exception {
+    byte[] sum = new byte[8];
+    ReducedChunk far = ReducedChunk.newBuilder().setRunId(topics.runId())
+        .setRound(Integer.MAX_VALUE).setChunkIndex(0).setChunkCount(plan.chunkCount())
+        .setElementOffset(0).setElementCount(1).setContributors(List.of())
+        .setSumEncoding(SumEncoding.PACKED_BLOCKS).setSum(java.nio.ByteBuffer.wrap(sum))
+        .setCrc32c(0).setComplete(true).setEmittedAtMs(0).build();
+    try (var producer = new KafkaProducer<>(clients.producer(), new ByteArraySerializer(),
+        new ByteArraySerializer())) {
+      for (int p = 0; p < 2; p++) {
+        producer.send(new ProducerRecord<>(topics.reduced(), p, null,
+            AvroSerde.of(ReducedChunk.class).encode(far))).get(30, TimeUnit.SECONDS);
+      }
+    }
   }
 
   /**

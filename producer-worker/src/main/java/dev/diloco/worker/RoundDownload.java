@@ -188,9 +188,12 @@ final class RoundDownload implements AutoCloseable {
             sumBytes += record.value().length;
           }
           Verdict<ReducedChunk> decoded = Records.decode(serde, record.value());
-          if (decoded.accepted() && decoded.value().getRound() > r) {
+          if (decoded.accepted() && decoded.value().getRound() == r + 1) {
             return false; // the next round's: read it next time
           }
+          // A sum further ahead is none of any round this worker will step from here (no
+          // honest one is written before its round opens): passed over, not stopped at, or
+          // one forged sum of round 2^31 - 1 would hold back every later round's.
           next.put(p, record.offset() + 1);
           if (decoded.accepted() && decoded.value().getRound() == r
               && sums.offer(decoded.value()) instanceof Verdict.Accept<CheckedSum> taken) {
