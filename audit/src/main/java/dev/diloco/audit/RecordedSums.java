@@ -7,6 +7,7 @@ import dev.diloco.core.kafka.RecordPlace;
 import dev.diloco.core.layout.ChunkPlan;
 import dev.diloco.core.round.RoundSums;
 import dev.diloco.core.rules.CheckedSum;
+import dev.diloco.core.rules.NormBound;
 import dev.diloco.core.rules.Records;
 import dev.diloco.core.rules.Verdict;
 import dev.diloco.schemas.Contribution;
@@ -36,9 +37,9 @@ final class RecordedSums {
   private final Map<Integer, Recorded> applied = new TreeMap<>();
   private final List<Replay.Finding> findings = new ArrayList<>();
 
-  RecordedSums(String runId, ChunkPlan plan, int round) {
+  RecordedSums(String runId, ChunkPlan plan, NormBound bound, int round) {
     this.round = round;
-    this.chosen = new RoundSums(runId, plan, round);
+    this.chosen = new RoundSums(runId, plan, bound, round);
   }
 
   /**
@@ -48,7 +49,8 @@ final class RecordedSums {
    * read past it; the optimizer's own record decides which sums it could take.
    */
   static RecordedSums of(RunRecords run, TopicReader reader, ChunkPlan plan, int r) {
-    RecordedSums sums = new RecordedSums(run.topics().runId(), plan, r);
+    RecordedSums sums = new RecordedSums(run.topics().runId(), plan, NormBound.of(run.model()),
+        r);
     java.util.Set<RecordPlace> refused = run.refusedByOptimizer().keySet();
     reader.fetch(run.sums(r).stream().map(Entry::at)
         .filter(at -> !refused.contains(new RecordPlace(at.topic(), at.partition(), at.offset())))

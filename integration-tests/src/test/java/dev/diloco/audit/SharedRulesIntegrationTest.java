@@ -17,6 +17,7 @@ import dev.diloco.core.layout.ChunkRange;
 import dev.diloco.core.layout.ParameterLayout;
 import dev.diloco.core.log.RoundLog;
 import dev.diloco.core.math.WarmupCosine;
+import dev.diloco.core.rules.NormBound;
 import dev.diloco.core.rules.Verdict;
 import dev.diloco.core.sum.ExactSum;
 import dev.diloco.core.testing.TestRuns;
@@ -247,7 +248,8 @@ class SharedRulesIntegrationTest {
   private static Map<String, Verdict.Reject<?>> replaySums(List<Case> table) {
     Map<String, Verdict.Reject<?>> verdicts = new java.util.LinkedHashMap<>();
     long offset = 0;
-    RecordedSums sums = new RecordedSums(RUN, PLAN, 0);
+    RecordedSums sums = new RecordedSums(RUN, PLAN,
+        NormBound.of(TestRuns.description(RUN, LAYOUT, CHUNK)), 0); // as the optimizer's
     for (Case c : table) {
       Location at = new Location(TOPICS.reduced(), 0, offset++, c.sum().length);
       if (c.reason() == DeadLetterReason.DUPLICATE) {

@@ -7,6 +7,7 @@ import dev.diloco.core.layout.ChunkPlan;
 import dev.diloco.core.layout.ParameterLayout;
 import dev.diloco.core.math.OuterStep;
 import dev.diloco.core.math.WarmupCosine;
+import dev.diloco.core.rules.NormBound;
 import dev.diloco.core.rules.Records;
 import dev.diloco.core.rules.Verdict;
 import dev.diloco.schemas.Averaging;
@@ -105,14 +106,15 @@ final class OuterRounds {
       throw new IllegalArgumentException("the initial weights have " + initialWeights.length
           + " elements, the layout " + plan.totalElements());
     }
-    state = RoundState.beforeRound0(runId, plan, step(), schedule, peakRate(), initialWeights);
+    state = RoundState.beforeRound0(runId, plan, NormBound.of(model), step(), schedule,
+        peakRate(), initialWeights);
     return new Publish(RoundOutcome.INITIAL, null, -1);
   }
 
   /** Goes on from committed round {@code commit}, its weights and momentum (a restart). */
   void resume(RoundCommit commit, float[] weights, float[] momentum) {
-    state = new RoundState(runId, plan, step(), schedule, peakRate(), commit.getRound(), weights,
-        momentum);
+    state = new RoundState(runId, plan, NormBound.of(model), step(), schedule, peakRate(),
+        commit.getRound(), weights, momentum);
     refusals.clear();
     roundOpenedAtMs = commit.getCommittedAtMs();
     lastSumAtMs = 0;

@@ -6,6 +6,7 @@ import dev.diloco.core.math.WarmupCosine;
 import dev.diloco.core.round.RoundStep;
 import dev.diloco.core.round.RoundSums;
 import dev.diloco.core.rules.CheckedSum;
+import dev.diloco.core.rules.NormBound;
 import dev.diloco.core.rules.Verdict;
 import dev.diloco.schemas.Contribution;
 import dev.diloco.schemas.ReducedChunk;
@@ -24,6 +25,8 @@ public final class RoundState {
 
   private final String runId;
   private final ChunkPlan plan;
+  /** The run's bound on each worker's values: the sums' bound ({@link RoundSums}). */
+  private final NormBound bound;
   private final OuterStep step;
   private final WarmupCosine schedule;
   private final float peakLearningRate;
@@ -40,14 +43,16 @@ public final class RoundState {
    * Committed round {@code round} of run {@code runId} with weights {@code theta} and momentum {@code momentum}
    * (taken, not copied), stepping at {@code peakLearningRate} times {@code schedule}.
    */
-  public RoundState(String runId, ChunkPlan plan, OuterStep step, WarmupCosine schedule,
-      float peakLearningRate, int round, float[] theta, float[] momentum) {
+  public RoundState(String runId, ChunkPlan plan, NormBound bound, OuterStep step,
+      WarmupCosine schedule, float peakLearningRate, int round, float[] theta,
+      float[] momentum) {
     if (theta.length != plan.totalElements() || momentum.length != theta.length) {
       throw new IllegalArgumentException("weights of " + theta.length + " and momentum of "
           + momentum.length + " elements for a layout of " + plan.totalElements());
     }
     this.runId = runId;
     this.plan = plan;
+    this.bound = bound;
     this.step = step;
     this.schedule = schedule;
     this.peakLearningRate = peakLearningRate;
@@ -56,17 +61,17 @@ public final class RoundState {
     this.momentum = momentum;
     this.nextTheta = theta.clone();
     this.nextMomentum = momentum.clone();
-    this.sums = new RoundSums(runId, plan, round);
+    this.sums = new RoundSums(runId, plan, bound, round);
   }
 
   /**
    * A run with no committed round: round -1, whose next round, 0, is {@code initialWeights}
    * with zero momentum, ready to be published.
    */
-  public static RoundState beforeRound0(String runId, ChunkPlan plan, OuterStep step,
-      WarmupCosine schedule, float peakLearningRate, float[] initialWeights) {
+  public static RoundState beforeRound0(String runId, ChunkPlan plan, NormBound bound,
+      OuterStep step, WarmupCosine schedule, float peakLearningRate, float[] initialWeights) {
     int n = initialWeights.length;
-    RoundState state = new RoundState(runId, plan, step, schedule, peakLearningRate, -1,
+    RoundState state = new RoundState(runId, plan, bound, step, schedule, peakLearningRate, -1,
         new float[n], new float[n]);
     System.arraycopy(initialWeights, 0, state.nextTheta, 0, n);
     return state;
@@ -159,7 +164,7 @@ public final class RoundState {
   public void rollback() {
     System.arraycopy(theta, 0, nextTheta, 0, theta.length);
     System.arraycopy(momentum, 0, nextMomentum, 0, momentum.length);
-    sums = new RoundSums(runId, plan, round);
+    sums = new RoundSums(runId, plan, bound, round);
   }
 
   /** The next round, as built, becomes the committed one, once it is published. */

@@ -26,9 +26,11 @@ import org.junit.jupiter.api.Test;
  */
 class OuterRoundsTest {
 
-  // Four weights in two chunks of two; Nesterov with lr 0.5 and mu 0.5.
+  // Four weights in two chunks of two; Nesterov with lr 0.5 and mu 0.5. Workers with an inner
+  // rate so large that the run has no bound on their values (RoundStateTest holds sums to one).
   private static final ModelDescription MODEL = ModelDescription.newBuilder(
-      TestRuns.description("r", ParameterLayout.builder().add("w", 4).build(), 2))
+      TestRuns.description("r", ParameterLayout.builder().add("w", 4).build(), 2, 10,
+          Double.MAX_VALUE))
       .setOuterOptimizer(new OuterOptimizerConfig(OuterMethod.NESTEROV, 0.5, 0.5,
           Averaging.COUNT)).build();
   private static final RecordPlace AT = new RecordPlace("sums", 0, 9);

@@ -6,6 +6,7 @@ import dev.diloco.core.layout.ChunkPlan;
 import dev.diloco.core.math.OuterStep;
 import dev.diloco.core.math.WarmupCosine;
 import dev.diloco.core.rules.CheckedSum;
+import dev.diloco.core.rules.NormBound;
 import dev.diloco.core.rules.Verdict;
 import dev.diloco.schemas.Contribution;
 import dev.diloco.schemas.DeadLetterReason;
@@ -22,7 +23,11 @@ class RoundStateTest {
   private static final OuterStep NESTEROV = new OuterStep(OuterMethod.NESTEROV, 0.5f);
 
   private static RoundState round0() {
-    return new RoundState("r", PLAN, NESTEROV, WarmupCosine.CONSTANT, 0.5f, 0,
+    return round0(NormBound.NONE);
+  }
+
+  private static RoundState round0(NormBound bound) {
+    return new RoundState("r", PLAN, bound, NESTEROV, WarmupCosine.CONSTANT, 0.5f, 0,
         new float[] {1f, 1f, 1f, 1f}, new float[4]);
   }
 
@@ -64,6 +69,21 @@ class RoundStateTest {
     state.offer(sum(1, 0, 0.0, 0.0));
     assertThat(state.nextMomentum()).containsExactly(0.25f, -0.125f, 1f, 0f);
     assertThat(state.nextWeights()).containsExactly(0.5625f, 1.21875f, 0.25f, 1f);
+  }
+
+  @Test
+  void aSumBeyondItsContributorsShareOfTheRunsBoundIsRefused() {
+    // At most 1 a value from each worker: a sum of two holds no value beyond 2. A huge but
+    // finite one would throw the weights so far that every later round failed.
+    RoundState state = round0(new NormBound(1.0, 0));
+    assertThat(taken(state.offer(sum(0, 0, 2.0, -2.0)))).isTrue();
+    assertThat(state.offer(sum(0, 1, 1e30, 0.0))).isEqualTo(new RoundState.Refused(reject(
+        DeadLetterReason.NORM_BOUND_EXCEEDED, "element 0 of the sum is 1.0E30, beyond 2 "
+            + "contributors times the bound 1.0 on every value")));
+    assertThat(state.offer(sum(0, 1, List.of("w0"), 1.5, 0.0))).isEqualTo(new RoundState.Refused(
+        reject(DeadLetterReason.NORM_BOUND_EXCEEDED, "element 0 of the sum is 1.5, beyond 1 "
+            + "contributors times the bound 1.0 on every value")));
+    assertThat(taken(state.offer(sum(0, 1, 2.0, 0.0)))).isTrue();
   }
 
   @Test
@@ -123,7 +143,8 @@ class RoundStateTest {
 
   @Test
   void beforeRound0TheNextRoundIsTheInitialWeightsAndTheRateFollowsTheSchedule() {
-    RoundState state = RoundState.beforeRound0("r", PLAN, NESTEROV, new WarmupCosine(3, 0, 1), 0.5f,
+    RoundState state = RoundState.beforeRound0("r", PLAN, NormBound.NONE, NESTEROV,
+        new WarmupCosine(3, 0, 1), 0.5f,
         new float[] {4f, 3f, 2f, 1f});
     assertThat(state.round()).isEqualTo(-1);
     assertThat(state.complete()).isTrue();

@@ -14,6 +14,7 @@ import dev.diloco.core.math.OuterStep;
 import dev.diloco.core.round.RoundStep;
 import dev.diloco.core.round.RoundSums;
 import dev.diloco.core.rules.CheckedSum;
+import dev.diloco.core.rules.NormBound;
 import dev.diloco.core.rules.Records;
 import dev.diloco.core.rules.Verdict;
 import dev.diloco.core.sum.ExactSum;
@@ -57,6 +58,8 @@ final class RoundDownload implements AutoCloseable {
   private final RunTopics topics;
   private final ChunkPlan plan;
   private final RoundLog log;
+  /** The run's bound on a worker's values: a sum beyond its share of it is not stepped with. */
+  private final NormBound bound;
   private final String worker;
   private final Duration timeout;
   private final KafkaConsumer<byte[], byte[]> consumer;
@@ -80,6 +83,7 @@ final class RoundDownload implements AutoCloseable {
     this.topics = topics;
     this.plan = plan;
     this.log = log;
+    this.bound = log.model().map(NormBound::of).orElse(NormBound.NONE);
     this.worker = worker;
     this.timeout = timeout;
     // FP32 and BF16 sums are doubles, 8 bytes an element: the weights (4) are cheaper.
@@ -177,7 +181,7 @@ final class RoundDownload implements AutoCloseable {
     float[] m = momentum.clone();
     if (commit.getOutcome() == RoundOutcome.STEPPED) {
       int r = commit.getRound() - 1;
-      RoundSums sums = new RoundSums(topics.runId(), plan, r);
+      RoundSums sums = new RoundSums(topics.runId(), plan, bound, r);
       RoundStep step = RoundStep.madeBy(commit);
       if (next.isEmpty()) {
         start(commit);

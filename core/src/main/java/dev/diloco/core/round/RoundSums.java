@@ -2,6 +2,7 @@ package dev.diloco.core.round;
 
 import dev.diloco.core.layout.ChunkPlan;
 import dev.diloco.core.rules.CheckedSum;
+import dev.diloco.core.rules.NormBound;
 import dev.diloco.core.rules.SumRules;
 import dev.diloco.core.rules.Verdict;
 import dev.diloco.schemas.Contribution;
@@ -29,9 +30,12 @@ public final class RoundSums {
   /** The contributors of each sum taken. */
   private final List<List<Contribution>> contributors = new ArrayList<>();
 
-  /** Chooses the sums of {@code round} of run {@code runId}, whose chunks {@code plan} has. */
-  public RoundSums(String runId, ChunkPlan plan, int round) {
-    this.rules = new SumRules(runId, plan);
+  /**
+   * Chooses the sums of {@code round} of run {@code runId}, whose chunks {@code plan} has and
+   * whose workers' values {@code bound} bounds ({@code NormBound.of} the run's description).
+   */
+  public RoundSums(String runId, ChunkPlan plan, NormBound bound, int round) {
+    this.rules = new SumRules(runId, plan, bound);
     this.round = round;
     this.taken = new BitSet(plan.chunkCount());
   }

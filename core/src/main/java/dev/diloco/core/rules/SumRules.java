@@ -17,17 +17,25 @@ import java.util.function.IntPredicate;
  * names its contributors (MALFORMED_RECORD); its header agrees with the chunk plan
  * (LAYOUT_MISMATCH, INDEX_OUT_OF_RANGE, WRONG_LENGTH); its bytes have its CRC32C
  * (CRC_MISMATCH), decode to its elements (UNKNOWN_ENCODING, WRONG_LENGTH, MALFORMED_RECORD)
- * and are all finite (NON_FINITE). Not thread-safe: it reuses one buffer for the values.
+ * and are all finite (NON_FINITE), none beyond its contributors times the run's bound on a
+ * worker's values (NORM_BOUND_EXCEEDED). Not thread-safe: it reuses one buffer for the values.
  */
 public final class SumRules {
 
   private final String runId;
   private final ChunkPlan plan;
+  private final NormBound bound;
   private final double[] values;
 
-  public SumRules(String runId, ChunkPlan plan) {
+  /**
+   * The rules of run {@code runId}'s sums, chunked as {@code plan}; {@code bound}: the run's
+   * bound on each worker's values ({@link NormBound#of}), so that a sum of k workers holds no
+   * value beyond k times its element bound.
+   */
+  public SumRules(String runId, ChunkPlan plan, NormBound bound) {
     this.runId = runId;
     this.plan = plan;
+    this.bound = bound;
     this.values = new double[plan.chunkElements()];
   }
 
@@ -64,10 +72,17 @@ public final class SumRules {
             + "%08x, the record says %08x", crc, sum.getCrc32c()));
       }
       ExactSum.decode(sum.getSumEncoding(), sum.getSum(), range.count(), values, 0);
+      // A huge but finite sum would throw the weights so far that every later round fails.
+      double most = bound.maxElement() * sum.getContributors().size();
       for (int i = 0; i < range.count(); i++) {
         if (!Double.isFinite(values[i])) {
           return Verdict.reject(DeadLetterReason.NON_FINITE, "element " + i + " of the sum is "
               + values[i]);
+        }
+        if (most > 0 && Math.abs(values[i]) > most) {
+          return Verdict.reject(DeadLetterReason.NORM_BOUND_EXCEEDED, "element " + i + " of the "
+              + "sum is " + values[i] + ", beyond " + sum.getContributors().size()
+              + " contributors times the bound " + bound.maxElement() + " on every value");
         }
       }
       return Verdict.accept(new CheckedSum(sum, range, values));
