@@ -410,6 +410,55 @@ class WorkerIntegrationTest {
 
 
 
+  /**
+   * Round 0 written by hand, with chunks that are not the optimizer's among its own: a
+   * well-formed chunk 1 of sevens and a chunk 2 whose CRC32C lies, each ahead of the real one
+   * (anyone may write the weights topic on a cluster without ACLs). The round's weights are
+   * still the ones its commit's SHA-256 names, for a worker and for export alike.
+   */
+  @Test
+  void chunksThatAreNotTheCommitsAmongARoundsWeightsArePassedOver() throws Exception {
+    KafkaClientConfig clients = KAFKA.clients();
+    ParameterLayout layout = ParameterLayout.builder().add("w", 10, 1000).build();
+    ChunkPlan plan = layout.chunks(CHUNK); // 3 chunks
+    RunTopics topics = RunServices.createTopics("forgedchunk", clients);
+    byte[] key = topics.runId().getBytes(StandardCharsets.UTF_8);
+    float[] weights = new float[(int) layout.totalElements()];
+    java.util.Arrays.fill(weights, 0.25f);
+    float[] sevens = new float[weights.length];
+    java.util.Arrays.fill(sevens, 7f);
+    AvroSerde<WeightsChunk> serde = AvroSerde.of(WeightsChunk.class);
+    long first = -1;
+    try (var producer = new KafkaProducer<>(clients.producer(), new ByteArraySerializer(),
+            new ByteArraySerializer());
+        var encoder = new ChunkEncoder(PayloadFormat.FP32, CHUNK)) {
+      producer.send(new ProducerRecord<>(topics.model(), key, AvroSerde.of(ModelDescription.class)
+          .encode(TestRuns.description(topics.runId(), layout, CHUNK)))).get();
+      for (int i = 0; i < plan.chunkCount(); i++) {
+        ChunkRange range = plan.range(i);
+        if (i > 0) { // the forger's, first
+          ChunkEncoder.Encoded f = encoder.encode(sevens, (int) range.offset(), range.count());
+          producer.send(new ProducerRecord<>(topics.weights(), key, serde.encode(new WeightsChunk(
+              topics.runId(), 0, i, plan.chunkCount(), range.offset(), range.count(),
+              PayloadFormat.FP32.encoding(), f.payload(), i == 2 ? f.crc32c() ^ 1
+              : f.crc32c())))).get();
+        }
+        ChunkEncoder.Encoded e = encoder.encode(weights, (int) range.offset(), range.count());
+        long at = producer.send(new ProducerRecord<>(topics.weights(), key, serde.encode(
+            new WeightsChunk(topics.runId(), 0, i, plan.chunkCount(), range.offset(),
+                range.count(), PayloadFormat.FP32.encoding(), e.payload(), e.crc32c()))))
+            .get().offset();
+        first = first < 0 ? at : first;
+      }
+      producer.send(new ProducerRecord<>(topics.commits(), key, AvroSerde.of(RoundCommit.class)
+          .encode(RoundCommit.newBuilder(TestRuns.commit(topics.runId(), 0, plan, 0L))
+              .setWeightsSha256(java.nio.ByteBuffer.wrap(Checksums.sha256(weights)))
+              .setWeightsOffset(first).build()))).get();
+    }
+    RoundLog log = new RoundLog(topics, clients, WAIT);
+    assertThat(log.weights(log.commit(0).orElseThrow(), plan)).containsExactly(weights);
+  }
+
   /** Round 0 written by hand: its commit's hash is zeros, and chunk {@code badCrc} lies. */
   private static void publishRound0(RunTopics topics, ParameterLayout layout, ChunkPlan plan,
       KafkaClientConfig clients, int badCrc) throws Exception {

@@ -18,7 +18,6 @@ import dev.diloco.schemas.RoundCommit;
 import dev.diloco.schemas.WeightsChunk;
 import java.time.Duration;
 import java.util.Arrays;
-import java.util.BitSet;
 import java.util.HexFormat;
 import java.util.Optional;
 import java.util.function.Function;
@@ -160,20 +159,33 @@ public final class RoundLog {
           + " elements in " + commit.getChunkCount() + " chunks, the layout says "
           + plan.totalElements() + " in " + plan.chunkCount());
     }
-    float[] weights = readVector(topics.weights(), Math.max(0, commit.getWeightsOffset()), plan,
-        "the weights", r -> {
-          WeightsChunk w = decodeOrSkip(weightsSerde, r);
-          return w == null || !w.getRunId().equals(topics.runId()) || w.getRound() != round
-              ? null : new Found(w.getChunkIndex(), d -> PublishedChunks.weights(plan, d, w));
-        }, round);
-    byte[] sha = Checksums.sha256(weights);
+    long from = Math.max(0, commit.getWeightsOffset());
+    Function<ConsumerRecord<byte[], byte[]>, Found> ofRound = r -> {
+      WeightsChunk w = decodeOrSkip(weightsSerde, r);
+      return w == null || !w.getRunId().equals(topics.runId()) || w.getRound() != round
+          ? null : new Found(w.getChunkIndex(), d -> PublishedChunks.weights(plan, d, w));
+    };
+    ChunkCandidates first = readChunks(topics.weights(), from, plan, ofRound, -1);
+    float[] weights = complete(first, plan, "the weights", topics.weights(), round);
     byte[] expected = Checksums.sha256Of(commit);
-    if (!Arrays.equals(sha, expected)) {
-      throw new CorruptRoundException(round, -1, "the weights' SHA-256 is "
-          + HexFormat.of().formatHex(sha) + ", the commit says "
-          + HexFormat.of().formatHex(expected));
+    byte[] sha = Checksums.sha256(weights);
+    if (Arrays.equals(sha, expected)) {
+      return weights;
     }
-    return weights;
+    // A well-formed chunk of the round that is not the commit's may lie among the optimizer's:
+    // every chunk of the round near them, and the choice the commit's hash names.
+    ChunkCandidates all = readChunks(topics.weights(), from, plan, ofRound,
+        2L * plan.chunkCount() + 64);
+    float[] matching = all.matching(weights.length, expected);
+    if (matching != null) {
+      LOG.warn("run {}: round {}: passed over weights chunks at offsets {} of {}: they are not "
+          + "the ones its commit's SHA-256 names", topics.runId(), round, all.others(matching),
+          topics.weights());
+      return matching;
+    }
+    throw new CorruptRoundException(round, -1, "the weights' SHA-256 is "
+        + HexFormat.of().formatHex(sha) + ", the commit says "
+        + HexFormat.of().formatHex(expected));
   }
 
   /**
@@ -181,11 +193,12 @@ public final class RoundLog {
    * chunk checked; a missing or bad chunk is a {@link CorruptRoundException}.
    */
   public float[] momentum(int round, ChunkPlan plan) {
-    return readVector(topics.optimizerState(), 0, plan, "the optimizer's momentum", r -> {
+    ChunkCandidates chunks = readChunks(topics.optimizerState(), 0, plan, r -> {
       OptimizerStateChunk s = decodeOrSkip(stateSerde, r);
       return s == null || !s.getRunId().equals(topics.runId()) || s.getRound() != round
           ? null : new Found(s.getChunkIndex(), d -> PublishedChunks.momentum(plan, d, s));
-    }, round);
+    }, -1);
+    return complete(chunks, plan, "the optimizer's momentum", topics.optimizerState(), round);
   }
 
   /** Bytes of the weights and momentum records read so far: what a worker downloads. */
@@ -196,34 +209,50 @@ public final class RoundLog {
   /** A record of the round sought: its chunk index, and how to check and decode it. */
   private record Found(int chunk, Function<ChunkDecoder, Verdict<Slice>> slice) {}
 
-  /** Every chunk of a vector from {@code topic}, the first of each index that the round has. */
-  private float[] readVector(String topic, long from, ChunkPlan plan, String what,
-      Function<ConsumerRecord<byte[], byte[]>, Found> ofRound, int round) {
-    float[] vector = new float[Math.toIntExact(plan.totalElements())];
-    BitSet seen = new BitSet(plan.chunkCount());
+  /**
+   * The chunks of a vector on {@code topic} from offset {@code from} that {@code ofRound} finds
+   * of the round, each checked: a chunk that fails is passed over (whoever may write the topic
+   * may write one), its reason kept. With {@code records} < 0, the first good chunk of each
+   * index, until every index has one; else every good chunk among the next {@code records} of
+   * the round.
+   */
+  private ChunkCandidates readChunks(String topic, long from, ChunkPlan plan,
+      Function<ConsumerRecord<byte[], byte[]>, Found> ofRound, long records) {
+    ChunkCandidates chunks = new ChunkCandidates(plan.chunkCount());
+    long[] seen = {0};
     try (ChunkDecoder decoder = new ChunkDecoder(plan.chunkElements())) {
       readToEnd(new TopicPartition(topic, 0), from, r -> {
         bytesRead += r.value() == null ? 0 : r.value().length;
         Found found = ofRound.apply(r);
-        if (found == null || seen.get(found.chunk())) {
+        if (found == null || (records < 0 && chunks.has(found.chunk()))) {
           return true;
         }
+        seen[0]++;
         Verdict<Slice> slice = found.slice().apply(decoder);
         if (slice instanceof Verdict.Reject<Slice> bad) {
-          // A weights chunk that fails is the round's fault; the momentum is named.
-          throw new CorruptRoundException(round, found.chunk(),
-              (topic.equals(topics.weights()) ? "" : what + " chunk: ") + bad.message());
+          LOG.warn("passing over the chunk at offset {} of {}: {}", r.offset(), topic,
+              bad.message());
+          chunks.refuse(found.chunk(), bad.message());
+        } else {
+          chunks.add(found.chunk(), r.offset(), slice.value());
         }
-        slice.value().copyInto(vector);
-        seen.set(found.chunk());
-        return seen.cardinality() < plan.chunkCount();
+        return records < 0 ? chunks.missing() >= 0 : seen[0] < records;
       });
     }
-    if (seen.cardinality() < plan.chunkCount()) {
-      throw new CorruptRoundException(round, seen.nextClearBit(0),
-          what + " chunk is missing from " + topic);
+    return chunks;
+  }
+
+  /** The vector of the first chunk of each index; a missing index is the round's fault. */
+  private float[] complete(ChunkCandidates chunks, ChunkPlan plan, String what, String topic,
+      int round) {
+    int missing = chunks.missing();
+    if (missing >= 0) {
+      String refused = chunks.refusal(missing);
+      throw new CorruptRoundException(round, missing, refused != null
+          ? (topic.equals(topics.weights()) ? "" : what + " chunk: ") + refused
+          : what + " chunk is missing from " + topic);
     }
-    return vector;
+    return chunks.first(Math.toIntExact(plan.totalElements()));
   }
 
   /**
