@@ -125,7 +125,8 @@ class DilocoCommandTest {
     assertThat(run("run", "--out", out, "--inner-lr", "NaN")).isEqualTo(1);
     assertThat(err.toString()).contains("--inner-lr must be a positive number, got NaN");
     assertThat(run("run", "--out", out, "--outer-lr", "Infinity")).isEqualTo(1);
-    assertThat(err.toString()).contains("--outer-lr must be a positive number, got Infinity");
+    assertThat(err.toString()).contains("the outer learning rate must be a finite number >= 0, "
+        + "got Infinity");
     assertThat(dir.resolve("run")).doesNotExist();
   }
 

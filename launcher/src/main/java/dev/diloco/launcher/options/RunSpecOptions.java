@@ -219,8 +219,7 @@ public final class RunSpecOptions {
       throw new IllegalArgumentException("--inner-decay-end must be after the warm-up of "
           + innerWarmup + " steps, or 0 for no decay; got " + innerDecayEnd);
     }
-    positive("--inner-lr", innerLr);
-    positive("--outer-lr", outerLr);
+    positive("--inner-lr", innerLr); // the outer rate's rule is OuterStep's: 0 is allowed
     if (!(innerLrFloor >= 0 && innerLrFloor <= 1)) {
       throw new IllegalArgumentException("--inner-lr-floor must be in [0, 1], got "
           + innerLrFloor);
