@@ -272,7 +272,7 @@ class HostileInputIntegrationTest {
   }
 
   /** Chunks of the flood, of 1 MiB each: what the probe killed a -Xmx512m reducer with, and more. */
-  private static final int FLOOD_CHUNKS = 400;
+  private static final int FLOOD_CHUNKS = 300;
   /** JOINs of the next round by workers that never send: more than a round may have. */
   private static final int FLOOD_GHOSTS = 10_500;
   /** JOINs of rounds far ahead, by workers of the longest id the wire holds. */
