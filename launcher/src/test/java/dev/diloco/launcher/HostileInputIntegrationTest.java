@@ -271,7 +271,7 @@ class HostileInputIntegrationTest {
     return sent;
   }
 
-  /** Chunks of the flood, of 1 MiB each: what the probe killed a -Xmx512m reducer with, and more. */
+  /** Chunks of the flood, of 1 MiB each: more than the ~250 MB that killed a -Xmx512m reducer. */
   private static final int FLOOD_CHUNKS = 300;
   /** JOINs of the next round by workers that never send: more than a round may have. */
   private static final int FLOOD_GHOSTS = 10_500;

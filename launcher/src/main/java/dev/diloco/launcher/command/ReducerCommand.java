@@ -87,7 +87,8 @@ public final class ReducerCommand implements Callable<Integer> {
   }
 
   @Option(names = "--state-dir", defaultValue = "runs/reducer-state", paramLabel = "DIR",
-      converter = DirectoryPath.class, description = "Local state of the reducer (default: ${DEFAULT-VALUE}).")
+      converter = DirectoryPath.class,
+      description = "Local state of the reducer (default: ${DEFAULT-VALUE}).")
   Path stateDir;
 
   @Option(names = "--instance-id", paramLabel = "ID",
