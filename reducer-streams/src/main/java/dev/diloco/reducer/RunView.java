@@ -220,7 +220,7 @@ final class RunView {
       }
       if (open != null && h.getRound() > open.round() + AHEAD) {
         // Kept, it would stay until the run got there: a round 2^31 - 1 never comes.
-        refused("heartbeats for rounds more than " + AHEAD + " past the open one");
+        refused("far", "heartbeats for rounds more than " + AHEAD + " past the open one");
         return;
       }
       String key = RoundKeys.member(h.getRound(), h.getWorkerId());
@@ -231,7 +231,7 @@ final class RunView {
       } else if (h.getKind() == HeartbeatKind.JOIN || h.getKind() == HeartbeatKind.ALIVE) {
         if (store.get(key) == null) {
           if (members.getOrDefault(h.getRound(), 0) >= MAX_MEMBERS) {
-            refused("more than " + MAX_MEMBERS + " members of round " + h.getRound());
+            refused("full", "more than " + MAX_MEMBERS + " members of round " + h.getRound());
             return;
           }
           members.merge(h.getRound(), 1, Integer::sum);
@@ -240,9 +240,9 @@ final class RunView {
       }
     }
 
-    /** Says once per kind what the shared topic's heartbeats were refused for. */
-    private void refused(String what) {
-      if (refusedKinds.add(what.replaceAll("\\d+", "N"))) {
+    /** Says once per {@code kind} what the shared topic's heartbeats were refused for. */
+    private void refused(String kind, String what) {
+      if (refusedKinds.add(kind)) {
         LOG.warn("{}: passing over {} on the shared membership topic (said once)", runId, what);
       }
     }
