@@ -154,7 +154,7 @@ public final class StateDir implements AutoCloseable {
     byte[][] vectors = vectors(s);
     if (!Arrays.equals(digest(s, vectors), s.getSha256().bytes())) {
       throw refused("its SHA-256 is not the one it was written with (changed on disk, or "
-          + "written by a version of diloco before 0.2, whose digest left its counts out)");
+          + "written by an earlier version, whose digest left its counts out)");
     }
     if (!Long.valueOf(runDescribedAtMs).equals(s.getRunDescribedAtMs())) {
       throw refused("it is of an earlier run under the same run id (described at "

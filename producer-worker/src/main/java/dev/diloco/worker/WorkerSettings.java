@@ -23,10 +23,6 @@ public record WorkerSettings(String runId, String workerId, int innerSteps, Adam
       throw new IllegalArgumentException("a worker needs an id");
     }
     WireBounds.requireFits(PseudoGradientChunk.SCHEMA$, "workerId", workerId, "worker id");
-    if (stateDir != null && stateDir.toString().isEmpty()) {
-      throw new IllegalArgumentException("the state directory is an empty path: name a "
-          + "directory, or leave it out to keep the state in memory");
-    }
     if (innerSteps < 1) {
       throw new IllegalArgumentException("inner steps must be >= 1, got " + innerSteps);
     }

@@ -50,7 +50,7 @@ public final class WireBounds {
     int bytes = 3; // the "..."
     for (int i = 0; i < text.length(); ) {
       int cp = text.codePointAt(i);
-      bytes += utf8Length(Character.toString(cp));
+      bytes += cp < 0x80 ? 1 : cp < 0x800 ? 2 : cp < 0x10000 ? 3 : 4;
       if (bytes > max) {
         break;
       }

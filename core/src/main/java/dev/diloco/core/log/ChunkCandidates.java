@@ -68,7 +68,9 @@ final class ChunkCandidates {
 
   /** The vector of {@code n} elements from the first chunk of each index. */
   float[] first(int n) {
-    return vector(n, new int[byIndex.size()]);
+    float[] v = new float[n];
+    fill(v, new int[byIndex.size()]);
+    return v;
   }
 
   /**
@@ -78,8 +80,9 @@ final class ChunkCandidates {
    */
   float[] matching(int n, byte[] sha) {
     int[] choice = new int[byIndex.size()];
+    float[] v = new float[n]; // one buffer for every choice: the chunks cover every element
     for (int tried = 0; tried < MAX_CHOICES; tried++) {
-      float[] v = vector(n, choice);
+      fill(v, choice);
       if (Arrays.equals(Checksums.sha256(v), sha)) {
         return v;
       }
@@ -109,11 +112,9 @@ final class ChunkCandidates {
     return left;
   }
 
-  private float[] vector(int n, int[] choice) {
-    float[] v = new float[n];
+  private void fill(float[] v, int[] choice) {
     for (int i = 0; i < choice.length; i++) {
       byIndex.get(i).get(choice[i]).slice().copyInto(v);
     }
-    return v;
   }
 }
