@@ -32,7 +32,7 @@ public record Inspection(String runId, Model model, List<Row> rounds, Totals tot
   /** {@code blockSize}: elements per scale of INT8 and INT4, 0 for float encodings. */
   public record Model(String family, long parameters, int tensors, int chunks,
       String encoding, int blockSize, boolean errorFeedback, String compression,
-      int innerSteps, String overlap) {}
+      int innerSteps, String overlap, long roundTimeoutSeconds) {}
 
   /** One commit (or the open round, with {@code outcome} "OPEN"). */
   public record Row(int round, String outcome, String committedAt, Double roundSeconds,
@@ -52,7 +52,7 @@ public record Inspection(String runId, Model model, List<Row> rounds, Totals tot
     Model model = new Model(d.getFamily(), layout.totalElements(), layout.tensors().size(),
         layout.chunks(d.getLayout().getChunkElements()).chunkCount(), d.getEncoding().name(),
         d.getBlockSize(), d.getErrorFeedback(), d.getCompression().name(), d.getInnerSteps(),
-        d.getOverlap().name());
+        d.getOverlap().name(), d.getRoundTimeoutMs() / 1000);
     Map<Integer, Map<String, Integer>> letters = new TreeMap<>();
     Map<String, Integer> allLetters = new TreeMap<>();
     for (Located<DeadLetter> l : run.deadLetters()) {
@@ -100,12 +100,14 @@ public record Inspection(String runId, Model model, List<Row> rounds, Totals tot
   public String table() {
     StringBuilder out = new StringBuilder();
     out.append(String.format("run %s: %s model, %,d parameters in %d tensors and %d chunks, "
-        + "%s pseudo-gradients (%s%s%s), H = %d%s%n", runId, model.family(), model.parameters(),
+        + "%s pseudo-gradients (%s%s%s), H = %d%s, rounds close %d s after their commit%n",
+        runId, model.family(), model.parameters(),
         model.tensors(), model.chunks(), model.encoding(),
         model.blockSize() > 0 ? "blocks of " + model.blockSize() + ", " : "",
         model.errorFeedback() ? "error feedback, " : "", model.compression(),
         model.innerSteps(), model.overlap().equals("NONE") ? ""
-            : ", rounds overlapped (" + model.overlap().toLowerCase(java.util.Locale.ROOT) + ")"));
+            : ", rounds overlapped (" + model.overlap().toLowerCase(java.util.Locale.ROOT) + ")",
+        model.roundTimeoutSeconds()));
     String format = "%5s  %-11s  %-19s  %7s  %-24s  %10s  %14s  %12s  %12s  %s%n";
     out.append(String.format(format, "round", "outcome", "committed (UTC)", "seconds",
         "contributors", "tokens", "pseudo-grad B", "sums B", "weights B", "dead letters"));

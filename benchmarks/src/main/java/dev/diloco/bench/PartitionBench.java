@@ -67,13 +67,13 @@ final class PartitionBench {
           broker.bootstrapServers());
       fleet.start(new Service("optimizer", Kind.OPTIMIZER, "512m", "outer optimizer",
           Fleet.args(List.of("optimizer"), cluster, List.of("--start", "--model", "tiny", "--batch",
-              "4", "--inner-steps", Integer.toString(s.innerSteps()), "--key",
+              "4", "--inner-steps", Integer.toString(s.innerSteps()), "--round-timeout",
+              s.roundTimeout().toSeconds() + "s", "--key",
               s.dir().resolve("optimizer.key").toString()))));
       try (CommitWatcher commits = new CommitWatcher(topics, clients)) {
         await(commits, "round 0", c -> true);
         fleet.start(new Service("reducer", Kind.REDUCER, "512m", "running on", Fleet.args(
-            List.of("reducer"), cluster, List.of("--quorum", "1", "--round-timeout",
-                s.roundTimeout().toSeconds() + "s", "--member-grace", "5s", "--state-dir",
+            List.of("reducer"), cluster, List.of("--quorum", "1", "--member-grace", "5s", "--state-dir",
                 s.dir().resolve("reducer").toString(), "--metrics-every", "1h"))));
         for (int w = 0; w < 2; w++) {
           fleet.start(new Service("w" + w, Kind.WORKER, "768m", "of run " + RUN, Fleet.args(

@@ -90,7 +90,7 @@ final class PipelineBench {
     ExecutorService pool = Executors.newFixedThreadPool(s.workers());
     AtomicBoolean stop = new AtomicBoolean();
     try (OuterOptimizer optimizer = new OuterOptimizer(runId, clients, WarmupCosine.CONSTANT, null);
-        Reducer reducer = new Reducer(new ReducerConfig(runId, 1, Duration.ofHours(1),
+        Reducer reducer = new Reducer(new ReducerConfig(runId, 1,
             ReducerConfig.DEFAULT_CHECK_EVERY, s.partitions()), clients, stateDir.resolve(runId),
             new SimpleMeterRegistry(), java.util.Map.of());
         CommitWatcher commits = new CommitWatcher(topics, clients)) {

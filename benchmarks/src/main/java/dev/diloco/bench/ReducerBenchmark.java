@@ -112,7 +112,7 @@ final class ReducerBenchmark {
     double[] consumes = consumePasses(raw, s.partitions(), clients, inputBytes);
 
     // (3) The reducer alone on records already in the topic; (4) while they are produced.
-    ReducerConfig config = new ReducerConfig(run.topics.runId(), 1, Duration.ofHours(1),
+    ReducerConfig config = new ReducerConfig(run.topics.runId(), 1,
         ReducerConfig.DEFAULT_CHECK_EVERY, s.partitions());
     int sums = run.plan.chunkCount();
     long outputBytes;

@@ -65,9 +65,8 @@ final class SoakLane implements AutoCloseable {
     for (int r = 1; r <= reducers; r++) {
       fleet.start(service("reducer-" + r, Kind.REDUCER, "512m", "reducer of run " + runId
           + " running on", "reducer", "--instance-id", "reducer-" + r,
-          "--quorum", Integer.toString(settings.workers()), "--round-timeout", "30m",
-          "--member-grace", "30m", "--state-dir", dir.resolve("reducer-" + r).toString(),
-          "--metrics-every", "1h"));
+          "--quorum", Integer.toString(settings.workers()), "--member-grace", "30m",
+          "--state-dir", dir.resolve("reducer-" + r).toString(), "--metrics-every", "1h"));
     }
     for (int w = 0; w < settings.workers(); w++) {
       fleet.start(service("w" + w, Kind.WORKER, "768m", "worker w" + w + " of run " + runId,

@@ -120,14 +120,15 @@ final class WanBench {
     fleet.start(new Service("optimizer", Kind.OPTIMIZER, "512m", "outer optimizer",
         Fleet.args(List.of("optimizer"), cluster, List.of("--start", "--model", "tiny",
             "--batch", Integer.toString(s.batch()), "--inner-steps",
-            Integer.toString(s.innerSteps()), "--overlap", mode.name().toLowerCase(Locale.ROOT))),
+            Integer.toString(s.innerSteps()), "--overlap", mode.name().toLowerCase(Locale.ROOT),
+            "--round-timeout", "10m")),
         centre.exec()));
     try (CommitWatcher commits = new CommitWatcher(topics, clients)) {
       await(commits, 0, "round 0 of " + run);
       fleet.start(new Service("reducer", Kind.REDUCER, "512m", "running on", Fleet.args(
           List.of("reducer"), cluster, List.of("--quorum", Integer.toString(s.workers()),
-              "--round-timeout", "10m", "--state-dir", s.dir().resolve("reducer-" + run)
-                  .toString(), "--metrics-every", "1h")), centre.exec()));
+              "--state-dir", s.dir().resolve("reducer-" + run).toString(),
+              "--metrics-every", "1h")), centre.exec()));
       for (int w = 0; w < s.workers(); w++) {
         List<String> worker = new ArrayList<>(List.of("worker", "--worker-id", "w" + w,
             "--shard", Integer.toString(w), "--shards", Integer.toString(s.workers()),

@@ -207,7 +207,7 @@ class AuditIntegrationTest {
     RunTopics topics = new RunTopics(run);
     Topics.create(clients, topics.newTopics(PARTITIONS, (short) 1, clients));
     float[] initial = gaussian(new Random(run.hashCode()), 1f);
-    try (Reducer reducer = new Reducer(new ReducerConfig(run, 1, Duration.ofMinutes(30),
+    try (Reducer reducer = new Reducer(new ReducerConfig(run, 1,
             Duration.ofSeconds(1), PARTITIONS), clients, dir.resolve("state-" + run),
             new SimpleMeterRegistry(), Map.of());
         OuterOptimizer optimizer = new OuterOptimizer(run, clients, WarmupCosine.CONSTANT, null);

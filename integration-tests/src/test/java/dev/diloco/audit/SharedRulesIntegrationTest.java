@@ -152,7 +152,7 @@ class SharedRulesIntegrationTest {
 
   /** The reducer's dead letter for each case's chunk, on the real topology. */
   private static Map<String, DeadLetter> reduce(List<Case> table, Path stateDir) {
-    ReducerConfig config = new ReducerConfig(RUN, 1, ReducerConfig.DEFAULT_ROUND_TIMEOUT,
+    ReducerConfig config = new ReducerConfig(RUN, 1,
         ReducerConfig.DEFAULT_CHECK_EVERY, 1);
     KafkaClientConfig nowhere = KafkaClientConfig.of("127.0.0.1:1"); // nothing is re-read
     Map<String, DeadLetter> letters = new java.util.LinkedHashMap<>();

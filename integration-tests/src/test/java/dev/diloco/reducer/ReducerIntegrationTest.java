@@ -151,7 +151,7 @@ class ReducerIntegrationTest {
   }
 
   private static ReducerConfig config(String run) {
-    return new ReducerConfig(run, 1, Duration.ofMinutes(30), Duration.ofSeconds(1), PARTITIONS);
+    return new ReducerConfig(run, 1, Duration.ofSeconds(1), PARTITIONS);
   }
 
   /** Topics, model, round 0 and three members: what a run looks like to the reducer. */

@@ -16,7 +16,7 @@ public final class ReducerProcess {
   private ReducerProcess() {}
 
   public static void main(String[] args) throws InterruptedException {
-    ReducerConfig config = new ReducerConfig(args[1], 1, ReducerConfig.DEFAULT_ROUND_TIMEOUT,
+    ReducerConfig config = new ReducerConfig(args[1], 1,
         ReducerConfig.DEFAULT_CHECK_EVERY, Integer.parseInt(args[3]));
     Reducer reducer = new Reducer(config, KafkaClientConfig.of(args[0]), Path.of(args[2]),
         new SimpleMeterRegistry(), Map.of(

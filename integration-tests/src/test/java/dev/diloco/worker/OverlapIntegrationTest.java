@@ -124,7 +124,7 @@ class OverlapIntegrationTest {
     ModelDescription described = ModelDescription.newBuilder(
         TestRuns.description(run, model.layout(), CHUNK)).setOverlap(mode).build();
     List<String> sha = new ArrayList<>();
-    RunServices.with(clients, dir, new ReducerConfig(run, workers.size(), Duration.ofMinutes(10),
+    RunServices.with(clients, dir, new ReducerConfig(run, workers.size(),
         Duration.ofSeconds(1), 2), described, initial, () -> {
           List<Thread> threads = new ArrayList<>();
           List<Throwable> failures = new CopyOnWriteArrayList<>();

@@ -76,7 +76,7 @@ class ReferenceDiLoCoIntegrationTest {
 
     KafkaClientConfig clients = KAFKA.clients();
     RoundLog log = new RoundLog(RunServices.createTopics(run, clients), clients, WAIT);
-    RunServices.with(clients, dir, new ReducerConfig(run, ids.size(), Duration.ofMinutes(10),
+    RunServices.with(clients, dir, new ReducerConfig(run, ids.size(),
         Duration.ofSeconds(1), 2), spec.describe(model), initial, () -> {
           List<Thread> threads = new ArrayList<>();
           List<Throwable> failures = new CopyOnWriteArrayList<>();

@@ -64,7 +64,7 @@ class SignedRoundsIntegrationTest {
     byte[] text = BuiltInCorpus.generate(1 << 16, 1);
 
     byte[][] forgedCommit = new byte[1][];
-    RunServices.with(clients, dir, new ReducerConfig(run, 1, Duration.ofMinutes(10),
+    RunServices.with(clients, dir, new ReducerConfig(run, 1,
             ReducerConfig.DEFAULT_CHECK_EVERY, 2),
         TestRuns.description(run, model.layout(), CHUNK, 3, 4e-4), initial,
         KeyFile.load(dir.resolve("run.key"), true), () -> {

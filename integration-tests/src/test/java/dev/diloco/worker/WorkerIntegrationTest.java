@@ -70,7 +70,7 @@ class WorkerIntegrationTest {
 
     // The run's description says what its workers do: the reducer bounds their values by it.
     RunServices.with(KAFKA.clients(), dir,
-        new ReducerConfig(run, 1, Duration.ofMinutes(10), Duration.ofSeconds(1), 2),
+        new ReducerConfig(run, 1, Duration.ofSeconds(1), 2),
         TestRuns.description(run, model.layout(), CHUNK, TRAINING_STEPS, TRAINING_LR), initial,
         () -> {
           List<RoundReport> first = new ArrayList<>();
@@ -127,8 +127,9 @@ class WorkerIntegrationTest {
     float[] initial = RunServices.initialWeights(model);
     byte[] text = BuiltInCorpus.generate(1 << 14, 1);
     RunServices.with(KAFKA.clients(), dir,
-        new ReducerConfig(run, 1, Duration.ofSeconds(3), Duration.ofSeconds(1), 2,
-        1e-9), TestRuns.description(run, model.layout(), CHUNK), initial, () -> {
+        new ReducerConfig(run, 1, Duration.ofSeconds(1), 2, 1e-9),
+        ModelDescription.newBuilder(TestRuns.description(run, model.layout(), CHUNK))
+            .setRoundTimeoutMs(3_000).build(), initial, () -> {
           List<RoundReport> reports = new ArrayList<>();
           try (Worker w = new Worker(settings(run, "w"), model, text, text, clients)) {
             assertThat(w.run(2, reports::add)).isEqualTo(2);
@@ -157,7 +158,7 @@ class WorkerIntegrationTest {
     ChunkPlan plan = model.layout().chunks(CHUNK);
     byte[] text = BuiltInCorpus.generate(1 << 14, 1);
     RunServices.with(KAFKA.clients(), dir,
-        new ReducerConfig(run, 1, Duration.ofMinutes(10), Duration.ofSeconds(1), 2),
+        new ReducerConfig(run, 1, Duration.ofSeconds(1), 2),
         TestRuns.description(run, model.layout(), CHUNK), initial, () -> {
           forgeFarSums(topics, clients, plan); // ahead of every honest sum: passed over
           try (Worker w = new Worker(settings(run, "w"), model, text, text, clients)) {
@@ -226,7 +227,7 @@ class WorkerIntegrationTest {
       RoundLog log = new RoundLog(RunServices.createTopics(run, clients), clients, WAIT);
       Path state = dir.resolve("state-" + run);
       RunServices.with(clients, dir,
-          new ReducerConfig(run, 1, Duration.ofMinutes(10), Duration.ofSeconds(1), 2),
+          new ReducerConfig(run, 1, Duration.ofSeconds(1), 2),
           TestRuns.description(run, model.layout(), CHUNK), initial, () -> {
             if (run.equals("steady")) {
               try (Worker w = new Worker(settings(run, "w", state), model, text, text, clients)) {
@@ -276,7 +277,7 @@ class WorkerIntegrationTest {
       RunTopics topics = RunServices.createTopics(run, clients);
       RoundLog log = new RoundLog(topics, clients, WAIT);
       RunServices.with(clients, dir,
-          new ReducerConfig(run, 2, Duration.ofMinutes(10), Duration.ofSeconds(1), 2),
+          new ReducerConfig(run, 2, Duration.ofSeconds(1), 2),
           TestRuns.description(run, model.layout(), CHUNK), initial, () -> {
             Path state = dir.resolve("w0-" + run);
             try (Heartbeats w1 = new Heartbeats(topics, "w1", null, 0, clients)) {
@@ -329,7 +330,7 @@ class WorkerIntegrationTest {
     byte[] text = BuiltInCorpus.generate(1 << 14, 1);
     Path wildState = dir.resolve("wild");
     RunServices.with(clients, dir,
-        new ReducerConfig(run, 1, Duration.ofMinutes(10), Duration.ofSeconds(1), 2),
+        new ReducerConfig(run, 1, Duration.ofSeconds(1), 2),
         TestRuns.description(run, model.layout(), CHUNK), initial, () -> {
           WorkerSettings wild = new WorkerSettings(run, "wild", 3,
               AdamW.Config.OPENDILOCO.withLearningRate(1e39), PayloadFormat.FP16, 5, 1, WAIT,

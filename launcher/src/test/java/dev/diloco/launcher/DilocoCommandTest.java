@@ -72,11 +72,24 @@ class DilocoCommandTest {
   void theReducerRefusesBadOptionsInOneLine() {
     assertThat(run("reducer", "--bootstrap-servers", "127.0.0.1:1")).isEqualTo(2);
     assertThat(err.toString()).contains("Missing required option: '--run=ID'");
-    assertThat(run("reducer", "--run", "r", "--round-timeout", "soon")).isEqualTo(2);
+    // The round timeout moved to the run's description: whoever still gives it is told where.
+    assertThat(run("reducer", "--run", "r", "--round-timeout", "90s")).isEqualTo(2);
+    assertThat(err.toString()).contains("the round timeout is the run's, in its description: "
+        + "set it when the run starts (diloco optimizer --start --round-timeout 90s)");
+  }
+
+  @Test
+  void theRoundTimeoutIsSetOnceWhenTheRunStartsAndOnlyToOneItCanKeep() {
+    assertThat(run("optimizer", "--run", "r", "--start", "--round-timeout", "soon")).isEqualTo(2);
     assertThat(err.toString()).contains("'soon' is not a duration")
         .contains("e.g. 500ms, 90s, 30m, 2h or 30d");
-    assertThat(run("reducer", "--run", "r", "--round-timeout", "0s")).isEqualTo(2);
+    assertThat(run("optimizer", "--run", "r", "--start", "--round-timeout", "0s")).isEqualTo(2);
     assertThat(err.toString()).contains("'0s' is zero");
+    assertThat(run("optimizer", "--run", "r", "--start", "--round-timeout", "8d")).isEqualTo(2);
+    assertThat(err.toString()).contains("a round timeout must be more than 0 and at most 7 days");
+    assertThat(run("optimizer", "--run", "r", "--round-timeout", "1h", "--bootstrap-servers",
+        "127.0.0.1:1")).isEqualTo(2);
+    assertThat(err.toString()).contains("--round-timeout is the run's, set once with --start");
   }
 
   @Test

@@ -99,9 +99,9 @@ class HostileInputIntegrationTest {
     Thread flood = null;
     try {
       services.put("optimizer", start("optimizer", "--start", "--model", "tiny",
-          "--inner-steps", "10", "--chunk-elements", "65536",
+          "--inner-steps", "10", "--chunk-elements", "65536", "--round-timeout", "120s",
           "--key", dir.resolve("optimizer.key").toString(), "--metrics-port", "0"));
-      services.put("reducer", start("reducer", "--round-timeout", "120s", "--member-grace", "3s",
+      services.put("reducer", start("reducer", "--member-grace", "3s",
           "--state-dir", dir.resolve("reducer").toString(), "--metrics-every", "1h",
           "--metrics-port", "0"));
       RoundLog log = new RoundLog(topics, clients, WAIT);
@@ -228,7 +228,8 @@ class HostileInputIntegrationTest {
     StringWriter out = new StringWriter();
     assertThat(Cli.run(out, new StringWriter(), "inspect", "--run", RUN,
         "--bootstrap-servers", KAFKA.bootstrapServers())).isZero();
-    assertThat(out.toString()).contains("WRONG_PARTITION:1").contains("NORM_BOUND_EXCEEDED:1")
+    assertThat(out.toString()).contains("rounds close 120 s after their commit")
+        .contains("WRONG_PARTITION:1").contains("NORM_BOUND_EXCEEDED:1")
         .contains("commits that do not verify with the run's key")
         .contains("round " + Integer.MAX_VALUE + " at offset");
   }

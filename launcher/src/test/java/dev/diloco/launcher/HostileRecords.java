@@ -184,6 +184,9 @@ final class HostileRecords {
     optimizer("a failure of round 0", topics.roundFailures(), failures.encode(
         new RoundFailure(topics.runId(), 0, "forged", List.of(), 1, 0L)),
         DeadLetterReason.ROUND_NOT_OPEN);
+    ignored("a failure of the open round, well formed, before its deadline",
+        topics.roundFailures(), failures.encode(new RoundFailure(topics.runId(), open, "forged",
+            List.of(), 1, 0L)), "held until the deadline: the round steps first");
     optimizer("a failure of another run", topics.roundFailures(), failures.encode(
         new RoundFailure("other", open, "forged", List.of(), 1, 0L)),
         DeadLetterReason.RUN_MISMATCH);

@@ -122,7 +122,7 @@ class SecureRunIntegrationTest {
     List<Thread> threads = new ArrayList<>();
     try (OuterOptimizer optimizer = new OuterOptimizer(RUN, as("optimizer"),
             WarmupCosine.CONSTANT, null);
-        Reducer reducer = new Reducer(new ReducerConfig(RUN, 1, Duration.ofMinutes(5),
+        Reducer reducer = new Reducer(new ReducerConfig(RUN, 1,
             Duration.ofSeconds(1), 4), as("reducer"), dir.resolve("reducer-state"),
             new SimpleMeterRegistry(), Map.of())) {
       optimizer.open(spec.describe(initial), weights);

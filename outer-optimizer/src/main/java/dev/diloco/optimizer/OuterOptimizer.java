@@ -189,6 +189,9 @@ public final class OuterOptimizer implements AutoCloseable {
         polled = now;
       }
     }
+    if (rounds.onClock() instanceof OuterRounds.Publish held) {
+      return publish(held, false);
+    }
     return polled;
   }
 
@@ -199,7 +202,7 @@ public final class OuterOptimizer implements AutoCloseable {
     Outcome outcome = publisher.publish(rounds.model(), withModel, rounds.plan(), round,
         rounds.refusals(), sums.consumed(), sums.group());
     if (outcome instanceof Outcome.Committed c) {
-      rounds.committed(decision);
+      rounds.committed(decision, c.commit().getCommittedAtMs());
       newest = c.commit();
       LOG.info("run {}: committed round {} ({}) in {} ms", topics.runId(), round.number(),
           round.outcome(), System.currentTimeMillis() - started);

@@ -9,6 +9,7 @@ import dev.diloco.core.math.OuterStep;
 import dev.diloco.core.math.WarmupCosine;
 import dev.diloco.core.rules.NormBound;
 import dev.diloco.core.rules.Records;
+import dev.diloco.core.rules.RoundDeadline;
 import dev.diloco.core.rules.Verdict;
 import dev.diloco.schemas.Averaging;
 import dev.diloco.schemas.DeadLetter;
@@ -18,6 +19,7 @@ import dev.diloco.schemas.ReducedChunk;
 import dev.diloco.schemas.RoundCommit;
 import dev.diloco.schemas.RoundFailure;
 import dev.diloco.schemas.RoundOutcome;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.function.LongSupplier;
@@ -31,12 +33,21 @@ import org.slf4j.LoggerFactory;
  * any record that is not one, becomes a dead letter with its reason, held for the round's
  * transaction; when every chunk's sum is in, the answer is {@link Publish} (STEPPED). A round
  * whose step would make a weight non-finite, or a reducer's report that the open round failed,
- * is {@link Publish} (REPUBLISHED: the committed weights again). The service publishes what
- * {@link #next} gives and tells the outcome back ({@link #committed}, {@link #resume}).
+ * is {@link Publish} (REPUBLISHED: the committed weights again). A failure report is taken
+ * only once the round's deadline has passed ({@link RoundDeadline}, the run's own): one that
+ * comes earlier, which the reducer never writes, is held until then ({@link #onClock}). The
+ * service publishes what {@link #next} gives and tells the outcome back ({@link #committed},
+ * {@link #resume}).
  */
 final class OuterRounds {
 
   private static final Logger LOG = LoggerFactory.getLogger(OuterRounds.class);
+  /**
+   * How long a failure report held past the round's deadline waits more: at the deadline the
+   * reducer also sends the sums that have a quorum, and those, when they complete the round,
+   * step it; an early report (forged) must not win that race.
+   */
+  static final Duration HELD_PAST_DEADLINE = Duration.ofSeconds(10);
 
   /** What to do after a record. */
   sealed interface Decision permits Wait, Publish {}
@@ -58,6 +69,7 @@ final class OuterRounds {
   private final ModelDescription model;
   private final ChunkPlan plan;
   private final WarmupCosine schedule;
+  private final RoundDeadline deadline;
   private final LongSupplier clock;
   private final AvroSerde<ReducedChunk> sumSerde = AvroSerde.of(ReducedChunk.class);
   private final AvroSerde<RoundFailure> failureSerde = AvroSerde.of(RoundFailure.class);
@@ -67,6 +79,8 @@ final class OuterRounds {
   private long lastSumAtMs;
   /** The round last republished for a failure report: every reducer task reports it. */
   private int republishedFor = -1;
+  /** A report that the open round failed, come before its deadline; null: none. */
+  private RoundFailure held;
 
   /**
    * The decisions for run {@code model}, stepping at its outer learning rate times
@@ -84,6 +98,7 @@ final class OuterRounds {
     this.model = model;
     this.plan = ParameterLayout.chunkPlan(model.getLayout());
     this.schedule = schedule;
+    this.deadline = RoundDeadline.of(model);
     this.clock = clock;
   }
 
@@ -116,6 +131,7 @@ final class OuterRounds {
     state = new RoundState(runId, plan, NormBound.of(model), step(), schedule, peakRate(),
         commit.getRound(), weights, momentum);
     refusals.clear();
+    held = null;
     roundOpenedAtMs = commit.getCommittedAtMs();
     lastSumAtMs = 0;
   }
@@ -159,6 +175,33 @@ final class OuterRounds {
           + " of run " + failure.getRunId() + "; the open round is " + state.round() + " of run "
           + runId), null);
     }
+    if (!deadline.passed(roundOpenedAtMs, clock.getAsLong())) {
+      if (held == null) {
+        LOG.warn("run {}: a report that round {} failed came before its deadline ({} after its "
+            + "commit), which the reducer does not write; held until then: {}", runId,
+            state.round(), deadline.timeout(), failure.getReason());
+      }
+      held = failure;
+      return new Wait();
+    }
+    return republish(failure);
+  }
+
+  /**
+   * What the clock decides: a held failure report counts once the round's deadline and
+   * {@link #HELD_PAST_DEADLINE} have passed with the round still open.
+   */
+  Decision onClock() {
+    if (held == null || clock.getAsLong() < deadline.at(roundOpenedAtMs)
+        + HELD_PAST_DEADLINE.toMillis()) {
+      return new Wait();
+    }
+    RoundFailure failure = held;
+    held = null;
+    return republish(failure);
+  }
+
+  private Publish republish(RoundFailure failure) {
     LOG.warn("run {}: round {} failed ({}); republishing its weights as round {}", runId,
         state.round(), failure.getReason(), state.round() + 1);
     state.rollback();
@@ -180,11 +223,16 @@ final class OuterRounds {
     return List.copyOf(refusals);
   }
 
-  /** The round {@code decision} published is committed: it is the committed round now. */
-  void committed(Publish decision) {
+  /**
+   * The round {@code decision} published is committed, its commit written at
+   * {@code committedAtMs}: it is the open round now, and its deadline counts from then, as the
+   * reducer's does.
+   */
+  void committed(Publish decision, long committedAtMs) {
     state.commit();
     refusals.clear();
-    roundOpenedAtMs = clock.getAsLong();
+    held = null;
+    roundOpenedAtMs = committedAtMs;
     lastSumAtMs = 0;
     if (decision.failedRound() >= 0) {
       republishedFor = decision.failedRound();

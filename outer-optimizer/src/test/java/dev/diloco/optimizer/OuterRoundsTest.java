@@ -47,7 +47,7 @@ class OuterRoundsTest {
   private void atRound0() {
     OuterRounds.Publish start = rounds.start(new float[] {1f, 1f, 1f, 1f});
     assertThat(start.outcome()).isEqualTo(RoundOutcome.INITIAL);
-    rounds.committed(start);
+    rounds.committed(start, now);
   }
 
   @Test
@@ -67,7 +67,7 @@ class OuterRoundsTest {
     assertThat(next.openedAtMs()).isEqualTo(1_000);
     assertThat(next.reductionDoneAtMs()).isEqualTo(3_000);
     assertThat(next.contributors()).extracting(c -> c.getWorkerId()).containsExactly("w0", "w1");
-    rounds.committed((OuterRounds.Publish) last);
+    rounds.committed((OuterRounds.Publish) last, now);
     assertThat(rounds.round()).isEqualTo(1);
   }
 
@@ -91,7 +91,7 @@ class OuterRoundsTest {
         + "the open round is 0");
     // They go out with the round that commits, once.
     OuterRounds.Decision publish = rounds.onSum(AT, null, sum(0, 1, 1.0, 1.0));
-    rounds.committed((OuterRounds.Publish) publish);
+    rounds.committed((OuterRounds.Publish) publish, now);
     assertThat(rounds.refusals()).isEmpty();
   }
 
@@ -101,6 +101,7 @@ class OuterRoundsTest {
     rounds.onSum(AT, null, sum(0, 0, 1.0, -0.5)); // applied to the next round, then dropped
     byte[] report = AvroSerde.of(RoundFailure.class).encode(new RoundFailure("r", 0,
         "1 of 3 workers", List.of("w0"), 2, 0L));
+    now += MODEL.getRoundTimeoutMs(); // the round's deadline: when the reducer reports
     OuterRounds.Decision decision = rounds.onFailure(AT, null, report);
     assertThat(decision).isEqualTo(new OuterRounds.Publish(RoundOutcome.REPUBLISHED,
         "round 0 failed: 1 of 3 workers", 0));
@@ -108,7 +109,7 @@ class OuterRoundsTest {
     assertThat(next.weights()).containsExactly(1f, 1f, 1f, 1f);
     assertThat(next.contributors()).isEmpty();
     assertThat(next.learningRate()).isZero();
-    rounds.committed((OuterRounds.Publish) decision);
+    rounds.committed((OuterRounds.Publish) decision, now);
     // Every reducer task reports it: the others change nothing and are no error.
     assertThat(rounds.onFailure(AT, null, report)).isEqualTo(new OuterRounds.Wait());
     assertThat(rounds.refusals()).isEmpty();
@@ -117,6 +118,56 @@ class OuterRoundsTest {
         List.of(), 2, 0L)));
     assertThat(rounds.refusals()).extracting(OuterRounds.Refusal::reason)
         .containsExactly(DeadLetterReason.ROUND_NOT_OPEN);
+  }
+
+  /**
+   * The reducer reports a failure only once the round's deadline has passed: a report that comes
+   * earlier (anyone who can write the topic can write one) is held until then, and counts only
+   * if the round is still open {@link OuterRounds#HELD_PAST_DEADLINE} after it.
+   */
+  @Test
+  void aFailureReportBeforeTheDeadlineIsHeldAndCountsOnlyIfTheRoundIsStillOpenAfterIt() {
+    OuterRounds rounds = new OuterRounds(ModelDescription.newBuilder(MODEL)
+        .setRoundTimeoutMs(60_000).build(), WarmupCosine.CONSTANT, () -> now);
+    rounds.committed(rounds.start(new float[] {1f, 1f, 1f, 1f}), 1_000);
+    AvroSerde<RoundFailure> failures = AvroSerde.of(RoundFailure.class);
+    now = 2_000;
+    assertThat(rounds.onFailure(AT, null, failures.encode(new RoundFailure("r", 0, "early",
+        List.of(), 1, 0L)))).isEqualTo(new OuterRounds.Wait());
+    assertThat(rounds.refusals()).isEmpty();
+    now = 61_000; // the deadline
+    assertThat(rounds.onClock()).isEqualTo(new OuterRounds.Wait());
+    now = 70_999;
+    assertThat(rounds.onClock()).isEqualTo(new OuterRounds.Wait());
+    now = 71_000;
+    OuterRounds.Decision failed = rounds.onClock();
+    assertThat(failed).isEqualTo(new OuterRounds.Publish(RoundOutcome.REPUBLISHED,
+        "round 0 failed: early", 0));
+    rounds.committed((OuterRounds.Publish) failed, 72_000);
+
+    // Round 1: an early report, then its sums: the round steps, and the report is dropped.
+    now = 73_000;
+    rounds.onFailure(AT, null, failures.encode(new RoundFailure("r", 1, "early", List.of(), 1,
+        0L)));
+    assertThat(rounds.onSum(AT, null, sum(1, 0, 1.0, 1.0))).isEqualTo(new OuterRounds.Wait());
+    OuterRounds.Decision stepped = rounds.onSum(AT, null, sum(1, 1, 1.0, 1.0));
+    assertThat(stepped).isEqualTo(new OuterRounds.Publish(RoundOutcome.STEPPED, null, -1));
+    rounds.committed((OuterRounds.Publish) stepped, 74_000);
+    now = 1_000_000;
+    assertThat(rounds.onClock()).isEqualTo(new OuterRounds.Wait());
+
+    // Round 2, past its deadline: a report counts at once.
+    assertThat(rounds.onFailure(AT, null, failures.encode(new RoundFailure("r", 2, "late",
+        List.of(), 1, 0L)))).isEqualTo(new OuterRounds.Publish(RoundOutcome.REPUBLISHED,
+        "round 2 failed: late", 2));
+  }
+
+  @Test
+  void aDescriptionWhoseRoundsCannotCloseIsRefusedByName() {
+    assertThatThrownBy(() -> new OuterRounds(ModelDescription.newBuilder(MODEL)
+        .setRoundTimeoutMs(0).build(), WarmupCosine.CONSTANT, () -> now))
+        .hasMessage("run r's description: a round timeout must be more than 0 and at most 7 "
+            + "days, got PT0S");
   }
 
   @Test

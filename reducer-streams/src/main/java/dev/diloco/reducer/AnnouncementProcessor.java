@@ -42,7 +42,7 @@ final class AnnouncementProcessor implements Processor<byte[], byte[], byte[], b
   public void process(Record<byte[], byte[]> record) {
     RecordMetadata meta = context.recordMetadata().orElseThrow();
     metrics.inputBytes.increment(record.value() == null ? 0 : record.value().length);
-    RunView.OpenRound open = run.open();
+    OpenRound open = run.open();
     Verdict<WorkerHeartbeat> heard = members.hear(meta.topic(), record.value(),
         open == null ? null : open.round(), context.currentSystemTimeMs());
     if (heard instanceof Verdict.Reject<WorkerHeartbeat> bad) {

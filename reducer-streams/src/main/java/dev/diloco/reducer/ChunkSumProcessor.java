@@ -122,7 +122,7 @@ final class ChunkSumProcessor implements Processor<byte[], byte[], byte[], byte[
    */
   private Verdict<PartialSum> admit(PseudoGradientChunk chunk, PartialSum.Pointer where,
       long producedAtMs, boolean fresh) {
-    RunView.OpenRound current = run.open();
+    OpenRound current = run.open();
     RoundWindow window = current == null ? null : new RoundWindow(current.round(),
         current.plan(), current.codec(), config.normBound(current.model()),
         config.chunkPartitions(), index -> stores.isClosed(current.round(), index),
@@ -148,7 +148,7 @@ final class ChunkSumProcessor implements Processor<byte[], byte[], byte[], byte[
   }
 
   /** Writes the sum of a chunk and forgets it: state never grows with the rounds. */
-  private void emit(RunView.OpenRound current, int index, PartialSum partial, boolean complete) {
+  private void emit(OpenRound current, int index, PartialSum partial, boolean complete) {
     if (sumBuffer.length < partial.sum.maxSumBytes()) {
       sumBuffer = new byte[partial.sum.maxSumBytes()];
     }
@@ -194,7 +194,7 @@ final class ChunkSumProcessor implements Processor<byte[], byte[], byte[], byte[
 
   /** The round's deadline, the waiting chunks, and forgetting rounds that are over. */
   private void onClock(long now) {
-    RunView.OpenRound current = run.open();
+    OpenRound current = run.open();
     if (current == null) {
       return;
     }
@@ -203,7 +203,7 @@ final class ChunkSumProcessor implements Processor<byte[], byte[], byte[], byte[
         DeadLetterReason.LATE, "round " + RoundKeys.roundOf(key) + " closed while the chunk "
         + "waited for its worker to join")));
     stores.forgetBefore(round);
-    boolean deadline = now >= current.openedAtMs() + config.roundTimeout().toMillis();
+    boolean deadline = current.closedBy(now);
     retryWaiting(current, now, deadline);
     if (!deadline) {
       endGraces(current, now);
@@ -218,7 +218,7 @@ final class ChunkSumProcessor implements Processor<byte[], byte[], byte[], byte[
     stores.markDeadline(round, now);
     if (decided.failed()) {
       RoundFailure failure = decided.failure(config.runId(), round, config.quorum(),
-          config.roundTimeout(), now);
+          current.deadline().timeout(), now);
       LOG.warn("run {}: round {} failed: {}", config.runId(), round, failure.getReason());
       context.forward(new Record<>(config.runId().getBytes(StandardCharsets.UTF_8),
           failureSerde.encode(failure), now), FAILURES_SINK);
@@ -226,7 +226,7 @@ final class ChunkSumProcessor implements Processor<byte[], byte[], byte[], byte[
   }
 
   /** Emits the sums whose silent members have had their grace ({@link Deadline#graceIsOver}). */
-  private void endGraces(RunView.OpenRound current, long now) {
+  private void endGraces(OpenRound current, long now) {
     int round = current.round();
     Set<String> inRound = members.of(round);
     // Not silent: it sent this task a chunk of the round, or trains (its own topic says so).
@@ -252,16 +252,16 @@ final class ChunkSumProcessor implements Processor<byte[], byte[], byte[], byte[
    * round moved on), and those that waited too long: a chunk of the open round when its
    * deadline passes, a chunk of the next round a round timeout after it came.
    */
-  private void retryWaiting(RunView.OpenRound current, long now, boolean deadline) {
+  private void retryWaiting(OpenRound current, long now, boolean deadline) {
     sums.waiting().forEach((key, w) -> {
       Verdict<PartialSum> again = admit(w.chunk(), w.where(), w.producedAtMs(), true);
       if (again instanceof Verdict.Wait<PartialSum> wait) {
         boolean expired = w.chunk().getRound() == current.round() ? deadline
-            : now >= w.parkedAtMs() + config.roundTimeout().toMillis();
+            : current.deadline().passed(w.parkedAtMs(), now);
         if (expired) {
           sums.unpark(key);
           stores.unpoint(key);
-          reject(w, new Verdict.Reject<>(wait.reason(), gaveUp(w, wait)));
+          reject(w, new Verdict.Reject<>(wait.reason(), gaveUp(current, w, wait)));
         }
         return;
       }
@@ -273,17 +273,17 @@ final class ChunkSumProcessor implements Processor<byte[], byte[], byte[], byte[
     });
   }
 
-  private String gaveUp(OpenSums.Waiting w, Verdict.Wait<?> wait) {
+  private String gaveUp(OpenRound current, OpenSums.Waiting w, Verdict.Wait<?> wait) {
     if (wait.reason() == DeadLetterReason.WORKER_NOT_IN_ROUND) {
       return "worker " + w.chunk().getWorkerId() + " had not joined round "
           + w.chunk().getRound() + " when its deadline passed (its members: "
           + members.of(w.chunk().getRound()) + ")";
     }
-    return wait.why() + ", " + config.roundTimeout() + " after the chunk came";
+    return wait.why() + ", " + current.deadline().timeout() + " after the chunk came";
   }
 
   /** The chunks whose records land in this task's partition. */
-  private List<Integer> owned(RunView.OpenRound current) {
+  private List<Integer> owned(OpenRound current) {
     return current.chunksOf(topics, context.taskId().partition(), config.chunkPartitions());
   }
 

@@ -7,12 +7,11 @@ import java.time.Duration;
 import java.util.Objects;
 
 /**
- * What the reducer of one run needs to know.
+ * What the reducer of one run needs to know. The round's deadline is not here: it is the run's,
+ * in its description ({@link dev.diloco.core.rules.RoundDeadline}), which the optimizer keeps too.
  *
  * @param runId the run
  * @param quorum the fewest contributors a chunk's sum may have when the round's deadline passes
- * @param roundTimeout how long after a round's weights were committed its sums may wait for
- *     missing workers
  * @param checkEvery how often the deadline is checked (wall-clock)
  * @param chunkPartitions partitions of the pseudo-gradient topic
  * @param maxChunkNorm the largest L2 norm a contribution's chunk may have; {@link #AUTO_NORM}
@@ -22,7 +21,7 @@ import java.util.Objects;
  * @param memberGrace the least a sum with a quorum waits for a member that has sent nothing
  *     this round (a worker gone, a forged JOIN) before the deadline ({@link Deadline})
  */
-public record ReducerConfig(String runId, int quorum, Duration roundTimeout, Duration checkEvery,
+public record ReducerConfig(String runId, int quorum, Duration checkEvery,
     int chunkPartitions, double maxChunkNorm, Duration memberGrace) {
 
   public static final Duration DEFAULT_CHECK_EVERY = Duration.ofSeconds(1);
@@ -32,17 +31,12 @@ public record ReducerConfig(String runId, int quorum, Duration roundTimeout, Dur
       Duration.ofSeconds(DEFAULT_MEMBER_GRACE_SECONDS);
   /** {@code maxChunkNorm}: the bound the run's own settings give. */
   public static final double AUTO_NORM = -1;
-  /** How long a round's sums wait for missing workers by default, in minutes. */
-  public static final int DEFAULT_ROUND_TIMEOUT_MINUTES = 30;
-  public static final Duration DEFAULT_ROUND_TIMEOUT =
-      Duration.ofMinutes(DEFAULT_ROUND_TIMEOUT_MINUTES);
 
   public ReducerConfig {
     new RunTopics(runId); // validates the id
     if (quorum < 1) {
       throw new IllegalArgumentException("quorum must be >= 1, got " + quorum);
     }
-    Objects.requireNonNull(roundTimeout, "roundTimeout");
     Objects.requireNonNull(checkEvery, "checkEvery");
     if (maxChunkNorm != AUTO_NORM && (!(maxChunkNorm >= 0) || Double.isInfinite(maxChunkNorm))) {
       throw new IllegalArgumentException("the chunk norm bound must be >= 0 (0: none) or AUTO_NORM,"
@@ -50,9 +44,6 @@ public record ReducerConfig(String runId, int quorum, Duration roundTimeout, Dur
     }
     if (chunkPartitions < 1) {
       throw new IllegalArgumentException("chunk partitions must be >= 1, got " + chunkPartitions);
-    }
-    if (roundTimeout.isNegative() || roundTimeout.isZero()) {
-      throw new IllegalArgumentException("round timeout must be positive, got " + roundTimeout);
     }
     if (memberGrace == null || memberGrace.isNegative()) {
       throw new IllegalArgumentException("member grace must be >= 0, got " + memberGrace);
@@ -64,16 +55,15 @@ public record ReducerConfig(String runId, int quorum, Duration roundTimeout, Dur
   }
 
   /** With the default grace for silent members. */
-  public ReducerConfig(String runId, int quorum, Duration roundTimeout, Duration checkEvery,
-      int chunkPartitions, double maxChunkNorm) {
-    this(runId, quorum, roundTimeout, checkEvery, chunkPartitions, maxChunkNorm,
+  public ReducerConfig(String runId, int quorum, Duration checkEvery, int chunkPartitions,
+      double maxChunkNorm) {
+    this(runId, quorum, checkEvery, chunkPartitions, maxChunkNorm,
         DEFAULT_MEMBER_GRACE);
   }
 
   /** With the bound on the chunks that the run's own settings give. */
-  public ReducerConfig(String runId, int quorum, Duration roundTimeout, Duration checkEvery,
-      int chunkPartitions) {
-    this(runId, quorum, roundTimeout, checkEvery, chunkPartitions, AUTO_NORM);
+  public ReducerConfig(String runId, int quorum, Duration checkEvery, int chunkPartitions) {
+    this(runId, quorum, checkEvery, chunkPartitions, AUTO_NORM);
   }
 
   /** The bound on the chunks of a run described by {@code model}. */

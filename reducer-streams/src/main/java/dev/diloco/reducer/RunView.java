@@ -2,12 +2,12 @@ package dev.diloco.reducer;
 
 import dev.diloco.core.codec.ElementCodec;
 import dev.diloco.core.kafka.AvroSerde;
-import dev.diloco.core.kafka.RunTopics;
 import dev.diloco.core.kafka.WireBounds;
 import dev.diloco.core.layout.ChunkPlan;
 import dev.diloco.core.layout.ChunkRejectedException;
 import dev.diloco.core.layout.ParameterLayout;
 import dev.diloco.core.rules.CommitSignatures;
+import dev.diloco.core.rules.RoundDeadline;
 import dev.diloco.schemas.HeartbeatKind;
 import dev.diloco.schemas.ModelDescription;
 import dev.diloco.schemas.RoundCommit;
@@ -35,22 +35,6 @@ final class RunView {
   static final String MEMBERS = "run-members";
 
   private static final Logger LOG = LoggerFactory.getLogger(RunView.class);
-  /** The open round of the run, with what is needed to check and sum its chunks. */
-  record OpenRound(int round, long openedAtMs, ModelDescription model, ChunkPlan plan,
-      ElementCodec codec) {
-
-    /** The round's chunks whose records land in {@code partition} of {@code partitions}. */
-    java.util.List<Integer> chunksOf(RunTopics topics, int partition, int partitions) {
-      java.util.List<Integer> owned = new java.util.ArrayList<>();
-      for (int i = 0; i < plan.chunkCount(); i++) {
-        if (topics.partitionOf(i, partitions) == partition) {
-          owned.add(i);
-        }
-      }
-      return owned;
-    }
-  }
-
   private final String runId;
   private final KeyValueStore<String, byte[]> models;
   private final KeyValueStore<String, byte[]> commits;
@@ -64,6 +48,7 @@ final class RunView {
   private ModelDescription cachedModel;
   private ChunkPlan cachedPlan;
   private ElementCodec cachedCodec;
+  private RoundDeadline cachedDeadline;
   private RoundCommit cachedCommit;
 
   RunView(String runId, ProcessorContext<?, ?> context) {
@@ -86,6 +71,7 @@ final class RunView {
       cachedModel = modelSerde.decode(model);
       cachedPlan = ParameterLayout.chunkPlan(cachedModel.getLayout());
       cachedCodec = codec(cachedModel);
+      cachedDeadline = deadline(cachedModel);
       modelBytes = model;
       commitCount = -1;
     }
@@ -103,9 +89,9 @@ final class RunView {
       }
       commitCount = count;
     }
-    return cachedCommit == null || cachedCodec == null ? null : new OpenRound(
-        cachedCommit.getRound(), cachedCommit.getCommittedAtMs(), cachedModel, cachedPlan,
-        cachedCodec);
+    return cachedCommit == null || cachedCodec == null || cachedDeadline == null ? null
+        : new OpenRound(cachedCommit.getRound(), cachedCommit.getCommittedAtMs(), cachedModel,
+            cachedPlan, cachedCodec, cachedDeadline);
   }
 
   /** The run's codec; null, said once, for a description whose codec cannot be built. */
@@ -115,6 +101,16 @@ final class RunView {
     } catch (ChunkRejectedException e) {
       LOG.error("run {}: its description names no codec this reducer can sum: {}; no round "
           + "opens", model.getRunId(), e.detail());
+      return null;
+    }
+  }
+
+  /** The run's round deadline; null, said once, for a description whose deadline is unusable. */
+  private static RoundDeadline deadline(ModelDescription model) {
+    try {
+      return RoundDeadline.of(model);
+    } catch (IllegalArgumentException e) {
+      LOG.error("{}; no round opens", e.getMessage());
       return null;
     }
   }

@@ -65,7 +65,7 @@ final class ReducerDriver implements AutoCloseable {
 
   /** As above, of the run {@code description} (of {@link #RUN}, {@link #LAYOUT} and chunking). */
   ReducerDriver(Path stateDir, double maxChunkNorm, ModelDescription description) {
-    ReducerConfig config = new ReducerConfig(RUN, 2, TIMEOUT, Duration.ofSeconds(1), 1,
+    ReducerConfig config = new ReducerConfig(RUN, 2, Duration.ofSeconds(1), 1,
         maxChunkNorm);
     var props = ReducerTopology.streamsConfig(config,
         KafkaClientConfig.of("127.0.0.1:1"), stateDir.toString());
@@ -96,8 +96,10 @@ final class ReducerDriver implements AutoCloseable {
     driver.advanceWallClockTime(wallClock);
   }
 
+  /** The test run, whose rounds close {@link #TIMEOUT} after their commit. */
   static ModelDescription description() {
-    return TestRuns.description(RUN, LAYOUT, CHUNK);
+    return ModelDescription.newBuilder(TestRuns.description(RUN, LAYOUT, CHUNK))
+        .setRoundTimeoutMs(TIMEOUT.toMillis()).build();
   }
 
   void commit(int round) {

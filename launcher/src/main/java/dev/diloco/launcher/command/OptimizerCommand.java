@@ -3,13 +3,16 @@ package dev.diloco.launcher.command;
 import dev.diloco.core.kafka.Topics;
 import dev.diloco.core.log.RoundLog;
 import dev.diloco.core.math.WarmupCosine;
+import dev.diloco.core.rules.RoundDeadline;
 import dev.diloco.launcher.metrics.OptimizerMeters;
+import dev.diloco.launcher.options.Durations;
 import dev.diloco.launcher.options.MetricsOptions;
 import dev.diloco.launcher.options.RunOptions;
 import dev.diloco.launcher.options.RunSpecOptions;
 import dev.diloco.optimizer.KeyFile;
 import dev.diloco.optimizer.Outcome;
 import dev.diloco.optimizer.OuterOptimizer;
+import dev.diloco.schemas.ModelDescription;
 import dev.diloco.worker.ByteTransformer;
 import dev.diloco.worker.RunSpec;
 import java.nio.file.Files;
@@ -20,8 +23,12 @@ import java.util.concurrent.Callable;
 import java.util.concurrent.CountDownLatch;
 import org.apache.kafka.common.errors.WakeupException;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.ITypeConverter;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
+import picocli.CommandLine.ParameterException;
+import picocli.CommandLine.Spec;
+import picocli.CommandLine.TypeConversionException;
 
 /** {@code diloco optimizer}: the outer optimizer of one run, as its own process. */
 @Command(
@@ -63,8 +70,17 @@ public final class OptimizerCommand implements Callable<Integer> {
           + "exists is resumed, and must have the same parameter layout).")
   boolean start;
 
+  @Option(names = "--round-timeout", paramLabel = "DURATION", converter = Timeout.class,
+      description = "With --start: the run's round deadline, after each round's commit, e.g. 90s, "
+          + "30m, 2h: the reducer then sums what has a quorum or reports the round failed, and "
+          + "the optimizer takes a failure report only once it has passed (default: 30m).")
+  Duration roundTimeout;
+
   @Mixin
   RunSpecOptions spec;
+
+  @Spec
+  picocli.CommandLine.Model.CommandSpec command;
 
   @Mixin
   MetricsOptions metrics;
@@ -74,6 +90,10 @@ public final class OptimizerCommand implements Callable<Integer> {
     WarmupCosine schedule = new WarmupCosine(warmupRounds, decayRounds,
         decayRounds == 0 ? 1.0 : minFactor);
     String runId = run.runId();
+    if (roundTimeout != null && !start) {
+      throw new ParameterException(command.commandLine(), "--round-timeout is the run's, set "
+          + "once with --start; a run that exists keeps the one in its description");
+    }
     if (start) {
       Topics.requireReady(run.clients(), run.topics(), spec.chunkElements());
     } else {
@@ -95,8 +115,10 @@ public final class OptimizerCommand implements Callable<Integer> {
       if (start) {
         RunSpec described = spec.spec(runId);
         ByteTransformer model = described.newModel();
-        opened = optimizer.open(described.describe(model),
-            RunSpecOptions.initialWeights(model, spec.init()));
+        ModelDescription description = ModelDescription.newBuilder(described.describe(model))
+            .setRoundTimeoutMs((roundTimeout == null ? RoundDeadline.DEFAULT : roundTimeout)
+                .toMillis()).build();
+        opened = optimizer.open(description, RunSpecOptions.initialWeights(model, spec.init()));
       } else {
         opened = optimizer.open(null, null);
       }
@@ -130,6 +152,19 @@ public final class OptimizerCommand implements Callable<Integer> {
       latch.await();
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
+    }
+  }
+
+  /** A duration that a run's round deadline accepts ({@link RoundDeadline}). */
+  static final class Timeout implements ITypeConverter<Duration> {
+    @Override
+    public Duration convert(String value) {
+      Duration d = new Durations().convert(value);
+      try {
+        return new RoundDeadline(d).timeout();
+      } catch (IllegalArgumentException e) {
+        throw new TypeConversionException(e.getMessage());
+      }
     }
   }
 }

@@ -44,11 +44,8 @@ public final class ReducerCommand implements Callable<Integer> {
       description = "Fewest contributors a sum may have at the deadline (default: ${DEFAULT-VALUE}).")
   int quorum;
 
-  @Option(names = "--round-timeout", paramLabel = "DURATION",
-      defaultValue = ReducerConfig.DEFAULT_ROUND_TIMEOUT_MINUTES + "m",
-      converter = Durations.class,
-      description = "How long after a round opens its sums wait for missing workers, "
-          + "e.g. 90s, 30m, 2h (default: ${DEFAULT-VALUE}).")
+  /** Moved to the run's description: said, not silently dropped, to whoever still gives it. */
+  @Option(names = "--round-timeout", hidden = true, converter = Moved.class)
   Duration roundTimeout;
 
   @Option(names = "--member-grace", paramLabel = "DURATION",
@@ -112,8 +109,8 @@ public final class ReducerCommand implements Callable<Integer> {
     RoundLog.requireReady(clients, run.topics());
     String topic = run.topics().pseudoGradients();
     int partitions = Topics.partitions(clients, topic);
-    ReducerConfig config = new ReducerConfig(runId, quorum, roundTimeout,
-        ReducerConfig.DEFAULT_CHECK_EVERY, partitions, chunkNormBound(), memberGrace);
+    ReducerConfig config = new ReducerConfig(runId, quorum, ReducerConfig.DEFAULT_CHECK_EVERY,
+        partitions, chunkNormBound(), memberGrace);
     LoggingMeterRegistry logged = new LoggingMeterRegistry(new LoggingRegistryConfig() {
       @Override
       public String get(String key) {
@@ -159,5 +156,15 @@ public final class ReducerCommand implements Callable<Integer> {
       closed.countDown();
     }
     return 0;
+  }
+
+  /** Refuses the reducer's old --round-timeout, saying where it went. */
+  static final class Moved implements picocli.CommandLine.ITypeConverter<Duration> {
+    @Override
+    public Duration convert(String value) {
+      throw new picocli.CommandLine.TypeConversionException("the round timeout is the run's, in "
+          + "its description: set it when the run starts (diloco optimizer --start "
+          + "--round-timeout " + value + "); every reducer and the optimizer read it from there");
+    }
   }
 }

@@ -51,8 +51,6 @@ public final class LocalRun {
 
   /** Batches of the held-out slice each round's eval loss is measured on. */
   public static final int EVAL_BATCHES = 4;
-  /** How long a round's sums wait for a missing worker: a local worker that died restarts. */
-  private static final Duration ROUND_TIMEOUT = ReducerConfig.DEFAULT_ROUND_TIMEOUT;
 
   /**
    * What the run is and where it goes. {@code cluster}: null for an embedded broker;
@@ -110,7 +108,7 @@ public final class LocalRun {
     KeyPair key = KeyFile.load(plan.out().resolve("optimizer.key"), true);
     try (OuterOptimizer optimizer = new OuterOptimizer(spec.runId(), clients,
             WarmupCosine.CONSTANT, key);
-        Reducer reducer = new Reducer(new ReducerConfig(spec.runId(), 1, ROUND_TIMEOUT,
+        Reducer reducer = new Reducer(new ReducerConfig(spec.runId(), 1,
             ReducerConfig.DEFAULT_CHECK_EVERY, plan.partitions()), clients,
             plan.out().resolve("reducer-state"), meters, Map.of());
         CommitWatcher commits = new CommitWatcher(topics, clients);
