@@ -48,6 +48,28 @@ class DilocoCommandTest {
   }
 
   @Test
+  void tokenizeWritesShardsAndSaysWhatItDidOrWhyNotInOneLine(@TempDir Path dir)
+      throws Exception {
+    Path text = dir.resolve("a.txt");
+    java.nio.file.Files.writeString(text, "To be, or not to be: that is the question.");
+    Path gpt2 = Path.of("..", "data", "gpt2", "tokenizer.json");
+    assertThat(run("tokenize", "--tokenizer", gpt2.toString(), text.toString(), "--out",
+        dir.resolve("out").toString(), "--val-tokens", "3")).isZero();
+    assertThat(out.toString()).contains("13 tokens of tokenizer.json (vocabulary 50,257, "
+        + "uint16) from 1 inputs: 10 for training in 1 shards, 3 held out")
+        .contains("tokens/s");
+    assertThat(dir.resolve("out").resolve("manifest.json")).isRegularFile();
+    assertThat(run("tokenize", "--tokenizer", text.toString(), text.toString(), "--out",
+        dir.resolve("out2").toString())).isEqualTo(1);
+    assertThat(err.toString()).contains("error: " + text + " is not a Hugging Face "
+        + "tokenizer.json: it is not JSON").doesNotContain("\tat ");
+    assertThat(run("tokenize", "--tokenizer", gpt2.toString(), text.toString(), "--out",
+        dir.resolve("out3").toString(), "--val-tokens", "3", "--val-fraction", "0.2"))
+        .isEqualTo(2);
+    assertThat(err.toString()).contains("mutually exclusive");
+  }
+
+  @Test
   void aPortOutOfRangeIsRefused(@TempDir Path dir) {
     assertThat(run("broker", "--dir", dir.toString(), "--port", "70000")).isEqualTo(1);
     assertThat(err.toString()).contains("--port must be in 0..65535, got 70000");
