@@ -18,7 +18,8 @@ import picocli.CommandLine.Option;
     description = "Benchmarks; each prints its figures beside a baseline measured in the same run.",
     subcommands = {ConvergenceCommand.class, BenchCommand.PipelineCommand.class,
         BenchCommand.ReducerBench.class, BenchCommand.MemoryCommand.class, FaultsCommand.class,
-        PartitionCommand.class, WanCommand.class, InnerLoopCommand.class})
+        PartitionCommand.class, WanCommand.class, InnerLoopCommand.class,
+        TokenizeCommand.class})
 public final class BenchCommand implements Runnable {
 
   @picocli.CommandLine.Spec
