@@ -4,6 +4,7 @@ import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import dev.diloco.tokens.Tokens;
 import java.util.Arrays;
 import java.util.SplittableRandom;
 import java.util.stream.Stream;
@@ -97,6 +98,16 @@ public final class ByteCorpus {
     return shard.toByteArray();
   }
 
+  /** The training bytes, all of them, as tokens (not copied). */
+  public Tokens trainTokens() {
+    return Tokens.of(bytes).slice(0, trainEnd);
+  }
+
+  /** The held-out evaluation bytes as tokens (not copied). */
+  public Tokens evalTokens() {
+    return Tokens.of(bytes).slice(trainEnd, bytes.length);
+  }
+
   /** The held-out evaluation bytes. */
   public byte[] evalSlice() {
     return Arrays.copyOfRange(bytes, trainEnd, bytes.length);
@@ -124,15 +135,26 @@ public final class ByteCorpus {
 
   /** {@code batch} random windows of {@code length} bytes from {@code data}. */
   public static int[][] windows(byte[] data, int batch, int length, SplittableRandom random) {
-    if (data.length <= length) {
-      throw new IllegalArgumentException("the data has " + data.length + " bytes, fewer than a "
-          + "window of " + (length + 1));
+    return windows(Tokens.of(data), batch, length, random);
+  }
+
+  /**
+   * {@code batch} random windows of {@code length} + 1 tokens from {@code data}, each starting
+   * anywhere a whole window fits: [B, T + 1].
+   */
+  public static int[][] windows(Tokens data, int batch, int length, SplittableRandom random) {
+    long n = data.size();
+    if (n <= length) {
+      throw new IllegalArgumentException("the data has " + n + " tokens, fewer than a window "
+          + "of " + (length + 1));
     }
     int[][] out = new int[batch][length + 1];
     for (int b = 0; b < batch; b++) {
-      int start = random.nextInt(data.length - length);
+      // nextInt below 2^31 positions: the draws of every run before data outgrew it.
+      long start = n - length <= Integer.MAX_VALUE ? random.nextInt((int) (n - length))
+          : random.nextLong(n - length);
       for (int i = 0; i <= length; i++) {
-        out[b][i] = data[start + i] & 0xff;
+        out[b][i] = data.get(start + i);
       }
     }
     return out;

@@ -41,34 +41,47 @@ public final class ByteSampler {
    * generate}); the same text for the same weights and {@code seed}.
    */
   public String sample(int length, double temperature, long seed) {
+    int[] tokens = generate('\n', length, temperature, seed);
+    byte[] bytes = new byte[length];
+    for (int i = 0; i < length; i++) {
+      bytes[i] = (byte) tokens[i];
+    }
+    return new String(bytes, StandardCharsets.UTF_8);
+  }
+
+  /**
+   * {@code length} tokens sampled at {@code temperature} after token {@code first}; the same
+   * tokens for the same weights and {@code seed}.
+   */
+  public int[] generate(int first, int length, double temperature, long seed) {
     if (length < 0 || !(temperature > 0)) {
       throw new IllegalArgumentException("sampling takes a length >= 0 and a temperature > 0; "
           + "got length " + length + ", temperature " + temperature);
     }
     SplittableRandom random = new SplittableRandom(seed);
-    byte[] seen = new byte[length + 1]; // the newline, then the text sampled
-    seen[0] = '\n';
+    int[] seen = new int[length + 1]; // the first token, then those sampled
+    seen[0] = first;
     pos = 0;
-    float[] logits = next('\n');
+    float[] logits = next(first);
     double[] p = new double[logits.length];
     for (int i = 0; i < length; i++) {
       int b = draw(logits, temperature, random, p);
       if (pos == cfg.contextLength()) { // full: start again from the last half of the window
         pos = 0;
         for (int j = Math.max(0, i + 2 - cfg.contextLength() / 2); j <= i; j++) {
-          next(seen[j] & 0xff);
+          next(seen[j]);
         }
       }
-      seen[i + 1] = (byte) b;
+      seen[i + 1] = b;
       logits = next(b);
     }
-    return new String(seen, 1, length, StandardCharsets.UTF_8);
+    return java.util.Arrays.copyOfRange(seen, 1, length + 1);
   }
 
   /** Appends {@code token} at the next position; returns the logits of the byte after it. */
   float[] next(int token) {
     int c = cfg.dModel();
-    int v = ModelConfig.VOCAB;
+    int v = cfg.vocab();
     float[] x = new float[c]; // [C]
     int wte = off("wte");
     int wpe = off("wpe");

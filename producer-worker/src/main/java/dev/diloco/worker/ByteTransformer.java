@@ -18,9 +18,14 @@ import org.nd4j.linalg.factory.Nd4j;
  * and an output projection. The parameters are one flat vector in a fixed {@link #layout()}
  * order, so that the same bytes move between the model, the inner optimizer and Kafka.
  *
- * <p>Three ND4J pitfalls shape it: the embedding is a one-hot matrix times the embedding table
- * (a gather fails in backprop), the causal mask is added by hand (the built-in attention has
- * none), and so is the layer norm (the built-in one has no epsilon: see {@link #layerNorm}).
+ * <p>Four ND4J pitfalls shape it. The embedding is gathered outside the graph, and its
+ * gradient scattered back into the table's rows by hand ({@link #lossAndGradient}): SameDiff's
+ * gather fails in backprop, and a one-hot product costs B·T·V floats a step (205 MB at GPT-2's
+ * vocabulary). The loss is the sum of a sparse cross-entropy, whose backprop ignores the
+ * gradient flowing into it (measured: 0.1 · sum got the gradient of the sum), so the graph's
+ * loss is the sum, and the mean's gradient is the sum's times 1 / (B·T). The causal mask is added
+ * by hand (the built-in attention has none), and so is the layer norm (the built-in one has no
+ * epsilon: see {@link #layerNorm}).
  */
 public final class ByteTransformer {
 
@@ -32,8 +37,9 @@ public final class ByteTransformer {
   private final SameDiff sd = SameDiff.create();
   private final ParameterLayout layout;
   private final List<String> names = new ArrayList<>();
-  private final SDVariable loss;
   private final SDVariable logits;
+  /** The embedded tokens [B*T, C], gathered from {@code wte} before each pass. */
+  private final SDVariable embedded;
 
   /** A model for batches of {@code batch} sequences, initialised from {@code seed}. */
   public ByteTransformer(ModelConfig config, int batch, long seed) {
@@ -43,16 +49,17 @@ public final class ByteTransformer {
     int c = config.dModel();
     int h = config.heads();
     int hd = c / h;
-    int v = ModelConfig.VOCAB;
+    int v = config.vocab();
     SplittableRandom random = new SplittableRandom(seed);
     ParameterLayout.Builder shapes = ParameterLayout.builder();
 
-    SDVariable tokens = sd.placeHolder("tokens", DataType.FLOAT, batch * t, v); // one-hot [B*T, V]
-    SDVariable targets = sd.placeHolder("targets", DataType.FLOAT, batch * t, v); // one-hot [B*T, V]
+    SDVariable targets = sd.placeHolder("targets", DataType.INT32, batch * t); // [B*T] ids
 
-    SDVariable wte = param(shapes, random, "wte", 0.02, v, c);
+    param(shapes, random, "wte", 0.02, v, c); // read by the gather, outside the graph
+    names.remove("wte");
     SDVariable wpe = param(shapes, random, "wpe", 0.02, t, c);
-    SDVariable x = sd.mmul(tokens, wte).reshape(batch, t, c).add(wpe); // [B, T, C]
+    embedded = sd.var("embedded", Nd4j.zeros(DataType.FLOAT, (long) batch * t, c)); // [B*T, C]
+    SDVariable x = embedded.reshape(batch, t, c).add(wpe); // [B, T, C]
     x = x.reshape(batch * t, c); // [B*T, C]
 
     // Upper triangle (future positions) is -1e9: added to the scores before the softmax.
@@ -99,7 +106,8 @@ public final class ByteTransformer {
     SDVariable head = param(shapes, random, "lm_head", 0.02, c, v);
     x = layerNorm(x, lnfg, lnfb); // [B*T, C]
     this.logits = sd.mmul(x, head).rename("logits"); // [B*T, V]
-    this.loss = sd.loss.softmaxCrossEntropy("loss", targets, logits, null); // mean over B*T
+    sd.sum("loss_sum", sd.loss.sparseSoftmaxCrossEntropy("ce", logits, targets)); // []
+    sd.setLossVariables("loss_sum");
     this.layout = shapes.build();
     buildGradients();
   }
@@ -114,7 +122,7 @@ public final class ByteTransformer {
     synchronized (System.class) {
       System.setOut(new java.io.PrintStream(java.io.OutputStream.nullOutputStream()));
       try {
-        sd.createGradFunction("loss");
+        sd.createGradFunction("loss_sum");
       } finally {
         System.setOut(out);
       }
@@ -153,51 +161,86 @@ public final class ByteTransformer {
   }
 
   /**
-   * The mean cross-entropy of predicting each next byte of {@code batch} windows, and its
-   * gradient in layout order into {@code gradient}. {@code windows}: [B, T + 1] bytes.
+   * The mean cross-entropy of predicting each next token of {@code batch} windows, and its
+   * gradient in layout order into {@code gradient}. {@code windows}: [B, T + 1] token ids.
    */
   public float lossAndGradient(int[][] windows, float[] gradient) {
-    Map<String, INDArray> feed = feed(windows);
-    var result = sd.calculateGradientsAndOutputs(feed, List.of("loss"), names);
+    int[] inputs = inputs(windows);
+    Map<String, INDArray> feed = feed(windows, inputs);
+    List<String> wanted = new ArrayList<>(names);
+    wanted.add("embedded");
+    var result = sd.calculateGradientsAndOutputs(feed, List.of("loss_sum"), wanted);
+    float scale = 1f / inputs.length; // the mean's gradient is the sum's over B*T
     for (ParameterLayout.Tensor t : layout.tensors()) {
-      float[] g = result.getGradients().get(t.name()).data().asFloat();
-      System.arraycopy(g, 0, gradient, (int) t.offset(), g.length);
+      if (!t.name().equals("wte")) {
+        float[] g = result.getGradients().get(t.name()).data().asFloat();
+        int at = (int) t.offset();
+        for (int i = 0; i < g.length; i++) {
+          gradient[at + i] = g[i] * scale;
+        }
+      }
     }
-    return result.getOutputs().get("loss").getFloat(0);
+    // The gather's backward: each row of the table gets the gradients of its embedded tokens.
+    ParameterLayout.Tensor wte = layout.tensor("wte");
+    int c = config.dModel();
+    java.util.Arrays.fill(gradient, (int) wte.offset(), (int) (wte.offset() + wte.elementCount()),
+        0f);
+    float[] dx = result.getGradients().get("embedded").data().asFloat(); // [B*T, C]
+    for (int r = 0; r < inputs.length; r++) {
+      int row = (int) wte.offset() + inputs[r] * c;
+      for (int j = 0; j < c; j++) {
+        gradient[row + j] += dx[r * c + j] * scale;
+      }
+    }
+    return result.getOutputs().get("loss_sum").getFloat(0) * scale;
   }
 
-  /** The mean cross-entropy of predicting each next byte, without gradients. */
+  /** The mean cross-entropy of predicting each next token, without gradients. */
   public float loss(int[][] windows) {
-    return sd.output(feed(windows), "loss").get("loss").getFloat(0);
+    int[] inputs = inputs(windows);
+    return sd.output(feed(windows, inputs), "loss_sum").get("loss_sum").getFloat(0)
+        / inputs.length;
   }
 
-  /** Logits [B*T, V] for {@code windows} ([B, T + 1]; the last byte of each is not input). */
+  /** Logits [B*T, V] for {@code windows} ([B, T + 1]; the last token of each is not input). */
   public float[] logits(int[][] windows) {
-    return sd.output(feed(windows), "logits").get("logits").data().asFloat();
+    return sd.output(feed(windows, inputs(windows)), "logits").get("logits").data().asFloat();
   }
 
-  private Map<String, INDArray> feed(int[][] windows) {
+  /** The input tokens of {@code windows}, [B*T], each checked against the vocabulary. */
+  private int[] inputs(int[][] windows) {
     int t = config.contextLength();
-    int v = ModelConfig.VOCAB;
     if (windows.length != batch) {
       throw new IllegalArgumentException("the model takes batches of " + batch + " windows, got "
           + windows.length);
     }
-    float[] in = new float[batch * t * v];
-    float[] out = new float[batch * t * v];
+    int[] in = new int[batch * t];
     for (int b = 0; b < batch; b++) {
       if (windows[b].length != t + 1) {
-        throw new IllegalArgumentException("a window must hold " + (t + 1) + " bytes, got "
+        throw new IllegalArgumentException("a window must hold " + (t + 1) + " tokens, got "
             + windows[b].length);
       }
-      for (int i = 0; i < t; i++) {
-        in[((b * t) + i) * v + windows[b][i]] = 1f;
-        out[((b * t) + i) * v + windows[b][i + 1]] = 1f;
+      for (int i = 0; i <= t; i++) {
+        if (windows[b][i] < 0 || windows[b][i] >= config.vocab()) {
+          throw new IllegalArgumentException("token " + windows[b][i] + " is not in the "
+              + "model's vocabulary of " + config.vocab());
+        }
       }
+      System.arraycopy(windows[b], 0, in, b * t, t);
+    }
+    return in;
+  }
+
+  /** Gathers the input tokens' rows of {@code wte} into the graph; the next tokens are labels. */
+  private Map<String, INDArray> feed(int[][] windows, int[] inputs) {
+    int t = config.contextLength();
+    embedded.getArr().assign(Nd4j.pullRows(sd.getVariable("wte").getArr(), 1, inputs));
+    int[] next = new int[inputs.length];
+    for (int b = 0; b < batch; b++) {
+      System.arraycopy(windows[b], 1, next, b * t, t);
     }
     Map<String, INDArray> feed = new HashMap<>();
-    feed.put("tokens", Nd4j.create(in, new long[] {(long) batch * t, v}, 'c'));
-    feed.put("targets", Nd4j.create(out, new long[] {(long) batch * t, v}, 'c'));
+    feed.put("targets", Nd4j.createFromArray(next));
     return feed;
   }
 

@@ -1,5 +1,6 @@
 package dev.diloco.worker;
 
+import dev.diloco.tokens.Tokens;
 import java.util.SplittableRandom;
 
 /**
@@ -13,6 +14,11 @@ public final class EvalSet {
 
   /** {@code count} batches of {@code batch} windows of {@code contextLength} bytes. */
   public EvalSet(byte[] evalSlice, int count, int batch, int contextLength, long seed) {
+    this(Tokens.of(evalSlice), count, batch, contextLength, seed);
+  }
+
+  /** {@code count} batches of {@code batch} windows of {@code contextLength} tokens. */
+  public EvalSet(Tokens evalSlice, int count, int batch, int contextLength, long seed) {
     if (count < 1) {
       throw new IllegalArgumentException("eval batches must be >= 1, got " + count);
     }
@@ -74,7 +80,7 @@ public final class EvalSet {
    */
   public Measured measure(ByteTransformer model) {
     int t = model.config().contextLength();
-    int v = ModelConfig.VOCAB;
+    int v = model.config().vocab();
     double[] losses = new double[windows()];
     int w = 0;
     for (int[][] b : batches) {

@@ -1,6 +1,7 @@
 package dev.diloco.worker;
 
 import dev.diloco.core.layout.ParameterLayout;
+import dev.diloco.tokens.Tokens;
 import java.util.function.BooleanSupplier;
 import java.util.function.IntConsumer;
 
@@ -14,13 +15,19 @@ public final class InnerSteps {
 
   private final ByteTransformer model;
   private final AdamW adamw;
-  private final byte[] shard;
+  private final Tokens shard;
   private final long seed;
   private final String workerId;
   private final int steps;
 
   /** H = {@code steps} steps of {@code model} with {@code adamw} on worker {@code workerId}'s shard. */
   public InnerSteps(ByteTransformer model, AdamW adamw, byte[] shard, long seed, String workerId,
+      int steps) {
+    this(model, adamw, Tokens.of(shard), seed, workerId, steps);
+  }
+
+  /** As above, on tokens. */
+  public InnerSteps(ByteTransformer model, AdamW adamw, Tokens shard, long seed, String workerId,
       int steps) {
     if (steps < 1) {
       throw new IllegalArgumentException("inner steps must be >= 1, got " + steps);

@@ -1,15 +1,17 @@
 package dev.diloco.worker;
 
 /**
- * Sizes of the byte-level transformer.
+ * Sizes of the transformer.
  *
- * @param contextLength tokens (bytes) the model sees at once
+ * @param contextLength tokens the model sees at once
  * @param layers transformer blocks
  * @param dModel width of the residual stream
  * @param heads attention heads per block; must divide dModel
  * @param mlpHidden hidden width of each block's MLP
+ * @param vocab tokens in the vocabulary: {@link #VOCAB} for bytes, a tokenizer's size otherwise
  */
-public record ModelConfig(int contextLength, int layers, int dModel, int heads, int mlpHidden) {
+public record ModelConfig(int contextLength, int layers, int dModel, int heads, int mlpHidden,
+    int vocab) {
 
   /** Bytes: any UTF-8 text trains without a tokenizer. */
   public static final int VOCAB = 256;
@@ -23,7 +25,13 @@ public record ModelConfig(int contextLength, int layers, int dModel, int heads, 
   /** 85.8M parameters, for machines with the compute. */
   public static final ModelConfig LARGE = new ModelConfig(512, 12, 768, 12, 3072);
 
+  /** Over bytes. */
+  public ModelConfig(int contextLength, int layers, int dModel, int heads, int mlpHidden) {
+    this(contextLength, layers, dModel, heads, mlpHidden, VOCAB);
+  }
+
   public ModelConfig {
+    positive("vocab", vocab);
     positive("contextLength", contextLength);
     positive("layers", layers);
     positive("dModel", dModel);
@@ -33,6 +41,11 @@ public record ModelConfig(int contextLength, int layers, int dModel, int heads, 
       throw new IllegalArgumentException("heads (" + heads + ") must divide dModel (" + dModel
           + ")");
     }
+  }
+
+  /** The same sizes over a vocabulary of {@code size} tokens. */
+  public ModelConfig withVocab(int size) {
+    return new ModelConfig(contextLength, layers, dModel, heads, mlpHidden, size);
   }
 
   public static ModelConfig preset(String name) {

@@ -49,6 +49,12 @@ public record RunSpec(String runId, ModelConfig model, int batch, int innerSteps
         seed, chunkElements, mode);
   }
 
+  /** The same run with a model over {@code vocab} tokens (the tokenizer's of its data). */
+  public RunSpec withVocab(int vocab) {
+    return new RunSpec(runId, model.withVocab(vocab), batch, innerSteps, inner, outer, format,
+        errorFeedback, seed, chunkElements, overlap);
+  }
+
   /** The same run with the inner and outer learning rates {@code inner} and {@code outer}. */
   public RunSpec withLearningRates(double inner, double outer) {
     return new RunSpec(runId, model, batch, innerSteps, this.inner.withLearningRate(inner),
@@ -64,7 +70,7 @@ public record RunSpec(String runId, ModelConfig model, int batch, int innerSteps
   public ModelDescription describe(ByteTransformer built) {
     return ModelDescription.newBuilder()
         .setRunId(runId).setFamily("byte-transformer")
-        .setArchitecture(new ModelArchitecture(ModelConfig.VOCAB, model.contextLength(),
+        .setArchitecture(new ModelArchitecture(model.vocab(), model.contextLength(),
             model.layers(), model.dModel(), model.heads(), model.mlpHidden()))
         .setInnerOptimizer(new InnerOptimizerConfig(inner.learningRate(), inner.beta1(),
             inner.beta2(), inner.epsilon(), inner.weightDecay(), inner.clip(),
@@ -87,14 +93,10 @@ public record RunSpec(String runId, ModelConfig model, int batch, int innerSteps
           + "' model; this worker trains byte-transformer models");
     }
     ModelArchitecture a = d.getArchitecture();
-    if (a.getVocabSize() != ModelConfig.VOCAB) {
-      throw new IllegalArgumentException("run " + d.getRunId() + " has a vocabulary of "
-          + a.getVocabSize() + "; byte-transformer models have " + ModelConfig.VOCAB);
-    }
     InnerOptimizerConfig i = d.getInnerOptimizer();
     return new RunSpec(d.getRunId(),
         new ModelConfig(a.getContextLength(), a.getLayers(), a.getDModel(), a.getHeads(),
-            a.getMlpHidden()),
+            a.getMlpHidden(), a.getVocabSize()),
         i.getBatchSize(), d.getInnerSteps(),
         AdamW.Config.OPENDILOCO.withLearningRate(i.getLearningRate())
             .withBetas(i.getBeta1(), i.getBeta2()).withEpsilon(i.getEpsilon())

@@ -9,6 +9,7 @@ import dev.diloco.core.log.RoundLog;
 import dev.diloco.core.math.PseudoGradient;
 import dev.diloco.schemas.HeartbeatKind;
 import dev.diloco.schemas.ModelDescription;
+import dev.diloco.tokens.Tokens;
 import dev.diloco.schemas.Overlap;
 import dev.diloco.schemas.RoundCommit;
 import dev.diloco.schemas.RoundStats;
@@ -56,7 +57,7 @@ public final class Worker implements AutoCloseable {
   /** A worker of the run its model topic describes: see below. */
   public Worker(WorkerSettings settings, ByteTransformer model, byte[] shard, byte[] evalSlice,
       KafkaClientConfig kafka) {
-    this(settings, null, model, shard, evalSlice, kafka);
+    this(settings, null, model, Tokens.of(shard), Tokens.of(evalSlice), kafka);
   }
 
   /**
@@ -65,7 +66,7 @@ public final class Worker implements AutoCloseable {
    * layout is refused before anything is trained.
    */
   public Worker(WorkerSettings settings, ModelDescription run, ByteTransformer model,
-      byte[] shard, byte[] evalSlice, KafkaClientConfig kafka) {
+      Tokens shard, Tokens evalSlice, KafkaClientConfig kafka) {
     this.settings = settings;
     this.model = model;
     RunTopics topics = new RunTopics(settings.runId());

@@ -23,7 +23,7 @@ class ByteTransformerTest {
     windows[0][changed] = (windows[0][changed] + 101) % 256;
     windows[1][changed] = (windows[1][changed] + 57) % 256;
     float[] after = model.logits(windows);
-    int v = ModelConfig.VOCAB;
+    int v = SMALL.vocab();
     for (int b = 0; b < 2; b++) {
       for (int t = 0; t < 16; t++) {
         float[] x = java.util.Arrays.copyOfRange(before, (b * 16 + t) * v, (b * 16 + t + 1) * v);
@@ -80,7 +80,38 @@ class ByteTransformerTest {
    */
   @Test
   void theGradientIsTheFiniteDifferenceOfTheLoss() {
-    ByteTransformer model = new ByteTransformer(SMALL, 2, 11);
+    checkGradients(SMALL, ByteCorpus.windows(BuiltInCorpus.generate(4096, 1), 2, 16,
+        new SplittableRandom(5)));
+  }
+
+  /**
+   * Over a vocabulary of tokens, not bytes: the embedding's rows are gathered outside the graph
+   * and their gradient scattered back by hand, and the loss is a sparse cross-entropy; both
+   * must still be the loss's gradient, for tokens beyond a byte's range too.
+   */
+  @Test
+  void overAVocabularyOfTokensTheGatheredEmbeddingsGradientIsTheLosssToo() {
+    SplittableRandom random = new SplittableRandom(8);
+    int[][] windows = new int[2][17];
+    for (int[] w : windows) {
+      for (int i = 0; i < w.length; i++) {
+        w[i] = i % 3 == 0 ? 700 + random.nextInt(3) : random.nextInt(1000); // rows seen twice
+      }
+    }
+    checkGradients(SMALL.withVocab(1000), windows);
+  }
+
+  @Test
+  void aTokenOutsideTheVocabularyIsRefusedByName() {
+    ByteTransformer model = new ByteTransformer(SMALL.withVocab(300), 1, 1);
+    int[][] windows = new int[1][17];
+    windows[0][16] = 300;
+    org.assertj.core.api.Assertions.assertThatThrownBy(() -> model.loss(windows))
+        .hasMessage("token 300 is not in the model's vocabulary of 300");
+  }
+
+  private static void checkGradients(ModelConfig config, int[][] windows) {
+    ByteTransformer model = new ByteTransformer(config, 2, 11);
     int n = (int) model.layout().totalElements();
     float[] params = new float[n];
     model.parameters(params);
@@ -90,8 +121,6 @@ class ByteTransformerTest {
       params[i] += (float) random.nextDouble(-0.3, 0.3);
     }
     model.setParameters(params);
-    int[][] windows = ByteCorpus.windows(BuiltInCorpus.generate(4096, 1), 2, 16,
-        new SplittableRandom(5));
     float[] grad = new float[n];
     model.lossAndGradient(windows, grad);
 

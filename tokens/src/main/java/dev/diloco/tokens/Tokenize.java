@@ -19,7 +19,8 @@ import java.util.stream.Stream;
  * manifest. Documents follow each other in the order given, with the tokenizer's end-of-text
  * token between two documents when it has one; the stream is cut into training shards of at
  * most {@code shardTokens}, and its last tokens (a count, or a fraction of all) become the
- * validation shard, as nanoGPT holds out the end of its text. Everything is written in a
+ * validation shard, as nanoGPT holds out the end of its text; a copy of the tokenizer goes
+ * beside them. Everything is written in a
  * directory of its own under the output and moved into place once whole, so a failure leaves
  * nothing that looks like data.
  */
@@ -55,6 +56,8 @@ public final class Tokenize {
   private final TokenizerFile tokenizer;
   private final Settings settings;
   private final Path work;
+  /** The copy of the tokenizer beside the shards. */
+  public static final String TOKENIZER = "tokenizer.json";
   /** Chars of text encoded in one call: a few pieces for each core. */
   private static final int BATCH_CHARS = 16 * Documents.PIECE_CHARS;
 
@@ -98,6 +101,8 @@ public final class Tokenize {
           Files.move(work.resolve(s.file()), out.resolve(s.file()),
               StandardCopyOption.ATOMIC_MOVE);
         }
+        // The data carries its tokenizer: a run decodes samples and exports with it.
+        Files.copy(tokenizer.path(), out.resolve(TOKENIZER), StandardCopyOption.REPLACE_EXISTING);
         manifest.write(work);
         Files.move(work.resolve(Manifest.FILE), out.resolve(Manifest.FILE),
             StandardCopyOption.ATOMIC_MOVE);
@@ -206,8 +211,7 @@ public final class Tokenize {
           + "on: the inputs give " + tokens);
     }
     Manifest.Shard val = held == 0 ? null : holdOut(tokens - held);
-    var info = new Manifest.TokenizerInfo(tokenizer.path().getFileName().toString(),
-        tokenizer.sha256(), tokenizer.vocabSize(),
+    var info = new Manifest.TokenizerInfo(TOKENIZER, tokenizer.sha256(), tokenizer.vocabSize(),
         tokenizer.endOfText().isPresent() ? tokenizer.endOfText().getAsInt() : null);
     return new Manifest(Manifest.FORMAT, info, TokenShardWriter.widthFor(tokenizer.vocabSize()),
         inputs, List.copyOf(shards), val);

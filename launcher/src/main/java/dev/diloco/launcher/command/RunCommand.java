@@ -8,6 +8,7 @@ import dev.diloco.launcher.options.ClusterOptions;
 import dev.diloco.launcher.options.MetricsOptions;
 import dev.diloco.launcher.options.RunSpecOptions;
 import dev.diloco.worker.RunSpec;
+import dev.diloco.worker.TrainingData;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.LocalDateTime;
@@ -41,7 +42,9 @@ public final class RunCommand implements Callable<Integer> {
   int rounds;
 
   @Option(names = "--data", paramLabel = "PATH",
-      description = "Training text: a file or a directory (default: a built-in synthetic corpus).")
+      description = "Training data: a text file or a directory of them (read as bytes), or the "
+          + "tokens diloco tokenize wrote (its directory or manifest.json), whose tokenizer "
+          + "sizes the model's vocabulary (default: a built-in synthetic corpus).")
   Path data;
 
   @Option(names = "--out", paramLabel = "DIR",
@@ -102,6 +105,9 @@ public final class RunCommand implements Callable<Integer> {
     }
     String runId = runIdOf(dir);
     RunSpec spec = options.spec(runId);
+    if (data != null) { // the model's vocabulary is the data's: bytes, or its tokenizer's
+      spec = spec.withVocab(TrainingData.load(data, 0.1, 0).vocab());
+    }
     KafkaClientConfig clients = cluster.given() ? cluster.clients() : null;
 
     Map<String, Object> configuration = new LinkedHashMap<>();

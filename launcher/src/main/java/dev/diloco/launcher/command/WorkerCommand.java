@@ -15,6 +15,7 @@ import dev.diloco.schemas.ModelDescription;
 import dev.diloco.schemas.Overlap;
 import dev.diloco.worker.BuiltInCorpus;
 import dev.diloco.worker.ByteCorpus;
+import dev.diloco.worker.TrainingData;
 import dev.diloco.worker.ByteTransformer;
 import dev.diloco.worker.RunSpec;
 import dev.diloco.worker.Worker;
@@ -56,7 +57,9 @@ public final class WorkerCommand implements Callable<Integer> {
   String workerId;
 
   @Option(names = "--data", paramLabel = "PATH",
-      description = "A text file or a directory of them (default: a built-in synthetic corpus).")
+      description = "A text file or a directory of them (read as bytes), or the tokens "
+          + "diloco tokenize wrote (its directory or manifest.json), or one token file in "
+          + "llm.c's layout (default: a built-in synthetic corpus).")
   Path data;
 
   @Option(names = "--shard", defaultValue = "0", paramLabel = "I",
@@ -130,8 +133,10 @@ public final class WorkerCommand implements Callable<Integer> {
           + spec.overlap().name().toLowerCase(java.util.Locale.ROOT) + " (its description); "
           + "this worker was given --overlap " + overlap + ": workers follow the run's mode");
     }
-    ByteCorpus corpus = data != null ? ByteCorpus.load(data, 0.1)
-        : ByteCorpus.of(BuiltInCorpus.generate(1 << 22, 1), 0.1, "the built-in corpus");
+    int vocab = described.getArchitecture().getVocabSize();
+    TrainingData corpus = data != null ? TrainingData.load(data, 0.1, vocab)
+        : TrainingData.of(ByteCorpus.of(BuiltInCorpus.generate(1 << 22, 1), 0.1,
+            "the built-in corpus"));
     if (data == null) {
       System.out.println("no --data: training on a built-in synthetic corpus");
     }
@@ -143,7 +148,7 @@ public final class WorkerCommand implements Callable<Integer> {
     CountDownLatch finished = new CountDownLatch(1);
     try (MetricsOptions.Served served = metrics.serve(topics, "worker");
         Worker worker = new Worker(settings, described, model,
-            corpus.shard(shard, shards, nonIid), corpus.evalSlice(), clients)) {
+            corpus.shard(shard, shards, nonIid), corpus.eval(), clients)) {
       WorkerMeters meters = new WorkerMeters(served.registry(), runId);
       Runtime.getRuntime().addShutdownHook(new Thread(() -> {
         worker.stop();

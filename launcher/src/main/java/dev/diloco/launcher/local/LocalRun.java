@@ -21,10 +21,12 @@ import dev.diloco.schemas.Contribution;
 import dev.diloco.schemas.RoundCommit;
 import dev.diloco.schemas.RoundStats;
 import dev.diloco.worker.BuiltInCorpus;
+import dev.diloco.tokens.Tokens;
 import dev.diloco.worker.ByteCorpus;
 import dev.diloco.worker.ByteTransformer;
 import dev.diloco.worker.EvalSet;
 import dev.diloco.worker.RunSpec;
+import dev.diloco.worker.TrainingData;
 import io.micrometer.core.instrument.Gauge;
 import io.micrometer.core.instrument.MeterRegistry;
 import java.io.PrintStream;
@@ -64,6 +66,8 @@ public final class LocalRun {
   private final Plan plan;
   private final PrintStream console;
   private final MeterRegistry meters;
+  /** The tokenizer beside the run's token data, which decodes its sample; null for bytes. */
+  private Path tokenizer;
 
   /** {@code meters}: where the run's services and its workers' reports are measured. */
   public LocalRun(Plan plan, PrintStream console, MeterRegistry meters) {
@@ -75,7 +79,9 @@ public final class LocalRun {
   /** Runs it to the end; returns the summary, with {@code configuration} at its head. */
   public RunSummary run(Map<String, Object> configuration) throws Exception {
     Files.createDirectories(plan.out());
-    ByteCorpus corpus = plan.data() == null ? null : ByteCorpus.load(plan.data(), 0.1);
+    TrainingData corpus = plan.data() == null ? null
+        : TrainingData.load(plan.data(), 0.1, plan.spec().model().vocab());
+    tokenizer = corpus == null ? null : corpus.tokenizer();
     EmbeddedKafkaBroker broker = plan.cluster() == null
         ? EmbeddedKafkaBroker.builder().logDir(plan.out().resolve("kafka")).start() : null;
     try {
@@ -89,7 +95,7 @@ public final class LocalRun {
     }
   }
 
-  private RunSummary runOn(KafkaClientConfig clients, ByteCorpus corpus,
+  private RunSummary runOn(KafkaClientConfig clients, TrainingData corpus,
       Map<String, Object> configuration) throws Exception {
     RunSpec spec = plan.spec();
     RunTopics topics = new RunTopics(spec.runId());
@@ -97,8 +103,8 @@ public final class LocalRun {
     Topics.create(clients, topics.newTopics(plan.partitions(), (short) 1, clients));
     ByteTransformer model = spec.newModel();
     float[] initial = RunSpecOptions.initialWeights(model, plan.init());
-    byte[] evalSlice = corpus != null ? corpus.evalSlice()
-        : ByteCorpus.of(BuiltInCorpus.generate(1 << 22, 1), 0.1, "built-in").evalSlice();
+    Tokens evalSlice = corpus != null ? corpus.eval()
+        : ByteCorpus.of(BuiltInCorpus.generate(1 << 22, 1), 0.1, "built-in").evalTokens();
     EvalSet eval = new EvalSet(evalSlice, EVAL_BATCHES, model.batch(),
         spec.model().contextLength(), spec.seed());
     RunSummary summary = new RunSummary(configuration);
@@ -163,12 +169,12 @@ public final class LocalRun {
     return summary;
   }
 
-  /** Follows the commits up to the last round: one summary row and console line each. */
   /** What the run checks as it goes: that its in-process services are alive. */
   private interface Liveness {
     void check() throws InterruptedException;
   }
 
+  /** Follows the commits up to the last round: one summary row and console line each. */
   private void follow(KafkaClientConfig clients, CommitWatcher commits, RoundReports reports,
       WorkerProcesses workers, ByteTransformer model, EvalSet eval, RunSummary summary,
       Liveness services) throws Exception {
@@ -207,7 +213,8 @@ public final class LocalRun {
         summary.add(round);
         progress.round(round);
         if (next == plan.rounds()) {
-          RunOutputs.write(plan.out(), plan.spec(), summary, model, weights, console);
+          RunOutputs.write(plan.out(), plan.spec(), summary, model, weights, console,
+              tokenizer);
         }
       }
     }

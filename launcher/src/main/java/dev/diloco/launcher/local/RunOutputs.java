@@ -1,6 +1,7 @@
 package dev.diloco.launcher.local;
 
 import dev.diloco.core.layout.Safetensors;
+import dev.diloco.tokens.TokenizerFile;
 import dev.diloco.worker.ByteSampler;
 import dev.diloco.worker.ByteTransformer;
 import dev.diloco.worker.RunSpec;
@@ -17,16 +18,29 @@ final class RunOutputs {
   private static final int SAMPLE_BYTES = 300;
   private static final double SAMPLE_TEMPERATURE = 0.8;
 
-  /** final-weights.safetensors, sample.txt and loss.png; says so on {@code console}. */
+  /**
+   * final-weights.safetensors, sample.txt and loss.png; says so on {@code console}. A model over
+   * a tokenizer's vocabulary samples tokens, decoded by {@code tokenizer} (null: bytes).
+   */
   static void write(Path dir, RunSpec spec, RunSummary summary, ByteTransformer model,
-      float[] weights, PrintStream console) throws IOException {
+      float[] weights, PrintStream console, Path tokenizer) throws IOException {
     long start = System.nanoTime();
     console.printf("writing the final weights, %d bytes of text sampled from them, and the loss "
         + "plot%n", SAMPLE_BYTES);
     Safetensors.write(dir.resolve("final-weights.safetensors"), model.layout(), weights);
     ByteSampler sampler = new ByteSampler(spec.model(), model.layout(), weights);
-    Files.writeString(dir.resolve("sample.txt"),
-        sampler.sample(SAMPLE_BYTES, SAMPLE_TEMPERATURE, spec.seed()) + "\n");
+    String text;
+    if (tokenizer == null) {
+      text = sampler.sample(SAMPLE_BYTES, SAMPLE_TEMPERATURE, spec.seed());
+    } else {
+      try (TokenizerFile decoder = TokenizerFile.load(tokenizer)) {
+        // From the end-of-text token, as a new document starts; the tokens of about as many
+        // bytes as a byte model samples.
+        text = decoder.decode(sampler.generate(decoder.endOfText().orElse(0), SAMPLE_BYTES / 4,
+            SAMPLE_TEMPERATURE, spec.seed()));
+      }
+    }
+    Files.writeString(dir.resolve("sample.txt"), text + "\n");
     summary.writeLossPng(dir.resolve("loss.png"), "DiLoCo run " + spec.runId());
     console.printf("wrote final-weights.safetensors, sample.txt and loss.png in %.1f s; "
         + "stopping the workers and the broker%n", (System.nanoTime() - start) / 1e9);
