@@ -32,7 +32,8 @@ public record Inspection(String runId, Model model, List<Row> rounds, Totals tot
   /** {@code blockSize}: elements per scale of INT8 and INT4, 0 for float encodings. */
   public record Model(String family, long parameters, int tensors, int chunks,
       String encoding, int blockSize, boolean errorFeedback, String compression,
-      int innerSteps, String overlap, long roundTimeoutSeconds) {}
+      int innerSteps, String overlap, long roundTimeoutSeconds, int vocabulary,
+      String tokenizerSha256, String dataSha256) {}
 
   /** One commit (or the open round, with {@code outcome} "OPEN"). */
   public record Row(int round, String outcome, String committedAt, Double roundSeconds,
@@ -52,7 +53,8 @@ public record Inspection(String runId, Model model, List<Row> rounds, Totals tot
     Model model = new Model(d.getFamily(), layout.totalElements(), layout.tensors().size(),
         layout.chunks(d.getLayout().getChunkElements()).chunkCount(), d.getEncoding().name(),
         d.getBlockSize(), d.getErrorFeedback(), d.getCompression().name(), d.getInnerSteps(),
-        d.getOverlap().name(), d.getRoundTimeoutMs() / 1000);
+        d.getOverlap().name(), d.getRoundTimeoutMs() / 1000,
+        d.getArchitecture().getVocabSize(), d.getTokenizerSha256(), d.getDataSha256());
     Map<Integer, Map<String, Integer>> letters = new TreeMap<>();
     Map<String, Integer> allLetters = new TreeMap<>();
     for (Located<DeadLetter> l : run.deadLetters()) {
@@ -108,6 +110,10 @@ public record Inspection(String runId, Model model, List<Row> rounds, Totals tot
         model.innerSteps(), model.overlap().equals("NONE") ? ""
             : ", rounds overlapped (" + model.overlap().toLowerCase(java.util.Locale.ROOT) + ")",
         model.roundTimeoutSeconds()));
+    out.append(model.tokenizerSha256() == null ? String.format("reads bytes (vocabulary %d)%n",
+        model.vocabulary()) : String.format("reads tokens: vocabulary %,d, tokenizer SHA-256 "
+        + "%s, data manifest SHA-256 %s%n", model.vocabulary(), model.tokenizerSha256(),
+        model.dataSha256() == null ? "(none)" : model.dataSha256()));
     String format = "%5s  %-11s  %-19s  %7s  %-24s  %10s  %14s  %12s  %12s  %s%n";
     out.append(String.format(format, "round", "outcome", "committed (UTC)", "seconds",
         "contributors", "tokens", "pseudo-grad B", "sums B", "weights B", "dead letters"));

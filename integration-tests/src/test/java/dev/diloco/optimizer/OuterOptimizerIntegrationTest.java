@@ -2,6 +2,7 @@ package dev.diloco.optimizer;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
+import static org.awaitility.Awaitility.await;
 
 import dev.diloco.broker.EmbeddedKafkaExtension;
 import dev.diloco.core.kafka.AvroSerde;
@@ -242,10 +243,14 @@ class OuterOptimizerIntegrationTest {
   void aFailedRoundIsRepublishedWithTheSameWeightsAndMomentum() throws Exception {
     OptimizerFixture run = new OptimizerFixture(KAFKA, "failing");
     try (var optimizer = new OuterOptimizer("failing", run.clients, LR, null)) {
-      optimizer.open(OptimizerFixture.description("failing"), OptimizerFixture.initialWeights());
+      optimizer.open(ModelDescription.newBuilder(OptimizerFixture.description("failing"))
+          .setRoundTimeoutMs(1_000).build(), OptimizerFixture.initialWeights());
       run.reduce(0);
       OptimizerLoop.runUntil(optimizer, 1, WAIT);
-      // Some sums of round 1 arrive, then the reducer gives up on the round.
+      // Some sums of round 1 arrive, then, past the round's deadline, the reducer gives up on
+      // the round (a report before the deadline would be held until it).
+      long deadline = optimizer.newestCommit().getCommittedAtMs() + 1_000;
+      await().atMost(WAIT).until(() -> System.currentTimeMillis() >= deadline);
       List<byte[]> partial = new ArrayList<>();
       partial.add(AvroSerde.of(ReducedChunk.class).encode(run.sum(1, 0)));
       run.sendRaw(run.topics.reduced(), partial);

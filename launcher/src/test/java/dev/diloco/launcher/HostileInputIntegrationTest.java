@@ -229,6 +229,7 @@ class HostileInputIntegrationTest {
     assertThat(Cli.run(out, new StringWriter(), "inspect", "--run", RUN,
         "--bootstrap-servers", KAFKA.bootstrapServers())).isZero();
     assertThat(out.toString()).contains("rounds close 120 s after their commit")
+        .contains("reads bytes (vocabulary 256)")
         .contains("WRONG_PARTITION:1").contains("NORM_BOUND_EXCEEDED:1")
         .contains("commits that do not verify with the run's key")
         .contains("round " + Integer.MAX_VALUE + " at offset");

@@ -1,5 +1,6 @@
 package dev.diloco.worker;
 
+import dev.diloco.schemas.ModelDescription;
 import dev.diloco.tokens.Manifest;
 import dev.diloco.tokens.TokenShard;
 import dev.diloco.tokens.Tokens;
@@ -22,9 +23,10 @@ import java.util.List;
  *
  * @param vocab the tokens' vocabulary: 256 for bytes, the tokenizer's otherwise
  * @param manifest the manifest the shards came with; null for text and for a lone token file
+ * @param manifestSha256 the SHA-256 of the manifest's file, in hex; null without one
  */
 public record TrainingData(Tokens train, Tokens eval, int vocab, String source,
-    Manifest manifest) {
+    Manifest manifest, String manifestSha256) {
 
   /** Tokens a block of the iid deal holds: a worker's part is every n-th block. */
   public static final int BLOCK = ByteCorpus.BLOCK;
@@ -32,7 +34,7 @@ public record TrainingData(Tokens train, Tokens eval, int vocab, String source,
   /** Bytes of text. */
   public static TrainingData of(ByteCorpus corpus) {
     return new TrainingData(corpus.trainTokens(), corpus.evalTokens(), ModelConfig.VOCAB,
-        corpus.source(), null);
+        corpus.source(), null, null);
   }
 
   /**
@@ -54,7 +56,7 @@ public record TrainingData(Tokens train, Tokens eval, int vocab, String source,
       Tokens all = Tokens.of(List.of(TokenShard.open(path, vocab)));
       long held = heldOut(all.size(), evalFraction, path);
       return new TrainingData(all.slice(0, all.size() - held),
-          all.slice(all.size() - held, all.size()), vocab, path.toString(), null);
+          all.slice(all.size() - held, all.size()), vocab, path.toString(), null, null);
     }
     if (vocab > 0 && vocab != ModelConfig.VOCAB) {
       throw new IllegalArgumentException("data " + path + " is text, read as bytes (a "
@@ -86,7 +88,7 @@ public record TrainingData(Tokens train, Tokens eval, int vocab, String source,
       eval = all.slice(all.size() - held, all.size());
       all = all.slice(0, all.size() - held);
     }
-    return new TrainingData(all, eval, size, file.toString(), m);
+    return new TrainingData(all, eval, size, file.toString(), m, sha256(file));
   }
 
   /** A shard of the manifest, which must hold the tokens the manifest says. */
@@ -106,6 +108,44 @@ public record TrainingData(Tokens train, Tokens eval, int vocab, String source,
           + "few to hold out a fraction of " + fraction + " for evaluation");
     }
     return held;
+  }
+
+  private static String sha256(Path file) {
+    try {
+      return java.util.HexFormat.of().formatHex(java.security.MessageDigest
+          .getInstance("SHA-256").digest(Files.readAllBytes(file)));
+    } catch (IOException e) {
+      throw new UncheckedIOException("cannot read " + file + ": " + e.getMessage(), e);
+    } catch (java.security.NoSuchAlgorithmException e) {
+      throw new IllegalStateException("this JVM has no SHA-256", e);
+    }
+  }
+
+  /** {@code run} with what it must know of this data: its tokenizer and its manifest. */
+  public ModelDescription describe(ModelDescription run) {
+    return ModelDescription.newBuilder(run)
+        .setTokenizerSha256(manifest == null ? null : manifest.tokenizer().sha256())
+        .setEndOfText(manifest == null ? null : manifest.tokenizer().endOfText())
+        .setDataSha256(manifestSha256).build();
+  }
+
+  /**
+   * Refuses, by name, data that is not the run's: tokens of another tokenizer, or shards of
+   * another manifest than the one the run's description names.
+   */
+  public void requireFor(ModelDescription run) {
+    String tokenizer = manifest == null ? null : manifest.tokenizer().sha256();
+    if (run.getTokenizerSha256() != null && !run.getTokenizerSha256().equals(tokenizer)) {
+      throw new IllegalArgumentException("run " + run.getRunId() + "'s tokens were made by the "
+          + "tokenizer with SHA-256 " + run.getTokenizerSha256() + "; data " + source
+          + (tokenizer == null ? " names no tokenizer" : " was made by " + tokenizer));
+    }
+    if (run.getDataSha256() != null && !run.getDataSha256().equals(manifestSha256)) {
+      throw new IllegalArgumentException("run " + run.getRunId() + " trains on the data whose "
+          + "manifest has SHA-256 " + run.getDataSha256() + "; data " + source + (manifestSha256
+          == null ? " has no manifest" : "'s has " + manifestSha256) + ": give every worker "
+          + "the data the run was started with");
+    }
   }
 
   /** Whether the file starts with llm.c's magic number. */

@@ -15,6 +15,7 @@ import dev.diloco.optimizer.OuterOptimizer;
 import dev.diloco.schemas.ModelDescription;
 import dev.diloco.worker.ByteTransformer;
 import dev.diloco.worker.RunSpec;
+import dev.diloco.worker.TrainingData;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.security.KeyPair;
@@ -76,6 +77,12 @@ public final class OptimizerCommand implements Callable<Integer> {
           + "the optimizer takes a failure report only once it has passed (default: 30m).")
   Duration roundTimeout;
 
+  @Option(names = "--data", paramLabel = "PATH",
+      description = "With --start, for a run on tokens: the directory diloco tokenize wrote (or "
+          + "its manifest.json). Its tokenizer sizes the model's vocabulary, and the run's "
+          + "description records both, so that a worker given other data is refused.")
+  Path data;
+
   @Mixin
   RunSpecOptions spec;
 
@@ -90,10 +97,12 @@ public final class OptimizerCommand implements Callable<Integer> {
     WarmupCosine schedule = new WarmupCosine(warmupRounds, decayRounds,
         decayRounds == 0 ? 1.0 : minFactor);
     String runId = run.runId();
-    if (roundTimeout != null && !start) {
-      throw new ParameterException(command.commandLine(), "--round-timeout is the run's, set "
-          + "once with --start; a run that exists keeps the one in its description");
+    if ((roundTimeout != null || data != null) && !start) {
+      throw new ParameterException(command.commandLine(), (roundTimeout != null
+          ? "--round-timeout" : "--data") + " is the run's, set once with --start; a run that "
+          + "exists keeps the one in its description");
     }
+    TrainingData tokens = data == null ? null : TrainingData.load(data, 0.1, 0);
     if (start) {
       Topics.requireReady(run.clients(), run.topics(), spec.chunkElements());
     } else {
@@ -113,9 +122,11 @@ public final class OptimizerCommand implements Callable<Integer> {
       OptimizerMeters meters = new OptimizerMeters(served.registry(), runId);
       Outcome opened;
       if (start) {
-        RunSpec described = spec.spec(runId);
+        RunSpec described = tokens == null ? spec.spec(runId)
+            : spec.spec(runId).withVocab(tokens.vocab());
         ByteTransformer model = described.newModel();
-        ModelDescription description = ModelDescription.newBuilder(described.describe(model))
+        ModelDescription description = ModelDescription.newBuilder(tokens == null
+            ? described.describe(model) : tokens.describe(described.describe(model)))
             .setRoundTimeoutMs((roundTimeout == null ? RoundDeadline.DEFAULT : roundTimeout)
                 .toMillis()).build();
         opened = optimizer.open(description, RunSpecOptions.initialWeights(model, spec.init()));

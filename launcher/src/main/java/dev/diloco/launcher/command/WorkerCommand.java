@@ -17,6 +17,7 @@ import dev.diloco.worker.BuiltInCorpus;
 import dev.diloco.worker.ByteCorpus;
 import dev.diloco.worker.TrainingData;
 import dev.diloco.worker.ByteTransformer;
+import dev.diloco.worker.ModelConfig;
 import dev.diloco.worker.RunSpec;
 import dev.diloco.worker.Worker;
 import dev.diloco.worker.WorkerSettings;
@@ -134,9 +135,14 @@ public final class WorkerCommand implements Callable<Integer> {
           + "this worker was given --overlap " + overlap + ": workers follow the run's mode");
     }
     int vocab = described.getArchitecture().getVocabSize();
+    if (data == null && vocab != ModelConfig.VOCAB) {
+      throw new IllegalArgumentException("run " + runId + " trains a model over a vocabulary "
+          + "of " + vocab + " tokens: give this worker the run's token data (--data)");
+    }
     TrainingData corpus = data != null ? TrainingData.load(data, 0.1, vocab)
         : TrainingData.of(ByteCorpus.of(BuiltInCorpus.generate(1 << 22, 1), 0.1,
             "the built-in corpus"));
+    corpus.requireFor(described);
     if (data == null) {
       System.out.println("no --data: training on a built-in synthetic corpus");
     }

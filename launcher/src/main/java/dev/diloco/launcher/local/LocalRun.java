@@ -123,7 +123,8 @@ public final class LocalRun {
         WorkerProcesses workers = new WorkerProcesses(plan, clients.bootstrapServers(),
             console)) {
       OptimizerMeters optimizerMeters = new OptimizerMeters(meters, spec.runId());
-      Outcome opened = optimizer.open(spec.describe(model), initial);
+      Outcome opened = optimizer.open(corpus == null ? spec.describe(model)
+          : corpus.describe(spec.describe(model)), initial);
       optimizerMeters.opened(opened, optimizer.newestCommit());
       reducer.start(Duration.ofMinutes(2));
       Thread optimizing = new Thread(() -> {
