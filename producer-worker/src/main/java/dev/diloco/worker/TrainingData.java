@@ -24,9 +24,12 @@ import java.util.List;
  * @param vocab the tokens' vocabulary: 256 for bytes, the tokenizer's otherwise
  * @param manifest the manifest the shards came with; null for text and for a lone token file
  * @param manifestSha256 the SHA-256 of the manifest's file, in hex; null without one
+ * @param evalBytesPerToken the bytes of text an evaluation token stands for, on average: 1 for
+ *     bytes, the validation shard's text bytes over its tokens as its manifest counts them, NaN
+ *     for a token file without a manifest
  */
 public record TrainingData(Tokens train, Tokens eval, int vocab, String source,
-    Manifest manifest, String manifestSha256) {
+    Manifest manifest, String manifestSha256, double evalBytesPerToken) {
 
   /** Tokens a block of the iid deal holds: a worker's part is every n-th block. */
   public static final int BLOCK = ByteCorpus.BLOCK;
@@ -34,7 +37,7 @@ public record TrainingData(Tokens train, Tokens eval, int vocab, String source,
   /** Bytes of text. */
   public static TrainingData of(ByteCorpus corpus) {
     return new TrainingData(corpus.trainTokens(), corpus.evalTokens(), ModelConfig.VOCAB,
-        corpus.source(), null, null);
+        corpus.source(), null, null, 1.0);
   }
 
   /**
@@ -56,7 +59,8 @@ public record TrainingData(Tokens train, Tokens eval, int vocab, String source,
       Tokens all = Tokens.of(List.of(TokenShard.open(path, vocab)));
       long held = heldOut(all.size(), evalFraction, path);
       return new TrainingData(all.slice(0, all.size() - held),
-          all.slice(all.size() - held, all.size()), vocab, path.toString(), null, null);
+          all.slice(all.size() - held, all.size()), vocab, path.toString(), null, null,
+          Double.NaN);
     }
     if (vocab > 0 && vocab != ModelConfig.VOCAB) {
       throw new IllegalArgumentException("data " + path + " is text, read as bytes (a "
@@ -88,7 +92,10 @@ public record TrainingData(Tokens train, Tokens eval, int vocab, String source,
       eval = all.slice(all.size() - held, all.size());
       all = all.slice(0, all.size() - held);
     }
-    return new TrainingData(all, eval, size, file.toString(), m, sha256(file));
+    Manifest.Shard val = m.val();
+    double bytesPerToken = val != null ? (double) val.textBytes() / val.tokens()
+        : (double) m.trainTextBytes() / m.trainTokens();
+    return new TrainingData(all, eval, size, file.toString(), m, sha256(file), bytesPerToken);
   }
 
   /** A shard of the manifest, which must hold the tokens the manifest says. */
@@ -160,6 +167,14 @@ public record TrainingData(Tokens train, Tokens eval, int vocab, String source,
     } catch (IOException e) {
       throw new UncheckedIOException("cannot read data " + path + ": " + e.getMessage(), e);
     }
+  }
+
+  /**
+   * A loss in nats per token as bits per byte of text (loss · tokens / bytes / ln 2), which
+   * compares models across tokenizers; NaN when the bytes per token are unknown (NaN).
+   */
+  public static double bitsPerByte(double natsPerToken, double bytesPerToken) {
+    return natsPerToken / bytesPerToken / Math.log(2);
   }
 
   /** The tokenizer beside the shards, when they came with a manifest; else null. */

@@ -57,6 +57,13 @@ class TrainingDataTest {
     assertThat(data.train().size() + data.eval().size()).isEqualTo(651);
     assertThat(data.eval().size()).isEqualTo(65);
     assertThat(data.tokenizer()).isRegularFile();
+    // Bits per byte: nats per token over the bytes a held-out token stands for, over ln 2.
+    var val = data.manifest().val();
+    assertThat(data.evalBytesPerToken()).isEqualTo((double) val.textBytes() / val.tokens());
+    assertThat(TrainingData.bitsPerByte(Math.log(2) * 3, 3)).isCloseTo(1.0,
+        org.assertj.core.data.Offset.offset(1e-15));
+    assertThat(TrainingData.of(ByteCorpus.of(new byte[100], 0.1, "z")).evalBytesPerToken())
+        .isEqualTo(1.0);
     assertThat(TrainingData.load(out.resolve("manifest.json"), 0.1, 50_257).vocab())
         .isEqualTo(50_257);
     assertThatThrownBy(() -> TrainingData.load(out, 0.1, 256)).hasMessageContaining(

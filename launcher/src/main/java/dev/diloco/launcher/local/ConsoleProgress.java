@@ -40,9 +40,10 @@ final class ConsoleProgress {
       console.print("\r\033[K"); // clear the progress line
     }
     int filled = rounds == 0 ? BAR : BAR * r.round() / rounds;
-    console.printf("[%s%s] round %d/%d  eval loss %.3f%s  contributors %d  %,d bytes sent%s  "
+    console.printf("[%s%s] round %d/%d  eval loss %.3f%s%s  contributors %d  %,d bytes sent%s  "
             + "%.1f s%s%n", "#".repeat(filled), ".".repeat(BAR - filled), r.round(), rounds,
-        r.evalLoss(),
+        r.evalLoss(), r.evalBitsPerByte() == null ? ""
+            : String.format(" (%.3f bits/byte)", r.evalBitsPerByte()),
         r.trainLoss() == null ? "" : String.format("  train loss %.3f", r.trainLoss()),
         r.contributors(), r.bytesSent(),
         r.bytesReceived() > 0 ? String.format("  %,d received", r.bytesReceived()) : "",

@@ -68,6 +68,8 @@ public final class LocalRun {
   private final MeterRegistry meters;
   /** The tokenizer beside the run's token data, which decodes its sample; null for bytes. */
   private Path tokenizer;
+  /** Bytes of text an eval token stands for: bits per byte from nats per token. */
+  private double evalBytesPerToken = 1.0;
 
   /** {@code meters}: where the run's services and its workers' reports are measured. */
   public LocalRun(Plan plan, PrintStream console, MeterRegistry meters) {
@@ -82,6 +84,7 @@ public final class LocalRun {
     TrainingData corpus = plan.data() == null ? null
         : TrainingData.load(plan.data(), 0.1, plan.spec().model().vocab());
     tokenizer = corpus == null ? null : corpus.tokenizer();
+    evalBytesPerToken = corpus == null ? 1.0 : corpus.evalBytesPerToken();
     EmbeddedKafkaBroker broker = plan.cluster() == null
         ? EmbeddedKafkaBroker.builder().logDir(plan.out().resolve("kafka")).start() : null;
     try {
@@ -189,6 +192,12 @@ public final class LocalRun {
         .tag("run", plan.spec().runId()).strongReference(true)
         .description("Eval loss of the newest committed weights, on the run's held-out set")
         .register(meters);
+    AtomicReference<Double> evalBits = new AtomicReference<>(Double.NaN);
+    Gauge.builder("diloco.run.eval.bits_per_byte", evalBits, AtomicReference::get)
+        .tag("run", plan.spec().runId()).strongReference(true)
+        .description("The eval loss as bits per byte of text (NaN when the data does not say "
+            + "its bytes): comparable across tokenizers")
+        .register(meters);
     long previousCommitMs = 0;
     int next = 0;
     while (next <= plan.rounds()) {
@@ -207,7 +216,9 @@ public final class LocalRun {
         model.setParameters(weights);
         double loss = eval.loss(model);
         evalLoss.set(loss);
-        RunSummary.Round round = row(commit, loss,
+        double bits = TrainingData.bitsPerByte(loss, evalBytesPerToken);
+        evalBits.set(bits);
+        RunSummary.Round round = row(commit, loss, Double.isNaN(bits) ? null : bits,
             reports.of(next - 1, commit.getContributors().size(), Duration.ofSeconds(15)),
             previousCommitMs);
         previousCommitMs = commit.getCommittedAtMs();
@@ -221,7 +232,7 @@ public final class LocalRun {
     }
   }
 
-  private static RunSummary.Round row(RoundCommit commit, double evalLoss,
+  private static RunSummary.Round row(RoundCommit commit, double evalLoss, Double bitsPerByte,
       List<RoundStats> stats, long previousCommitMs) {
     Double trainLoss = commit.getContributors().isEmpty() ? null : commit.getContributors()
         .stream().mapToDouble(Contribution::getMeanInnerLoss).average().orElse(Double.NaN);
@@ -233,7 +244,7 @@ public final class LocalRun {
         : stats.stream().mapToLong(RoundStats::getBytesReceived).sum();
     double seconds = previousCommitMs == 0 ? 0
         : (commit.getCommittedAtMs() - previousCommitMs) / 1000.0;
-    return new RunSummary.Round(commit.getRound(), trainLoss, evalLoss,
+    return new RunSummary.Round(commit.getRound(), trainLoss, evalLoss, bitsPerByte,
         commit.getContributors().size(), bytes, received, seconds, utilisation,
         HexFormat.of().formatHex(Checksums.sha256Of(commit)));
   }

@@ -12,10 +12,14 @@ import java.util.Map;
 /** What a run directory tells about a run: summary.json and the loss curve. */
 public final class RunSummary {
 
-  /** One committed round, as summary.json lists it. */
-  /** {@code bytesReceived}: by the round's contributors, to get its weights (-1: unknown). */
-  public record Round(int round, Double trainLoss, double evalLoss, int contributors, long bytesSent,
-      long bytesReceived, double roundSeconds, Double computeUtilisation, String weightsSha256) {}
+  /**
+   * One committed round, as summary.json lists it. {@code evalBitsPerByte}: the eval loss as
+   * bits per byte of text (null when the data does not say its bytes); {@code bytesReceived}:
+   * by the round's contributors, to get its weights (-1: unknown).
+   */
+  public record Round(int round, Double trainLoss, double evalLoss, Double evalBitsPerByte,
+      int contributors, long bytesSent, long bytesReceived, double roundSeconds,
+      Double computeUtilisation, String weightsSha256) {}
 
   private final Map<String, Object> configuration;
   private final List<Round> rounds = new ArrayList<>();
@@ -42,6 +46,7 @@ public final class RunSummary {
       m.put("round", r.round());
       m.put("train_loss", r.trainLoss());
       m.put("eval_loss", r.evalLoss());
+      m.put("eval_bits_per_byte", r.evalBitsPerByte());
       m.put("contributors", r.contributors());
       m.put("bytes_sent", r.bytesSent());
       m.put("bytes_received", r.bytesReceived());
@@ -66,7 +71,7 @@ public final class RunSummary {
     Map<String, List<double[]>> series = new LinkedHashMap<>();
     series.put("eval loss (global weights)", eval);
     series.put("train loss (mean over workers)", train);
-    Charts.lines(file, title, "round", "loss (nats per byte)", series,
+    Charts.lines(file, title, "round", "loss (nats per token)", series,
         name -> name.startsWith("train"));
   }
 }
