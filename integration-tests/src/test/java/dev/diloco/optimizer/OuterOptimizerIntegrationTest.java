@@ -263,7 +263,9 @@ class OuterOptimizerIntegrationTest {
       run.reduce(2);
       OptimizerLoop.runUntil(optimizer, 3, WAIT);
     }
-    assertThat(deadLetters(run)).as("the second report is no error").isEmpty();
+    // (The partial sum may be read after the report, and then is refused as of a closed round.)
+    assertThat(deadLetters(run)).as("the second report is no error")
+        .noneMatch(l -> l.getOriginalTopic().equals(run.topics.roundFailures()));
     RoundLog log = new RoundLog(run.topics, run.clients, WAIT);
     RoundCommit republished = log.commit(2).orElseThrow();
     assertThat(republished.getOutcome()).isEqualTo(RoundOutcome.REPUBLISHED);
