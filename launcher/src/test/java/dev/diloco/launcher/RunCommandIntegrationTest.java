@@ -179,6 +179,46 @@ class RunCommandIntegrationTest {
         .isEqualTo(rounds.get(2).get("weights_sha256").asText());
   }
 
+  /**
+   * A run on GPT-2 tokens, end to end: diloco tokenize, then diloco run on its directory. The
+   * model's vocabulary is the tokenizer's, the description names the tokenizer and the data,
+   * the eval loss is also given in bits per byte, the sample is decoded text, and the replay
+   * agrees with every round.
+   */
+  @Test
+  void aRunOnTokensSizesItsModelByTheTokenizerAndReportsBitsPerByte() throws Exception {
+    Path text = dir.resolve("text.txt");
+    byte[] shakespeare = Files.readAllBytes(Path.of("..", "data", "tinyshakespeare.txt"));
+    Files.write(text, java.util.Arrays.copyOf(shakespeare, 40_000));
+    Path tokens = dir.resolve("tokens");
+    assertThat(run(new StringWriter(), "tokenize", "--tokenizer",
+        Path.of("..", "data", "gpt2", "tokenizer.json").toString(), text.toString(), "--out",
+        tokens.toString())).isZero();
+    Path out = dir.resolve("gpt2");
+    StringWriter printed = new StringWriter();
+    StringWriter err = new StringWriter();
+    assertThat(run(printed, err, "run", "--workers", "1", "--rounds", "2", "--inner-steps", "2",
+        "--batch", "2", "--data", tokens.toString(), "--out", out.toString()))
+        .as(err.toString()).isZero();
+    JsonNode rounds = new ObjectMapper().readTree(out.resolve("summary.json").toFile())
+        .get("rounds");
+    assertThat(rounds).hasSize(3);
+    // Untrained: about ln 50,257 = 10.8 nats a token; a GPT-2 token of this text is 3.3 bytes.
+    assertThat(rounds.get(0).get("eval_loss").asDouble()).isBetween(10.5, 11.2);
+    for (JsonNode r : rounds) {
+      assertThat(r.get("eval_bits_per_byte").asDouble()).isCloseTo(
+          r.get("eval_loss").asDouble() / Math.log(2) / 3.3, org.assertj.core.data.Offset.offset(
+              0.1 * r.get("eval_bits_per_byte").asDouble()));
+    }
+    assertThat(Files.readString(out.resolve("sample.txt"))).isNotBlank();
+    StringWriter inspected = new StringWriter();
+    assertThat(run(inspected, new StringWriter(), "inspect", out.toString())).isZero();
+    assertThat(inspected.toString()).contains("reads tokens: vocabulary 50,257, tokenizer "
+        + "SHA-256 316c2108d89946786e5900a060d4051619873c20d266b04e392bb466cdde44d8, data "
+        + "manifest SHA-256 ");
+    assertThat(run(new StringWriter(), new StringWriter(), "replay", out.toString())).isZero();
+  }
+
   @Test
   void badInputIsOneClearLineAndANonZeroExit() {
     StringWriter err = new StringWriter();
