@@ -34,7 +34,8 @@ final class AnnouncementProcessor implements Processor<byte[], byte[], byte[], b
   public void init(ProcessorContext<byte[], byte[]> context) {
     this.context = context;
     this.run = new RunView(config.runId(), context);
-    this.members = new Members(topics, run, new ReducerStores(context));
+    this.members = new Members(topics, run, new ReducerStores(context),
+        config.ownTopicsOnly());
     this.deadLetters = new DeadLetterSink(topics, metrics, context);
   }
 

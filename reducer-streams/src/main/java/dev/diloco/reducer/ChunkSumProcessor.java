@@ -77,7 +77,7 @@ final class ChunkSumProcessor implements Processor<byte[], byte[], byte[], byte[
     this.context = context;
     this.stores = new ReducerStores(context);
     this.run = new RunView(config.runId(), context);
-    this.members = new Members(topics, run, stores);
+    this.members = new Members(topics, run, stores, config.ownTopicsOnly());
     this.deadLetters = new DeadLetterSink(topics, metrics, context);
     sums.clear();
     rebuild();

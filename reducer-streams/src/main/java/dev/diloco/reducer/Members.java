@@ -17,18 +17,22 @@ import java.util.TreeSet;
  * and from its first such announcement this task believes only those: the shared membership
  * topic, which every worker may write, no longer speaks for it, so no worker can make the
  * reducer stop waiting for another (a forged LEAVE) or wait for it when it has left. A worker
- * without a topic of its own is known by the shared topic alone ({@link RunView}).
+ * without a topic of its own is known by the shared topic alone ({@link RunView}), unless the
+ * reducer believes own topics only ({@link ReducerConfig#ownTopicsOnly}): then a JOIN there,
+ * which can name a worker that does not exist, holds no round at all.
  */
 final class Members {
   private final RunTopics topics;
   private final RunView run;
   private final ReducerStores stores;
+  private final boolean ownTopicsOnly;
   private final AvroSerde<WorkerHeartbeat> serde = AvroSerde.of(WorkerHeartbeat.class);
 
-  Members(RunTopics topics, RunView run, ReducerStores stores) {
+  Members(RunTopics topics, RunView run, ReducerStores stores, boolean ownTopicsOnly) {
     this.topics = topics;
     this.run = run;
     this.stores = stores;
+    this.ownTopicsOnly = ownTopicsOnly;
   }
 
   /**
@@ -67,12 +71,12 @@ final class Members {
 
   boolean isMember(int round, String worker) {
     return stores.speaksOnOwnTopic(worker) ? stores.isOwnTopicMember(round, worker)
-        : run.isMember(round, worker);
+        : !ownTopicsOnly && run.isMember(round, worker);
   }
 
   Set<String> of(int round) {
     Set<String> members = new TreeSet<>(stores.ownTopicMembers(round));
-    for (String worker : run.members(round)) {
+    for (String worker : ownTopicsOnly ? Set.<String>of() : run.members(round)) {
       if (!stores.speaksOnOwnTopic(worker)) {
         members.add(worker);
       }

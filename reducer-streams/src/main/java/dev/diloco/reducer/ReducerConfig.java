@@ -20,9 +20,13 @@ import java.util.Objects;
  *     worker) is rejected as NORM_BOUND_EXCEEDED.
  * @param memberGrace the least a sum with a quorum waits for a member that has sent nothing
  *     this round (a worker gone, a forged JOIN) before the deadline ({@link Deadline})
+ * @param ownTopicsOnly whether the members of a round are only the workers that announce
+ *     themselves on topics of their own ({@link Members}): on a cluster with ACLs, where only a
+ *     worker's principal writes its topic, a JOIN on the shared topic, which any worker may
+ *     write, then costs nothing
  */
 public record ReducerConfig(String runId, int quorum, Duration checkEvery,
-    int chunkPartitions, double maxChunkNorm, Duration memberGrace) {
+    int chunkPartitions, double maxChunkNorm, Duration memberGrace, boolean ownTopicsOnly) {
 
   public static final Duration DEFAULT_CHECK_EVERY = Duration.ofSeconds(1);
   /** The least a sum waits for a silent member once it has a quorum, by default. */
@@ -52,6 +56,12 @@ public record ReducerConfig(String runId, int quorum, Duration checkEvery,
       throw new IllegalArgumentException("deadline check interval must be positive, got "
           + checkEvery);
     }
+  }
+
+  /** Believing the shared membership topic for workers without a topic of their own. */
+  public ReducerConfig(String runId, int quorum, Duration checkEvery, int chunkPartitions,
+      double maxChunkNorm, Duration memberGrace) {
+    this(runId, quorum, checkEvery, chunkPartitions, maxChunkNorm, memberGrace, false);
   }
 
   /** With the default grace for silent members. */

@@ -65,8 +65,12 @@ final class ReducerDriver implements AutoCloseable {
 
   /** As above, of the run {@code description} (of {@link #RUN}, {@link #LAYOUT} and chunking). */
   ReducerDriver(Path stateDir, double maxChunkNorm, ModelDescription description) {
-    ReducerConfig config = new ReducerConfig(RUN, 2, Duration.ofSeconds(1), 1,
-        maxChunkNorm);
+    this(stateDir, new ReducerConfig(RUN, 2, Duration.ofSeconds(1), 1, maxChunkNorm),
+        description);
+  }
+
+  /** A reducer of {@code config}, its workers w0 to w2 joined on the shared topic. */
+  ReducerDriver(Path stateDir, ReducerConfig config, ModelDescription description) {
     var props = ReducerTopology.streamsConfig(config,
         KafkaClientConfig.of("127.0.0.1:1"), stateDir.toString());
     driver = new TopologyTestDriver(ReducerTopology.build(config, () -> {

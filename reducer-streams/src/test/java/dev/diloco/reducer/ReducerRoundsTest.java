@@ -245,6 +245,37 @@ class ReducerRoundsTest {
   }
 
   /**
+   * On a cluster with ACLs every worker has a topic of its own, and a reducer that believes own
+   * topics only counts no JOIN of the shared topic, which any worker may write: a thousand
+   * forged ones (which cost the default reducer a grace, above) hold no sum, and a worker that
+   * joined only there is no member.
+   */
+  @Test
+  void aReducerThatBelievesOwnTopicsOnlyIsHeldByNoJoinOfTheSharedTopic(@TempDir Path own) {
+    try (ReducerDriver acl = new ReducerDriver(own, new ReducerConfig(ReducerDriver.RUN, 2,
+        Duration.ofSeconds(1), 1, 0, ReducerConfig.DEFAULT_MEMBER_GRACE, true),
+        ReducerDriver.description())) {
+      for (int g = 0; g < 1_000; g++) {
+        acl.join("ghost-" + g, 0);
+      }
+      for (String w : List.of("w0", "w1")) {
+        acl.announceOnTopicOf(w, w, 0, HeartbeatKind.JOIN);
+        acl.sendOnTopicOf(w, chunksOf(w, 0, 12).get(0));
+      }
+      assertThat(acl.readReduced()).as("w0 and w1 are every member: at once, no grace")
+          .singleElement().satisfies(r -> {
+            assertThat(r.getComplete()).isTrue();
+            assertThat(r.getContributors()).extracting(c -> c.getWorkerId())
+                .containsExactly("w0", "w1");
+          });
+      acl.send(chunksOf("w2", 0, 12).get(1)); // joined on the shared topic alone
+      acl.advance(ReducerDriver.TIMEOUT.plusSeconds(1));
+      assertThat(acl.letters()).extracting(DeadLetter::getReason)
+          .contains(DeadLetterReason.WORKER_NOT_IN_ROUND);
+    }
+  }
+
+  /**
    * Once a round is committed the members of the rounds before it are forgotten, and a
    * heartbeat for one of them is passed over: the store holds the open rounds' members, not
    * every (round, worker) of the run. The open round still waits for all of its own.

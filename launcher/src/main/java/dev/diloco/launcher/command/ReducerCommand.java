@@ -48,6 +48,13 @@ public final class ReducerCommand implements Callable<Integer> {
   @Option(names = "--round-timeout", hidden = true, converter = Moved.class)
   Duration roundTimeout;
 
+  @Option(names = "--own-topics-only",
+      description = "Count as a round's members only the workers that announce themselves on "
+          + "topics of their own (a cluster with ACLs: diloco acls): a JOIN on the shared "
+          + "membership topic, which any worker may write for a worker that does not exist, "
+          + "then holds no round.")
+  boolean ownTopicsOnly;
+
   @Option(names = "--member-grace", paramLabel = "DURATION",
       defaultValue = ReducerConfig.DEFAULT_MEMBER_GRACE_SECONDS + "s",
       converter = Durations.class,
@@ -110,7 +117,7 @@ public final class ReducerCommand implements Callable<Integer> {
     String topic = run.topics().pseudoGradients();
     int partitions = Topics.partitions(clients, topic);
     ReducerConfig config = new ReducerConfig(runId, quorum, ReducerConfig.DEFAULT_CHECK_EVERY,
-        partitions, chunkNormBound(), memberGrace);
+        partitions, chunkNormBound(), memberGrace, ownTopicsOnly);
     LoggingMeterRegistry logged = new LoggingMeterRegistry(new LoggingRegistryConfig() {
       @Override
       public String get(String key) {
