@@ -8,6 +8,7 @@ import dev.diloco.launcher.command.OptimizerCommand;
 import dev.diloco.launcher.command.ReducerCommand;
 import dev.diloco.launcher.command.ReplayCommand;
 import dev.diloco.launcher.command.RunCommand;
+import dev.diloco.launcher.command.SampleCommand;
 import dev.diloco.launcher.command.TokenizeCommand;
 import dev.diloco.launcher.command.TopicsCommand;
 import dev.diloco.launcher.command.WorkerCommand;
@@ -27,7 +28,7 @@ import picocli.CommandLine;
     description = "DiLoCo training across poorly connected machines, with Apache Kafka as the "
         + "transport.",
     subcommands = {RunCommand.class, TokenizeCommand.class, InspectCommand.class,
-        ReplayCommand.class, ExportCommand.class, AclsCommand.class, BrokerCommand.class, TopicsCommand.class, OptimizerCommand.class,
+        ReplayCommand.class, ExportCommand.class, SampleCommand.class, AclsCommand.class, BrokerCommand.class, TopicsCommand.class, OptimizerCommand.class,
         ReducerCommand.class, WorkerCommand.class, CommandLine.HelpCommand.class})
 public final class Diloco implements Runnable {
 

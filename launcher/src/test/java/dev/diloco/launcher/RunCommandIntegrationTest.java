@@ -217,6 +217,17 @@ class RunCommandIntegrationTest {
         + "SHA-256 316c2108d89946786e5900a060d4051619873c20d266b04e392bb466cdde44d8, data "
         + "manifest SHA-256 ");
     assertThat(run(new StringWriter(), new StringWriter(), "replay", out.toString())).isZero();
+    // Sampling a round after a prompt, through the run's tokenizer and no other.
+    StringWriter sampled = new StringWriter();
+    assertThat(run(sampled, new StringWriter(), "sample", out.toString(), "--round", "2",
+        "--tokenizer", tokens.resolve("tokenizer.json").toString(), "--prompt", "ROMEO:",
+        "--tokens", "20")).isZero();
+    assertThat(sampled.toString()).startsWith("ROMEO:").hasSizeGreaterThan(10);
+    StringWriter refused = new StringWriter();
+    assertThat(run(new StringWriter(), refused, "sample", out.toString(), "--round", "2"))
+        .isEqualTo(1);
+    assertThat(refused.toString()).contains("reads tokens: give its tokenizer (--tokenizer "
+        + "FILE, SHA-256 316c2108");
   }
 
   @Test

@@ -54,28 +54,47 @@ public final class ByteSampler {
    * tokens for the same weights and {@code seed}.
    */
   public int[] generate(int first, int length, double temperature, long seed) {
-    if (length < 0 || !(temperature > 0)) {
-      throw new IllegalArgumentException("sampling takes a length >= 0 and a temperature > 0; "
-          + "got length " + length + ", temperature " + temperature);
+    return generate(new int[] {first}, length, temperature, seed);
+  }
+
+  /**
+   * {@code length} tokens sampled at {@code temperature} after the tokens of {@code prompt} (at
+   * least one; of a longer prompt than the window, its last half window); the same tokens for
+   * the same weights and {@code seed}.
+   */
+  public int[] generate(int[] prompt, int length, double temperature, long seed) {
+    if (length < 0 || !(temperature > 0) || prompt.length == 0) {
+      throw new IllegalArgumentException("sampling takes a prompt of at least one token, a "
+          + "length >= 0 and a temperature > 0; got " + prompt.length + " tokens, length "
+          + length + ", temperature " + temperature);
+    }
+    for (int token : prompt) {
+      if (token < 0 || token >= cfg.vocab()) {
+        throw new IllegalArgumentException("token " + token + " of the prompt is not in the "
+            + "model's vocabulary of " + cfg.vocab());
+      }
     }
     SplittableRandom random = new SplittableRandom(seed);
-    int[] seen = new int[length + 1]; // the first token, then those sampled
-    seen[0] = first;
+    int[] seen = java.util.Arrays.copyOf(prompt, prompt.length + length); // prompt, then sampled
+    int n = prompt.length;
     pos = 0;
-    float[] logits = next(first);
+    float[] logits = null;
+    for (int j = Math.max(0, n - cfg.contextLength() / 2); j < n; j++) {
+      logits = next(seen[j]);
+    }
     double[] p = new double[logits.length];
     for (int i = 0; i < length; i++) {
       int b = draw(logits, temperature, random, p);
       if (pos == cfg.contextLength()) { // full: start again from the last half of the window
         pos = 0;
-        for (int j = Math.max(0, i + 2 - cfg.contextLength() / 2); j <= i; j++) {
+        for (int j = Math.max(0, n + i + 1 - cfg.contextLength() / 2); j < n + i; j++) {
           next(seen[j]);
         }
       }
-      seen[i + 1] = b;
+      seen[n + i] = b;
       logits = next(b);
     }
-    return java.util.Arrays.copyOfRange(seen, 1, length + 1);
+    return java.util.Arrays.copyOfRange(seen, n, n + length);
   }
 
   /** Appends {@code token} at the next position; returns the logits of the byte after it. */
