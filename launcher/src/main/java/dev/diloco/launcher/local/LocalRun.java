@@ -193,10 +193,10 @@ public final class LocalRun {
         .description("Eval loss of the newest committed weights, on the run's held-out set")
         .register(meters);
     AtomicReference<Double> evalBits = new AtomicReference<>(Double.NaN);
-    Gauge.builder("diloco.run.eval.bits_per_byte", evalBits, AtomicReference::get)
+    Gauge.builder("diloco.run.eval.bpb", evalBits, AtomicReference::get)
         .tag("run", plan.spec().runId()).strongReference(true)
-        .description("The eval loss as bits per byte of text (NaN when the data does not say "
-            + "its bytes): comparable across tokenizers")
+        .description("The eval loss in bits per byte of text (NaN when the data does not "
+            + "say its bytes): comparable across tokenizers")
         .register(meters);
     long previousCommitMs = 0;
     int next = 0;
