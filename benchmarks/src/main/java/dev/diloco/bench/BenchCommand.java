@@ -19,7 +19,7 @@ import picocli.CommandLine.Option;
     subcommands = {ConvergenceCommand.class, BenchCommand.PipelineCommand.class,
         BenchCommand.ReducerBench.class, BenchCommand.MemoryCommand.class, FaultsCommand.class,
         PartitionCommand.class, WanCommand.class, InnerLoopCommand.class,
-        TokenizeCommand.class})
+        TokenizeCommand.class, TokenDataCommand.class})
 public final class BenchCommand implements Runnable {
 
   @picocli.CommandLine.Spec

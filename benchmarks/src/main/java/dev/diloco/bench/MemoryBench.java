@@ -111,7 +111,7 @@ final class MemoryBench {
   }
 
   /** A process's heap in use, then live after a full GC, in bytes ({@code jcmd}). */
-  private static long[] heap(long pid) throws IOException, InterruptedException {
+  static long[] heap(long pid) throws IOException, InterruptedException {
     long used = heapInfo(pid);
     jcmd(pid, "GC.run");
     return new long[] {used, heapInfo(pid)};
@@ -167,7 +167,7 @@ final class MemoryBench {
     return md.toString();
   }
 
-  private static String mib(long bytes) {
+  static String mib(long bytes) {
     return String.format("%.1f MiB", bytes / 1048576.0);
   }
 }
