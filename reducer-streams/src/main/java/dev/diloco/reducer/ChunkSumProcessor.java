@@ -136,11 +136,7 @@ final class ChunkSumProcessor implements Processor<byte[], byte[], byte[], byte[
       metrics.contributed(chunk.getRound(), chunk.getWorkerId());
       stores.point(RoundKeys.contribution(chunk), where);
       PartialSum partial = a.value();
-      // Complete: every member of the round is in it, and they are a quorum. Fewer members
-      // than the quorum means workers have not announced themselves yet (one restarting, say):
-      // they are waited for, up to the deadline, as the quorum says.
-      if (partial.sum.contributors().size() >= config.quorum()
-          && partial.sum.contributors().containsAll(members.of(current.round()))) {
+      if (Deadline.complete(partial, members.of(current.round()), config.quorum())) {
         emit(current, chunk.getChunkIndex(), partial, true);
       }
     }
@@ -225,7 +221,7 @@ final class ChunkSumProcessor implements Processor<byte[], byte[], byte[], byte[
     }
   }
 
-  /** Emits the sums whose silent members have had their grace ({@link Deadline#graceIsOver}). */
+  /** Emits the sums a LEAVE completed, and those whose silent members had their grace. */
   private void endGraces(OpenRound current, long now) {
     int round = current.round();
     Set<String> inRound = members.of(round);
@@ -237,7 +233,9 @@ final class ChunkSumProcessor implements Processor<byte[], byte[], byte[], byte[
       if (partial == null || stores.isClosed(round, index)) {
         continue;
       }
-      if (Deadline.graceIsOver(partial, inRound, heard, config.quorum(),
+      if (Deadline.complete(partial, inRound, config.quorum())) {
+        emit(current, index, partial, true);
+      } else if (Deadline.graceIsOver(partial, inRound, heard, config.quorum(),
           config.memberGrace(), current.openedAtMs(), now)) {
         LOG.info("run {}: round {}, chunk {}: its silent members (up to ten named: {}) had "
             + "their grace; summed without them", config.runId(), round, index, inRound.stream()
@@ -282,8 +280,7 @@ final class ChunkSumProcessor implements Processor<byte[], byte[], byte[], byte[
     return wait.why() + ", " + current.deadline().timeout() + " after the chunk came";
   }
 
-  /** The chunks whose records land in this task's partition. */
-  private List<Integer> owned(OpenRound current) {
+  private List<Integer> owned(OpenRound current) { // the chunks in this task's partition
     return current.chunksOf(topics, context.taskId().partition(), config.chunkPartitions());
   }
 

@@ -48,6 +48,16 @@ record Deadline(List<Integer> emit, List<Integer> missed, SortedSet<String> seen
   }
 
   /**
+   * Whether a sum is complete: every member of the round is in it, and they are a quorum.
+   * Fewer members than the quorum means workers have not announced themselves yet (one
+   * restarting, say): they are waited for, up to the deadline, as the quorum says.
+   */
+  static boolean complete(PartialSum partial, java.util.Set<String> members, int quorum) {
+    return partial.sum.contributors().size() >= quorum
+        && partial.sum.contributors().containsAll(members);
+  }
+
+  /**
    * Whether a sum need wait no longer for its missing members before the deadline: it has a
    * quorum, none of its missing members is {@code heard} (it has sent this task a chunk of the
    * round, or said on its own topic within the grace that it trains: a member that is sending

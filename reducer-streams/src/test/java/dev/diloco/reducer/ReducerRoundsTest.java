@@ -205,6 +205,27 @@ class ReducerRoundsTest {
   }
 
   /**
+   * A LEAVE that reaches the membership store after the other members' last chunks (the store
+   * is global, updated on a thread of its own) completes their sum at the next check, not a
+   * grace later. Found by WorkerIntegrationTest under load: a worker that left round 0 after one
+   * step held it two minutes.
+   */
+  @Test
+  void aLeaveAfterTheLastChunkCompletesTheSumAtTheNextCheck() {
+    for (String w : List.of("w0", "w1")) {
+      reducer.send(chunksOf(w, 0, 8).get(2));
+    }
+    assertThat(reducer.readReduced()).as("w2 is a member still").isEmpty();
+    reducer.leave("w2", 0);
+    reducer.advance(Duration.ofSeconds(1));
+    assertThat(reducer.readReduced()).singleElement().satisfies(r -> {
+      assertThat(r.getComplete()).isTrue();
+      assertThat(r.getContributors()).extracting(c -> c.getWorkerId())
+          .containsExactly("w0", "w1");
+    });
+  }
+
+  /**
    * A worker with a topic of its own (only its principal may write it) is believed there alone:
    * a LEAVE or a JOIN for it on the shared membership topic, which every worker may write,
    * changes nothing once it has announced itself on its own topic; its own LEAVE does. A
