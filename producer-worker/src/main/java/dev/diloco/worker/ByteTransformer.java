@@ -181,13 +181,12 @@ public final class ByteTransformer {
       }
     }
     // The gather's backward: each row of the table gets the gradients of its embedded tokens.
-    ParameterLayout.Tensor wte = layout.tensor("wte");
+    int table = (int) layout.tensor("wte").offset();
     int c = config.dModel();
-    java.util.Arrays.fill(gradient, (int) wte.offset(), (int) (wte.offset() + wte.elementCount()),
-        0f);
+    java.util.Arrays.fill(gradient, table, table + config.vocab() * c, 0f);
     float[] dx = result.getGradients().get("embedded").data().asFloat(); // [B*T, C]
     for (int r = 0; r < inputs.length; r++) {
-      int row = (int) wte.offset() + inputs[r] * c;
+      int row = table + inputs[r] * c;
       for (int j = 0; j < c; j++) {
         gradient[row + j] += dx[r * c + j] * scale;
       }
@@ -220,10 +219,10 @@ public final class ByteTransformer {
         throw new IllegalArgumentException("a window must hold " + (t + 1) + " tokens, got "
             + windows[b].length);
       }
-      for (int i = 0; i <= t; i++) {
-        if (windows[b][i] < 0 || windows[b][i] >= config.vocab()) {
-          throw new IllegalArgumentException("token " + windows[b][i] + " is not in the "
-              + "model's vocabulary of " + config.vocab());
+      for (int token : windows[b]) {
+        if (token < 0 || token >= config.vocab()) {
+          throw new IllegalArgumentException("token " + token + " is not in the model's "
+              + "vocabulary of " + config.vocab());
         }
       }
       System.arraycopy(windows[b], 0, in, b * t, t);
@@ -239,9 +238,7 @@ public final class ByteTransformer {
     for (int b = 0; b < batch; b++) {
       System.arraycopy(windows[b], 1, next, b * t, t);
     }
-    Map<String, INDArray> feed = new HashMap<>();
-    feed.put("targets", Nd4j.createFromArray(next));
-    return feed;
+    return new HashMap<>(Map.of("targets", Nd4j.createFromArray(next)));
   }
 
   /** [B*T, C] to [B*H, T, hd]: one sequence per (batch, head). */
@@ -281,7 +278,6 @@ public final class ByteTransformer {
     return var;
   }
 
-  /** Box-Muller from a SplittableRandom: the same bits on every machine and JVM. */
   /**
    * Layer norm over the last axis of {@code x} [N, C]: (x − mean) / sqrt(var + ε) · gain + bias.
    * SameDiff's own {@code nn.layerNorm} divides by the bare standard deviation: on a row of
@@ -295,6 +291,7 @@ public final class ByteTransformer {
     return centred.mul(sd.math.rsqrt(variance.add(LN_EPS))).mul(gain).add(bias); // [N, C]
   }
 
+  /** Box-Muller from a SplittableRandom: the same bits on every machine and JVM. */
   private static double gaussian(SplittableRandom random) {
     double u1 = random.nextDouble();
     double u2 = random.nextDouble();
