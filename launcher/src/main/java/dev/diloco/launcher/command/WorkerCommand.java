@@ -176,9 +176,11 @@ public final class WorkerCommand implements Callable<Integer> {
       }
       worker.run(rounds, untilRound, r -> {
         meters.record(id, r);
-        System.out.printf("round %d  train loss %.3f  eval loss %.3f  %,.0f tokens/s  %,d bytes "
-                + "sent  compute %.1f s  wait %.2f s  utilisation %.1f%%%s%n",
-            r.round(), r.meanInnerLoss(), r.evalLoss(), r.tokensPerSecond(), r.bytesPublished(),
+        double bits = TrainingData.bitsPerByte(r.evalLoss(), corpus.evalBytesPerToken());
+        System.out.printf("round %d  train loss %.3f  eval loss %.3f%s  %,.0f tokens/s  %,d "
+                + "bytes sent  compute %.1f s  wait %.2f s  utilisation %.1f%%%s%n",
+            r.round(), r.meanInnerLoss(), r.evalLoss(), Double.isNaN(bits) ? ""
+                : String.format(" (%.3f bits/byte)", bits), r.tokensPerSecond(), r.bytesPublished(),
             r.computeSeconds(), r.waitSeconds(), 100 * r.computeUtilisation(),
             spec.overlap() != Overlap.NONE && !r.waited() ? "  (weights were there)" : "");
       });
