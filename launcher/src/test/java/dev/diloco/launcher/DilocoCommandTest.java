@@ -70,6 +70,22 @@ class DilocoCommandTest {
   }
 
   @Test
+  void aTokenFileWithoutItsVocabularyIsRefusedBeforeAnythingStarts(@TempDir Path dir)
+      throws Exception {
+    Path bin = dir.resolve("train.bin");
+    java.nio.file.Files.write(bin, new byte[64]);
+    assertThat(run("run", "--data", bin.toString(), "--out", dir.resolve("r").toString()))
+        .isEqualTo(1);
+    assertThat(err.toString()).contains("token file " + bin + " has no llm.c header (nanoGPT's "
+        + "uint16 tokens alone, say): give its vocabulary (--vocab-size)");
+    assertThat(run("run", "--vocab-size", "300", "--out", dir.resolve("s").toString()))
+        .isEqualTo(1);
+    assertThat(err.toString()).contains("--vocab-size is the vocabulary of the tokens given with "
+        + "--data, and there are none");
+    assertThat(dir.resolve("r")).doesNotExist();
+  }
+
+  @Test
   void aPortOutOfRangeIsRefused(@TempDir Path dir) {
     assertThat(run("broker", "--dir", dir.toString(), "--port", "70000")).isEqualTo(1);
     assertThat(err.toString()).contains("--port must be in 0..65535, got 70000");

@@ -17,7 +17,8 @@ import java.util.List;
 /**
  * What a worker trains and evaluates on: the bytes of a text (a file, or a directory of them:
  * {@link ByteCorpus}), the shards {@code diloco tokenize} wrote (its {@code manifest.json}, or
- * the directory that holds it), or one token file in llm.c's layout. Shards are mapped from disk,
+ * the directory that holds it), or one token file: in llm.c's layout, or nanoGPT's headerless
+ * {@code .bin} (uint16 tokens alone, read with the vocabulary its caller gives). Shards are mapped from disk,
  * never read into the heap. Evaluation takes the validation shard, or else the last
  * {@code evalFraction} of the tokens.
  *
@@ -57,6 +58,18 @@ public record TrainingData(Tokens train, Tokens eval, int vocab, String source,
             + "vocabulary: give the directory diloco tokenize wrote (its manifest says it)");
       }
       Tokens all = Tokens.of(List.of(TokenShard.open(path, vocab)));
+      long held = heldOut(all.size(), evalFraction, path);
+      return new TrainingData(all.slice(0, all.size() - held),
+          all.slice(all.size() - held, all.size()), vocab, path.toString(), null, null,
+          Double.NaN);
+    }
+    if (Files.isRegularFile(path) && path.getFileName().toString().endsWith(".bin")) {
+      // No llm.c header: nanoGPT's uint16 tokens alone, which say nothing of their vocabulary.
+      if (vocab < 1) {
+        throw new IllegalArgumentException("token file " + path + " has no llm.c header "
+            + "(nanoGPT's uint16 tokens alone, say): give its vocabulary (--vocab-size)");
+      }
+      Tokens all = Tokens.of(List.of(TokenShard.headerless(path, vocab)));
       long held = heldOut(all.size(), evalFraction, path);
       return new TrainingData(all.slice(0, all.size() - held),
           all.slice(all.size() - held, all.size()), vocab, path.toString(), null, null,

@@ -112,6 +112,27 @@ class TrainingDataTest {
     return out;
   }
 
+  /** nanoGPT's .bin: uint16 tokens, no header; its vocabulary is given, never guessed. */
+  @Test
+  void aHeaderlessNanoGptFileNeedsItsVocabulary() throws IOException {
+    Path file = dir.resolve("train.bin");
+    byte[] tokens = new byte[200];
+    for (int i = 0; i < 100; i++) {
+      tokens[2 * i] = (byte) i;
+      tokens[2 * i + 1] = 1; // 256 + i
+    }
+    Files.write(file, tokens);
+    assertThatThrownBy(() -> TrainingData.load(file, 0.1, 0)).hasMessage("token file " + file
+        + " has no llm.c header (nanoGPT's uint16 tokens alone, say): give its vocabulary "
+        + "(--vocab-size)");
+    TrainingData data = TrainingData.load(file, 0.1, 1000);
+    assertThat(data.train().size()).isEqualTo(90);
+    assertThat(data.train().get(3)).isEqualTo(259);
+    assertThat(data.eval().get(0)).isEqualTo(346);
+    assertThatThrownBy(() -> TrainingData.load(file, 0.1, 300)).hasMessageContaining(
+        "token 44 is 300, not below the vocabulary's 300");
+  }
+
   @Test
   void aTokenFileAloneTakesTheRunsVocabularyAndHoldsOutItsEnd() {
     Path file = dir.resolve("t.bin");

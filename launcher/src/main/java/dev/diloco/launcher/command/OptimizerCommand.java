@@ -83,6 +83,11 @@ public final class OptimizerCommand implements Callable<Integer> {
           + "description records both, so that a worker given other data is refused.")
   Path data;
 
+  @Option(names = "--vocab-size", defaultValue = "0", paramLabel = "N",
+      description = "With --data, for a token file without a manifest (llm.c's, or nanoGPT's "
+          + "headerless .bin): its vocabulary, the model's.")
+  int vocabSize;
+
   @Mixin
   RunSpecOptions spec;
 
@@ -102,7 +107,11 @@ public final class OptimizerCommand implements Callable<Integer> {
           ? "--round-timeout" : "--data") + " is the run's, set once with --start; a run that "
           + "exists keeps the one in its description");
     }
-    TrainingData tokens = data == null ? null : TrainingData.load(data, 0.1, 0);
+    if (vocabSize != 0 && data == null) {
+      throw new ParameterException(command.commandLine(), "--vocab-size is the vocabulary of "
+          + "the tokens given with --data, and there are none");
+    }
+    TrainingData tokens = data == null ? null : TrainingData.load(data, 0.1, vocabSize);
     if (start) {
       Topics.requireReady(run.clients(), run.topics(), spec.chunkElements());
     } else {

@@ -51,6 +51,11 @@ public final class RunCommand implements Callable<Integer> {
       description = "The run directory (default: runs/run-DATE-TIME).")
   Path out;
 
+  @Option(names = "--vocab-size", defaultValue = "0", paramLabel = "N",
+      description = "The vocabulary of a token file without a manifest (llm.c's, or nanoGPT's "
+          + "headerless .bin): the model's. Data with a manifest says its own.")
+  int vocabSize;
+
   @Option(names = "--non-iid", description = "Give each worker one contiguous region of the data.")
   boolean nonIid;
 
@@ -106,7 +111,10 @@ public final class RunCommand implements Callable<Integer> {
     String runId = runIdOf(dir);
     RunSpec spec = options.spec(runId);
     if (data != null) { // the model's vocabulary is the data's: bytes, or its tokenizer's
-      spec = spec.withVocab(TrainingData.load(data, 0.1, 0).vocab());
+      spec = spec.withVocab(TrainingData.load(data, 0.1, vocabSize).vocab());
+    } else if (vocabSize != 0) {
+      throw new IllegalArgumentException("--vocab-size is the vocabulary of the tokens given "
+          + "with --data, and there are none");
     }
     KafkaClientConfig clients = cluster.given() ? cluster.clients() : null;
 
