@@ -53,27 +53,13 @@ public record TrainingData(Tokens train, Tokens eval, int vocab, String source,
       return fromManifest(manifest, vocab);
     }
     if (Files.isRegularFile(path) && isTokenFile(path)) {
-      if (vocab < 1) {
-        throw new IllegalArgumentException("token file " + path + " does not say its "
-            + "vocabulary: give the directory diloco tokenize wrote (its manifest says it)");
-      }
-      Tokens all = Tokens.of(List.of(TokenShard.open(path, vocab)));
-      long held = heldOut(all.size(), evalFraction, path);
-      return new TrainingData(all.slice(0, all.size() - held),
-          all.slice(all.size() - held, all.size()), vocab, path.toString(), null, null,
-          Double.NaN);
+      requireVocab(vocab, path, "does not say its vocabulary");
+      return lone(TokenShard.open(path, vocab), evalFraction, vocab);
     }
-    if (Files.isRegularFile(path) && path.getFileName().toString().endsWith(".bin")) {
+    if (Files.isRegularFile(path) && path.toString().endsWith(".bin")) {
       // No llm.c header: nanoGPT's uint16 tokens alone, which say nothing of their vocabulary.
-      if (vocab < 1) {
-        throw new IllegalArgumentException("token file " + path + " has no llm.c header "
-            + "(nanoGPT's uint16 tokens alone, say): give its vocabulary (--vocab-size)");
-      }
-      Tokens all = Tokens.of(List.of(TokenShard.headerless(path, vocab)));
-      long held = heldOut(all.size(), evalFraction, path);
-      return new TrainingData(all.slice(0, all.size() - held),
-          all.slice(all.size() - held, all.size()), vocab, path.toString(), null, null,
-          Double.NaN);
+      requireVocab(vocab, path, "has no llm.c header (nanoGPT's uint16 tokens alone, say)");
+      return lone(TokenShard.headerless(path, vocab), evalFraction, vocab);
     }
     if (vocab > 0 && vocab != ModelConfig.VOCAB) {
       throw new IllegalArgumentException("data " + path + " is text, read as bytes (a "
@@ -81,6 +67,23 @@ public record TrainingData(Tokens train, Tokens eval, int vocab, String source,
           + vocab + ": give the tokens its tokenizer made (diloco tokenize)");
     }
     return of(ByteCorpus.load(path, evalFraction));
+  }
+
+  private static void requireVocab(int vocab, Path path, String why) {
+    if (vocab < 1) {
+      throw new IllegalArgumentException("token file " + path + " " + why + ": give its "
+          + "vocabulary (--vocab-size), or the directory diloco tokenize wrote (its manifest "
+          + "says it)");
+    }
+  }
+
+  /** One token file without a manifest: its last {@code evalFraction} is held out. */
+  private static TrainingData lone(TokenShard shard, double evalFraction, int vocab) {
+    Tokens all = Tokens.of(List.of(shard));
+    long held = heldOut(all.size(), evalFraction, shard.path());
+    return new TrainingData(all.slice(0, all.size() - held),
+        all.slice(all.size() - held, all.size()), vocab, shard.path().toString(), null, null,
+        Double.NaN);
   }
 
   private static TrainingData fromManifest(Path file, int vocab) {

@@ -124,7 +124,7 @@ class TrainingDataTest {
     Files.write(file, tokens);
     assertThatThrownBy(() -> TrainingData.load(file, 0.1, 0)).hasMessage("token file " + file
         + " has no llm.c header (nanoGPT's uint16 tokens alone, say): give its vocabulary "
-        + "(--vocab-size)");
+        + "(--vocab-size), or the directory diloco tokenize wrote (its manifest says it)");
     TrainingData data = TrainingData.load(file, 0.1, 1000);
     assertThat(data.train().size()).isEqualTo(90);
     assertThat(data.train().get(3)).isEqualTo(259);
