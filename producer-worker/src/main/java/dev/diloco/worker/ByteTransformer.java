@@ -233,7 +233,7 @@ public final class ByteTransformer {
   /** Gathers the input tokens' rows of {@code wte} into the graph; the next tokens are labels. */
   private Map<String, INDArray> feed(int[][] windows, int[] inputs) {
     int t = config.contextLength();
-    embedded.getArr().assign(Nd4j.pullRows(sd.getVariable("wte").getArr(), 1, inputs));
+    Nd4j.pullRows(sd.getVariable("wte").getArr(), embedded.getArr(), 1, inputs); // in place
     int[] next = new int[inputs.length];
     for (int b = 0; b < batch; b++) {
       System.arraycopy(windows[b], 1, next, b * t, t);
