@@ -121,9 +121,14 @@ public final class BenchCommand implements Runnable {
     try (EmbeddedKafkaBroker broker = EmbeddedKafkaBroker.builder().start()) {
       job.run(KafkaClientConfig.of(broker.bootstrapServers()), state);
     } finally {
-      try (var paths = Files.walk(state)) {
-        paths.sorted(java.util.Comparator.reverseOrder()).forEach(p -> p.toFile().delete());
-      }
+      deleteTree(state);
+    }
+  }
+
+  /** Removes {@code dir} and everything under it. */
+  static void deleteTree(Path dir) throws java.io.IOException {
+    try (var paths = Files.walk(dir)) {
+      paths.sorted(java.util.Comparator.reverseOrder()).forEach(p -> p.toFile().delete());
     }
   }
 

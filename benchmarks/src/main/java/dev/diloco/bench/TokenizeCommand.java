@@ -40,11 +40,7 @@ final class TokenizeCommand implements Callable<Integer> {
       TokenizeBench.run(new TokenizeBench.Settings(tokenizer, input, copies, repeats, dir),
           System.out);
     } finally {
-      try (var walk = Files.walk(dir)) {
-        for (Path p : walk.sorted(java.util.Comparator.reverseOrder()).toList()) {
-          Files.deleteIfExists(p);
-        }
-      }
+      BenchCommand.deleteTree(dir);
     }
     return 0;
   }

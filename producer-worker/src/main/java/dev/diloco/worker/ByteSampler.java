@@ -41,12 +41,22 @@ public final class ByteSampler {
    * generate}); the same text for the same weights and {@code seed}.
    */
   public String sample(int length, double temperature, long seed) {
-    int[] tokens = generate('\n', length, temperature, seed);
-    byte[] bytes = new byte[length];
-    for (int i = 0; i < length; i++) {
-      bytes[i] = (byte) tokens[i];
+    return sample("\n", length, temperature, seed);
+  }
+
+  /** {@code length} bytes sampled at {@code temperature} after the bytes of {@code prompt}. */
+  public String sample(String prompt, int length, double temperature, long seed) {
+    byte[] bytes = prompt.getBytes(StandardCharsets.UTF_8);
+    int[] ids = new int[bytes.length];
+    for (int i = 0; i < ids.length; i++) {
+      ids[i] = bytes[i] & 0xff;
     }
-    return new String(bytes, StandardCharsets.UTF_8);
+    int[] tokens = generate(ids, length, temperature, seed);
+    byte[] out = new byte[length];
+    for (int i = 0; i < length; i++) {
+      out[i] = (byte) tokens[i];
+    }
+    return new String(out, StandardCharsets.UTF_8);
   }
 
   /**

@@ -36,10 +36,11 @@ public final class ByteTransformer {
   private final int batch;
   private final SameDiff sd = SameDiff.create();
   private final ParameterLayout layout;
-  private final List<String> names = new ArrayList<>();
   private final SDVariable logits;
   /** The embedded tokens [B*T, C], gathered from {@code wte} before each pass. */
   private final SDVariable embedded;
+  /** What the backward pass is asked for: the parameters in the graph, and the embedded. */
+  private final List<String> gradientsOf = new ArrayList<>();
 
   /** A model for batches of {@code batch} sequences, initialised from {@code seed}. */
   public ByteTransformer(ModelConfig config, int batch, long seed) {
@@ -56,7 +57,7 @@ public final class ByteTransformer {
     SDVariable targets = sd.placeHolder("targets", DataType.INT32, batch * t); // [B*T] ids
 
     param(shapes, random, "wte", 0.02, v, c); // read by the gather, outside the graph
-    names.remove("wte");
+    gradientsOf.remove("wte");
     SDVariable wpe = param(shapes, random, "wpe", 0.02, t, c);
     embedded = sd.var("embedded", Nd4j.zeros(DataType.FLOAT, (long) batch * t, c)); // [B*T, C]
     SDVariable x = embedded.reshape(batch, t, c).add(wpe); // [B, T, C]
@@ -109,6 +110,7 @@ public final class ByteTransformer {
     sd.sum("loss_sum", sd.loss.sparseSoftmaxCrossEntropy("ce", logits, targets)); // []
     sd.setLossVariables("loss_sum");
     this.layout = shapes.build();
+    gradientsOf.add("embedded");
     buildGradients();
   }
 
@@ -167,9 +169,7 @@ public final class ByteTransformer {
   public float lossAndGradient(int[][] windows, float[] gradient) {
     int[] inputs = inputs(windows);
     Map<String, INDArray> feed = feed(windows, inputs);
-    List<String> wanted = new ArrayList<>(names);
-    wanted.add("embedded");
-    var result = sd.calculateGradientsAndOutputs(feed, List.of("loss_sum"), wanted);
+    var result = sd.calculateGradientsAndOutputs(feed, List.of("loss_sum"), gradientsOf);
     float scale = 1f / inputs.length; // the mean's gradient is the sum's over B*T
     for (ParameterLayout.Tensor t : layout.tensors()) {
       if (!t.name().equals("wte")) {
@@ -274,7 +274,7 @@ public final class ByteTransformer {
     long[] dims = java.util.Arrays.stream(shape).asLongStream().toArray();
     SDVariable var = sd.var(name, Nd4j.create(values, dims, 'c'));
     shapes.add(name, shape);
-    names.add(name);
+    gradientsOf.add(name);
     return var;
   }
 

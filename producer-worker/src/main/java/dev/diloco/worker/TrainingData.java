@@ -2,6 +2,7 @@ package dev.diloco.worker;
 
 import dev.diloco.schemas.ModelDescription;
 import dev.diloco.tokens.Manifest;
+import dev.diloco.tokens.Sha256;
 import dev.diloco.tokens.TokenShard;
 import dev.diloco.tokens.Tokens;
 import java.io.IOException;
@@ -111,7 +112,7 @@ public record TrainingData(Tokens train, Tokens eval, int vocab, String source,
     Manifest.Shard val = m.val();
     double bytesPerToken = val != null ? (double) val.textBytes() / val.tokens()
         : (double) m.trainTextBytes() / m.trainTokens();
-    return new TrainingData(all, eval, size, file.toString(), m, sha256(file), bytesPerToken);
+    return new TrainingData(all, eval, size, file.toString(), m, Sha256.of(file), bytesPerToken);
   }
 
   /** A shard of the manifest, which must hold the tokens the manifest says. */
@@ -131,17 +132,6 @@ public record TrainingData(Tokens train, Tokens eval, int vocab, String source,
           + "few to hold out a fraction of " + fraction + " for evaluation");
     }
     return held;
-  }
-
-  private static String sha256(Path file) {
-    try {
-      return java.util.HexFormat.of().formatHex(java.security.MessageDigest
-          .getInstance("SHA-256").digest(Files.readAllBytes(file)));
-    } catch (IOException e) {
-      throw new UncheckedIOException("cannot read " + file + ": " + e.getMessage(), e);
-    } catch (java.security.NoSuchAlgorithmException e) {
-      throw new IllegalStateException("this JVM has no SHA-256", e);
-    }
   }
 
   /** {@code run} with what it must know of this data: its tokenizer and its manifest. */

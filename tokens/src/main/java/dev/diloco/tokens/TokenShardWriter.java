@@ -10,9 +10,6 @@ import java.nio.channels.FileChannel;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
-import java.security.MessageDigest;
-import java.security.NoSuchAlgorithmException;
-import java.util.HexFormat;
 
 /**
  * Writes one token file in llm.c's layout ({@link TokenShard}): the header's count is written
@@ -100,23 +97,9 @@ public final class TokenShardWriter implements AutoCloseable {
         }
         file.force(true);
       }
-      sha256 = sha256(path);
+      sha256 = Sha256.of(path);
     } catch (IOException e) {
       throw new UncheckedIOException("cannot write " + path + ": " + e.getMessage(), e);
-    }
-  }
-
-  /** The SHA-256 of a file, in hex. */
-  static String sha256(Path file) throws IOException {
-    try (var in = Files.newInputStream(file)) {
-      MessageDigest digest = MessageDigest.getInstance("SHA-256");
-      byte[] buffer = new byte[1 << 16];
-      for (int n; (n = in.read(buffer)) > 0; ) {
-        digest.update(buffer, 0, n);
-      }
-      return HexFormat.of().formatHex(digest.digest());
-    } catch (NoSuchAlgorithmException e) {
-      throw new IllegalStateException("this JVM has no SHA-256", e);
     }
   }
 }

@@ -244,7 +244,7 @@ public final class Tokenize {
           } else {
             truncate(file, keep, shard.width());
             kept.add(new Manifest.Shard(s.file(), keep, s.textBytes() - movedBytes,
-                TokenShardWriter.sha256(file)));
+                Sha256.of(file)));
           }
         }
         start = end;

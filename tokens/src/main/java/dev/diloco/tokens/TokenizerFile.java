@@ -67,7 +67,7 @@ public final class TokenizerFile implements AutoCloseable {
       } catch (RuntimeException e) {
         throw notOne(path, "Hugging Face tokenizers refuses it: " + e.getMessage());
       }
-      return new TokenizerFile(path, TokenShardWriter.sha256(path), vocab, tokenizer);
+      return new TokenizerFile(path, Sha256.of(path), vocab, tokenizer);
     } catch (IOException e) {
       throw new UncheckedIOException("cannot read tokenizer " + path + ": " + e.getMessage(), e);
     }

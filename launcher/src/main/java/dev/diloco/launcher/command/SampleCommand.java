@@ -10,7 +10,6 @@ import dev.diloco.schemas.RoundCommit;
 import dev.diloco.tokens.TokenizerFile;
 import dev.diloco.worker.ByteSampler;
 import dev.diloco.worker.RunSpec;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
@@ -68,22 +67,8 @@ public final class SampleCommand implements Callable<Integer> {
       float[] weights = log.weights(commit, ParameterLayout.chunkPlan(run.getLayout()));
       ByteSampler sampler = new ByteSampler(RunSpec.of(run).model(),
           ParameterLayout.fromSpec(run.getLayout()), weights);
-      String text;
-      if (run.getTokenizerSha256() == null) {
-        byte[] bytes = prompt.getBytes(StandardCharsets.UTF_8);
-        int[] ids = new int[bytes.length];
-        for (int i = 0; i < ids.length; i++) {
-          ids[i] = bytes[i] & 0xff;
-        }
-        int[] out = sampler.generate(ids, tokens, temperature, seed);
-        byte[] sampled = new byte[out.length];
-        for (int i = 0; i < out.length; i++) {
-          sampled[i] = (byte) out[i];
-        }
-        text = new String(sampled, StandardCharsets.UTF_8);
-      } else {
-        text = throughTokenizer(run, sampler);
-      }
+      String text = run.getTokenizerSha256() == null
+          ? sampler.sample(prompt, tokens, temperature, seed) : throughTokenizer(run, sampler);
       java.io.PrintWriter out = spec.commandLine().getOut();
       out.print(prompt);
       out.println(text);
