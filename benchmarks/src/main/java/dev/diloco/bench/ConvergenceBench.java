@@ -13,7 +13,7 @@ import dev.diloco.schemas.Overlap;
 import dev.diloco.schemas.TensorEncoding;
 import dev.diloco.worker.BuiltInCorpus;
 import dev.diloco.worker.ByteCorpus;
-import dev.diloco.worker.ByteTransformer;
+import dev.diloco.worker.LanguageModel;
 import dev.diloco.worker.EvalSet;
 import dev.diloco.worker.RunSpec;
 import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
@@ -63,7 +63,7 @@ final class ConvergenceBench {
   private final EvalSet validation;
   private final ParameterLayout layout;
   /** Measures every arm's final weights on the test set, one after the other. */
-  private final ByteTransformer evalModel;
+  private final LanguageModel evalModel;
   /** θ(0) of every arm, and where the pipeline's arms read it (null: the seed's weights). */
   private float[] initial;
   private Path init;
@@ -74,7 +74,7 @@ final class ConvergenceBench {
     this.corpus = settings.data() != null ? ByteCorpus.load(settings.data(), 0.1)
         : ByteCorpus.of(BuiltInCorpus.generate(1 << 22, 1), 0.1, "built-in");
     RunSpec spec = settings.spec();
-    ByteTransformer model = spec.newModel();
+    LanguageModel model = spec.newModel();
     this.layout = model.layout();
     int batches = settings.evalWindows() / spec.batch();
     int t = spec.model().contextLength();

@@ -4,7 +4,7 @@ import dev.diloco.core.codec.PayloadFormat;
 import dev.diloco.schemas.OuterOptimizerConfig;
 import dev.diloco.worker.AdamW;
 import dev.diloco.worker.ByteCorpus;
-import dev.diloco.worker.ByteTransformer;
+import dev.diloco.worker.LanguageModel;
 import dev.diloco.worker.DiLoCo;
 import dev.diloco.worker.EvalSet;
 import dev.diloco.worker.RunSpec;
@@ -41,8 +41,8 @@ final class InProcessArms {
     long start = System.nanoTime();
     RunSpec spec = s.spec();
     int batch = k * spec.batch();
-    ByteTransformer model = new ByteTransformer(spec.model(), batch, spec.seed());
-    ByteTransformer evalModel = spec.newModel();
+    LanguageModel model = LanguageModel.of(spec.model(), batch, spec.seed());
+    LanguageModel evalModel = spec.newModel();
     AdamW adamw = new AdamW(inner, model.layout());
     float[] params = s.initial().clone();
     float[] grad = new float[params.length];
@@ -87,11 +87,11 @@ final class InProcessArms {
   /** Eval loss at step 0 and wherever {@link #add} is called. */
   private static final class Curve {
     private final EvalSet set;
-    private final ByteTransformer model;
+    private final LanguageModel model;
     private final List<Integer> steps = new ArrayList<>();
     private final List<Double> losses = new ArrayList<>();
 
-    Curve(EvalSet set, ByteTransformer model, float[] initial) {
+    Curve(EvalSet set, LanguageModel model, float[] initial) {
       this.set = set;
       this.model = model;
       add(0, initial);

@@ -4,7 +4,7 @@ import dev.diloco.core.layout.ParameterLayout;
 import dev.diloco.worker.AdamW;
 import dev.diloco.worker.BuiltInCorpus;
 import dev.diloco.worker.ByteCorpus;
-import dev.diloco.worker.ByteTransformer;
+import dev.diloco.worker.LanguageModel;
 import dev.diloco.worker.ModelConfig;
 import java.io.PrintStream;
 import java.util.List;
@@ -69,7 +69,7 @@ final class InnerLoopBench {
 
   static Row time(String preset, int batch, int steps, int warmup) {
     ModelConfig config = ModelConfig.preset(preset);
-    ByteTransformer model = new ByteTransformer(config, batch, 1);
+    LanguageModel model = LanguageModel.of(config, batch, 1);
     ParameterLayout layout = model.layout();
     float[] params = new float[Math.toIntExact(layout.totalElements())];
     float[] grad = new float[params.length];

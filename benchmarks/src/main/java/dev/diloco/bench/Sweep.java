@@ -1,7 +1,7 @@
 package dev.diloco.bench;
 
 import dev.diloco.core.layout.Safetensors;
-import dev.diloco.worker.ByteTransformer;
+import dev.diloco.worker.LanguageModel;
 import dev.diloco.worker.EvalSet;
 import dev.diloco.worker.RunSpec;
 import java.io.IOException;
@@ -36,7 +36,7 @@ final class Sweep {
   private final EvalSet validation;
   private final PrintStream console;
   /** Reads and measures each finished point, one at a time. */
-  private final ByteTransformer model;
+  private final LanguageModel model;
   private int next;
 
   /** Writes what every point shares into {@code dir}: the run's description and θ(0). */

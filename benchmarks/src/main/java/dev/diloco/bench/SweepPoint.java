@@ -6,7 +6,7 @@ import dev.diloco.schemas.ModelDescription;
 import dev.diloco.schemas.OuterOptimizerConfig;
 import dev.diloco.worker.BuiltInCorpus;
 import dev.diloco.worker.ByteCorpus;
-import dev.diloco.worker.ByteTransformer;
+import dev.diloco.worker.LanguageModel;
 import dev.diloco.worker.EvalSet;
 import dev.diloco.worker.RunSpec;
 import java.io.IOException;
@@ -83,7 +83,7 @@ final class SweepPoint {
     Job job = Job.of(args, 4);
     RunSpec spec = RunSpec.of(ModelDescription.fromByteBuffer(ByteBuffer.wrap(
         Files.readAllBytes(description(dir)))));
-    ByteTransformer model = spec.newModel();
+    LanguageModel model = spec.newModel();
     float[] initial = Safetensors.read(initial(dir), model.layout());
     EvalSet curve = new EvalSet(corpus.evalSlice(), LocalRun.EVAL_BATCHES, spec.batch(),
         spec.model().contextLength(), spec.seed());

@@ -35,7 +35,7 @@ class ChunkPublisherIntegrationTest {
     Topics.create(KAFKA.clients(), topics.newTopics(partitions, (short) 1, KAFKA.clients()));
     // A real model's weights before and after a few inner steps.
     ModelConfig config = new ModelConfig(16, 1, 32, 4, 64);
-    ByteTransformer model = new ByteTransformer(config, 2, 3);
+    LanguageModel model = LanguageModel.of(config, 2, 3);
     int n = (int) model.layout().totalElements();
     float[] round = new float[n];
     model.parameters(round);

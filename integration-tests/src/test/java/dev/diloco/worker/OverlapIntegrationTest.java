@@ -118,7 +118,7 @@ class OverlapIntegrationTest {
   private List<String> train(String run, Overlap mode, List<String> workers, boolean restart,
       byte[] text, List<RoundReport> reports) throws Exception {
     KafkaClientConfig clients = KAFKA.clients();
-    ByteTransformer model = new ByteTransformer(MODEL, BATCH, 1);
+    LanguageModel model = LanguageModel.of(MODEL, BATCH, 1);
     float[] initial = RunServices.initialWeights(model);
     RoundLog log = new RoundLog(RunServices.createTopics(run, clients), clients, WAIT);
     ModelDescription described = ModelDescription.newBuilder(
@@ -134,12 +134,12 @@ class OverlapIntegrationTest {
             Thread t = new Thread(() -> {
               try {
                 if (restart) {
-                  try (Worker w = new Worker(settings, new ByteTransformer(MODEL, BATCH, 7), text,
+                  try (Worker w = new Worker(settings, LanguageModel.of(MODEL, BATCH, 7), text,
                       text, clients)) {
                     assertThat(w.run(ROUNDS, ROUNDS, r -> w.stop())).isEqualTo(1);
                   }
                 }
-                try (Worker w = new Worker(settings, new ByteTransformer(MODEL, BATCH, 1), text,
+                try (Worker w = new Worker(settings, LanguageModel.of(MODEL, BATCH, 1), text,
                     text, clients)) {
                   assertThat(w.run(ROUNDS, ROUNDS, reports::add))
                       .isEqualTo(restart ? ROUNDS - 1 : ROUNDS);

@@ -60,7 +60,7 @@ class ReferenceDiLoCoIntegrationTest {
     String run = "reference-" + encoding.toLowerCase();
     RunSpec spec = new RunSpec(run, MODEL, BATCH, H, AdamW.Config.OPENDILOCO.withLearningRate(1e-2),
         OuterStep.dilocoConfig(), format, blocks, 1, CHUNK);
-    ByteTransformer model = spec.newModel();
+    LanguageModel model = spec.newModel();
     float[] initial = RunServices.initialWeights(model);
     byte[] text = BuiltInCorpus.generate(1 << 14, 1);
     ByteCorpus corpus = ByteCorpus.of(text, 0.1, "built-in");

@@ -66,7 +66,7 @@ final class RunServices {
   }
 
   /** The model's seeded weights: the run's round 0. */
-  static float[] initialWeights(ByteTransformer model) {
+  static float[] initialWeights(LanguageModel model) {
     float[] initial = new float[(int) model.layout().totalElements()];
     model.parameters(initial);
     return initial;

@@ -57,7 +57,7 @@ class SignedRoundsIntegrationTest {
     KafkaClientConfig clients = KAFKA.clients();
     RunTopics topics = new RunTopics(run);
     Topics.create(clients, topics.newTopics(2, (short) 1, clients));
-    ByteTransformer model = new ByteTransformer(MODEL, 2, 1);
+    LanguageModel model = LanguageModel.of(MODEL, 2, 1);
     ChunkPlan plan = model.layout().chunks(CHUNK);
     float[] initial = new float[(int) plan.totalElements()];
     model.parameters(initial);

@@ -64,7 +64,7 @@ class WorkerIntegrationTest {
     String run = "train";
     KafkaClientConfig clients = KAFKA.clients();
     RunTopics topics = RunServices.createTopics(run, clients);
-    ByteTransformer model = new ByteTransformer(MODEL, BATCH, 1);
+    LanguageModel model = LanguageModel.of(MODEL, BATCH, 1);
     float[] initial = RunServices.initialWeights(model);
     byte[] text = BuiltInCorpus.generate(1 << 16, 1);
 
@@ -89,7 +89,7 @@ class WorkerIntegrationTest {
           RunServices.awaitRound(log, 1);
 
           List<RoundReport> later = new ArrayList<>();
-          ByteTransformer modelB = new ByteTransformer(MODEL, BATCH, 99); // weights come from Kafka
+          LanguageModel modelB = LanguageModel.of(MODEL, BATCH, 99); // weights come from Kafka
           try (Worker b = new Worker(settings(run, "worker-b"), modelB, text, text, clients)) {
             assertThat(b.run(1, later::add)).isEqualTo(1);
           }
@@ -123,7 +123,7 @@ class WorkerIntegrationTest {
     String run = "uncounted";
     KafkaClientConfig clients = KAFKA.clients();
     RunServices.createTopics(run, clients);
-    ByteTransformer model = new ByteTransformer(MODEL, BATCH, 1);
+    LanguageModel model = LanguageModel.of(MODEL, BATCH, 1);
     float[] initial = RunServices.initialWeights(model);
     byte[] text = BuiltInCorpus.generate(1 << 14, 1);
     RunServices.with(KAFKA.clients(), dir,
@@ -153,7 +153,7 @@ class WorkerIntegrationTest {
     String run = "download";
     KafkaClientConfig clients = KAFKA.clients();
     RunTopics topics = RunServices.createTopics(run, clients);
-    ByteTransformer model = new ByteTransformer(MODEL, BATCH, 1);
+    LanguageModel model = LanguageModel.of(MODEL, BATCH, 1);
     float[] initial = RunServices.initialWeights(model);
     ChunkPlan plan = model.layout().chunks(CHUNK);
     byte[] text = BuiltInCorpus.generate(1 << 14, 1);
@@ -219,7 +219,7 @@ class WorkerIntegrationTest {
   @Test
   void aWorkerRestartedOnItsStateDirectoryGoesOnToTheSameBits() throws Exception {
     KafkaClientConfig clients = KAFKA.clients();
-    ByteTransformer model = new ByteTransformer(MODEL, BATCH, 1);
+    LanguageModel model = LanguageModel.of(MODEL, BATCH, 1);
     float[] initial = RunServices.initialWeights(model);
     byte[] text = BuiltInCorpus.generate(1 << 14, 1);
     Map<String, List<String>> hashes = new HashMap<>();
@@ -235,12 +235,12 @@ class WorkerIntegrationTest {
               }
             } else { // a new process each time: a new model, its weights from the log
               try (Worker w = new Worker(settings(run, "w", state),
-                  new ByteTransformer(MODEL, BATCH, 7), text, text, clients)) {
+                  LanguageModel.of(MODEL, BATCH, 7), text, text, clients)) {
                 assertThat(w.run(1, r -> { })).isEqualTo(1);
               }
               Path again = run.equals("restarted") ? state : dir.resolve("empty-" + run);
               try (Worker w = new Worker(settings(run, "w", again),
-                  new ByteTransformer(MODEL, BATCH, 8), text, text, clients)) {
+                  LanguageModel.of(MODEL, BATCH, 8), text, text, clients)) {
                 assertThat(w.run(2, r -> { })).isEqualTo(2);
               }
             }
@@ -268,7 +268,7 @@ class WorkerIntegrationTest {
   @Test
   void aWorkerRestartedWhileItsRoundIsOpenSendsItAgainAndItCountsOnce() throws Exception {
     KafkaClientConfig clients = KAFKA.clients();
-    ByteTransformer model = new ByteTransformer(MODEL, BATCH, 1);
+    LanguageModel model = LanguageModel.of(MODEL, BATCH, 1);
     float[] initial = RunServices.initialWeights(model);
     byte[] text = BuiltInCorpus.generate(1 << 14, 1);
     int chunks = model.layout().chunks(CHUNK).chunkCount();
@@ -288,12 +288,12 @@ class WorkerIntegrationTest {
             }
             if (run.equals("sent-twice")) {
               try (Worker w0 = new Worker(settings(run, "w0", state),
-                  new ByteTransformer(MODEL, BATCH, 7), text, text, clients)) {
+                  LanguageModel.of(MODEL, BATCH, 7), text, text, clients)) {
                 assertThat(w0.run(0, r -> { })).isZero(); // publishing again is no new round
               }
             }
             try (Worker w1 = new Worker(settings(run, "w1", dir.resolve("w1-" + run)),
-                new ByteTransformer(MODEL, BATCH, 8), text, text, clients)) {
+                LanguageModel.of(MODEL, BATCH, 8), text, text, clients)) {
               assertThat(w1.run(1, r -> { })).isEqualTo(1);
             }
             RunServices.awaitRound(log, 1);
@@ -325,7 +325,7 @@ class WorkerIntegrationTest {
     String run = "diverging";
     KafkaClientConfig clients = KAFKA.clients();
     RoundLog log = new RoundLog(RunServices.createTopics(run, clients), clients, WAIT);
-    ByteTransformer model = new ByteTransformer(MODEL, BATCH, 1);
+    LanguageModel model = LanguageModel.of(MODEL, BATCH, 1);
     float[] initial = RunServices.initialWeights(model);
     byte[] text = BuiltInCorpus.generate(1 << 14, 1);
     Path wildState = dir.resolve("wild");
@@ -337,7 +337,7 @@ class WorkerIntegrationTest {
               wildState);
           List<RoundReport> wildReports = new java.util.concurrent.CopyOnWriteArrayList<>();
           try (Worker steady = new Worker(settings(run, "steady"), model, text, text, clients);
-              Worker w = new Worker(wild, new ByteTransformer(MODEL, BATCH, 1), text, text,
+              Worker w = new Worker(wild, LanguageModel.of(MODEL, BATCH, 1), text, text,
                   clients)) {
             var wildRun = java.util.concurrent.CompletableFuture.supplyAsync(
                 () -> w.run(2, 2, wildReports::add));
@@ -358,7 +358,7 @@ class WorkerIntegrationTest {
   @Test
   void aWorkerRefusesCorruptWeightsAndAnotherModelsLayout() throws Exception {
     KafkaClientConfig clients = KAFKA.clients();
-    ByteTransformer model = new ByteTransformer(MODEL, BATCH, 1);
+    LanguageModel model = LanguageModel.of(MODEL, BATCH, 1);
     ParameterLayout layout = model.layout();
     ChunkPlan plan = layout.chunks(CHUNK);
     byte[] text = BuiltInCorpus.generate(1 << 14, 1);

@@ -36,7 +36,7 @@ import dev.diloco.schemas.WorkerHeartbeat;
 import dev.diloco.worker.AdamW;
 import dev.diloco.worker.BuiltInCorpus;
 import dev.diloco.worker.ByteCorpus;
-import dev.diloco.worker.ByteTransformer;
+import dev.diloco.worker.LanguageModel;
 import dev.diloco.worker.ChunkPublisher;
 import dev.diloco.worker.ModelConfig;
 import dev.diloco.worker.RunSpec;
@@ -115,7 +115,7 @@ class SecureRunIntegrationTest {
         new OuterOptimizerConfig(OuterMethod.NESTEROV, 0.7, 0.9, Averaging.COUNT),
         PayloadFormat.FP16, false, 1, 65536);
     ByteCorpus corpus = ByteCorpus.of(BuiltInCorpus.generate(1 << 20, 1), 0.1, "built-in");
-    ByteTransformer initial = spec.newModel();
+    LanguageModel initial = spec.newModel();
     float[] weights = new float[Math.toIntExact(initial.layout().totalElements())];
     initial.parameters(weights);
     AtomicBoolean stop = new AtomicBoolean();

@@ -14,7 +14,7 @@ import dev.diloco.core.math.WarmupCosine;
 import dev.diloco.optimizer.OuterOptimizer;
 import dev.diloco.schemas.WorkerHeartbeat;
 import dev.diloco.worker.AdamW;
-import dev.diloco.worker.ByteTransformer;
+import dev.diloco.worker.LanguageModel;
 import dev.diloco.worker.ModelConfig;
 import dev.diloco.worker.RunSpec;
 import java.io.IOException;
@@ -72,7 +72,7 @@ class WorkerStopIntegrationTest {
       RunSpec spec = new RunSpec(RUN, ModelConfig.preset("tiny"), 8, 400,
           AdamW.Config.OPENDILOCO, OuterStep.dilocoConfig(), PayloadFormat.FP16, false, 1,
           65_536);
-      ByteTransformer model = spec.newModel();
+      LanguageModel model = spec.newModel();
       float[] weights = new float[Math.toIntExact(model.layout().totalElements())];
       model.parameters(weights);
       try (OuterOptimizer optimizer = new OuterOptimizer(RUN, clients, WarmupCosine.CONSTANT, null)) {

@@ -5,7 +5,7 @@ import java.nio.charset.StandardCharsets;
 import java.util.SplittableRandom;
 
 /**
- * Text from a {@link ByteTransformer}'s weights, a byte at a time, with a cache of each layer's
+ * Text from a {@link LanguageModel}'s weights, a byte at a time, with a cache of each layer's
  * past keys and values (as nanoGPT and Hugging Face generate): a new byte costs one position's
  * forward pass in plain Java, not a SameDiff pass over the whole window, so 300 bytes take
  * milliseconds instead of minutes. The same computation as the model's forward pass (a test
@@ -180,7 +180,7 @@ public final class ByteSampler {
     for (float f : x) {
       var += (f - mean) * (f - mean);
     }
-    double std = Math.sqrt(var / x.length + ByteTransformer.LN_EPS);
+    double std = Math.sqrt(var / x.length + cfg.normEps());
     float[] out = new float[x.length];
     for (int i = 0; i < x.length; i++) {
       out[i] = (float) ((x[i] - mean) / std) * w[gain + i] + w[bias + i];

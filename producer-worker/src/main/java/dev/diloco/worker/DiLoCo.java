@@ -31,7 +31,7 @@ public final class DiLoCo {
   /** One worker of the reference: its id (which seeds its windows) and its shard. */
   public record Member(String id, byte[] shard) {}
 
-  private final ByteTransformer model;
+  private final LanguageModel model;
   private final RoundStep outer;
   private final WireRoundTrip wire;
   private final List<Member> members;

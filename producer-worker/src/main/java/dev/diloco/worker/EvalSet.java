@@ -78,7 +78,7 @@ public final class EvalSet {
    * Every window's loss under {@code model} (whose batch is this set's), from its logits: the
    * mean over the window's bytes of −log softmax(logits)[next byte].
    */
-  public Measured measure(ByteTransformer model) {
+  public Measured measure(LanguageModel model) {
     int t = model.config().contextLength();
     int v = model.config().vocab();
     double[] losses = new double[windows()];
@@ -106,7 +106,7 @@ public final class EvalSet {
   }
 
   /** The mean loss of {@code model} (whose batch is this set's) over the set, in nats per byte. */
-  public float loss(ByteTransformer model) {
+  public float loss(LanguageModel model) {
     double sum = 0;
     for (int[][] b : batches) {
       sum += model.loss(b);

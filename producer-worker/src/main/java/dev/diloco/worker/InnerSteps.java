@@ -13,7 +13,7 @@ import java.util.function.IntConsumer;
  */
 public final class InnerSteps {
 
-  private final ByteTransformer model;
+  private final LanguageModel model;
   private final AdamW adamw;
   private final Tokens shard;
   private final long seed;
@@ -21,13 +21,13 @@ public final class InnerSteps {
   private final int steps;
 
   /** H = {@code steps} steps of {@code model} with {@code adamw} on worker {@code workerId}'s shard. */
-  public InnerSteps(ByteTransformer model, AdamW adamw, byte[] shard, long seed, String workerId,
+  public InnerSteps(LanguageModel model, AdamW adamw, byte[] shard, long seed, String workerId,
       int steps) {
     this(model, adamw, Tokens.of(shard), seed, workerId, steps);
   }
 
   /** As above, on tokens. */
-  public InnerSteps(ByteTransformer model, AdamW adamw, Tokens shard, long seed, String workerId,
+  public InnerSteps(LanguageModel model, AdamW adamw, Tokens shard, long seed, String workerId,
       int steps) {
     if (steps < 1) {
       throw new IllegalArgumentException("inner steps must be >= 1, got " + steps);

@@ -63,15 +63,14 @@ public record RunSpec(String runId, ModelConfig model, int batch, int innerSteps
   }
 
   /** The model with the run's initial weights (from its seed) and its batch size. */
-  public ByteTransformer newModel() {
-    return new ByteTransformer(model, batch, seed);
+  public LanguageModel newModel() {
+    return LanguageModel.of(model, batch, seed);
   }
 
-  public ModelDescription describe(ByteTransformer built) {
+  public ModelDescription describe(LanguageModel built) {
     return ModelDescription.newBuilder()
-        .setRunId(runId).setFamily("byte-transformer")
-        .setArchitecture(new ModelArchitecture(model.vocab(), model.contextLength(),
-            model.layers(), model.dModel(), model.heads(), model.mlpHidden()))
+        .setRunId(runId).setFamily(model.family().wireName())
+        .setArchitecture(architecture(model))
         .setInnerOptimizer(new InnerOptimizerConfig(inner.learningRate(), inner.beta1(),
             inner.beta2(), inner.epsilon(), inner.weightDecay(), inner.clip(),
             inner.schedule().warmup(), batch, inner.schedule().decayEnd(),
@@ -88,15 +87,14 @@ public record RunSpec(String runId, ModelConfig model, int batch, int innerSteps
 
   /** What a run's description says; refuses a family this build does not train. */
   public static RunSpec of(ModelDescription d) {
-    if (!"byte-transformer".equals(d.getFamily())) {
-      throw new IllegalArgumentException("run " + d.getRunId() + " trains a '" + d.getFamily()
-          + "' model; this worker trains byte-transformer models");
+    ModelConfig model;
+    try {
+      model = model(d.getFamily(), d.getArchitecture());
+    } catch (IllegalArgumentException e) {
+      throw new IllegalArgumentException("run " + d.getRunId() + "'s model: " + e.getMessage(), e);
     }
-    ModelArchitecture a = d.getArchitecture();
     InnerOptimizerConfig i = d.getInnerOptimizer();
-    return new RunSpec(d.getRunId(),
-        new ModelConfig(a.getContextLength(), a.getLayers(), a.getDModel(), a.getHeads(),
-            a.getMlpHidden(), a.getVocabSize()),
+    return new RunSpec(d.getRunId(), model,
         i.getBatchSize(), d.getInnerSteps(),
         AdamW.Config.OPENDILOCO.withLearningRate(i.getLearningRate())
             .withBetas(i.getBeta1(), i.getBeta2()).withEpsilon(i.getEpsilon())
@@ -106,5 +104,24 @@ public record RunSpec(String runId, ModelConfig model, int batch, int innerSteps
         d.getOuterOptimizer(),
         PayloadFormat.of(d), d.getErrorFeedback(),
         d.getSeed(), d.getLayout().getChunkElements(), d.getOverlap());
+  }
+
+  /** The model's sizes as a description holds them. */
+  static ModelArchitecture architecture(ModelConfig m) {
+    return ModelArchitecture.newBuilder().setVocabSize(m.vocab())
+        .setContextLength(m.contextLength()).setMaxPositions(m.maxPositions())
+        .setLayers(m.layers()).setDModel(m.dModel()).setHeads(m.heads())
+        .setKvHeads(m.kvHeads()).setMlpHidden(m.mlpHidden()).setNormEpsilon(m.normEps())
+        .setRopeTheta(m.ropeTheta()).setTiedHead(m.tiedHead()).setActivation(m.activation())
+        .build();
+  }
+
+  /** The model a description's family and sizes say; a description before v7 has zeros. */
+  static ModelConfig model(String family, ModelArchitecture a) {
+    return new ModelConfig(ModelConfig.Family.of(family), a.getVocabSize(),
+        a.getContextLength(), a.getMaxPositions() == 0 ? a.getContextLength()
+            : a.getMaxPositions(), a.getLayers(), a.getDModel(), a.getHeads(),
+        a.getKvHeads() == 0 ? a.getHeads() : a.getKvHeads(), a.getMlpHidden(),
+        a.getNormEpsilon(), a.getRopeTheta(), a.getTiedHead(), a.getActivation());
   }
 }

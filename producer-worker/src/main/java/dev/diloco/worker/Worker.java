@@ -37,7 +37,7 @@ public final class Worker implements AutoCloseable {
   private static final Logger LOG = LoggerFactory.getLogger(Worker.class);
 
   private final WorkerSettings settings;
-  private final ByteTransformer model;
+  private final LanguageModel model;
   private final EvalSet eval;
   private final WorkerClients clients;
   private final Heartbeats heartbeats;
@@ -55,7 +55,7 @@ public final class Worker implements AutoCloseable {
   private volatile boolean stopping;
 
   /** A worker of the run its model topic describes: see below. */
-  public Worker(WorkerSettings settings, ByteTransformer model, byte[] shard, byte[] evalSlice,
+  public Worker(WorkerSettings settings, LanguageModel model, byte[] shard, byte[] evalSlice,
       KafkaClientConfig kafka) {
     this(settings, null, model, Tokens.of(shard), Tokens.of(evalSlice), kafka);
   }
@@ -65,7 +65,7 @@ public final class Worker implements AutoCloseable {
    * ({@code run}, as its caller read it; null: read here) against the model: a different
    * layout is refused before anything is trained.
    */
-  public Worker(WorkerSettings settings, ModelDescription run, ByteTransformer model,
+  public Worker(WorkerSettings settings, ModelDescription run, LanguageModel model,
       Tokens shard, Tokens evalSlice, KafkaClientConfig kafka) {
     this.settings = settings;
     this.model = model;

@@ -11,8 +11,8 @@ class ByteSamplerTest {
   private static final ModelConfig MODEL = new ModelConfig(16, 2, 32, 4, 64);
 
   /** Weights far from the initial ones, so that every part of the forward pass matters. */
-  private static ByteTransformer trained() {
-    ByteTransformer model = new ByteTransformer(MODEL, 1, 3);
+  private static LanguageModel trained() {
+    LanguageModel model = LanguageModel.of(MODEL, 1, 3);
     float[] w = new float[(int) model.layout().totalElements()];
     SplittableRandom random = new SplittableRandom(5);
     for (int i = 0; i < w.length; i++) {
@@ -24,7 +24,7 @@ class ByteSamplerTest {
 
   @Test
   void theCachedForwardPassGivesTheModelsLogitsAtEveryPosition() {
-    ByteTransformer model = trained();
+    LanguageModel model = trained();
     float[] w = new float[(int) model.layout().totalElements()];
     model.parameters(w);
     int t = MODEL.contextLength();
@@ -50,7 +50,7 @@ class ByteSamplerTest {
 
   @Test
   void samplesAreTheSameForTheSameSeedAndGoPastTheContext() {
-    ByteTransformer model = trained();
+    LanguageModel model = trained();
     float[] w = new float[(int) model.layout().totalElements()];
     model.parameters(w);
     ByteSampler sampler = new ByteSampler(MODEL, model.layout(), w);
@@ -63,7 +63,7 @@ class ByteSamplerTest {
 
   @Test
   void badArgumentsAreRefusedByName() {
-    ByteTransformer model = trained();
+    LanguageModel model = trained();
     float[] w = new float[(int) model.layout().totalElements()];
     assertThatThrownBy(() -> new ByteSampler(MODEL, model.layout(), new float[3]))
         .hasMessageContaining("weights of 3 elements");

@@ -15,7 +15,7 @@ class ByteTransformerTest {
 
   @Test
   void theModelIsCausal() {
-    ByteTransformer model = new ByteTransformer(SMALL, 2, 7);
+    LanguageModel model = LanguageModel.of(SMALL, 2, 7);
     int[][] windows = ByteCorpus.windows(BuiltInCorpus.generate(4096, 1), 2, 16,
         new SplittableRandom(3));
     float[] before = model.logits(windows);
@@ -39,8 +39,8 @@ class ByteTransformerTest {
 
   @Test
   void theSameSeedGivesTheSameBitsAndTheLayoutNamesEveryTensor() {
-    ByteTransformer a = new ByteTransformer(SMALL, 1, 42);
-    ByteTransformer b = new ByteTransformer(SMALL, 1, 42);
+    LanguageModel a = LanguageModel.of(SMALL, 1, 42);
+    LanguageModel b = LanguageModel.of(SMALL, 1, 42);
     int n = (int) a.layout().totalElements();
     float[] pa = new float[n];
     float[] pb = new float[n];
@@ -59,7 +59,7 @@ class ByteTransformerTest {
 
   @Test
   void parametersRoundTripThroughTheFlatVectorExactly() {
-    ByteTransformer model = new ByteTransformer(SMALL, 1, 5);
+    LanguageModel model = LanguageModel.of(SMALL, 1, 5);
     int n = (int) model.layout().totalElements();
     float[] set = new float[n];
     SplittableRandom random = new SplittableRandom(9);
@@ -103,7 +103,7 @@ class ByteTransformerTest {
 
   @Test
   void aTokenOutsideTheVocabularyIsRefusedByName() {
-    ByteTransformer model = new ByteTransformer(SMALL.withVocab(300), 1, 1);
+    LanguageModel model = LanguageModel.of(SMALL.withVocab(300), 1, 1);
     int[][] windows = new int[1][17];
     windows[0][16] = 300;
     org.assertj.core.api.Assertions.assertThatThrownBy(() -> model.loss(windows))
@@ -111,54 +111,16 @@ class ByteTransformerTest {
   }
 
   private static void checkGradients(ModelConfig config, int[][] windows) {
-    ByteTransformer model = new ByteTransformer(config, 2, 11);
-    int n = (int) model.layout().totalElements();
-    float[] params = new float[n];
-    model.parameters(params);
-    // Weights larger than at initialisation, so that every gradient is far from zero.
-    SplittableRandom random = new SplittableRandom(4);
-    for (int i = 0; i < n; i++) {
-      params[i] += (float) random.nextDouble(-0.3, 0.3);
-    }
-    model.setParameters(params);
-    float[] grad = new float[n];
-    model.lossAndGradient(windows, grad);
-
-    float eps = 1e-2f;
-    int checked = 0;
-    for (String tensor : java.util.List.of("wte", "wpe", "blocks.0.attn.wq", "blocks.1.attn.wo",
-        "blocks.0.mlp.w1", "blocks.1.mlp.b2", "blocks.0.ln1.weight", "blocks.1.ln2.weight",
-        "blocks.0.ln2.bias", "ln_f.weight", "ln_f.bias", "lm_head")) {
-      ParameterLayout.Tensor t = model.layout().tensor(tensor);
-      // The element of the tensor with the largest gradient: where the check means most.
-      int at = (int) t.offset();
-      for (int i = (int) t.offset(); i < t.offset() + t.elementCount(); i++) {
-        at = Math.abs(grad[i]) > Math.abs(grad[at]) ? i : at;
-      }
-      float was = params[at];
-      params[at] = was + eps;
-      model.setParameters(params);
-      double up = model.loss(windows);
-      params[at] = was - eps;
-      model.setParameters(params);
-      double down = model.loss(windows);
-      params[at] = was;
-      double numeric = (up - down) / (2 * eps);
-      assertThat(numeric).as("d loss / d %s[%d]: SameDiff says %s", tensor, at - t.offset(),
-          grad[at]).isCloseTo(grad[at], org.assertj.core.data.Offset.offset(
-              1e-4 + 0.02 * Math.abs(grad[at])));
-      assertThat(Math.abs(grad[at])).as("the gradient of %s is not zero", tensor)
-          .isGreaterThan(1e-4f);
-      checked++;
-    }
-    assertThat(checked).isEqualTo(12);
+    GradientCheck.check(config, windows, java.util.List.of("wte", "wpe", "blocks.0.attn.wq",
+        "blocks.1.attn.wo", "blocks.0.mlp.w1", "blocks.1.mlp.b2", "blocks.0.ln1.weight",
+        "blocks.1.ln2.weight", "blocks.0.ln2.bias", "ln_f.weight", "ln_f.bias", "lm_head"));
   }
 
   @Test
   void aRowOfNearlyEqualValuesKeepsTheGradientBoundedByTheNormsEpsilon() {
     // Every position's embedding is 3 ± 2.4e-7: the first norm's rows have a spread of one
     // float step. SameDiff's own layer norm (no epsilon) gave gradients of 2.1e4 here.
-    ByteTransformer model = new ByteTransformer(SMALL, 2, 11);
+    LanguageModel model = LanguageModel.of(SMALL, 2, 11);
     float[] params = new float[(int) model.layout().totalElements()];
     model.parameters(params);
     ParameterLayout.Tensor wte = model.layout().tensor("wte");
@@ -188,7 +150,7 @@ class ByteTransformerTest {
         .orElseGet(() -> ByteCorpus.of(BuiltInCorpus.generate(1 << 20, 1), 0.1, "built-in"));
     ModelConfig config = ModelConfig.TINY;
     int batch = 8;
-    ByteTransformer model = new ByteTransformer(config, batch, 1);
+    LanguageModel model = LanguageModel.of(config, batch, 1);
     int n = (int) model.layout().totalElements();
     float[] params = new float[n];
     float[] grad = new float[n];

@@ -31,7 +31,7 @@ class EvalSetTest {
 
   @Test
   void theWindowsLossesAverageToTheModelsOwnLoss() {
-    ByteTransformer model = new ByteTransformer(ModelConfig.TINY, 4, 3);
+    LanguageModel model = LanguageModel.of(ModelConfig.TINY, 4, 3);
     byte[] text = BuiltInCorpus.generate(1 << 14, 2);
     EvalSet set = new EvalSet(text, 3, 4, ModelConfig.TINY.contextLength(), 5);
     EvalSet.Measured m = set.measure(model);

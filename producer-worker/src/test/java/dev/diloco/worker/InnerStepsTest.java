@@ -10,7 +10,7 @@ class InnerStepsTest {
   private static final ModelConfig SMALL = new ModelConfig(16, 2, 32, 4, 64);
   private static final byte[] SHARD = BuiltInCorpus.generate(4096, 1);
 
-  private static float[] weights(ByteTransformer model) {
+  private static float[] weights(LanguageModel model) {
     float[] w = new float[(int) model.layout().totalElements()];
     model.parameters(w);
     return w;
@@ -18,7 +18,7 @@ class InnerStepsTest {
 
   @Test
   void finiteStepsSumTheirLosses() {
-    ByteTransformer model = new ByteTransformer(SMALL, 2, 3);
+    LanguageModel model = LanguageModel.of(SMALL, 2, 3);
     InnerSteps steps = new InnerSteps(model, new AdamW(AdamW.Config.OPENDILOCO, model.layout()),
         SHARD, 1, "w0", 3);
     float[] local = weights(model);
@@ -29,7 +29,7 @@ class InnerStepsTest {
 
   @Test
   void aNonFiniteLossEndsTheStepsAndSaysWhere() {
-    ByteTransformer model = new ByteTransformer(SMALL, 2, 3);
+    LanguageModel model = LanguageModel.of(SMALL, 2, 3);
     AdamW adamw = new AdamW(AdamW.Config.OPENDILOCO, model.layout());
     InnerSteps steps = new InnerSteps(model, adamw, SHARD, 1, "w0", 3);
     float[] local = weights(model);
@@ -41,7 +41,7 @@ class InnerStepsTest {
 
   @Test
   void weightsThatOverflowInAStepAreNamedByTensorAndElement() {
-    ByteTransformer model = new ByteTransformer(SMALL, 2, 3);
+    LanguageModel model = LanguageModel.of(SMALL, 2, 3);
     // A learning rate whose step size is no float: the first step sends weights to infinity.
     AdamW adamw = new AdamW(AdamW.Config.OPENDILOCO.withLearningRate(1e39), model.layout());
     InnerSteps steps = new InnerSteps(model, adamw, SHARD, 1, "w0", 3);

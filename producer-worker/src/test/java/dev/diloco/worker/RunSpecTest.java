@@ -45,6 +45,21 @@ class RunSpecTest {
   void aRunOfAnotherFamilyIsRefused() {
     ModelDescription d = spec.describe(spec.newModel());
     d.put("family", "mixture-of-experts");
-    assertThatThrownBy(() -> RunSpec.of(d)).hasMessageContaining("'mixture-of-experts' model");
+    assertThatThrownBy(() -> RunSpec.of(d)).hasMessageContaining(
+        "'s model: model family 'mixture-of-experts' is not trained by this build");
+  }
+
+  @Test
+  void everyFamilysModelComesBackFromItsDescription() {
+    for (ModelConfig model : java.util.List.of(ModelConfig.preset("small"),
+        new ModelConfig(ModelConfig.Family.LLAMA, 300, 16, 64, 2, 32, 4, 2, 48, 1e-6, 5e5, true,
+            "silu"),
+        new ModelConfig(ModelConfig.Family.GPT2, 300, 16, 32, 2, 32, 4, 4, 64, 1e-5, 0, true,
+            "relu"))) {
+      ModelDescription d = ModelDescription.newBuilder(spec.describe(spec.newModel()))
+          .setFamily(model.family().wireName()).setArchitecture(RunSpec.architecture(model))
+          .build();
+      assertThat(RunSpec.of(d).model()).isEqualTo(model);
+    }
   }
 }

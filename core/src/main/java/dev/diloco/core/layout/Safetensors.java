@@ -24,11 +24,24 @@ public final class Safetensors {
   private Safetensors() {}
 
   public static void write(Path file, ParameterLayout layout, float[] weights) throws IOException {
+    write(file, layout, weights, null);
+  }
+
+  /**
+   * As above, with a {@code __metadata__} entry first when {@code metadata} is not null (for
+   * Hugging Face's loader, {@code {"format":"pt"}}); the data in layout order.
+   */
+  public static void write(Path file, ParameterLayout layout, float[] weights,
+      Map<String, String> metadata) throws IOException {
     if (weights.length != layout.totalElements()) {
       throw new IllegalArgumentException(weights.length + " weights for a layout of "
           + layout.totalElements());
     }
     StringBuilder json = new StringBuilder("{");
+    if (metadata != null) {
+      json.append("\"__metadata__\":").append(new ObjectMapper().writeValueAsString(
+          new java.util.TreeMap<>(metadata)));
+    }
     for (ParameterLayout.Tensor t : layout.tensors()) {
       long start = 4 * t.offset();
       json.append(json.length() > 1 ? "," : "").append('"').append(t.name())
@@ -67,11 +80,21 @@ public final class Safetensors {
   private static final long MAX_HEADER_BYTES = 100_000_000L;
 
   /**
-   * Reads a safetensors file of F32 tensors into {@code layout}'s flat vector: every tensor of
-   * the layout must be in the file with its shape, and nothing else; each error names the file
-   * and the tensor. Non-finite values are refused: a run cannot start from them.
+   * Reads a safetensors file into {@code layout}'s flat vector: every tensor of the layout must
+   * be in the file with its shape, and nothing else; each error names the file and the tensor.
+   * F32 is read as it is, F16 and BF16 widened exactly. Non-finite values are refused: a run
+   * cannot start from them.
    */
   public static float[] read(Path file, ParameterLayout layout) throws IOException {
+    return read(file, layout, name -> name);
+  }
+
+  /**
+   * As above, where the file's tensor named n is the layout's {@code names.apply(n)}, or is
+   * passed over when that is null (another tool's buffers, a tied head written twice).
+   */
+  public static float[] read(Path file, ParameterLayout layout,
+      java.util.function.Function<String, String> names) throws IOException {
     if (!Files.isRegularFile(file)) {
       throw new IllegalArgumentException("checkpoint " + file + " is not a file");
     }
@@ -99,10 +122,15 @@ public final class Safetensors {
       }
       long dataBytes = size - 8 - headerBytes;
       List<String> extra = new ArrayList<>();
+      Map<String, JsonNode> entries = new java.util.HashMap<>();
       for (Iterator<Map.Entry<String, JsonNode>> it = json.fields(); it.hasNext(); ) {
-        String name = it.next().getKey();
-        if (!name.equals("__metadata__") && !hasTensor(layout, name)) {
-          extra.add(name);
+        Map.Entry<String, JsonNode> e = it.next();
+        String name = e.getKey().equals("__metadata__") ? null : names.apply(e.getKey());
+        if (name != null && !hasTensor(layout, name)) {
+          extra.add(e.getKey());
+        } else if (name != null && entries.put(name, e.getValue()) != null) {
+          throw new IllegalArgumentException("checkpoint " + file + " holds tensor " + name
+              + " twice, under two names");
         }
       }
       if (!extra.isEmpty()) {
@@ -111,15 +139,18 @@ public final class Safetensors {
       }
       float[] weights = new float[Math.toIntExact(layout.totalElements())];
       for (ParameterLayout.Tensor t : layout.tensors()) {
-        JsonNode entry = json.get(t.name());
+        JsonNode entry = entries.get(t.name());
         String where = "checkpoint " + file + ", tensor " + t.name();
         if (entry == null) {
           throw new IllegalArgumentException(where + ": missing");
         }
         String dtype = entry.path("dtype").asText();
-        if (!dtype.equals("F32")) {
-          throw new IllegalArgumentException(where + ": dtype " + dtype + ", only F32 is read");
-        }
+        int width = switch (dtype) {
+          case "F32" -> 4;
+          case "F16", "BF16" -> 2;
+          default -> throw new IllegalArgumentException(where + ": dtype " + dtype + "; F32, F16 "
+              + "and BF16 are read");
+        };
         List<Integer> shape = new ArrayList<>();
         entry.path("shape").forEach(d -> shape.add(d.asInt()));
         if (!shape.equals(t.shape())) {
@@ -129,10 +160,10 @@ public final class Safetensors {
         JsonNode offsets = entry.path("data_offsets");
         long begin = offsets.path(0).asLong(-1);
         long end = offsets.path(1).asLong(-1);
-        if (offsets.size() != 2 || begin < 0 || end - begin != 4 * t.elementCount()
+        if (offsets.size() != 2 || begin < 0 || end - begin != width * t.elementCount()
             || end > dataBytes) {
           throw new IllegalArgumentException(where + ": data offsets " + offsets + " do not "
-              + "hold " + t.elementCount() + " F32 values within the " + dataBytes
+              + "hold " + t.elementCount() + " " + dtype + " values within the " + dataBytes
               + " data bytes");
         }
         ByteBuffer data = ByteBuffer.allocate(Math.toIntExact(end - begin))
@@ -140,7 +171,11 @@ public final class Safetensors {
         channel.position(8 + headerBytes + begin);
         readFully(channel, data, file);
         for (int i = 0; i < t.elementCount(); i++) {
-          float v = data.getFloat(4 * i);
+          float v = switch (dtype) {
+            case "F32" -> data.getFloat(4 * i);
+            case "F16" -> dev.diloco.core.codec.Fp16.toFloat(data.getShort(2 * i));
+            default -> dev.diloco.core.codec.Bf16.toFloat(data.getShort(2 * i));
+          };
           if (!Float.isFinite(v)) {
             throw new IllegalArgumentException(where + ": element " + i + " is " + v);
           }

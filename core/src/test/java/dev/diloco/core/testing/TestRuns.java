@@ -33,7 +33,8 @@ public final class TestRuns {
       int chunkElements, int innerSteps, double innerLearningRate) {
     return ModelDescription.newBuilder()
         .setRunId(runId).setFamily("test")
-        .setArchitecture(new ModelArchitecture(256, 8, 1, 8, 1, 32))
+        .setArchitecture(ModelArchitecture.newBuilder().setVocabSize(256).setContextLength(8)
+            .setLayers(1).setDModel(8).setHeads(1).setMlpHidden(32).build())
         .setInnerOptimizer(new InnerOptimizerConfig(innerLearningRate, 0.9, 0.95, 1e-8, 0.1, 1.0,
             0, 4, 0, 1.0))
         .setOuterOptimizer(OuterStep.dilocoConfig())

@@ -13,7 +13,7 @@ import dev.diloco.optimizer.KeyFile;
 import dev.diloco.optimizer.Outcome;
 import dev.diloco.optimizer.OuterOptimizer;
 import dev.diloco.schemas.ModelDescription;
-import dev.diloco.worker.ByteTransformer;
+import dev.diloco.worker.LanguageModel;
 import dev.diloco.worker.RunSpec;
 import dev.diloco.worker.TrainingData;
 import java.nio.file.Files;
@@ -133,7 +133,7 @@ public final class OptimizerCommand implements Callable<Integer> {
       if (start) {
         RunSpec described = tokens == null ? spec.spec(runId)
             : spec.spec(runId).withVocab(tokens.vocab());
-        ByteTransformer model = described.newModel();
+        LanguageModel model = described.newModel();
         ModelDescription description = ModelDescription.newBuilder(tokens == null
             ? described.describe(model) : tokens.describe(described.describe(model)))
             .setRoundTimeoutMs((roundTimeout == null ? RoundDeadline.DEFAULT : roundTimeout)

@@ -16,7 +16,7 @@ import dev.diloco.schemas.Overlap;
 import dev.diloco.worker.BuiltInCorpus;
 import dev.diloco.worker.ByteCorpus;
 import dev.diloco.worker.TrainingData;
-import dev.diloco.worker.ByteTransformer;
+import dev.diloco.worker.LanguageModel;
 import dev.diloco.worker.ModelConfig;
 import dev.diloco.worker.RunSpec;
 import dev.diloco.worker.Worker;
@@ -148,7 +148,7 @@ public final class WorkerCommand implements Callable<Integer> {
     }
     String id = workerId != null ? workerId
         : InetAddress.getLocalHost().getHostName() + "-" + shard;
-    ByteTransformer model = spec.newModel();
+    LanguageModel model = spec.newModel();
     WorkerSettings settings = new WorkerSettings(runId, id, spec.innerSteps(), spec.inner(),
         spec.format(), spec.seed(), 4, Duration.ofHours(24), stateDir);
     CountDownLatch finished = new CountDownLatch(1);

@@ -23,7 +23,7 @@ import dev.diloco.schemas.RoundStats;
 import dev.diloco.worker.BuiltInCorpus;
 import dev.diloco.tokens.Tokens;
 import dev.diloco.worker.ByteCorpus;
-import dev.diloco.worker.ByteTransformer;
+import dev.diloco.worker.LanguageModel;
 import dev.diloco.worker.EvalSet;
 import dev.diloco.worker.RunSpec;
 import dev.diloco.worker.TrainingData;
@@ -104,7 +104,7 @@ public final class LocalRun {
     RunTopics topics = new RunTopics(spec.runId());
     Topics.requireReachable(clients, Duration.ofSeconds(15));
     Topics.create(clients, topics.newTopics(plan.partitions(), (short) 1, clients));
-    ByteTransformer model = spec.newModel();
+    LanguageModel model = spec.newModel();
     float[] initial = RunSpecOptions.initialWeights(model, plan.init());
     Tokens evalSlice = corpus != null ? corpus.eval()
         : ByteCorpus.of(BuiltInCorpus.generate(1 << 22, 1), 0.1, "built-in").evalTokens();
@@ -180,7 +180,7 @@ public final class LocalRun {
 
   /** Follows the commits up to the last round: one summary row and console line each. */
   private void follow(KafkaClientConfig clients, CommitWatcher commits, RoundReports reports,
-      WorkerProcesses workers, ByteTransformer model, EvalSet eval, RunSummary summary,
+      WorkerProcesses workers, LanguageModel model, EvalSet eval, RunSummary summary,
       Liveness services) throws Exception {
     ConsoleProgress progress = new ConsoleProgress(console, plan.rounds(),
         plan.spec().innerSteps());

@@ -3,7 +3,7 @@ package dev.diloco.launcher.local;
 import dev.diloco.core.layout.Safetensors;
 import dev.diloco.tokens.TokenizerFile;
 import dev.diloco.worker.ByteSampler;
-import dev.diloco.worker.ByteTransformer;
+import dev.diloco.worker.LanguageModel;
 import dev.diloco.worker.RunSpec;
 import java.io.IOException;
 import java.io.PrintStream;
@@ -22,7 +22,7 @@ final class RunOutputs {
    * final-weights.safetensors, sample.txt and loss.png; says so on {@code console}. A model over
    * a tokenizer's vocabulary samples tokens, decoded by {@code tokenizer} (null: bytes).
    */
-  static void write(Path dir, RunSpec spec, RunSummary summary, ByteTransformer model,
+  static void write(Path dir, RunSpec spec, RunSummary summary, LanguageModel model,
       float[] weights, PrintStream console, Path tokenizer) throws IOException {
     long start = System.nanoTime();
     console.printf("writing the final weights, %d bytes of text sampled from them, and the loss "

@@ -15,7 +15,7 @@ import dev.diloco.schemas.OuterOptimizerConfig;
 import dev.diloco.schemas.Overlap;
 import dev.diloco.schemas.TensorEncoding;
 import dev.diloco.worker.AdamW;
-import dev.diloco.worker.ByteTransformer;
+import dev.diloco.worker.LanguageModel;
 import dev.diloco.worker.ModelConfig;
 import dev.diloco.worker.RunSpec;
 import java.io.IOException;
@@ -181,7 +181,7 @@ public final class RunSpecOptions {
   }
 
   /** The weights round 0 starts from: the checkpoint's, or the model's seeded ones. */
-  public static float[] initialWeights(ByteTransformer model, Path init) throws IOException {
+  public static float[] initialWeights(LanguageModel model, Path init) throws IOException {
     if (init != null) {
       return Safetensors.read(init, model.layout());
     }

@@ -1,0 +1,146 @@
+package dev.diloco.worker.model;
+
+import dev.diloco.core.layout.ParameterLayout;
+import dev.diloco.worker.ModelConfig;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.SplittableRandom;
+import org.nd4j.autodiff.samediff.SDVariable;
+import org.nd4j.autodiff.samediff.SameDiff;
+import org.nd4j.linalg.api.buffer.DataType;
+import org.nd4j.linalg.factory.Nd4j;
+
+/**
+ * What a family's graph is built with: the SameDiff graph, and its parameters declared in
+ * layout order, each initialised from the seed's stream as it is declared (so a family's
+ * initial weights are a function of its config and the seed alone).
+ */
+final class Graph {
+  final SameDiff sd = SameDiff.create();
+  final ModelConfig config;
+  final int batch;
+  private final SplittableRandom random;
+  private final ParameterLayout.Builder shapes = ParameterLayout.builder();
+  /** The parameters the backward pass is asked for (not the table, unless the graph reads it). */
+  final List<String> gradientsOf = new ArrayList<>();
+  private String table;
+
+  Graph(ModelConfig config, int batch, long seed) {
+    this.config = config;
+    this.batch = batch;
+    this.random = new SplittableRandom(seed);
+  }
+
+  /**
+   * The embedding table [V, C], N(0, std²): its rows are gathered outside the graph, so it has
+   * no gradient in it unless a tied head reads it ({@link #readTable}).
+   */
+  SDVariable table(String name, double std) {
+    SDVariable t = normal(name, std, config.vocab(), config.dModel());
+    gradientsOf.remove(name);
+    table = name;
+    return t;
+  }
+
+  /** The tied head reads the table in the graph: its gradient there adds to the gather's. */
+  SDVariable readTable() {
+    gradientsOf.add(table);
+    return sd.getVariable(table);
+  }
+
+  String tableName() {
+    return table;
+  }
+
+  ParameterLayout layout() {
+    return shapes.build();
+  }
+
+  SDVariable normal(String name, double std, int... shape) {
+    float[] values = new float[Math.toIntExact(Arrays.stream(shape).asLongStream()
+        .reduce(1, Math::multiplyExact))];
+    for (int i = 0; i < values.length; i++) {
+      values[i] = (float) (gaussian(random) * std);
+    }
+    return register(name, values, shape);
+  }
+
+  SDVariable ones(String name, int size) {
+    float[] values = new float[size];
+    Arrays.fill(values, 1f);
+    return register(name, values, size);
+  }
+
+  SDVariable zeros(String name, int size) {
+    return register(name, new float[size], size);
+  }
+
+  private SDVariable register(String name, float[] values, int... shape) {
+    long[] dims = Arrays.stream(shape).asLongStream().toArray();
+    SDVariable var = sd.var(name, Nd4j.create(values, dims, 'c'));
+    shapes.add(name, shape);
+    gradientsOf.add(name);
+    return var;
+  }
+
+  /** [T, T]: 0 on and below the diagonal, -1e9 above (future positions), added to the scores. */
+  SDVariable causalMask() {
+    int t = config.contextLength();
+    float[] mask = new float[t * t];
+    for (int i = 0; i < t; i++) {
+      for (int j = i + 1; j < t; j++) {
+        mask[i * t + j] = -1e9f;
+      }
+    }
+    return sd.constant("causal_mask", Nd4j.create(mask, new long[] {t, t}, 'c'));
+  }
+
+  /** [B*T, n·hd] to [B*n, T, hd]: one sequence per (batch, head). */
+  SDVariable heads(SDVariable x, int n) {
+    int t = config.contextLength();
+    int hd = config.headDim();
+    return x.reshape(batch, t, n, hd).permute(0, 2, 1, 3).reshape(batch * n, t, hd);
+  }
+
+  /** [B*H, T, hd] back to [B*T, H·hd]. */
+  SDVariable merge(SDVariable y) {
+    int t = config.contextLength();
+    int h = config.heads();
+    return y.reshape(batch, h, t, config.headDim()).permute(0, 2, 1, 3)
+        .reshape(batch * t, h * config.headDim());
+  }
+
+  /** Causal attention of q, k, v [B*H, T, hd]: softmax(q·kᵀ / √hd + mask)·v, [B*H, T, hd]. */
+  SDVariable attention(SDVariable q, SDVariable k, SDVariable v, SDVariable causal) {
+    SDVariable scores = sd.mmul(q, k, false, true, false)
+        .mul(1.0 / Math.sqrt(config.headDim())); // [B*H, T, T]
+    return sd.mmul(sd.nn.softmax(scores.add(causal), 2), v); // [B*H, T, hd]
+  }
+
+  /**
+   * Layer norm over the last axis of {@code x} [N, C]: (x − mean) / sqrt(var + ε) · gain + bias.
+   * SameDiff's own {@code nn.layerNorm} divides by the bare standard deviation: on a row of
+   * nearly equal values its gradient grows as 1/stdev (1.3e7 at a spread of 2.4e-7 about 3), and
+   * a row of equal values is 0/0, which long INT4 runs reached as NaN. With ε the gradient is
+   * bounded by 1/sqrt(ε) ≈ 316 times the incoming one.
+   */
+  SDVariable layerNorm(SDVariable x, SDVariable gain, SDVariable bias) {
+    SDVariable centred = x.sub(x.mean(true, 1)); // [N, C]
+    SDVariable variance = centred.mul(centred).mean(true, 1); // [N, 1]
+    return centred.mul(sd.math.rsqrt(variance.add(config.normEps()))).mul(gain).add(bias);
+  }
+
+  /** Llama's RMSNorm over the last axis of {@code x} [N, C]: x / sqrt(mean(x²) + ε) · gain. */
+  SDVariable rmsNorm(SDVariable x, SDVariable gain) {
+    SDVariable meanSquare = x.mul(x).mean(true, 1); // [N, 1]
+    return x.mul(sd.math.rsqrt(meanSquare.add(config.normEps()))).mul(gain); // [N, C]
+  }
+
+  /** Box-Muller from a SplittableRandom: the same bits on every machine and JVM. */
+  private static double gaussian(SplittableRandom random) {
+    double u1 = random.nextDouble();
+    double u2 = random.nextDouble();
+    return Math.sqrt(-2 * Math.log(1 - u1)) * Math.cos(2 * Math.PI * u2);
+  }
+}
