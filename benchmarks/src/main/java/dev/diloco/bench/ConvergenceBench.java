@@ -7,6 +7,7 @@ import dev.diloco.core.layout.Safetensors;
 import dev.diloco.launcher.command.WorkerCommand;
 import dev.diloco.launcher.local.LocalRun;
 import dev.diloco.launcher.local.RunSummary;
+import dev.diloco.launcher.options.ModelOptions;
 import dev.diloco.launcher.options.RunSpecOptions;
 import dev.diloco.schemas.Compression;
 import dev.diloco.schemas.Overlap;
@@ -81,7 +82,7 @@ final class ConvergenceBench {
     // The test set's first windows are those every round of a run is evaluated on.
     this.test = new EvalSet(corpus.evalSlice(), batches, spec.batch(), t, spec.seed());
     this.validation = new EvalSet(corpus.evalSlice(), batches, spec.batch(), t, ~spec.seed());
-    this.initial = RunSpecOptions.initialWeights(model, settings.init());
+    this.initial = ModelOptions.initialWeights(model, settings.init());
     this.evalModel = model;
     this.init = settings.init();
   }

@@ -1,11 +1,10 @@
 package dev.diloco.worker;
 
 import dev.diloco.core.layout.ParameterLayout;
-import java.nio.charset.StandardCharsets;
 import java.util.SplittableRandom;
 
 /**
- * Text from a {@link LanguageModel}'s weights, a byte at a time, with a cache of each layer's
+ * Text from a byte-transformer's weights, a byte at a time, with a cache of each layer's
  * past keys and values (as nanoGPT and Hugging Face generate): a new byte costs one position's
  * forward pass in plain Java, not a SameDiff pass over the whole window, so 300 bytes take
  * milliseconds instead of minutes. The same computation as the model's forward pass (a test
@@ -13,7 +12,7 @@ import java.util.SplittableRandom;
  * and a GELU MLP, a final norm and the head. Positions are learned up to T: when the window
  * is full, the cache is rebuilt from its second half and sampling goes on. Not thread-safe.
  */
-public final class ByteSampler {
+public final class ByteSampler implements Sampler {
 
   private final ModelConfig cfg;
   private final ParameterLayout layout;
@@ -37,53 +36,13 @@ public final class ByteSampler {
   }
 
   /**
-   * {@code length} bytes sampled at {@code temperature} after a newline (nanoGPT's {@code
-   * generate}); the same text for the same weights and {@code seed}.
-   */
-  public String sample(int length, double temperature, long seed) {
-    return sample("\n", length, temperature, seed);
-  }
-
-  /** {@code length} bytes sampled at {@code temperature} after the bytes of {@code prompt}. */
-  public String sample(String prompt, int length, double temperature, long seed) {
-    byte[] bytes = prompt.getBytes(StandardCharsets.UTF_8);
-    int[] ids = new int[bytes.length];
-    for (int i = 0; i < ids.length; i++) {
-      ids[i] = bytes[i] & 0xff;
-    }
-    int[] tokens = generate(ids, length, temperature, seed);
-    byte[] out = new byte[length];
-    for (int i = 0; i < length; i++) {
-      out[i] = (byte) tokens[i];
-    }
-    return new String(out, StandardCharsets.UTF_8);
-  }
-
-  /**
-   * {@code length} tokens sampled at {@code temperature} after token {@code first}; the same
-   * tokens for the same weights and {@code seed}.
-   */
-  public int[] generate(int first, int length, double temperature, long seed) {
-    return generate(new int[] {first}, length, temperature, seed);
-  }
-
-  /**
    * {@code length} tokens sampled at {@code temperature} after the tokens of {@code prompt} (at
    * least one; of a longer prompt than the window, its last half window); the same tokens for
    * the same weights and {@code seed}.
    */
+  @Override
   public int[] generate(int[] prompt, int length, double temperature, long seed) {
-    if (length < 0 || !(temperature > 0) || prompt.length == 0) {
-      throw new IllegalArgumentException("sampling takes a prompt of at least one token, a "
-          + "length >= 0 and a temperature > 0; got " + prompt.length + " tokens, length "
-          + length + ", temperature " + temperature);
-    }
-    for (int token : prompt) {
-      if (token < 0 || token >= cfg.vocab()) {
-        throw new IllegalArgumentException("token " + token + " of the prompt is not in the "
-            + "model's vocabulary of " + cfg.vocab());
-      }
-    }
+    Sampler.check(prompt, length, temperature, cfg.vocab());
     SplittableRandom random = new SplittableRandom(seed);
     int[] seen = java.util.Arrays.copyOf(prompt, prompt.length + length); // prompt, then sampled
     int n = prompt.length;
@@ -94,7 +53,7 @@ public final class ByteSampler {
     }
     double[] p = new double[logits.length];
     for (int i = 0; i < length; i++) {
-      int b = draw(logits, temperature, random, p);
+      int b = Sampler.draw(logits, 0, cfg.vocab(), temperature, random, p);
       if (pos == cfg.contextLength()) { // full: start again from the last half of the window
         pos = 0;
         for (int j = Math.max(0, n + i + 1 - cfg.contextLength() / 2); j < n + i; j++) {
@@ -214,26 +173,5 @@ public final class ByteSampler {
 
   private int off(String tensor) {
     return Math.toIntExact(layout.tensor(tensor).offset());
-  }
-
-  private static int draw(float[] logits, double temperature, SplittableRandom random,
-      double[] p) {
-    double max = Double.NEGATIVE_INFINITY;
-    for (float l : logits) {
-      max = Math.max(max, l / temperature);
-    }
-    double total = 0;
-    for (int k = 0; k < logits.length; k++) {
-      p[k] = Math.exp(logits[k] / temperature - max);
-      total += p[k];
-    }
-    double u = random.nextDouble() * total;
-    for (int k = 0; k < logits.length; k++) {
-      u -= p[k];
-      if (u <= 0) {
-        return k;
-      }
-    }
-    return logits.length - 1;
   }
 }

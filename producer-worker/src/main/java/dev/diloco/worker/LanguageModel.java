@@ -11,7 +11,7 @@ import dev.diloco.worker.model.SameDiffModel;
  */
 public interface LanguageModel {
 
-  /** A model of {@code config} for batches of {@code batch} windows, initialised from {@code seed}. */
+  /** A model of {@code config} for batches of {@code batch} windows, seeded by {@code seed}. */
   static LanguageModel of(ModelConfig config, int batch, long seed) {
     return new SameDiffModel(config, batch, seed);
   }

@@ -43,7 +43,7 @@ public record TrainingData(Tokens train, Tokens eval, int vocab, String source,
   }
 
   /**
-   * The data at {@code path}, checked against a model over {@code vocab} tokens (0: whatever the
+   * The data at {@code path}, checked to fit a model over {@code vocab} tokens (0: whatever the
    * data says, for a caller that sizes the model from it); refuses, by name, data of another
    * vocabulary and token files that are not sound ({@link TokenShard}).
    */
@@ -62,7 +62,7 @@ public record TrainingData(Tokens train, Tokens eval, int vocab, String source,
       requireVocab(vocab, path, "has no llm.c header (nanoGPT's uint16 tokens alone, say)");
       return lone(TokenShard.headerless(path, vocab), evalFraction, vocab);
     }
-    if (vocab > 0 && vocab != ModelConfig.VOCAB) {
+    if (vocab > 0 && vocab < ModelConfig.VOCAB) {
       throw new IllegalArgumentException("data " + path + " is text, read as bytes (a "
           + "vocabulary of " + ModelConfig.VOCAB + "), but the run's model has a vocabulary of "
           + vocab + ": give the tokens its tokenizer made (diloco tokenize)");
@@ -90,7 +90,7 @@ public record TrainingData(Tokens train, Tokens eval, int vocab, String source,
   private static TrainingData fromManifest(Path file, int vocab) {
     Manifest m = Manifest.read(file);
     int size = m.tokenizer().vocabSize();
-    if (vocab > 0 && vocab != size) {
+    if (vocab > 0 && vocab < size) {
       throw new IllegalArgumentException("data " + file + " was tokenized by "
           + m.tokenizer().file() + " (SHA-256 " + m.tokenizer().sha256() + ") into a "
           + "vocabulary of " + size + ", but the run's model has a vocabulary of " + vocab);

@@ -8,6 +8,7 @@ import dev.diloco.launcher.metrics.OptimizerMeters;
 import dev.diloco.launcher.options.Durations;
 import dev.diloco.launcher.options.MetricsOptions;
 import dev.diloco.launcher.options.RunOptions;
+import dev.diloco.launcher.options.ModelOptions;
 import dev.diloco.launcher.options.RunSpecOptions;
 import dev.diloco.optimizer.KeyFile;
 import dev.diloco.optimizer.Outcome;
@@ -132,13 +133,14 @@ public final class OptimizerCommand implements Callable<Integer> {
       Outcome opened;
       if (start) {
         RunSpec described = tokens == null ? spec.spec(runId)
-            : spec.spec(runId).withVocab(tokens.vocab());
+            : spec.fitTo(spec.spec(runId), tokens);
         LanguageModel model = described.newModel();
-        ModelDescription description = ModelDescription.newBuilder(tokens == null
-            ? described.describe(model) : tokens.describe(described.describe(model)))
+        ModelDescription description = ModelDescription.newBuilder(
+            ModelOptions.withCheckpointConfig(tokens == null ? described.describe(model)
+                : tokens.describe(described.describe(model)), spec.init()))
             .setRoundTimeoutMs((roundTimeout == null ? RoundDeadline.DEFAULT : roundTimeout)
                 .toMillis()).build();
-        opened = optimizer.open(description, RunSpecOptions.initialWeights(model, spec.init()));
+        opened = optimizer.open(description, ModelOptions.initialWeights(model, spec.init()));
       } else {
         opened = optimizer.open(null, null);
       }

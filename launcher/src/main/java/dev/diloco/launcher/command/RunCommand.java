@@ -92,9 +92,10 @@ public final class RunCommand implements Callable<Integer> {
       throw new IllegalArgumentException("data path " + data + " does not exist: give a text "
           + "file or a directory of them, or leave --data out for the built-in corpus");
     }
-    if (options.init() != null && !Files.isRegularFile(options.init())) {
-      throw new IllegalArgumentException("checkpoint " + options.init() + " (--init) is not a "
-          + "file");
+    if (options.init() != null && !Files.isRegularFile(options.init())
+        && !Files.isDirectory(options.init())) {
+      throw new IllegalArgumentException("checkpoint " + options.init() + " (--init) does not "
+          + "exist: give a Hugging Face checkpoint directory or a safetensors file");
     }
     Path dir = out != null ? out : Path.of("runs", "run-"
         + LocalDateTime.now().format(DateTimeFormatter.ofPattern("yyyyMMdd-HHmmss")));
@@ -111,7 +112,7 @@ public final class RunCommand implements Callable<Integer> {
     String runId = runIdOf(dir);
     RunSpec spec = options.spec(runId);
     if (data != null) { // the model's vocabulary is the data's: bytes, or its tokenizer's
-      spec = spec.withVocab(TrainingData.load(data, 0.1, vocabSize).vocab());
+      spec = options.fitTo(spec, TrainingData.load(data, 0.1, vocabSize));
     } else if (vocabSize != 0) {
       throw new IllegalArgumentException("--vocab-size is the vocabulary of the tokens given "
           + "with --data, and there are none");

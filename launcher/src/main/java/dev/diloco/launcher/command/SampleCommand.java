@@ -5,11 +5,12 @@ import dev.diloco.core.layout.ParameterLayout;
 import dev.diloco.core.log.RoundLog;
 import dev.diloco.launcher.options.RunSource;
 import dev.diloco.launcher.options.RunSourceOptions;
+import dev.diloco.launcher.options.RunTokenizer;
 import dev.diloco.schemas.ModelDescription;
 import dev.diloco.schemas.RoundCommit;
 import dev.diloco.tokens.TokenizerFile;
-import dev.diloco.worker.ByteSampler;
 import dev.diloco.worker.RunSpec;
+import dev.diloco.worker.Sampler;
 import java.nio.file.Path;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
@@ -65,7 +66,7 @@ public final class SampleCommand implements Callable<Integer> {
       RoundCommit commit = log.commit(round).orElseThrow(() -> new IllegalStateException(
           "run " + opened.runId() + " has no committed round " + round));
       float[] weights = log.weights(commit, ParameterLayout.chunkPlan(run.getLayout()));
-      ByteSampler sampler = new ByteSampler(RunSpec.of(run).model(),
+      Sampler sampler = Sampler.of(RunSpec.of(run).model(),
           ParameterLayout.fromSpec(run.getLayout()), weights);
       String text = run.getTokenizerSha256() == null
           ? sampler.sample(prompt, tokens, temperature, seed) : throughTokenizer(run, sampler);
@@ -77,17 +78,13 @@ public final class SampleCommand implements Callable<Integer> {
     return 0;
   }
 
-  private String throughTokenizer(ModelDescription run, ByteSampler sampler) {
+  private String throughTokenizer(ModelDescription run, Sampler sampler) {
     if (tokenizer == null) {
       throw new IllegalArgumentException("run " + run.getRunId() + " reads tokens: give its "
           + "tokenizer (--tokenizer FILE, SHA-256 " + run.getTokenizerSha256() + ")");
     }
+    RunTokenizer.requireRuns(tokenizer, run);
     try (TokenizerFile tok = TokenizerFile.load(tokenizer)) {
-      if (!tok.sha256().equals(run.getTokenizerSha256())) {
-        throw new IllegalArgumentException("tokenizer " + tokenizer + " has SHA-256 "
-            + tok.sha256() + "; run " + run.getRunId() + "'s tokens were made by "
-            + run.getTokenizerSha256());
-      }
       int[] ids = tok.encode(prompt);
       if (ids.length == 0) {
         ids = new int[] {tok.endOfText().orElse(0)};

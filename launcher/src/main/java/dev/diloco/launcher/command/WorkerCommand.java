@@ -135,7 +135,12 @@ public final class WorkerCommand implements Callable<Integer> {
           + "this worker was given --overlap " + overlap + ": workers follow the run's mode");
     }
     int vocab = described.getArchitecture().getVocabSize();
-    if (data == null && vocab != ModelConfig.VOCAB) {
+    // Without data a worker trains on built-in bytes: right for a run over bytes, or a
+    // checkpoint's model whose vocabulary holds them, and for no run on tokens.
+    boolean bytes = vocab == ModelConfig.VOCAB || vocab > ModelConfig.VOCAB
+        && described.getArchitecture().getHfConfig() != null
+        && described.getTokenizerSha256() == null;
+    if (data == null && !bytes) {
       throw new IllegalArgumentException("run " + runId + " trains a model over a vocabulary "
           + "of " + vocab + " tokens: give this worker the run's token data (--data)");
     }

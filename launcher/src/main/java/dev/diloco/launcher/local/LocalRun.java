@@ -11,6 +11,7 @@ import dev.diloco.core.log.RoundLog;
 import dev.diloco.core.math.WarmupCosine;
 import dev.diloco.launcher.metrics.OptimizerMeters;
 import dev.diloco.launcher.metrics.WorkerMeters;
+import dev.diloco.launcher.options.ModelOptions;
 import dev.diloco.launcher.options.RunSpecOptions;
 import dev.diloco.optimizer.KeyFile;
 import dev.diloco.optimizer.Outcome;
@@ -105,7 +106,7 @@ public final class LocalRun {
     Topics.requireReachable(clients, Duration.ofSeconds(15));
     Topics.create(clients, topics.newTopics(plan.partitions(), (short) 1, clients));
     LanguageModel model = spec.newModel();
-    float[] initial = RunSpecOptions.initialWeights(model, plan.init());
+    float[] initial = ModelOptions.initialWeights(model, plan.init());
     Tokens evalSlice = corpus != null ? corpus.eval()
         : ByteCorpus.of(BuiltInCorpus.generate(1 << 22, 1), 0.1, "built-in").evalTokens();
     EvalSet eval = new EvalSet(evalSlice, EVAL_BATCHES, model.batch(),
@@ -126,8 +127,8 @@ public final class LocalRun {
         WorkerProcesses workers = new WorkerProcesses(plan, clients.bootstrapServers(),
             console)) {
       OptimizerMeters optimizerMeters = new OptimizerMeters(meters, spec.runId());
-      Outcome opened = optimizer.open(corpus == null ? spec.describe(model)
-          : corpus.describe(spec.describe(model)), initial);
+      Outcome opened = optimizer.open(ModelOptions.withCheckpointConfig(corpus == null
+          ? spec.describe(model) : corpus.describe(spec.describe(model)), plan.init()), initial);
       optimizerMeters.opened(opened, optimizer.newestCommit());
       reducer.start(Duration.ofMinutes(2));
       Thread optimizing = new Thread(() -> {

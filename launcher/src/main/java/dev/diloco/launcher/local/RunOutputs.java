@@ -2,7 +2,7 @@ package dev.diloco.launcher.local;
 
 import dev.diloco.core.layout.Safetensors;
 import dev.diloco.tokens.TokenizerFile;
-import dev.diloco.worker.ByteSampler;
+import dev.diloco.worker.Sampler;
 import dev.diloco.worker.LanguageModel;
 import dev.diloco.worker.RunSpec;
 import java.io.IOException;
@@ -28,7 +28,7 @@ final class RunOutputs {
     console.printf("writing the final weights, %d bytes of text sampled from them, and the loss "
         + "plot%n", SAMPLE_BYTES);
     Safetensors.write(dir.resolve("final-weights.safetensors"), model.layout(), weights);
-    ByteSampler sampler = new ByteSampler(spec.model(), model.layout(), weights);
+    Sampler sampler = Sampler.of(spec.model(), model.layout(), weights);
     String text;
     if (tokenizer == null) {
       text = sampler.sample(SAMPLE_BYTES, SAMPLE_TEMPERATURE, spec.seed());

@@ -15,20 +15,28 @@ import dev.diloco.schemas.OuterOptimizerConfig;
 import dev.diloco.schemas.Overlap;
 import dev.diloco.schemas.TensorEncoding;
 import dev.diloco.worker.AdamW;
+import dev.diloco.schemas.ModelArchitecture;
+import dev.diloco.schemas.ModelDescription;
 import dev.diloco.worker.LanguageModel;
 import dev.diloco.worker.ModelConfig;
 import dev.diloco.worker.RunSpec;
+import dev.diloco.worker.TrainingData;
+import dev.diloco.worker.hf.HfCheckpoint;
+import dev.diloco.worker.hf.HfConfig;
 import java.io.IOException;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Locale;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
 /** What a new run is: the options of {@code diloco run}, {@code optimizer --start}, benchmarks. */
 public final class RunSpecOptions {
 
-  @Option(names = "--model", defaultValue = "tiny", paramLabel = "PRESET",
-      description = "Model preset: tiny, small, medium or large (default: ${DEFAULT-VALUE}).")
-  String model;
+  @Mixin
+  ModelOptions model;
+
+
 
   @Option(names = "--batch", defaultValue = "8", paramLabel = "B",
       description = "Sequences per inner step on each worker (default: ${DEFAULT-VALUE}).")
@@ -131,11 +139,6 @@ public final class RunSpecOptions {
           + "(default: ${DEFAULT-VALUE}).")
   String overlap;
 
-  @Option(names = "--init", paramLabel = "FILE",
-      description = "Start from the weights in this safetensors checkpoint (e.g. one written by "
-          + "diloco export) instead of the seed's: its tensors must be the model's, by name "
-          + "and shape.")
-  Path init;
 
   /** The overlap mode {@code value} names; {@code option} names the option in the error. */
   public static Overlap overlap(String value, String option) {
@@ -148,9 +151,20 @@ public final class RunSpecOptions {
     };
   }
 
-  /** The model preset's name. */
+
+  /** The model: the preset's name, or the checkpoint directory the run starts from. */
   public String model() {
-    return model;
+    return model.name();
+  }
+
+  /** The checkpoint to start from, or null for the seed's weights. */
+  public Path init() {
+    return model.init();
+  }
+
+  /** The run {@code spec} sized for {@code data} ({@link ModelOptions#fitTo}). */
+  public RunSpec fitTo(RunSpec spec, TrainingData data) {
+    return model.fitTo(spec, data);
   }
 
   public String codec() {
@@ -170,25 +184,12 @@ public final class RunSpecOptions {
     return chunkElements;
   }
 
-  /** The checkpoint to start from, or null for the seed's weights. */
-  public Path init() {
-    return init;
-  }
 
   /** Sets H, for a command that fixes it (a benchmark's quick mode). */
   public void setInnerSteps(int h) {
     this.innerSteps = h;
   }
 
-  /** The weights round 0 starts from: the checkpoint's, or the model's seeded ones. */
-  public static float[] initialWeights(LanguageModel model, Path init) throws IOException {
-    if (init != null) {
-      return Safetensors.read(init, model.layout());
-    }
-    float[] initial = new float[Math.toIntExact(model.layout().totalElements())];
-    model.parameters(initial);
-    return initial;
-  }
 
   /** The run these options describe, as run {@code runId}; bad values are refused, named. */
   public RunSpec spec(String runId) {
@@ -228,10 +229,12 @@ public final class RunSpecOptions {
         .withBetas(innerBetas[0], innerBetas[1]).withWeightDecay(innerWeightDecay)
         .withClip(innerClip).withSchedule(new WarmupCosine(innerWarmup, innerDecayEnd,
             innerDecayEnd == 0 ? 1.0 : innerLrFloor));
-    return new RunSpec(runId, ModelConfig.preset(model), batch, innerSteps, inner,
+    return new RunSpec(runId, model.config(), batch, innerSteps, inner,
         new OuterOptimizerConfig(method, outerLr, outerMomentum, Averaging.COUNT),
         format, feedback, seed, chunkElements, overlap(overlap, "--overlap"));
   }
+
+
 
   private static void positive(String option, double value) {
     if (!(value > 0 && Double.isFinite(value))) {

@@ -52,8 +52,9 @@ public final class HfCheckpoint {
     try {
       return HfConfig.JSON.readTree(text);
     } catch (IOException e) {
-      throw new IllegalArgumentException(where + " is not JSON: " + (e instanceof com.fasterxml.jackson.core.JsonProcessingException p
-          ? p.getOriginalMessage() : e.getMessage()));
+      throw new IllegalArgumentException(where + " is not JSON: "
+          + (e instanceof com.fasterxml.jackson.core.JsonProcessingException p
+              ? p.getOriginalMessage() : e.getMessage()));
     }
   }
 

@@ -27,7 +27,7 @@ public final class HfConfig {
       .enable(SerializationFeature.ORDER_MAP_ENTRIES_BY_KEYS)
       .enable(SerializationFeature.INDENT_OUTPUT);
 
-  /** The model {@code json} describes, trained on windows of {@code context} tokens (0: default). */
+  /** The model {@code json} describes, on windows of {@code context} tokens (0: a default). */
   public static ModelConfig read(JsonNode json, int context, String where) {
     if (json == null || !json.isObject()) {
       throw new IllegalArgumentException(where + " is not a JSON object");
@@ -169,7 +169,8 @@ public final class HfConfig {
   /** A field that changes the computation in a way this build does not: refused by name. */
   private static void refuseUnless(JsonNode j, String field, String expected, String where) {
     JsonNode value = j.get(field);
-    if (value != null && !(value.isTextual() ? value.asText() : value.toString()).equals(expected)) {
+    String text = value == null ? null : value.isTextual() ? value.asText() : value.toString();
+    if (text != null && !text.equals(expected)) {
       throw new IllegalArgumentException(where + ": " + field + " is " + value + "; this build "
           + "computes " + field + " = " + expected + " only");
     }

@@ -1,0 +1,33 @@
+package dev.diloco.launcher.options;
+
+import dev.diloco.schemas.ModelDescription;
+import dev.diloco.tokens.Sha256;
+import java.nio.file.Files;
+import java.nio.file.Path;
+
+/** The tokenizer a command is given for a run: it must be the one the run's description names. */
+public final class RunTokenizer {
+  private RunTokenizer() {}
+
+  /**
+   * Refuses, by name, a {@code tokenizer} (null: none given) that is not a file or is not
+   * {@code run}'s, or one given for a run over bytes.
+   */
+  public static void requireRuns(Path tokenizer, ModelDescription run) {
+    if (tokenizer == null) {
+      return;
+    }
+    if (!Files.isRegularFile(tokenizer)) {
+      throw new IllegalArgumentException("tokenizer " + tokenizer + " is not a file");
+    }
+    if (run.getTokenizerSha256() == null) {
+      throw new IllegalArgumentException("run " + run.getRunId() + " reads bytes, not the "
+          + "tokens of a tokenizer: leave --tokenizer out");
+    }
+    String sha = Sha256.of(tokenizer);
+    if (!sha.equals(run.getTokenizerSha256())) {
+      throw new IllegalArgumentException("tokenizer " + tokenizer + " has SHA-256 " + sha
+          + "; run " + run.getRunId() + "'s tokens were made by " + run.getTokenizerSha256());
+    }
+  }
+}
