@@ -277,7 +277,7 @@ class RunCommandIntegrationTest {
     err = new StringWriter();
     assertThat(run(err, "run", "--init", dir.resolve("none.safetensors").toString()))
         .isEqualTo(1);
-    assertThat(err.toString()).contains("none.safetensors (--init) is not a file");
+    assertThat(err.toString()).contains("none.safetensors (--init) does not exist");
 
     err = new StringWriter();
     assertThat(run(err, "replay", dir.toString())).isEqualTo(1);

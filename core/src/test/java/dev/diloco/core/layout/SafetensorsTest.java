@@ -112,8 +112,12 @@ class SafetensorsTest {
         .hasMessageContaining("tensor b: missing");
     assertThatThrownBy(() -> Safetensors.read(file("{" + a + "," + b.replace("[4]", "[2,2]")
         + "}", forty), TWO)).hasMessageContaining("tensor b: shape [2, 2], the model's is [4]");
+    assertThatThrownBy(() -> Safetensors.read(file("{" + a + "," + b.replace("F32", "F64")
+        + "}", forty), TWO)).hasMessageContaining("tensor b: dtype F64; F32, F16 and BF16 are "
+        + "read");
     assertThatThrownBy(() -> Safetensors.read(file("{" + a + "," + b.replace("F32", "F16")
-        + "}", forty), TWO)).hasMessageContaining("tensor b: dtype F16, only F32 is read");
+        + "}", forty), TWO)).hasMessageContaining("tensor b: data offsets [24,40] do not hold "
+        + "4 F16 values");
     assertThatThrownBy(() -> Safetensors.read(file("{" + a + "," + b.replace("40]", "44]")
         + "}", forty), TWO)).hasMessageContaining("tensor b: data offsets [24,44] do not hold 4");
     assertThatThrownBy(() -> Safetensors.read(file("{" + a + "," + b + ",\"c\":{}}", forty),
@@ -156,5 +160,36 @@ class SafetensorsTest {
     all.putLong(header.length).put(header).put(data);
     Files.write(file, all.array());
     return file;
+  }
+
+  /**
+   * Checkpoints of half-precision tensors (how most published ones are stored) are widened
+   * exactly: 1.5 and -0.25 in F16 (0x3E00, 0xB400) and BF16 (0x3FC0, 0xBE80); other dtypes are
+   * refused by name.
+   */
+  @Test
+  void halfPrecisionTensorsAreWidenedExactlyAndOtherDtypesRefused() throws Exception {
+    ParameterLayout layout = ParameterLayout.builder().add("a", 2).add("b", 2).build();
+    String header = "{\"a\":{\"dtype\":\"F16\",\"shape\":[2],\"data_offsets\":[0,4]},"
+        + "\"b\":{\"dtype\":\"BF16\",\"shape\":[2],\"data_offsets\":[4,8]}}";
+    Path file = dir.resolve("half.safetensors");
+    Files.write(file, withHeader(header, new short[] {0x3E00, (short) 0xB400, 0x3FC0,
+        (short) 0xBE80}));
+    assertThat(Safetensors.read(file, layout)).isEqualTo(new float[] {1.5f, -0.25f, 1.5f,
+        -0.25f});
+    Files.write(file, withHeader(header.replace("BF16", "I16"), new short[4]));
+    assertThatThrownBy(() -> Safetensors.read(file, layout)).hasMessageContaining(
+        "tensor b: dtype I16; F32, F16 and BF16 are read");
+  }
+
+  private static byte[] withHeader(String header, short[] data) {
+    byte[] json = header.getBytes(StandardCharsets.UTF_8);
+    ByteBuffer b = ByteBuffer.allocate(8 + json.length + 2 * data.length)
+        .order(ByteOrder.LITTLE_ENDIAN);
+    b.putLong(json.length).put(json);
+    for (short d : data) {
+      b.putShort(d);
+    }
+    return b.array();
   }
 }
