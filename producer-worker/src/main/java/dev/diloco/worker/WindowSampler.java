@@ -40,8 +40,8 @@ public final class WindowSampler implements Sampler {
       int from = Math.max(0, n - t);
       Arrays.fill(window[0], 0);
       System.arraycopy(seen, from, window[0], 0, n - from);
-      float[] logits = model.logits(window); // [t, V]
-      seen[n] = Sampler.draw(logits, (n - from - 1) * v, v, temperature, random, p);
+      float[] logits = model.logits(window, n - from - 1); // [1, V]
+      seen[n] = Sampler.draw(logits, 0, v, temperature, random, p);
     }
     return Arrays.copyOfRange(seen, prompt.length, seen.length);
   }

@@ -68,7 +68,7 @@ public final class SampleCommand implements Callable<Integer> {
       float[] weights = log.weights(commit, ParameterLayout.chunkPlan(run.getLayout()));
       Sampler sampler = Sampler.of(RunSpec.of(run).model(),
           ParameterLayout.fromSpec(run.getLayout()), weights);
-      String text = run.getTokenizerSha256() == null
+      String text = run.getTokenizerSha256() == null && tokenizer == null
           ? sampler.sample(prompt, tokens, temperature, seed) : throughTokenizer(run, sampler);
       java.io.PrintWriter out = spec.commandLine().getOut();
       out.print(prompt);
@@ -85,6 +85,11 @@ public final class SampleCommand implements Callable<Integer> {
     }
     RunTokenizer.requireRuns(tokenizer, run);
     try (TokenizerFile tok = TokenizerFile.load(tokenizer)) {
+      int vocab = run.getArchitecture().getVocabSize();
+      if (tok.vocabSize() > vocab) {
+        throw new IllegalArgumentException("tokenizer " + tokenizer + " has a vocabulary of "
+            + tok.vocabSize() + "; run " + run.getRunId() + "'s model has " + vocab);
+      }
       int[] ids = tok.encode(prompt);
       if (ids.length == 0) {
         ids = new int[] {tok.endOfText().orElse(0)};

@@ -11,7 +11,9 @@ public final class RunTokenizer {
 
   /**
    * Refuses, by name, a {@code tokenizer} (null: none given) that is not a file or is not
-   * {@code run}'s, or one given for a run over bytes.
+   * {@code run}'s, or one given for a run over bytes. A run on token files without a manifest
+   * names no tokenizer: any tokenizer is taken for it (its vocabulary is checked where it is
+   * loaded).
    */
   public static void requireRuns(Path tokenizer, ModelDescription run) {
     if (tokenizer == null) {
@@ -20,9 +22,13 @@ public final class RunTokenizer {
     if (!Files.isRegularFile(tokenizer)) {
       throw new IllegalArgumentException("tokenizer " + tokenizer + " is not a file");
     }
-    if (run.getTokenizerSha256() == null) {
+    if (run.getTokenizerSha256() == null && run.getArchitecture().getHfConfig() == null
+        && run.getArchitecture().getVocabSize() == 256) {
       throw new IllegalArgumentException("run " + run.getRunId() + " reads bytes, not the "
           + "tokens of a tokenizer: leave --tokenizer out");
+    }
+    if (run.getTokenizerSha256() == null) {
+      return;
     }
     String sha = Sha256.of(tokenizer);
     if (!sha.equals(run.getTokenizerSha256())) {

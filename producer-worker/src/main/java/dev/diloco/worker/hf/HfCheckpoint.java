@@ -25,9 +25,9 @@ public final class HfCheckpoint {
   public static final String CONFIG = "config.json";
   public static final String WEIGHTS = "model.safetensors";
 
-  /** Whether {@code path} is a checkpoint directory (it holds a config.json). */
+  /** Whether {@code path} (or null) is a checkpoint directory: it holds a config.json. */
   public static boolean isCheckpoint(Path path) {
-    return Files.isDirectory(path) && Files.isRegularFile(path.resolve(CONFIG));
+    return path != null && Files.isDirectory(path) && Files.isRegularFile(path.resolve(CONFIG));
   }
 
   /** The text of {@code dir}'s config.json, checked to be JSON. */

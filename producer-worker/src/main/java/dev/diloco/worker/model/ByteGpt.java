@@ -12,8 +12,8 @@ import org.nd4j.autodiff.samediff.SDVariable;
 final class ByteGpt {
   private ByteGpt() {}
 
-  /** Declares the parameters in layout order; the logits [B*T, V] of {@code embedded} [B*T, C]. */
-  static SDVariable logits(Graph g, SDVariable embedded) {
+  /** Declares the parameters in layout order; the hidden states of {@code embedded} [B*T, C]. */
+  static Graph.Output build(Graph g, SDVariable embedded) {
     var sd = g.sd;
     int t = g.config.contextLength();
     int c = g.config.dModel();
@@ -50,7 +50,6 @@ final class ByteGpt {
     }
     SDVariable lnfg = g.ones("ln_f.weight", c);
     SDVariable lnfb = g.zeros("ln_f.bias", c);
-    SDVariable head = g.normal("lm_head", 0.02, c, g.config.vocab());
-    return sd.mmul(g.layerNorm(x, lnfg, lnfb), head); // [B*T, V]
+    return g.head(g.layerNorm(x, lnfg, lnfb), "lm_head", 0.02, false); // [B*T, C]; head [C, V]
   }
 }

@@ -16,8 +16,8 @@ final class Gpt2 {
   /** √(2/π), of GPT-2's tanh GELU. */
   private static final double SQRT_2_OVER_PI = Math.sqrt(2 / Math.PI);
 
-  /** Declares the parameters in layout order; the logits [B*T, V] of {@code embedded} [B*T, C]. */
-  static SDVariable logits(Graph g, SDVariable embedded) {
+  /** Declares the parameters in layout order; the hidden states of {@code embedded} [B*T, C]. */
+  static Graph.Output build(Graph g, SDVariable embedded) {
     var sd = g.sd;
     var cfg = g.config;
     int t = cfg.contextLength();
@@ -59,9 +59,7 @@ final class Gpt2 {
       x = x.add(sd.mmul(activation(g, hidden), outW).add(outB)); // [B*T, C]
     }
     x = g.layerNorm(x, g.ones("transformer.ln_f.weight", c), g.zeros("transformer.ln_f.bias", c));
-    SDVariable head = cfg.tiedHead() ? g.readTable() : g.normal("lm_head.weight", std,
-        cfg.vocab(), c);
-    return sd.mmul(x, head, false, true, false); // [B*T, V]: x · Wᵀ, W [V, C]
+    return g.head(x, "lm_head.weight", std, true); // [B*T, C]; head [V, C]
   }
 
   /**

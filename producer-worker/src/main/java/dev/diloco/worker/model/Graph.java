@@ -32,21 +32,31 @@ final class Graph {
     this.random = new SplittableRandom(seed);
   }
 
+  /** What a family's graph ends in: the final hidden states, and the head that reads them. */
+  record Output(SDVariable hidden, String head, boolean headIsVByC) {}
+
   /**
-   * The embedding table [V, C], N(0, std²): its rows are gathered outside the graph, so it has
-   * no gradient in it unless a tied head reads it ({@link #readTable}).
+   * The embedding table [V, C], N(0, std²): its rows are gathered outside the graph, and read
+   * there again by a tied head, so it has no gradient in the graph.
    */
-  SDVariable table(String name, double std) {
-    SDVariable t = normal(name, std, config.vocab(), config.dModel());
-    gradientsOf.remove(name);
+  void table(String name, double std) {
+    outside(name, std, config.vocab(), config.dModel());
     table = name;
-    return t;
   }
 
-  /** The tied head reads the table in the graph: its gradient there adds to the gather's. */
-  SDVariable readTable() {
-    gradientsOf.add(table);
-    return sd.getVariable(table);
+  /** The output head, read outside the graph ({@link SoftmaxHead}): the output of a family. */
+  Output head(SDVariable hidden, String name, double std, boolean vByC) {
+    if (config.tiedHead()) {
+      return new Output(hidden, table, true);
+    }
+    outside(name, std, vByC ? config.vocab() : config.dModel(),
+        vByC ? config.dModel() : config.vocab());
+    return new Output(hidden, name, vByC);
+  }
+
+  private void outside(String name, double std, int... shape) {
+    normal(name, std, shape);
+    gradientsOf.remove(name);
   }
 
   String tableName() {

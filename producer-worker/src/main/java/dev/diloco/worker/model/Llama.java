@@ -13,8 +13,8 @@ import org.nd4j.linalg.factory.Nd4j;
 final class Llama {
   private Llama() {}
 
-  /** Declares the parameters in layout order; the logits [B*T, V] of {@code embedded} [B*T, C]. */
-  static SDVariable logits(Graph g, SDVariable embedded) {
+  /** Declares the parameters in layout order; the hidden states of {@code embedded} [B*T, C]. */
+  static Graph.Output build(Graph g, SDVariable embedded) {
     var sd = g.sd;
     var cfg = g.config;
     int c = cfg.dModel();
@@ -52,10 +52,7 @@ final class Llama {
       x = x.add(linear(g, silu.mul(linear(g, n, up)), down)); // [B*T, C]
     }
     SDVariable norm = g.ones("model.norm.weight", c);
-    x = g.rmsNorm(x, norm); // [B*T, C]
-    SDVariable head = cfg.tiedHead() ? g.readTable() : g.normal("lm_head.weight", std,
-        cfg.vocab(), c);
-    return linear(g, x, head); // [B*T, V]
+    return g.head(g.rmsNorm(x, norm), "lm_head.weight", std, true); // [B*T, C]; head [V, C]
   }
 
   /** PyTorch's {@code nn.Linear} without bias: x [N, in] · Wᵀ, W [out, in]. */

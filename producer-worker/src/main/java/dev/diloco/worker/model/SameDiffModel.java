@@ -15,15 +15,15 @@ import org.nd4j.linalg.factory.Nd4j;
 
 /**
  * A {@link LanguageModel} whose family builds a SameDiff graph ({@link ByteGpt}, {@link Llama},
- * {@link Gpt2}); what is the same for all of them is here: the embedding, the loss and the
- * gradient in layout order.
+ * {@link Gpt2}) from the embedded tokens to the final hidden states; what is the same for all of
+ * them is here: the embedding, the head and its loss, the gradient in layout order.
  *
- * <p>Two ND4J pitfalls shape it. The embedding is gathered outside the graph, and its gradient
- * scattered back into the table's rows by hand ({@link #lossAndGradient}): SameDiff's gather
- * fails in backprop, and a one-hot product costs B·T·V floats a step (205 MB at GPT-2's
- * vocabulary). The loss is the sum of a sparse cross-entropy, whose backprop ignores the
- * gradient flowing into it (measured: 0.1 · sum got the gradient of the sum), so the graph's
- * loss is the sum, and the mean's gradient is the sum's times 1 / (B·T).
+ * <p>Both ends are outside the graph, for ND4J's sake. The embedding's rows are gathered by
+ * hand and its gradient scattered back into the table's rows: SameDiff's gather fails in
+ * backprop, and a one-hot product costs B·T·V floats a step (205 MB at GPT-2's vocabulary).
+ * The head and its cross-entropy are {@link SoftmaxHead}'s. The graph's backward pass starts
+ * from the head's gradient in the hidden states, g: its loss is sum(hidden ⊙ g), whose
+ * gradient in every parameter is the chain rule's.
  */
 public final class SameDiffModel implements LanguageModel {
 
@@ -32,6 +32,8 @@ public final class SameDiffModel implements LanguageModel {
   private final SameDiff sd;
   private final ParameterLayout layout;
   private final String table;
+  private final String head;
+  private final SoftmaxHead softmax;
   /** The embedded tokens [B*T, C], gathered from the table before each pass. */
   private final SDVariable embedded;
   /** What the backward pass is asked for: the parameters in the graph, and the embedded. */
@@ -47,18 +49,20 @@ public final class SameDiffModel implements LanguageModel {
     Graph g = new Graph(config, batch, seed);
     this.sd = g.sd;
     int bt = batch * config.contextLength();
-    SDVariable targets = sd.placeHolder("targets", DataType.INT32, bt); // [B*T] ids
     embedded = sd.var("embedded", Nd4j.zeros(DataType.FLOAT, bt, config.dModel())); // [B*T, C]
-    SDVariable logits = switch (config.family()) {
-      case BYTE_TRANSFORMER -> ByteGpt.logits(g, embedded);
-      case LLAMA -> Llama.logits(g, embedded);
-      case GPT2 -> Gpt2.logits(g, embedded);
+    Graph.Output out = switch (config.family()) {
+      case BYTE_TRANSFORMER -> ByteGpt.build(g, embedded);
+      case LLAMA -> Llama.build(g, embedded);
+      case GPT2 -> Gpt2.build(g, embedded);
     };
-    logits.rename("logits"); // [B*T, V]
-    sd.sum("loss_sum", sd.loss.sparseSoftmaxCrossEntropy("ce", logits, targets)); // []
-    sd.setLossVariables("loss_sum");
+    out.hidden().rename("hidden"); // [B*T, C]
+    SDVariable upstream = sd.placeHolder("upstream", DataType.FLOAT, bt, config.dModel());
+    sd.sum("surrogate", out.hidden().mul(upstream)); // [], its gradient in hidden: upstream
+    sd.setLossVariables("surrogate");
     this.layout = g.layout();
     this.table = g.tableName();
+    this.head = out.head();
+    this.softmax = new SoftmaxHead(bt, config.vocab(), out.headIsVByC());
     this.gradientsOf = g.gradientsOf;
     gradientsOf.add("embedded");
     buildGradients();
@@ -74,7 +78,7 @@ public final class SameDiffModel implements LanguageModel {
     synchronized (System.class) {
       System.setOut(new java.io.PrintStream(java.io.OutputStream.nullOutputStream()));
       try {
-        sd.createGradFunction("loss_sum");
+        sd.createGradFunction("surrogate");
       } finally {
         System.setOut(out);
       }
@@ -117,42 +121,80 @@ public final class SameDiffModel implements LanguageModel {
   @Override
   public float lossAndGradient(int[][] windows, float[] gradient) {
     int[] inputs = inputs(windows);
-    Map<String, INDArray> feed = feed(windows, inputs);
-    var result = sd.calculateGradientsAndOutputs(feed, List.of("loss_sum"), gradientsOf);
-    float scale = 1f / inputs.length; // the mean's gradient is the sum's over B*T
+    INDArray hidden = hidden(inputs); // [B*T, C]
+    INDArray headGradient = Nd4j.zeros(DataType.FLOAT, array(head).shape());
+    INDArray[] upstream = new INDArray[1];
+    float loss = softmax.lossAndGradient(hidden, array(head), targets(windows), headGradient,
+        upstream);
+    Map<String, INDArray> feed = new HashMap<>(Map.of("upstream", upstream[0]));
+    Map<String, INDArray> grads = sd.calculateGradients(feed, gradientsOf);
     int at = (int) layout.tensor(table).offset();
     int c = config.dModel();
     Arrays.fill(gradient, at, at + config.vocab() * c, 0f); // a tied head's part is added below
     for (String name : gradientsOf) {
       if (!name.equals("embedded")) {
-        float[] g = result.getGradients().get(name).data().asFloat();
-        int offset = (int) layout.tensor(name).offset();
-        for (int i = 0; i < g.length; i++) {
-          gradient[offset + i] = g[i] * scale;
-        }
+        copy(grads.get(name), gradient, (int) layout.tensor(name).offset());
       }
     }
+    if (head.equals(table)) { // tied: the head's gradient and the gather's, in one table
+      float[] g = headGradient.data().asFloat();
+      for (int i = 0; i < g.length; i++) {
+        gradient[at + i] += g[i];
+      }
+    } else {
+      copy(headGradient, gradient, (int) layout.tensor(head).offset());
+    }
     // The gather's backward: each row of the table gets the gradients of its embedded tokens.
-    float[] dx = result.getGradients().get("embedded").data().asFloat(); // [B*T, C]
+    float[] dx = grads.get("embedded").data().asFloat(); // [B*T, C]
     for (int r = 0; r < inputs.length; r++) {
       int row = at + inputs[r] * c;
       for (int j = 0; j < c; j++) {
-        gradient[row + j] += dx[r * c + j] * scale;
+        gradient[row + j] += dx[r * c + j];
       }
     }
-    return result.getOutputs().get("loss_sum").getFloat(0) * scale;
+    return loss;
   }
 
   @Override
   public float loss(int[][] windows) {
-    int[] inputs = inputs(windows);
-    return sd.output(feed(windows, inputs), "loss_sum").get("loss_sum").getFloat(0)
-        / inputs.length;
+    return softmax.loss(hidden(inputs(windows)), array(head), targets(windows));
   }
 
   @Override
   public float[] logits(int[][] windows) {
-    return sd.output(feed(windows, inputs(windows)), "logits").get("logits").data().asFloat();
+    return softmax.logits(hidden(inputs(windows)), array(head)).data().asFloat();
+  }
+
+  @Override
+  public float[] logits(int[][] windows, int position) {
+    int t = config.contextLength();
+    if (position < 0 || position >= t) {
+      throw new IllegalArgumentException("position " + position + " is not in a window of " + t);
+    }
+    INDArray hidden = hidden(inputs(windows));
+    int[] rows = new int[batch];
+    for (int b = 0; b < batch; b++) {
+      rows[b] = b * t + position;
+    }
+    return new SoftmaxHead(batch, config.vocab(), softmax.vByC())
+        .logits(hidden.getRows(rows), array(head)).data().asFloat(); // [B, V]
+  }
+
+  /** The final hidden states [B*T, C] of the input tokens. */
+  private INDArray hidden(int[] inputs) {
+    Nd4j.pullRows(array(table), embedded.getArr(), 1, inputs); // in place
+    Map<String, INDArray> feed = new HashMap<>(Map.of("upstream",
+        Nd4j.zeros(DataType.FLOAT, 1, 1))); // unread by the forward pass, but a placeholder
+    return sd.output(feed, "hidden").get("hidden");
+  }
+
+  private INDArray array(String name) {
+    return sd.getVariable(name).getArr();
+  }
+
+  private static void copy(INDArray from, float[] into, int offset) {
+    float[] g = from.data().asFloat();
+    System.arraycopy(g, 0, into, offset, g.length);
   }
 
   /** The input tokens of {@code windows}, [B*T], each checked against the vocabulary. */
@@ -179,14 +221,13 @@ public final class SameDiffModel implements LanguageModel {
     return in;
   }
 
-  /** Gathers the input tokens' rows of the table into the graph; the next tokens are labels. */
-  private Map<String, INDArray> feed(int[][] windows, int[] inputs) {
+  /** The next token of each input [B*T]: the labels. */
+  private int[] targets(int[][] windows) {
     int t = config.contextLength();
-    Nd4j.pullRows(sd.getVariable(table).getArr(), embedded.getArr(), 1, inputs); // in place
-    int[] next = new int[inputs.length];
+    int[] next = new int[batch * t];
     for (int b = 0; b < batch; b++) {
       System.arraycopy(windows[b], 1, next, b * t, t);
     }
-    return new HashMap<>(Map.of("targets", Nd4j.createFromArray(next)));
+    return next;
   }
 }
