@@ -98,8 +98,12 @@ final class InnerLoopBench {
         load += t4 - t3;
       }
     }
+    // Products only: not the position tables, nor the token table unless it is the tied head.
+    java.util.Set<String> gathered = java.util.Set.of("wpe", "transformer.wpe.weight",
+        "model.embed_tokens.weight", "transformer.wte.weight", "wte");
     long matrices = layout.tensors().stream().filter(t -> t.shape().size() == 2
-        && !t.name().equals("wpe")).mapToLong(ParameterLayout.Tensor::elementCount).sum();
+        && (!gathered.contains(t.name()) || config.tiedHead() && t.shape().get(0)
+            == config.vocab())).mapToLong(ParameterLayout.Tensor::elementCount).sum();
     double flopsPerToken = 6.0 * matrices
         + 12.0 * config.layers() * config.contextLength() * config.dModel();
     return new Row(preset, layout.totalElements(), batch, config.contextLength(),

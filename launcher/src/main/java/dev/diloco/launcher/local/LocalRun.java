@@ -69,6 +69,8 @@ public final class LocalRun {
   private final MeterRegistry meters;
   /** The tokenizer beside the run's token data, which decodes its sample; null for bytes. */
   private Path tokenizer;
+  /** Whether the run reads bytes of text, which its sample is too. */
+  private boolean bytes;
   /** Bytes of text an eval token stands for: bits per byte from nats per token. */
   private double evalBytesPerToken = 1.0;
 
@@ -85,6 +87,7 @@ public final class LocalRun {
     TrainingData corpus = plan.data() == null ? null
         : TrainingData.load(plan.data(), 0.1, plan.spec().model().vocab());
     tokenizer = corpus == null ? null : corpus.tokenizer();
+    bytes = corpus == null || corpus.vocab() == dev.diloco.worker.ModelConfig.VOCAB;
     evalBytesPerToken = corpus == null ? 1.0 : corpus.evalBytesPerToken();
     EmbeddedKafkaBroker broker = plan.cluster() == null
         ? EmbeddedKafkaBroker.builder().logDir(plan.out().resolve("kafka")).start() : null;
@@ -227,7 +230,7 @@ public final class LocalRun {
         progress.round(round);
         if (next == plan.rounds()) {
           RunOutputs.write(plan.out(), plan.spec(), summary, model, weights, console,
-              tokenizer);
+              tokenizer, bytes);
         }
       }
     }

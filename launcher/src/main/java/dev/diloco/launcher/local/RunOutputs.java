@@ -2,9 +2,9 @@ package dev.diloco.launcher.local;
 
 import dev.diloco.core.layout.Safetensors;
 import dev.diloco.tokens.TokenizerFile;
-import dev.diloco.worker.Sampler;
 import dev.diloco.worker.LanguageModel;
 import dev.diloco.worker.RunSpec;
+import dev.diloco.worker.Sampler;
 import java.io.IOException;
 import java.io.PrintStream;
 import java.nio.file.Files;
@@ -20,17 +20,23 @@ final class RunOutputs {
 
   /**
    * final-weights.safetensors, sample.txt and loss.png; says so on {@code console}. A model over
-   * a tokenizer's vocabulary samples tokens, decoded by {@code tokenizer} (null: bytes).
+   * a tokenizer's vocabulary samples tokens, decoded by {@code tokenizer}; without one, text
+   * ({@code bytes}) is bytes, and tokens are written as ids.
    */
   static void write(Path dir, RunSpec spec, RunSummary summary, LanguageModel model,
-      float[] weights, PrintStream console, Path tokenizer) throws IOException {
+      float[] weights, PrintStream console, Path tokenizer, boolean bytes) throws IOException {
     long start = System.nanoTime();
     console.printf("writing the final weights, %d bytes of text sampled from them, and the loss "
         + "plot%n", SAMPLE_BYTES);
     Safetensors.write(dir.resolve("final-weights.safetensors"), model.layout(), weights);
     Sampler sampler = Sampler.of(spec.model(), model.layout(), weights);
     String text;
-    if (tokenizer == null) {
+    if (tokenizer == null && !bytes) {
+      // Tokens of a tokenizer the run does not know (a token file without a manifest): ids.
+      text = "token ids (decode them with the data's tokenizer, or diloco sample --tokenizer): "
+          + java.util.Arrays.toString(sampler.generate(0, SAMPLE_BYTES / 4, SAMPLE_TEMPERATURE,
+              spec.seed()));
+    } else if (tokenizer == null) {
       text = sampler.sample(SAMPLE_BYTES, SAMPLE_TEMPERATURE, spec.seed());
     } else {
       try (TokenizerFile decoder = TokenizerFile.load(tokenizer)) {
