@@ -6,6 +6,7 @@ import dev.diloco.worker.BuiltInCorpus;
 import dev.diloco.worker.ByteCorpus;
 import dev.diloco.worker.LanguageModel;
 import dev.diloco.worker.ModelConfig;
+import dev.diloco.worker.model.SameDiffModel;
 import java.io.PrintStream;
 import java.util.List;
 import java.util.SplittableRandom;
@@ -17,24 +18,27 @@ import org.nd4j.linalg.factory.Nd4j;
  * load the new weights into the model), timed part by part, beside a single-precision matrix
  * product (sgemm) of the same ND4J measured in the same run: the machine's peak for this code.
  * Model FLOPs per token are PaLM's count, 6 N + 12 L T C, with N the parameters of every
- * matrix product (the embedding is one here: one-hot times the table).
+ * matrix product (not the gathered embeddings; the head, tied or not).
  */
 final class InnerLoopBench {
 
   /** What to time: presets at a batch, so many steps after so many of warm-up. */
-  record Settings(List<String> presets, int batch, int steps, int warmup, int sgemmSize) {
+  record Settings(List<String> presets, int batch, int steps, int warmup, int sgemmSize,
+      int vocab) {
     Settings {
-      if (presets.isEmpty() || batch < 1 || steps < 1 || warmup < 0 || sgemmSize < 64) {
+      if (presets.isEmpty() || batch < 1 || steps < 1 || warmup < 0 || sgemmSize < 64
+          || vocab != 0 && vocab < ModelConfig.VOCAB) {
         throw new IllegalArgumentException("need presets, --batch >= 1, --steps >= 1, "
-            + "--warmup >= 0 and --sgemm-size >= 64; got " + presets + ", " + batch + ", " + steps
-            + ", " + warmup + ", " + sgemmSize);
+            + "--warmup >= 0, --sgemm-size >= 64 and --vocab 0 or >= 256; got " + presets + ", "
+            + batch + ", " + steps + ", " + warmup + ", " + sgemmSize + ", " + vocab);
       }
     }
   }
 
   /** One preset's figures: seconds per step of each part, and what they come to. */
   record Row(String preset, long parameters, int batch, int context, double drawSeconds,
-      double gradientSeconds, double adamwSeconds, double loadSeconds, double flopsPerToken) {
+      double gradientSeconds, double adamwSeconds, double loadSeconds, double flopsPerToken,
+      double embeddingShare, double headShare) {
     double stepSeconds() {
       return drawSeconds + gradientSeconds + adamwSeconds + loadSeconds;
     }
@@ -67,8 +71,9 @@ final class InnerLoopBench {
     return 2.0 * n * n * (double) n / best / 1e9;
   }
 
-  static Row time(String preset, int batch, int steps, int warmup) {
-    ModelConfig config = ModelConfig.preset(preset);
+  static Row time(String preset, int vocab, int batch, int steps, int warmup) {
+    ModelConfig config = vocab == 0 ? ModelConfig.preset(preset)
+        : ModelConfig.preset(preset).withVocab(vocab);
     LanguageModel model = LanguageModel.of(config, batch, 1);
     ParameterLayout layout = model.layout();
     float[] params = new float[Math.toIntExact(layout.totalElements())];
@@ -80,7 +85,11 @@ final class InnerLoopBench {
     long gradient = 0;
     long step = 0;
     long load = 0;
+    SameDiffModel.Parts before = null;
     for (int i = 0; i < warmup + steps; i++) {
+      if (i == warmup) {
+        before = ((SameDiffModel) model).parts();
+      }
       long t0 = System.nanoTime();
       int[][] windows = ByteCorpus.windows(data, batch, config.contextLength(),
           new SplittableRandom(i));
@@ -106,28 +115,35 @@ final class InnerLoopBench {
             == config.vocab())).mapToLong(ParameterLayout.Tensor::elementCount).sum();
     double flopsPerToken = 6.0 * matrices
         + 12.0 * config.layers() * config.contextLength() * config.dModel();
+    SameDiffModel.Parts after = ((SameDiffModel) model).parts();
+    double total = draw + gradient + step + load;
     return new Row(preset, layout.totalElements(), batch, config.contextLength(),
         draw / 1e9 / steps, gradient / 1e9 / steps, step / 1e9 / steps, load / 1e9 / steps,
-        flopsPerToken);
+        flopsPerToken, (after.embeddingNanos() - before.embeddingNanos()) / total,
+        (after.headNanos() - before.headNanos()) / total);
   }
 
   /** Runs it and prints the table; returns the rows. */
   static List<Row> run(Settings s, PrintStream out) {
-    out.printf("inner loop: batch %d, %d steps after %d of warm-up, ND4J on %d threads%n",
-        s.batch(), s.steps(), s.warmup(), Runtime.getRuntime().availableProcessors());
+    String threads = System.getenv("OMP_NUM_THREADS");
+    out.printf("inner loop: batch %d, %d steps after %d of warm-up, ND4J on %s threads%n",
+        s.batch(), s.steps(), s.warmup(), threads != null ? threads
+            : String.valueOf(Runtime.getRuntime().availableProcessors()));
     double peak = sgemmGflops(s.sgemmSize());
     out.printf("sgemm %d x %d x %d: %.1f GFLOP/s (best of 5): the baseline%n%n", s.sgemmSize(),
         s.sgemmSize(), s.sgemmSize(), peak);
     out.println("| preset | parameters | batch x context | tokens/s | model GFLOP/s | of sgemm "
-        + "| ms/step: draw | forward+backward | AdamW | load weights |");
-    out.println("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
-    List<Row> rows = s.presets().stream().map(p -> time(p, s.batch(), s.steps(), s.warmup()))
+        + "| ms/step: draw | forward+backward | AdamW | load weights | of the step: embedding "
+        + "| head and loss |");
+    out.println("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+    List<Row> rows = s.presets().stream().map(p -> time(p, s.vocab(), s.batch(), s.steps(), s.warmup()))
         .toList();
     for (Row r : rows) {
-      out.printf("| %s | %,d | %d x %d | %,.0f | %.2f | %.1f%% | %.2f | %.1f | %.2f | %.2f |%n",
-          r.preset(), r.parameters(), r.batch(), r.context(), r.tokensPerSecond(), r.gflops(),
-          100 * r.gflops() / peak, 1e3 * r.drawSeconds(), 1e3 * r.gradientSeconds(),
-          1e3 * r.adamwSeconds(), 1e3 * r.loadSeconds());
+      out.printf("| %s | %,d | %d x %d | %,.0f | %.2f | %.1f%% | %.2f | %.1f | %.2f | %.2f "
+          + "| %.1f%% | %.1f%% |%n", r.preset(), r.parameters(), r.batch(), r.context(),
+          r.tokensPerSecond(), r.gflops(), 100 * r.gflops() / peak, 1e3 * r.drawSeconds(),
+          1e3 * r.gradientSeconds(), 1e3 * r.adamwSeconds(), 1e3 * r.loadSeconds(),
+          100 * r.embeddingShare(), 100 * r.headShare());
     }
     return rows;
   }

@@ -35,10 +35,16 @@ final class InnerLoopCommand implements Callable<Integer> {
       description = "The baseline's square matrices (default: ${DEFAULT-VALUE}).")
   int sgemmSize;
 
+  @Option(names = "--vocab", defaultValue = "0", paramLabel = "V",
+      description = "Every preset over a vocabulary of V tokens, e.g. GPT-2's 50257; 0 for each "
+          + "preset's own (default: ${DEFAULT-VALUE}).")
+  int vocab;
+
   @Override
   public Integer call() {
     presets.forEach(dev.diloco.worker.ModelConfig::preset); // an unknown name, said at once
-    InnerLoopBench.run(new InnerLoopBench.Settings(presets, batch, steps, warmup, sgemmSize),
+    InnerLoopBench.run(new InnerLoopBench.Settings(presets, batch, steps, warmup, sgemmSize,
+        vocab),
         System.out);
     return 0;
   }

@@ -38,6 +38,16 @@ public final class SameDiffModel implements LanguageModel {
   private final SDVariable embedded;
   /** What the backward pass is asked for: the parameters in the graph, and the embedded. */
   private final List<String> gradientsOf;
+  /** Nanoseconds spent in each part of {@link #lossAndGradient}, since the model was made. */
+  private long embeddingNanos;
+  private long headNanos;
+  private long graphNanos;
+
+  /**
+   * Where the steps' time went: the embedding's gather and scatter, the head with its
+   * cross-entropy ({@link SoftmaxHead}), and the family's graph forward and backward.
+   */
+  public record Parts(long embeddingNanos, long headNanos, long graphNanos) {}
 
   /** A model for batches of {@code batch} windows, initialised from {@code seed}. */
   public SameDiffModel(ModelConfig config, int batch, long seed) {
@@ -121,13 +131,19 @@ public final class SameDiffModel implements LanguageModel {
   @Override
   public float lossAndGradient(int[][] windows, float[] gradient) {
     int[] inputs = inputs(windows);
-    INDArray hidden = hidden(inputs); // [B*T, C]
+    long t0 = System.nanoTime();
+    gather(inputs);
+    long t1 = System.nanoTime();
+    INDArray hidden = hidden(); // [B*T, C]
+    long t2 = System.nanoTime();
     INDArray headGradient = Nd4j.zeros(DataType.FLOAT, array(head).shape());
     INDArray[] upstream = new INDArray[1];
     float loss = softmax.lossAndGradient(hidden, array(head), targets(windows), headGradient,
         upstream);
+    long t3 = System.nanoTime();
     Map<String, INDArray> feed = new HashMap<>(Map.of("upstream", upstream[0]));
     Map<String, INDArray> grads = sd.calculateGradients(feed, gradientsOf);
+    long t4 = System.nanoTime();
     int at = (int) layout.tensor(table).offset();
     int c = config.dModel();
     Arrays.fill(gradient, at, at + config.vocab() * c, 0f); // a tied head's part is added below
@@ -152,17 +168,27 @@ public final class SameDiffModel implements LanguageModel {
         gradient[row + j] += dx[r * c + j];
       }
     }
+    embeddingNanos += t1 - t0 + System.nanoTime() - t4;
+    graphNanos += t2 - t1 + t4 - t3;
+    headNanos += t3 - t2;
     return loss;
+  }
+
+  /** The time spent in each part of the steps so far. */
+  public Parts parts() {
+    return new Parts(embeddingNanos, headNanos, graphNanos);
   }
 
   @Override
   public float loss(int[][] windows) {
-    return softmax.loss(hidden(inputs(windows)), array(head), targets(windows));
+    gather(inputs(windows));
+    return softmax.loss(hidden(), array(head), targets(windows));
   }
 
   @Override
   public float[] logits(int[][] windows) {
-    return softmax.logits(hidden(inputs(windows)), array(head)).data().asFloat();
+    gather(inputs(windows));
+    return softmax.logits(hidden(), array(head)).data().asFloat();
   }
 
   @Override
@@ -171,7 +197,8 @@ public final class SameDiffModel implements LanguageModel {
     if (position < 0 || position >= t) {
       throw new IllegalArgumentException("position " + position + " is not in a window of " + t);
     }
-    INDArray hidden = hidden(inputs(windows));
+    gather(inputs(windows));
+    INDArray hidden = hidden();
     int[] rows = new int[batch];
     for (int b = 0; b < batch; b++) {
       rows[b] = b * t + position;
@@ -180,9 +207,13 @@ public final class SameDiffModel implements LanguageModel {
         .logits(hidden.getRows(rows), array(head)).data().asFloat(); // [B, V]
   }
 
-  /** The final hidden states [B*T, C] of the input tokens. */
-  private INDArray hidden(int[] inputs) {
-    Nd4j.pullRows(array(table), embedded.getArr(), 1, inputs); // in place
+  /** The input tokens' rows of the table, into the graph's embedded array in place. */
+  private void gather(int[] inputs) {
+    Nd4j.pullRows(array(table), embedded.getArr(), 1, inputs);
+  }
+
+  /** The final hidden states [B*T, C] of the gathered tokens. */
+  private INDArray hidden() {
     Map<String, INDArray> feed = new HashMap<>(Map.of("upstream",
         Nd4j.zeros(DataType.FLOAT, 1, 1))); // unread by the forward pass, but a placeholder
     return sd.output(feed, "hidden").get("hidden");

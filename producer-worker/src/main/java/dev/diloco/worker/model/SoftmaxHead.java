@@ -23,6 +23,9 @@ final class SoftmaxHead {
   private final int v;
   /** Whether the head is [V, C] (PyTorch's Linear, a tied embedding) rather than [C, V]. */
   private final boolean vByC;
+  /** Logits from which the rows' softmax is shared out to the common pool: 4 Mi. */
+  private static final long PARALLEL_FROM = 1 << 22;
+
   private INDArray logits; // [N, V], reused: 206 MB at N = 1,024 and V = 50,257
 
   SoftmaxHead(int rows, int vocab, boolean vByC) {
@@ -69,13 +72,16 @@ final class SoftmaxHead {
 
   /**
    * Each row's −log softmax at its target, summed in row order (the same bits however the rows
-   * were shared out); with {@code gradient}, each row replaced by its gradient. Rows go to the
-   * common pool: a row is V floats, copied to the heap and back, so the loops are plain arrays.
+   * were shared out); with {@code gradient}, each row replaced by its gradient. A row is V
+   * floats, copied to the heap and back, so the loops are plain arrays.
    */
   private float rows(FloatBuffer l, int[] targets, boolean gradient) {
     double[] losses = new double[n];
     float scale = 1f / n;
-    IntStream.range(0, n).parallel().forEach(r -> {
+    IntStream rows = IntStream.range(0, n);
+    // In parallel only where it pays: beside ND4J's own threads, which spin between ops, a
+    // small head's rows went 4x slower on the common pool (tiny byte model, 2 cores).
+    (n * (long) v >= PARALLEL_FROM ? rows.parallel() : rows).forEach(r -> {
       float[] row = new float[v];
       l.duplicate().position(r * v).get(row);
       float max = Float.NEGATIVE_INFINITY;
