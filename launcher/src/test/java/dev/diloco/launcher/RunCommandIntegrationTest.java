@@ -280,6 +280,14 @@ class RunCommandIntegrationTest {
     assertThat(err.toString()).contains("none.safetensors (--init) does not exist");
 
     err = new StringWriter();
+    assertThat(run(err, "run", "--data", Path.of("..", "data", "gpt2", "tinyshakespeare.bin")
+        .toString(), "--tokenizer", Path.of("..", "data", "gpt2", "tokenizer.json").toString(),
+        "--out", dir.resolve("twice").toString())).isEqualTo(1);
+    assertThat(err.toString()).contains("--tokenizer tokenizes the text --data names; ")
+        .contains("tinyshakespeare.bin holds tokens already");
+    assertThat(dir.resolve("twice")).doesNotExist();
+
+    err = new StringWriter();
     assertThat(run(err, "replay", dir.toString())).isEqualTo(1);
     assertThat(err.toString()).contains("is not a run directory of diloco run");
     err = new StringWriter();

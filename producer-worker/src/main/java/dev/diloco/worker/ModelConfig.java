@@ -148,6 +148,22 @@ public record ModelConfig(Family family, int vocab, int contextLength, int maxPo
         layers, dModel, heads, kvHeads, mlpHidden, normEps, ropeTheta, tiedHead, activation);
   }
 
+  /** The parameters of the model: its layout's total, without building it. */
+  public long parameters() {
+    long c = dModel;
+    long m = mlpHidden;
+    long table = (long) vocab * c;
+    long head = tiedHead ? 0 : table;
+    return switch (family) {
+      case BYTE_TRANSFORMER -> table + contextLength * c + layers * (4 * c * c + 2 * c * m + m
+          + 5 * c) + 2 * c + head;
+      case LLAMA -> table + layers * (2 * c * c + 2 * c * headDim() * kvHeads + 3 * c * m
+          + 2 * c) + c + head;
+      case GPT2 -> table + maxPositions * c + layers * (4 * c * c + 2 * c * m + m + 9 * c)
+          + 2 * c + head;
+    };
+  }
+
   /** Width of one attention head. */
   public int headDim() {
     return dModel / heads;

@@ -161,6 +161,16 @@ public record TrainingData(Tokens train, Tokens eval, int vocab, String source,
     }
   }
 
+  /**
+   * Whether {@code path} holds tokens rather than text: a directory or manifest of diloco
+   * tokenize, a file with llm.c's header, or nanoGPT's headerless {@code .bin}.
+   */
+  public static boolean isTokens(Path path) {
+    return Files.isRegularFile(path.resolve(Manifest.FILE))
+        || path.getFileName() != null && path.getFileName().toString().equals(Manifest.FILE)
+        || Files.isRegularFile(path) && (isTokenFile(path) || path.toString().endsWith(".bin"));
+  }
+
   /** Whether the file starts with llm.c's magic number. */
   static boolean isTokenFile(Path path) {
     try (InputStream in = Files.newInputStream(path)) {

@@ -50,6 +50,19 @@ class RunSpecTest {
   }
 
   @Test
+  void aModelsParameterCountIsItsLayoutsWithoutBuildingIt() {
+    for (String preset : new String[] {"tiny", "small", "llama-2m", "gpt2-mini"}) {
+      ModelConfig model = ModelConfig.preset(preset).withContext(16).withVocab(300);
+      assertThat(model.parameters()).as(preset).isEqualTo(
+          LanguageModel.of(model, 1, 0).layout().totalElements());
+    }
+    ModelConfig gqaTied = new ModelConfig(ModelConfig.Family.LLAMA, 300, 16, 64, 2, 32, 4, 2,
+        48, 1e-6, 5e5, true, "silu");
+    assertThat(gqaTied.parameters()).isEqualTo(
+        LanguageModel.of(gqaTied, 1, 0).layout().totalElements());
+  }
+
+  @Test
   void everyFamilysModelComesBackFromItsDescription() {
     for (ModelConfig model : java.util.List.of(ModelConfig.preset("small"),
         new ModelConfig(ModelConfig.Family.LLAMA, 300, 16, 64, 2, 32, 4, 2, 48, 1e-6, 5e5, true,

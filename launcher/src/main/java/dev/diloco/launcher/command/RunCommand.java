@@ -7,6 +7,9 @@ import dev.diloco.launcher.local.RunSummary;
 import dev.diloco.launcher.options.ClusterOptions;
 import dev.diloco.launcher.options.MetricsOptions;
 import dev.diloco.launcher.options.RunSpecOptions;
+import dev.diloco.tokens.Manifest;
+import dev.diloco.tokens.TokenizerFile;
+import dev.diloco.tokens.Tokenize;
 import dev.diloco.worker.RunSpec;
 import dev.diloco.worker.TrainingData;
 import java.nio.file.Files;
@@ -56,6 +59,12 @@ public final class RunCommand implements Callable<Integer> {
           + "headerless .bin): the model's. Data with a manifest says its own.")
   int vocabSize;
 
+  @Option(names = "--tokenizer", paramLabel = "FILE",
+      description = "A Hugging Face tokenizer.json: the text --data names is tokenized with it "
+          + "first, into RUN_DIR/tokens as diloco tokenize writes them (a tenth held out), and "
+          + "the run trains on those tokens.")
+  Path tokenizer;
+
   @Option(names = "--non-iid", description = "Give each worker one contiguous region of the data.")
   boolean nonIid;
 
@@ -72,6 +81,23 @@ public final class RunCommand implements Callable<Integer> {
 
   @Mixin
   MetricsOptions metrics;
+
+  /** The text at {@code text} tokenized by --tokenizer into {@code out}, as diloco tokenize. */
+  private Path tokenized(Path text, Path out) {
+    if (text == null || TrainingData.isTokens(text)) {
+      throw new IllegalArgumentException("--tokenizer tokenizes the text --data names; "
+          + (text == null ? "there is none" : text + " holds tokens already"));
+    }
+    try (TokenizerFile tok = TokenizerFile.load(tokenizer)) {
+      ProgressLine progress = new ProgressLine(new java.io.PrintWriter(System.err, true));
+      Manifest m = Tokenize.run(tok, new Tokenize.Settings(List.of(text), out,
+          TokenizeCommand.DEFAULT_FIELD, TokenizeCommand.DEFAULT_SHARD_TOKENS, 0, 0.1), progress);
+      progress.done();
+      System.out.printf("tokenized %s with %s: %,d tokens in %s%n", text, tokenizer,
+          m.trainTokens() + (m.val() == null ? 0 : m.val().tokens()), out);
+    }
+    return out;
+  }
 
   /** A run id from the directory's name: its letters and digits, '-' for the rest. */
   static String runIdOf(Path dir) {
@@ -111,6 +137,9 @@ public final class RunCommand implements Callable<Integer> {
     }
     String runId = runIdOf(dir);
     RunSpec spec = options.spec(runId);
+    if (tokenizer != null) {
+      data = tokenized(data, dir.resolve("tokens"));
+    }
     if (data != null) { // the model's vocabulary is the data's: bytes, or its tokenizer's
       spec = options.fitTo(spec, TrainingData.load(data, 0.1, vocabSize));
     } else if (vocabSize != 0) {

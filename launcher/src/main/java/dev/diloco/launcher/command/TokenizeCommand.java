@@ -39,11 +39,16 @@ public final class TokenizeCommand implements Callable<Integer> {
       description = "Where the shards and manifest.json go: a new or empty directory.")
   Path out;
 
-  @Option(names = "--field", defaultValue = "text", paramLabel = "NAME",
+  /** JSON lines' text field, unless --field says. */
+  static final String DEFAULT_FIELD = "text";
+  /** Tokens per training shard, unless --shard-tokens says: llm.c's. */
+  static final long DEFAULT_SHARD_TOKENS = 100_000_000L;
+
+  @Option(names = "--field", defaultValue = DEFAULT_FIELD, paramLabel = "NAME",
       description = "The text's field in JSON lines (default: ${DEFAULT-VALUE}).")
   String field;
 
-  @Option(names = "--shard-tokens", defaultValue = "100000000", paramLabel = "N",
+  @Option(names = "--shard-tokens", defaultValue = "" + DEFAULT_SHARD_TOKENS, paramLabel = "N",
       description = "Tokens per training shard (default: ${DEFAULT-VALUE}, llm.c's).")
   long shardTokens;
 
