@@ -61,6 +61,7 @@ public final class ModelOptions {
             + "out");
       }
       try {
+        HfCheckpoint.compactConfig(init); // what the description keeps of it must fit, first
         return HfCheckpoint.config(init, context == null ? 0 : context);
       } catch (IOException e) {
         throw new java.io.UncheckedIOException("cannot read checkpoint " + init, e);
@@ -93,7 +94,7 @@ public final class ModelOptions {
       return d;
     }
     return ModelDescription.newBuilder(d).setArchitecture(ModelArchitecture.newBuilder(
-        d.getArchitecture()).setHfConfig(HfCheckpoint.configText(init)).build()).build();
+        d.getArchitecture()).setHfConfig(HfCheckpoint.compactConfig(init)).build()).build();
   }
 
   /**

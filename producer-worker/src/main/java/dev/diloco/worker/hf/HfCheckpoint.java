@@ -42,6 +42,26 @@ public final class HfCheckpoint {
     return text;
   }
 
+  /** The most bytes of config.json a run's description holds (FORMAT.md section 10). */
+  public static final int MAX_CONFIG_BYTES = 4096;
+
+  /**
+   * {@code dir}'s config.json as one line of JSON, what a run's description keeps of it;
+   * refused by name beyond {@link #MAX_CONFIG_BYTES}.
+   */
+  public static String compactConfig(Path dir) throws IOException {
+    String compact = HfConfig.JSON.writer().without(
+        com.fasterxml.jackson.databind.SerializationFeature.INDENT_OUTPUT)
+        .writeValueAsString(parse(configText(dir),
+        dir.resolve(CONFIG).toString()));
+    int bytes = compact.getBytes(StandardCharsets.UTF_8).length;
+    if (bytes > MAX_CONFIG_BYTES) {
+      throw new IllegalArgumentException(dir.resolve(CONFIG) + " is " + bytes + " bytes as "
+          + "compact JSON; a run's description holds at most " + MAX_CONFIG_BYTES);
+    }
+    return compact;
+  }
+
   /** The model {@code dir}'s config.json describes, on windows of {@code context} tokens. */
   public static ModelConfig config(Path dir, int context) throws IOException {
     return HfConfig.read(parse(configText(dir), dir.resolve(CONFIG).toString()), context,

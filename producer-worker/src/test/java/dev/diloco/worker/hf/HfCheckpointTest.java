@@ -119,7 +119,15 @@ class HfCheckpointTest {
     Files.writeString(dir.resolve("empty").resolve("config.json"), "{not json");
     assertThatThrownBy(() -> HfCheckpoint.config(dir.resolve("empty"), 0))
         .hasMessageContaining("config.json is not JSON");
+    // What a run's description keeps of a config.json is bounded, like every string on the wire.
+    Files.writeString(dir.resolve("empty").resolve("config.json"), llama.deepCopy()
+        .put("_name_or_path", "x".repeat(5000)).toString());
+    assertThatThrownBy(() -> HfCheckpoint.compactConfig(dir.resolve("empty")))
+        .hasMessageContaining("config.json is 5").hasMessageContaining("bytes as compact JSON; "
+            + "a run's description holds at most 4096");
     Files.writeString(dir.resolve("empty").resolve("config.json"), llama.toString());
+    assertThat(HfCheckpoint.compactConfig(dir.resolve("empty"))).doesNotContain("\n")
+        .startsWith("{\"_name_or_path\":\"configs/config_2m.json\",");
     Files.writeString(dir.resolve("empty").resolve("pytorch_model.bin"), "pickle");
     ModelConfig fresh = HfConfig.read(llama, 16, "c");
     assertThatThrownBy(() -> HfCheckpoint.weights(dir.resolve("empty"), fresh,
