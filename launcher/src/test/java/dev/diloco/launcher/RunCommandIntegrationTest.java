@@ -109,6 +109,15 @@ class RunCommandIntegrationTest {
     assertThat(run(err, "export", "--dir", out.toString(), "--round", "7", "--out",
         dir.resolve("none").toString())).isEqualTo(1);
     assertThat(err.toString()).contains("run e2e has no committed round 7");
+    err = new StringWriter();
+    assertThat(run(err, "export", "--dir", out.toString(), "--round", "2", "--format", "hf",
+        "--out", dir.resolve("hf").toString())).isEqualTo(1);
+    assertThat(err.toString()).contains("a byte-transformer model has no Hugging Face form");
+    assertThat(dir.resolve("hf")).doesNotExist();
+    err = new StringWriter();
+    assertThat(run(err, "export", "--dir", out.toString(), "--round", "2", "--format", "onnx",
+        "--out", dir.resolve("onnx").toString())).isEqualTo(1);
+    assertThat(err.toString()).contains("--format must be safetensors or hf, got 'onnx'");
 
     // Every round replays bit for bit, and inspect lists them.
     StringWriter replayed = new StringWriter();
