@@ -28,12 +28,17 @@ public final class Charts {
   public static void lines(Path file, String title, String xLabel, String yLabel,
       Map<String, ? extends Iterable<double[]>> series, Predicate<String> dashed)
       throws IOException {
-    XYSeriesCollection data = new XYSeriesCollection();
-    series.forEach((name, points) -> {
-      XYSeries curve = new XYSeries(name);
-      points.forEach(p -> curve.add(p[0], p[1]));
-      data.addSeries(curve);
-    });
+    lines(file, title, xLabel, yLabel, series, dashed, null, Map.of());
+  }
+
+  /**
+   * As above, with {@code right}'s series drawn against a second axis on the right, labelled
+   * {@code rightLabel} (none when {@code right} is empty).
+   */
+  public static void lines(Path file, String title, String xLabel, String yLabel,
+      Map<String, ? extends Iterable<double[]>> series, Predicate<String> dashed,
+      String rightLabel, Map<String, ? extends Iterable<double[]>> right) throws IOException {
+    XYSeriesCollection data = collection(series);
     JFreeChart chart = ChartFactory.createXYLineChart(title, xLabel, yLabel, data,
         PlotOrientation.VERTICAL, true, false, false);
     XYPlot plot = chart.getXYPlot();
@@ -51,6 +56,29 @@ public final class Charts {
           : new BasicStroke(2f));
     }
     plot.setRenderer(renderer);
+    if (!right.isEmpty()) {
+      NumberAxis axis = new NumberAxis(rightLabel);
+      axis.setAutoRangeIncludesZero(false);
+      plot.setRangeAxis(1, axis);
+      plot.setDataset(1, collection(right));
+      plot.mapDatasetToRangeAxis(1, 1);
+      XYLineAndShapeRenderer second = new XYLineAndShapeRenderer(true, true);
+      second.setDefaultStroke(new BasicStroke(1f, BasicStroke.CAP_BUTT, BasicStroke.JOIN_MITER,
+          10f, new float[] {2f, 3f}, 0f));
+      second.setAutoPopulateSeriesStroke(false);
+      plot.setRenderer(1, second);
+      plot.setDatasetRenderingOrder(org.jfree.chart.plot.DatasetRenderingOrder.FORWARD);
+    }
     ChartUtils.saveChartAsPNG(file.toFile(), chart, 900, 540);
+  }
+
+  private static XYSeriesCollection collection(Map<String, ? extends Iterable<double[]>> series) {
+    XYSeriesCollection data = new XYSeriesCollection();
+    series.forEach((name, points) -> {
+      XYSeries curve = new XYSeries(name);
+      points.forEach(p -> curve.add(p[0], p[1]));
+      data.addSeries(curve);
+    });
+    return data;
   }
 }

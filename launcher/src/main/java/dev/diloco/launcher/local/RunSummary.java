@@ -62,16 +62,23 @@ public final class RunSummary {
   public void writeLossPng(Path file, String title) throws IOException {
     List<double[]> eval = new ArrayList<>();
     List<double[]> train = new ArrayList<>();
+    List<double[]> bits = new ArrayList<>();
     for (Round r : rounds) {
       if (r.trainLoss() != null) {
         train.add(new double[] {r.round(), r.trainLoss()});
       }
       eval.add(new double[] {r.round(), r.evalLoss()});
+      if (r.evalBitsPerByte() != null && Double.isFinite(r.evalBitsPerByte())) {
+        bits.add(new double[] {r.round(), r.evalBitsPerByte()});
+      }
     }
     Map<String, List<double[]>> series = new LinkedHashMap<>();
     series.put("eval loss (global weights)", eval);
     series.put("train loss (mean over workers)", train);
+    // Bits per byte compare runs across tokenizers: the eval curve again, read on the right
+    // axis (a fixed multiple of the loss, so the two lines lie on each other).
     Charts.lines(file, title, "round", "loss (nats per token)", series,
-        name -> name.startsWith("train"));
+        name -> name.startsWith("train"), "eval loss (bits per byte)",
+        bits.isEmpty() ? Map.of() : Map.of("eval loss in bits per byte (right axis)", bits));
   }
 }
