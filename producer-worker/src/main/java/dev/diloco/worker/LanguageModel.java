@@ -41,7 +41,4 @@ public interface LanguageModel {
 
   /** Logits [B*T, V] for {@code windows} ([B, T + 1]; the last token of each is not input). */
   float[] logits(int[][] windows);
-
-  /** Logits [B, V] at {@code position} of each window only: what sampling needs. */
-  float[] logits(int[][] windows, int position);
 }

@@ -11,14 +11,10 @@ import java.util.SplittableRandom;
  */
 public interface Sampler {
 
-  /**
-   * The sampler of a model: the byte-transformer's forward pass by hand with a cache of past
-   * keys and values ({@link ByteSampler}); other families' SameDiff graph over the window
-   * ({@link WindowSampler}).
-   */
+  /** The sampler of a model: its family's forward pass with a cache of past keys and values. */
   static Sampler of(ModelConfig config, ParameterLayout layout, float[] weights) {
     return config.family() == ModelConfig.Family.BYTE_TRANSFORMER
-        ? new ByteSampler(config, layout, weights) : new WindowSampler(config, weights);
+        ? new ByteSampler(config, layout, weights) : new HfSampler(config, layout, weights);
   }
 
   /**

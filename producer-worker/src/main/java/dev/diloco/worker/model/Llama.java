@@ -94,7 +94,7 @@ final class Llama {
       this.g = g;
       int t = g.config.contextLength();
       int hd = g.config.headDim();
-      float[][] table = table(t, hd, g.config.ropeTheta());
+      float[][] table = Rope.table(t, hd, g.config.ropeTheta());
       cos = g.sd.constant("rope_cos", Nd4j.create(table[0], new long[] {1, t, 1, hd}, 'c'));
       sin = g.sd.constant("rope_sin", Nd4j.create(table[1], new long[] {1, t, 1, hd}, 'c'));
       int half = hd / 2;
@@ -104,27 +104,6 @@ final class Llama {
         r[j * hd + j + half] = 1f; // out j + half is x[j]
       }
       rotateHalf = g.sd.constant("rope_rotate_half", Nd4j.create(r, new long[] {hd, hd}, 'c'));
-    }
-
-    /**
-     * cos and sin [T·hd] each of positions 0..T-1 as transformers computes them in float32:
-     * inv_freq = 1 / θ^(2i/hd), angle = position · inv_freq, the same angle for i and i + hd/2.
-     */
-    static float[][] table(int t, int hd, double theta) {
-      float[] cos = new float[t * hd];
-      float[] sin = new float[t * hd];
-      for (int i = 0; i < hd / 2; i++) {
-        float exponent = (float) (2 * i) / (float) hd;
-        float inv = (float) (1.0 / (float) Math.pow(theta, exponent));
-        for (int p = 0; p < t; p++) {
-          float angle = p * inv;
-          for (int j : new int[] {i, i + hd / 2}) {
-            cos[p * hd + j] = (float) Math.cos(angle);
-            sin[p * hd + j] = (float) Math.sin(angle);
-          }
-        }
-      }
-      return new float[][] {cos, sin};
     }
 
     /** Rotates each of the {@code n} heads of {@code x} [B*T, n·hd] by its position. */

@@ -191,22 +191,6 @@ public final class SameDiffModel implements LanguageModel {
     return softmax.logits(hidden(), array(head)).data().asFloat();
   }
 
-  @Override
-  public float[] logits(int[][] windows, int position) {
-    int t = config.contextLength();
-    if (position < 0 || position >= t) {
-      throw new IllegalArgumentException("position " + position + " is not in a window of " + t);
-    }
-    gather(inputs(windows));
-    INDArray hidden = hidden();
-    int[] rows = new int[batch];
-    for (int b = 0; b < batch; b++) {
-      rows[b] = b * t + position;
-    }
-    return new SoftmaxHead(batch, config.vocab(), softmax.vByC())
-        .logits(hidden.getRows(rows), array(head)).data().asFloat(); // [B, V]
-  }
-
   /** The input tokens' rows of the table, into the graph's embedded array in place. */
   private void gather(int[] inputs) {
     Nd4j.pullRows(array(table), embedded.getArr(), 1, inputs);

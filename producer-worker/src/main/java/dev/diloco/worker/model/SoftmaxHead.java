@@ -34,10 +34,6 @@ final class SoftmaxHead {
     this.vByC = vByC;
   }
 
-  boolean vByC() {
-    return vByC;
-  }
-
   /** Logits [N, V] of {@code hidden} [N, C] under {@code head} [V, C]; valid until next call. */
   INDArray logits(INDArray hidden, INDArray head) {
     if (logits == null) {

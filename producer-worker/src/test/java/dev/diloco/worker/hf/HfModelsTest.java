@@ -41,33 +41,6 @@ class HfModelsTest {
     assertLogits(RESOURCES.resolve("gpt2-random"), RESOURCES.resolve("gpt2-random.logits.f32"));
   }
 
-  /**
-   * Sampling reads one position's logits, which are that row of the window's; a sampler gives
-   * the same tokens for the same seed, past the model's window too.
-   */
-  @Test
-  void samplingReadsThePositionsRowAndRepeatsForASeed() throws IOException {
-    Path checkpoint = RESOURCES.resolve("llama-gqa-tied");
-    ModelConfig config = HfCheckpoint.config(checkpoint, 16);
-    LanguageModel model = LanguageModel.of(config, 1, 0);
-    float[] weights = HfCheckpoint.weights(checkpoint, config, model.layout());
-    model.setParameters(weights);
-    int[][] window = new int[1][17];
-    for (int i = 0; i < 17; i++) {
-      window[0][i] = (5 * i + 3) % config.vocab();
-    }
-    float[] all = model.logits(window);
-    int v = config.vocab();
-    // To the last bits only: BLAS blocks a product of one row otherwise than one of 16.
-    assertThat(model.logits(window, 9)).containsExactly(java.util.Arrays.copyOfRange(all, 9 * v,
-        10 * v), within(1e-5f));
-    dev.diloco.worker.Sampler sampler = dev.diloco.worker.Sampler.of(config, model.layout(),
-        weights);
-    int[] first = sampler.generate(new int[] {1, 2, 3}, 30, 0.8, 7);
-    assertThat(first).hasSize(30).isEqualTo(sampler.generate(new int[] {1, 2, 3}, 30, 0.8, 7));
-    assertThat(first).isNotEqualTo(sampler.generate(new int[] {1, 2, 3}, 30, 0.8, 8));
-  }
-
   /** The reference's 16 tokens (37·i + 11 mod V) through the checkpoint, against its logits. */
   private static void assertLogits(Path checkpoint, Path expected) throws IOException {
     ModelConfig config = HfCheckpoint.config(checkpoint, 16);
