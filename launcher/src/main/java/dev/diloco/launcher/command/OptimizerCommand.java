@@ -132,7 +132,7 @@ public final class OptimizerCommand implements Callable<Integer> {
       OptimizerMeters meters = new OptimizerMeters(served.registry(), runId);
       Outcome opened;
       if (start) {
-        RunSpec described = tokens == null ? spec.spec(runId)
+        RunSpec described = tokens == null ? spec.fitToBytes(spec.spec(runId))
             : spec.fitTo(spec.spec(runId), tokens);
         LanguageModel model = described.newModel();
         ModelDescription description = ModelDescription.newBuilder(

@@ -145,6 +145,8 @@ public final class RunCommand implements Callable<Integer> {
     } else if (vocabSize != 0) {
       throw new IllegalArgumentException("--vocab-size is the vocabulary of the tokens given "
           + "with --data, and there are none");
+    } else {
+      spec = options.fitToBytes(spec); // a preset over the built-in corpus reads bytes
     }
     KafkaClientConfig clients = cluster.given() ? cluster.clients() : null;
 

@@ -102,12 +102,21 @@ public final class ModelOptions {
    * its tokenizer's); a checkpoint's is its own, which the data must fit in.
    */
   public RunSpec fitTo(RunSpec spec, TrainingData data) {
+    return fitTo(spec, data.vocab(), data.source());
+  }
+
+  /** The run {@code spec} with no data: its workers train on built-in bytes. */
+  public RunSpec fitToBytes(RunSpec spec) {
+    return fitTo(spec, ModelConfig.VOCAB, "the built-in corpus");
+  }
+
+  private RunSpec fitTo(RunSpec spec, int vocab, String source) {
     if (!HfCheckpoint.isCheckpoint(init)) {
-      return spec.withVocab(data.vocab());
+      return spec.withVocab(vocab);
     }
-    if (data.vocab() > spec.model().vocab()) {
-      throw new IllegalArgumentException("data " + data.source() + " has a vocabulary of "
-          + data.vocab() + " tokens; checkpoint " + init + "'s model has " + spec.model().vocab()
+    if (vocab > spec.model().vocab()) {
+      throw new IllegalArgumentException("data " + source + " has a vocabulary of "
+          + vocab + " tokens; checkpoint " + init + "'s model has " + spec.model().vocab()
           + ": tokenize the data with the checkpoint's tokenizer");
     }
     return spec;

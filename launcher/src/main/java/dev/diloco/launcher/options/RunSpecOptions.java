@@ -167,6 +167,11 @@ public final class RunSpecOptions {
     return model.fitTo(spec, data);
   }
 
+  /** The run {@code spec} sized for built-in bytes ({@link ModelOptions#fitToBytes}). */
+  public RunSpec fitToBytes(RunSpec spec) {
+    return model.fitToBytes(spec);
+  }
+
   public String codec() {
     return codec;
   }
