@@ -136,12 +136,10 @@ public final class SameDiffModel implements LanguageModel {
     long t1 = System.nanoTime();
     INDArray hidden = hidden(); // [B*T, C]
     long t2 = System.nanoTime();
-    INDArray headGradient = Nd4j.zeros(DataType.FLOAT, array(head).shape());
-    INDArray[] upstream = new INDArray[1];
-    float loss = softmax.lossAndGradient(hidden, array(head), targets(windows), headGradient,
-        upstream);
+    float loss = softmax.lossAndGradient(hidden, array(head), targets(windows));
+    INDArray headGradient = softmax.headGradient();
     long t3 = System.nanoTime();
-    Map<String, INDArray> feed = new HashMap<>(Map.of("upstream", upstream[0]));
+    Map<String, INDArray> feed = new HashMap<>(Map.of("upstream", softmax.hiddenGradient()));
     Map<String, INDArray> grads = sd.calculateGradients(feed, gradientsOf);
     long t4 = System.nanoTime();
     int at = (int) layout.tensor(table).offset();

@@ -27,11 +27,16 @@ final class SoftmaxHead {
   private static final long PARALLEL_FROM = 1 << 22;
 
   private INDArray logits; // [N, V], reused: 206 MB at N = 1,024 and V = 50,257
+  private INDArray headGradient; // [V, C] or [C, V], kept across steps as the logits are
+  private INDArray hiddenGradient; // [N, C]
+  /** Each thread's copy of a row: V floats, not a new array a row. */
+  private final ThreadLocal<float[]> row;
 
   SoftmaxHead(int rows, int vocab, boolean vByC) {
     this.n = rows;
     this.v = vocab;
     this.vByC = vByC;
+    this.row = ThreadLocal.withInitial(() -> new float[vocab]);
   }
 
   /** Logits [N, V] of {@code hidden} [N, C] under {@code head} [V, C]; valid until next call. */
@@ -49,21 +54,32 @@ final class SoftmaxHead {
   }
 
   /**
-   * As {@link #loss}, and the mean's gradients: in {@code hidden}, returned [N, C]; in the head,
-   * added into {@code headGradient}. The logits' gradient is (softmax − onehot) / N.
+   * As {@link #loss}, and the mean's gradients, in {@link #hiddenGradient} and {@link
+   * #headGradient} until the next call. The logits' gradient is (softmax − onehot) / N.
    */
-  float lossAndGradient(INDArray hidden, INDArray head, int[] targets, INDArray headGradient,
-      INDArray[] hiddenGradient) {
+  float lossAndGradient(INDArray hidden, INDArray head, int[] targets) {
     float loss = rows(logits(hidden, head).data().asNioFloat(), targets, true);
-    if (vByC) {
-      Nd4j.gemm(logits, hidden, headGradient, true, false, 1.0, 1.0); // += dLᵀ · h  [V, C]
-    } else {
-      Nd4j.gemm(hidden, logits, headGradient, true, false, 1.0, 1.0); // += hᵀ · dL  [C, V]
+    if (headGradient == null) {
+      headGradient = Nd4j.create(DataType.FLOAT, head.shape());
+      hiddenGradient = Nd4j.create(DataType.FLOAT, n, hidden.size(1));
     }
-    INDArray dh = Nd4j.create(DataType.FLOAT, n, hidden.size(1));
-    Nd4j.gemm(logits, head, dh, false, !vByC, 1.0, 0.0); // dL · W, or dL · Wᵀ  [N, C]
-    hiddenGradient[0] = dh;
+    if (vByC) {
+      Nd4j.gemm(logits, hidden, headGradient, true, false, 1.0, 0.0); // dLᵀ · h  [V, C]
+    } else {
+      Nd4j.gemm(hidden, logits, headGradient, true, false, 1.0, 0.0); // hᵀ · dL  [C, V]
+    }
+    Nd4j.gemm(logits, head, hiddenGradient, false, !vByC, 1.0, 0.0); // dL·W or dL·Wᵀ [N, C]
     return loss;
+  }
+
+  /** The head's gradient of the last {@link #lossAndGradient}. */
+  INDArray headGradient() {
+    return headGradient;
+  }
+
+  /** The hidden states' gradient of the last {@link #lossAndGradient}, [N, C]. */
+  INDArray hiddenGradient() {
+    return hiddenGradient;
   }
 
   /**
@@ -78,7 +94,7 @@ final class SoftmaxHead {
     // In parallel only where it pays: beside ND4J's own threads, which spin between ops, a
     // small head's rows went 4x slower on the common pool (tiny byte model, 2 cores).
     (n * (long) v >= PARALLEL_FROM ? rows.parallel() : rows).forEach(r -> {
-      float[] row = new float[v];
+      float[] row = this.row.get();
       l.duplicate().position(r * v).get(row);
       float max = Float.NEGATIVE_INFINITY;
       for (float x : row) {
