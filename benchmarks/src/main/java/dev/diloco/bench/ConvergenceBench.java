@@ -12,11 +12,10 @@ import dev.diloco.launcher.options.RunSpecOptions;
 import dev.diloco.schemas.Compression;
 import dev.diloco.schemas.Overlap;
 import dev.diloco.schemas.TensorEncoding;
-import dev.diloco.worker.BuiltInCorpus;
-import dev.diloco.worker.ByteCorpus;
 import dev.diloco.worker.LanguageModel;
 import dev.diloco.worker.EvalSet;
 import dev.diloco.worker.RunSpec;
+import dev.diloco.worker.TrainingData;
 import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
 import java.io.IOException;
 import java.io.PrintStream;
@@ -59,7 +58,7 @@ final class ConvergenceBench {
 
   private final ConvergenceSettings s;
   private final PrintStream console;
-  private final ByteCorpus corpus;
+  private final TrainingData data;
   private final EvalSet test;
   private final EvalSet validation;
   private final ParameterLayout layout;
@@ -72,16 +71,15 @@ final class ConvergenceBench {
   ConvergenceBench(ConvergenceSettings settings, PrintStream console) throws IOException {
     this.s = settings;
     this.console = console;
-    this.corpus = settings.data() != null ? ByteCorpus.load(settings.data(), 0.1)
-        : ByteCorpus.of(BuiltInCorpus.generate(1 << 22, 1), 0.1, "built-in");
     RunSpec spec = settings.spec();
+    this.data = InProcessArms.data(settings.data(), spec.model().vocab());
     LanguageModel model = spec.newModel();
     this.layout = model.layout();
     int batches = settings.evalWindows() / spec.batch();
     int t = spec.model().contextLength();
     // The test set's first windows are those every round of a run is evaluated on.
-    this.test = new EvalSet(corpus.evalSlice(), batches, spec.batch(), t, spec.seed());
-    this.validation = new EvalSet(corpus.evalSlice(), batches, spec.batch(), t, ~spec.seed());
+    this.test = new EvalSet(data.eval(), batches, spec.batch(), t, spec.seed());
+    this.validation = new EvalSet(data.eval(), batches, spec.batch(), t, ~spec.seed());
     this.initial = ModelOptions.initialWeights(model, settings.init());
     this.evalModel = model;
     this.init = settings.init();
@@ -89,7 +87,7 @@ final class ConvergenceBench {
 
   /** The writer of this benchmark's files. */
   ConvergenceReport report() {
-    return new ConvergenceReport(s, corpus.source(), corpus.trainBytes(), initial.length);
+    return new ConvergenceReport(s, data, initial.length);
   }
 
   /** An arm to run through the pipeline, by name. */

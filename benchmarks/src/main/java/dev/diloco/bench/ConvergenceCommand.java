@@ -47,9 +47,15 @@ final class ConvergenceCommand implements Callable<Integer> {
   int rounds;
 
   @Option(names = "--data", paramLabel = "PATH",
-      description = "Text file or directory (default: the built-in synthetic corpus; the "
-          + "published comparisons use Tiny Shakespeare).")
+      description = "Text file or directory (read as bytes), or tokens: a token file, or "
+          + "the directory or manifest diloco tokenize wrote (default: the built-in synthetic "
+          + "corpus; the published comparisons use Tiny Shakespeare).")
   Path data;
+
+  @Option(names = "--vocab-size", defaultValue = "0", paramLabel = "N",
+      description = "The vocabulary of a token file without a manifest (llm.c's, or nanoGPT's "
+          + "headerless .bin).")
+  int vocabSize;
 
   @Option(names = "--out", paramLabel = "DIR",
       description = "Where the results go (default: runs/bench-convergence-DATE-TIME).")
@@ -140,6 +146,8 @@ final class ConvergenceCommand implements Callable<Integer> {
     Path dir = out != null ? out : Path.of("runs", "bench-convergence-"
         + LocalDateTime.now().format(DateTimeFormatter.ofPattern("yyyyMMdd-HHmmss")));
     RunSpec spec = options.spec("bench");
+    // The model's vocabulary is the data's, as diloco run sizes it.
+    spec = options.fitTo(spec, data, vocabSize);
     if (spec.overlap() != Overlap.NONE) {
       throw new IllegalArgumentException("the convergence benchmark's arms choose their "
           + "overlap: use --overlap-arms " + spec.overlap().name().toLowerCase(Locale.ROOT));

@@ -3,6 +3,8 @@ package dev.diloco.bench;
 import dev.diloco.core.codec.BlockCodec;
 import dev.diloco.launcher.local.Charts;
 import dev.diloco.launcher.local.LocalRun;
+import dev.diloco.worker.ModelConfig;
+import dev.diloco.worker.TrainingData;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -20,16 +22,22 @@ import java.util.Optional;
 final class ConvergenceReport {
 
   private final ConvergenceSettings s;
-  private final String corpus;
-  private final int trainBytes;
+  private final TrainingData data;
   private final int parameters;
+  /** The unit of a loss: per byte for text read as bytes, per token otherwise. */
+  private final String unit;
 
-  ConvergenceReport(ConvergenceSettings settings, String corpus, int trainBytes,
-      int parameters) {
+  ConvergenceReport(ConvergenceSettings settings, TrainingData data, int parameters) {
     this.s = settings;
-    this.corpus = corpus;
-    this.trainBytes = trainBytes;
+    this.data = data;
     this.parameters = parameters;
+    this.unit = data.vocab() == ModelConfig.VOCAB ? "byte" : "token";
+  }
+
+  /** A loss in nats per token as bits per byte of text; "-" where the data cannot say. */
+  private String bits(double loss) {
+    double b = TrainingData.bitsPerByte(loss, data.evalBytesPerToken());
+    return Double.isNaN(b) ? "-" : String.format("%.4f", b);
   }
 
   /** Writes every file; returns the Markdown. */
@@ -39,25 +47,29 @@ final class ConvergenceReport {
     ConvergenceArm dp = arm(arms, "data-parallel");
     ConvergenceArm fp16 = arm(arms, "DiLoCo FP16");
     StringBuilder md = new StringBuilder();
-    md.append(String.format("Corpus %s (%,d training bytes), model %s (%,d parameters), batch %d "
-        + "x %d bytes per worker, %d inner steps per worker, seed %d. Final losses on %d "
-        + "held-out windows (± one standard error); the sweep chose on %d others; curves on "
-        + "the first %d.%n%n", corpus, trainBytes, s.model(), parameters, s.spec().batch(),
-        s.spec().model().contextLength(), s.budget(), s.spec().seed(), s.evalWindows(),
-        s.evalWindows(), LocalRun.EVAL_BATCHES * s.spec().batch()));
+    md.append(String.format("Data %s (%,d training %ss%s), model %s (%,d parameters), batch "
+        + "%d x %d %ss per worker, %d inner steps per worker, seed %d. Final losses in nats "
+        + "per %s on %d held-out windows (± one standard error), and in bits per byte of text "
+        + "where the data says its bytes; the sweep chose on %d others; curves on the first "
+        + "%d.%n%n", data.source(), data.train().size(), unit, data.manifest() == null ? ""
+            : ", tokenizer " + data.manifest().tokenizer().file() + " of "
+            + data.vocab() + " tokens", s.model(), parameters,
+        s.spec().batch(), s.spec().model().contextLength(), unit, s.budget(),
+        s.spec().seed(), unit, s.evalWindows(), s.evalWindows(),
+        LocalRun.EVAL_BATCHES * s.spec().batch()));
     if (s.warmStart() > 0) {
       md.append(String.format("Every arm starts from the same warm start: one worker trained "
           + "%d steps at lr %s from the seed's weights (not counted in the budget).%n%n",
           s.warmStart(), s.spec().inner().learningRate()));
     }
-    md.append("| arm | workers | H | pseudo-gradients | lr | final eval loss | vs data-parallel "
-        + "(paired) | gap closed | bytes sent per worker | bytes received per worker "
-        + "| communication vs data-parallel | wall s |\n"
-        + "|---|---|---|---|---|---|---|---|---|---|---|---|\n");
+    md.append("| arm | workers | H | pseudo-gradients | lr | final eval loss | bits per byte "
+        + "| vs data-parallel (paired) | gap closed | bytes sent per worker | bytes received per "
+        + "worker | communication vs data-parallel | wall s |\n"
+        + "|---|---|---|---|---|---|---|---|---|---|---|---|---|\n");
     StringBuilder csv = new StringBuilder("arm,workers,h,encoding,final_eval_loss,perplexity,"
         + "bytes_sent_per_worker,bytes_received_per_worker,communication_reduction_vs_dp,"
         + "wall_seconds,error_feedback,loss_vs_fp16,sent_vs_fp16,learning_rate,"
-        + "standard_error,loss_vs_dp,paired_error_vs_dp,gap_closed\n");
+        + "standard_error,loss_vs_dp,paired_error_vs_dp,gap_closed,bits_per_byte\n");
     for (ConvergenceArm a : arms) {
       ConvergenceArm ref = reference(arms, a, dp);
       boolean diloco = a.name().startsWith("DiLoCo");
@@ -70,8 +82,8 @@ final class ConvergenceReport {
           ? b.encoding() + " (" + b.blockSize() + ")" + (a.feedback() ? " + EF" : "")
           : a.format().encoding().toString();
       md.append(String.format("| %s | %d | %s | %s | %s | %.4f ± %.4f | %s | %s | %s | %s | %s "
-          + "| %.0f |%n", a.name(), a.workers(), diloco ? Integer.toString(a.h()) : "-", codec,
-          a.learningRate(), a.finalLoss(), a.test().standardError(),
+          + "| %s | %.0f |%n", a.name(), a.workers(), diloco ? Integer.toString(a.h()) : "-",
+          codec, a.learningRate(), a.finalLoss(), a.test().standardError(), bits(a.finalLoss()),
           a == ref ? "reference" : String.format("%+.4f ± %.4f", vsDp, paired),
           diloco ? String.format("%.0f%%", 100 * gap) : "-",
           counted || !diloco ? String.format("%,d", a.bytesUpPerWorker()) : "-",
@@ -79,12 +91,12 @@ final class ConvergenceReport {
           a == ref ? "1x (reference)" : counted ? String.format("%.0fx less", reduction)
               : diloco ? "-" : "none", a.seconds()));
       csv.append(String.format("%s,%d,%s,%s,%.6f,%.6f,%d,%d,%.3f,%.1f,%b,%.6f,%.4f,%s,%.6f,"
-          + "%.6f,%.6f,%.4f%n", a.name(), a.workers(), diloco ? a.h() : "-",
+          + "%.6f,%.6f,%.4f,%s%n", a.name(), a.workers(), diloco ? a.h() : "-",
           diloco ? a.format().encoding() : "", a.finalLoss(), Math.exp(a.finalLoss()),
           a.bytesUpPerWorker(), a.bytesDownPerWorker(), reduction, a.seconds(), a.feedback(),
           a.finalLoss() / fp16.finalLoss() - 1,
           diloco ? (double) a.bytesUpPerWorker() / fp16.bytesUpPerWorker() : 0,
-          a.learningRate(), a.test().standardError(), vsDp, paired, gap));
+          a.learningRate(), a.test().standardError(), vsDp, paired, gap, bits(a.finalLoss())));
     }
     md.append(verdict(single, dp, fp16));
     arms.stream().filter(a -> a.name().equals(ConvergenceBench.IN_PROCESS)).findFirst()
@@ -111,7 +123,7 @@ final class ConvergenceReport {
       }
     }
     Files.writeString(s.out().resolve("convergence-curves.csv"), curves);
-    plot(arms, s.out().resolve("convergence.png"));
+    plot(arms, s.out().resolve("convergence.png"), unit);
     return md.toString();
   }
 
@@ -211,7 +223,8 @@ final class ConvergenceReport {
    * Eval loss against inner steps, from the first eval after step 0 (where every arm has the
    * same loss, and whose drop would flatten the differences that matter).
    */
-  private static void plot(List<ConvergenceArm> arms, Path file) throws IOException {
+  private static void plot(List<ConvergenceArm> arms, Path file, String unit)
+      throws IOException {
     Map<String, List<double[]>> series = new LinkedHashMap<>();
     for (ConvergenceArm a : arms) {
       List<double[]> points = new ArrayList<>();
@@ -223,7 +236,7 @@ final class ConvergenceReport {
     // Arms that lie on another (FP16 on FP32, in process on the pipeline): dashed, so both show.
     Charts.lines(file, "Eval loss against inner steps per worker (step 0: "
         + String.format("%.3f", arms.get(0).evalLoss().get(0)) + " for every arm)",
-        "inner steps per worker", "eval loss (nats per byte)", series,
+        "inner steps per worker", "eval loss (nats per " + unit + ")", series,
         name -> name.contains("FP16") && !name.equals("DiLoCo FP16"));
   }
 }

@@ -2,12 +2,16 @@ package dev.diloco.bench;
 
 import dev.diloco.core.codec.PayloadFormat;
 import dev.diloco.schemas.OuterOptimizerConfig;
+import dev.diloco.tokens.Tokens;
 import dev.diloco.worker.AdamW;
+import dev.diloco.worker.BuiltInCorpus;
 import dev.diloco.worker.ByteCorpus;
 import dev.diloco.worker.LanguageModel;
 import dev.diloco.worker.DiLoCo;
 import dev.diloco.worker.EvalSet;
 import dev.diloco.worker.RunSpec;
+import dev.diloco.worker.TrainingData;
+import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.SplittableRandom;
@@ -29,12 +33,23 @@ final class InProcessArms {
    * @param curve the windows each point of a curve is measured on (batch: the spec's), every H
    *     inner steps of the spec
    */
-  record Setup(ByteCorpus corpus, RunSpec spec, float[] initial, int budget, EvalSet curve) {}
+  record Setup(TrainingData data, RunSpec spec, float[] initial, int budget, EvalSet curve) {}
 
   /** An arm's curve (inner steps per worker, eval loss on the curve set) and its last weights. */
   record Trained(List<Integer> steps, List<Double> curve, float[] weights, double seconds) {}
 
   private InProcessArms() {}
+
+  /**
+   * What the benchmark trains on: the data at {@code path} as {@code diloco run} reads it
+   * (text as bytes, or tokens that fit a model over {@code vocab}), or, with no path, the
+   * built-in corpus that a run's workers read without data.
+   */
+  static TrainingData data(Path path, int vocab) {
+    return path == null
+        ? TrainingData.of(ByteCorpus.of(BuiltInCorpus.generate(1 << 22, 1), 0.1, "built-in"))
+        : TrainingData.load(path, 0.1, vocab);
+  }
 
   /** One worker alone ({@code k} = 1) or data-parallel with k times the batch. */
   static Trained local(Setup s, int k, AdamW.Config inner, long salt) {
@@ -46,7 +61,7 @@ final class InProcessArms {
     AdamW adamw = new AdamW(inner, model.layout());
     float[] params = s.initial().clone();
     float[] grad = new float[params.length];
-    byte[] train = s.corpus().shard(0, 1);
+    Tokens train = s.data().shard(0, 1, false);
     SplittableRandom random = new SplittableRandom(spec.seed() ^ salt);
     Curve curve = new Curve(s.curve(), evalModel, params);
     model.setParameters(params);
@@ -73,7 +88,7 @@ final class InProcessArms {
         PayloadFormat.FP16, false, base.seed(), base.chunkElements());
     List<DiLoCo.Member> members = new ArrayList<>();
     for (int w = 0; w < k; w++) {
-      members.add(new DiLoCo.Member("worker-" + w, s.corpus().shard(w, k)));
+      members.add(new DiLoCo.Member("worker-" + w, s.data().shard(w, k, false)));
     }
     DiLoCo diloco = new DiLoCo(spec, members, s.initial());
     Curve curve = new Curve(s.curve(), spec.newModel(), s.initial());

@@ -4,11 +4,10 @@ import dev.diloco.core.layout.Safetensors;
 import dev.diloco.launcher.local.LocalRun;
 import dev.diloco.schemas.ModelDescription;
 import dev.diloco.schemas.OuterOptimizerConfig;
-import dev.diloco.worker.BuiltInCorpus;
-import dev.diloco.worker.ByteCorpus;
 import dev.diloco.worker.LanguageModel;
 import dev.diloco.worker.EvalSet;
 import dev.diloco.worker.RunSpec;
+import dev.diloco.worker.TrainingData;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.file.Files;
@@ -76,18 +75,17 @@ final class SweepPoint {
         Runtime.getRuntime().halt(3)));
     Path dir = Path.of(args[0]);
     int budget = Integer.parseInt(args[1]);
-    ByteCorpus corpus = args[2].equals("-")
-        ? ByteCorpus.of(BuiltInCorpus.generate(1 << 22, 1), 0.1, "built-in")
-        : ByteCorpus.load(Path.of(args[2]), 0.1);
     Path out = Path.of(args[3]);
     Job job = Job.of(args, 4);
     RunSpec spec = RunSpec.of(ModelDescription.fromByteBuffer(ByteBuffer.wrap(
         Files.readAllBytes(description(dir)))));
     LanguageModel model = spec.newModel();
     float[] initial = Safetensors.read(initial(dir), model.layout());
-    EvalSet curve = new EvalSet(corpus.evalSlice(), LocalRun.EVAL_BATCHES, spec.batch(),
+    TrainingData data = InProcessArms.data(args[2].equals("-") ? null : Path.of(args[2]),
+        spec.model().vocab());
+    EvalSet curve = new EvalSet(data.eval(), LocalRun.EVAL_BATCHES, spec.batch(),
         spec.model().contextLength(), spec.seed());
-    InProcessArms.Setup setup = new InProcessArms.Setup(corpus, spec, initial, budget, curve);
+    InProcessArms.Setup setup = new InProcessArms.Setup(data, spec, initial, budget, curve);
     var inner = spec.inner().withLearningRate(job.innerLr());
     InProcessArms.Trained t;
     if (job.h() == 0) {

@@ -12,6 +12,7 @@ import dev.diloco.reducer.ReducerConfig;
 import dev.diloco.schemas.Compression;
 import dev.diloco.schemas.Contribution;
 import dev.diloco.schemas.TensorEncoding;
+import dev.diloco.tokens.Tokens;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -66,8 +67,9 @@ class ReferenceDiLoCoIntegrationTest {
     ByteCorpus corpus = ByteCorpus.of(text, 0.1, "built-in");
     List<String> ids = List.of("worker-0", "worker-1");
 
-    DiLoCo reference = new DiLoCo(spec, List.of(new DiLoCo.Member(ids.get(0), corpus.shard(0, 2)),
-        new DiLoCo.Member(ids.get(1), corpus.shard(1, 2))), initial);
+    DiLoCo reference = new DiLoCo(spec, List.of(
+        new DiLoCo.Member(ids.get(0), Tokens.of(corpus.shard(0, 2))),
+        new DiLoCo.Member(ids.get(1), Tokens.of(corpus.shard(1, 2)))), initial);
     List<float[]> expected = new ArrayList<>();
     for (int r = 1; r <= ROUNDS; r++) {
       reference.step();

@@ -7,6 +7,7 @@ import dev.diloco.core.layout.ChunkPlan;
 import dev.diloco.core.layout.ChunkRange;
 import dev.diloco.core.math.PseudoGradient;
 import dev.diloco.core.round.RoundStep;
+import dev.diloco.tokens.Tokens;
 import java.util.Arrays;
 import java.util.List;
 
@@ -28,8 +29,8 @@ import java.util.List;
  */
 public final class DiLoCo {
 
-  /** One worker of the reference: its id (which seeds its windows) and its shard. */
-  public record Member(String id, byte[] shard) {}
+  /** One worker of the reference: its id (which seeds its windows) and its part of the data. */
+  public record Member(String id, Tokens shard) {}
 
   private final LanguageModel model;
   private final RoundStep outer;

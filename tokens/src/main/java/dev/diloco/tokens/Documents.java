@@ -20,10 +20,12 @@ import java.util.zip.GZIPInputStream;
 /**
  * The documents of one input file, in pieces that a tokenizer takes whole: a text file is one
  * document; a JSON lines file ({@code .jsonl}, {@code .ndjson}, {@code .json}) one per line, its
- * text in a string field; either may be gzipped (known by its first bytes). A document longer
- * than {@link #PIECE_CHARS} is cut where a byte-level BPE pre-tokenizer (GPT-2's) cuts anyway,
- * between a word and the whitespace after it, so its tokens are those of the whole (a tokenizer
- * that prepends a marker to its input, as SentencePiece's do, marks each piece's start).
+ * text in a string field; a Parquet file ({@code .parquet}: {@link ParquetDocuments}) one per
+ * row of a string column; any may be gzipped (known by its first bytes; a Parquet file by
+ * {@code .gz}). A document longer than {@link #PIECE_CHARS} is cut where a byte-level BPE
+ * pre-tokenizer (GPT-2's) cuts anyway, between a word and the whitespace after it, so its tokens
+ * are those of the whole (a tokenizer that prepends a marker to its input, as SentencePiece's
+ * do, marks each piece's start).
  */
 final class Documents {
 
@@ -51,8 +53,7 @@ final class Documents {
     String name = input.getFileName().toString().toLowerCase(Locale.ROOT);
     String inner = name.endsWith(".gz") ? name.substring(0, name.length() - 3) : name;
     if (inner.endsWith(".parquet")) {
-      throw new IllegalArgumentException("input " + input + ": Parquet is not read by this "
-          + "build; write its text column as JSON lines (one {\"text\": ...} a line)");
+      return ParquetDocuments.read(input, !inner.equals(name), field, sink);
     }
     try (InputStream in = open(input);
         Reader reader = new InputStreamReader(in, StandardCharsets.UTF_8.newDecoder()
@@ -70,7 +71,7 @@ final class Documents {
   }
 
   /** The file's bytes, through gzip when it starts with gzip's magic number. */
-  private static InputStream open(Path input) throws IOException {
+  static InputStream open(Path input) throws IOException {
     InputStream in = new BufferedInputStream(Files.newInputStream(input), 1 << 16);
     in.mark(2);
     boolean gzip = in.read() == 0x1f && in.read() == 0x8b;
@@ -141,17 +142,21 @@ final class Documents {
             + "string field \"" + field + "\"" + (record.isObject() ? " (its fields: "
             + TokenizerFile.fieldsOf(record) + ")" : "") + "; name the field with --field");
       }
-      String document = text.asText();
-      StringBuilder rest = new StringBuilder(document);
-      while (rest.length() >= PIECE_CHARS + 1) {
-        int cut = cut(rest);
-        sink.piece(rest.substring(0, cut));
-        rest.delete(0, cut);
-      }
-      sink.piece(rest.toString());
-      sink.endOfDocument();
+      document(text.asText(), sink);
       documents++;
     }
     return documents;
+  }
+
+  /** One document, in pieces of at most {@link #PIECE_CHARS}. */
+  static void document(String document, Sink sink) {
+    StringBuilder rest = new StringBuilder(document);
+    while (rest.length() >= PIECE_CHARS + 1) {
+      int cut = cut(rest);
+      sink.piece(rest.substring(0, cut));
+      rest.delete(0, cut);
+    }
+    sink.piece(rest.toString());
+    sink.endOfDocument();
   }
 }

@@ -141,10 +141,6 @@ class TokenizeTest {
     assertThatThrownBy(() -> Tokenize.run(gpt2, new Tokenize.Settings(List.of(latin1), out,
         "text", 1_000, 0, 0.1), (t, b) -> { })).hasMessage("input " + latin1
         + " is not UTF-8 text");
-    Path parquet = dir.resolve("d.parquet");
-    Files.write(parquet, new byte[] {'P', 'A', 'R', '1'});
-    assertThatThrownBy(() -> Tokenize.run(gpt2, new Tokenize.Settings(List.of(parquet), out,
-        "text", 1_000, 0, 0.1), (t, b) -> { })).hasMessageContaining("Parquet is not read");
     Path empty = dir.resolve("e.txt");
     Files.writeString(empty, "");
     assertThatThrownBy(() -> Tokenize.run(gpt2, new Tokenize.Settings(List.of(empty), out,

@@ -140,14 +140,7 @@ public final class RunCommand implements Callable<Integer> {
     if (tokenizer != null) {
       data = tokenized(data, dir.resolve("tokens"));
     }
-    if (data != null) { // the model's vocabulary is the data's: bytes, or its tokenizer's
-      spec = options.fitTo(spec, TrainingData.load(data, 0.1, vocabSize));
-    } else if (vocabSize != 0) {
-      throw new IllegalArgumentException("--vocab-size is the vocabulary of the tokens given "
-          + "with --data, and there are none");
-    } else {
-      spec = options.fitToBytes(spec); // a preset over the built-in corpus reads bytes
-    }
+    spec = options.fitTo(spec, data, vocabSize);
     KafkaClientConfig clients = cluster.given() ? cluster.clients() : null;
 
     Map<String, Object> configuration = new LinkedHashMap<>();

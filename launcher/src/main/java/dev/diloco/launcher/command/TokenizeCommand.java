@@ -19,8 +19,8 @@ import picocli.CommandLine.Spec;
     name = "tokenize",
     mixinStandardHelpOptions = true,
     description = {
-        "Tokenizes text files and JSON lines (gzipped or not) with a Hugging Face tokenizer.json, "
-            + "offline, into token shards in llm.c's layout (uint16 tokens when the vocabulary "
+        "Tokenizes text files, JSON lines and Parquet files (gzipped or not) with a Hugging Face "
+            + "tokenizer.json, offline, into token shards in llm.c's layout (uint16 tokens when the vocabulary "
             + "fits, uint32 otherwise), a validation shard (the end of the stream) and "
             + "manifest.json, which names the tokenizer and every shard with its SHA-256.",
         "Documents are separated by the tokenizer's end-of-text token when it has one."})
@@ -32,7 +32,8 @@ public final class TokenizeCommand implements Callable<Integer> {
 
   @Parameters(arity = "1..*", paramLabel = "INPUT",
       description = "Text files (one document each), JSON lines (.jsonl, .ndjson, .json: one "
-          + "document a line), either gzipped, or directories of them (in name order).")
+          + "document a line), Parquet (.parquet: one document a row), any gzipped, or "
+          + "directories of them (in name order).")
   List<Path> inputs;
 
   @Option(names = "--out", required = true, paramLabel = "DIR",
@@ -45,7 +46,8 @@ public final class TokenizeCommand implements Callable<Integer> {
   static final long DEFAULT_SHARD_TOKENS = 100_000_000L;
 
   @Option(names = "--field", defaultValue = DEFAULT_FIELD, paramLabel = "NAME",
-      description = "The text's field in JSON lines (default: ${DEFAULT-VALUE}).")
+      description = "The text's field in JSON lines, its string column in Parquet (default: "
+          + "${DEFAULT-VALUE}).")
   String field;
 
   @Option(names = "--shard-tokens", defaultValue = "" + DEFAULT_SHARD_TOKENS, paramLabel = "N",

@@ -167,6 +167,22 @@ public final class RunSpecOptions {
     return model.fitTo(spec, data);
   }
 
+  /**
+   * The run {@code spec} sized for the data at {@code data}: a preset's vocabulary is the
+   * data's, bytes or its tokenizer's; no data is the built-in corpus, bytes.
+   * {@code vocabSize}: the vocabulary of a token file that does not say it, 0 otherwise.
+   */
+  public RunSpec fitTo(RunSpec spec, Path data, int vocabSize) {
+    if (data != null) {
+      return fitTo(spec, TrainingData.load(data, 0.1, vocabSize));
+    }
+    if (vocabSize != 0) {
+      throw new IllegalArgumentException("--vocab-size is the vocabulary of the tokens given "
+          + "with --data, and there are none");
+    }
+    return fitToBytes(spec);
+  }
+
   /** The run {@code spec} sized for built-in bytes ({@link ModelOptions#fitToBytes}). */
   public RunSpec fitToBytes(RunSpec spec) {
     return model.fitToBytes(spec);
