@@ -123,8 +123,16 @@ final class Graph {
 
   /** Causal attention of q, k, v [B*H, T, hd]: softmax(q·kᵀ / √hd + mask)·v, [B*H, T, hd]. */
   SDVariable attention(SDVariable q, SDVariable k, SDVariable v, SDVariable causal) {
-    SDVariable scores = sd.mmul(q, k, false, true, false)
-        .mul(1.0 / Math.sqrt(config.headDim())); // [B*H, T, T]
+    return attention(q, k, v, causal, 1.0 / Math.sqrt(config.headDim()));
+  }
+
+  /** Causal attention with the scores scaled by {@code scale}: 1 where q carries it already. */
+  SDVariable attention(SDVariable q, SDVariable k, SDVariable v, SDVariable causal,
+      double scale) {
+    SDVariable scores = sd.mmul(q, k, false, true, false); // [B*H, T, T]
+    if (scale != 1.0) {
+      scores = scores.mul(scale);
+    }
     return sd.mmul(sd.nn.softmax(scores.add(causal), 2), v); // [B*H, T, hd]
   }
 

@@ -1,5 +1,6 @@
 package dev.diloco.worker.model;
 
+import org.nd4j.autodiff.samediff.SDIndex;
 import org.nd4j.autodiff.samediff.SDVariable;
 import org.nd4j.linalg.factory.Nd4j;
 
@@ -41,14 +42,18 @@ final class Llama {
       SDVariable norm2 = g.ones(p + "post_attention_layernorm.weight", c);
 
       SDVariable a = g.rmsNorm(x, norm1); // [B*T, C]
-      SDVariable q = g.heads(rope.apply(linear(g, a, wq), h), h); // [B*H, T, hd]
-      SDVariable k = repeat(g, g.heads(rope.apply(linear(g, a, wk), kv), kv)); // [B*H, T, hd]
-      SDVariable v = repeat(g, g.heads(linear(g, a, wv), kv)); // [B*H, T, hd]
-      x = x.add(linear(g, g.merge(g.attention(q, k, v, causal)), wo)); // [B*T, C]
+      // One product for q, k and v, rotated in one pass ({@link Rotary}): fewer, larger ops.
+      SDVariable qkv = rope.apply(linear(g, a, sd.concat(0, wq, wk, wv))); // [B*T, (H+2KV)·hd]
+      SDVariable heads = qkv.reshape(g.batch, cfg.contextLength(), h + 2 * kv, hd)
+          .permute(0, 2, 1, 3); // [B, H+2KV, T, hd]
+      SDVariable q = split(g, heads, 0, h); // [B*H, T, hd], already scaled by 1/√hd
+      SDVariable k = repeat(g, split(g, heads, h, kv)); // [B*H, T, hd]
+      SDVariable v = repeat(g, split(g, heads, h + kv, kv)); // [B*H, T, hd]
+      x = x.add(linear(g, g.merge(g.attention(q, k, v, causal, 1.0)), wo)); // [B*T, C]
 
       SDVariable n = g.rmsNorm(x, norm2); // [B*T, C]
       SDVariable gated = linear(g, n, gate); // [B*T, M]
-      SDVariable silu = gated.mul(sd.nn.sigmoid(gated)); // [B*T, M]
+      SDVariable silu = sd.nn.swish(gated); // [B*T, M]: x·sigmoid(x), one op
       x = x.add(linear(g, silu.mul(linear(g, n, up)), down)); // [B*T, C]
     }
     SDVariable norm = g.ones("model.norm.weight", c);
@@ -58,6 +63,12 @@ final class Llama {
   /** PyTorch's {@code nn.Linear} without bias: x [N, in] · Wᵀ, W [out, in]. */
   static SDVariable linear(Graph g, SDVariable x, SDVariable w) {
     return g.sd.mmul(x, w, false, true, false);
+  }
+
+  /** Heads {@code from} to {@code from + n} of {@code heads} [B, n', T, hd], as [B*n, T, hd]. */
+  private static SDVariable split(Graph g, SDVariable heads, int from, int n) {
+    return heads.get(SDIndex.all(), SDIndex.interval(from, from + n), SDIndex.all(),
+        SDIndex.all()).reshape(g.batch * n, g.config.contextLength(), g.config.headDim());
   }
 
   /**
@@ -79,24 +90,48 @@ final class Llama {
   }
 
   /**
-   * Rotary position embeddings in Hugging Face's rotate-half convention: x·cos + rotate_half(x)
-   * ·sin, with rotate_half(x) = (−x₂, x₁) for the two halves of each head, and frequencies
-   * θ^(−2i/hd) for i < hd/2, repeated for both halves. Rotating half is a product with a fixed
-   * signed permutation, which SameDiff differentiates like any product.
+   * Rotary position embeddings in Hugging Face's rotate-half convention, x·cos + rotate_half(x)
+   * ·sin with rotate_half(x) = (−x₂, x₁) for the two halves of each head and frequencies
+   * θ^(−2i/hd) for i < hd/2 repeated for both halves, applied to q, k and v side by side: v's
+   * heads have cos 1 and sin 0 (not rotated), and q's carry attention's 1/√hd, which then
+   * scales [B*T, H·hd] once rather than the scores [B*H, T, T]. Rotating half is a product with
+   * a fixed signed permutation, which SameDiff differentiates like any product. The tables are
+   * as large as the activations, not broadcast: a broadcast product's backward reduces over
+   * the broadcast axes for the table's own gradient, which cost more than the rest of the op.
    */
   static final class Rotary {
     private final Graph g;
-    private final SDVariable cos; // [1, T, 1, hd]
-    private final SDVariable sin; // [1, T, 1, hd]
+    private final int heads; // H + 2KV
+    private final SDVariable cos; // [B*T, (H+2KV)·hd]
+    private final SDVariable sin; // [B*T, (H+2KV)·hd]
     private final SDVariable rotateHalf; // [hd, hd]
 
     Rotary(Graph g) {
       this.g = g;
       int t = g.config.contextLength();
       int hd = g.config.headDim();
-      float[][] table = Rope.table(t, hd, g.config.ropeTheta());
-      cos = g.sd.constant("rope_cos", Nd4j.create(table[0], new long[] {1, t, 1, hd}, 'c'));
-      sin = g.sd.constant("rope_sin", Nd4j.create(table[1], new long[] {1, t, 1, hd}, 'c'));
+      int h = g.config.heads();
+      this.heads = h + 2 * g.config.kvHeads();
+      float[][] table = Rope.table(t, hd, g.config.ropeTheta()); // [T·hd] each
+      float scale = (float) (1 / Math.sqrt(hd));
+      int width = heads * hd;
+      float[] c = new float[g.batch * t * width];
+      float[] s = new float[c.length];
+      for (int row = 0; row < g.batch * t; row++) {
+        int p = row % t;
+        for (int n = 0; n < heads; n++) {
+          boolean value = n >= h + g.config.kvHeads();
+          float by = n < h ? scale : 1f;
+          for (int j = 0; j < hd; j++) {
+            int at = row * width + n * hd + j;
+            c[at] = value ? 1f : table[0][p * hd + j] * by;
+            s[at] = value ? 0f : table[1][p * hd + j] * by;
+          }
+        }
+      }
+      long[] shape = {(long) g.batch * t, width};
+      cos = g.sd.constant("rope_cos", Nd4j.create(c, shape, 'c'));
+      sin = g.sd.constant("rope_sin", Nd4j.create(s, shape, 'c'));
       int half = hd / 2;
       float[] r = new float[hd * hd];
       for (int j = 0; j < half; j++) {
@@ -106,14 +141,13 @@ final class Llama {
       rotateHalf = g.sd.constant("rope_rotate_half", Nd4j.create(r, new long[] {hd, hd}, 'c'));
     }
 
-    /** Rotates each of the {@code n} heads of {@code x} [B*T, n·hd] by its position. */
-    SDVariable apply(SDVariable x, int n) {
-      int t = g.config.contextLength();
+    /** Rotates q and k of {@code qkv} [B*T, (H+2KV)·hd] by position, and scales q. */
+    SDVariable apply(SDVariable qkv) {
+      int rows = g.batch * g.config.contextLength();
       int hd = g.config.headDim();
-      SDVariable heads = x.reshape(g.batch, t, n, hd); // [B, T, n, hd]
-      SDVariable rotated = g.sd.mmul(x.reshape(g.batch * t * n, hd), rotateHalf)
-          .reshape(g.batch, t, n, hd); // [B, T, n, hd]
-      return heads.mul(cos).add(rotated.mul(sin)).reshape(g.batch * t, n * hd); // [B*T, n·hd]
+      SDVariable rotated = g.sd.mmul(qkv.reshape(rows * heads, hd), rotateHalf)
+          .reshape(rows, heads * hd); // [B*T, (H+2KV)·hd]
+      return qkv.mul(cos).add(rotated.mul(sin));
     }
   }
 }
