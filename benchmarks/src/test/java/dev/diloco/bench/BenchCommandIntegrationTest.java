@@ -65,6 +65,9 @@ class BenchCommandIntegrationTest {
           .map(c -> Double.parseDouble(c.split(",")[2])).orElseThrow();
       double end = Double.parseDouble(line.split(",")[4]);
       starts.add(start);
+      // Bytes: a token is a byte, so bits per byte is the loss over ln 2.
+      assertThat(Double.parseDouble(line.split(",")[18])).as("%s bits per byte", arm)
+          .isCloseTo(end / Math.log(2), org.assertj.core.data.Offset.offset(1e-4));
       assertThat(start).as("%s at step 0", arm).isBetween(4.0, 5.5);
       assertThat(end).as("%s after 10 steps", arm).isBetween(1.0, start - 0.5);
     }
@@ -79,6 +82,7 @@ class BenchCommandIntegrationTest {
         .isBetween(4 * params, 2 * 4 * params);
     assertThat(Files.readString(out.resolve("convergence.md")))
         .contains("| DiLoCo FP16 | 2 | 5 | FP16 | ")
+        .contains("final eval loss | bits per byte |", "training bytes", "in nats per byte")
         .containsPattern("DiLoCo FP16 closes -?[0-9.]+% of the gap from one worker")
         .containsPattern("DiLoCo FP16 − data-parallel = [-+][0-9.]+ ± [0-9.]+ \\(the paired "
             + "standard error; [^)]*\\): (more than|within noise)")

@@ -49,10 +49,8 @@ final class Gpt2 {
       SDVariable outB = g.zeros(p + "mlp.c_proj.bias", c);
 
       SDVariable qkv = sd.mmul(g.layerNorm(x, ln1g, ln1b), attnW).add(attnB); // [B*T, 3C]
-      SDVariable q = g.heads(qkv.get(SDIndex.all(), SDIndex.interval(0, c)), h);
-      SDVariable k = g.heads(qkv.get(SDIndex.all(), SDIndex.interval(c, 2 * c)), h);
-      SDVariable v = g.heads(qkv.get(SDIndex.all(), SDIndex.interval(2 * c, 3 * c)), h);
-      SDVariable y = g.merge(g.attention(q, k, v, causal)); // [B*T, C]
+      SDVariable[] heads = g.splitHeads(qkv, h, h, h); // q, k, v: [B*H, T, hd] each
+      SDVariable y = g.merge(g.attention(heads[0], heads[1], heads[2], causal)); // [B*T, C]
       x = x.add(sd.mmul(y, projW).add(projB)); // [B*T, C]
 
       SDVariable hidden = sd.mmul(g.layerNorm(x, ln2g, ln2b), fcW).add(fcB); // [B*T, M]

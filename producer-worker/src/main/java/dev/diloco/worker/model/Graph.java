@@ -6,6 +6,7 @@ import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
 import java.util.SplittableRandom;
+import org.nd4j.autodiff.samediff.SDIndex;
 import org.nd4j.autodiff.samediff.SDVariable;
 import org.nd4j.autodiff.samediff.SameDiff;
 import org.nd4j.linalg.api.buffer.DataType;
@@ -106,11 +107,21 @@ final class Graph {
     return sd.constant("causal_mask", Nd4j.create(mask, new long[] {t, t}, 'c'));
   }
 
-  /** [B*T, n·hd] to [B*n, T, hd]: one sequence per (batch, head). */
-  SDVariable heads(SDVariable x, int n) {
+  /**
+   * The heads of q, k and v side by side in {@code qkv} [B*T, (n₁+n₂+n₃)·hd], apart: one
+   * reshape and one permute for all three, then a slice each, [B*nᵢ, T, hd].
+   */
+  SDVariable[] splitHeads(SDVariable qkv, int... counts) {
     int t = config.contextLength();
     int hd = config.headDim();
-    return x.reshape(batch, t, n, hd).permute(0, 2, 1, 3).reshape(batch * n, t, hd);
+    int all = Arrays.stream(counts).sum();
+    SDVariable heads = qkv.reshape(batch, t, all, hd).permute(0, 2, 1, 3); // [B, n, T, hd]
+    SDVariable[] parts = new SDVariable[counts.length];
+    for (int i = 0, from = 0; i < counts.length; from += counts[i++]) {
+      parts[i] = heads.get(SDIndex.all(), SDIndex.interval(from, from + counts[i]),
+          SDIndex.all(), SDIndex.all()).reshape(batch * counts[i], t, hd);
+    }
+    return parts;
   }
 
   /** [B*H, T, hd] back to [B*T, H·hd]. */

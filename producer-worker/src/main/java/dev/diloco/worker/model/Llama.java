@@ -1,6 +1,5 @@
 package dev.diloco.worker.model;
 
-import org.nd4j.autodiff.samediff.SDIndex;
 import org.nd4j.autodiff.samediff.SDVariable;
 import org.nd4j.linalg.factory.Nd4j;
 
@@ -44,12 +43,10 @@ final class Llama {
       SDVariable a = g.rmsNorm(x, norm1); // [B*T, C]
       // One product for q, k and v, rotated in one pass ({@link Rotary}): fewer, larger ops.
       SDVariable qkv = rope.apply(linear(g, a, sd.concat(0, wq, wk, wv))); // [B*T, (H+2KV)·hd]
-      SDVariable heads = qkv.reshape(g.batch, cfg.contextLength(), h + 2 * kv, hd)
-          .permute(0, 2, 1, 3); // [B, H+2KV, T, hd]
-      SDVariable q = split(g, heads, 0, h); // [B*H, T, hd], already scaled by 1/√hd
-      SDVariable k = repeat(g, split(g, heads, h, kv)); // [B*H, T, hd]
-      SDVariable v = repeat(g, split(g, heads, h + kv, kv)); // [B*H, T, hd]
-      x = x.add(linear(g, g.merge(g.attention(q, k, v, causal, 1.0)), wo)); // [B*T, C]
+      SDVariable[] heads = g.splitHeads(qkv, h, kv, kv); // q scaled by 1/√hd already
+      SDVariable k = repeat(g, heads[1]); // [B*H, T, hd]
+      SDVariable v = repeat(g, heads[2]); // [B*H, T, hd]
+      x = x.add(linear(g, g.merge(g.attention(heads[0], k, v, causal, 1.0)), wo)); // [B*T, C]
 
       SDVariable n = g.rmsNorm(x, norm2); // [B*T, C]
       SDVariable gated = linear(g, n, gate); // [B*T, M]
@@ -63,12 +60,6 @@ final class Llama {
   /** PyTorch's {@code nn.Linear} without bias: x [N, in] · Wᵀ, W [out, in]. */
   static SDVariable linear(Graph g, SDVariable x, SDVariable w) {
     return g.sd.mmul(x, w, false, true, false);
-  }
-
-  /** Heads {@code from} to {@code from + n} of {@code heads} [B, n', T, hd], as [B*n, T, hd]. */
-  private static SDVariable split(Graph g, SDVariable heads, int from, int n) {
-    return heads.get(SDIndex.all(), SDIndex.interval(from, from + n), SDIndex.all(),
-        SDIndex.all()).reshape(g.batch * n, g.config.contextLength(), g.config.headDim());
   }
 
   /**
