@@ -107,6 +107,13 @@ final class Graph {
     return sd.constant("causal_mask", Nd4j.create(mask, new long[] {t, t}, 'c'));
   }
 
+  /** [B*T, n·hd] to [B*n, T, hd]: one sequence per (batch, head). */
+  SDVariable heads(SDVariable x, int n) {
+    int t = config.contextLength();
+    int hd = config.headDim();
+    return x.reshape(batch, t, n, hd).permute(0, 2, 1, 3).reshape(batch * n, t, hd);
+  }
+
   /**
    * The heads of q, k and v side by side in {@code qkv} [B*T, (n₁+n₂+n₃)·hd], apart: one
    * reshape and one permute for all three, then a slice each, [B*nᵢ, T, hd].
