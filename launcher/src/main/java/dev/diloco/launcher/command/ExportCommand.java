@@ -56,7 +56,8 @@ public final class ExportCommand implements Callable<Integer> {
 
   @Option(names = "--tokenizer", paramLabel = "FILE",
       description = "With --format hf: the run's tokenizer.json, copied beside the weights (it "
-          + "must be the one the run's description names).")
+          + "must be the one the run's description names; default: the copy in RUN_DIR/tokens "
+          + "when diloco run --tokenizer made it).")
   Path tokenizer;
 
   @Override
@@ -78,6 +79,10 @@ public final class ExportCommand implements Callable<Integer> {
       ModelConfig config = RunSpec.of(model).model();
       if (hf) {
         requireNewDirectory(out);
+        if (tokenizer == null) { // diloco run --tokenizer keeps a copy in the run directory
+          tokenizer = RunTokenizer.inRunDirectory(source.dir() != null ? source.dir() : dir,
+              model);
+        }
         HfConfig.write(config, null, null); // refuses a family with no Hugging Face form, first
       } else if (tokenizer != null) {
         throw new IllegalArgumentException("--tokenizer is copied with --format hf only");

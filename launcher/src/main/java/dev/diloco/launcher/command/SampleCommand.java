@@ -50,7 +50,8 @@ public final class SampleCommand implements Callable<Integer> {
   long seed;
 
   @Option(names = "--tokenizer", paramLabel = "FILE",
-      description = "The run's tokenizer.json (diloco tokenize puts a copy beside the shards).")
+      description = "The run's tokenizer.json (diloco tokenize puts a copy beside the shards; "
+          + "default: the copy in RUN_DIR/tokens when diloco run --tokenizer made it).")
   Path tokenizer;
 
   @picocli.CommandLine.Spec
@@ -68,6 +69,9 @@ public final class SampleCommand implements Callable<Integer> {
       float[] weights = log.weights(commit, ParameterLayout.chunkPlan(run.getLayout()));
       Sampler sampler = Sampler.of(RunSpec.of(run).model(),
           ParameterLayout.fromSpec(run.getLayout()), weights);
+      if (tokenizer == null) { // diloco run --tokenizer keeps a copy in the run directory
+        tokenizer = RunTokenizer.inRunDirectory(source.dir(), run);
+      }
       String text = run.getTokenizerSha256() == null && tokenizer == null
           ? sampler.sample(prompt, tokens, temperature, seed) : throughTokenizer(run, sampler);
       java.io.PrintWriter out = spec.commandLine().getOut();

@@ -24,6 +24,11 @@ public final class RunSourceOptions {
     return RunSource.open(dir, cluster, runId);
   }
 
+  /** The run directory given, or null for a run read from a cluster. */
+  public Path dir() {
+    return dir;
+  }
+
   /** As {@link #open()}, with {@code dir} standing for RUN_DIR when that is not given. */
   public RunSource open(Path dirOption) {
     if (dir != null && dirOption != null) {

@@ -1,6 +1,7 @@
 package dev.diloco.launcher.options;
 
 import dev.diloco.schemas.ModelDescription;
+import dev.diloco.tokens.Manifest;
 import dev.diloco.tokens.Sha256;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -8,6 +9,23 @@ import java.nio.file.Path;
 /** The tokenizer a command is given for a run: it must be the one the run's description names. */
 public final class RunTokenizer {
   private RunTokenizer() {}
+
+  /**
+   * The tokenizer {@code diloco run --tokenizer} left in run directory {@code runDir} (the copy
+   * beside the tokens it made, {@code tokens/}), when it is {@code run}'s; else null.
+   */
+  public static Path inRunDirectory(Path runDir, ModelDescription run) {
+    if (runDir == null || run.getTokenizerSha256() == null) {
+      return null;
+    }
+    Path manifest = runDir.resolve("tokens").resolve(Manifest.FILE);
+    if (!Files.isRegularFile(manifest)) {
+      return null;
+    }
+    Path file = manifest.getParent().resolve(Manifest.read(manifest).tokenizer().file());
+    return Files.isRegularFile(file) && Sha256.of(file).equals(run.getTokenizerSha256())
+        ? file : null;
+  }
 
   /**
    * Refuses, by name, a {@code tokenizer} (null: none given) that is not a file or is not
