@@ -20,8 +20,8 @@ import picocli.CommandLine.Spec;
     mixinStandardHelpOptions = true,
     description = {
         "Tokenizes text files, JSON lines and Parquet files (gzipped or not) with a Hugging Face "
-            + "tokenizer.json, offline, into token shards in llm.c's layout (uint16 tokens when the vocabulary "
-            + "fits, uint32 otherwise), a validation shard (the end of the stream) and "
+            + "tokenizer.json, offline, into token shards in llm.c's layout (uint16 tokens when "
+            + "the vocabulary fits, uint32 otherwise), a validation shard (the end of the stream) and "
             + "manifest.json, which names the tokenizer and every shard with its SHA-256.",
         "Documents are separated by the tokenizer's end-of-text token when it has one."})
 public final class TokenizeCommand implements Callable<Integer> {
