@@ -13,6 +13,7 @@ import dev.diloco.core.codec.BlockCodec;
 import dev.diloco.core.kafka.KafkaClientConfig;
 import dev.diloco.core.kafka.RunTopics;
 import dev.diloco.launcher.options.RunSpecOptions;
+import dev.diloco.worker.ModelConfig;
 import java.io.IOException;
 import java.io.PrintStream;
 import java.io.UncheckedIOException;
@@ -49,6 +50,7 @@ final class FaultSoak {
 
   /**
    * @param faults how many to inject
+   * @param model the preset ({@code diloco optimizer --model}), over bytes
    * @param codec the pseudo-gradients' ({@code diloco optimizer --codec}): with int8 and int4
    *     the workers' error-feedback residuals are state that must survive their restarts too
    * @param gap the pause between a victim's restart and the next fault, drawn in [gap, 2 gap]
@@ -56,9 +58,10 @@ final class FaultSoak {
    * @param stall the longest the run may go without a new commit before it counts as a hang
    * @param budget the longest the whole soak may take
    */
-  record Settings(int faults, int workers, int innerSteps, String codec, long seed, Duration gap,
-      Duration maxDown, Duration stall, Duration budget, Path dir) {
+  record Settings(int faults, int workers, String model, int innerSteps, String codec,
+      long seed, Duration gap, Duration maxDown, Duration stall, Duration budget, Path dir) {
     Settings {
+      ModelConfig.preset(model); // refuses, by name, a preset that does not exist
       if (faults < 0 || workers < 1 || innerSteps < 1 || gap.isNegative() || maxDown.isNegative()
           || stall.isZero() || stall.isNegative() || budget.isZero() || budget.isNegative()) {
         throw new IllegalArgumentException("soak settings out of range: " + faults

@@ -34,8 +34,12 @@ final class FaultsCommand implements Callable<Integer> {
       description = "Workers (default: ${DEFAULT-VALUE}).")
   int workers;
 
+  @Option(names = "--model", defaultValue = "tiny", paramLabel = "PRESET",
+      description = "The model preset, over bytes (default: ${DEFAULT-VALUE}).")
+  String model;
+
   @Option(names = "--inner-steps", defaultValue = "10", paramLabel = "H",
-      description = "Inner steps a round, tiny model at batch 4 (default: ${DEFAULT-VALUE}).")
+      description = "Inner steps a round, at batch 4 (default: ${DEFAULT-VALUE}).")
   int innerSteps;
 
   @Option(names = "--codec", defaultValue = "fp16", paramLabel = "CODEC",
@@ -84,7 +88,7 @@ final class FaultsCommand implements Callable<Integer> {
       throw new IllegalArgumentException("--out " + dir + " is not empty: a soak starts from "
           + "fresh brokers and runs");
     }
-    var settings = new FaultSoak.Settings(faults, workers, innerSteps, codec, seed, gap,
+    var settings = new FaultSoak.Settings(faults, workers, model, innerSteps, codec, seed, gap,
         maxDown, stall, budget, dir);
     SoakReport report = new FaultSoak(settings, System.out).run();
     Files.writeString(dir.resolve("soak.md"), report.markdown());

@@ -55,7 +55,7 @@ final class SoakLane implements AutoCloseable {
   /** The optimizer, which publishes round 0: the others need the run's description. */
   void startOptimizer(Fleet fleet) {
     fleet.start(service("optimizer", Kind.OPTIMIZER, "512m", "outer optimizer of run " + runId
-        + " at round", "optimizer", "--start", "--model", "tiny", "--batch", "4",
+        + " at round", "optimizer", "--start", "--model", settings.model(), "--batch", "4",
         "--inner-steps", Integer.toString(settings.innerSteps()), "--codec", settings.codec(),
         "--seed", Long.toString(settings.seed()), "--chunk-elements",
         Integer.toString(CHUNK_ELEMENTS), "--key", dir.resolve("optimizer.key").toString()));

@@ -28,7 +28,7 @@ class FaultSoakIntegrationTest {
 
   @Test
   void aFaultOfEveryKindLeavesEveryRoundTheSameBitsAndTheRunReplays() throws Exception {
-    var settings = new FaultSoak.Settings(4, 2, 5, "int4", 3, Duration.ofMillis(500),
+    var settings = new FaultSoak.Settings(4, 2, "tiny", 5, "int4", 3, Duration.ofMillis(500),
         Duration.ofSeconds(1), Duration.ofMinutes(5), Duration.ofMinutes(9), dir);
     ByteArrayOutputStream progress = new ByteArrayOutputStream();
     SoakReport report = new FaultSoak(settings, new PrintStream(progress, true,
