@@ -6,7 +6,6 @@ import dev.diloco.worker.BuiltInCorpus;
 import dev.diloco.worker.ByteCorpus;
 import dev.diloco.worker.LanguageModel;
 import dev.diloco.worker.ModelConfig;
-import dev.diloco.worker.model.SameDiffModel;
 import java.io.PrintStream;
 import java.util.List;
 import java.util.SplittableRandom;
@@ -85,10 +84,10 @@ final class InnerLoopBench {
     long gradient = 0;
     long step = 0;
     long load = 0;
-    SameDiffModel.Parts before = null;
+    LanguageModel.Parts before = null;
     for (int i = 0; i < warmup + steps; i++) {
       if (i == warmup) {
-        before = ((SameDiffModel) model).parts();
+        before = model.parts();
       }
       long t0 = System.nanoTime();
       int[][] windows = ByteCorpus.windows(data, batch, config.contextLength(),
@@ -115,7 +114,7 @@ final class InnerLoopBench {
             == config.vocab())).mapToLong(ParameterLayout.Tensor::elementCount).sum();
     double flopsPerToken = 6.0 * matrices
         + 12.0 * config.layers() * config.contextLength() * config.dModel();
-    SameDiffModel.Parts after = ((SameDiffModel) model).parts();
+    LanguageModel.Parts after = model.parts();
     double total = draw + gradient + step + load;
     return new Row(preset, layout.totalElements(), batch, config.contextLength(),
         draw / 1e9 / steps, gradient / 1e9 / steps, step / 1e9 / steps, load / 1e9 / steps,

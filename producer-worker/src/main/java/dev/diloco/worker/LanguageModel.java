@@ -1,6 +1,7 @@
 package dev.diloco.worker;
 
 import dev.diloco.core.layout.ParameterLayout;
+import dev.diloco.worker.model.Llama;
 import dev.diloco.worker.model.SameDiffModel;
 
 /**
@@ -13,7 +14,8 @@ public interface LanguageModel {
 
   /** A model of {@code config} for batches of {@code batch} windows, seeded by {@code seed}. */
   static LanguageModel of(ModelConfig config, int batch, long seed) {
-    return new SameDiffModel(config, batch, seed);
+    return config.family() == ModelConfig.Family.LLAMA && Llama.runsHere()
+        ? new Llama(config, batch, seed) : new SameDiffModel(config, batch, seed);
   }
 
   ModelConfig config();
@@ -38,6 +40,15 @@ public interface LanguageModel {
 
   /** The mean cross-entropy of predicting each next token, without gradients. */
   float loss(int[][] windows);
+
+  /**
+   * Where the steps' time went since the model was made, in nanoseconds: the embedding's gather
+   * and scatter, the head with its cross-entropy, and the blocks forward and backward.
+   */
+  record Parts(long embeddingNanos, long headNanos, long blocksNanos) {}
+
+  /** The time spent in each part of the steps so far. */
+  Parts parts();
 
   /** Logits [B*T, V] for {@code windows} ([B, T + 1]; the last token of each is not input). */
   float[] logits(int[][] windows);

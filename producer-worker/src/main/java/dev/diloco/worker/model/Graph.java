@@ -5,11 +5,9 @@ import dev.diloco.worker.ModelConfig;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
-import java.util.SplittableRandom;
 import org.nd4j.autodiff.samediff.SDIndex;
 import org.nd4j.autodiff.samediff.SDVariable;
 import org.nd4j.autodiff.samediff.SameDiff;
-import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.factory.Nd4j;
 
 /**
@@ -21,8 +19,7 @@ final class Graph {
   final SameDiff sd = SameDiff.create();
   final ModelConfig config;
   final int batch;
-  private final SplittableRandom random;
-  private final ParameterLayout.Builder shapes = ParameterLayout.builder();
+  private final Parameters params;
   /** The parameters the backward pass is asked for (not the table, unless the graph reads it). */
   final List<String> gradientsOf = new ArrayList<>();
   private String table;
@@ -30,7 +27,33 @@ final class Graph {
   Graph(ModelConfig config, int batch, long seed) {
     this.config = config;
     this.batch = batch;
-    this.random = new SplittableRandom(seed);
+    this.params = new Parameters(seed);
+  }
+
+  /** The parameters declared so far, for a family that declares them itself ({@link Llama}). */
+  Parameters parameters() {
+    return params;
+  }
+
+  /**
+   * Variables of the parameters declared in {@link #parameters()} without the graph, in layout
+   * order; the table and the head (null when tied) are read outside the graph.
+   */
+  void adopt(String tableName, String headName) {
+    ParameterLayout layout = params.layout();
+    for (String name : params.names()) {
+      sd.var(name, Nd4j.create(params.values(name), layout.tensor(name).shape()
+          .stream().mapToLong(Integer::longValue).toArray(), 'c'));
+      if (!name.equals(tableName) && !name.equals(headName)) {
+        gradientsOf.add(name);
+      }
+    }
+    table = tableName;
+  }
+
+  /** The variable of a parameter. */
+  SDVariable var(String name) {
+    return sd.getVariable(name);
   }
 
   /** What a family's graph ends in: the final hidden states, and the head that reads them. */
@@ -65,32 +88,24 @@ final class Graph {
   }
 
   ParameterLayout layout() {
-    return shapes.build();
+    return params.layout();
   }
 
   SDVariable normal(String name, double std, int... shape) {
-    float[] values = new float[Math.toIntExact(Arrays.stream(shape).asLongStream()
-        .reduce(1, Math::multiplyExact))];
-    for (int i = 0; i < values.length; i++) {
-      values[i] = (float) (gaussian(random) * std);
-    }
-    return register(name, values, shape);
+    return register(name, params.normal(name, std, shape), shape);
   }
 
   SDVariable ones(String name, int size) {
-    float[] values = new float[size];
-    Arrays.fill(values, 1f);
-    return register(name, values, size);
+    return register(name, params.ones(name, size), size);
   }
 
   SDVariable zeros(String name, int size) {
-    return register(name, new float[size], size);
+    return register(name, params.zeros(name, size), size);
   }
 
   private SDVariable register(String name, float[] values, int... shape) {
     long[] dims = Arrays.stream(shape).asLongStream().toArray();
     SDVariable var = sd.var(name, Nd4j.create(values, dims, 'c'));
-    shapes.add(name, shape);
     gradientsOf.add(name);
     return var;
   }
@@ -171,12 +186,5 @@ final class Graph {
   SDVariable rmsNorm(SDVariable x, SDVariable gain) {
     SDVariable meanSquare = x.mul(x).mean(true, 1); // [N, 1]
     return x.mul(sd.math.rsqrt(meanSquare.add(config.normEps()))).mul(gain); // [N, C]
-  }
-
-  /** Box-Muller from a SplittableRandom: the same bits on every machine and JVM. */
-  private static double gaussian(SplittableRandom random) {
-    double u1 = random.nextDouble();
-    double u2 = random.nextDouble();
-    return Math.sqrt(-2 * Math.log(1 - u1)) * Math.cos(2 * Math.PI * u2);
   }
 }

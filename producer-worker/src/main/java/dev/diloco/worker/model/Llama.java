@@ -1,144 +1,216 @@
 package dev.diloco.worker.model;
 
-import org.nd4j.autodiff.samediff.SDVariable;
+import dev.diloco.core.layout.ParameterLayout;
+import dev.diloco.worker.LanguageModel;
+import dev.diloco.worker.ModelConfig;
+import java.util.List;
+import org.nd4j.linalg.api.buffer.DataType;
+import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.factory.Nd4j;
+import org.nd4j.linalg.indexing.NDArrayIndex;
 
 /**
  * Hugging Face's {@code LlamaForCausalLM} (transformers' {@code modeling_llama.py}), with its
  * tensor names and shapes: token embedding, blocks of RMSNorm, causal attention with rotary
  * positions and grouped-query key-value heads, RMSNorm and a SwiGLU MLP, each around a
- * residual; a final RMSNorm and the head ({@code lm_head}, or the embedding's transpose when
- * tied). No biases. Linear weights are [out, in], as PyTorch's: y = x·Wᵀ.
+ * residual ({@link LlamaBlock}); a final RMSNorm and the head ({@code lm_head}, or the
+ * embedding's transpose when tied). No biases. Linear weights are [out, in]: y = x·Wᵀ.
+ *
+ * <p>Written as a few ops with their own backward passes, over one flat array of parameters
+ * and one of gradients: products by BLAS ({@code Nd4j.gemm}, batched for attention), the rest
+ * in loops over rows ({@link Rows}). The SameDiff graph of the same model ran about 300 ops a
+ * step, each with a fixed cost that exceeded its arithmetic at CPU sizes; it remains for other
+ * backends ({@link LlamaGraph}).
  */
-final class Llama {
-  private Llama() {}
+public final class Llama implements LanguageModel {
+  static final String TABLE = "model.embed_tokens.weight";
+  static final String HEAD = "lm_head.weight";
 
-  /** Declares the parameters in layout order; the hidden states of {@code embedded} [B*T, C]. */
-  static Graph.Output build(Graph g, SDVariable embedded) {
-    var sd = g.sd;
-    var cfg = g.config;
+  private final ModelConfig config;
+  private final int batch;
+  private final ParameterLayout layout;
+  private final INDArray weights; // [P], layout order
+  private final INDArray gradients; // [P]: the blocks' and the final norm's parts
+  private final INDArray[] stream; // [L + 1] of [N, C]: the residual stream between blocks
+  private final LlamaBlock[] blocks;
+  private final LlamaBlock.Scratch scratch;
+  private final INDArray hidden; // [N, C]: the final RMSNorm's output
+  private final float[] inv; // [N]
+  private final INDArray dx; // [N, C]
+  private final SoftmaxHead softmax;
+  private final Ends ends;
+  private final String head;
+  private long embeddingNanos;
+  private long headNanos;
+  private long blocksNanos;
+
+  /** Whether ND4J's arrays are in this process's memory: the loops here read them directly. */
+  public static boolean runsHere() {
+    return Nd4j.getEnvironment().isCPU();
+  }
+
+  /** Declares the parameters in layout order, initialised as transformers does (std 0.02). */
+  static void declare(Parameters p, ModelConfig cfg) {
+    double std = 0.02; // initializer_range
     int c = cfg.dModel();
-    int h = cfg.heads();
-    int kv = cfg.kvHeads();
     int hd = cfg.headDim();
     int m = cfg.mlpHidden();
-    double std = 0.02; // initializer_range
-    g.table("model.embed_tokens.weight", std);
-    Rotary rope = new Rotary(g);
-    SDVariable causal = g.causalMask();
-    SDVariable x = embedded; // [B*T, C]
-
+    p.normal(TABLE, std, cfg.vocab(), c);
     for (int l = 0; l < cfg.layers(); l++) {
-      String p = "model.layers." + l + ".";
-      SDVariable wq = g.normal(p + "self_attn.q_proj.weight", std, h * hd, c);
-      SDVariable wk = g.normal(p + "self_attn.k_proj.weight", std, kv * hd, c);
-      SDVariable wv = g.normal(p + "self_attn.v_proj.weight", std, kv * hd, c);
-      SDVariable wo = g.normal(p + "self_attn.o_proj.weight", std, c, h * hd);
-      SDVariable gate = g.normal(p + "mlp.gate_proj.weight", std, m, c);
-      SDVariable up = g.normal(p + "mlp.up_proj.weight", std, m, c);
-      SDVariable down = g.normal(p + "mlp.down_proj.weight", std, c, m);
-      SDVariable norm1 = g.ones(p + "input_layernorm.weight", c);
-      SDVariable norm2 = g.ones(p + "post_attention_layernorm.weight", c);
-
-      SDVariable a = g.rmsNorm(x, norm1); // [B*T, C]
-      // One product for q, k and v, rotated in one pass ({@link Rotary}): fewer, larger ops.
-      SDVariable qkv = rope.apply(linear(g, a, sd.concat(0, wq, wk, wv))); // [B*T, (H+2KV)·hd]
-      SDVariable[] heads = g.splitHeads(qkv, h, kv, kv); // q scaled by 1/√hd already
-      SDVariable k = repeat(g, heads[1]); // [B*H, T, hd]
-      SDVariable v = repeat(g, heads[2]); // [B*H, T, hd]
-      x = x.add(linear(g, g.merge(g.attention(heads[0], k, v, causal, 1.0)), wo)); // [B*T, C]
-
-      SDVariable n = g.rmsNorm(x, norm2); // [B*T, C]
-      SDVariable gated = linear(g, n, gate); // [B*T, M]
-      SDVariable silu = sd.nn.swish(gated); // [B*T, M]: x·sigmoid(x), one op
-      x = x.add(linear(g, silu.mul(linear(g, n, up)), down)); // [B*T, C]
+      String at = "model.layers." + l + ".";
+      p.normal(at + "self_attn.q_proj.weight", std, cfg.heads() * hd, c);
+      p.normal(at + "self_attn.k_proj.weight", std, cfg.kvHeads() * hd, c);
+      p.normal(at + "self_attn.v_proj.weight", std, cfg.kvHeads() * hd, c);
+      p.normal(at + "self_attn.o_proj.weight", std, c, cfg.heads() * hd);
+      p.normal(at + "mlp.gate_proj.weight", std, m, c);
+      p.normal(at + "mlp.up_proj.weight", std, m, c);
+      p.normal(at + "mlp.down_proj.weight", std, c, m);
+      p.ones(at + "input_layernorm.weight", c);
+      p.ones(at + "post_attention_layernorm.weight", c);
     }
-    SDVariable norm = g.ones("model.norm.weight", c);
-    return g.head(g.rmsNorm(x, norm), "lm_head.weight", std, true); // [B*T, C]; head [V, C]
+    p.ones("model.norm.weight", c);
+    if (!cfg.tiedHead()) {
+      p.normal(HEAD, std, cfg.vocab(), c);
+    }
   }
 
-  /** PyTorch's {@code nn.Linear} without bias: x [N, in] · Wᵀ, W [out, in]. */
-  static SDVariable linear(Graph g, SDVariable x, SDVariable w) {
-    return g.sd.mmul(x, w, false, true, false);
+  /** A model for batches of {@code batch} windows, initialised from {@code seed}. */
+  public Llama(ModelConfig config, int batch, long seed) {
+    if (config.family() != ModelConfig.Family.LLAMA || batch < 1) {
+      throw new IllegalArgumentException("a llama config and batch >= 1, got " + config.family()
+          + " and " + batch);
+    }
+    this.config = config;
+    this.batch = batch;
+    Parameters p = new Parameters(seed);
+    declare(p, config);
+    layout = p.layout();
+    weights = Nd4j.createFromArray(p.flat());
+    gradients = Nd4j.create(DataType.FLOAT, layout.totalElements());
+    int rows = batch * config.contextLength();
+    stream = new INDArray[config.layers() + 1];
+    for (int l = 0; l <= config.layers(); l++) {
+      stream[l] = Nd4j.create(DataType.FLOAT, rows, config.dModel());
+    }
+    float[][] rope = Rope.table(config.contextLength(), config.headDim(), config.ropeTheta());
+    blocks = new LlamaBlock[config.layers()];
+    for (int l = 0; l < blocks.length; l++) {
+      blocks[l] = new LlamaBlock(config, batch, l, (name, n) -> view(weights, name, n),
+          (name, n) -> view(gradients, name, n), rope);
+    }
+    scratch = LlamaBlock.Scratch.of(config, batch);
+    hidden = Nd4j.create(DataType.FLOAT, rows, config.dModel());
+    inv = new float[rows];
+    dx = Nd4j.create(DataType.FLOAT, rows, config.dModel());
+    softmax = new SoftmaxHead(rows, config.vocab(), true);
+    head = config.tiedHead() ? TABLE : HEAD;
+    ends = new Ends(config, batch, layout, TABLE, head);
   }
 
   /**
-   * Grouped-query attention's {@code repeat_kv}: [B*KV, T, hd] to [B*H, T, hd], query head i
-   * reading key-value head i / (H / KV).
+   * The {@code count} tensors from {@code name} on, adjacent in the layout, as one view of
+   * {@code flat}: [Σ rows, columns] for matrices of equal columns, [n] for a vector.
    */
-  private static SDVariable repeat(Graph g, SDVariable x) {
-    int kv = g.config.kvHeads();
-    int rep = g.config.heads() / kv;
-    if (rep == 1) {
-      return x;
-    }
-    int t = g.config.contextLength();
-    int hd = g.config.headDim();
-    SDVariable one = x.reshape(g.batch, kv, 1, t * hd); // [B, KV, 1, T*hd]
-    SDVariable[] copies = new SDVariable[rep];
-    java.util.Arrays.fill(copies, one);
-    return g.sd.concat(2, copies).reshape(g.batch * g.config.heads(), t, hd); // [B*H, T, hd]
+  private INDArray view(INDArray flat, String name, int count) {
+    List<ParameterLayout.Tensor> all = layout.tensors();
+    int first = all.indexOf(layout.tensor(name));
+    List<ParameterLayout.Tensor> ts = all.subList(first, first + count);
+    long from = ts.get(0).offset();
+    long size = ts.stream().mapToLong(ParameterLayout.Tensor::elementCount).sum();
+    INDArray v = flat.get(NDArrayIndex.interval(from, from + size));
+    List<Integer> shape = ts.get(0).shape();
+    return shape.size() == 1 ? v : v.reshape('c', size / shape.get(1), shape.get(1));
   }
 
-  /**
-   * Rotary position embeddings in Hugging Face's rotate-half convention, x·cos + rotate_half(x)
-   * ·sin with rotate_half(x) = (−x₂, x₁) for the two halves of each head and frequencies
-   * θ^(−2i/hd) for i < hd/2 repeated for both halves, applied to q, k and v side by side: v's
-   * heads have cos 1 and sin 0 (not rotated), and q's carry attention's 1/√hd, which then
-   * scales [B*T, H·hd] once rather than the scores [B*H, T, T]. Rotating half is a product with
-   * a fixed signed permutation, which SameDiff differentiates like any product. The tables are
-   * as large as the activations, not broadcast: a broadcast product's backward reduces over
-   * the broadcast axes for the table's own gradient, which cost more than the rest of the op.
-   */
-  static final class Rotary {
-    private final Graph g;
-    private final int heads; // H + 2KV
-    private final SDVariable cos; // [B*T, (H+2KV)·hd]
-    private final SDVariable sin; // [B*T, (H+2KV)·hd]
-    private final SDVariable rotateHalf; // [hd, hd]
+  @Override
+  public ModelConfig config() {
+    return config;
+  }
 
-    Rotary(Graph g) {
-      this.g = g;
-      int t = g.config.contextLength();
-      int hd = g.config.headDim();
-      int h = g.config.heads();
-      this.heads = h + 2 * g.config.kvHeads();
-      float[][] table = Rope.table(t, hd, g.config.ropeTheta()); // [T·hd] each
-      float scale = (float) (1 / Math.sqrt(hd));
-      int width = heads * hd;
-      float[] c = new float[g.batch * t * width];
-      float[] s = new float[c.length];
-      for (int row = 0; row < g.batch * t; row++) {
-        int p = row % t;
-        for (int n = 0; n < heads; n++) {
-          boolean value = n >= h + g.config.kvHeads();
-          float by = n < h ? scale : 1f;
-          for (int j = 0; j < hd; j++) {
-            int at = row * width + n * hd + j;
-            c[at] = value ? 1f : table[0][p * hd + j] * by;
-            s[at] = value ? 0f : table[1][p * hd + j] * by;
-          }
-        }
-      }
-      long[] shape = {(long) g.batch * t, width};
-      cos = g.sd.constant("rope_cos", Nd4j.create(c, shape, 'c'));
-      sin = g.sd.constant("rope_sin", Nd4j.create(s, shape, 'c'));
-      int half = hd / 2;
-      float[] r = new float[hd * hd];
-      for (int j = 0; j < half; j++) {
-        r[(j + half) * hd + j] = -1f; // out j < half is −x[j + half]
-        r[j * hd + j + half] = 1f; // out j + half is x[j]
-      }
-      rotateHalf = g.sd.constant("rope_rotate_half", Nd4j.create(r, new long[] {hd, hd}, 'c'));
-    }
+  @Override
+  public int batch() {
+    return batch;
+  }
 
-    /** Rotates q and k of {@code qkv} [B*T, (H+2KV)·hd] by position, and scales q. */
-    SDVariable apply(SDVariable qkv) {
-      int rows = g.batch * g.config.contextLength();
-      int hd = g.config.headDim();
-      SDVariable rotated = g.sd.mmul(qkv.reshape(rows * heads, hd), rotateHalf)
-          .reshape(rows, heads * hd); // [B*T, (H+2KV)·hd]
-      return qkv.mul(cos).add(rotated.mul(sin));
+  @Override
+  public ParameterLayout layout() {
+    return layout;
+  }
+
+  @Override
+  public void parameters(float[] flat) {
+    weights.data().asNioFloat().get(0, flat);
+  }
+
+  @Override
+  public void setParameters(float[] flat) {
+    weights.data().asNioFloat().put(0, flat);
+  }
+
+  @Override
+  public float lossAndGradient(int[][] windows, float[] gradient) {
+    int[] inputs = ends.inputs(windows);
+    long t0 = System.nanoTime();
+    gather(inputs);
+    long t1 = System.nanoTime();
+    forward();
+    long t2 = System.nanoTime();
+    float loss = softmax.lossAndGradient(hidden, view(weights, head, 1), ends.targets(windows));
+    long t3 = System.nanoTime();
+    dx.assign(0);
+    float[] gain = view(weights, "model.norm.weight", 1).toFloatVector();
+    view(gradients, "model.norm.weight", 1).assign(Nd4j.createFromArray(Rows.rmsNormBackward(
+        softmax.hiddenGradient(), stream[blocks.length], inv, gain, dx)));
+    for (int l = blocks.length - 1; l >= 0; l--) {
+      blocks[l].backward(dx, scratch);
     }
+    gradients.data().asNioFloat().get(0, gradient);
+    long t4 = System.nanoTime();
+    ends.tableAndHead(gradient, inputs, softmax.headGradient(), dx);
+    embeddingNanos += t1 - t0 + System.nanoTime() - t4;
+    blocksNanos += t2 - t1 + t4 - t3;
+    headNanos += t3 - t2;
+    return loss;
+  }
+
+  @Override
+  public Parts parts() {
+    return new Parts(embeddingNanos, headNanos, blocksNanos);
+  }
+
+  @Override
+  public float loss(int[][] windows) {
+    gather(ends.inputs(windows));
+    forward();
+    return softmax.loss(hidden, view(weights, head, 1), ends.targets(windows));
+  }
+
+  @Override
+  public float[] logits(int[][] windows) {
+    gather(ends.inputs(windows));
+    forward();
+    return softmax.logits(hidden, view(weights, head, 1)).data().asFloat();
+  }
+
+  /** The input tokens' rows of the table, into the residual stream's start. */
+  private void gather(int[] inputs) {
+    int c = config.dModel();
+    var table = weights.data().asNioFloat();
+    var into = Rows.floats(stream[0]);
+    int at = Math.toIntExact(layout.tensor(TABLE).offset());
+    float[] row = new float[c];
+    for (int r = 0; r < inputs.length; r++) {
+      table.get(at + inputs[r] * c, row);
+      into.put(r * c, row);
+    }
+  }
+
+  /** The blocks and the final RMSNorm: {@link #hidden} [N, C] of the gathered tokens. */
+  private void forward() {
+    for (int l = 0; l < blocks.length; l++) {
+      blocks[l].forward(stream[l], stream[l + 1]);
+    }
+    Rows.rmsNorm(stream[blocks.length], view(weights, "model.norm.weight", 1).toFloatVector(),
+        config.normEps(), hidden, inv);
   }
 }

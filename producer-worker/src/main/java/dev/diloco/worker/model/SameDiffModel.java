@@ -3,7 +3,6 @@ package dev.diloco.worker.model;
 import dev.diloco.core.layout.ParameterLayout;
 import dev.diloco.worker.LanguageModel;
 import dev.diloco.worker.ModelConfig;
-import java.util.Arrays;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
@@ -14,9 +13,10 @@ import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.factory.Nd4j;
 
 /**
- * A {@link LanguageModel} whose family builds a SameDiff graph ({@link ByteGpt}, {@link Llama},
- * {@link Gpt2}) from the embedded tokens to the final hidden states; what is the same for all of
- * them is here: the embedding, the head and its loss, the gradient in layout order.
+ * A {@link LanguageModel} whose family builds a SameDiff graph ({@link ByteGpt}, {@link Gpt2},
+ * and {@link LlamaGraph} off the CPU) from the embedded tokens to the final hidden states; what
+ * is the same for all of them is here: the embedding, the head and its loss, the gradient in
+ * layout order.
  *
  * <p>Both ends are outside the graph, for ND4J's sake. The embedding's rows are gathered by
  * hand and its gradient scattered back into the table's rows: SameDiff's gather fails in
@@ -34,6 +34,7 @@ public final class SameDiffModel implements LanguageModel {
   private final String table;
   private final String head;
   private final SoftmaxHead softmax;
+  private final Ends ends;
   /** The embedded tokens [B*T, C], gathered from the table before each pass. */
   private final SDVariable embedded;
   /** What the backward pass is asked for: the parameters in the graph, and the embedded. */
@@ -42,12 +43,6 @@ public final class SameDiffModel implements LanguageModel {
   private long embeddingNanos;
   private long headNanos;
   private long graphNanos;
-
-  /**
-   * Where the steps' time went: the embedding's gather and scatter, the head with its
-   * cross-entropy ({@link SoftmaxHead}), and the family's graph forward and backward.
-   */
-  public record Parts(long embeddingNanos, long headNanos, long graphNanos) {}
 
   /** A model for batches of {@code batch} windows, initialised from {@code seed}. */
   public SameDiffModel(ModelConfig config, int batch, long seed) {
@@ -62,7 +57,7 @@ public final class SameDiffModel implements LanguageModel {
     embedded = sd.var("embedded", Nd4j.zeros(DataType.FLOAT, bt, config.dModel())); // [B*T, C]
     Graph.Output out = switch (config.family()) {
       case BYTE_TRANSFORMER -> ByteGpt.build(g, embedded);
-      case LLAMA -> Llama.build(g, embedded);
+      case LLAMA -> LlamaGraph.build(g, embedded);
       case GPT2 -> Gpt2.build(g, embedded);
     };
     out.hidden().rename("hidden"); // [B*T, C]
@@ -73,6 +68,7 @@ public final class SameDiffModel implements LanguageModel {
     this.table = g.tableName();
     this.head = out.head();
     this.softmax = new SoftmaxHead(bt, config.vocab(), out.headIsVByC());
+    this.ends = new Ends(config, batch, layout, table, head);
     this.gradientsOf = g.gradientsOf;
     gradientsOf.add("embedded");
     buildGradients();
@@ -130,62 +126,43 @@ public final class SameDiffModel implements LanguageModel {
 
   @Override
   public float lossAndGradient(int[][] windows, float[] gradient) {
-    int[] inputs = inputs(windows);
+    int[] inputs = ends.inputs(windows);
     long t0 = System.nanoTime();
     gather(inputs);
     long t1 = System.nanoTime();
     INDArray hidden = hidden(); // [B*T, C]
     long t2 = System.nanoTime();
-    float loss = softmax.lossAndGradient(hidden, array(head), targets(windows));
-    INDArray headGradient = softmax.headGradient();
+    float loss = softmax.lossAndGradient(hidden, array(head), ends.targets(windows));
     long t3 = System.nanoTime();
     Map<String, INDArray> feed = new HashMap<>(Map.of("upstream", softmax.hiddenGradient()));
     Map<String, INDArray> grads = sd.calculateGradients(feed, gradientsOf);
     long t4 = System.nanoTime();
-    int at = (int) layout.tensor(table).offset();
-    int c = config.dModel();
-    Arrays.fill(gradient, at, at + config.vocab() * c, 0f); // a tied head's part is added below
     for (String name : gradientsOf) {
       if (!name.equals("embedded")) {
         copy(grads.get(name), gradient, (int) layout.tensor(name).offset());
       }
     }
-    if (head.equals(table)) { // tied: the head's gradient and the gather's, in one table
-      float[] g = headGradient.data().asFloat();
-      for (int i = 0; i < g.length; i++) {
-        gradient[at + i] += g[i];
-      }
-    } else {
-      copy(headGradient, gradient, (int) layout.tensor(head).offset());
-    }
-    // The gather's backward: each row of the table gets the gradients of its embedded tokens.
-    float[] dx = grads.get("embedded").data().asFloat(); // [B*T, C]
-    for (int r = 0; r < inputs.length; r++) {
-      int row = at + inputs[r] * c;
-      for (int j = 0; j < c; j++) {
-        gradient[row + j] += dx[r * c + j];
-      }
-    }
+    ends.tableAndHead(gradient, inputs, softmax.headGradient(), grads.get("embedded"));
     embeddingNanos += t1 - t0 + System.nanoTime() - t4;
     graphNanos += t2 - t1 + t4 - t3;
     headNanos += t3 - t2;
     return loss;
   }
 
-  /** The time spent in each part of the steps so far. */
+  @Override
   public Parts parts() {
     return new Parts(embeddingNanos, headNanos, graphNanos);
   }
 
   @Override
   public float loss(int[][] windows) {
-    gather(inputs(windows));
-    return softmax.loss(hidden(), array(head), targets(windows));
+    gather(ends.inputs(windows));
+    return softmax.loss(hidden(), array(head), ends.targets(windows));
   }
 
   @Override
   public float[] logits(int[][] windows) {
-    gather(inputs(windows));
+    gather(ends.inputs(windows));
     return softmax.logits(hidden(), array(head)).data().asFloat();
   }
 
@@ -208,39 +185,5 @@ public final class SameDiffModel implements LanguageModel {
   private static void copy(INDArray from, float[] into, int offset) {
     float[] g = from.data().asFloat();
     System.arraycopy(g, 0, into, offset, g.length);
-  }
-
-  /** The input tokens of {@code windows}, [B*T], each checked against the vocabulary. */
-  private int[] inputs(int[][] windows) {
-    int t = config.contextLength();
-    if (windows.length != batch) {
-      throw new IllegalArgumentException("the model takes batches of " + batch + " windows, got "
-          + windows.length);
-    }
-    int[] in = new int[batch * t];
-    for (int b = 0; b < batch; b++) {
-      if (windows[b].length != t + 1) {
-        throw new IllegalArgumentException("a window must hold " + (t + 1) + " tokens, got "
-            + windows[b].length);
-      }
-      for (int token : windows[b]) {
-        if (token < 0 || token >= config.vocab()) {
-          throw new IllegalArgumentException("token " + token + " is not in the model's "
-              + "vocabulary of " + config.vocab());
-        }
-      }
-      System.arraycopy(windows[b], 0, in, b * t, t);
-    }
-    return in;
-  }
-
-  /** The next token of each input [B*T]: the labels. */
-  private int[] targets(int[][] windows) {
-    int t = config.contextLength();
-    int[] next = new int[batch * t];
-    for (int b = 0; b < batch; b++) {
-      System.arraycopy(windows[b], 1, next, b * t, t);
-    }
-    return next;
   }
 }

@@ -1,0 +1,157 @@
+package dev.diloco.worker.model;
+
+import dev.diloco.worker.ModelConfig;
+import java.nio.FloatBuffer;
+import org.nd4j.linalg.api.buffer.DataType;
+import org.nd4j.linalg.api.ndarray.INDArray;
+import org.nd4j.linalg.factory.Nd4j;
+
+/**
+ * Llama's attention between its two products (qkv in, the heads' outputs before o_proj out),
+ * forward and backward: rotary positions on q and k (Hugging Face's rotate-half convention),
+ * causal softmax(q·kᵀ / √hd)·v with grouped-query heads. Query heads h of one key-value head
+ * (h / (H / KV)) are consecutive, so a group's queries are one [H/KV · T, hd] matrix against
+ * its keys [T, hd]: one batched product over the B·KV groups, and no key or value is copied
+ * per query head. Holds what its backward pass reads (q, k, v, the probabilities).
+ */
+final class CausalAttention {
+  private final int batch;
+  private final int t;
+  private final int h;
+  private final int kv;
+  private final int hd;
+  private final float scale;
+  private final float[] cos; // [T·hd]
+  private final float[] sin; // [T·hd]
+  private final INDArray q; // [B·KV, H/KV·T, hd]: [B, H, T, hd], rotated, times 1/√hd
+  private final INDArray k; // [B·KV, T, hd], rotated
+  private final INDArray v; // [B·KV, T, hd]
+  private final INDArray p; // [B·KV, H/KV·T, T]: the probabilities
+  private final INDArray y; // [B·KV, H/KV·T, hd]: the heads' outputs
+
+  /** Arrays the backward passes of all blocks share: each block's pass overwrites them. */
+  record Scratch(INDArray dy, INDArray dp, INDArray dq, INDArray dk, INDArray dv) {
+    static Scratch of(ModelConfig cfg, int batch) {
+      int g = batch * cfg.kvHeads();
+      int rt = cfg.heads() / cfg.kvHeads() * cfg.contextLength();
+      int t = cfg.contextLength();
+      int hd = cfg.headDim();
+      return new Scratch(Nd4j.create(DataType.FLOAT, g, rt, hd),
+          Nd4j.create(DataType.FLOAT, g, rt, t), Nd4j.create(DataType.FLOAT, g, rt, hd),
+          Nd4j.create(DataType.FLOAT, g, t, hd), Nd4j.create(DataType.FLOAT, g, t, hd));
+    }
+  }
+
+  CausalAttention(ModelConfig cfg, int batch, float[][] rope) {
+    this.batch = batch;
+    this.t = cfg.contextLength();
+    this.h = cfg.heads();
+    this.kv = cfg.kvHeads();
+    this.hd = cfg.headDim();
+    this.scale = (float) (1 / Math.sqrt(hd));
+    this.cos = rope[0];
+    this.sin = rope[1];
+    int g = batch * kv;
+    int rt = h / kv * t;
+    q = Nd4j.create(DataType.FLOAT, g, rt, hd);
+    k = Nd4j.create(DataType.FLOAT, g, t, hd);
+    v = Nd4j.create(DataType.FLOAT, g, t, hd);
+    p = Nd4j.create(DataType.FLOAT, g, rt, t);
+    y = Nd4j.create(DataType.FLOAT, g, rt, hd);
+  }
+
+  /** The heads' outputs side by side, merged [B*T, H·hd], of qkv [B*T, (H+2KV)·hd]. */
+  void forward(INDArray qkv, INDArray merged) {
+    FloatBuffer in = Rows.floats(qkv);
+    FloatBuffer[] out = {Rows.floats(q), Rows.floats(k), Rows.floats(v)};
+    float[] x = new float[hd];
+    for (int b = 0; b < batch; b++) {
+      for (int i = 0; i < t; i++) {
+        for (int n = 0; n < h + 2 * kv; n++) {
+          in.get(((b * t + i) * (h + 2 * kv) + n) * hd, x);
+          int part = n < h ? 0 : n < h + kv ? 1 : 2;
+          int head = n - (part == 0 ? 0 : part == 1 ? h : h + kv);
+          if (part < 2) {
+            x = rotate(x, i, part == 0 ? scale : 1f);
+          }
+          out[part].put(((b * (part == 0 ? h : kv) + head) * t + i) * hd, x);
+        }
+      }
+    }
+    Nd4j.matmul(q, k, p, false, true, false); // scores [B·KV, H/KV·T, T]
+    Rows.causalSoftmax(p);
+    Nd4j.matmul(p, v, y, false, false, false); // [B·KV, H/KV·T, hd] = [B, H, T, hd]
+    FloatBuffer ys = Rows.floats(y);
+    FloatBuffer m = Rows.floats(merged);
+    for (int b = 0; b < batch; b++) {
+      for (int n = 0; n < h; n++) {
+        for (int i = 0; i < t; i++) {
+          ys.get(((b * h + n) * t + i) * hd, x);
+          m.put(((b * t + i) * h + n) * hd, x);
+        }
+      }
+    }
+  }
+
+  /** d qkv [B*T, (H+2KV)·hd] of d merged [B*T, H·hd], for the last {@link #forward}. */
+  void backward(INDArray dMerged, INDArray dQkv, Scratch s) {
+    FloatBuffer dm = Rows.floats(dMerged);
+    FloatBuffer dy = Rows.floats(s.dy());
+    float[] x = new float[hd];
+    for (int b = 0; b < batch; b++) {
+      for (int i = 0; i < t; i++) {
+        for (int n = 0; n < h; n++) {
+          dm.get(((b * t + i) * h + n) * hd, x);
+          dy.put(((b * h + n) * t + i) * hd, x);
+        }
+      }
+    }
+    Nd4j.matmul(s.dy(), v, s.dp(), false, true, false); // d probabilities [B·KV, H/KV·T, T]
+    Nd4j.matmul(p, s.dy(), s.dv(), true, false, false); // Pᵀ·dY, over the group's heads
+    Rows.causalSoftmaxBackward(p, s.dp()); // d scores
+    Nd4j.matmul(s.dp(), k, s.dq(), false, false, false); // [B·KV, H/KV·T, hd]
+    Nd4j.matmul(s.dp(), q, s.dk(), true, false, false); // [B·KV, T, hd]
+    FloatBuffer out = Rows.floats(dQkv);
+    FloatBuffer[] in = {Rows.floats(s.dq()), Rows.floats(s.dk()), Rows.floats(s.dv())};
+    for (int b = 0; b < batch; b++) {
+      for (int i = 0; i < t; i++) {
+        for (int n = 0; n < h + 2 * kv; n++) {
+          int part = n < h ? 0 : n < h + kv ? 1 : 2;
+          int head = n - (part == 0 ? 0 : part == 1 ? h : h + kv);
+          in[part].get(((b * (part == 0 ? h : kv) + head) * t + i) * hd, x);
+          if (part < 2) {
+            x = rotateBackward(x, i, part == 0 ? scale : 1f);
+          }
+          out.put(((b * t + i) * (h + 2 * kv) + n) * hd, x);
+        }
+      }
+    }
+  }
+
+  /**
+   * x·cos + rotate_half(x)·sin at position i, times {@code by}: out_j = x_j·cos_j − x_{j+½}·sin_j
+   * and out_{j+½} = x_{j+½}·cos_{j+½} + x_j·sin_{j+½}, for j < hd/2.
+   */
+  private float[] rotate(float[] x, int i, float by) {
+    int half = hd / 2;
+    int at = i * hd;
+    float[] out = new float[hd];
+    for (int j = 0; j < half; j++) {
+      out[j] = (x[j] * cos[at + j] - x[j + half] * sin[at + j]) * by;
+      out[j + half] = (x[j + half] * cos[at + j + half] + x[j] * sin[at + j + half]) * by;
+    }
+    return out;
+  }
+
+  /** The transpose of {@link #rotate}: d x_j = d_j·cos_j + d_{j+½}·sin_{j+½}, and so on. */
+  private float[] rotateBackward(float[] d, int i, float by) {
+    int half = hd / 2;
+    int at = i * hd;
+    float[] out = new float[hd];
+    for (int j = 0; j < half; j++) {
+      out[j] = (d[j] * cos[at + j] + d[j + half] * sin[at + j + half]) * by;
+      out[j + half] = (d[j + half] * cos[at + j + half] - d[j] * sin[at + j]) * by;
+    }
+    return out;
+  }
+}
