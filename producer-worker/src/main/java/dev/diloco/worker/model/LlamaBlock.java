@@ -35,22 +35,20 @@ final class LlamaBlock {
   private final INDArray n; // [N, C]: RMSNorm of mid
   private final float[] inv2; // [N]
   // The MLP's activations are feature-major, [M, N]: gate and up are then two whole arrays
-  // (the rows of one product), where ND4J's element-wise ops are fast; on strided column
-  // views of [N, 2M] they took most of a small model's step.
+  // (the rows of one product), each row a long run of elements.
   private final INDArray gateUp; // [2M, N]
   private final INDArray sigmoid; // [M, N]: σ(gate)
   private final INDArray silu; // [M, N]: gate·σ(gate)
   private final INDArray hidden; // [M, N]: silu(gate)·up
 
   /** Arrays the backward passes of all blocks share. */
-  record Scratch(INDArray dHidden, INDArray work, INDArray dGateUp, INDArray dC,
-      INDArray dHeads, INDArray dQkv, CausalAttention.Scratch attention) {
+  record Scratch(INDArray dHidden, INDArray dGateUp, INDArray dC, INDArray dHeads,
+      INDArray dQkv, CausalAttention.Scratch attention) {
     static Scratch of(ModelConfig cfg, int batch) {
       int rows = batch * cfg.contextLength();
       int m = cfg.mlpHidden();
       int hd = cfg.headDim();
       return new Scratch(Nd4j.create(DataType.FLOAT, m, rows),
-          Nd4j.create(DataType.FLOAT, m, rows),
           Nd4j.create(DataType.FLOAT, 2 * m, rows),
           Nd4j.create(DataType.FLOAT, rows, cfg.dModel()),
           Nd4j.create(DataType.FLOAT, rows, cfg.heads() * hd),
@@ -117,7 +115,7 @@ final class LlamaBlock {
   void backward(INDArray dx, Scratch s) {
     Nd4j.gemm(dx, hidden, dDown, true, true, 1.0, 0.0); // [C, M]
     Nd4j.gemm(wDown, dx, s.dHidden(), true, true, 1.0, 0.0); // [M, N]
-    Rows.swiGluBackward(gateUp, sigmoid, silu, s.dHidden(), s.dGateUp(), s.work());
+    Rows.swiGluBackward(gateUp, sigmoid, silu, s.dHidden(), s.dGateUp());
     Nd4j.gemm(s.dGateUp(), n, dGateUp, false, false, 1.0, 0.0); // [2M, C]
     Nd4j.gemm(s.dGateUp(), wGateUp, s.dC(), true, false, 1.0, 0.0); // d n [N, C]
     dNorm2.assign(Nd4j.createFromArray(
