@@ -97,20 +97,7 @@ public final class HfSampler extends CachedSampler {
         cfg.vocab());
   }
 
-  /** erf by Abramowitz and Stegun 7.1.26: within 1.5e-7, below a float's precision here. */
-  static double erf(double x) {
-    double t = 1 / (1 + 0.3275911 * Math.abs(x));
-    double y = 1 - t * (0.254829592 + t * (-0.284496736 + t * (1.421413741 + t * (-1.453152027
-        + t * 1.061405429)))) * Math.exp(-x * x);
-    return Math.copySign(y, x);
-  }
-
   private float activation(float x) {
-    return switch (cfg.activation()) {
-      case "gelu_new" -> (float) (0.5 * x * (1 + Math.tanh(Math.sqrt(2 / Math.PI)
-          * (x + 0.044715 * x * x * x))));
-      case "gelu" -> (float) (0.5 * x * (1 + erf(x / Math.sqrt(2))));
-      default -> Math.max(x, 0f); // relu
-    };
+    return dev.diloco.worker.model.Activations.apply(cfg.activation(), x);
   }
 }

@@ -1,7 +1,7 @@
 package dev.diloco.worker;
 
 import dev.diloco.core.layout.ParameterLayout;
-import dev.diloco.worker.model.Llama;
+import dev.diloco.worker.model.Transformer;
 import dev.diloco.worker.model.SameDiffModel;
 
 /**
@@ -14,8 +14,8 @@ public interface LanguageModel {
 
   /** A model of {@code config} for batches of {@code batch} windows, seeded by {@code seed}. */
   static LanguageModel of(ModelConfig config, int batch, long seed) {
-    return config.family() == ModelConfig.Family.LLAMA && Llama.runsHere()
-        ? new Llama(config, batch, seed) : new SameDiffModel(config, batch, seed);
+    return Transformer.computes(config) && Transformer.runsHere()
+        ? new Transformer(config, batch, seed) : new SameDiffModel(config, batch, seed);
   }
 
   ModelConfig config();

@@ -7,9 +7,10 @@ import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.factory.Nd4j;
 
 /**
- * Llama's attention between its two products (qkv in, the heads' outputs before o_proj out),
- * forward and backward: rotary positions on q and k (Hugging Face's rotate-half convention),
- * causal softmax(q·kᵀ / √hd)·v with grouped-query heads. Query heads h of one key-value head
+ * Causal attention between a block's two products (qkv in, the heads' outputs before the output
+ * product out), forward and backward: Llama's rotary positions on q and k (Hugging Face's
+ * rotate-half convention) when there are rope tables, causal softmax(q·kᵀ / √hd)·v, with
+ * grouped-query heads (GPT-2's: one key-value head a query head). Query heads h of one key-value head
  * (h / (H / KV)) are consecutive, so a group's queries are one [H/KV · T, hd] matrix against
  * its keys [T, hd]: one batched product over the B·KV groups, and no key or value is copied
  * per query head. Holds what its backward pass reads (q, k, v, the probabilities).
@@ -21,7 +22,7 @@ final class CausalAttention {
   private final int kv;
   private final int hd;
   private final float scale;
-  private final float[] cos; // [T·hd]
+  private final float[] cos; // [T·hd], or null: no rotary positions
   private final float[] sin; // [T·hd]
   private final INDArray q; // [B·KV, H/KV·T, hd]: [B, H, T, hd], rotated, times 1/√hd
   private final INDArray k; // [B·KV, T, hd], rotated
@@ -42,6 +43,7 @@ final class CausalAttention {
     }
   }
 
+  /** With {@code rope} cos and sin [T·hd] ({@link Rope#table}), or null for none. */
   CausalAttention(ModelConfig cfg, int batch, float[][] rope) {
     this.batch = batch;
     this.t = cfg.contextLength();
@@ -49,8 +51,8 @@ final class CausalAttention {
     this.kv = cfg.kvHeads();
     this.hd = cfg.headDim();
     this.scale = (float) (1 / Math.sqrt(hd));
-    this.cos = rope[0];
-    this.sin = rope[1];
+    this.cos = rope == null ? null : rope[0];
+    this.sin = rope == null ? null : rope[1];
     int g = batch * kv;
     int rt = h / kv * t;
     q = Nd4j.create(DataType.FLOAT, g, rt, hd);
@@ -71,7 +73,7 @@ final class CausalAttention {
           in.get(((b * t + i) * (h + 2 * kv) + n) * hd, x);
           int part = n < h ? 0 : n < h + kv ? 1 : 2;
           int head = n - (part == 0 ? 0 : part == 1 ? h : h + kv);
-          if (part < 2) {
+          if (part == 0 || part == 1 && cos != null) {
             x = rotate(x, i, part == 0 ? scale : 1f);
           }
           out[part].put(((b * (part == 0 ? h : kv) + head) * t + i) * hd, x);
@@ -119,7 +121,7 @@ final class CausalAttention {
           int part = n < h ? 0 : n < h + kv ? 1 : 2;
           int head = n - (part == 0 ? 0 : part == 1 ? h : h + kv);
           in[part].get(((b * (part == 0 ? h : kv) + head) * t + i) * hd, x);
-          if (part < 2) {
+          if (part == 0 || part == 1 && cos != null) {
             x = rotateBackward(x, i, part == 0 ? scale : 1f);
           }
           out.put(((b * t + i) * (h + 2 * kv) + n) * hd, x);
@@ -130,9 +132,12 @@ final class CausalAttention {
 
   /**
    * x·cos + rotate_half(x)·sin at position i, times {@code by}: out_j = x_j·cos_j − x_{j+½}·sin_j
-   * and out_{j+½} = x_{j+½}·cos_{j+½} + x_j·sin_{j+½}, for j < hd/2.
+   * and out_{j+½} = x_{j+½}·cos_{j+½} + x_j·sin_{j+½}, for j < hd/2. Without tables, x·by.
    */
   private float[] rotate(float[] x, int i, float by) {
+    if (cos == null) {
+      return scaled(x, by);
+    }
     int half = hd / 2;
     int at = i * hd;
     float[] out = new float[hd];
@@ -145,6 +150,9 @@ final class CausalAttention {
 
   /** The transpose of {@link #rotate}: d x_j = d_j·cos_j + d_{j+½}·sin_{j+½}, and so on. */
   private float[] rotateBackward(float[] d, int i, float by) {
+    if (cos == null) {
+      return scaled(d, by);
+    }
     int half = hd / 2;
     int at = i * hd;
     float[] out = new float[hd];
@@ -153,5 +161,12 @@ final class CausalAttention {
       out[j + half] = (d[j + half] * cos[at + j + half] - d[j] * sin[at + j]) * by;
     }
     return out;
+  }
+
+  private static float[] scaled(float[] x, float by) {
+    for (int j = 0; j < x.length; j++) {
+      x[j] *= by;
+    }
+    return x;
   }
 }

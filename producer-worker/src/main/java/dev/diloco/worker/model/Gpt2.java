@@ -1,77 +1,117 @@
 package dev.diloco.worker.model;
 
-import org.nd4j.autodiff.samediff.SDIndex;
-import org.nd4j.autodiff.samediff.SDVariable;
+import dev.diloco.worker.ModelConfig;
+import java.nio.FloatBuffer;
+import org.nd4j.linalg.api.ndarray.INDArray;
+import org.nd4j.linalg.factory.Nd4j;
 
 /**
  * Hugging Face's {@code GPT2LMHeadModel} (transformers' {@code modeling_gpt2.py}), with its
  * tensor names and shapes: token and learned position embeddings, pre-norm blocks of LayerNorm,
  * causal attention from one fused {@code c_attn} product with biases, LayerNorm and an MLP
- * with the config's activation; a final LayerNorm and a head tied to the token embedding.
- * Weights are GPT-2's Conv1D layout, [in, out]: y = x·W + b.
+ * with the config's activation ({@link Gpt2Block}); a final LayerNorm and a head tied to the
+ * token embedding. Weights are GPT-2's Conv1D layout, [in, out]: y = x·W + b.
  */
-final class Gpt2 {
-  private Gpt2() {}
+final class Gpt2 implements Architecture {
+  static final String TABLE = "transformer.wte.weight";
+  static final String HEAD = "lm_head.weight";
+  private static final String POSITIONS = "transformer.wpe.weight";
 
-  /** √(2/π), of GPT-2's tanh GELU. */
-  private static final double SQRT_2_OVER_PI = Math.sqrt(2 / Math.PI);
+  private final ModelConfig cfg;
 
-  /** Declares the parameters in layout order; the hidden states of {@code embedded} [B*T, C]. */
-  static Graph.Output build(Graph g, SDVariable embedded) {
-    var sd = g.sd;
-    var cfg = g.config;
-    int t = cfg.contextLength();
-    int c = cfg.dModel();
-    int h = cfg.heads();
-    int m = cfg.mlpHidden();
-    double std = 0.02; // initializer_range
-    double residualStd = std / Math.sqrt(2.0 * cfg.layers()); // c_proj weights, as GPT-2's
-    g.table("transformer.wte.weight", std);
-    SDVariable wpe = g.normal("transformer.wpe.weight", std, cfg.maxPositions(), c);
-    SDVariable positions = cfg.maxPositions() == t ? wpe
-        : wpe.get(SDIndex.interval(0, t), SDIndex.all()); // [T, C]: the window's positions
-    SDVariable x = embedded.reshape(g.batch, t, c).add(positions).reshape(g.batch * t, c);
-    SDVariable causal = g.causalMask();
-
-    for (int l = 0; l < cfg.layers(); l++) {
-      String p = "transformer.h." + l + ".";
-      SDVariable ln1g = g.ones(p + "ln_1.weight", c);
-      SDVariable ln1b = g.zeros(p + "ln_1.bias", c);
-      SDVariable attnW = g.normal(p + "attn.c_attn.weight", std, c, 3 * c);
-      SDVariable attnB = g.zeros(p + "attn.c_attn.bias", 3 * c);
-      SDVariable projW = g.normal(p + "attn.c_proj.weight", residualStd, c, c);
-      SDVariable projB = g.zeros(p + "attn.c_proj.bias", c);
-      SDVariable ln2g = g.ones(p + "ln_2.weight", c);
-      SDVariable ln2b = g.zeros(p + "ln_2.bias", c);
-      SDVariable fcW = g.normal(p + "mlp.c_fc.weight", std, c, m);
-      SDVariable fcB = g.zeros(p + "mlp.c_fc.bias", m);
-      SDVariable outW = g.normal(p + "mlp.c_proj.weight", residualStd, m, c);
-      SDVariable outB = g.zeros(p + "mlp.c_proj.bias", c);
-
-      SDVariable qkv = sd.mmul(g.layerNorm(x, ln1g, ln1b), attnW).add(attnB); // [B*T, 3C]
-      SDVariable[] heads = g.splitHeads(qkv, h, h, h); // q, k, v: [B*H, T, hd] each
-      SDVariable y = g.merge(g.attention(heads[0], heads[1], heads[2], causal)); // [B*T, C]
-      x = x.add(sd.mmul(y, projW).add(projB)); // [B*T, C]
-
-      SDVariable hidden = sd.mmul(g.layerNorm(x, ln2g, ln2b), fcW).add(fcB); // [B*T, M]
-      x = x.add(sd.mmul(activation(g, hidden), outW).add(outB)); // [B*T, C]
-    }
-    x = g.layerNorm(x, g.ones("transformer.ln_f.weight", c), g.zeros("transformer.ln_f.bias", c));
-    return g.head(x, "lm_head.weight", std, true); // [B*T, C]; head [V, C]
+  Gpt2(ModelConfig cfg) {
+    this.cfg = cfg;
   }
 
-  /**
-   * The config's {@code activation_function}, written out rather than ND4J's {@code gelu}
-   * (which is the sigmoid approximation): gelu_new is GPT-2's tanh form, gelu the exact erf.
-   */
-  private static SDVariable activation(Graph g, SDVariable x) {
-    var sd = g.sd;
-    return switch (g.config.activation()) {
-      case "gelu_new" -> x.mul(0.5).mul(sd.math.tanh(x.add(x.mul(x).mul(x).mul(0.044715))
-          .mul(SQRT_2_OVER_PI)).add(1.0));
-      case "gelu" -> x.mul(0.5).mul(sd.math.erf(x.mul(1 / Math.sqrt(2))).add(1.0));
-      case "relu" -> sd.nn.relu(x, 0);
-      default -> throw new IllegalStateException("GPT-2 activation " + g.config.activation());
-    };
+  @Override
+  public String table() {
+    return TABLE;
+  }
+
+  @Override
+  public String head() {
+    return cfg.tiedHead() ? TABLE : HEAD;
+  }
+
+  /** As GPT-2: N(0, 0.02²), and 0.02 / √(2L) for the products into the residual stream. */
+  @Override
+  public void declare(Parameters p) {
+    double std = 0.02; // initializer_range
+    double residualStd = std / Math.sqrt(2.0 * cfg.layers());
+    int c = cfg.dModel();
+    int m = cfg.mlpHidden();
+    p.normal(TABLE, std, cfg.vocab(), c);
+    p.normal(POSITIONS, std, cfg.maxPositions(), c);
+    for (int l = 0; l < cfg.layers(); l++) {
+      String at = "transformer.h." + l + ".";
+      p.ones(at + "ln_1.weight", c);
+      p.zeros(at + "ln_1.bias", c);
+      p.normal(at + "attn.c_attn.weight", std, c, 3 * c);
+      p.zeros(at + "attn.c_attn.bias", 3 * c);
+      p.normal(at + "attn.c_proj.weight", residualStd, c, c);
+      p.zeros(at + "attn.c_proj.bias", c);
+      p.ones(at + "ln_2.weight", c);
+      p.zeros(at + "ln_2.bias", c);
+      p.normal(at + "mlp.c_fc.weight", std, c, m);
+      p.zeros(at + "mlp.c_fc.bias", m);
+      p.normal(at + "mlp.c_proj.weight", residualStd, m, c);
+      p.zeros(at + "mlp.c_proj.bias", c);
+    }
+    p.ones("transformer.ln_f.weight", c);
+    p.zeros("transformer.ln_f.bias", c);
+    if (!cfg.tiedHead()) {
+      p.normal(HEAD, std, cfg.vocab(), c);
+    }
+  }
+
+  @Override
+  public Block[] blocks(Views weights, Views gradients, int batch) {
+    Gpt2Block.Scratch scratch = Gpt2Block.Scratch.of(cfg, batch);
+    Block[] blocks = new Block[cfg.layers()];
+    for (int l = 0; l < blocks.length; l++) {
+      blocks[l] = new Gpt2Block(cfg, batch, l, weights, gradients, scratch);
+    }
+    return blocks;
+  }
+
+  @Override
+  public Norm finalNorm(Views weights, Views gradients, int rows) {
+    return new Norm.Layer(weights.of("transformer.ln_f.weight"),
+        weights.of("transformer.ln_f.bias"), gradients.of("transformer.ln_f.weight"),
+        gradients.of("transformer.ln_f.bias"), cfg.normEps(), rows);
+  }
+
+  /** Row t of the positions' table added to each window's position t. */
+  @Override
+  public void addPositions(INDArray embedded, Views weights) {
+    int t = cfg.contextLength();
+    int c = cfg.dModel();
+    float[] wpe = Rows.values(weights.of(POSITIONS)); // [P·C]; the first T rows are read
+    FloatBuffer x = Rows.floats(embedded);
+    float[] row = new float[c];
+    for (int r = 0; r < embedded.size(0); r++) {
+      x.get(r * c, row);
+      int at = r % t * c;
+      for (int j = 0; j < c; j++) {
+        row[j] += wpe[at + j];
+      }
+      x.put(r * c, row);
+    }
+  }
+
+  /** Row t of the positions' gradient: the sum over windows of position t's; later rows 0. */
+  @Override
+  public void positionsBackward(INDArray dEmbedded, Views gradients) {
+    int t = cfg.contextLength();
+    int c = cfg.dModel();
+    float[] d = Rows.values(dEmbedded); // [B*T·C]
+    float[] g = new float[cfg.maxPositions() * c];
+    for (int r = 0; r < d.length / c; r++) {
+      int at = r % t * c;
+      for (int j = 0; j < c; j++) {
+        g[at + j] += d[r * c + j];
+      }
+    }
+    gradients.of(POSITIONS).assign(Nd4j.create(g, new long[] {cfg.maxPositions(), c}, 'c'));
   }
 }

@@ -11,29 +11,24 @@ import org.nd4j.linalg.factory.Nd4j;
  * their gradients are views of the model's flat vectors; q, k and v are adjacent there, and so
  * are gate and up, so each pair or triple is one product. Holds what its backward pass reads.
  */
-final class LlamaBlock {
-  private final double eps;
+final class LlamaBlock implements Architecture.Block {
   private final INDArray wQkv; // [(H+2KV)·hd, C]
   private final INDArray wO; // [C, H·hd]
   private final INDArray wGateUp; // [2M, C]
   private final INDArray wDown; // [C, M]
-  private final INDArray norm1; // [C]
-  private final INDArray norm2; // [C]
   private final INDArray dQkv; // each weight's gradient, the same shapes
   private final INDArray dO;
   private final INDArray dGateUp;
   private final INDArray dDown;
-  private final INDArray dNorm1;
-  private final INDArray dNorm2;
   private final CausalAttention attention;
-  private INDArray x; // [N, C]: the input of the last forward pass (the model's array)
+  private final Norm norm1;
+  private final Norm norm2;
+  private final Scratch s;
   private final INDArray a; // [N, C]: RMSNorm of x
-  private final float[] inv1; // [N]
   private final INDArray qkv; // [N, (H+2KV)·hd]
   private final INDArray heads; // [N, H·hd]: attention's output, merged
   private final INDArray mid; // [N, C]: x + attention
   private final INDArray n; // [N, C]: RMSNorm of mid
-  private final float[] inv2; // [N]
   // The MLP's activations are feature-major, [M, N]: gate and up are then two whole arrays
   // (the rows of one product), each row a long run of elements.
   private final INDArray gateUp; // [2M, N]
@@ -57,75 +52,65 @@ final class LlamaBlock {
     }
   }
 
-  /** Layer {@code l} over the views {@code weights} and {@code gradients} give of a name. */
-  LlamaBlock(ModelConfig cfg, int batch, int l, java.util.function.BiFunction<String, Integer,
-      INDArray> weights, java.util.function.BiFunction<String, Integer, INDArray> gradients,
-      float[][] rope) {
-    this.eps = cfg.normEps();
+  /** Layer {@code l} over views of the weights and gradients; {@code s} shared by all. */
+  LlamaBlock(ModelConfig cfg, int batch, int l, Architecture.Views weights,
+      Architecture.Views gradients, float[][] rope, Scratch s) {
     String p = "model.layers." + l + ".";
-    int kinds = 3; // q, k, v: adjacent in the layout
-    wQkv = weights.apply(p + "self_attn.q_proj.weight", kinds);
-    dQkv = gradients.apply(p + "self_attn.q_proj.weight", kinds);
-    wO = weights.apply(p + "self_attn.o_proj.weight", 1);
-    dO = gradients.apply(p + "self_attn.o_proj.weight", 1);
-    wGateUp = weights.apply(p + "mlp.gate_proj.weight", 2); // gate, up: adjacent
-    dGateUp = gradients.apply(p + "mlp.gate_proj.weight", 2);
-    wDown = weights.apply(p + "mlp.down_proj.weight", 1);
-    dDown = gradients.apply(p + "mlp.down_proj.weight", 1);
-    norm1 = weights.apply(p + "input_layernorm.weight", 1);
-    dNorm1 = gradients.apply(p + "input_layernorm.weight", 1);
-    norm2 = weights.apply(p + "post_attention_layernorm.weight", 1);
-    dNorm2 = gradients.apply(p + "post_attention_layernorm.weight", 1);
-    attention = new CausalAttention(cfg, batch, rope);
+    wQkv = weights.of(p + "self_attn.q_proj.weight", 3); // q, k, v: adjacent in the layout
+    dQkv = gradients.of(p + "self_attn.q_proj.weight", 3);
+    wO = weights.of(p + "self_attn.o_proj.weight");
+    dO = gradients.of(p + "self_attn.o_proj.weight");
+    wGateUp = weights.of(p + "mlp.gate_proj.weight", 2); // gate, up: adjacent
+    dGateUp = gradients.of(p + "mlp.gate_proj.weight", 2);
+    wDown = weights.of(p + "mlp.down_proj.weight");
+    dDown = gradients.of(p + "mlp.down_proj.weight");
     int rows = batch * cfg.contextLength();
+    norm1 = new Norm.Rms(weights.of(p + "input_layernorm.weight"),
+        gradients.of(p + "input_layernorm.weight"), cfg.normEps(), rows);
+    norm2 = new Norm.Rms(weights.of(p + "post_attention_layernorm.weight"),
+        gradients.of(p + "post_attention_layernorm.weight"), cfg.normEps(), rows);
+    attention = new CausalAttention(cfg, batch, rope);
+    this.s = s;
     int c = cfg.dModel();
     int m = cfg.mlpHidden();
     a = Nd4j.create(DataType.FLOAT, rows, c);
-    inv1 = new float[rows];
     qkv = Nd4j.create(DataType.FLOAT, rows, wQkv.size(0));
     heads = Nd4j.create(DataType.FLOAT, rows, wO.size(1));
     mid = Nd4j.create(DataType.FLOAT, rows, c);
     n = Nd4j.create(DataType.FLOAT, rows, c);
-    inv2 = new float[rows];
     gateUp = Nd4j.create(DataType.FLOAT, 2 * m, rows);
     sigmoid = Nd4j.create(DataType.FLOAT, m, rows);
     silu = Nd4j.create(DataType.FLOAT, m, rows);
     hidden = Nd4j.create(DataType.FLOAT, m, rows);
   }
 
-  /** The layer's output [N, C] of {@code in} [N, C], into {@code out}. */
-  void forward(INDArray in, INDArray out) {
-    x = in;
-    Rows.rmsNorm(x, norm1.toFloatVector(), eps, a, inv1);
+  @Override
+  public void forward(INDArray x, INDArray out) {
+    norm1.forward(x, a);
     Nd4j.gemm(a, wQkv, qkv, false, true, 1.0, 0.0); // [N, (H+2KV)·hd]
     attention.forward(qkv, heads);
     mid.assign(x);
     Nd4j.gemm(heads, wO, mid, false, true, 1.0, 1.0); // x + o_proj(heads)
-    Rows.rmsNorm(mid, norm2.toFloatVector(), eps, n, inv2);
+    norm2.forward(mid, n);
     Nd4j.gemm(wGateUp, n, gateUp, false, true, 1.0, 0.0); // [2M, N]
     Rows.swiGlu(gateUp, sigmoid, silu, hidden);
     out.assign(mid);
     Nd4j.gemm(hidden, wDown, out, true, true, 1.0, 1.0); // mid + down(hidden)
   }
 
-  /**
-   * With {@code dx} [N, C] the loss's gradient in the layer's output, writes the weights'
-   * gradients and turns {@code dx} into the gradient in its input, for the last forward pass.
-   */
-  void backward(INDArray dx, Scratch s) {
+  @Override
+  public void backward(INDArray dx) {
     Nd4j.gemm(dx, hidden, dDown, true, true, 1.0, 0.0); // [C, M]
     Nd4j.gemm(wDown, dx, s.dHidden(), true, true, 1.0, 0.0); // [M, N]
     Rows.swiGluBackward(gateUp, sigmoid, silu, s.dHidden(), s.dGateUp());
     Nd4j.gemm(s.dGateUp(), n, dGateUp, false, false, 1.0, 0.0); // [2M, C]
     Nd4j.gemm(s.dGateUp(), wGateUp, s.dC(), true, false, 1.0, 0.0); // d n [N, C]
-    dNorm2.assign(Nd4j.createFromArray(
-        Rows.rmsNormBackward(s.dC(), mid, inv2, norm2.toFloatVector(), dx))); // dx: d mid
+    norm2.backward(s.dC(), dx); // dx: d mid
     Nd4j.gemm(dx, heads, dO, true, false, 1.0, 0.0); // [C, H·hd]
     Nd4j.gemm(dx, wO, s.dHeads(), false, false, 1.0, 0.0); // [N, H·hd]
     attention.backward(s.dHeads(), s.dQkv(), s.attention());
     Nd4j.gemm(s.dQkv(), a, dQkv, true, false, 1.0, 0.0); // [(H+2KV)·hd, C]
     Nd4j.gemm(s.dQkv(), wQkv, s.dC(), false, false, 1.0, 0.0); // d a [N, C]
-    dNorm1.assign(Nd4j.createFromArray(
-        Rows.rmsNormBackward(s.dC(), x, inv1, norm1.toFloatVector(), dx))); // dx: d x
+    norm1.backward(s.dC(), dx); // dx: d x
   }
 }

@@ -4,10 +4,10 @@ import org.nd4j.autodiff.samediff.SDVariable;
 import org.nd4j.linalg.factory.Nd4j;
 
 /**
- * {@link Llama}'s computation as a SameDiff graph, for ND4J backends other than the CPU's (the
- * {@code -Pcuda} build), where {@link Llama}'s loops in Java would read device memory. The
- * same parameters ({@link Llama#declare}) and the same loss and gradient, to float rounding
- * ({@code LlamaImplementationsTest}).
+ * {@link Llama} as a SameDiff graph, for ND4J backends other than the CPU's (the {@code -Pcuda}
+ * build), where {@link Transformer}'s loops in Java would read device memory. The same
+ * parameters ({@link Llama#declare}) and the same loss and gradient, to float rounding
+ * ({@code ImplementationsTest}).
  */
 final class LlamaGraph {
   private LlamaGraph() {}
@@ -18,7 +18,7 @@ final class LlamaGraph {
     var cfg = g.config;
     int h = cfg.heads();
     int kv = cfg.kvHeads();
-    Llama.declare(g.parameters(), cfg);
+    new Llama(cfg).declare(g.parameters());
     g.adopt(Llama.TABLE, cfg.tiedHead() ? null : Llama.HEAD);
     Rotary rope = new Rotary(g);
     SDVariable causal = g.causalMask();

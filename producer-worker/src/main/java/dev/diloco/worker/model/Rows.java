@@ -26,62 +26,25 @@ final class Rows {
     return a.data().asNioFloat();
   }
 
-  /** y = x / sqrt(mean(x²) + ε) · gain, for x, y [N, C]; each row's 1/sqrt(...) into inv [N]. */
-  static void rmsNorm(INDArray x, float[] gain, double eps, INDArray y, float[] inv) {
-    int c = gain.length;
-    FloatBuffer xb = floats(x);
-    FloatBuffer yb = floats(y);
-    float[] row = new float[c];
-    for (int r = 0; r < inv.length; r++) {
-      xb.get(r * c, row);
-      double squares = 0;
-      for (float v : row) {
-        squares += v * v;
-      }
-      float s = (float) (1 / Math.sqrt(squares / c + eps));
-      inv[r] = s;
-      for (int j = 0; j < c; j++) {
-        row[j] = row[j] * s * gain[j];
-      }
-      yb.put(r * c, row);
+  /** Every value of {@code a}, a view or not, in row-major order. */
+  static float[] values(INDArray a) {
+    return a.reshape(a.length()).toFloatVector();
+  }
+
+  /** Each row of y [N, W] set to {@code row} [W]: a bias, before a product adds to it. */
+  static void fillRows(INDArray y, float[] row) {
+    FloatBuffer b = floats(y);
+    for (int r = 0; r < y.size(0); r++) {
+      b.put(r * row.length, row);
     }
   }
 
-  /**
-   * RMSNorm's backward: dx += s·gain⊙dy − x·s³·mean(gain⊙dy⊙x) row by row, with s the row's
-   * inv; the gain's gradient Σ_rows dy⊙x·s is returned.
-   */
-  static float[] rmsNormBackward(INDArray dy, INDArray x, float[] inv, float[] gain,
-      INDArray dx) {
-    int c = gain.length;
-    FloatBuffer dyb = floats(dy);
-    FloatBuffer xb = floats(x);
-    FloatBuffer dxb = floats(dx);
-    double[] dGain = new double[c];
-    float[] d = new float[c];
-    float[] xr = new float[c];
-    float[] out = new float[c];
-    for (int r = 0; r < inv.length; r++) {
-      dyb.get(r * c, d);
-      xb.get(r * c, xr);
-      dxb.get(r * c, out);
-      float s = inv[r];
-      double dot = 0;
-      for (int j = 0; j < c; j++) {
-        dot += gain[j] * d[j] * xr[j];
-        dGain[j] += d[j] * xr[j] * s;
-      }
-      float coef = (float) (s * s * s * dot / c);
-      for (int j = 0; j < c; j++) {
-        out[j] += s * gain[j] * d[j] - xr[j] * coef;
-      }
-      dxb.put(r * c, out);
+  static float[] toFloats(double[] d) {
+    float[] f = new float[d.length];
+    for (int j = 0; j < d.length; j++) {
+      f[j] = (float) d[j];
     }
-    float[] g = new float[c];
-    for (int j = 0; j < c; j++) {
-      g[j] = (float) dGain[j];
-    }
-    return g;
+    return f;
   }
 
   /**

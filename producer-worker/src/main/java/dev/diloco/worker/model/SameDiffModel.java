@@ -13,8 +13,8 @@ import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.factory.Nd4j;
 
 /**
- * A {@link LanguageModel} whose family builds a SameDiff graph ({@link ByteGpt}, {@link Gpt2},
- * and {@link LlamaGraph} off the CPU) from the embedded tokens to the final hidden states; what
+ * A {@link LanguageModel} whose family builds a SameDiff graph ({@link ByteGpt}; {@link
+ * LlamaGraph} and {@link Gpt2Graph} off the CPU) from the embedded tokens to the final hidden states; what
  * is the same for all of them is here: the embedding, the head and its loss, the gradient in
  * layout order.
  *
@@ -58,7 +58,7 @@ public final class SameDiffModel implements LanguageModel {
     Graph.Output out = switch (config.family()) {
       case BYTE_TRANSFORMER -> ByteGpt.build(g, embedded);
       case LLAMA -> LlamaGraph.build(g, embedded);
-      case GPT2 -> Gpt2.build(g, embedded);
+      case GPT2 -> Gpt2Graph.build(g, embedded);
     };
     out.hidden().rename("hidden"); // [B*T, C]
     SDVariable upstream = sd.placeHolder("upstream", DataType.FLOAT, bt, config.dModel());

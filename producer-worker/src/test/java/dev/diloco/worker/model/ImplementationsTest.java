@@ -7,23 +7,33 @@ import dev.diloco.worker.ModelConfig;
 import dev.diloco.worker.ModelConfig.Family;
 import java.util.SplittableRandom;
 import org.assertj.core.data.Offset;
+import java.util.stream.Stream;
 import org.junit.jupiter.params.ParameterizedTest;
-import org.junit.jupiter.params.provider.ValueSource;
+import org.junit.jupiter.params.provider.MethodSource;
 
 /**
- * {@link Llama}'s own ops and {@link LlamaGraph}'s SameDiff graph (what other backends run)
- * are one model: the same initial weights bit for bit, and the same loss, gradient and logits
- * to float rounding, on weights moved away from their initialisation. Grouped-query heads
- * (2 query heads a key-value head) untied, and one key-value head per query head tied.
+ * {@link Transformer}'s own ops and the SameDiff graphs ({@link LlamaGraph}, {@link Gpt2Graph}:
+ * what other backends run) are one model: the same initial weights bit for bit, and the same
+ * loss, gradient and logits to float rounding, on weights moved away from their
+ * initialisation. Llama with grouped-query heads (2 query heads a key-value head) untied, and
+ * one key-value head per query head tied; GPT-2 with each activation, its positions table
+ * longer than the window, and untied.
  */
-class LlamaImplementationsTest {
+class ImplementationsTest {
+
+  static Stream<ModelConfig> configs() {
+    return Stream.of(
+        new ModelConfig(Family.LLAMA, 97, 12, 64, 2, 32, 4, 2, 40, 1e-5, 10_000, false, "silu"),
+        new ModelConfig(Family.LLAMA, 97, 12, 64, 2, 32, 4, 4, 40, 1e-5, 10_000, true, "silu"),
+        new ModelConfig(Family.GPT2, 97, 12, 20, 2, 32, 4, 4, 48, 1e-5, 0, true, "gelu_new"),
+        new ModelConfig(Family.GPT2, 97, 12, 12, 2, 32, 4, 4, 48, 1e-5, 0, true, "gelu"),
+        new ModelConfig(Family.GPT2, 97, 12, 16, 2, 32, 4, 4, 48, 1e-5, 0, false, "relu"));
+  }
 
   @ParameterizedTest
-  @ValueSource(booleans = {false, true})
-  void theOwnOpsComputeWhatTheGraphComputes(boolean tied) {
-    ModelConfig config = new ModelConfig(Family.LLAMA, 97, 12, 64, 2, 32, 4, tied ? 4 : 2, 40,
-        1e-5, 10_000, tied, "silu");
-    LanguageModel own = new Llama(config, 3, 5);
+  @MethodSource("configs")
+  void theOwnOpsComputeWhatTheGraphComputes(ModelConfig config) {
+    LanguageModel own = new Transformer(config, 3, 5);
     LanguageModel graph = new SameDiffModel(config, 3, 5);
     int n = (int) own.layout().totalElements();
     assertThat(own.layout()).isEqualTo(graph.layout());
