@@ -1,6 +1,7 @@
 package dev.diloco.worker;
 
 import dev.diloco.core.layout.ParameterLayout;
+import dev.diloco.worker.model.Activations;
 
 /**
  * Text from a byte-transformer's weights with a cache of past keys and values ({@link
@@ -33,7 +34,7 @@ public final class ByteSampler extends CachedSampler {
       float[] m = bias(xW(layerNorm(x, off(p + "ln2.weight"), off(p + "ln2.bias")),
           off(p + "mlp.w1"), cfg.mlpHidden()), off(p + "mlp.b1")); // [M]
       for (int i = 0; i < m.length; i++) {
-        m[i] = (float) (m[i] / (1 + Math.exp(-1.702 * m[i])));
+        m[i] = Activations.apply("gelu_sigmoid", m[i]);
       }
       add(x, bias(xW(m, off(p + "mlp.w2"), c), off(p + "mlp.b2")));
     }

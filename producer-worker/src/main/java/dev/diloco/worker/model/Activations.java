@@ -4,9 +4,10 @@ import java.nio.FloatBuffer;
 import org.nd4j.linalg.api.ndarray.INDArray;
 
 /**
- * GPT-2's MLP activations as its config's {@code activation_function} names them, and their
- * derivatives: gelu_new (the tanh form, GPT-2's own), gelu (exact, by erf) and relu. One place
- * for the cached sampler's single values and the model's arrays.
+ * The MLP activations of GPT-2 as its config's {@code activation_function} names them, gelu_new
+ * (the tanh form, GPT-2's own), gelu (exact, by erf) and relu, and the byte model's
+ * gelu_sigmoid (ND4J's GELU, x·σ(1.702x)), with their derivatives. One place for the cached
+ * samplers' single values and the model's arrays.
  */
 public final class Activations {
   private Activations() {}
@@ -21,7 +22,8 @@ public final class Activations {
       case "gelu_new" -> 0.5f * x * (1 + tanh(SQRT_2_OVER_PI * (x + 0.044715f * x * x * x)));
       case "gelu" -> (float) (0.5 * x * (1 + erf(x * INV_SQRT_2)));
       case "relu" -> Math.max(x, 0f);
-      default -> throw new IllegalArgumentException("GPT-2 activation " + name);
+      case "gelu_sigmoid" -> x * sigmoid(1.702f * x);
+      default -> throw new IllegalArgumentException("MLP activation " + name);
     };
   }
 
@@ -36,7 +38,11 @@ public final class Activations {
       case "gelu" -> (float) (0.5 * (1 + erf(x * INV_SQRT_2)))
           + x * INV_SQRT_2PI * FastExp.exp(-0.5f * x * x);
       case "relu" -> x > 0 ? 1f : 0f;
-      default -> throw new IllegalArgumentException("GPT-2 activation " + name);
+      case "gelu_sigmoid" -> {
+        float s = sigmoid(1.702f * x);
+        yield s * (1 + 1.702f * x * (1 - s));
+      }
+      default -> throw new IllegalArgumentException("MLP activation " + name);
     };
   }
 
@@ -70,6 +76,10 @@ public final class Activations {
       }
       out.put(at, g);
     }
+  }
+
+  private static float sigmoid(float x) {
+    return 1 / (1 + FastExp.exp(-x));
   }
 
   /** tanh(u) = 1 − 2 / (e^(2u) + 1), by {@link FastExp}: Math.tanh took 20 ns here. */

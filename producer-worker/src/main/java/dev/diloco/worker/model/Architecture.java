@@ -36,6 +36,11 @@ interface Architecture {
   /** The head's name: the table's when tied; [V, C] either way. */
   String head();
 
+  /** Whether the head is [V, C] (a Linear's [out, in], or the tied table) rather than [C, V]. */
+  default boolean headIsVByC() {
+    return true;
+  }
+
   /** Declares every parameter in layout order, drawn from {@code p}'s stream. */
   void declare(Parameters p);
 

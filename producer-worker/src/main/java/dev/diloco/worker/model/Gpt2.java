@@ -1,9 +1,7 @@
 package dev.diloco.worker.model;
 
 import dev.diloco.worker.ModelConfig;
-import java.nio.FloatBuffer;
 import org.nd4j.linalg.api.ndarray.INDArray;
-import org.nd4j.linalg.factory.Nd4j;
 
 /**
  * Hugging Face's {@code GPT2LMHeadModel} (transformers' {@code modeling_gpt2.py}), with its
@@ -69,7 +67,13 @@ final class Gpt2 implements Architecture {
     Gpt2Block.Scratch scratch = Gpt2Block.Scratch.of(cfg, batch);
     Block[] blocks = new Block[cfg.layers()];
     for (int l = 0; l < blocks.length; l++) {
-      blocks[l] = new Gpt2Block(cfg, batch, l, weights, gradients, scratch);
+      String at = "transformer.h." + l + ".";
+      Gpt2Block.Names names = new Gpt2Block.Names(at + "ln_1",
+          new String[] {at + "attn.c_attn.weight"}, at + "attn.c_attn.bias",
+          at + "attn.c_proj.weight", at + "attn.c_proj.bias", at + "ln_2",
+          at + "mlp.c_fc.weight", at + "mlp.c_fc.bias", at + "mlp.c_proj.weight",
+          at + "mlp.c_proj.bias");
+      blocks[l] = new Gpt2Block(cfg, batch, names, weights, gradients, scratch);
     }
     return blocks;
   }
@@ -81,37 +85,13 @@ final class Gpt2 implements Architecture {
         gradients.of("transformer.ln_f.bias"), cfg.normEps(), rows);
   }
 
-  /** Row t of the positions' table added to each window's position t. */
   @Override
   public void addPositions(INDArray embedded, Views weights) {
-    int t = cfg.contextLength();
-    int c = cfg.dModel();
-    float[] wpe = Rows.values(weights.of(POSITIONS)); // [P·C]; the first T rows are read
-    FloatBuffer x = Rows.floats(embedded);
-    float[] row = new float[c];
-    for (int r = 0; r < embedded.size(0); r++) {
-      x.get(r * c, row);
-      int at = r % t * c;
-      for (int j = 0; j < c; j++) {
-        row[j] += wpe[at + j];
-      }
-      x.put(r * c, row);
-    }
+    Positions.add(embedded, weights.of(POSITIONS), cfg.contextLength());
   }
 
-  /** Row t of the positions' gradient: the sum over windows of position t's; later rows 0. */
   @Override
   public void positionsBackward(INDArray dEmbedded, Views gradients) {
-    int t = cfg.contextLength();
-    int c = cfg.dModel();
-    float[] d = Rows.values(dEmbedded); // [B*T·C]
-    float[] g = new float[cfg.maxPositions() * c];
-    for (int r = 0; r < d.length / c; r++) {
-      int at = r % t * c;
-      for (int j = 0; j < c; j++) {
-        g[at + j] += d[r * c + j];
-      }
-    }
-    gradients.of(POSITIONS).assign(Nd4j.create(g, new long[] {cfg.maxPositions(), c}, 'c'));
+    Positions.backward(dEmbedded, gradients.of(POSITIONS), cfg.contextLength());
   }
 }

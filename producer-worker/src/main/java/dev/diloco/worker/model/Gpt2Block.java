@@ -4,16 +4,18 @@ import dev.diloco.worker.ModelConfig;
 import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.factory.Nd4j;
+import org.nd4j.linalg.indexing.NDArrayIndex;
 
 /**
- * One block of {@link Gpt2}, forward and backward: x + c_proj(attention(c_attn(ln_1(x)))), then
- * + mlp.c_proj(f(mlp.c_fc(ln_2 of that))), every product with its bias, weights [in, out]. Its
- * weights and their gradients are views of the model's flat vectors. Holds what its backward
- * pass reads.
+ * One block of {@link Gpt2} (and of {@link ByteGpt}), forward and backward: x + proj(attention(
+ * qkv(ln_1(x)))), then + out(f(fc(ln_2 of that))), weights [in, out]: GPT-2's q, k and v are
+ * one product with a bias (c_attn), the byte model's three without, and its proj has no bias.
+ * Its weights and their gradients are views of the model's flat vectors. Holds what its
+ * backward pass reads.
  */
 final class Gpt2Block implements Architecture.Block {
   private final String activation;
-  private final Linear attn; // [C, 3C]
+  private final Linear[] qkvParts; // one [C, 3C] (GPT-2), or q, k, v [C, C] each
   private final Linear proj; // [C, C]
   private final Linear fc; // [C, M]
   private final Linear out; // [M, C]
@@ -23,11 +25,16 @@ final class Gpt2Block implements Architecture.Block {
   private final Scratch s;
   private final INDArray a; // [N, C]: ln_1(x)
   private final INDArray qkv; // [N, 3C]
+  private final INDArray parts; // [3, N, C]: q, k and v apart, when they are three products
   private final INDArray heads; // [N, C]: attention's output, merged
   private final INDArray mid; // [N, C]: x + attention
   private final INDArray n; // [N, C]: ln_2(mid)
   private final INDArray pre; // [N, M]: before the activation
   private final INDArray act; // [N, M]
+
+  /** The block's tensors: norms by prefix (.weight, .bias); a bias null where there is none. */
+  record Names(String ln1, String[] qkv, String qkvBias, String proj, String projBias,
+      String ln2, String fc, String fcBias, String out, String outBias) {}
 
   /** Arrays the backward passes of all blocks share. */
   record Scratch(INDArray dM, INDArray dC, INDArray dHeads, INDArray dQkv,
@@ -41,51 +48,53 @@ final class Gpt2Block implements Architecture.Block {
     }
   }
 
-  /** A product x·W + b of GPT-2's Conv1D, W [in, out], with its gradients' views. */
+  /** A product x·W (+ b) of GPT-2's Conv1D, W [in, out], with its gradients' views. */
   private record Linear(INDArray w, INDArray b, INDArray dW, INDArray dB) {
-    static Linear of(String name, Architecture.Views weights, Architecture.Views gradients) {
-      return new Linear(weights.of(name + ".weight"), weights.of(name + ".bias"),
-          gradients.of(name + ".weight"), gradients.of(name + ".bias"));
+    static Linear of(String weight, String bias, Architecture.Views weights,
+        Architecture.Views gradients) {
+      return new Linear(weights.of(weight), bias == null ? null : weights.of(bias),
+          gradients.of(weight), bias == null ? null : gradients.of(bias));
     }
 
     /** y = x·W + b, or y += x·W + b. */
     void forward(INDArray x, INDArray y, boolean add) {
-      if (add) {
+      if (b != null && add) {
         y.addiRowVector(b);
-      } else {
+      } else if (b != null) {
         Rows.fillRows(y, b.toFloatVector());
       }
-      Nd4j.gemm(x, w, y, false, false, 1.0, 1.0);
+      Nd4j.gemm(x, w, y, false, false, 1.0, add || b != null ? 1.0 : 0.0);
     }
 
-    /** dW = xᵀ·dy, db = Σ rows of dy, and dx = dy·Wᵀ (when dx is not null). */
-    void backward(INDArray x, INDArray dy, INDArray dx) {
+    /** dW = xᵀ·dy, db = Σ rows of dy, and dx = dy·Wᵀ, or dx += dy·Wᵀ. */
+    void backward(INDArray x, INDArray dy, INDArray dx, boolean add) {
       Nd4j.gemm(x, dy, dW, true, false, 1.0, 0.0);
-      dB.assign(dy.sum(0));
-      if (dx != null) {
-        Nd4j.gemm(dy, w, dx, false, true, 1.0, 0.0);
+      if (b != null) {
+        dB.assign(dy.sum(0));
       }
+      Nd4j.gemm(dy, w, dx, false, true, 1.0, add ? 1.0 : 0.0);
     }
   }
 
-  Gpt2Block(ModelConfig cfg, int batch, int l, Architecture.Views weights,
+  Gpt2Block(ModelConfig cfg, int batch, Names names, Architecture.Views weights,
       Architecture.Views gradients, Scratch s) {
-    String p = "transformer.h." + l + ".";
     activation = cfg.activation();
-    attn = Linear.of(p + "attn.c_attn", weights, gradients);
-    proj = Linear.of(p + "attn.c_proj", weights, gradients);
-    fc = Linear.of(p + "mlp.c_fc", weights, gradients);
-    out = Linear.of(p + "mlp.c_proj", weights, gradients);
+    qkvParts = new Linear[names.qkv().length];
+    for (int i = 0; i < qkvParts.length; i++) {
+      qkvParts[i] = Linear.of(names.qkv()[i], names.qkvBias(), weights, gradients);
+    }
+    proj = Linear.of(names.proj(), names.projBias(), weights, gradients);
+    fc = Linear.of(names.fc(), names.fcBias(), weights, gradients);
+    out = Linear.of(names.out(), names.outBias(), weights, gradients);
     int rows = batch * cfg.contextLength();
-    ln1 = new Norm.Layer(weights.of(p + "ln_1.weight"), weights.of(p + "ln_1.bias"),
-        gradients.of(p + "ln_1.weight"), gradients.of(p + "ln_1.bias"), cfg.normEps(), rows);
-    ln2 = new Norm.Layer(weights.of(p + "ln_2.weight"), weights.of(p + "ln_2.bias"),
-        gradients.of(p + "ln_2.weight"), gradients.of(p + "ln_2.bias"), cfg.normEps(), rows);
+    ln1 = norm(names.ln1(), weights, gradients, cfg.normEps(), rows);
+    ln2 = norm(names.ln2(), weights, gradients, cfg.normEps(), rows);
     attention = new CausalAttention(cfg, batch, null);
     this.s = s;
     int c = cfg.dModel();
     a = Nd4j.create(DataType.FLOAT, rows, c);
     qkv = Nd4j.create(DataType.FLOAT, rows, 3 * c);
+    parts = qkvParts.length == 1 ? null : Nd4j.create(DataType.FLOAT, 3, rows, c);
     heads = Nd4j.create(DataType.FLOAT, rows, c);
     mid = Nd4j.create(DataType.FLOAT, rows, c);
     n = Nd4j.create(DataType.FLOAT, rows, c);
@@ -93,10 +102,23 @@ final class Gpt2Block implements Architecture.Block {
     act = Nd4j.create(DataType.FLOAT, rows, cfg.mlpHidden());
   }
 
+  private static Norm norm(String name, Architecture.Views weights,
+      Architecture.Views gradients, double eps, int rows) {
+    return new Norm.Layer(weights.of(name + ".weight"), weights.of(name + ".bias"),
+        gradients.of(name + ".weight"), gradients.of(name + ".bias"), eps, rows);
+  }
+
   @Override
   public void forward(INDArray x, INDArray y) {
     ln1.forward(x, a);
-    attn.forward(a, qkv, false); // [N, 3C]
+    if (parts == null) {
+      qkvParts[0].forward(a, qkv, false); // [N, 3C]
+    } else {
+      for (int i = 0; i < 3; i++) {
+        qkvParts[i].forward(a, part(parts, i), false); // [N, C]
+      }
+      Rows.interleave(parts, qkv); // [N, 3C]
+    }
     attention.forward(qkv, heads);
     mid.assign(x);
     proj.forward(heads, mid, true); // x + c_proj(heads)
@@ -109,13 +131,25 @@ final class Gpt2Block implements Architecture.Block {
 
   @Override
   public void backward(INDArray dx) {
-    out.backward(act, dx, s.dM()); // d act [N, M]
+    out.backward(act, dx, s.dM(), false); // d act [N, M]
     Activations.backward(activation, pre, s.dM(), s.dM()); // d pre
-    fc.backward(n, s.dM(), s.dC()); // d n [N, C]
+    fc.backward(n, s.dM(), s.dC(), false); // d n [N, C]
     ln2.backward(s.dC(), dx); // dx: d mid
-    proj.backward(heads, dx, s.dHeads());
+    proj.backward(heads, dx, s.dHeads(), false);
     attention.backward(s.dHeads(), s.dQkv(), s.attention());
-    attn.backward(a, s.dQkv(), s.dC()); // d a [N, C]
+    if (parts == null) {
+      qkvParts[0].backward(a, s.dQkv(), s.dC(), false); // d a [N, C]
+    } else {
+      Rows.deinterleave(s.dQkv(), parts); // [3, N, C]: d q, d k, d v
+      for (int i = 0; i < 3; i++) {
+        qkvParts[i].backward(a, part(parts, i), s.dC(), i > 0);
+      }
+    }
     ln1.backward(s.dC(), dx); // dx: d x
+  }
+
+  /** Part i [N, C] of [3, N, C]: a whole array's contiguous view. */
+  private static INDArray part(INDArray parts, int i) {
+    return parts.get(NDArrayIndex.point(i), NDArrayIndex.all(), NDArrayIndex.all());
   }
 }

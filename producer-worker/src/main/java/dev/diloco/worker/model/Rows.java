@@ -39,6 +39,36 @@ final class Rows {
     }
   }
 
+  /** parts [3, N, C] side by side into y [N, 3C]: row r of y is row r of each part. */
+  static void interleave(INDArray parts, INDArray y) {
+    int n = (int) parts.size(1);
+    int c = (int) parts.size(2);
+    FloatBuffer in = floats(parts);
+    FloatBuffer out = floats(y);
+    float[] row = new float[c];
+    for (int i = 0; i < 3; i++) {
+      for (int r = 0; r < n; r++) {
+        in.get((i * n + r) * c, row);
+        out.put((r * 3 + i) * c, row);
+      }
+    }
+  }
+
+  /** The inverse of {@link #interleave}: y [N, 3C] apart into parts [3, N, C]. */
+  static void deinterleave(INDArray y, INDArray parts) {
+    int n = (int) parts.size(1);
+    int c = (int) parts.size(2);
+    FloatBuffer in = floats(y);
+    FloatBuffer out = floats(parts);
+    float[] row = new float[c];
+    for (int i = 0; i < 3; i++) {
+      for (int r = 0; r < n; r++) {
+        in.get((r * 3 + i) * c, row);
+        out.put((i * n + r) * c, row);
+      }
+    }
+  }
+
   static float[] toFloats(double[] d) {
     float[] f = new float[d.length];
     for (int j = 0; j < d.length; j++) {

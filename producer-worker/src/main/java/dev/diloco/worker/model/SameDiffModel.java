@@ -13,8 +13,8 @@ import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.factory.Nd4j;
 
 /**
- * A {@link LanguageModel} whose family builds a SameDiff graph ({@link ByteGpt}; {@link
- * LlamaGraph} and {@link Gpt2Graph} off the CPU) from the embedded tokens to the final hidden states; what
+ * A {@link LanguageModel} whose family builds a SameDiff graph ({@link ByteGptGraph}, {@link
+ * LlamaGraph}, {@link Gpt2Graph}: for backends other than the CPU's) from the embedded tokens to the final hidden states; what
  * is the same for all of them is here: the embedding, the head and its loss, the gradient in
  * layout order.
  *
@@ -56,7 +56,7 @@ public final class SameDiffModel implements LanguageModel {
     int bt = batch * config.contextLength();
     embedded = sd.var("embedded", Nd4j.zeros(DataType.FLOAT, bt, config.dModel())); // [B*T, C]
     Graph.Output out = switch (config.family()) {
-      case BYTE_TRANSFORMER -> ByteGpt.build(g, embedded);
+      case BYTE_TRANSFORMER -> ByteGptGraph.build(g, embedded);
       case LLAMA -> LlamaGraph.build(g, embedded);
       case GPT2 -> Gpt2Graph.build(g, embedded);
     };

@@ -12,12 +12,13 @@ import org.nd4j.linalg.indexing.NDArrayIndex;
 /**
  * A {@link LanguageModel} computed by its own ops, each with its own backward pass, over one flat
  * array of parameters and one of gradients: the embedding's gather, a family's blocks and final
- * norm ({@link Architecture}: {@link Llama}, {@link Gpt2}), the head ({@link SoftmaxHead}).
+ * norm ({@link Architecture}: {@link Llama}, {@link Gpt2}, {@link ByteGpt}), the head ({@link
+ * SoftmaxHead}).
  * Products are BLAS calls ({@code Nd4j.gemm}, batched for attention); the rest are loops over
  * rows or ND4J's element-wise ops, whichever measured faster. A SameDiff graph of the same model
  * ran about 300 ops a step, each with a fixed cost that exceeded its arithmetic at CPU sizes;
- * the graphs remain for other backends ({@link LlamaGraph}, {@link Gpt2Graph}), whose arrays
- * are not in this process's memory.
+ * the graphs remain for other backends ({@link SameDiffModel}), whose arrays are not in this
+ * process's memory.
  */
 public final class Transformer implements LanguageModel {
   private final ModelConfig config;
@@ -42,20 +43,18 @@ public final class Transformer implements LanguageModel {
     return Nd4j.getEnvironment().isCPU();
   }
 
-  /** Whether {@code config}'s family is computed here (the byte model is a graph's only). */
-  public static boolean computes(ModelConfig config) {
-    return config.family() != ModelConfig.Family.BYTE_TRANSFORMER;
-  }
-
   /** A model for batches of {@code batch} windows, initialised from {@code seed}. */
   public Transformer(ModelConfig config, int batch, long seed) {
-    if (!computes(config) || batch < 1) {
-      throw new IllegalArgumentException("a llama or gpt2 config and batch >= 1, got "
-          + config.family() + " and " + batch);
+    if (batch < 1) {
+      throw new IllegalArgumentException("batch must be >= 1, got " + batch);
     }
     this.config = config;
     this.batch = batch;
-    this.arch = config.family() == ModelConfig.Family.LLAMA ? new Llama(config) : new Gpt2(config);
+    this.arch = switch (config.family()) {
+      case LLAMA -> new Llama(config);
+      case GPT2 -> new Gpt2(config);
+      case BYTE_TRANSFORMER -> new ByteGpt(config);
+    };
     Parameters p = new Parameters(seed);
     arch.declare(p);
     layout = p.layout();
@@ -72,7 +71,7 @@ public final class Transformer implements LanguageModel {
     norm = arch.finalNorm(w, g, rows);
     hidden = Nd4j.create(DataType.FLOAT, rows, config.dModel());
     dx = Nd4j.create(DataType.FLOAT, rows, config.dModel());
-    softmax = new SoftmaxHead(rows, config.vocab(), true);
+    softmax = new SoftmaxHead(rows, config.vocab(), arch.headIsVByC());
     ends = new Ends(config, batch, layout, arch.table(), arch.head());
   }
 

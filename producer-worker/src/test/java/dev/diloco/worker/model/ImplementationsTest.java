@@ -12,12 +12,12 @@ import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.MethodSource;
 
 /**
- * {@link Transformer}'s own ops and the SameDiff graphs ({@link LlamaGraph}, {@link Gpt2Graph}:
- * what other backends run) are one model: the same initial weights bit for bit, and the same
+ * {@link Transformer}'s own ops and the SameDiff graphs ({@link LlamaGraph}, {@link Gpt2Graph},
+ * {@link ByteGptGraph}: what other backends run) are one model: the same initial weights bit for bit, and the same
  * loss, gradient and logits to float rounding, on weights moved away from their
  * initialisation. Llama with grouped-query heads (2 query heads a key-value head) untied, and
  * one key-value head per query head tied; GPT-2 with each activation, its positions table
- * longer than the window, and untied.
+ * longer than the window, and untied; the byte model.
  */
 class ImplementationsTest {
 
@@ -27,7 +27,8 @@ class ImplementationsTest {
         new ModelConfig(Family.LLAMA, 97, 12, 64, 2, 32, 4, 4, 40, 1e-5, 10_000, true, "silu"),
         new ModelConfig(Family.GPT2, 97, 12, 20, 2, 32, 4, 4, 48, 1e-5, 0, true, "gelu_new"),
         new ModelConfig(Family.GPT2, 97, 12, 12, 2, 32, 4, 4, 48, 1e-5, 0, true, "gelu"),
-        new ModelConfig(Family.GPT2, 97, 12, 16, 2, 32, 4, 4, 48, 1e-5, 0, false, "relu"));
+        new ModelConfig(Family.GPT2, 97, 12, 16, 2, 32, 4, 4, 48, 1e-5, 0, false, "relu"),
+        new ModelConfig(12, 2, 32, 4, 48, 97));
   }
 
   @ParameterizedTest
