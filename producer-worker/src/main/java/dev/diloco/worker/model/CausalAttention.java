@@ -1,7 +1,6 @@
 package dev.diloco.worker.model;
 
 import dev.diloco.worker.ModelConfig;
-import java.nio.FloatBuffer;
 import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.factory.Nd4j;
@@ -64,67 +63,76 @@ final class CausalAttention {
 
   /** The heads' outputs side by side, merged [B*T, H·hd], of qkv [B*T, (H+2KV)·hd]. */
   void forward(INDArray qkv, INDArray merged) {
-    FloatBuffer in = Rows.floats(qkv);
-    FloatBuffer[] out = {Rows.floats(q), Rows.floats(k), Rows.floats(v)};
-    float[] x = new float[hd];
-    for (int b = 0; b < batch; b++) {
-      for (int i = 0; i < t; i++) {
-        for (int n = 0; n < h + 2 * kv; n++) {
-          in.get(((b * t + i) * (h + 2 * kv) + n) * hd, x);
-          int part = n < h ? 0 : n < h + kv ? 1 : 2;
-          int head = n - (part == 0 ? 0 : part == 1 ? h : h + kv);
-          if (part == 0 || part == 1 && cos != null) {
-            x = rotate(x, i, part == 0 ? scale : 1f);
-          }
-          out[part].put(((b * (part == 0 ? h : kv) + head) * t + i) * hd, x);
-        }
-      }
-    }
+    float[] in = Rows.read(qkv);
+    float[][] out = {new float[(int) q.length()], new float[(int) k.length()],
+        new float[(int) v.length()]};
+    split(in, out, false);
+    Rows.write(out[0], q);
+    Rows.write(out[1], k);
+    Rows.write(out[2], v);
     Nd4j.matmul(q, k, p, false, true, false); // scores [B·KV, H/KV·T, T]
     Rows.causalSoftmax(p);
     Nd4j.matmul(p, v, y, false, false, false); // [B·KV, H/KV·T, hd] = [B, H, T, hd]
-    FloatBuffer ys = Rows.floats(y);
-    FloatBuffer m = Rows.floats(merged);
-    for (int b = 0; b < batch; b++) {
-      for (int n = 0; n < h; n++) {
-        for (int i = 0; i < t; i++) {
-          ys.get(((b * h + n) * t + i) * hd, x);
-          m.put(((b * t + i) * h + n) * hd, x);
-        }
-      }
-    }
+    float[] m = new float[(int) merged.length()];
+    heads(Rows.read(y), m, true);
+    Rows.write(m, merged);
   }
 
   /** d qkv [B*T, (H+2KV)·hd] of d merged [B*T, H·hd], for the last {@link #forward}. */
   void backward(INDArray dMerged, INDArray dQkv, Scratch s) {
-    FloatBuffer dm = Rows.floats(dMerged);
-    FloatBuffer dy = Rows.floats(s.dy());
-    float[] x = new float[hd];
-    for (int b = 0; b < batch; b++) {
-      for (int i = 0; i < t; i++) {
-        for (int n = 0; n < h; n++) {
-          dm.get(((b * t + i) * h + n) * hd, x);
-          dy.put(((b * h + n) * t + i) * hd, x);
-        }
-      }
-    }
+    float[] dy = new float[(int) s.dy().length()];
+    heads(dy, Rows.read(dMerged), false);
+    Rows.write(dy, s.dy());
     Nd4j.matmul(s.dy(), v, s.dp(), false, true, false); // d probabilities [B·KV, H/KV·T, T]
     Nd4j.matmul(p, s.dy(), s.dv(), true, false, false); // Pᵀ·dY, over the group's heads
     Rows.causalSoftmaxBackward(p, s.dp()); // d scores
     Nd4j.matmul(s.dp(), k, s.dq(), false, false, false); // [B·KV, H/KV·T, hd]
     Nd4j.matmul(s.dp(), q, s.dk(), true, false, false); // [B·KV, T, hd]
-    FloatBuffer out = Rows.floats(dQkv);
-    FloatBuffer[] in = {Rows.floats(s.dq()), Rows.floats(s.dk()), Rows.floats(s.dv())};
+    float[] out = new float[(int) dQkv.length()];
+    split(out, new float[][] {Rows.read(s.dq()), Rows.read(s.dk()), Rows.read(s.dv())}, true);
+    Rows.write(out, dQkv);
+  }
+
+  /**
+   * Between qkv [B*T, (H+2KV)·hd] and its parts q [B, H, T, hd], k and v [B, KV, T, hd]: rotated
+   * (q also scaled) on the way to the parts, and by the transpose on the way back.
+   */
+  private void split(float[] qkv, float[][] parts, boolean back) {
+    int width = (h + 2 * kv) * hd;
+    float[] x = new float[hd];
     for (int b = 0; b < batch; b++) {
       for (int i = 0; i < t; i++) {
         for (int n = 0; n < h + 2 * kv; n++) {
           int part = n < h ? 0 : n < h + kv ? 1 : 2;
           int head = n - (part == 0 ? 0 : part == 1 ? h : h + kv);
-          in[part].get(((b * (part == 0 ? h : kv) + head) * t + i) * hd, x);
-          if (part == 0 || part == 1 && cos != null) {
-            x = rotateBackward(x, i, part == 0 ? scale : 1f);
+          int at = (b * t + i) * width + n * hd;
+          int to = ((b * (part == 0 ? h : kv) + head) * t + i) * hd;
+          boolean turn = part == 0 || part == 1 && cos != null;
+          float by = part == 0 ? scale : 1f;
+          if (!back) {
+            System.arraycopy(qkv, at, x, 0, hd);
+            System.arraycopy(turn ? rotate(x, i, by) : x, 0, parts[part], to, hd);
+          } else {
+            System.arraycopy(parts[part], to, x, 0, hd);
+            System.arraycopy(turn ? rotateBackward(x, i, by) : x, 0, qkv, at, hd);
           }
-          out.put(((b * t + i) * (h + 2 * kv) + n) * hd, x);
+        }
+      }
+    }
+  }
+
+  /** Between the heads [B, H, T, hd] and their merged rows [B*T, H·hd], either way. */
+  private void heads(float[] heads, float[] merged, boolean toMerged) {
+    for (int b = 0; b < batch; b++) {
+      for (int n = 0; n < h; n++) {
+        for (int i = 0; i < t; i++) {
+          int at = ((b * h + n) * t + i) * hd;
+          int to = ((b * t + i) * h + n) * hd;
+          if (toMerged) {
+            System.arraycopy(heads, at, merged, to, hd);
+          } else {
+            System.arraycopy(merged, to, heads, at, hd);
+          }
         }
       }
     }

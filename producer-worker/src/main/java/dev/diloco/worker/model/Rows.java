@@ -26,6 +26,18 @@ final class Rows {
     return a.data().asNioFloat();
   }
 
+  /** The values of a whole row-major array, on the heap. */
+  static float[] read(INDArray a) {
+    float[] values = new float[(int) a.length()];
+    floats(a).get(0, values);
+    return values;
+  }
+
+  /** Sets a whole row-major array to {@code values}. */
+  static void write(float[] values, INDArray a) {
+    floats(a).put(0, values);
+  }
+
   /** Every value of {@code a}, a view or not, in row-major order. */
   static float[] values(INDArray a) {
     return a.reshape(a.length()).toFloatVector();
