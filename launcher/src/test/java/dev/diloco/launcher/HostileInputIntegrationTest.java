@@ -98,8 +98,10 @@ class HostileInputIntegrationTest {
     AtomicBoolean stopFlood = new AtomicBoolean();
     Thread flood = null;
     try {
+      // 40 inner steps: rounds of a few seconds, so the attack below lands while its round
+      // is open (tiny trains about 14k tokens/s a thread: 10 steps were gone in under one).
       services.put("optimizer", start("optimizer", "--start", "--model", "tiny",
-          "--inner-steps", "10", "--chunk-elements", "65536", "--round-timeout", "120s",
+          "--inner-steps", "40", "--chunk-elements", "65536", "--round-timeout", "120s",
           "--key", dir.resolve("optimizer.key").toString(), "--metrics-port", "0"));
       services.put("reducer", start("reducer", "--member-grace", "3s",
           "--state-dir", dir.resolve("reducer").toString(), "--metrics-every", "1h",
@@ -138,11 +140,20 @@ class HostileInputIntegrationTest {
       awaitRound(log, services, open + AFTER);
       milestone("round " + (open + AFTER) + " committed");
       services.forEach((name, p) -> assertThat(p.isAlive()).as(name + " is alive").isTrue());
-      // The flood was refused, and said so: each chunk has its dead letter, the heartbeats
-      // beyond the reducer's bounds a line in its log.
-      assertThat(deadLetters(log, topics).values().stream().flatMap(List::stream)
-          .filter(l -> l.getOriginalTopic().equals(topics.workerPseudoGradients("w0"))
-              && l.getReason() == DeadLetterReason.INDEX_OUT_OF_RANGE)).hasSize(FLOOD_CHUNKS);
+      // The flood was refused, and said so: each chunk has one dead letter, the heartbeats
+      // beyond the reducer's bounds a line in its log. A chunk's reason is its index out of
+      // range while its round is open, and LATE once the round has closed: with rounds of a
+      // second or two, the round can close while the reducer is still reading 300 MiB.
+      await().atMost(WAIT).untilAsserted(() -> {
+        List<DeadLetter> flooded = deadLetters(log, topics).values().stream()
+            .flatMap(List::stream)
+            .filter(l -> l.getOriginalTopic().equals(topics.workerPseudoGradients("w0"))
+                && isFlood(l)).toList();
+        assertThat(flooded).hasSize(FLOOD_CHUNKS).allSatisfy(l -> assertThat(l.getReason())
+            .isIn(DeadLetterReason.INDEX_OUT_OF_RANGE, DeadLetterReason.LATE));
+        assertThat(flooded.stream().map(DeadLetter::getOriginalOffset).distinct())
+            .hasSize(FLOOD_CHUNKS);
+      });
       assertThat(Files.readString(logOf("reducer")))
           .contains("passing over more than 10000 members of round " + (open + 1))
           .contains("passing over heartbeats for rounds more than 2 past the open one");
@@ -397,6 +408,11 @@ class HostileInputIntegrationTest {
     } catch (IOException e) {
       System.out.println("---- " + service + ".log cannot be read: " + e.getMessage());
     }
+  }
+
+  private static boolean isFlood(DeadLetter l) {
+    return l.getOriginalKey() != null && java.nio.charset.StandardCharsets.UTF_8
+        .decode(l.getOriginalKey().duplicate()).toString().equals("flood");
   }
 
   private Path logOf(String service) {

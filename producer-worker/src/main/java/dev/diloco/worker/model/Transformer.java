@@ -107,12 +107,20 @@ public final class Transformer implements LanguageModel {
 
   @Override
   public void parameters(float[] flat) {
-    weights.data().asNioFloat().get(0, flat);
+    weights.data().asNioFloat().get(0, checked(flat));
   }
 
   @Override
   public void setParameters(float[] flat) {
-    weights.data().asNioFloat().put(0, flat);
+    weights.data().asNioFloat().put(0, checked(flat));
+  }
+
+  private float[] checked(float[] flat) {
+    if (flat.length != layout.totalElements()) {
+      throw new IllegalArgumentException("a vector of " + flat.length + " elements for a "
+          + "layout of " + layout.totalElements());
+    }
+    return flat;
   }
 
   @Override
