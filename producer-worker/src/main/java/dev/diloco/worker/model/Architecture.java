@@ -1,5 +1,6 @@
 package dev.diloco.worker.model;
 
+import dev.diloco.worker.ModelConfig;
 import org.nd4j.linalg.api.ndarray.INDArray;
 
 /**
@@ -7,6 +8,15 @@ import org.nd4j.linalg.api.ndarray.INDArray;
  * final norm, each over views of the model's flat vectors of weights and of gradients.
  */
 interface Architecture {
+
+  /** The family of {@code config}. */
+  static Architecture of(ModelConfig config) {
+    return switch (config.family()) {
+      case LLAMA -> new Llama(config);
+      case GPT2 -> new Gpt2(config);
+      case BYTE_TRANSFORMER -> new ByteGpt(config);
+    };
+  }
 
   /** The {@code count} tensors from {@code name} on, adjacent in the layout, as one view. */
   @FunctionalInterface

@@ -12,13 +12,11 @@ final class ByteGptGraph {
   private ByteGptGraph() {}
 
   /** The hidden states of {@code embedded} [B*T, C]. */
-  static Graph.Output build(Graph g, SDVariable embedded) {
+  static SDVariable build(Graph g, SDVariable embedded) {
     var sd = g.sd;
     int t = g.config.contextLength();
     int c = g.config.dModel();
     int h = g.config.heads();
-    new ByteGpt(g.config).declare(g.parameters());
-    g.adopt(ByteGpt.TABLE, ByteGpt.HEAD);
     SDVariable wpe = g.var("wpe");
     SDVariable x = embedded.reshape(g.batch, t, c).add(wpe).reshape(g.batch * t, c); // [B*T, C]
     SDVariable causal = g.causalMask();
@@ -49,7 +47,6 @@ final class ByteGptGraph {
       SDVariable mlp = sd.nn.gelu(sd.mmul(g.layerNorm(x, ln2g, ln2b), w1).add(b1)); // [B*T, M]
       x = x.add(sd.mmul(mlp, w2).add(b2)); // [B*T, C]
     }
-    SDVariable hidden = g.layerNorm(x, g.var("ln_f.weight"), g.var("ln_f.bias")); // [B*T, C]
-    return new Graph.Output(hidden, ByteGpt.HEAD, false); // head [C, V]
+    return g.layerNorm(x, g.var("ln_f.weight"), g.var("ln_f.bias")); // [B*T, C]
   }
 }

@@ -58,10 +58,8 @@ final class Gpt2Block implements Architecture.Block {
 
     /** y = x·W + b, or y += x·W + b. */
     void forward(INDArray x, INDArray y, boolean add) {
-      if (b != null && add) {
-        y.addiRowVector(b);
-      } else if (b != null) {
-        Rows.fillRows(y, b.toFloatVector());
+      if (b != null) { // by rows here: ND4J's broadcast add costs more than the product
+        Rows.biasRows(y, b.toFloatVector(), add);
       }
       Nd4j.gemm(x, w, y, false, false, 1.0, add || b != null ? 1.0 : 0.0);
     }

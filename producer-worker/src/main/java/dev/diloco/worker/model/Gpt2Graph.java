@@ -16,15 +16,12 @@ final class Gpt2Graph {
   private static final double SQRT_2_OVER_PI = Math.sqrt(2 / Math.PI);
 
   /** The hidden states of {@code embedded} [B*T, C]. */
-  static Graph.Output build(Graph g, SDVariable embedded) {
+  static SDVariable build(Graph g, SDVariable embedded) {
     var sd = g.sd;
     var cfg = g.config;
     int t = cfg.contextLength();
     int c = cfg.dModel();
     int h = cfg.heads();
-    Gpt2 arch = new Gpt2(cfg);
-    arch.declare(g.parameters());
-    g.adopt(Gpt2.TABLE, cfg.tiedHead() ? null : Gpt2.HEAD);
     SDVariable wpe = g.var("transformer.wpe.weight");
     SDVariable positions = cfg.maxPositions() == t ? wpe
         : wpe.get(SDIndex.interval(0, t), SDIndex.all()); // [T, C]: the window's positions
@@ -54,8 +51,8 @@ final class Gpt2Graph {
       SDVariable hidden = sd.mmul(g.layerNorm(x, ln2g, ln2b), fcW).add(fcB); // [B*T, M]
       x = x.add(sd.mmul(activation(g, hidden), outW).add(outB)); // [B*T, C]
     }
-    x = g.layerNorm(x, g.var("transformer.ln_f.weight"), g.var("transformer.ln_f.bias"));
-    return new Graph.Output(x, arch.head(), true); // [B*T, C]; head [V, C]
+    return g.layerNorm(x, g.var("transformer.ln_f.weight"),
+        g.var("transformer.ln_f.bias")); // [B*T, C]
   }
 
   /**

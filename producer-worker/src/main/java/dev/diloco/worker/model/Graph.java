@@ -11,103 +11,40 @@ import org.nd4j.autodiff.samediff.SameDiff;
 import org.nd4j.linalg.factory.Nd4j;
 
 /**
- * What a family's graph is built with: the SameDiff graph, and its parameters declared in
- * layout order, each initialised from the seed's stream as it is declared (so a family's
- * initial weights are a function of its config and the seed alone).
+ * What a family's graph is built with: the SameDiff graph with its parameters as variables
+ * ({@link Architecture#declare}: the same initial bits as {@link Transformer}'s), the causal
+ * mask, heads, attention and norms.
  */
 final class Graph {
   final SameDiff sd = SameDiff.create();
   final ModelConfig config;
   final int batch;
-  private final Parameters params;
-  /** The parameters the backward pass is asked for (not the table, unless the graph reads it). */
+  final ParameterLayout layout;
+  /** The parameters the backward pass is asked for: all but the table and the head. */
   final List<String> gradientsOf = new ArrayList<>();
-  private String table;
-
-  Graph(ModelConfig config, int batch, long seed) {
-    this.config = config;
-    this.batch = batch;
-    this.params = new Parameters(seed);
-  }
-
-  /** The parameters declared so far, for a family that declares them itself ({@link Llama}). */
-  Parameters parameters() {
-    return params;
-  }
 
   /**
-   * Variables of the parameters declared in {@link #parameters()} without the graph, in layout
-   * order; the table and the head (null when tied) are read outside the graph.
+   * A graph of {@code arch}'s parameters, declared by it from the seed's stream, each a
+   * variable; the table and the head are read outside the graph.
    */
-  void adopt(String tableName, String headName) {
-    ParameterLayout layout = params.layout();
+  Graph(ModelConfig config, int batch, long seed, Architecture arch) {
+    this.config = config;
+    this.batch = batch;
+    Parameters params = new Parameters(seed);
+    arch.declare(params);
+    this.layout = params.layout();
     for (String name : params.names()) {
-      sd.var(name, Nd4j.create(params.values(name), layout.tensor(name).shape()
-          .stream().mapToLong(Integer::longValue).toArray(), 'c'));
-      if (!name.equals(tableName) && !name.equals(headName)) {
+      sd.var(name, Nd4j.create(params.values(name), layout.tensor(name).shape().stream()
+          .mapToLong(Integer::longValue).toArray(), 'c'));
+      if (!name.equals(arch.table()) && !name.equals(arch.head())) {
         gradientsOf.add(name);
       }
     }
-    table = tableName;
   }
 
   /** The variable of a parameter. */
   SDVariable var(String name) {
     return sd.getVariable(name);
-  }
-
-  /** What a family's graph ends in: the final hidden states, and the head that reads them. */
-  record Output(SDVariable hidden, String head, boolean headIsVByC) {}
-
-  /**
-   * The embedding table [V, C], N(0, std²): its rows are gathered outside the graph, and read
-   * there again by a tied head, so it has no gradient in the graph.
-   */
-  void table(String name, double std) {
-    outside(name, std, config.vocab(), config.dModel());
-    table = name;
-  }
-
-  /** The output head, read outside the graph ({@link SoftmaxHead}): the output of a family. */
-  Output head(SDVariable hidden, String name, double std, boolean vByC) {
-    if (config.tiedHead()) {
-      return new Output(hidden, table, true);
-    }
-    outside(name, std, vByC ? config.vocab() : config.dModel(),
-        vByC ? config.dModel() : config.vocab());
-    return new Output(hidden, name, vByC);
-  }
-
-  private void outside(String name, double std, int... shape) {
-    normal(name, std, shape);
-    gradientsOf.remove(name);
-  }
-
-  String tableName() {
-    return table;
-  }
-
-  ParameterLayout layout() {
-    return params.layout();
-  }
-
-  SDVariable normal(String name, double std, int... shape) {
-    return register(name, params.normal(name, std, shape), shape);
-  }
-
-  SDVariable ones(String name, int size) {
-    return register(name, params.ones(name, size), size);
-  }
-
-  SDVariable zeros(String name, int size) {
-    return register(name, params.zeros(name, size), size);
-  }
-
-  private SDVariable register(String name, float[] values, int... shape) {
-    long[] dims = Arrays.stream(shape).asLongStream().toArray();
-    SDVariable var = sd.var(name, Nd4j.create(values, dims, 'c'));
-    gradientsOf.add(name);
-    return var;
   }
 
   /** [T, T]: 0 on and below the diagonal, -1e9 above (future positions), added to the scores. */

@@ -13,13 +13,11 @@ final class LlamaGraph {
   private LlamaGraph() {}
 
   /** The hidden states of {@code embedded} [B*T, C]. */
-  static Graph.Output build(Graph g, SDVariable embedded) {
+  static SDVariable build(Graph g, SDVariable embedded) {
     var sd = g.sd;
     var cfg = g.config;
     int h = cfg.heads();
     int kv = cfg.kvHeads();
-    new Llama(cfg).declare(g.parameters());
-    g.adopt(Llama.TABLE, cfg.tiedHead() ? null : Llama.HEAD);
     Rotary rope = new Rotary(g);
     SDVariable causal = g.causalMask();
     SDVariable x = embedded; // [B*T, C]
@@ -49,8 +47,7 @@ final class LlamaGraph {
       SDVariable silu = sd.nn.swish(gated); // [B*T, M]: x·sigmoid(x), one op
       x = x.add(linear(g, silu.mul(linear(g, n, up)), down)); // [B*T, C]
     }
-    SDVariable hidden = g.rmsNorm(x, g.var("model.norm.weight")); // [B*T, C]
-    return new Graph.Output(hidden, cfg.tiedHead() ? Llama.TABLE : Llama.HEAD, true); // [V, C]
+    return g.rmsNorm(x, g.var("model.norm.weight")); // [B*T, C]
   }
 
   /** PyTorch's {@code nn.Linear} without bias: x [N, in] · Wᵀ, W [out, in]. */

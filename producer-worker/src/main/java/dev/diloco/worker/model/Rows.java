@@ -43,11 +43,18 @@ final class Rows {
     return a.reshape(a.length()).toFloatVector();
   }
 
-  /** Each row of y [N, W] set to {@code row} [W]: a bias, before a product adds to it. */
-  static void fillRows(INDArray y, float[] row) {
+  /** Each row of y [N, W] set to {@code bias} [W], or with it added. */
+  static void biasRows(INDArray y, float[] bias, boolean add) {
     FloatBuffer b = floats(y);
+    float[] row = new float[bias.length];
     for (int r = 0; r < y.size(0); r++) {
-      b.put(r * row.length, row);
+      if (add) {
+        b.get(r * bias.length, row);
+        for (int j = 0; j < row.length; j++) {
+          row[j] += bias[j];
+        }
+      }
+      b.put(r * bias.length, add ? row : bias);
     }
   }
 

@@ -51,23 +51,24 @@ public final class SameDiffModel implements LanguageModel {
     }
     this.config = config;
     this.batch = batch;
-    Graph g = new Graph(config, batch, seed);
+    Architecture arch = Architecture.of(config);
+    Graph g = new Graph(config, batch, seed, arch);
     this.sd = g.sd;
     int bt = batch * config.contextLength();
     embedded = sd.var("embedded", Nd4j.zeros(DataType.FLOAT, bt, config.dModel())); // [B*T, C]
-    Graph.Output out = switch (config.family()) {
+    SDVariable hidden = switch (config.family()) {
       case BYTE_TRANSFORMER -> ByteGptGraph.build(g, embedded);
       case LLAMA -> LlamaGraph.build(g, embedded);
       case GPT2 -> Gpt2Graph.build(g, embedded);
     };
-    out.hidden().rename("hidden"); // [B*T, C]
+    hidden.rename("hidden"); // [B*T, C]
     SDVariable upstream = sd.placeHolder("upstream", DataType.FLOAT, bt, config.dModel());
-    sd.sum("surrogate", out.hidden().mul(upstream)); // [], its gradient in hidden: upstream
+    sd.sum("surrogate", hidden.mul(upstream)); // [], its gradient in hidden: upstream
     sd.setLossVariables("surrogate");
-    this.layout = g.layout();
-    this.table = g.tableName();
-    this.head = out.head();
-    this.softmax = new SoftmaxHead(bt, config.vocab(), out.headIsVByC());
+    this.layout = g.layout;
+    this.table = arch.table();
+    this.head = arch.head();
+    this.softmax = new SoftmaxHead(bt, config.vocab(), arch.headIsVByC());
     this.ends = new Ends(config, batch, layout, table, head);
     this.gradientsOf = g.gradientsOf;
     gradientsOf.add("embedded");

@@ -50,11 +50,7 @@ public final class Transformer implements LanguageModel {
     }
     this.config = config;
     this.batch = batch;
-    this.arch = switch (config.family()) {
-      case LLAMA -> new Llama(config);
-      case GPT2 -> new Gpt2(config);
-      case BYTE_TRANSFORMER -> new ByteGpt(config);
-    };
+    this.arch = Architecture.of(config);
     Parameters p = new Parameters(seed);
     arch.declare(p);
     layout = p.layout();
