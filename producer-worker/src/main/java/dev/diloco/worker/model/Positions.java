@@ -27,7 +27,7 @@ final class Positions {
   /** Row t of the table's gradient: the sum over windows of position t's; rows from T on, 0. */
   static void backward(INDArray dEmbedded, INDArray dTable, int t) {
     int c = (int) dEmbedded.size(1);
-    float[] d = Rows.values(dEmbedded);
+    float[] d = Rows.read(dEmbedded); // a whole array: one bulk copy
     float[] g = new float[(int) dTable.length()];
     for (int r = 0; r < d.length / c; r++) {
       int at = r % t * c;
