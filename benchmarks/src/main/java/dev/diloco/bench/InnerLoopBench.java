@@ -6,6 +6,7 @@ import dev.diloco.worker.BuiltInCorpus;
 import dev.diloco.worker.ByteCorpus;
 import dev.diloco.worker.LanguageModel;
 import dev.diloco.worker.ModelConfig;
+import dev.diloco.worker.model.Backend;
 import java.io.PrintStream;
 import java.util.List;
 import java.util.SplittableRandom;
@@ -125,9 +126,9 @@ final class InnerLoopBench {
   /** Runs it and prints the table; returns the rows. */
   static List<Row> run(Settings s, PrintStream out) {
     String threads = System.getenv("OMP_NUM_THREADS");
-    out.printf("inner loop: batch %d, %d steps after %d of warm-up, ND4J on %s threads%n",
+    out.printf("inner loop: batch %d, %d steps after %d of warm-up, ND4J on %s threads, %s%n",
         s.batch(), s.steps(), s.warmup(), threads != null ? threads
-            : String.valueOf(Runtime.getRuntime().availableProcessors()));
+            : String.valueOf(Runtime.getRuntime().availableProcessors()), Backend.describe());
     double peak = sgemmGflops(s.sgemmSize());
     out.printf("sgemm %d x %d x %d: %.1f GFLOP/s (best of 5): the baseline%n%n", s.sgemmSize(),
         s.sgemmSize(), s.sgemmSize(), peak);

@@ -27,8 +27,9 @@ final class InnerLoopCommand implements Callable<Integer> {
       description = "Timed steps per preset (default: ${DEFAULT-VALUE}).")
   int steps;
 
-  @Option(names = "--warmup", defaultValue = "5", paramLabel = "N",
-      description = "Untimed steps first (default: ${DEFAULT-VALUE}).")
+  @Option(names = "--warmup", defaultValue = "20", paramLabel = "N",
+      description = "Untimed steps first: the JIT compiles the model's loops in about 20 "
+          + "(default: ${DEFAULT-VALUE}).")
   int warmup;
 
   @Option(names = "--sgemm-size", defaultValue = "1024", paramLabel = "N",

@@ -6,6 +6,7 @@ import dev.diloco.core.kafka.RunTopics;
 import dev.diloco.core.layout.ChunkPlan;
 import dev.diloco.core.layout.ParameterLayout;
 import dev.diloco.core.log.RoundLog;
+import dev.diloco.worker.model.Backend;
 import dev.diloco.core.math.PseudoGradient;
 import dev.diloco.schemas.HeartbeatKind;
 import dev.diloco.schemas.ModelDescription;
@@ -103,8 +104,9 @@ public final class Worker implements AutoCloseable {
       clients.close();
       throw e;
     }
-    LOG.info("worker {}: publishing {}", settings.workerId(), mode == Overlap.NONE
-        ? "and waiting for each round's weights" : "and training on (overlap " + mode + ")");
+    LOG.info("worker {}: publishing {}; products on {}", settings.workerId(),
+        mode == Overlap.NONE ? "and waiting for each round's weights"
+            : "and training on (overlap " + mode + ")", Backend.describe());
   }
 
   /**
