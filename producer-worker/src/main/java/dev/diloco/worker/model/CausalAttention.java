@@ -70,9 +70,9 @@ final class CausalAttention {
     Rows.write(out[0], q);
     Rows.write(out[1], k);
     Rows.write(out[2], v);
-    Nd4j.matmul(q, k, p, false, true, false); // scores [B·KV, H/KV·T, T]
+    Blas.batched(q, k, p, false, true); // scores [B·KV, H/KV·T, T]
     Rows.causalSoftmax(p);
-    Nd4j.matmul(p, v, y, false, false, false); // [B·KV, H/KV·T, hd] = [B, H, T, hd]
+    Blas.batched(p, v, y, false, false); // [B·KV, H/KV·T, hd] = [B, H, T, hd]
     float[] m = new float[(int) merged.length()];
     heads(Rows.read(y), m, true);
     Rows.write(m, merged);
@@ -83,11 +83,11 @@ final class CausalAttention {
     float[] dy = new float[(int) s.dy().length()];
     heads(dy, Rows.read(dMerged), false);
     Rows.write(dy, s.dy());
-    Nd4j.matmul(s.dy(), v, s.dp(), false, true, false); // d probabilities [B·KV, H/KV·T, T]
-    Nd4j.matmul(p, s.dy(), s.dv(), true, false, false); // Pᵀ·dY, over the group's heads
+    Blas.batched(s.dy(), v, s.dp(), false, true); // d probabilities [B·KV, H/KV·T, T]
+    Blas.batched(p, s.dy(), s.dv(), true, false); // Pᵀ·dY, over the group's heads
     Rows.causalSoftmaxBackward(p, s.dp()); // d scores
-    Nd4j.matmul(s.dp(), k, s.dq(), false, false, false); // [B·KV, H/KV·T, hd]
-    Nd4j.matmul(s.dp(), q, s.dk(), true, false, false); // [B·KV, T, hd]
+    Blas.batched(s.dp(), k, s.dq(), false, false); // [B·KV, H/KV·T, hd]
+    Blas.batched(s.dp(), q, s.dk(), true, false); // [B·KV, T, hd]
     float[] out = new float[(int) dQkv.length()];
     split(out, new float[][] {Rows.read(s.dq()), Rows.read(s.dk()), Rows.read(s.dv())}, true);
     Rows.write(out, dQkv);

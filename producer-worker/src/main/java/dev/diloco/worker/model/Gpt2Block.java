@@ -61,16 +61,16 @@ final class Gpt2Block implements Architecture.Block {
       if (b != null) { // by rows here: ND4J's broadcast add costs more than the product
         Rows.biasRows(y, b.toFloatVector(), add);
       }
-      Nd4j.gemm(x, w, y, false, false, 1.0, add || b != null ? 1.0 : 0.0);
+      Blas.gemm(x, w, y, false, false, 1f, add || b != null ? 1f : 0f);
     }
 
     /** dW = xᵀ·dy, db = Σ rows of dy, and dx = dy·Wᵀ, or dx += dy·Wᵀ. */
     void backward(INDArray x, INDArray dy, INDArray dx, boolean add) {
-      Nd4j.gemm(x, dy, dW, true, false, 1.0, 0.0);
+      Blas.gemm(x, dy, dW, true, false, 1f, 0f);
       if (b != null) {
         dB.assign(dy.sum(0));
       }
-      Nd4j.gemm(dy, w, dx, false, true, 1.0, add ? 1.0 : 0.0);
+      Blas.gemm(dy, w, dx, false, true, 1f, add ? 1f : 0f);
     }
   }
 

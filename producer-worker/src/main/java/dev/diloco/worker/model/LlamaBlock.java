@@ -87,30 +87,30 @@ final class LlamaBlock implements Architecture.Block {
   @Override
   public void forward(INDArray x, INDArray out) {
     norm1.forward(x, a);
-    Nd4j.gemm(a, wQkv, qkv, false, true, 1.0, 0.0); // [N, (H+2KV)·hd]
+    Blas.gemm(a, wQkv, qkv, false, true, 1f, 0f); // [N, (H+2KV)·hd]
     attention.forward(qkv, heads);
     mid.assign(x);
-    Nd4j.gemm(heads, wO, mid, false, true, 1.0, 1.0); // x + o_proj(heads)
+    Blas.gemm(heads, wO, mid, false, true, 1f, 1f); // x + o_proj(heads)
     norm2.forward(mid, n);
-    Nd4j.gemm(wGateUp, n, gateUp, false, true, 1.0, 0.0); // [2M, N]
+    Blas.gemm(wGateUp, n, gateUp, false, true, 1f, 0f); // [2M, N]
     Rows.swiGlu(gateUp, sigmoid, silu, hidden);
     out.assign(mid);
-    Nd4j.gemm(hidden, wDown, out, true, true, 1.0, 1.0); // mid + down(hidden)
+    Blas.gemm(hidden, wDown, out, true, true, 1f, 1f); // mid + down(hidden)
   }
 
   @Override
   public void backward(INDArray dx) {
-    Nd4j.gemm(dx, hidden, dDown, true, true, 1.0, 0.0); // [C, M]
-    Nd4j.gemm(wDown, dx, s.dHidden(), true, true, 1.0, 0.0); // [M, N]
+    Blas.gemm(dx, hidden, dDown, true, true, 1f, 0f); // [C, M]
+    Blas.gemm(wDown, dx, s.dHidden(), true, true, 1f, 0f); // [M, N]
     Rows.swiGluBackward(gateUp, sigmoid, silu, s.dHidden(), s.dGateUp());
-    Nd4j.gemm(s.dGateUp(), n, dGateUp, false, false, 1.0, 0.0); // [2M, C]
-    Nd4j.gemm(s.dGateUp(), wGateUp, s.dC(), true, false, 1.0, 0.0); // d n [N, C]
+    Blas.gemm(s.dGateUp(), n, dGateUp, false, false, 1f, 0f); // [2M, C]
+    Blas.gemm(s.dGateUp(), wGateUp, s.dC(), true, false, 1f, 0f); // d n [N, C]
     norm2.backward(s.dC(), dx); // dx: d mid
-    Nd4j.gemm(dx, heads, dO, true, false, 1.0, 0.0); // [C, H·hd]
-    Nd4j.gemm(dx, wO, s.dHeads(), false, false, 1.0, 0.0); // [N, H·hd]
+    Blas.gemm(dx, heads, dO, true, false, 1f, 0f); // [C, H·hd]
+    Blas.gemm(dx, wO, s.dHeads(), false, false, 1f, 0f); // [N, H·hd]
     attention.backward(s.dHeads(), s.dQkv(), s.attention());
-    Nd4j.gemm(s.dQkv(), a, dQkv, true, false, 1.0, 0.0); // [(H+2KV)·hd, C]
-    Nd4j.gemm(s.dQkv(), wQkv, s.dC(), false, false, 1.0, 0.0); // d a [N, C]
+    Blas.gemm(s.dQkv(), a, dQkv, true, false, 1f, 0f); // [(H+2KV)·hd, C]
+    Blas.gemm(s.dQkv(), wQkv, s.dC(), false, false, 1f, 0f); // d a [N, C]
     norm1.backward(s.dC(), dx); // dx: d x
   }
 }

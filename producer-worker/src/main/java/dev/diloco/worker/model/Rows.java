@@ -1,6 +1,7 @@
 package dev.diloco.worker.model;
 
 import java.nio.FloatBuffer;
+import java.util.Arrays;
 import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.api.ops.impl.transforms.pairwise.arithmetic.MulOp;
 import org.nd4j.linalg.api.ops.impl.transforms.strict.Sigmoid;
@@ -151,23 +152,63 @@ final class Rows {
     float[] row = new float[t];
     long rows = scores.size(0) * scores.size(1);
     for (int r = 0; r < rows; r++) {
-      int upTo = r % t; // the row's own position: rows are heads' positions 0..T-1 in turn
+      int past = r % t + 1; // the row's own position and those before: rows are heads' 0..T-1
       b.get(r * t, row);
       float max = Float.NEGATIVE_INFINITY;
-      for (int j = 0; j <= upTo; j++) {
+      for (int j = 0; j < past; j++) {
         max = Math.max(max, row[j]);
       }
-      float sum = 0;
-      for (int j = 0; j <= upTo; j++) {
-        row[j] = FastExp.exp(row[j] - max);
-        sum += row[j];
+      FastExp.shifted(row, past, max);
+      float norm = 1 / sum(row, past);
+      for (int j = 0; j < past; j++) {
+        row[j] *= norm;
       }
-      float norm = 1 / sum;
-      for (int j = 0; j < t; j++) {
-        row[j] = j <= upTo ? row[j] * norm : 0f;
-      }
+      Arrays.fill(row, past, t, 0f);
       b.put(r * t, row);
     }
+  }
+
+  /**
+   * Σ a[i] for i &lt; n in eight running sums, added pairwise at the end: unlike one running sum,
+   * a loop the JIT vectorizes.
+   */
+  static float sum(float[] a, int n) {
+    float s0 = 0, s1 = 0, s2 = 0, s3 = 0, s4 = 0, s5 = 0, s6 = 0, s7 = 0;
+    int i = 0;
+    for (; i + 8 <= n; i += 8) {
+      s0 += a[i];
+      s1 += a[i + 1];
+      s2 += a[i + 2];
+      s3 += a[i + 3];
+      s4 += a[i + 4];
+      s5 += a[i + 5];
+      s6 += a[i + 6];
+      s7 += a[i + 7];
+    }
+    for (; i < n; i++) {
+      s0 += a[i];
+    }
+    return ((s0 + s1) + (s2 + s3)) + ((s4 + s5) + (s6 + s7));
+  }
+
+  /** Σ a[i]·b[i] for i &lt; n, in eight running sums as {@link #sum}. */
+  static float dot(float[] a, float[] b, int n) {
+    float s0 = 0, s1 = 0, s2 = 0, s3 = 0, s4 = 0, s5 = 0, s6 = 0, s7 = 0;
+    int i = 0;
+    for (; i + 8 <= n; i += 8) {
+      s0 += a[i] * b[i];
+      s1 += a[i + 1] * b[i + 1];
+      s2 += a[i + 2] * b[i + 2];
+      s3 += a[i + 3] * b[i + 3];
+      s4 += a[i + 4] * b[i + 4];
+      s5 += a[i + 5] * b[i + 5];
+      s6 += a[i + 6] * b[i + 6];
+      s7 += a[i + 7] * b[i + 7];
+    }
+    for (; i < n; i++) {
+      s0 += a[i] * b[i];
+    }
+    return ((s0 + s1) + (s2 + s3)) + ((s4 + s5) + (s6 + s7));
   }
 
   /** The causal softmax's backward in place: dS = P ⊙ (dP − Σ dP⊙P) over each row's past. */
@@ -179,16 +220,14 @@ final class Rows {
     float[] dr = new float[t];
     long rows = p.size(0) * p.size(1);
     for (int r = 0; r < rows; r++) {
-      int upTo = r % t;
+      int past = r % t + 1;
       pb.get(r * t, pr);
       db.get(r * t, dr);
-      double dot = 0;
-      for (int j = 0; j <= upTo; j++) {
-        dot += dr[j] * pr[j];
+      float dot = dot(dr, pr, past);
+      for (int j = 0; j < past; j++) {
+        dr[j] = pr[j] * (dr[j] - dot);
       }
-      for (int j = 0; j < t; j++) {
-        dr[j] = j <= upTo ? (float) (pr[j] * (dr[j] - dot)) : 0f;
-      }
+      Arrays.fill(dr, past, t, 0f);
       db.put(r * t, dr);
     }
   }

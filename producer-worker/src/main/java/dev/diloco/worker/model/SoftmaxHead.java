@@ -45,7 +45,7 @@ final class SoftmaxHead {
     if (logits == null) {
       logits = Nd4j.create(DataType.FLOAT, n, v);
     }
-    Nd4j.gemm(hidden, head, logits, false, vByC, 1.0, 0.0); // h · Wᵀ, or h · W
+    Blas.gemm(hidden, head, logits, false, vByC, 1f, 0f); // h · Wᵀ, or h · W
     return logits;
   }
 
@@ -65,11 +65,11 @@ final class SoftmaxHead {
       hiddenGradient = Nd4j.create(DataType.FLOAT, n, hidden.size(1));
     }
     if (vByC) {
-      Nd4j.gemm(logits, hidden, headGradient, true, false, 1.0, 0.0); // dLᵀ · h  [V, C]
+      Blas.gemm(logits, hidden, headGradient, true, false, 1f, 0f); // dLᵀ · h  [V, C]
     } else {
-      Nd4j.gemm(hidden, logits, headGradient, true, false, 1.0, 0.0); // hᵀ · dL  [C, V]
+      Blas.gemm(hidden, logits, headGradient, true, false, 1f, 0f); // hᵀ · dL  [C, V]
     }
-    Nd4j.gemm(logits, head, hiddenGradient, false, !vByC, 1.0, 0.0); // dL·W or dL·Wᵀ [N, C]
+    Blas.gemm(logits, head, hiddenGradient, false, !vByC, 1f, 0f); // dL·W or dL·Wᵀ [N, C]
     return loss;
   }
 
@@ -104,12 +104,8 @@ final class SoftmaxHead {
         max = Math.max(max, x);
       }
       float target = row[targets[r]];
-      double z = 0;
-      for (int k = 0; k < v; k++) {
-        float e = FastExp.exp(row[k] - max);
-        z += e;
-        row[k] = e;
-      }
+      FastExp.shifted(row, v, max);
+      float z = Rows.sum(row, v);
       losses[r] = max + Math.log(z) - target;
       if (gradient) {
         float norm = (float) (scale / z);
