@@ -44,10 +44,12 @@ class OverlapIntegrationTest {
   private static final int BATCH = 2;
   private static final int CHUNK = 4096;
   /**
-   * Inner steps: a round long enough (about a second here) for a round trip on loopback; 150
-   * were 0.4 s once the model computed by its own ops (a third of the time).
+   * Inner steps: a round of about a second and a half, several times a round trip on loopback
+   * (0.3-0.4 s here), so that an eager worker's next weights are there before it needs them.
+   * Measured, not fixed: a fixed count went below a round trip each time the model got faster
+   * (150 steps were 0.4 s, then 400 were 0.3 s).
    */
-  private static final int H = 400;
+  private static final int H = stepsFor(Duration.ofMillis(1500));
   private static final int ROUNDS = 3;
   private static final Duration WAIT = RunServices.WAIT;
 
@@ -125,7 +127,8 @@ class OverlapIntegrationTest {
     float[] initial = RunServices.initialWeights(model);
     RoundLog log = new RoundLog(RunServices.createTopics(run, clients), clients, WAIT);
     ModelDescription described = ModelDescription.newBuilder(
-        TestRuns.description(run, model.layout(), CHUNK)).setOverlap(mode).build();
+        TestRuns.description(run, model.layout(), CHUNK)).setOverlap(mode).setInnerSteps(H)
+        .build(); // the run says the H its workers take: the reducer bounds values by it
     List<String> sha = new ArrayList<>();
     RunServices.with(clients, dir, new ReducerConfig(run, workers.size(),
         Duration.ofSeconds(1), 2), described, initial, () -> {
@@ -175,5 +178,22 @@ class OverlapIntegrationTest {
           .isTrue();
       assertThat(report.rounds()).hasSize(ROUNDS + 1);
     }
+  }
+
+  /** Inner steps of {@link #MODEL}, as a worker takes them, that take {@code round} here. */
+  private static int stepsFor(Duration round) {
+    LanguageModel model = LanguageModel.of(MODEL, BATCH, 1);
+    AdamW adamw = new AdamW(AdamW.Config.OPENDILOCO, model.layout());
+    int steps = 100;
+    InnerSteps inner = new InnerSteps(model, adamw, BuiltInCorpus.generate(1 << 14, 1), 1,
+        "calibration", steps);
+    float[] local = new float[(int) model.layout().totalElements()];
+    model.parameters(local);
+    float[] gradient = new float[local.length];
+    inner.run(0, local, gradient); // the JIT first
+    long t0 = System.nanoTime();
+    inner.run(1, local, gradient);
+    double perStep = (System.nanoTime() - t0) / (double) steps;
+    return Math.max(150, (int) Math.ceil(round.toNanos() / perStep));
   }
 }

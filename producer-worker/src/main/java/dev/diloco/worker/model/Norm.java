@@ -45,11 +45,7 @@ abstract class Norm {
       float[] row = new float[c];
       for (int r = 0; r < inv.length; r++) {
         xb.get(r * c, row);
-        double squares = 0;
-        for (float v : row) {
-          squares += v * v;
-        }
-        float s = (float) (1 / Math.sqrt(squares / c + eps));
+        float s = (float) (1 / Math.sqrt(Rows.dot(row, row, c) / c + eps));
         inv[r] = s;
         for (int j = 0; j < c; j++) {
           row[j] = row[j] * s * g[j];
@@ -66,8 +62,9 @@ abstract class Norm {
       FloatBuffer dyb = Rows.floats(dy);
       FloatBuffer xb = Rows.floats(x);
       FloatBuffer dxb = Rows.floats(dx);
-      double[] dg = new double[c];
+      float[] dg = new float[c];
       float[] d = new float[c];
+      float[] gd = new float[c];
       float[] xr = new float[c];
       float[] out = new float[c];
       for (int r = 0; r < inv.length; r++) {
@@ -75,18 +72,17 @@ abstract class Norm {
         xb.get(r * c, xr);
         dxb.get(r * c, out);
         float s = inv[r];
-        double dot = 0;
         for (int j = 0; j < c; j++) {
-          dot += g[j] * d[j] * xr[j];
+          gd[j] = g[j] * d[j];
           dg[j] += d[j] * xr[j] * s;
         }
-        float coef = (float) (s * s * s * dot / c);
+        float coef = s * s * s * Rows.dot(gd, xr, c) / c;
         for (int j = 0; j < c; j++) {
-          out[j] += s * g[j] * d[j] - xr[j] * coef;
+          out[j] += s * gd[j] - xr[j] * coef;
         }
         dxb.put(r * c, out);
       }
-      dGain.assign(Nd4j.createFromArray(Rows.toFloats(dg)));
+      dGain.assign(Nd4j.createFromArray(dg));
     }
   }
 
@@ -115,22 +111,18 @@ abstract class Norm {
       FloatBuffer xb = Rows.floats(x);
       FloatBuffer yb = Rows.floats(y);
       float[] row = new float[c];
+      float[] centred = new float[c];
       for (int r = 0; r < inv.length; r++) {
         xb.get(r * c, row);
-        double sum = 0;
-        for (float v : row) {
-          sum += v;
+        float mu = Rows.sum(row, c) / c;
+        for (int j = 0; j < c; j++) {
+          centred[j] = row[j] - mu;
         }
-        float mu = (float) (sum / c);
-        double squares = 0;
-        for (float v : row) {
-          squares += (v - mu) * (v - mu);
-        }
-        float s = (float) (1 / Math.sqrt(squares / c + eps));
+        float s = (float) (1 / Math.sqrt(Rows.dot(centred, centred, c) / c + eps));
         mean[r] = mu;
         inv[r] = s;
         for (int j = 0; j < c; j++) {
-          row[j] = (row[j] - mu) * s * g[j] + b[j];
+          row[j] = centred[j] * s * g[j] + b[j];
         }
         yb.put(r * c, row);
       }
@@ -143,9 +135,10 @@ abstract class Norm {
       FloatBuffer dyb = Rows.floats(dy);
       FloatBuffer xb = Rows.floats(x);
       FloatBuffer dxb = Rows.floats(dx);
-      double[] dg = new double[c];
-      double[] db = new double[c];
+      float[] dg = new float[c];
+      float[] db = new float[c];
       float[] d = new float[c];
+      float[] gd = new float[c];
       float[] xr = new float[c];
       float[] out = new float[c];
       for (int r = 0; r < inv.length; r++) {
@@ -153,25 +146,22 @@ abstract class Norm {
         xb.get(r * c, xr);
         dxb.get(r * c, out);
         float s = inv[r];
-        double meanG = 0;
-        double meanGx = 0;
+        float mu = mean[r];
         for (int j = 0; j < c; j++) {
-          float xhat = (xr[j] - mean[r]) * s;
-          xr[j] = xhat;
-          dg[j] += d[j] * xhat;
+          xr[j] = (xr[j] - mu) * s; // x̂
+          dg[j] += d[j] * xr[j];
           db[j] += d[j];
-          meanG += d[j] * g[j];
-          meanGx += d[j] * g[j] * xhat;
+          gd[j] = d[j] * g[j];
         }
-        float a = (float) (meanG / c);
-        float b = (float) (meanGx / c);
+        float a = Rows.sum(gd, c) / c;
+        float b = Rows.dot(gd, xr, c) / c;
         for (int j = 0; j < c; j++) {
-          out[j] += s * (d[j] * g[j] - a - xr[j] * b);
+          out[j] += s * (gd[j] - a - xr[j] * b);
         }
         dxb.put(r * c, out);
       }
-      dGain.assign(Nd4j.createFromArray(Rows.toFloats(dg)));
-      dBias.assign(Nd4j.createFromArray(Rows.toFloats(db)));
+      dGain.assign(Nd4j.createFromArray(dg));
+      dBias.assign(Nd4j.createFromArray(db));
     }
   }
 }

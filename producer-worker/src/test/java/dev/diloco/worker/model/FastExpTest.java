@@ -6,7 +6,10 @@ import org.assertj.core.data.Offset;
 import org.assertj.core.data.Percentage;
 import org.junit.jupiter.api.Test;
 
-/** {@link FastExp}: its e^x against Math.exp over every float exponent it computes itself, and beyond; its vectorised e^x and σ over the ranges they are used on. */
+/**
+ * {@link FastExp}: its e^x against Math.exp over every float exponent it computes itself, and
+ * beyond; its vectorised e^x and σ over the ranges they are used on.
+ */
 class FastExpTest {
 
   @Test
