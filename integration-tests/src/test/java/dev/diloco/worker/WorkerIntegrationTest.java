@@ -345,6 +345,7 @@ class WorkerIntegrationTest {
             assertThat(wildRun.get(WAIT.toSeconds(), TimeUnit.SECONDS)).isEqualTo(2);
           }
           assertThat(wildReports).isEmpty();
+          RunServices.awaitRound(log, 2); // a worker's run ends once it published, not committed
           for (int round = 1; round <= 2; round++) {
             RoundCommit c = log.commit(round).orElseThrow();
             assertThat(c.getOutcome()).isEqualTo(RoundOutcome.STEPPED);
