@@ -6,11 +6,11 @@ import dev.diloco.core.kafka.RunTopics;
 import dev.diloco.core.layout.ChunkPlan;
 import dev.diloco.core.layout.ParameterLayout;
 import dev.diloco.core.log.RoundLog;
-import dev.diloco.worker.model.Backend;
 import dev.diloco.core.math.PseudoGradient;
 import dev.diloco.schemas.HeartbeatKind;
 import dev.diloco.schemas.ModelDescription;
 import dev.diloco.tokens.Tokens;
+import dev.diloco.worker.model.Backend;
 import dev.diloco.schemas.Overlap;
 import dev.diloco.schemas.RoundCommit;
 import dev.diloco.schemas.RoundStats;
@@ -104,9 +104,8 @@ public final class Worker implements AutoCloseable {
       clients.close();
       throw e;
     }
-    LOG.info("worker {}: publishing {}; products on {}", settings.workerId(),
-        mode == Overlap.NONE ? "and waiting for each round's weights"
-            : "and training on (overlap " + mode + ")", Backend.describe());
+    LOG.info("worker {}: {}; products on {}", settings.workerId(), mode == Overlap.NONE
+        ? "waits for each round's weights" : "trains on, overlap " + mode, Backend.describe());
   }
 
   /**

@@ -14,7 +14,7 @@ import org.nd4j.linalg.indexing.NDArrayIndex;
  * array of parameters and one of gradients: the embedding's gather, a family's blocks and final
  * norm ({@link Architecture}: {@link Llama}, {@link Gpt2}, {@link ByteGpt}), the head ({@link
  * SoftmaxHead}).
- * Products are BLAS calls ({@code Nd4j.gemm}, batched for attention); the rest are loops over
+ * Products are BLAS calls ({@link Blas}, batched for attention); the rest are loops over
  * rows or ND4J's element-wise ops, whichever measured faster. A SameDiff graph of the same model
  * ran about 300 ops a step, each with a fixed cost that exceeded its arithmetic at CPU sizes;
  * the graphs remain for other backends ({@link SameDiffModel}), whose arrays are not in this
