@@ -28,6 +28,12 @@ final class CausalAttention {
   private final INDArray v; // [B·KV, T, hd]
   private final INDArray p; // [B·KV, H/KV·T, T]: the probabilities
   private final INDArray y; // [B·KV, H/KV·T, hd]: the heads' outputs
+  // The loops' arrays on the heap, kept: a step would otherwise allocate each of them per block
+  private final float[] rows; // [B*T · (H+2KV)·hd]: qkv or its gradient
+  private final float[][] parts; // q, k, v or their gradients, as the arrays above
+  private final float[] mergedRows; // [B*T · H·hd]: merged heads or their gradient
+  private final float[] row; // [hd]: one head's row
+  private final float[] turned; // [hd]: that row rotated
 
   /** Arrays the backward passes of all blocks share: each block's pass overwrites them. */
   record Scratch(INDArray dy, INDArray dp, INDArray dq, INDArray dk, INDArray dv) {
@@ -59,38 +65,44 @@ final class CausalAttention {
     v = Nd4j.create(DataType.FLOAT, g, t, hd);
     p = Nd4j.create(DataType.FLOAT, g, rt, t);
     y = Nd4j.create(DataType.FLOAT, g, rt, hd);
+    rows = new float[batch * t * (h + 2 * kv) * hd];
+    parts = new float[][] {new float[(int) q.length()], new float[(int) k.length()],
+        new float[(int) v.length()]};
+    mergedRows = new float[batch * t * h * hd];
+    row = new float[hd];
+    turned = new float[hd];
   }
 
   /** The heads' outputs side by side, merged [B*T, H·hd], of qkv [B*T, (H+2KV)·hd]. */
   void forward(INDArray qkv, INDArray merged) {
-    float[] in = Rows.read(qkv);
-    float[][] out = {new float[(int) q.length()], new float[(int) k.length()],
-        new float[(int) v.length()]};
-    split(in, out, false);
-    Rows.write(out[0], q);
-    Rows.write(out[1], k);
-    Rows.write(out[2], v);
+    Rows.floats(qkv).get(0, rows);
+    split(rows, parts, false);
+    Rows.write(parts[0], q);
+    Rows.write(parts[1], k);
+    Rows.write(parts[2], v);
     Blas.batched(q, k, p, false, true); // scores [B·KV, H/KV·T, T]
     Rows.causalSoftmax(p);
     Blas.batched(p, v, y, false, false); // [B·KV, H/KV·T, hd] = [B, H, T, hd]
-    float[] m = new float[(int) merged.length()];
-    heads(Rows.read(y), m, true);
-    Rows.write(m, merged);
+    Rows.floats(y).get(0, parts[0]); // y is q's shape
+    heads(parts[0], mergedRows, true);
+    Rows.write(mergedRows, merged);
   }
 
   /** d qkv [B*T, (H+2KV)·hd] of d merged [B*T, H·hd], for the last {@link #forward}. */
   void backward(INDArray dMerged, INDArray dQkv, Scratch s) {
-    float[] dy = new float[(int) s.dy().length()];
-    heads(dy, Rows.read(dMerged), false);
-    Rows.write(dy, s.dy());
+    Rows.floats(dMerged).get(0, mergedRows);
+    heads(parts[0], mergedRows, false); // d y, q's shape
+    Rows.write(parts[0], s.dy());
     Blas.batched(s.dy(), v, s.dp(), false, true); // d probabilities [B·KV, H/KV·T, T]
     Blas.batched(p, s.dy(), s.dv(), true, false); // Pᵀ·dY, over the group's heads
     Rows.causalSoftmaxBackward(p, s.dp()); // d scores
     Blas.batched(s.dp(), k, s.dq(), false, false); // [B·KV, H/KV·T, hd]
     Blas.batched(s.dp(), q, s.dk(), true, false); // [B·KV, T, hd]
-    float[] out = new float[(int) dQkv.length()];
-    split(out, new float[][] {Rows.read(s.dq()), Rows.read(s.dk()), Rows.read(s.dv())}, true);
-    Rows.write(out, dQkv);
+    Rows.floats(s.dq()).get(0, parts[0]);
+    Rows.floats(s.dk()).get(0, parts[1]);
+    Rows.floats(s.dv()).get(0, parts[2]);
+    split(rows, parts, true);
+    Rows.write(rows, dQkv);
   }
 
   /**
@@ -99,7 +111,7 @@ final class CausalAttention {
    */
   private void split(float[] qkv, float[][] parts, boolean back) {
     int width = (h + 2 * kv) * hd;
-    float[] x = new float[hd];
+    float[] x = row;
     for (int b = 0; b < batch; b++) {
       for (int i = 0; i < t; i++) {
         for (int n = 0; n < h + 2 * kv; n++) {
@@ -148,7 +160,7 @@ final class CausalAttention {
     }
     int half = hd / 2;
     int at = i * hd;
-    float[] out = new float[hd];
+    float[] out = turned;
     for (int j = 0; j < half; j++) {
       out[j] = (x[j] * cos[at + j] - x[j + half] * sin[at + j]) * by;
       out[j + half] = (x[j + half] * cos[at + j + half] + x[j] * sin[at + j + half]) * by;
@@ -163,7 +175,7 @@ final class CausalAttention {
     }
     int half = hd / 2;
     int at = i * hd;
-    float[] out = new float[hd];
+    float[] out = turned;
     for (int j = 0; j < half; j++) {
       out[j] = (d[j] * cos[at + j] + d[j + half] * sin[at + j + half]) * by;
       out[j + half] = (d[j + half] * cos[at + j + half] - d[j] * sin[at + j]) * by;
