@@ -50,17 +50,19 @@ public final class Activations {
    * y = f(x) element by element, for whole arrays of one shape. The byte model's and GPT-2's
    * own activations in loops the JIT vectorizes, σ in one ({@link FastExp#sigmoids}) and the
    * rest in others (tanh(u) = 2σ(2u) − 1); matching the name per element took a third of the
-   * tiny byte model's step.
+   * tiny byte model's step. Over blocks of {@link Softmax#BLOCK} elements, not rows, for the
+   * reason {@link Softmax} gives.
    */
   static void forward(String name, INDArray x, INDArray y) {
     FloatBuffer in = Rows.floats(x);
     FloatBuffer out = Rows.floats(y);
-    int n = (int) x.size(x.rank() - 1);
-    float[] v = new float[n];
-    float[] s = new float[n];
-    for (int at = 0; at < x.length(); at += n) {
-      in.get(at, v);
-      if (sigmoidOf(name, v, s)) {
+    int length = (int) x.length();
+    float[] v = new float[Math.min(length, Softmax.BLOCK)];
+    float[] s = new float[v.length];
+    for (int at = 0; at < length; at += v.length) {
+      int n = Math.min(v.length, length - at);
+      in.get(at, v, 0, n);
+      if (sigmoidOf(name, v, s, n)) {
         for (int j = 0; j < n; j++) {
           v[j] *= s[j]; // x·σ(1.702x); 0.5·x·(1 + tanh u) = x·σ(2u)
         }
@@ -69,7 +71,7 @@ public final class Activations {
           v[j] = apply(name, v[j]);
         }
       }
-      out.put(at, v);
+      out.put(at, v, 0, n);
     }
   }
 
@@ -78,14 +80,15 @@ public final class Activations {
     FloatBuffer in = Rows.floats(x);
     FloatBuffer d = Rows.floats(dy);
     FloatBuffer out = Rows.floats(dx);
-    int n = (int) x.size(x.rank() - 1);
-    float[] v = new float[n];
-    float[] g = new float[n];
-    float[] s = new float[n];
-    for (int at = 0; at < x.length(); at += n) {
-      in.get(at, v);
-      d.get(at, g);
-      if (!sigmoidOf(name, v, s)) {
+    int length = (int) x.length();
+    float[] v = new float[Math.min(length, Softmax.BLOCK)];
+    float[] g = new float[v.length];
+    float[] s = new float[v.length];
+    for (int at = 0; at < length; at += v.length) {
+      int n = Math.min(v.length, length - at);
+      in.get(at, v, 0, n);
+      d.get(at, g, 0, n);
+      if (!sigmoidOf(name, v, s, n)) {
         for (int j = 0; j < n; j++) {
           g[j] *= derivative(name, v[j]);
         }
@@ -101,22 +104,22 @@ public final class Activations {
               + 0.5f * v[j] * (1 - th * th) * SQRT_2_OVER_PI * (1 + 3 * 0.044715f * x2);
         }
       }
-      out.put(at, g);
+      out.put(at, g, 0, n);
     }
   }
 
   /**
    * For the activations that are x·σ(something): s = σ(1.702x) (gelu_sigmoid) or σ(2u) with u =
-   * √(2/π)·(x + 0.044715x³) (gelu_new), and true; false for the others.
+   * √(2/π)·(x + 0.044715x³) (gelu_new) for the first n of x, and true; false for the others.
    */
-  private static boolean sigmoidOf(String name, float[] x, float[] s) {
+  private static boolean sigmoidOf(String name, float[] x, float[] s, int n) {
     switch (name) {
-      case "gelu_sigmoid" -> FastExp.sigmoids(x, s, x.length, 1.702f);
+      case "gelu_sigmoid" -> FastExp.sigmoids(x, s, n, 1.702f);
       case "gelu_new" -> {
-        for (int j = 0; j < x.length; j++) {
+        for (int j = 0; j < n; j++) {
           s[j] = SQRT_2_OVER_PI * (x[j] + 0.044715f * x[j] * x[j] * x[j]);
         }
-        FastExp.sigmoids(s, s, x.length, 2f);
+        FastExp.sigmoids(s, s, n, 2f);
       }
       default -> {
         return false;

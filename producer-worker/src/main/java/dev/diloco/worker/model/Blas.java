@@ -28,8 +28,8 @@ final class Blas {
         pointer(c, 0), lead(c));
   }
 
-  /** As {@link #gemm} for each of the G matrices of a, b and c [G, rows, columns]. */
-  static void batched(INDArray a, INDArray b, INDArray c, boolean ta, boolean tb) {
+  /** As {@link #gemm}, beta 0, for each of the G matrices of a, b and c [G, rows, columns]. */
+  static void batched(INDArray a, INDArray b, INDArray c, boolean ta, boolean tb, float alpha) {
     int groups = (int) a.size(0);
     int m = (int) (ta ? a.size(2) : a.size(1));
     int k = (int) (ta ? a.size(1) : a.size(2));
@@ -40,7 +40,7 @@ final class Blas {
           + " and " + b.shapeInfoToString() + " into " + c.shapeInfoToString());
     }
     for (int g = 0; g < groups; g++) {
-      sgemm(ta, tb, m, n, k, 1f, pointer(a, g), (int) a.size(2), pointer(b, g),
+      sgemm(ta, tb, m, n, k, alpha, pointer(a, g), (int) a.size(2), pointer(b, g),
           (int) b.size(2), 0f, pointer(c, g), n);
     }
   }
@@ -66,8 +66,9 @@ final class Blas {
     return g == 0 ? p : new FloatPointer(p).position(g * a.size(1) * a.size(2));
   }
 
+  /** Row to row in memory; ND4J gives a single row (a vector reshaped) stride 1, BLAS wants n. */
   private static int lead(INDArray a) {
-    return (int) a.stride(0);
+    return (int) (a.size(0) == 1 ? a.size(1) : a.stride(0));
   }
 
   private static String shape(INDArray a, boolean transposed) {

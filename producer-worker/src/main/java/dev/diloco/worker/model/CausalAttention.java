@@ -21,9 +21,8 @@ final class CausalAttention {
   private final int kv;
   private final int hd;
   private final float scale;
-  private final float[] cos; // [T·hd], or null: no rotary positions
-  private final float[] sin; // [T·hd]
-  private final INDArray q; // [B·KV, H/KV·T, hd]: [B, H, T, hd], rotated, times 1/√hd
+  private final Rope.Planes rope; // or null: no rotary positions
+  private final INDArray q; // [B·KV, H/KV·T, hd]: [B, H, T, hd], rotated
   private final INDArray k; // [B·KV, T, hd], rotated
   private final INDArray v; // [B·KV, T, hd]
   private final INDArray p; // [B·KV, H/KV·T, T]: the probabilities
@@ -32,8 +31,6 @@ final class CausalAttention {
   private final float[] rows; // [B*T · (H+2KV)·hd]: qkv or its gradient
   private final float[][] parts; // q, k, v or their gradients, as the arrays above
   private final float[] mergedRows; // [B*T · H·hd]: merged heads or their gradient
-  private final float[] row; // [hd]: one head's row
-  private final float[] turned; // [hd]: that row rotated
 
   /** Arrays the backward passes of all blocks share: each block's pass overwrites them. */
   record Scratch(INDArray dy, INDArray dp, INDArray dq, INDArray dk, INDArray dv) {
@@ -56,8 +53,7 @@ final class CausalAttention {
     this.kv = cfg.kvHeads();
     this.hd = cfg.headDim();
     this.scale = (float) (1 / Math.sqrt(hd));
-    this.cos = rope == null ? null : rope[0];
-    this.sin = rope == null ? null : rope[1];
+    this.rope = rope == null ? null : new Rope.Planes(rope, hd);
     int g = batch * kv;
     int rt = h / kv * t;
     q = Nd4j.create(DataType.FLOAT, g, rt, hd);
@@ -69,8 +65,6 @@ final class CausalAttention {
     parts = new float[][] {new float[(int) q.length()], new float[(int) k.length()],
         new float[(int) v.length()]};
     mergedRows = new float[batch * t * h * hd];
-    row = new float[hd];
-    turned = new float[hd];
   }
 
   /** The heads' outputs side by side, merged [B*T, H·hd], of qkv [B*T, (H+2KV)·hd]. */
@@ -80,9 +74,9 @@ final class CausalAttention {
     Rows.write(parts[0], q);
     Rows.write(parts[1], k);
     Rows.write(parts[2], v);
-    Blas.batched(q, k, p, false, true); // scores [B·KV, H/KV·T, T]
-    Rows.causalSoftmax(p);
-    Blas.batched(p, v, y, false, false); // [B·KV, H/KV·T, hd] = [B, H, T, hd]
+    Blas.batched(q, k, p, false, true, scale); // scores q·kᵀ/√hd [B·KV, H/KV·T, T]
+    Softmax.causal(p);
+    Blas.batched(p, v, y, false, false, 1f); // [B·KV, H/KV·T, hd] = [B, H, T, hd]
     Rows.floats(y).get(0, parts[0]); // y is q's shape
     heads(parts[0], mergedRows, true);
     Rows.write(mergedRows, merged);
@@ -93,11 +87,11 @@ final class CausalAttention {
     Rows.floats(dMerged).get(0, mergedRows);
     heads(parts[0], mergedRows, false); // d y, q's shape
     Rows.write(parts[0], s.dy());
-    Blas.batched(s.dy(), v, s.dp(), false, true); // d probabilities [B·KV, H/KV·T, T]
-    Blas.batched(p, s.dy(), s.dv(), true, false); // Pᵀ·dY, over the group's heads
-    Rows.causalSoftmaxBackward(p, s.dp()); // d scores
-    Blas.batched(s.dp(), k, s.dq(), false, false); // [B·KV, H/KV·T, hd]
-    Blas.batched(s.dp(), q, s.dk(), true, false); // [B·KV, T, hd]
+    Blas.batched(s.dy(), v, s.dp(), false, true, 1f); // d probabilities [B·KV, H/KV·T, T]
+    Blas.batched(p, s.dy(), s.dv(), true, false, 1f); // Pᵀ·dY, over the group's heads
+    Softmax.causalBackward(p, s.dp()); // d scores
+    Blas.batched(s.dp(), k, s.dq(), false, false, scale); // [B·KV, H/KV·T, hd]
+    Blas.batched(s.dp(), q, s.dk(), true, false, scale); // [B·KV, T, hd]
     Rows.floats(s.dq()).get(0, parts[0]);
     Rows.floats(s.dk()).get(0, parts[1]);
     Rows.floats(s.dv()).get(0, parts[2]);
@@ -106,12 +100,16 @@ final class CausalAttention {
   }
 
   /**
-   * Between qkv [B*T, (H+2KV)·hd] and its parts q [B, H, T, hd], k and v [B, KV, T, hd]: rotated
-   * (q also scaled) on the way to the parts, and by the transpose on the way back.
+   * Between qkv [B*T, (H+2KV)·hd] and its parts q [B, H, T, hd], k and v [B, KV, T, hd]: q and
+   * k rotated on the way to the parts, and by the transpose on the way back (1/√hd is the
+   * products' factor, not a pass of its own).
    */
   private void split(float[] qkv, float[][] parts, boolean back) {
+    if (back && rope != null) {
+      rope.backward(parts[0], batch * h);
+      rope.backward(parts[1], batch * kv);
+    }
     int width = (h + 2 * kv) * hd;
-    float[] x = row;
     for (int b = 0; b < batch; b++) {
       for (int i = 0; i < t; i++) {
         for (int n = 0; n < h + 2 * kv; n++) {
@@ -119,17 +117,17 @@ final class CausalAttention {
           int head = n - (part == 0 ? 0 : part == 1 ? h : h + kv);
           int at = (b * t + i) * width + n * hd;
           int to = ((b * (part == 0 ? h : kv) + head) * t + i) * hd;
-          boolean turn = part == 0 || part == 1 && cos != null;
-          float by = part == 0 ? scale : 1f;
           if (!back) {
-            System.arraycopy(qkv, at, x, 0, hd);
-            System.arraycopy(turn ? rotate(x, i, by) : x, 0, parts[part], to, hd);
+            System.arraycopy(qkv, at, parts[part], to, hd);
           } else {
-            System.arraycopy(parts[part], to, x, 0, hd);
-            System.arraycopy(turn ? rotateBackward(x, i, by) : x, 0, qkv, at, hd);
+            System.arraycopy(parts[part], to, qkv, at, hd);
           }
         }
       }
+    }
+    if (!back && rope != null) {
+      rope.forward(parts[0], batch * h);
+      rope.forward(parts[1], batch * kv);
     }
   }
 
@@ -148,45 +146,5 @@ final class CausalAttention {
         }
       }
     }
-  }
-
-  /**
-   * x·cos + rotate_half(x)·sin at position i, times {@code by}: out_j = x_j·cos_j − x_{j+½}·sin_j
-   * and out_{j+½} = x_{j+½}·cos_{j+½} + x_j·sin_{j+½}, for j < hd/2. Without tables, x·by.
-   */
-  private float[] rotate(float[] x, int i, float by) {
-    if (cos == null) {
-      return scaled(x, by);
-    }
-    int half = hd / 2;
-    int at = i * hd;
-    float[] out = turned;
-    for (int j = 0; j < half; j++) {
-      out[j] = (x[j] * cos[at + j] - x[j + half] * sin[at + j]) * by;
-      out[j + half] = (x[j + half] * cos[at + j + half] + x[j] * sin[at + j + half]) * by;
-    }
-    return out;
-  }
-
-  /** The transpose of {@link #rotate}: d x_j = d_j·cos_j + d_{j+½}·sin_{j+½}, and so on. */
-  private float[] rotateBackward(float[] d, int i, float by) {
-    if (cos == null) {
-      return scaled(d, by);
-    }
-    int half = hd / 2;
-    int at = i * hd;
-    float[] out = turned;
-    for (int j = 0; j < half; j++) {
-      out[j] = (d[j] * cos[at + j] + d[j + half] * sin[at + j + half]) * by;
-      out[j + half] = (d[j + half] * cos[at + j + half] - d[j] * sin[at + j]) * by;
-    }
-    return out;
-  }
-
-  private static float[] scaled(float[] x, float by) {
-    for (int j = 0; j < x.length; j++) {
-      x[j] *= by;
-    }
-    return x;
   }
 }

@@ -45,7 +45,7 @@ abstract class Norm {
       float[] row = new float[c];
       for (int r = 0; r < inv.length; r++) {
         xb.get(r * c, row);
-        float s = (float) (1 / Math.sqrt(Rows.dot(row, row, c) / c + eps));
+        float s = (float) (1 / Math.sqrt(Rows.dot(row, row, 0, c) / c + eps));
         inv[r] = s;
         for (int j = 0; j < c; j++) {
           row[j] = row[j] * s * g[j];
@@ -76,7 +76,7 @@ abstract class Norm {
           gd[j] = g[j] * d[j];
           dg[j] += d[j] * xr[j] * s;
         }
-        float coef = s * s * s * Rows.dot(gd, xr, c) / c;
+        float coef = s * s * s * Rows.dot(gd, xr, 0, c) / c;
         for (int j = 0; j < c; j++) {
           out[j] += s * gd[j] - xr[j] * coef;
         }
@@ -114,11 +114,11 @@ abstract class Norm {
       float[] centred = new float[c];
       for (int r = 0; r < inv.length; r++) {
         xb.get(r * c, row);
-        float mu = Rows.sum(row, c) / c;
+        float mu = Rows.sum(row, 0, c) / c;
         for (int j = 0; j < c; j++) {
           centred[j] = row[j] - mu;
         }
-        float s = (float) (1 / Math.sqrt(Rows.dot(centred, centred, c) / c + eps));
+        float s = (float) (1 / Math.sqrt(Rows.dot(centred, centred, 0, c) / c + eps));
         mean[r] = mu;
         inv[r] = s;
         for (int j = 0; j < c; j++) {
@@ -153,8 +153,8 @@ abstract class Norm {
           db[j] += d[j];
           gd[j] = d[j] * g[j];
         }
-        float a = Rows.sum(gd, c) / c;
-        float b = Rows.dot(gd, xr, c) / c;
+        float a = Rows.sum(gd, 0, c) / c;
+        float b = Rows.dot(gd, xr, 0, c) / c;
         for (int j = 0; j < c; j++) {
           out[j] += s * (gd[j] - a - xr[j] * b);
         }

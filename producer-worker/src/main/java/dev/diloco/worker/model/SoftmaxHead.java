@@ -26,8 +26,8 @@ final class SoftmaxHead {
 
   /** Logits from which the rows' softmax is shared out to the common pool: 4 Mi. */
   private static final long PARALLEL_FROM = 1 << 22;
-  /** Each thread's copy of a row: V floats, not a new array a row. */
-  private final ThreadLocal<float[]> row;
+  /** Each thread's block of rows ({@link Softmax#rowsPerBlock}), not a new array a block. */
+  private final ThreadLocal<float[]> block;
 
   private INDArray logits; // [N, V], reused: 206 MB at N = 1,024 and V = 50,257
   private INDArray headGradient; // [V, C] or [C, V], kept across steps as the logits are
@@ -37,7 +37,7 @@ final class SoftmaxHead {
     this.n = rows;
     this.v = vocab;
     this.vByC = vByC;
-    this.row = ThreadLocal.withInitial(() -> new float[vocab]);
+    this.block = ThreadLocal.withInitial(() -> new float[Softmax.rowsPerBlock(vocab) * vocab]);
   }
 
   /** Logits [N, V] of {@code hidden} [N, C] under {@code head} [V, C]; valid until next call. */
@@ -85,36 +85,36 @@ final class SoftmaxHead {
 
   /**
    * Each row's −log softmax at its target, summed in row order (the same bits however the rows
-   * were shared out); with {@code gradient}, each row replaced by its gradient. A row is V
-   * floats, copied to the heap and back, so the loops are plain arrays; e^x is {@link
-   * FastExp#shifted}'s, vectorized.
-   * One pass over the logits: ND4J's max, broadcast subtract, exp, sum and broadcast divide
-   * took 6.7 ns an element (N = 1,024, V = 1,024), the most of llama-2m's head.
+   * were shared out); with {@code gradient}, each row replaced by its gradient. Rows go to the
+   * heap in blocks ({@link Softmax}): one pass over the logits, where ND4J's max, broadcast
+   * subtract, exp, sum and broadcast divide took 6.7 ns an element (N = 1,024, V = 1,024).
    */
   private float rows(FloatBuffer l, int[] targets, boolean gradient) {
     double[] losses = new double[n];
     float scale = 1f / n;
-    IntStream rows = IntStream.range(0, n);
+    int per = Softmax.rowsPerBlock(v);
+    IntStream blocks = IntStream.range(0, (n + per - 1) / per);
     // In parallel only where it pays: beside ND4J's own threads, which spin between ops, a
     // small head's rows went 4x slower on the common pool (tiny byte model, 2 cores).
-    (n * (long) v >= PARALLEL_FROM ? rows.parallel() : rows).forEach(r -> {
-      float[] row = this.row.get();
-      l.get(r * v, row);
-      float max = Float.NEGATIVE_INFINITY;
-      for (float x : row) {
-        max = Math.max(max, x);
+    (n * (long) v >= PARALLEL_FROM ? blocks.parallel() : blocks).forEach(k -> {
+      int first = k * per;
+      int rows = Math.min(per, n - first);
+      float[] block = this.block.get();
+      double[] lse = new double[rows];
+      float[] target = new float[rows];
+      l.get(first * v, block, 0, rows * v);
+      for (int r = 0; r < rows; r++) {
+        target[r] = block[r * v + targets[first + r]];
       }
-      float target = row[targets[r]];
-      FastExp.shifted(row, v, max);
-      float z = Rows.sum(row, v);
-      losses[r] = max + Math.log(z) - target;
+      Softmax.rows(block, rows, v, false, 0, scale, lse);
+      for (int r = 0; r < rows; r++) {
+        losses[first + r] = lse[r] - target[r];
+      }
       if (gradient) {
-        float norm = (float) (scale / z);
-        for (int k = 0; k < v; k++) {
-          row[k] *= norm;
+        for (int r = 0; r < rows; r++) {
+          block[r * v + targets[first + r]] -= scale;
         }
-        row[targets[r]] -= scale;
-        l.put(r * v, row);
+        l.put(first * v, block, 0, rows * v);
       }
     });
     double sum = 0;
