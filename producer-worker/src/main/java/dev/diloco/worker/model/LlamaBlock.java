@@ -32,8 +32,6 @@ final class LlamaBlock implements Architecture.Block {
   // The MLP's activations are feature-major, [M, N]: gate and up are then two whole arrays
   // (the rows of one product), each row a long run of elements.
   private final INDArray gateUp; // [2M, N]
-  private final INDArray sigmoid; // [M, N]: σ(gate)
-  private final INDArray silu; // [M, N]: gate·σ(gate)
   private final INDArray hidden; // [M, N]: silu(gate)·up
 
   /** Arrays the backward passes of all blocks share. */
@@ -79,8 +77,6 @@ final class LlamaBlock implements Architecture.Block {
     mid = Nd4j.create(DataType.FLOAT, rows, c);
     n = Nd4j.create(DataType.FLOAT, rows, c);
     gateUp = Nd4j.create(DataType.FLOAT, 2 * m, rows);
-    sigmoid = Nd4j.create(DataType.FLOAT, m, rows);
-    silu = Nd4j.create(DataType.FLOAT, m, rows);
     hidden = Nd4j.create(DataType.FLOAT, m, rows);
   }
 
@@ -93,7 +89,7 @@ final class LlamaBlock implements Architecture.Block {
     Blas.gemm(heads, wO, mid, false, true, 1f, 1f); // x + o_proj(heads)
     norm2.forward(mid, n);
     Blas.gemm(wGateUp, n, gateUp, false, true, 1f, 0f); // [2M, N]
-    Rows.swiGlu(gateUp, sigmoid, silu, hidden);
+    Rows.swiGlu(gateUp, hidden);
     out.assign(mid);
     Blas.gemm(hidden, wDown, out, true, true, 1f, 1f); // mid + down(hidden)
   }
@@ -102,7 +98,7 @@ final class LlamaBlock implements Architecture.Block {
   public void backward(INDArray dx) {
     Blas.gemm(dx, hidden, dDown, true, true, 1f, 0f); // [C, M]
     Blas.gemm(wDown, dx, s.dHidden(), true, true, 1f, 0f); // [M, N]
-    Rows.swiGluBackward(gateUp, sigmoid, silu, s.dHidden(), s.dGateUp());
+    Rows.swiGluBackward(gateUp, s.dHidden(), s.dGateUp());
     Blas.gemm(s.dGateUp(), n, dGateUp, false, false, 1f, 0f); // [2M, C]
     Blas.gemm(s.dGateUp(), wGateUp, s.dC(), true, false, 1f, 0f); // d n [N, C]
     norm2.backward(s.dC(), dx); // dx: d mid

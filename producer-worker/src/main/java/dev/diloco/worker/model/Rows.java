@@ -85,16 +85,14 @@ final class Rows {
   }
 
   /**
-   * SwiGLU: h = silu(gate)·up for gu = [gate; up] [2M, N] and h [M, N], silu(g) = g·σ(g); σ(gate)
-   * and silu(gate) [M, N] into {@code sigmoid} and {@code silu} for the backward pass. Gate and
-   * up are whole arrays: blocks of {@link Softmax#BLOCK} through {@link FastExp#sigmoids}, for
-   * the reason {@link Softmax} gives; ND4J's three ops took 5 ns an element.
+   * SwiGLU: h = silu(gate)·up for gu = [gate; up] [2M, N] and h [M, N], silu(g) = g·σ(g). Gate
+   * and up are whole arrays: blocks of {@link Softmax#BLOCK} through {@link FastExp#sigmoids},
+   * for the reason {@link Softmax} gives; ND4J's three ops took 5 ns an element. σ is not kept
+   * for the backward pass: writing and reading it back cost more than computing it again.
    */
-  static void swiGlu(INDArray gu, INDArray sigmoid, INDArray silu, INDArray h) {
+  static void swiGlu(INDArray gu, INDArray h) {
     int length = (int) h.length();
     FloatBuffer in = floats(gu);
-    FloatBuffer sb = floats(sigmoid);
-    FloatBuffer lb = floats(silu);
     FloatBuffer out = floats(h);
     float[] gate = new float[Math.min(length, Softmax.BLOCK)];
     float[] up = new float[gate.length];
@@ -105,11 +103,8 @@ final class Rows {
       in.get(length + at, up, 0, n);
       FastExp.sigmoids(gate, s, n, 1f);
       for (int j = 0; j < n; j++) {
-        gate[j] *= s[j];
-        up[j] *= gate[j];
+        up[j] *= gate[j] * s[j];
       }
-      sb.put(at, s, 0, n);
-      lb.put(at, gate, 0, n);
       out.put(at, up, 0, n);
     }
   }
@@ -118,30 +113,27 @@ final class Rows {
    * SwiGLU's backward into dgu [2M, N]: d up = dh·silu(g), d gate = dh·up·σ(g)·(1 + g·(1 − σ(g)))
    * = dh·up·(σ + silu − silu·σ).
    */
-  static void swiGluBackward(INDArray gu, INDArray sigmoid, INDArray silu, INDArray dh,
-      INDArray dgu) {
+  static void swiGluBackward(INDArray gu, INDArray dh, INDArray dgu) {
     int length = (int) dh.length();
     FloatBuffer in = floats(gu);
-    FloatBuffer sb = floats(sigmoid);
-    FloatBuffer lb = floats(silu);
     FloatBuffer db = floats(dh);
     FloatBuffer out = floats(dgu);
-    float[] up = new float[Math.min(length, Softmax.BLOCK)];
-    float[] s = new float[up.length];
-    float[] l = new float[up.length];
-    float[] d = new float[up.length];
-    for (int at = 0; at < length; at += up.length) {
-      int n = Math.min(up.length, length - at);
+    float[] gate = new float[Math.min(length, Softmax.BLOCK)];
+    float[] up = new float[gate.length];
+    float[] s = new float[gate.length];
+    float[] d = new float[gate.length];
+    for (int at = 0; at < length; at += gate.length) {
+      int n = Math.min(gate.length, length - at);
+      in.get(at, gate, 0, n);
       in.get(length + at, up, 0, n);
-      sb.get(at, s, 0, n);
-      lb.get(at, l, 0, n);
       db.get(at, d, 0, n);
+      FastExp.sigmoids(gate, s, n, 1f);
       for (int j = 0; j < n; j++) {
-        float dGate = d[j] * up[j] * (s[j] + l[j] - l[j] * s[j]);
-        up[j] = d[j] * l[j]; // d up
-        s[j] = dGate;
+        float silu = gate[j] * s[j];
+        gate[j] = d[j] * up[j] * (s[j] + silu - silu * s[j]); // d gate
+        up[j] = d[j] * silu; // d up
       }
-      out.put(at, s, 0, n);
+      out.put(at, gate, 0, n);
       out.put(length + at, up, 0, n);
     }
   }
