@@ -93,7 +93,8 @@ public final class AdamW {
   private final Config config;
   private final float[] m;
   private final float[] v;
-  private final boolean[] decays;
+  /** [from, to) of each run of adjacent elements that decay (matrices) or do not, with 1 or 0. */
+  private final int[][] runs;
   private int step;
 
   public AdamW(Config config, ParameterLayout layout) {
@@ -101,12 +102,22 @@ public final class AdamW {
     int n = Math.toIntExact(layout.totalElements());
     this.m = new float[n];
     this.v = new float[n];
-    this.decays = new boolean[n];
+    boolean[] decays = new boolean[n];
     for (ParameterLayout.Tensor t : layout.tensors()) {
       if (t.shape().size() >= 2) {
         java.util.Arrays.fill(decays, (int) t.offset(), (int) (t.offset() + t.elementCount()), true);
       }
     }
+    java.util.List<int[]> found = new java.util.ArrayList<>();
+    for (int from = 0; from < n; ) {
+      int to = from;
+      while (to < n && decays[to] == decays[from]) {
+        to++;
+      }
+      found.add(new int[] {from, to, decays[from] ? 1 : 0});
+      from = to;
+    }
+    this.runs = found.toArray(new int[0][]);
   }
 
   /** Steps taken so far. */
@@ -149,11 +160,7 @@ public final class AdamW {
    * returns the gradient's norm before clipping.
    */
   public double step(float[] params, float[] grad) {
-    double norm = 0;
-    for (float g : grad) {
-      norm += (double) g * g;
-    }
-    norm = Math.sqrt(norm);
+    double norm = Math.sqrt(sumOfSquares(grad));
     float scale = config.clip() > 0 && norm > config.clip() ? (float) (config.clip() / norm) : 1f;
     step++;
     double lr = learningRate(step);
@@ -165,14 +172,43 @@ public final class AdamW {
     float rootC2 = (float) Math.sqrt(c2);
     float eps = (float) config.epsilon();
     float decay = (float) (1 - lr * config.weightDecay());
-    for (int i = 0; i < params.length; i++) {
-      float g = grad[i] * scale;
-      grad[i] = g;
-      m[i] = b1 * m[i] + (1 - b1) * g;
-      v[i] = b2 * v[i] + (1 - b2) * g * g;
-      float p = decays[i] ? params[i] * decay : params[i];
-      params[i] = p - stepSize * m[i] / ((float) Math.sqrt(v[i]) / rootC2 + eps);
+    // A loop per run of tensors, its decay a constant (x·1 is x): with a flag per element
+    // the JIT did not vectorize it, and the step took 4 ns a parameter.
+    for (int[] run : runs) {
+      float d = run[2] == 1 ? decay : 1f;
+      for (int i = run[0]; i < run[1]; i++) {
+        float g = grad[i] * scale;
+        grad[i] = g;
+        float mi = b1 * m[i] + (1 - b1) * g;
+        float vi = b2 * v[i] + (1 - b2) * g * g;
+        m[i] = mi;
+        v[i] = vi;
+        params[i] = params[i] * d - stepSize * mi / ((float) Math.sqrt(vi) / rootC2 + eps);
+      }
     }
     return norm;
+  }
+
+  /**
+   * Σ g² in double, in eight running sums added pairwise at the end: one running sum is a chain
+   * of dependent additions, a third of the step's time.
+   */
+  static double sumOfSquares(float[] g) {
+    double s0 = 0, s1 = 0, s2 = 0, s3 = 0, s4 = 0, s5 = 0, s6 = 0, s7 = 0;
+    int i = 0;
+    for (; i + 8 <= g.length; i += 8) {
+      s0 += (double) g[i] * g[i];
+      s1 += (double) g[i + 1] * g[i + 1];
+      s2 += (double) g[i + 2] * g[i + 2];
+      s3 += (double) g[i + 3] * g[i + 3];
+      s4 += (double) g[i + 4] * g[i + 4];
+      s5 += (double) g[i + 5] * g[i + 5];
+      s6 += (double) g[i + 6] * g[i + 6];
+      s7 += (double) g[i + 7] * g[i + 7];
+    }
+    for (; i < g.length; i++) {
+      s0 += (double) g[i] * g[i];
+    }
+    return ((s0 + s1) + (s2 + s3)) + ((s4 + s5) + (s6 + s7));
   }
 }
