@@ -105,7 +105,8 @@ public final class AdamW {
     boolean[] decays = new boolean[n];
     for (ParameterLayout.Tensor t : layout.tensors()) {
       if (t.shape().size() >= 2) {
-        java.util.Arrays.fill(decays, (int) t.offset(), (int) (t.offset() + t.elementCount()), true);
+        int from = (int) t.offset();
+        java.util.Arrays.fill(decays, from, from + (int) t.elementCount(), true);
       }
     }
     java.util.List<int[]> found = new java.util.ArrayList<>();

@@ -88,7 +88,7 @@ final class Rows {
    * SwiGLU: h = silu(gate)·up for gu = [gate; up] [2M, N] and h [M, N], silu(g) = g·σ(g). Gate
    * and up are whole arrays: blocks of {@link Softmax#BLOCK} through {@link FastExp#sigmoids},
    * for the reason {@link Softmax} gives; ND4J's three ops took 5 ns an element. σ is not kept
-   * for the backward pass: writing and reading it back cost more than computing it again.
+   * for the backward pass, which computes it again: two fewer [M, N] arrays written and read.
    */
   static void swiGlu(INDArray gu, INDArray h) {
     int length = (int) h.length();
@@ -139,8 +139,8 @@ final class Rows {
   }
 
   /**
-   * Σ a[i] for from ≤ i &lt; from + n in eight running sums, added pairwise at the end: unlike one running sum,
-   * a loop the JIT vectorizes.
+   * Σ a[i] for from ≤ i &lt; from + n in eight running sums, added pairwise at the end: unlike
+   * one running sum, a loop the JIT vectorizes.
    */
   static float sum(float[] a, int from, int n) {
     float s0 = 0, s1 = 0, s2 = 0, s3 = 0, s4 = 0, s5 = 0, s6 = 0, s7 = 0;
