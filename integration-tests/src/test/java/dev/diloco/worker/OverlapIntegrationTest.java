@@ -16,6 +16,7 @@ import dev.diloco.reducer.ReducerConfig;
 import dev.diloco.schemas.Contribution;
 import dev.diloco.schemas.ModelDescription;
 import dev.diloco.schemas.Overlap;
+import dev.diloco.worker.testing.RoundLength;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -49,7 +50,8 @@ class OverlapIntegrationTest {
    * Measured, not fixed: a fixed count went below a round trip each time the model got faster
    * (150 steps were 0.4 s, then 400 were 0.3 s).
    */
-  private static final int H = stepsFor(Duration.ofMillis(1500));
+  private static final int H =
+      RoundLength.innerSteps(MODEL, BATCH, Duration.ofMillis(1500), 150);
   private static final int ROUNDS = 3;
   private static final Duration WAIT = RunServices.WAIT;
 
@@ -178,22 +180,5 @@ class OverlapIntegrationTest {
           .isTrue();
       assertThat(report.rounds()).hasSize(ROUNDS + 1);
     }
-  }
-
-  /** Inner steps of {@link #MODEL}, as a worker takes them, that take {@code round} here. */
-  private static int stepsFor(Duration round) {
-    LanguageModel model = LanguageModel.of(MODEL, BATCH, 1);
-    AdamW adamw = new AdamW(AdamW.Config.OPENDILOCO, model.layout());
-    int steps = 100;
-    InnerSteps inner = new InnerSteps(model, adamw, BuiltInCorpus.generate(1 << 14, 1), 1,
-        "calibration", steps);
-    float[] local = new float[(int) model.layout().totalElements()];
-    model.parameters(local);
-    float[] gradient = new float[local.length];
-    inner.run(0, local, gradient); // the JIT first
-    long t0 = System.nanoTime();
-    inner.run(1, local, gradient);
-    double perStep = (System.nanoTime() - t0) / (double) steps;
-    return Math.max(150, (int) Math.ceil(round.toNanos() / perStep));
   }
 }

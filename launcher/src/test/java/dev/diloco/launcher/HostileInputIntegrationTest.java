@@ -34,6 +34,8 @@ import dev.diloco.schemas.RoundCommit;
 import dev.diloco.schemas.RoundOutcome;
 import dev.diloco.schemas.TensorEncoding;
 import dev.diloco.schemas.WorkerHeartbeat;
+import dev.diloco.worker.ModelConfig;
+import dev.diloco.worker.testing.RoundLength;
 import java.io.IOException;
 import java.io.StringWriter;
 import java.nio.ByteBuffer;
@@ -98,10 +100,13 @@ class HostileInputIntegrationTest {
     AtomicBoolean stopFlood = new AtomicBoolean();
     Thread flood = null;
     try {
-      // 40 inner steps: rounds of a few seconds, so the attack below lands while its round
-      // is open (tiny trains about 14k tokens/s a thread: 10 steps were gone in under one).
+      // Rounds of 1.5 s or more, so that the attack below lands while its round is
+      // open: inner steps measured here (40 were 1.5 s when tiny trained 14k tokens/s a
+      // thread, and about 0.5 s at 40k, when a round closed before the attack's records came).
+      int innerSteps = RoundLength.innerSteps(ModelConfig.TINY, 8, Duration.ofMillis(1500), 40);
       services.put("optimizer", start("optimizer", "--start", "--model", "tiny",
-          "--inner-steps", "40", "--chunk-elements", "65536", "--round-timeout", "120s",
+          "--inner-steps", Integer.toString(innerSteps), "--chunk-elements", "65536",
+          "--round-timeout", "120s",
           "--key", dir.resolve("optimizer.key").toString(), "--metrics-port", "0"));
       services.put("reducer", start("reducer", "--member-grace", "3s",
           "--state-dir", dir.resolve("reducer").toString(), "--metrics-every", "1h",

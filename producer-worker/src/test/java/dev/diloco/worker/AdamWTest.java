@@ -51,6 +51,25 @@ class AdamWTest {
   }
 
   @Test
+  void theNormCountsEveryElementAndOnlyMatricesDecayWhereTheyAlternate() {
+    // 19 elements (eight lanes and a remainder): 3² + 4² and seventeen 0s, norm 5.
+    float[] grad = new float[19];
+    grad[7] = 3f;
+    grad[18] = 4f;
+    assertThat(AdamW.sumOfSquares(grad)).isEqualTo(25.0);
+    // Matrix, vector, matrix: two runs that decay around one that does not.
+    ParameterLayout mixed = ParameterLayout.builder().add("w1", 2, 2).add("b", 3)
+        .add("w2", 3, 4).build();
+    AdamW adamw = new AdamW(PLAIN.withWeightDecay(0.5), mixed);
+    float[] p = new float[19];
+    java.util.Arrays.fill(p, 1f);
+    adamw.step(p, new float[19]); // no gradient: decay alone, 1 - lr·wd = 0.95
+    for (int i = 0; i < 19; i++) {
+      assertThat(p[i]).as("element %d", i).isEqualTo(i >= 4 && i < 7 ? 1f : 0.95f);
+    }
+  }
+
+  @Test
   void theScheduleWarmsUpThenDecaysByStep() {
     AdamW adamw = new AdamW(PLAIN.withLearningRate(1.0)
         .withSchedule(new WarmupCosine(4, 14, 0.1)), layout);
