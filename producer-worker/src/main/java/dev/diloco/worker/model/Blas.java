@@ -66,7 +66,10 @@ final class Blas {
     return g == 0 ? p : new FloatPointer(p).position(g * a.size(1) * a.size(2));
   }
 
-  /** Row to row in memory; ND4J gives a single row (a vector reshaped) stride 1, BLAS wants n. */
+  /**
+   * Row to row in memory. ND4J may give a one-row array stride 1 ({@code Nd4j.ones(1, n)} does),
+   * which BLAS refuses as a leading dimension below n, computing nothing.
+   */
   private static int lead(INDArray a) {
     return (int) (a.size(0) == 1 ? a.size(1) : a.stride(0));
   }
