@@ -54,22 +54,21 @@ public final class Rope {
 
     /** The {@code planes} planes at the start of x rotated: out = x·cos + swap(x)·signedSin. */
     void forward(float[] x, int planes) {
-      int n = cos.length;
-      for (int off = 0; off < planes * n; off += n) {
-        swap(x, off, swapped);
-        for (int f = 0; f < n; f++) {
-          x[off + f] = x[off + f] * cos[f] + swapped[f] * signedSin[f];
-        }
-      }
+      turn(x, planes, signedSin);
     }
 
     /** The transpose, in place: d·cos + swap(d·signedSin) = d·cos + swap(d)·swappedSin. */
     void backward(float[] d, int planes) {
+      turn(d, planes, swappedSin);
+    }
+
+    /** Each plane of x, in place: x·cos + swap(x)·sin. */
+    private void turn(float[] x, int planes, float[] sin) {
       int n = cos.length;
       for (int off = 0; off < planes * n; off += n) {
-        swap(d, off, swapped);
+        swap(x, off, swapped);
         for (int f = 0; f < n; f++) {
-          d[off + f] = d[off + f] * cos[f] + swapped[f] * swappedSin[f];
+          x[off + f] = x[off + f] * cos[f] + swapped[f] * sin[f];
         }
       }
     }
