@@ -7,9 +7,13 @@ import dev.diloco.worker.ByteCorpus;
 import dev.diloco.worker.LanguageModel;
 import dev.diloco.worker.ModelConfig;
 import dev.diloco.worker.model.Backend;
+import dev.diloco.worker.model.Transformer;
 import java.io.PrintStream;
 import java.util.List;
 import java.util.SplittableRandom;
+import org.bytedeco.javacpp.FloatPointer;
+import org.bytedeco.openblas.global.openblas_nolapack;
+import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.factory.Nd4j;
 
@@ -55,18 +59,29 @@ final class InnerLoopBench {
   private InnerLoopBench() {}
 
   /**
-   * GFLOP/s of an n x n by n x n product into a kept array, the best of five after two of
-   * warm-up: the machine's sgemm as the model calls it. Not {@code mmuli}: its op machinery
-   * took a third of the time at n = 1,024 (98 GFLOP/s where the same product ran at 150).
+   * GFLOP/s of an n x n by n x n product into a kept array, the best of twenty after two of
+   * warm-up: the machine's sgemm as the model calls it, OpenBLAS's cblas_sgemm on the arrays'
+   * memory. Not {@code mmuli}: its op machinery took a third of the time at n = 1,024 (98
+   * GFLOP/s where the same product ran at 150); nor {@code Nd4j.gemm}: at two threads its best
+   * of five was 92-135 GFLOP/s in some JVMs and 273-278 in others (this: 187-298).
    */
   static double sgemmGflops(int n) {
-    INDArray a = Nd4j.rand(n, n);
-    INDArray b = Nd4j.rand(n, n);
-    INDArray c = Nd4j.create(n, n);
+    INDArray a = Nd4j.rand(DataType.FLOAT, n, n);
+    INDArray b = Nd4j.rand(DataType.FLOAT, n, n);
+    INDArray c = Nd4j.create(DataType.FLOAT, n, n);
+    FloatPointer pa = Transformer.runsHere() ? (FloatPointer) a.data().addressPointer() : null;
+    FloatPointer pb = Transformer.runsHere() ? (FloatPointer) b.data().addressPointer() : null;
+    FloatPointer pc = Transformer.runsHere() ? (FloatPointer) c.data().addressPointer() : null;
     double best = Double.MAX_VALUE;
-    for (int i = 0; i < 7; i++) {
+    for (int i = 0; i < 22; i++) {
       long t0 = System.nanoTime();
-      Nd4j.gemm(a, b, c, false, false, 1.0, 0.0);
+      if (Transformer.runsHere()) {
+        openblas_nolapack.cblas_sgemm(openblas_nolapack.CblasRowMajor,
+            openblas_nolapack.CblasNoTrans, openblas_nolapack.CblasNoTrans, n, n, n, 1f, pa, n,
+            pb, n, 0f, pc, n);
+      } else { // another backend's arrays are not in this process's memory
+        Nd4j.gemm(a, b, c, false, false, 1.0, 0.0);
+      }
       double s = (System.nanoTime() - t0) / 1e9;
       if (i >= 2) {
         best = Math.min(best, s);
@@ -134,7 +149,7 @@ final class InnerLoopBench {
         s.batch(), s.steps(), s.warmup(), threads != null ? threads
             : String.valueOf(Runtime.getRuntime().availableProcessors()), Backend.describe());
     double peak = sgemmGflops(s.sgemmSize());
-    out.printf("sgemm %d x %d x %d: %.1f GFLOP/s (best of 5): the baseline%n%n", s.sgemmSize(),
+    out.printf("sgemm %d x %d x %d: %.1f GFLOP/s (best of 20): the baseline%n%n", s.sgemmSize(),
         s.sgemmSize(), s.sgemmSize(), peak);
     out.println("| preset | parameters | batch x context | tokens/s | model GFLOP/s | of sgemm "
         + "| ms/step: draw | forward+backward | AdamW | load weights | of the step: embedding "
