@@ -69,25 +69,26 @@ final class InnerLoopBench {
     INDArray a = Nd4j.rand(DataType.FLOAT, n, n);
     INDArray b = Nd4j.rand(DataType.FLOAT, n, n);
     INDArray c = Nd4j.create(DataType.FLOAT, n, n);
-    FloatPointer pa = Transformer.runsHere() ? (FloatPointer) a.data().addressPointer() : null;
-    FloatPointer pb = Transformer.runsHere() ? (FloatPointer) b.data().addressPointer() : null;
-    FloatPointer pc = Transformer.runsHere() ? (FloatPointer) c.data().addressPointer() : null;
+    Runnable product = Transformer.runsHere() ? () -> openblas_nolapack.cblas_sgemm(
+        openblas_nolapack.CblasRowMajor, openblas_nolapack.CblasNoTrans,
+        openblas_nolapack.CblasNoTrans, n, n, n, 1f, pointer(a), n, pointer(b), n, 0f,
+        pointer(c), n)
+        // another backend's arrays are not in this process's memory
+        : () -> Nd4j.gemm(a, b, c, false, false, 1.0, 0.0);
     double best = Double.MAX_VALUE;
     for (int i = 0; i < 22; i++) {
       long t0 = System.nanoTime();
-      if (Transformer.runsHere()) {
-        openblas_nolapack.cblas_sgemm(openblas_nolapack.CblasRowMajor,
-            openblas_nolapack.CblasNoTrans, openblas_nolapack.CblasNoTrans, n, n, n, 1f, pa, n,
-            pb, n, 0f, pc, n);
-      } else { // another backend's arrays are not in this process's memory
-        Nd4j.gemm(a, b, c, false, false, 1.0, 0.0);
-      }
+      product.run();
       double s = (System.nanoTime() - t0) / 1e9;
       if (i >= 2) {
         best = Math.min(best, s);
       }
     }
     return 2.0 * n * n * (double) n / best / 1e9;
+  }
+
+  private static FloatPointer pointer(INDArray a) {
+    return (FloatPointer) a.data().addressPointer();
   }
 
   static Row time(String preset, int vocab, int batch, int steps, int warmup) {
